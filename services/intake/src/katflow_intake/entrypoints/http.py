@@ -1,0 +1,42 @@
+"""intake's HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request
+from katflow_shared.http import RuntimeDep
+from pydantic import BaseModel
+
+from ..domain.consultation import ConsultationRequestIn
+from ..handlers.consultation import request_consultation
+
+router = APIRouter(prefix="/v1", tags=["consultation requests"])
+
+
+class ConsultationAccepted(BaseModel):
+    consultation_request_id: UUID
+    patient_id: UUID
+    course_id: UUID
+    status: str = "received"
+
+
+@router.post(
+    "/consultation-requests",
+    status_code=202,
+    response_model=ConsultationAccepted,
+    summary="Submit a consultation request (the public web form)",
+    description="Stores the patient, their contact consent and the request, opens a treatment course "
+    "and emits ConsultationRequested. Send an Idempotency-Key header to make retries safe.",
+)
+async def submit(
+    body: ConsultationRequestIn,
+    runtime: RuntimeDep,
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> ConsultationAccepted:
+    ids = await request_consultation(
+        runtime, body, request.app.state.settings.minimum_age_years, idempotency_key
+    )
+    return ConsultationAccepted(**ids)

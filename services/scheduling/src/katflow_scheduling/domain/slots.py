@@ -1,0 +1,70 @@
+"""Finding the first free slot: pure rules, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .clinic import WEEKDAYS, ClinicConfig
+
+
+@dataclass(frozen=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Interval) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True)
+class Slot:
+    clinician_id: str
+    start: datetime
+    end: datetime
+
+
+def candidate_starts(clinic: ClinicConfig, earliest: datetime, duration: timedelta) -> Iterator[datetime]:
+    """Slot starts inside opening hours (clinic's zone), from ``earliest`` to the horizon."""
+    zone = ZoneInfo(clinic.time_zone)
+    step = timedelta(minutes=clinic.slot_minutes)
+    local = earliest.astimezone(zone)
+    for day_offset in range(clinic.booking_horizon_days + 1):
+        day = (local + timedelta(days=day_offset)).date()
+        hours = clinic.opening_hours.get(WEEKDAYS[day.weekday()])
+        if hours is None:
+            continue
+        start = datetime.combine(day, hours[0], zone)
+        close = datetime.combine(day, hours[1], zone)
+        while start + duration <= close:
+            if start >= earliest:
+                yield start
+            start += step
+
+
+def within_patient_hours(clinic: ClinicConfig, start: datetime, end: datetime, patient_zone: str) -> bool:
+    zone = ZoneInfo(patient_zone)
+    first, last = clinic.patient_local_hours
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    return local_start.date() == local_end.date() and first <= local_start.time() and local_end.time() <= last
+
+
+def first_free_slot(
+    clinic: ClinicConfig,
+    clinician_ids: Sequence[str],
+    busy: Mapping[str, Sequence[Interval]],
+    earliest: datetime,
+    duration: timedelta,
+    patient_zone: str,
+) -> Slot | None:
+    for start in candidate_starts(clinic, earliest, duration):
+        end = start + duration
+        if not within_patient_hours(clinic, start, end, patient_zone):
+            continue
+        wanted = Interval(start, end)
+        for clinician in clinician_ids:
+            if not any(wanted.overlaps(b) for b in busy.get(clinician, ())):
+                return Slot(clinician, start, end)
+    return None

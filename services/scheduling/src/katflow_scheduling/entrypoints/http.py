@@ -1,0 +1,34 @@
+"""scheduling's HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter
+from katflow_shared.http import PoolDep
+from pydantic import BaseModel
+
+from ..adapters import postgres_appointments as store
+
+router = APIRouter(prefix="/v1", tags=["appointments"])
+
+
+class AppointmentOut(BaseModel):
+    id: UUID
+    course_id: UUID
+    kind: str
+    clinician_id: str
+    room_id: str | None
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+
+
+@router.get(
+    "/courses/{course_id}/appointments",
+    response_model=list[AppointmentOut],
+    summary="A course's appointments, in time order",
+)
+async def course_appointments(course_id: UUID, pool: PoolDep) -> list[AppointmentOut]:
+    return [AppointmentOut(**dict(r)) for r in await store.appointments_of_course(pool, course_id)]

@@ -1,0 +1,21 @@
+"""Scheduling settings (environment prefix KATFLOW_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from katflow_shared.settings import ServiceSettings
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+DEFAULT_CLINIC = Path(__file__).parent / "config" / "clinic.json"
+
+
+class SchedulingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
+
+    service_name: str = Field("scheduling", description="Service name.")
+    http_port: int = Field(8002, description="Port the scheduling HTTP API listens on.")
+    clinic_config: Path = Field(
+        DEFAULT_CLINIC, description="JSON file with the clinic's hours, clinicians and rooms."
+    )

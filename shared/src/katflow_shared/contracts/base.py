@@ -1,0 +1,30 @@
+"""The base of every event contract: frozen, strict, documented, versioned."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Event(BaseModel):
+    """A fact that happened. Subclasses are past-tense and carry ids, never names or clinical notes.
+
+    ``event_type`` is the CloudEvents ``type``; ``topic`` is the logical topic (before any prefix);
+    ``key_field`` names the field used as the Kafka key (per-course ordering by default).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    topic: ClassVar[str]
+    key_field: ClassVar[str] = "course_id"
+    restricted: ClassVar[bool] = False
+
+    @classmethod
+    def event_type(cls) -> str:
+        return f"io.katflow.{cls.name}.v{cls.version}"
+
+    def key(self) -> str:
+        return str(getattr(self, self.key_field))

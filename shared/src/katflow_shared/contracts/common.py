@@ -1,0 +1,35 @@
+"""Value types shared by several contracts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator
+
+
+class Route(StrEnum):
+    IV = "iv"
+    IM = "im"
+    INTRANASAL = "intranasal"
+    ORAL = "oral"
+
+
+class AppointmentKind(StrEnum):
+    CONSULTATION = "consultation"
+    PREPARATION = "preparation"
+    DOSING = "dosing"
+    INTEGRATION = "integration"
+
+
+_ZONES = frozenset(available_timezones())
+
+
+def _check_zone(value: str) -> str:
+    if value not in _ZONES:
+        raise ValueError(f"unknown IANA time zone {value!r} (for example 'America/Chicago')")
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_zone)]

@@ -1,0 +1,43 @@
+"""Events the intake service emits on the workflow topic (ids and non-identifying facts only)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from .base import Event
+from .common import Route, TimeZoneName
+from .topics import INTAKE
+
+
+class ConsultationRequested(Event):
+    """A prospective patient asked for a consultation; a treatment course was opened."""
+
+    name: ClassVar[str] = "ConsultationRequested"
+    topic: ClassVar[str] = INTAKE
+
+    consultation_request_id: UUID = Field(description="The consultation request's id.")
+    course_id: UUID = Field(description="The treatment course opened for this request (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id; contact details travel on the restricted topic.")
+    patient_time_zone: TimeZoneName = Field(
+        description="Patient's IANA time zone, for booking and reminders."
+    )
+    preferred_route: Route | None = Field(None, description="Route the patient asked about, if any.")
+    requested_at: datetime = Field(description="When intake accepted the request (UTC).")
+
+
+class PreparationCompleted(Event):
+    """Every preparation requirement of the course's protocol is met; dosing may be booked."""
+
+    name: ClassVar[str] = "PreparationCompleted"
+    topic: ClassVar[str] = INTAKE
+
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    route: Route = Field(description="Route the course will use.")
+    protocol_version: str = Field(description="Protocol configuration version that applied, e.g. 'iv@1'.")
+    patient_time_zone: TimeZoneName = Field(description="Patient's IANA time zone.")
+    completed_at: datetime = Field(description="When the last requirement was met (UTC).")

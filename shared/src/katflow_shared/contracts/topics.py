@@ -1,0 +1,35 @@
+"""Logical topic names (a deployment may prefix them with KATFLOW_TOPIC_PREFIX)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+INTAKE = "katflow.intake.v1"
+SCHEDULING = "katflow.scheduling.v1"
+NOTIFICATIONS = "katflow.notifications.v1"
+PATIENT_CONTACT = "katflow.patient-contact.v1"  # restricted: carries PHI (contact details)
+
+
+def dead_letter_topic(service: str) -> str:
+    return f"katflow.{service}.dlq.v1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    restricted: bool = False
+
+
+DAY_MS = 24 * 3600 * 1000
+WORKFLOW_TOPICS = (
+    TopicSpec(INTAKE, 6, 30 * DAY_MS),
+    TopicSpec(SCHEDULING, 6, 30 * DAY_MS),
+    TopicSpec(NOTIFICATIONS, 6, 30 * DAY_MS),
+    TopicSpec(PATIENT_CONTACT, 6, 7 * DAY_MS, restricted=True),
+)
+DEAD_LETTER_TOPICS = tuple(
+    TopicSpec(dead_letter_topic(s), 3, 90 * DAY_MS) for s in ("intake", "scheduling", "notifications")
+)
+ALL_TOPICS = WORKFLOW_TOPICS + DEAD_LETTER_TOPICS

@@ -1,0 +1,44 @@
+"""HTTP edge helpers shared by the services: rule violations as 422s naming the field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+
+
+class RuleViolation(Exception):
+    """A request that is well-formed but breaks a rule; answered 422 (or ``status``)."""
+
+    def __init__(self, field: Sequence[str], rule: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.field = list(field)
+        self.rule = rule
+        self.message = message
+        self.status = status
+
+
+async def rule_violation_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RuleViolation)
+    detail = [{"loc": ["body", *exc.field], "msg": exc.message, "type": exc.rule}]
+    return JSONResponse({"detail": detail}, status_code=exc.status)
+
+
+def _pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.runtime.pool
+    return pool
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
+RuntimeDep = Annotated["Runtime", Depends(_runtime)]

@@ -1,0 +1,93 @@
+"""CloudEvents 1.0 Kafka binding, binary content mode: ``ce_*`` headers and a JSON body."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from ..contracts import REGISTRY, Event
+from .errors import InvalidMessage
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+MAX_BODY_BYTES = 256 * 1024
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """An event plus the CloudEvents attributes that travel with it."""
+
+    event: Event
+    source: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: str | None = None
+    causation_id: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.event.event_type()
+
+    @property
+    def subject(self) -> str:
+        return self.event.key()
+
+    def headers(self) -> Headers:
+        attrs = {
+            "ce_specversion": SPECVERSION,
+            "ce_id": self.id,
+            "ce_source": self.source,
+            "ce_type": self.type,
+            "ce_time": self.time.isoformat().replace("+00:00", "Z"),
+            "ce_subject": self.subject,
+            "ce_dataschema": f"https://katflow.io/schemas/{self.event.name}/v{self.event.version}.json",
+            "content-type": CONTENT_TYPE,
+        }
+        if self.correlation_id:
+            attrs["ce_correlationid"] = self.correlation_id
+        if self.causation_id:
+            attrs["ce_causationid"] = self.causation_id
+        return [(k, v.encode()) for k, v in attrs.items()]
+
+    def body(self) -> bytes:
+        return self.event.model_dump_json().encode()
+
+
+def header_map(headers: Headers | None) -> dict[str, str]:
+    try:
+        return {k: v.decode() for k, v in (headers or [])}
+    except UnicodeDecodeError as exc:
+        raise InvalidMessage("a header is not UTF-8") from exc
+
+
+def decode(headers: Headers | None, body: bytes | None) -> Envelope:
+    """Parse a Kafka record into an Envelope, or raise InvalidMessage saying what is wrong."""
+    attrs = header_map(headers)
+    for required in ("ce_specversion", "ce_id", "ce_source", "ce_type"):
+        if required not in attrs:
+            raise InvalidMessage(f"missing CloudEvents header {required}")
+    if attrs["ce_specversion"] != SPECVERSION:
+        raise InvalidMessage(f"unsupported specversion {attrs['ce_specversion']}")
+    event_cls = REGISTRY.get(attrs["ce_type"])
+    if event_cls is None:
+        raise InvalidMessage(f"unknown event type {attrs['ce_type']}")
+    if body is None or len(body) > MAX_BODY_BYTES:
+        raise InvalidMessage("body missing or larger than the limit")
+    try:
+        event = event_cls.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as exc:
+        raise InvalidMessage(f"{event_cls.name} body invalid: {exc}"[:1000]) from exc
+    time = attrs.get("ce_time")
+    return Envelope(
+        event=event,
+        source=attrs["ce_source"],
+        id=attrs["ce_id"],
+        time=datetime.fromisoformat(time.replace("Z", "+00:00")) if time else datetime.now(UTC),
+        correlation_id=attrs.get("ce_correlationid"),
+        causation_id=attrs.get("ce_causationid"),
+    )

@@ -1,0 +1,236 @@
+"""Consumer runtime: idempotent handling, classified retries, dead letters, per-partition workers.
+
+Each assigned partition has its own worker task, so a message that is being retried holds back
+only its own partition. Offsets are committed only after the handler's transaction (effect plus
+inbox row) committed, or after the message was written to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+
+from ..contracts import Event
+from ..contracts.topics import dead_letter_topic
+from ..settings import ServiceSettings
+from . import metrics
+from .cloudevents import decode
+from .emitter import Emitter, HandlerContext
+from .errors import classify
+from .inbox import first_delivery
+from .kafka import make_consumer
+
+log = structlog.get_logger()
+
+Handler = Callable[[Any, HandlerContext], Awaitable[None]]
+Record = ConsumerRecord[bytes, bytes]
+
+
+class _Stopping(Exception):
+    """Raised inside a worker when shutdown interrupts a retry: the offset is not committed."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        handlers: Mapping[type[Event], Handler],
+        name: str = "workflow",
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.producer = producer
+        self.handlers = dict(handlers)
+        self.group = f"katflow-{settings.service_name}-{name}"
+        self.topics = sorted({settings.topic(cls.topic) for cls in self.handlers})
+        self.dead_letters = settings.topic(dead_letter_topic(settings.service_name))
+        self.emitter = Emitter(settings)
+        self.consumer: AIOKafkaConsumer = make_consumer(settings, self.group)
+        self._workers: dict[TopicPartition, _PartitionWorker] = {}
+        self._stopping = False
+
+    async def run(self) -> None:
+        await self.consumer.start()
+        self.consumer.subscribe(self.topics, listener=_Rebalance(self))
+        try:
+            while not self._stopping:
+                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
+                for tp, records in batches.items():
+                    self._worker(tp).feed(records)
+                    if self._workers[tp].backlog() > 1000:
+                        self.consumer.pause(tp)
+                await self._commit_progress()
+        finally:
+            await self._stop_workers(list(self._workers))
+            await self.consumer.stop()
+
+    async def stop(self) -> None:
+        """Stop fetching; in-flight records finish, then offsets are committed."""
+        self._stopping = True
+        for worker in self._workers.values():
+            worker.stopping = True
+
+    def _worker(self, tp: TopicPartition) -> _PartitionWorker:
+        if tp not in self._workers:
+            self._workers[tp] = _PartitionWorker(self, tp)
+        return self._workers[tp]
+
+    async def _commit_progress(self, only: list[TopicPartition] | None = None) -> None:
+        offsets = {}
+        for tp, worker in self._workers.items():
+            if only is not None and tp not in only:
+                continue
+            if worker.done_offset is not None and worker.done_offset != worker.committed_offset:
+                offsets[tp] = worker.done_offset
+            if worker.backlog() < 100 and tp in self.consumer.paused():
+                self.consumer.resume(tp)
+        if offsets:
+            await self.consumer.commit(offsets)
+            for tp, offset in offsets.items():
+                self._workers[tp].committed_offset = offset
+
+    async def _stop_workers(self, tps: list[TopicPartition]) -> None:
+        workers = [self._workers[tp] for tp in tps if tp in self._workers]
+        await asyncio.gather(*(w.stop() for w in workers))
+        with contextlib.suppress(Exception):
+            await self._commit_progress(only=tps)
+        for tp in tps:
+            self._workers.pop(tp, None)
+
+    async def handle(self, record: Record, stopping: Callable[[], bool]) -> None:
+        """Process one record to completion: handled, skipped, or dead-lettered."""
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                await self._handle_once(record)
+                metrics.HANDLER_SECONDS.labels(self.group).observe(time.perf_counter() - started)
+                return
+            except Exception as exc:  # classified below: nothing is logged and dropped
+                kind = classify(exc)
+                if kind == "permanent" or (
+                    kind == "unknown" and attempt >= self.settings.consumer_max_attempts
+                ):
+                    await self._dead_letter(record, exc, attempt)
+                    return
+                delay = min(self.settings.consumer_backoff_max_seconds, 0.2 * 2 ** (attempt - 1))
+                log.warning(
+                    "handler_retry",
+                    error=type(exc).__name__,
+                    kind=kind,
+                    attempt=attempt,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+                metrics.RETRIES.labels(self.group, kind).inc()
+                if stopping():
+                    raise _Stopping from exc
+                await asyncio.sleep(delay)
+
+    async def _handle_once(self, record: Record) -> None:
+        envelope = decode(record.headers, record.value)
+        handler = self.handlers.get(type(envelope.event))
+        if handler is None:
+            return  # another service's event on a shared topic
+        with structlog.contextvars.bound_contextvars(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            course_id=envelope.subject,
+            correlation_id=envelope.correlation_id,
+            causation_id=envelope.causation_id,
+        ):
+            async with self.pool.acquire() as conn, conn.transaction():
+                if not await first_delivery(conn, self.group, envelope.id):
+                    log.info("event_duplicate_skipped")
+                    metrics.DUPLICATES.labels(self.group).inc()
+                    return
+                await handler(envelope.event, HandlerContext(conn, envelope, self.emitter))
+            log.info("event_handled")
+
+    async def _dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
+        headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
+        headers += [
+            (k, str(v).encode())
+            for k, v in {
+                "dlq_source_topic": record.topic,
+                "dlq_source_partition": record.partition,
+                "dlq_source_offset": record.offset,
+                "dlq_consumer_group": self.group,
+                "dlq_error_type": type(error).__name__,
+                "dlq_error_message": str(error)[:2000],
+                "dlq_attempts": attempts,
+                "dlq_failed_at": datetime.now(UTC).isoformat(),
+            }.items()
+        ]
+        await self.producer.send_and_wait(
+            self.dead_letters, value=record.value, key=record.key, headers=headers
+        )
+        metrics.DEAD_LETTERS.labels(self.group, type(error).__name__).inc()
+        log.error(
+            "event_dead_lettered",
+            error=type(error).__name__,
+            attempts=attempts,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+
+class _PartitionWorker:
+    """Processes one partition's records in order; tracks the offset safe to commit."""
+
+    def __init__(self, owner: EventConsumer, tp: TopicPartition) -> None:
+        self.owner = owner
+        self.tp = tp
+        self.queue: asyncio.Queue[Record | None] = asyncio.Queue()
+        self.done_offset: int | None = None
+        self.committed_offset: int | None = None
+        self.stopping = False
+        self.task = asyncio.create_task(self._run(), name=f"partition-{tp.topic}-{tp.partition}")
+
+    def feed(self, records: list[Record]) -> None:
+        for record in records:
+            self.queue.put_nowait(record)
+
+    def backlog(self) -> int:
+        return self.queue.qsize()
+
+    async def _run(self) -> None:
+        while (record := await self.queue.get()) is not None:
+            try:
+                await self.owner.handle(record, lambda: self.stopping)
+            except _Stopping:
+                return
+            self.done_offset = record.offset + 1
+
+    async def stop(self) -> None:
+        """Finish the record in hand; queued ones are dropped and refetched by the next owner."""
+        self.stopping = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+        await self.task
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: EventConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.owner._stop_workers(list(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None

@@ -1,0 +1,41 @@
+"""Emitting events: build the CloudEvent envelope and write it to the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from ..contracts import Event
+from ..settings import ServiceSettings
+from . import context, outbox
+from .cloudevents import Envelope
+
+
+class Emitter:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self.source = f"/katflow/{settings.service_name}"
+
+    async def emit(self, conn: asyncpg.Connection, event: Event, cause: Envelope | None = None) -> Envelope:
+        """Write ``event`` to the outbox inside the caller's transaction."""
+        envelope = Envelope(
+            event=event,
+            source=self.source,
+            correlation_id=(cause.correlation_id if cause else None) or context.correlation_id.get(),
+            causation_id=cause.id if cause else context.causation_id.get(),
+        )
+        await outbox.add(conn, envelope, self.settings.topic(event.topic))
+        return envelope
+
+
+@dataclass(frozen=True)
+class HandlerContext:
+    """What a consumer handler gets besides its typed event: its transaction and a way to emit."""
+
+    conn: asyncpg.Connection
+    envelope: Envelope
+    emitter: Emitter
+
+    async def emit(self, event: Event) -> Envelope:
+        return await self.emitter.emit(self.conn, event, cause=self.envelope)

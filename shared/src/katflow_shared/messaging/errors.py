@@ -1,0 +1,45 @@
+"""Error classes that drive what the consumer does: retry, dead-letter, or stop."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from aiokafka.errors import KafkaError
+
+
+class TransientError(Exception):
+    """Worth retrying later: a dependency is unavailable or timed out."""
+
+
+class PermanentError(Exception):
+    """Retrying cannot help: the message or its content is invalid for this handler."""
+
+
+class InvalidMessage(PermanentError):
+    """The record is not a valid katflow CloudEvent (bad headers, bad JSON, schema violation)."""
+
+
+TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+    TransientError,
+    OSError,
+    TimeoutError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    KafkaError,
+)
+
+
+def classify(error: BaseException) -> str:
+    """'transient', 'permanent' or 'unknown' (unknown errors get a bounded number of attempts)."""
+    if isinstance(error, PermanentError):
+        return "permanent"
+    if isinstance(error, TRANSIENT_TYPES):
+        return "transient"
+    return "unknown"

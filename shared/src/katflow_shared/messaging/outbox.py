@@ -1,0 +1,115 @@
+"""Transactional outbox: write events with the state change, publish them from a relay.
+
+``add`` runs inside the caller's transaction. ``OutboxRelay`` publishes unpublished rows in id
+order with the idempotent producer, woken by LISTEN/NOTIFY with a polling fallback. Each batch is
+claimed with ``FOR UPDATE SKIP LOCKED`` after taking a transaction-scoped advisory lock, so with
+several replicas exactly one relays at a time and per-key order is kept; the others stand by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+
+from ..settings import ServiceSettings
+from . import metrics
+from .cloudevents import Envelope
+from .errors import TRANSIENT_TYPES
+
+log = structlog.get_logger()
+
+CHANNEL = "katflow_outbox"
+RELAY_LOCK_ID = 0x6F7574626F78  # "outbox"
+
+
+async def add(conn: asyncpg.Connection, envelope: Envelope, topic: str) -> None:
+    """Record an event to publish; call inside the transaction that makes the change."""
+    await conn.execute(
+        "INSERT INTO outbox(event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)",
+        envelope.id,
+        topic,
+        envelope.subject,
+        json.dumps([[k, v.decode()] for k, v in envelope.headers()]),
+        envelope.body(),
+    )
+    await conn.execute("SELECT pg_notify($1, '')", CHANNEL)
+
+
+class OutboxRelay:
+    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: ServiceSettings) -> None:
+        self.pool = pool
+        self.dsn = settings.database_url.get_secret_value()
+        self.producer = producer
+        self.batch_size = settings.outbox_batch_size
+        self.poll_seconds = settings.outbox_poll_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    async def run(self) -> None:
+        """Publish until stop(); survives database and broker outages."""
+        listener: asyncpg.Connection | None = None
+        while not self._stopping:
+            try:
+                if listener is None or listener.is_closed():
+                    listener = await self._listen()
+                published = await self.publish_batch()
+                if published < self.batch_size:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                    self._wake.clear()
+            except TRANSIENT_TYPES as exc:
+                log.warning("outbox_relay_retry", error=type(exc).__name__)
+                listener = None
+                await asyncio.sleep(1.0)
+        if listener is not None and not listener.is_closed():
+            await listener.close()
+
+    async def _listen(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
+        await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
+        return conn
+
+    async def publish_batch(self) -> int:
+        """Publish one batch in id order; rows are marked only after the broker acknowledged all."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_ID):
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, key, headers, payload FROM outbox WHERE published_at IS NULL"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            if not rows:
+                return 0
+            futures = [await self.producer.send(**_record(row)) for row in rows]
+            await asyncio.gather(*futures)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+        metrics.OUTBOX_PUBLISHED.inc(len(rows))
+        return len(rows)
+
+    async def drain(self, bound: float) -> None:
+        """On shutdown: publish what is committed, within a bound."""
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError, *TRANSIENT_TYPES):
+            async with asyncio.timeout(bound):
+                while await self.publish_batch() > 0:
+                    pass
+
+
+def _record(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "topic": row["topic"],
+        "key": row["key"].encode(),
+        "value": bytes(row["payload"]),
+        "headers": [(k, v.encode()) for k, v in json.loads(row["headers"])],
+    }

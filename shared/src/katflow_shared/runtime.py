@@ -1,0 +1,180 @@
+"""The running parts every service has: pool, producer, outbox relay, consumer, workers.
+
+A service's ``bootstrap.py`` describes itself with a ``ServiceSpec``; ``create_app`` turns that into
+a FastAPI app whose lifespan starts everything (no I/O at import time) and stops it in order on
+SIGTERM: stop consuming, finish in-flight handlers, commit offsets, flush the outbox, close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from . import health
+from .clock import Clock, SystemClock
+from .contracts import Event
+from .db import create_pool, migrate
+from .http import RuleViolation, rule_violation_handler
+from .logging import configure_logging
+from .messaging import context
+from .messaging.consumer import EventConsumer, Handler
+from .messaging.emitter import Emitter
+from .messaging.kafka import make_producer
+from .messaging.outbox import OutboxRelay
+from .settings import ServiceSettings
+
+log = structlog.get_logger()
+MAX_BODY_BYTES = 64 * 1024
+
+
+class Worker(Protocol):
+    async def run(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    producer: AIOKafkaProducer
+    emitter: Emitter
+    clock: Clock
+
+
+@dataclass
+class ServiceSpec:
+    settings: ServiceSettings
+    migrations: Sequence[str]
+    routers: Sequence[APIRouter] = ()
+    handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
+    startup: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
+    workers: Sequence[Callable[[Runtime], Worker]] = ()
+    clock: Clock = field(default_factory=SystemClock)
+    title: str = "katflow"
+    description: str = ""
+
+
+async def connect_with_retry(settings: ServiceSettings, attempts: int = 60) -> asyncpg.Pool:
+    for attempt in range(1, attempts + 1):
+        try:
+            return await create_pool(settings.database_url.get_secret_value(), settings.database_pool_size)
+        except (OSError, asyncpg.PostgresError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("database_unavailable", error=type(exc).__name__, attempt=attempt)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def start_producer(settings: ServiceSettings, attempts: int = 60) -> AIOKafkaProducer:
+    for attempt in range(1, attempts + 1):
+        producer = make_producer(settings)
+        try:
+            await producer.start()
+            return producer
+        except Exception as exc:  # broker not up yet: retried, then raised
+            await producer.stop()
+            if attempt == attempts:
+                raise
+            log.warning("kafka_unavailable", error=type(exc).__name__, attempt=attempt)
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+def create_app(spec: ServiceSpec) -> FastAPI:
+    settings = spec.settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        pool = await connect_with_retry(settings)
+        await migrate(pool, ["katflow_shared", *spec.migrations])
+        producer = await start_producer(settings)
+        runtime = Runtime(settings, pool, producer, Emitter(settings), spec.clock)
+        app.state.runtime = runtime
+        for step in spec.startup:
+            await step(runtime)
+        relay = OutboxRelay(pool, producer, settings)
+        consumer = EventConsumer(settings, pool, producer, spec.handlers) if spec.handlers else None
+        workers: list[Worker] = [make(runtime) for make in spec.workers]
+        tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
+        if consumer:
+            tasks.append(asyncio.create_task(consumer.run(), name="consumer"))
+        tasks += [asyncio.create_task(w.run(), name=type(w).__name__) for w in workers]
+        for task in tasks:
+            task.add_done_callback(_crash_on_failure)
+        log.info("service_started", port=settings.http_port)
+        try:
+            yield
+        finally:
+            await _shutdown(settings, relay, consumer, workers, tasks)
+            await producer.stop()
+            await pool.close()
+            log.info("service_stopped")
+
+    app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    app.add_exception_handler(RuleViolation, rule_violation_handler)
+    app.include_router(health.router)
+    for router in spec.routers:
+        app.include_router(router)
+    app.middleware("http")(_request_context)
+    return app
+
+
+async def _shutdown(
+    settings: ServiceSettings,
+    relay: OutboxRelay,
+    consumer: EventConsumer | None,
+    workers: list[Worker],
+    tasks: list[asyncio.Task[None]],
+) -> None:
+    bound = settings.shutdown_timeout_seconds
+    if consumer:
+        await consumer.stop()
+    for worker in workers:
+        await worker.stop()
+    for task in tasks[1:]:
+        task.remove_done_callback(_crash_on_failure)
+    _, pending = await asyncio.wait(tasks[1:], timeout=bound / 2) if tasks[1:] else (set(), set())
+    for task in pending:
+        task.cancel()
+    tasks[0].remove_done_callback(_crash_on_failure)
+    await relay.drain(bound / 2)
+    tasks[0].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await tasks[0]
+
+
+def _crash_on_failure(task: asyncio.Task[None]) -> None:
+    """A background loop that dies takes the process down, so the supervisor restarts it."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical("background_task_failed", task=task.get_name(), error=repr(task.exception()))
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+        return JSONResponse({"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}, 413)
+    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    token = context.correlation_id.set(request_id)
+    try:
+        with structlog.contextvars.bound_contextvars(correlation_id=request_id):
+            response = await call_next(request)
+    finally:
+        context.correlation_id.reset(token)
+    response.headers["X-Request-ID"] = request_id
+    return response

@@ -1,0 +1,201 @@
+"""``katflow``: the operator's command line (topics, local stack, SMTP sink, dead letters, demo)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from katflow_shared.messaging.kafka import ensure_topics
+from katflow_shared.settings import ServiceSettings
+
+from . import dlq
+from .stack import SERVICES, ServiceProcess, StackConfig, create_databases
+
+RUN_DIR = Path(os.environ.get("KATFLOW_RUN_DIR", ".run")).resolve()
+
+
+def _settings() -> ServiceSettings:
+    return ServiceSettings(service_name="katflow-cli")
+
+
+def _stack_config() -> StackConfig:
+    return StackConfig(
+        run_dir=RUN_DIR,
+        kafka_bootstrap=os.environ.get("KATFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
+        pg_admin_dsn=os.environ.get(
+            "KATFLOW_PG_ADMIN_DSN", "postgresql://katflow:katflow@127.0.0.1:55432/postgres"
+        ),
+        topic_prefix=os.environ.get("KATFLOW_TOPIC_PREFIX", ""),
+    )
+
+
+def cmd_topics(_: argparse.Namespace) -> int:
+    created = asyncio.run(ensure_topics(_settings()))
+    print(f"topics ready ({len(created)} created)")
+    return 0
+
+
+def cmd_stack_up(_: argparse.Namespace) -> int:
+    cfg = _stack_config()
+    pids = RUN_DIR / "pids"
+    pids.mkdir(parents=True, exist_ok=True)
+    asyncio.run(create_databases(cfg))
+    asyncio.run(ensure_topics(_settings()))
+    if not _running(pids / "smtp-sink.pid"):
+        log = (RUN_DIR / "logs").joinpath("smtp-sink.log")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        import subprocess
+
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "katflow_tools.cli",
+                "smtp-sink",
+                "--port",
+                str(cfg.smtp_port),
+                "--dir",
+                str(RUN_DIR / "mail"),
+            ],
+            stdout=log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        (pids / "smtp-sink.pid").write_text(str(proc.pid))
+    started = []
+    for name in SERVICES:
+        if _running(pids / f"{name}.pid"):
+            continue
+        service = ServiceProcess(cfg, name).start()
+        (pids / f"{name}.pid").write_text(str(service.pid))
+        started.append(service)
+    for service in started:
+        service.wait_ready()
+    for name in SERVICES:
+        print(f"{name:14} {cfg.url(name)}  (OpenAPI: {cfg.url(name)}/docs)")
+    print(f"{'smtp sink':14} smtp://127.0.0.1:{cfg.smtp_port}  (messages in {RUN_DIR / 'mail'})")
+    return 0
+
+
+def cmd_stack_down(_: argparse.Namespace) -> int:
+    pids = RUN_DIR / "pids"
+    for pid_file in sorted(pids.glob("*.pid")) if pids.exists() else []:
+        pid = int(pid_file.read_text())
+        if _running(pid_file):
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(150):
+                if not _running(pid_file):
+                    break
+                time.sleep(0.2)
+        pid_file.unlink()
+        print(f"stopped {pid_file.stem}")
+    return 0
+
+
+def _running(pid_file: Path) -> bool:
+    if not pid_file.exists():
+        return False
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    return True
+
+
+def cmd_smtp_sink(args: argparse.Namespace) -> int:
+    from .smtp_sink import SmtpSink
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+    sink = SmtpSink(port=args.port, folder=Path(args.dir)).start()
+    print(f"SMTP sink on 127.0.0.1:{sink.port}, writing to {args.dir}", flush=True)
+    try:
+        signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    finally:
+        sink.stop()
+    return 0
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    letters = asyncio.run(dlq.read_all(_settings(), args.service))
+    for dl in letters:
+        h = dl.headers
+        print(
+            f"{dl.partition}:{dl.offset}  {h.get('ce_type', '?'):45} {h.get('dlq_error_type')}: "
+            f"{h.get('dlq_error_message', '')[:80]}"
+        )
+    print(f"{len(letters)} dead letter(s) for {args.service}")
+    return 0
+
+
+def _find(args: argparse.Namespace) -> dlq.DeadLetter:
+    partition, offset = (int(x) for x in args.position.split(":"))
+    for dl in asyncio.run(dlq.read_all(_settings(), args.service)):
+        if (dl.partition, dl.offset) == (partition, offset):
+            return dl
+    raise SystemExit(f"no dead letter at {args.position} for {args.service}")
+
+
+def cmd_dlq_show(args: argparse.Namespace) -> int:
+    dl = _find(args)
+    print(
+        json.dumps(
+            {
+                "headers": dl.headers,
+                "key": (dl.key or b"").decode(errors="replace"),
+                "body": (dl.value or b"").decode(errors="replace"),
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    dl = _find(args)
+    body = Path(args.body).read_bytes() if args.body else None
+    topic = asyncio.run(dlq.replay(_settings(), dl, body))
+    print(f"replayed {args.position} to {topic}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return asyncio.run(run_demo(_stack_config()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="katflow", description=__doc__)
+    sub = parser.add_subparsers(required=True)
+    sub.add_parser("topics", help="create katflow's topics if missing").set_defaults(fn=cmd_topics)
+    stack = sub.add_parser("stack", help="the three services as local processes").add_subparsers(
+        required=True
+    )
+    stack.add_parser("up").set_defaults(fn=cmd_stack_up)
+    stack.add_parser("down").set_defaults(fn=cmd_stack_down)
+    sink = sub.add_parser("smtp-sink", help="run a loopback SMTP server that keeps messages")
+    sink.add_argument("--port", type=int, default=1025)
+    sink.add_argument("--dir", default=str(RUN_DIR / "mail"))
+    sink.set_defaults(fn=cmd_smtp_sink)
+    dead = sub.add_parser("dlq", help="dead letters").add_subparsers(required=True)
+    for name, fn in (("list", cmd_dlq_list), ("show", cmd_dlq_show), ("replay", cmd_dlq_replay)):
+        p = dead.add_parser(name)
+        p.add_argument("--service", choices=SERVICES, required=True)
+        if name != "list":
+            p.add_argument("position", help="PARTITION:OFFSET as printed by 'katflow dlq list'")
+        if name == "replay":
+            p.add_argument("--body", help="file with a corrected JSON body to publish instead")
+        p.set_defaults(fn=fn)
+    sub.add_parser("demo", help="submit a request and print its timeline").set_defaults(fn=cmd_demo)
+    args = parser.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
