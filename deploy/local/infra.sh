@@ -140,6 +140,7 @@ pg_install() {
     log "installing PostgreSQL (apt-get)"
     apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
     PG_BIN=$(newest_pg_bin)
+    if ((EUID == 0)) && id postgres >/dev/null 2>&1; then PG_USER=postgres; fi   # created by the package
   fi
   if ((EUID == 0)) && ! id "$PG_USER" >/dev/null 2>&1; then
     log "creating system user $PG_USER"; useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$PG_USER"

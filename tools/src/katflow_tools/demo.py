@@ -80,8 +80,7 @@ async def run_demo(cfg: StackConfig) -> int:
         print(f"  {a['kind']:13} {a['starts_at']} with {a['clinician_id']} ({a['status']})")
     print("\nmessages:")
     for d in deliveries:
-        print(
-            f"  {d['audience']:8} {d['channel']:6} {d['template_id']:26} v{d['template_version']} {d['status']}"
-        )
+        template = f"{d['template_id']} v{d['template_version']}"
+        print(f"  {d['audience']:8} {d['channel']:6} {template:30} {d['status']}")
     print(f"\ndone in {time.monotonic() - started:.1f}s; emails are in {cfg.run_dir / 'mail'}")
     return 0 if appointments and deliveries else 1

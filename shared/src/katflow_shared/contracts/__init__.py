@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 from .base import Event
-from .intake import ConsultationRequested, PreparationCompleted
+from .intake import ConsultationRequested, EligibilityDecided, PreparationCompleted, UrgentReviewRequired
+from .notifications import NotificationFailed, NotificationSent
 from .patient_contact import ChannelConsent, PatientContactUpdated
-from .scheduling import AppointmentScheduled, IntegrationDue, SessionAdministered
+from .scheduling import (
+    AppointmentCancelled,
+    AppointmentCompleted,
+    AppointmentMissed,
+    AppointmentRescheduled,
+    AppointmentScheduled,
+    CourseCompleted,
+    IntegrationDue,
+    IntegrationOverdue,
+    MonitoringCheckDue,
+    SessionAdministered,
+)
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     ConsultationRequested,
+    EligibilityDecided,
+    UrgentReviewRequired,
     PreparationCompleted,
     AppointmentScheduled,
+    AppointmentRescheduled,
+    AppointmentCancelled,
+    AppointmentCompleted,
+    AppointmentMissed,
     SessionAdministered,
+    MonitoringCheckDue,
     IntegrationDue,
+    IntegrationOverdue,
+    CourseCompleted,
+    NotificationSent,
+    NotificationFailed,
     PatientContactUpdated,
 )
 REGISTRY: dict[str, type[Event]] = {cls.event_type(): cls for cls in EVENT_TYPES}
@@ -20,12 +43,23 @@ REGISTRY: dict[str, type[Event]] = {cls.event_type(): cls for cls in EVENT_TYPES
 __all__ = [
     "EVENT_TYPES",
     "REGISTRY",
+    "AppointmentCancelled",
+    "AppointmentCompleted",
+    "AppointmentMissed",
+    "AppointmentRescheduled",
     "AppointmentScheduled",
     "ChannelConsent",
     "ConsultationRequested",
+    "CourseCompleted",
+    "EligibilityDecided",
     "Event",
     "IntegrationDue",
+    "IntegrationOverdue",
+    "MonitoringCheckDue",
+    "NotificationFailed",
+    "NotificationSent",
     "PatientContactUpdated",
     "PreparationCompleted",
     "SessionAdministered",
+    "UrgentReviewRequired",
 ]

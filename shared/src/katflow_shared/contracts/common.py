@@ -23,6 +23,24 @@ class AppointmentKind(StrEnum):
     INTEGRATION = "integration"
 
 
+class EligibilityOutcome(StrEnum):
+    ELIGIBLE = "eligible"
+    NOT_ELIGIBLE = "not_eligible"
+    CLINICIAN_REVIEW = "clinician_review"
+
+
+class CancellationReason(StrEnum):
+    PATIENT_REQUEST = "patient_request"
+    CLINIC_REQUEST = "clinic_request"
+    COURSE_HALTED = "course_halted"
+    RESCHEDULED = "rescheduled"
+
+
+class MonitoringCheck(StrEnum):
+    BLOOD_PRESSURE = "blood_pressure"
+    DISCHARGE = "discharge"
+
+
 _ZONES = frozenset(available_timezones())
 
 

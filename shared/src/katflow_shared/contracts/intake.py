@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .base import Event
-from .common import Route, TimeZoneName
+from .common import EligibilityOutcome, Route, TimeZoneName
 from .topics import INTAKE
 
 
@@ -41,3 +41,31 @@ class PreparationCompleted(Event):
     protocol_version: str = Field(description="Protocol configuration version that applied, e.g. 'iv@1'.")
     patient_time_zone: TimeZoneName = Field(description="Patient's IANA time zone.")
     completed_at: datetime = Field(description="When the last requirement was met (UTC).")
+
+
+class EligibilityDecided(Event):
+    """A clinician decided whether the course may proceed. Scores and reasons stay in intake."""
+
+    name: ClassVar[str] = "EligibilityDecided"
+    topic: ClassVar[str] = INTAKE
+
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    outcome: EligibilityOutcome = Field(description="eligible, not_eligible or clinician_review.")
+    route: Route | None = Field(None, description="Route approved, when eligible.")
+    decided_at: datetime = Field(description="When the decision was recorded (UTC).")
+
+
+class UrgentReviewRequired(Event):
+    """Automation for the course is halted; a clinician must act now. Never quiet-houred.
+
+    Carries no reason: staff read it in intake (the screening result is clinical content).
+    """
+
+    name: ClassVar[str] = "UrgentReviewRequired"
+    topic: ClassVar[str] = INTAKE
+
+    alert_id: UUID = Field(description="The alert's id in intake.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    raised_at: datetime = Field(description="When the alert was raised (UTC).")

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from .base import Event
-from .common import AppointmentKind, Route, TimeZoneName
+from .common import AppointmentKind, CancellationReason, MonitoringCheck, Route, TimeZoneName
 from .topics import SCHEDULING
 
 
@@ -62,3 +62,97 @@ class IntegrationDue(Event):
     dose_number: int = Field(ge=1, description="Dose number the integration follows.")
     window_opens_at: datetime = Field(description="Start of the integration window (UTC).")
     window_closes_at: datetime = Field(description="End of the window; IntegrationOverdue after it (UTC).")
+
+
+class AppointmentRescheduled(Event):
+    """An appointment moved; reminders and timers for the old time no longer apply."""
+
+    name: ClassVar[str] = "AppointmentRescheduled"
+    topic: ClassVar[str] = SCHEDULING
+
+    appointment_id: UUID = Field(description="The appointment.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    kind: AppointmentKind = Field(description="Appointment kind.")
+    previous_starts_at: datetime = Field(description="Old start (UTC).")
+    starts_at: datetime = Field(description="New start (UTC).")
+    ends_at: datetime = Field(description="New end of the reserved window (UTC).")
+    patient_time_zone: TimeZoneName = Field(description="Zone to render times in for the patient.")
+
+
+class AppointmentCancelled(Event):
+    """An appointment was cancelled; its reminders and timers are cancelled too."""
+
+    name: ClassVar[str] = "AppointmentCancelled"
+    topic: ClassVar[str] = SCHEDULING
+
+    appointment_id: UUID = Field(description="The appointment.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    kind: AppointmentKind = Field(description="Appointment kind.")
+    reason: CancellationReason = Field(description="Why (a code, never free text).")
+    cancelled_at: datetime = Field(description="When (UTC).")
+
+
+class AppointmentCompleted(Event):
+    """The patient attended the appointment."""
+
+    name: ClassVar[str] = "AppointmentCompleted"
+    topic: ClassVar[str] = SCHEDULING
+
+    appointment_id: UUID = Field(description="The appointment.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    kind: AppointmentKind = Field(description="Appointment kind.")
+    completed_at: datetime = Field(description="When (UTC).")
+
+
+class AppointmentMissed(Event):
+    """The patient did not attend within the protocol's grace period (no-show)."""
+
+    name: ClassVar[str] = "AppointmentMissed"
+    topic: ClassVar[str] = SCHEDULING
+
+    appointment_id: UUID = Field(description="The appointment.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    kind: AppointmentKind = Field(description="Appointment kind.")
+    starts_at: datetime = Field(description="Start the patient missed (UTC).")
+    marked_at: datetime = Field(description="When it was marked missed (UTC).")
+
+
+class MonitoringCheckDue(Event):
+    """A post-dose monitoring check is due (e.g. blood pressure at +40 min, discharge at +120 min)."""
+
+    name: ClassVar[str] = "MonitoringCheckDue"
+    topic: ClassVar[str] = SCHEDULING
+
+    session_id: UUID = Field(description="The dosing session.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    check: MonitoringCheck = Field(description="Which check.")
+    due_at: datetime = Field(description="When the check is due (UTC).")
+
+
+class IntegrationOverdue(Event):
+    """No integration session was held by the end of the window: therapist and coordinator escalate."""
+
+    name: ClassVar[str] = "IntegrationOverdue"
+    topic: ClassVar[str] = SCHEDULING
+
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    session_id: UUID = Field(description="The dosing session the integration follows.")
+    dose_number: int = Field(ge=1, description="Dose number.")
+    window_closed_at: datetime = Field(description="End of the missed window (UTC).")
+
+
+class CourseCompleted(Event):
+    """The last dose's integration was held: the course is complete."""
+
+    name: ClassVar[str] = "CourseCompleted"
+    topic: ClassVar[str] = SCHEDULING
+
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    doses: int = Field(ge=1, description="Doses administered in the course.")
+    completed_at: datetime = Field(description="When (UTC).")

@@ -1,0 +1,48 @@
+# katflow — the commands a new user types. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo "$$HOME/.local/bin/uv")
+INFRA := deploy/local/infra.sh
+# Infrastructure addresses: from the environment when given, else from the local provisioning.
+LOCAL_ENV = eval "$$($(INFRA) env)"
+
+.PHONY: help install infra-up infra-down up down test test-fast demo lint bench
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+install:  ## install Python packages (uv + the locked workspace)
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --root-user-action=ignore uv
+	@uv sync --frozen --quiet
+
+infra-up: install  ## start Apache Kafka and PostgreSQL locally (installs them on first use)
+	@$(INFRA) up
+
+infra-down:  ## stop Kafka and PostgreSQL
+	@$(INFRA) down
+
+up: infra-up  ## everything: Kafka, PostgreSQL, SMTP sink, the three services; prints the URLs
+	@$(LOCAL_ENV) && uv run katflow stack up
+
+down:  ## stop the services, then Kafka and PostgreSQL
+	@uv run katflow stack down || true
+	@$(INFRA) down
+
+demo:  ## with the stack up: submit a consultation request and print its timeline
+	@$(LOCAL_ENV) && uv run katflow demo
+
+test: install  ## install, provision real infrastructure, run the whole suite
+	@if [ -z "$$KATFLOW_TEST_KAFKA_BOOTSTRAP" ]; then $(INFRA) up && $(LOCAL_ENV) && \
+	  export KATFLOW_TEST_KAFKA_BOOTSTRAP=$$KATFLOW_KAFKA_BOOTSTRAP \
+	         KATFLOW_TEST_PG_ADMIN_DSN=$$KATFLOW_PG_ADMIN_DSN \
+	         KATFLOW_TEST_INFRA_CONTROL=$(CURDIR)/$(INFRA); fi; \
+	uv run pytest $(PYTEST_ARGS)
+
+test-fast: install  ## unit tests only (no infrastructure)
+	@uv run pytest tests/unit -q
+
+lint: install  ## ruff and mypy --strict
+	@uv run ruff check . && uv run ruff format --check . && uv run mypy shared/src services/*/src tools/src
+
+bench: infra-up  ## short benchmark profile (under 5 minutes); prints the table
+	@$(LOCAL_ENV) && uv run python -m bench --profile short

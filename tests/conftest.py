@@ -1,0 +1,38 @@
+"""Shared fixtures: real infrastructure found once per session; a fresh stack per e2e test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.infra import REPO, Infra, find_infra
+from tests.support.stack import Stack, make_stack
+
+RUN_ROOT = Path(os.environ.get("KATFLOW_TEST_RUN_DIR", REPO / ".run" / "tests"))
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    found, containers = find_infra()
+    yield found
+    for container in containers:
+        container.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def stack(infra: Infra) -> AsyncIterator[Stack]:
+    """Topics, databases and an SMTP sink for one test; the test starts the services it needs."""
+    s = await make_stack(infra, RUN_ROOT)
+    yield s
+    s.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its folder: unit, integration, e2e, fault."""
+    for item in items:
+        tier = Path(str(item.fspath)).parent.name
+        if tier in ("unit", "integration", "e2e", "fault"):
+            item.add_marker(getattr(pytest.mark, tier))

@@ -1,0 +1,76 @@
+"""A consultation request travels intake → Kafka → scheduling and notifications, for real."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from cloudevents.v1.kafka import KafkaMessage, from_binary
+from katflow_shared.contracts import ConsultationRequested, topics
+
+from tests.support.stack import Stack, post_requests, read_topic, wait_for
+
+REQUESTS = 12
+
+
+async def test_requests_are_booked_and_acknowledged(stack: Stack) -> None:
+    stack.start()
+    accepted = await post_requests(stack, REQUESTS)
+    courses = {a["course_id"] for a in accepted}
+
+    # An independent consumer reads ConsultationRequested as CloudEvents (official SDK, binary mode).
+    records = await read_topic(
+        stack.infra.kafka_bootstrap, stack.topic(topics.INTAKE), lambda rs: len(rs) >= REQUESTS
+    )
+    events = [
+        from_binary(KafkaMessage(dict(r.headers), r.key, r.value), data_unmarshaller=json.loads)
+        for r in records
+    ]
+    assert {e["type"] for e in events} == {ConsultationRequested.event_type()}
+    assert {e.data["course_id"] for e in events} == courses
+    for record, event in zip(records, events, strict=True):
+        assert record.key.decode() == event.data["course_id"] == event["subject"]
+        ConsultationRequested.model_validate(event.data)
+        assert "Given" not in record.value.decode() and "@" not in record.value.decode()
+
+    # Each course has exactly one consultation appointment.
+    async with httpx.AsyncClient() as http:
+        for course in courses:
+            resp = await http.get(f"{stack.url('scheduling')}/v1/courses/{course}/appointments")
+            assert [a["kind"] for a in resp.json()] == ["consultation"], course
+
+    # Each patient got an acknowledgement and a booking confirmation; the coordinator one alert each.
+    def by_subject(subject: str) -> list[tuple[str, ...]]:
+        return sorted(m.rcpt_to for m in stack.sink.messages() if m.subject == subject)
+
+    async def all_mail() -> bool:
+        return len(stack.sink.messages()) >= 3 * REQUESTS
+
+    assert await wait_for(all_mail, within=60)
+    patients = sorted((a["email"],) for a in accepted)
+    assert by_subject("We received your request") == patients
+    assert by_subject("Your appointment is confirmed") == patients
+    assert by_subject("New consultation request") == [("intake@clinic.example",)] * REQUESTS
+    assert len(stack.sink.messages()) == 3 * REQUESTS
+    confirmation = next(m for m in stack.sink.messages() if m.subject == "Your appointment is confirmed")
+    assert any(part.get_content_type() == "text/calendar" for part in confirmation.message.walk())
+
+
+async def test_appointments_never_overlap_for_a_clinician(stack: Stack) -> None:
+    stack.start()
+    await post_requests(stack, 30, concurrency=30)
+
+    async def booked() -> int:
+        return int(await stack.fetchval("scheduling", "SELECT count(*) FROM appointments"))
+
+    assert await wait_for(lambda: _equals(booked, 30), within=90)
+    overlaps = await stack.fetchval(
+        "scheduling",
+        "SELECT count(*) FROM appointments a JOIN appointments b ON a.id < b.id"
+        " AND a.clinician_id = b.clinician_id AND a.during && b.during",
+    )
+    assert overlaps == 0
+
+
+async def _equals(fn: object, expected: int) -> bool:
+    return await fn() == expected  # type: ignore[operator]

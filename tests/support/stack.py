@@ -1,0 +1,157 @@
+"""A whole katflow stack for one test: three service processes, isolated topics and databases."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from katflow_shared.messaging.kafka import ensure_topics
+from katflow_shared.settings import ServiceSettings
+from katflow_tools.smtp_sink import SmtpSink
+from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, free_port
+
+from .infra import Infra
+
+
+@dataclass
+class Stack:
+    infra: Infra
+    cfg: StackConfig
+    sink: SmtpSink
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def topic(self, name: str) -> str:
+        return self.cfg.topic_prefix + name
+
+    def url(self, service: str) -> str:
+        return self.cfg.url(service)
+
+    def settings(self) -> ServiceSettings:
+        return ServiceSettings(kafka_bootstrap=self.infra.kafka_bootstrap, topic_prefix=self.cfg.topic_prefix)
+
+    async def db(self, service: str) -> asyncpg.Connection:
+        return await asyncpg.connect(self.cfg.database_url(service))
+
+    async def fetchval(self, service: str, sql: str, *args: Any) -> Any:
+        conn = await self.db(service)
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    def start(self, *names: str) -> None:
+        for name in names or SERVICES:
+            self.services[name] = ServiceProcess(self.cfg, name).start()
+        for name in names or SERVICES:
+            self.services[name].wait_ready()
+
+    def stop(self) -> None:
+        for service in self.services.values():
+            service.terminate(timeout=20)
+        self.sink.stop()
+
+
+async def make_stack(infra: Infra, run_root: Path, **extra_env: str) -> Stack:
+    tag = f"t{uuid.uuid4().hex[:10]}"
+    sink = SmtpSink(port=free_port()).start()
+    cfg = StackConfig(
+        run_dir=run_root / tag,
+        kafka_bootstrap=infra.kafka_bootstrap,
+        pg_admin_dsn=infra.pg_admin_dsn,
+        smtp_port=sink.port,
+        topic_prefix=f"{tag}.",
+        db_prefix=f"{tag}_",
+        ports={s: free_port() for s in SERVICES},
+        extra_env=extra_env,
+    )
+    await create_databases(cfg)
+    await ensure_topics(ServiceSettings(kafka_bootstrap=infra.kafka_bootstrap, topic_prefix=cfg.topic_prefix))
+    return Stack(infra, cfg, sink)
+
+
+def consultation_request(n: int = 0, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "patient": {
+            "given_name": f"Given{n}",
+            "family_name": f"Family{n}",
+            "date_of_birth": "1980-02-03",
+            "email": f"patient{n}@example.org",
+            "time_zone": "America/Chicago",
+        },
+        "consent": {"email": True, "sms": False},
+        "indication": "persistent low mood",
+        "preferred_route": "iv",
+    }
+    body.update(overrides)
+    return body
+
+
+async def post_requests(stack: Stack, count: int, concurrency: int = 20) -> list[dict[str, Any]]:
+    """POST ``count`` consultation requests; return the 202 bodies (each with its patient email)."""
+    sem = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=30) as http:
+
+        async def one(n: int) -> dict[str, Any]:
+            async with sem:
+                for attempt in range(30):
+                    try:
+                        resp = await http.post(
+                            f"{stack.url('intake')}/v1/consultation-requests",
+                            json=consultation_request(n),
+                            headers={"Idempotency-Key": f"{stack.cfg.topic_prefix}{n}"},
+                        )
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.5)  # the service is being restarted by a fault test
+                        continue
+                    if resp.status_code == 202:
+                        return {**resp.json(), "email": f"patient{n}@example.org"}
+                    if resp.status_code < 500:
+                        raise AssertionError(f"{resp.status_code} {resp.text}")
+                    await asyncio.sleep(0.5 + attempt * 0.1)
+                raise AssertionError(f"request {n} never accepted")
+
+        return list(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+Records = list[ConsumerRecord[bytes, bytes]]
+
+
+async def read_topic(
+    bootstrap: str, topic: str, until: Callable[[Records], bool], within: float = 60
+) -> Records:
+    """Read a topic from the beginning with an independent consumer until ``until(records)``."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    deadline = time.monotonic() + within
+    try:
+        while not until(records) and time.monotonic() < deadline:
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def wait_for(predicate: Callable[[], Any], within: float = 60, interval: float = 0.5) -> Any:
+    """Poll an async predicate until it returns something truthy; return its last value."""
+    deadline = time.monotonic() + within
+    while True:
+        value = await predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(interval)
