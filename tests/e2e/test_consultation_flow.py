@@ -6,8 +6,8 @@ import json
 
 import httpx
 from cloudevents.v1.kafka import KafkaMessage, from_binary
-from katflow_shared.contracts import ConsultationRequested, topics
 
+from katflow_shared.contracts import ConsultationRequested, topics
 from tests.support.stack import Stack, post_requests, read_topic, wait_for
 
 REQUESTS = 12

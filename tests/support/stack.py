@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.smtp_sink import SmtpSink

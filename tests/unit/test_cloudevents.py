@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
+
 from katflow_shared.contracts import REGISTRY, ConsultationRequested
 from katflow_shared.messaging.cloudevents import Envelope, decode
 from katflow_shared.messaging.errors import InvalidMessage

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.domain.slots import Interval, first_free_slot
 from katflow_scheduling.settings import DEFAULT_CLINIC

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+
 from katflow_shared.contracts import topics
 from katflow_shared.messaging.cloudevents import header_map
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
 from katflow_shared.contracts.topics import dead_letter_topic
 from katflow_shared.messaging.kafka import client_options
 from katflow_shared.settings import ServiceSettings

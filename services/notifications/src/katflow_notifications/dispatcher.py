@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+
 from katflow_shared.messaging.errors import TRANSIENT_TYPES, PermanentError, TransientError
 from katflow_shared.runtime import Runtime
 

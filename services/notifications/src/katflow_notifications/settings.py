@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from katflow_shared.settings import ServiceSettings
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+
+from katflow_shared.settings import ServiceSettings
 
 DEFAULT_STAFF = Path(__file__).parent / "config" / "staff.json"
 

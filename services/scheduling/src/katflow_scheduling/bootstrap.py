@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from katflow_shared.clock import Clock, SystemClock
 from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.runtime import ServiceSpec, create_app

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from katflow_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from katflow_shared.settings import ServiceSettings
 
 DEFAULT_CLINIC = Path(__file__).parent / "config" / "clinic.json"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from katflow_shared.contracts.common import Route, TimeZoneName
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+
+from katflow_shared.contracts.common import Route, TimeZoneName
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]

@@ -6,8 +6,9 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request
-from katflow_shared.http import RuntimeDep
 from pydantic import BaseModel
+
+from katflow_shared.http import RuntimeDep
 
 from ..domain.consultation import ConsultationRequestIn
 from ..handlers.consultation import request_consultation

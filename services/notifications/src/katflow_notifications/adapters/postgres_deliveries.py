@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from katflow_shared.contracts import PatientContactUpdated
 
 from ..domain.templates import Template

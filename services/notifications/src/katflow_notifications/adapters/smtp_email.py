@@ -5,6 +5,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 import aiosmtplib
+
 from katflow_shared.messaging.errors import PermanentError, TransientError
 
 from ..domain.templates import Rendered

@@ -6,8 +6,9 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
-from katflow_shared.http import PoolDep
 from pydantic import BaseModel
+
+from katflow_shared.http import PoolDep
 
 from ..adapters import postgres_deliveries as store
 

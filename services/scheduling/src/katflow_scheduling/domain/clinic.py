@@ -6,8 +6,9 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from katflow_shared.contracts.common import TimeZoneName
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from katflow_shared.contracts.common import TimeZoneName
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
+
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import AppointmentScheduled, ConsultationRequested
 from katflow_shared.contracts.common import AppointmentKind
