@@ -21,7 +21,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from . import health
-from .clock import Clock, SystemClock
+from .clock import Clock, clock_for
 from .contracts import Event
 from .db import create_pool, migrate
 from .http import RuleViolation, rule_violation_handler
@@ -59,7 +59,7 @@ class ServiceSpec:
     handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
     startup: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
     workers: Sequence[Callable[[Runtime], Worker]] = ()
-    clock: Clock = field(default_factory=SystemClock)
+    clock: Clock | None = None  # default: the settings' clock (wall clock, or a test offset file)
     title: str = "katflow"
     description: str = ""
 
@@ -100,7 +100,8 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         pool = await connect_with_retry(settings)
         await migrate(pool, ["katflow_shared", *spec.migrations])
         producer = await start_producer(settings)
-        runtime = Runtime(settings, pool, producer, Emitter(settings), spec.clock)
+        clock = spec.clock or clock_for(settings.environment, settings.clock_offset_file)
+        runtime = Runtime(settings, pool, producer, Emitter(settings), clock)
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
@@ -49,6 +50,10 @@ class ServiceSettings(BaseSettings):
         5, description="Attempts for an unclassified handler error before the message is dead-lettered."
     )
     consumer_backoff_max_seconds: float = Field(30.0, description="Cap of the retry backoff.")
+    timer_poll_seconds: float = Field(0.5, description="How often due durable timers are looked for.")
+    clock_offset_file: Path | None = Field(
+        None, description="Tests only (refused in prod): file holding seconds to add to the wall clock."
+    )
     shutdown_timeout_seconds: float = Field(20.0, description="Bound on graceful shutdown after SIGTERM.")
 
     @model_validator(mode="after")
