@@ -105,7 +105,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)
-        relay = OutboxRelay(pool, producer, settings)
+        relay = OutboxRelay(pool, settings)
         consumer = EventConsumer(settings, pool, producer, spec.handlers) if spec.handlers else None
         workers: list[Worker] = [make(runtime) for make in spec.workers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
@@ -125,6 +125,14 @@ def create_app(spec: ServiceSpec) -> FastAPI:
 
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
     app.add_exception_handler(RuleViolation, rule_violation_handler)
+    for transient in (
+        OSError,
+        asyncpg.PostgresConnectionError,
+        asyncpg.InterfaceError,
+        asyncpg.CannotConnectNowError,
+        asyncpg.AdminShutdownError,
+    ):
+        app.add_exception_handler(transient, _unavailable)
     app.include_router(health.router)
     for router in spec.routers:
         app.include_router(router)
@@ -165,6 +173,12 @@ def _crash_on_failure(task: asyncio.Task[None]) -> None:
     import signal
 
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """A dependency is down for a moment: tell the client to retry, never a bare 500."""
+    log.warning("dependency_unavailable", error=type(exc).__name__)
+    return JSONResponse({"detail": "temporarily unavailable, retry shortly"}, 503, {"Retry-After": "1"})
 
 
 async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -170,6 +170,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(_stack_config()))
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .docs_gen import run
+
+    return run(check_only=args.check)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="katflow", description=__doc__)
     sub = parser.add_subparsers(required=True)
@@ -193,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--body", help="file with a corrected JSON body to publish instead")
         p.set_defaults(fn=fn)
     sub.add_parser("demo", help="submit a request and print its timeline").set_defaults(fn=cmd_demo)
+    docs = sub.add_parser("docs", help="regenerate the contract docs: schemas, AsyncAPI, events, settings")
+    docs.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 on drift or a breaking change"
+    )
+    docs.set_defaults(fn=cmd_docs)
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

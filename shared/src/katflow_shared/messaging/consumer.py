@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -18,6 +20,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 
 from ..contracts import Event
 from ..contracts.topics import dead_letter_topic
@@ -65,15 +68,22 @@ class EventConsumer:
         self.consumer.subscribe(self.topics, listener=_Rebalance(self))
         try:
             while not self._stopping:
-                batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
-                for tp, records in batches.items():
-                    self._worker(tp).feed(records)
-                    if self._workers[tp].backlog() > 1000:
-                        self.consumer.pause(tp)
-                await self._commit_progress()
+                try:
+                    await self._poll_once()
+                except KafkaError as exc:  # broker away: the client reconnects; keep going
+                    log.warning("consumer_broker_unavailable", error=type(exc).__name__)
+                    await asyncio.sleep(1)
         finally:
             await self._stop_workers(list(self._workers))
             await self.consumer.stop()
+
+    async def _poll_once(self) -> None:
+        batches = await self.consumer.getmany(timeout_ms=200, max_records=500)
+        for tp, records in batches.items():
+            self._worker(tp).feed(records)
+            if self._workers[tp].backlog() > 1000:
+                self.consumer.pause(tp)
+        await self._commit_progress()
 
     async def stop(self) -> None:
         """Stop fetching; in-flight records finish, then offsets are committed."""
@@ -123,7 +133,7 @@ class EventConsumer:
                 if kind == "permanent" or (
                     kind == "unknown" and attempt >= self.settings.consumer_max_attempts
                 ):
-                    await self._dead_letter(record, exc, attempt)
+                    await self._dead_letter_until_written(record, exc, attempt, stopping)
                     return
                 delay = min(self.settings.consumer_backoff_max_seconds, 0.2 * 2 ** (attempt - 1))
                 log.warning(
@@ -159,6 +169,22 @@ class EventConsumer:
                     return
                 await handler(envelope.event, HandlerContext(conn, envelope, self.emitter))
             log.info("event_handled")
+
+    async def _dead_letter_until_written(
+        self, record: Record, error: BaseException, attempts: int, stopping: Callable[[], bool]
+    ) -> None:
+        """The offset moves on only once the dead letter is on its topic."""
+        delay = 0.5
+        while True:
+            try:
+                await self._dead_letter(record, error, attempts)
+                return
+            except KafkaError as exc:
+                log.warning("dead_letter_retry", error=type(exc).__name__)
+                if stopping():
+                    raise _Stopping from exc
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.consumer_backoff_max_seconds)
 
     async def _dead_letter(self, record: Record, error: BaseException, attempts: int) -> None:
         headers = [(k, v) for k, v in (record.headers or []) if not k.startswith("dlq_")]
@@ -200,6 +226,7 @@ class _PartitionWorker:
         self.committed_offset: int | None = None
         self.stopping = False
         self.task = asyncio.create_task(self._run(), name=f"partition-{tp.topic}-{tp.partition}")
+        self.task.add_done_callback(_crash_on_failure)
 
     def feed(self, records: list[Record]) -> None:
         for record in records:
@@ -223,6 +250,14 @@ class _PartitionWorker:
             self.queue.get_nowait()
         self.queue.put_nowait(None)
         await self.task
+
+
+def _crash_on_failure(task: asyncio.Task[None]) -> None:
+    """A partition worker must never die quietly (its partition would stall): stop the process."""
+    if task.cancelled() or task.exception() is None:
+        return
+    log.critical("partition_worker_failed", task=task.get_name(), error=repr(task.exception()))
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

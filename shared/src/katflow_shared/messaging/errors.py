@@ -32,6 +32,7 @@ TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
+    asyncpg.InternalClientError,  # raised when a connection breaks mid-operation (server restart)
     KafkaError,
 )
 

@@ -16,11 +16,13 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from ..settings import ServiceSettings
 from . import metrics
 from .cloudevents import Envelope
 from .errors import TRANSIENT_TYPES
+from .kafka import make_producer
 
 log = structlog.get_logger()
 
@@ -42,10 +44,11 @@ async def add(conn: asyncpg.Connection, envelope: Envelope, topic: str) -> None:
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, producer: AIOKafkaProducer, settings: ServiceSettings) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
         self.pool = pool
+        self.settings = settings
         self.dsn = settings.database_url.get_secret_value()
-        self.producer = producer
+        self.producer: AIOKafkaProducer | None = None
         self.batch_size = settings.outbox_batch_size
         self.poll_seconds = settings.outbox_poll_seconds
         self._wake = asyncio.Event()
@@ -58,17 +61,33 @@ class OutboxRelay:
             try:
                 if listener is None or listener.is_closed():
                     listener = await self._listen()
+                if self.producer is None:
+                    self.producer = make_producer(self.settings)
+                    await self.producer.start()
                 published = await self.publish_batch()
                 if published < self.batch_size:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                     self._wake.clear()
+            except KafkaError as exc:
+                # After a broker outage the idempotent producer can be left with sequence numbers
+                # the broker refuses (OutOfOrderSequenceNumber): start over with a fresh producer id.
+                # Unmarked rows are simply published again; consumers dedupe on the event id.
+                log.warning("outbox_relay_producer_reset", error=type(exc).__name__)
+                await self._close_producer()
+                await asyncio.sleep(1.0)
             except TRANSIENT_TYPES as exc:
                 log.warning("outbox_relay_retry", error=type(exc).__name__)
                 listener = None
                 await asyncio.sleep(1.0)
         if listener is not None and not listener.is_closed():
             await listener.close()
+
+    async def _close_producer(self) -> None:
+        producer, self.producer = self.producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
 
     async def _listen(self) -> asyncpg.Connection:
         conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
@@ -87,6 +106,7 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
+            assert self.producer is not None
             futures = [await self.producer.send(**_record(row)) for row in rows]
             await asyncio.gather(*futures)
             await conn.execute(
@@ -102,8 +122,9 @@ class OutboxRelay:
         self._wake.set()
         with contextlib.suppress(TimeoutError, *TRANSIENT_TYPES):
             async with asyncio.timeout(bound):
-                while await self.publish_batch() > 0:
+                while self.producer is not None and await self.publish_batch() > 0:
                     pass
+        await self._close_producer()
 
 
 def _record(row: asyncpg.Record) -> dict[str, Any]:

@@ -1,0 +1,260 @@
+"""Driving a whole treatment course through the staff APIs, with service time moved by a file.
+
+``TimeMachine`` writes the seconds the services add to the wall clock (KATFLOW_CLOCK_OFFSET_FILE);
+``EventTap`` keeps one consumer on the workflow topics for the whole test; ``CourseDriver`` does what
+staff would do at each step and waits for the events that step causes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from katflow_shared.contracts import topics
+
+from .stack import Stack, consultation_request
+
+STAFF = "staff-1"
+
+
+@dataclass
+class TimeMachine:
+    """Moves the services' clocks forward (never back) by writing an offset file."""
+
+    path: Path
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text("0")
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset)
+
+    def jump_to(self, target: datetime) -> None:
+        wanted = (target - datetime.now(UTC)).total_seconds()
+        if wanted > self.offset:
+            self.offset = wanted
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(f"{self.offset:.3f}")
+            tmp.replace(self.path)  # atomic: a service never reads a half-written number
+
+
+@dataclass(frozen=True)
+class Seen:
+    topic: str
+    type: str
+    data: dict[str, Any]
+    key: str
+
+
+@dataclass
+class EventTap:
+    """All workflow events since the start of the test, read by one background consumer."""
+
+    stack: Stack
+    events: list[Seen] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+    _consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> EventTap:
+        names = [self.stack.topic(t) for t in (topics.INTAKE, topics.SCHEDULING)]
+        self._consumer = AIOKafkaConsumer(
+            *names,
+            bootstrap_servers=self.stack.infra.kafka_bootstrap,
+            group_id=f"test-tap-{uuid.uuid4()}",
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            for batch in (await self._consumer.getmany(timeout_ms=200)).values():
+                for r in batch:
+                    headers = {k: v.decode() for k, v in r.headers}
+                    name = headers["ce_type"].split(".")[2]
+                    topic = r.topic.split(".", 1)[1]
+                    self.events.append(Seen(topic, name, json.loads(r.value), r.key.decode()))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        if self._consumer:
+            await self._consumer.stop()
+
+    def of(self, course_id: str, topic: str | None = None) -> list[Seen]:
+        return [e for e in self.events if e.key == course_id and (topic is None or e.topic == topic)]
+
+    async def wait(self, pred: Callable[[Seen], bool], count: int = 1, within: float = 60) -> list[Seen]:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            found = [e for e in self.events if pred(e)]
+            if len(found) >= count:
+                return found
+            await asyncio.sleep(0.1)
+        raise AssertionError(
+            f"waited {within}s; events so far: {[(e.type, e.data) for e in self.events[-15:]]}"
+        )
+
+
+def is_(course_id: str, name: str, **data: Any) -> Callable[[Seen], bool]:
+    return lambda e: (
+        e.key == course_id and e.type == name and all(e.data.get(k) == v for k, v in data.items())
+    )
+
+
+def names(events: list[Seen]) -> list[str]:
+    """Event names, with the appointment kind or check appended where it tells steps apart."""
+    return [
+        f"{e.type}:{e.data['kind']}"
+        if "kind" in e.data
+        else f"{e.type}:{e.data['check']}"
+        if "check" in e.data
+        else e.type
+        for e in events
+    ]
+
+
+def dosing_check_in() -> dict[str, Any]:
+    return {
+        "checked_in_by": STAFF,
+        "dosing": {
+            "blood_pressure": {"systolic": 124, "diastolic": 78},
+            "ride_home_confirmed": True,
+            "fasting_confirmed": True,
+        },
+    }
+
+
+def discharge() -> dict[str, Any]:
+    return {
+        "vitals": {"post_dose_bp": {"systolic": 136, "diastolic": 84}, "max_systolic": 138, "min_spo2": 96},
+        "adverse_events": [{"code": "nausea", "severity": "mild"}],
+        "discharge_assessment_passed": True,
+        "discharged_by": STAFF,
+    }
+
+
+def screening(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "phq9": 19,
+        "gad7": 12,
+        "cssrs": {"wish_to_be_dead": True, "suicidal_thoughts": False, "behaviour_past_3_months": False},
+        "blood_pressure": {"systolic": 122, "diastolic": 80},
+        "contraindications": [],
+        "screened_by": "clin-1",
+    }
+    body.update(changes)
+    return body
+
+
+@dataclass
+class CourseDriver:
+    stack: Stack
+    http: httpx.AsyncClient
+    tap: EventTap
+    clock: TimeMachine
+    course_id: str = ""
+    patient_id: str = ""
+
+    def intake(self, path: str) -> str:
+        return f"{self.stack.url('intake')}/v1{path}"
+
+    def scheduling(self, path: str) -> str:
+        return f"{self.stack.url('scheduling')}/v1{path}"
+
+    async def post(self, url: str, body: dict[str, Any], expect: int = 200) -> dict[str, Any]:
+        resp = await self.http.post(url, json=body)
+        assert resp.status_code == expect, f"{url}: {resp.status_code} {resp.text}"
+        out: dict[str, Any] = resp.json()
+        return out
+
+    async def request(self, route: str, n: int = 0) -> None:
+        body = consultation_request(n, preferred_route=route)
+        accepted = await self.post(self.intake("/consultation-requests"), body, 202)
+        self.course_id, self.patient_id = accepted["course_id"], accepted["patient_id"]
+
+    async def appointments(self) -> list[dict[str, Any]]:
+        resp = await self.http.get(self.scheduling(f"/courses/{self.course_id}/appointments"))
+        rows: list[dict[str, Any]] = resp.json()
+        return rows
+
+    async def open_appointment(self, kind: str, within: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            found = [a for a in await self.appointments() if a["kind"] == kind and a["status"] == "scheduled"]
+            if found:
+                return found[0]
+            await asyncio.sleep(0.2)
+        raise AssertionError(f"no scheduled {kind} appointment; have {await self.appointments()}")
+
+    async def wait(self, name: str, count: int = 1, **data: Any) -> list[Seen]:
+        return await self.tap.wait(is_(self.course_id, name, **data), count)
+
+    async def attend_consultation(self) -> None:
+        appt = await self.open_appointment("consultation")
+        self.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
+        await self.post(self.scheduling(f"/appointments/{appt['id']}/check-in"), {"checked_in_by": STAFF})
+        await self.post(self.scheduling(f"/appointments/{appt['id']}/complete"), {"completed_by": STAFF})
+        await self.wait("AppointmentCompleted", kind="consultation")
+
+    async def screen_and_decide(self, route: str) -> None:
+        out = await self.post(self.intake(f"/courses/{self.course_id}/screening"), screening(), 201)
+        assert out["halted"] is False and out["suggested_outcome"] == "eligible", out
+        decision = {"outcome": "eligible", "route": route, "decided_by": "clin-1"}
+        await self.post(self.intake(f"/courses/{self.course_id}/eligibility"), decision)
+        await self.wait("EligibilityDecided")
+
+    async def prepare(self, consent_document: str, sessions: int, rems: bool) -> list[dict[str, Any]]:
+        """Every checklist step; returns each step's answer (the last one says prepared)."""
+        base = f"/courses/{self.course_id}/preparation"
+        steps: list[tuple[str, dict[str, Any]]] = [
+            ("/sessions", {"held_on": "2026-01-05", "clinician_id": "ther-1"}) for _ in range(sessions)
+        ]
+        steps += [
+            ("/consent", {"document_version": consent_document, "signed": True, "witnessed_by": STAFF}),
+            ("/intention", {"recorded": True, "recorded_by": "ther-1"}),
+            ("/baseline", {"phq9": 19, "gad7": 12, "recorded_by": STAFF}),
+            ("/ride-home", {"arranged": True, "confirmed_by": STAFF}),
+        ]
+        if rems:
+            steps.append(("/rems-enrollment", {"enrollment_id": "REMS-123456", "enrolled_by": STAFF}))
+        return [await self.post(self.intake(base + path), body) for path, body in steps]
+
+    async def dose(self, number: int, checks: list[tuple[str, int]]) -> None:
+        """Check in, administer, wait for each monitoring prompt, discharge, hold the integration."""
+        appt = await self.open_appointment("dosing")
+        self.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
+        url = self.scheduling(f"/appointments/{appt['id']}")
+        await self.post(f"{url}/check-in", dosing_check_in())
+        given = await self.post(f"{url}/administration", {"dose_mg": 35.0, "administered_by": "clin-1"})
+        administered = self.clock.now()
+        for check, minutes in checks:
+            self.clock.jump_to(administered + timedelta(minutes=minutes, seconds=1))
+            await self.wait("MonitoringCheckDue", number, check=check)
+        await self.post(f"{url}/session", discharge())
+        await self.wait("SessionAdministered", number, dose_number=number, session_id=given["session_id"])
+        await self.wait("IntegrationDue", number, dose_number=number)
+        await self.hold_integration(number)
+
+    async def hold_integration(self, count: int) -> None:
+        appt = await self.open_appointment("integration")
+        self.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
+        url = self.scheduling(f"/appointments/{appt['id']}")
+        await self.post(f"{url}/check-in", {"checked_in_by": "ther-1"})
+        await self.post(f"{url}/complete", {"completed_by": "ther-1"})
+        await self.wait("AppointmentCompleted", count, kind="integration")
