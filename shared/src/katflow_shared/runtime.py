@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .settings import ServiceSettings
 
 log = structlog.get_logger()
 MAX_BODY_BYTES = 64 * 1024
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # anything else is replaced, never logged
 
 
 class Worker(Protocol):
@@ -184,7 +186,8 @@ async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
 async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
     if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
         return JSONResponse({"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}, 413)
-    request_id = request.headers.get("x-request-id") or str(uuid.uuid4())
+    given = request.headers.get("x-request-id", "")
+    request_id = given if REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
     token = context.correlation_id.set(request_id)
     try:
         with structlog.contextvars.bound_contextvars(correlation_id=request_id):

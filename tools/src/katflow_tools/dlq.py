@@ -39,7 +39,7 @@ async def read_all(settings: ServiceSettings, service: str) -> list[DeadLetter]:
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         letters: list[DeadLetter] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=1000)
             for records in batch.values():
                 letters += [
