@@ -1,7 +1,6 @@
 # katflow — the commands a new user types. See README.md.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV := $(shell command -v uv 2>/dev/null || echo "$$HOME/.local/bin/uv")
 INFRA := deploy/local/infra.sh
 # Infrastructure addresses: from the environment when given, else from the local provisioning.
 LOCAL_ENV = eval "$$($(INFRA) env)"
@@ -11,9 +10,10 @@ LOCAL_ENV = eval "$$($(INFRA) env)"
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-install:  ## install Python packages (uv + the locked workspace)
+install:  ## install Python packages (uv + the locked workspace) and system tools (kcat)
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --root-user-action=ignore uv
 	@uv sync --frozen --quiet
+	@deploy/local/packages.sh
 
 infra-up: install  ## start Apache Kafka and PostgreSQL locally (installs them on first use)
 	@$(INFRA) up

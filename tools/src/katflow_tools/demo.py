@@ -74,7 +74,7 @@ async def run_demo(cfg: StackConfig) -> int:
                 break
             await asyncio.sleep(0.3)
     print("\nevents on Kafka (key = course id):")
-    for e in await course_events(cfg, course_id, want=2):
+    for e in sorted(await course_events(cfg, course_id, want=2), key=lambda e: e["ce_time"]):
         print(f"  {e['ce_time']}  {e['topic']:28} {e['ce_type']}")
     print("\nappointments:")
     for a in appointments:
