@@ -34,10 +34,14 @@ async def test_requests_are_booked_and_acknowledged(stack: Stack) -> None:
         assert "Given" not in record.value.decode() and "@" not in record.value.decode()
 
     # Each course has exactly one consultation appointment.
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(headers=stack.auth_headers()) as http:
         for course in courses:
-            resp = await http.get(f"{stack.url('scheduling')}/v1/courses/{course}/appointments")
-            assert [a["kind"] for a in resp.json()] == ["consultation"], course
+
+            async def booked(course: str = course) -> list[str]:
+                resp = await http.get(f"{stack.url('scheduling')}/v1/courses/{course}/appointments")
+                return [a["kind"] for a in resp.json()]
+
+            assert await wait_for(booked, within=30) == ["consultation"], course  # booked asynchronously
 
     # Each patient got an acknowledgement and a booking confirmation; the coordinator one alert each.
     def by_subject(subject: str) -> list[tuple[str, ...]]:

@@ -41,5 +41,10 @@ async def test_request_id_becomes_the_correlation_id_of_every_event(stack: Stack
 async def test_hostile_request_id_is_replaced(stack: Stack) -> None:
     stack.start("intake")
     async with httpx.AsyncClient() as http:
-        resp = await http.get(f"{stack.url('intake')}/healthz", headers={"X-Request-ID": "x<script>alert(1)</script>"})
-    assert resp.headers["X-Request-ID"] != "x<script>alert(1)</script>" and len(resp.headers["X-Request-ID"]) == 36
+        resp = await http.get(
+            f"{stack.url('intake')}/healthz", headers={"X-Request-ID": "x<script>alert(1)</script>"}
+        )
+    assert (
+        resp.headers["X-Request-ID"] != "x<script>alert(1)</script>"
+        and len(resp.headers["X-Request-ID"]) == 36
+    )

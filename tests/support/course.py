@@ -8,10 +8,12 @@ staff would do at each step and waits for the events that step causes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,8 +23,11 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from katflow_shared.contracts import topics
+from katflow_shared.contracts.common import Route
+from katflow_shared.protocols import Protocol, load_protocols
 
-from .stack import Stack, consultation_request
+from .infra import Infra
+from .stack import Stack, consultation_request, make_stack
 
 STAFF = "staff-1"
 
@@ -87,7 +92,7 @@ class EventTap:
                 for r in batch:
                     headers = {k: v.decode() for k, v in r.headers}
                     name = headers["ce_type"].split(".")[2]
-                    topic = r.topic.split(".", 1)[1]
+                    topic = r.topic.removeprefix(self.stack.cfg.topic_prefix)
                     self.events.append(Seen(topic, name, json.loads(r.value), r.key.decode()))
 
     async def stop(self) -> None:
@@ -183,13 +188,22 @@ class CourseDriver:
         out: dict[str, Any] = resp.json()
         return out
 
-    async def request(self, route: str, n: int = 0) -> None:
+    async def refused(self, url: str, body: dict[str, Any], status: int, rule: str) -> None:
+        """The request breaks ``rule``: answered ``status`` with the rule named in detail[0].type."""
+        resp = await self.http.post(url, json=body)
+        assert resp.status_code == status, f"{url}: {resp.status_code} {resp.text}"
+        assert resp.json()["detail"][0]["type"] == rule, resp.text
+
+    async def request(self, route: str, n: int = 0, time_zone: str | None = None) -> None:
         body = consultation_request(n, preferred_route=route)
+        if time_zone:
+            body["patient"]["time_zone"] = time_zone
         accepted = await self.post(self.intake("/consultation-requests"), body, 202)
         self.course_id, self.patient_id = accepted["course_id"], accepted["patient_id"]
 
     async def appointments(self) -> list[dict[str, Any]]:
         resp = await self.http.get(self.scheduling(f"/courses/{self.course_id}/appointments"))
+        assert resp.status_code == 200, resp.text
         rows: list[dict[str, Any]] = resp.json()
         return rows
 
@@ -235,6 +249,45 @@ class CourseDriver:
             steps.append(("/rems-enrollment", {"enrollment_id": "REMS-123456", "enrolled_by": STAFF}))
         return [await self.post(self.intake(base + path), body) for path, body in steps]
 
+    async def prepared(self, route: str) -> Protocol:
+        """Request → consultation → screening → eligible → checklist → PreparationCompleted."""
+        protocol = load_protocols().current(Route(route))
+        await self.request(route)
+        await self.attend_consultation()
+        await self.screen_and_decide(route)
+        p = protocol.preparation
+        await self.prepare(p.consent_document, p.sessions_required, p.rems_enrollment_required)
+        await self.wait("PreparationCompleted")
+        return protocol
+
+    async def deliveries(self) -> Counter[str]:
+        """Messages notifications queued for the course, counted by 'audience:template' (any channel)."""
+        resp = await self.http.get(
+            f"{self.stack.url('notifications')}/v1/courses/{self.course_id}/deliveries"
+        )
+        assert resp.status_code == 200, resp.text
+        return Counter(f"{d['audience']}:{d['template_id'].split('.')[0]}" for d in resp.json())
+
+    async def deliveries_at_least(self, wanted: dict[str, int], within: float = 60) -> Counter[str]:
+        """Wait until notifications has queued at least ``wanted``; return all it queued."""
+        deadline = time.monotonic() + within
+        while True:
+            got = await self.deliveries()
+            if all(got[k] >= n for k, n in wanted.items()) or time.monotonic() > deadline:
+                return got
+            await asyncio.sleep(0.5)
+
+    async def pending_timers(self, appointment_id: str) -> list[tuple[str, datetime]]:
+        conn = await self.stack.db("scheduling")
+        try:
+            rows = await conn.fetch(
+                "SELECT kind, due_at FROM timers WHERE status = 'pending' AND key LIKE $1 ORDER BY due_at",
+                f"%appt:{appointment_id}:%",
+            )
+        finally:
+            await conn.close()
+        return [(r["kind"], r["due_at"]) for r in rows]
+
     async def dose(self, number: int, checks: list[tuple[str, int]]) -> None:
         """Check in, administer, wait for each monitoring prompt, discharge, hold the integration."""
         appt = await self.open_appointment("dosing")
@@ -247,8 +300,8 @@ class CourseDriver:
             self.clock.jump_to(administered + timedelta(minutes=minutes, seconds=1))
             await self.wait("MonitoringCheckDue", number, check=check)
         await self.post(f"{url}/session", discharge())
-        await self.wait("SessionAdministered", number, dose_number=number, session_id=given["session_id"])
-        await self.wait("IntegrationDue", number, dose_number=number)
+        await self.wait("SessionAdministered", dose_number=number, session_id=given["session_id"])
+        await self.wait("IntegrationDue", dose_number=number)
         await self.hold_integration(number)
 
     async def hold_integration(self, count: int) -> None:
@@ -258,3 +311,33 @@ class CourseDriver:
         await self.post(f"{url}/check-in", {"checked_in_by": "ther-1"})
         await self.post(f"{url}/complete", {"completed_by": "ther-1"})
         await self.wait("AppointmentCompleted", count, kind="integration")
+
+
+@contextlib.asynccontextmanager
+async def course_stack(infra: Infra, run_root: Path, *services: str) -> AsyncIterator[CourseDriver]:
+    """A fresh stack whose services read their clock offset from a file this driver controls."""
+    clock = TimeMachine(run_root / f"clock-{uuid.uuid4().hex}.txt")
+    stack = await make_stack(infra, run_root, KATFLOW_CLOCK_OFFSET_FILE=str(clock.path))
+    try:
+        stack.start(*services)
+        tap = await EventTap(stack).start()
+        try:
+            async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
+                yield CourseDriver(stack, http, tap, clock)
+        finally:
+            await tap.stop()
+    finally:
+        stack.stop()
+
+
+def dose_steps(protocol: Protocol) -> list[str]:
+    """The scheduling events of one dose, when staff act on time and policy waits for integration."""
+    return [
+        "AppointmentScheduled:dosing",
+        *(f"MonitoringCheckDue:{c.check.value}" for c in protocol.dosing.checks),
+        "SessionAdministered",
+        "AppointmentCompleted:dosing",
+        "AppointmentScheduled:integration",
+        "IntegrationDue",
+        "AppointmentCompleted:integration",
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -14,6 +16,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from katflow_shared.auth import CARE_TEAM, Role, hash_api_key
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.smtp_sink import SmtpSink
@@ -28,6 +31,12 @@ class Stack:
     cfg: StackConfig
     sink: SmtpSink
     services: dict[str, ServiceProcess] = field(default_factory=dict)
+    api_keys: dict[str, str] = field(default_factory=dict)  # label -> key (see make_api_keys)
+
+    def auth_headers(self, role: str = "staff") -> dict[str, str]:
+        """Bearer credentials of a test API key: a Role value (that role only), "staff" (the care
+        team's roles) or "all" (every role)."""
+        return {"Authorization": f"Bearer {self.api_keys[role]}"}
 
     def topic(self, name: str) -> str:
         return self.cfg.topic_prefix + name
@@ -60,8 +69,29 @@ class Stack:
         self.sink.stop()
 
 
+def make_api_keys() -> tuple[dict[str, str], str]:
+    """Fresh API keys for one stack: label -> key, and KATFLOW_API_KEYS (hashes only) for the services."""
+    grants: dict[str, list[str]] = {r.value: [r.value] for r in Role}
+    grants["staff"] = [r.value for r in CARE_TEAM]
+    grants["all"] = [r.value for r in Role]
+    keys = {label: f"kfk_test_{label}_{secrets.token_urlsafe(24)}" for label in grants}
+    config = {
+        hash_api_key(keys[label]): {"name": f"test-{label}", "roles": roles}
+        for label, roles in grants.items()
+    }
+    return keys, json.dumps(config)
+
+
 async def make_stack(infra: Infra, run_root: Path, **extra_env: str) -> Stack:
+    """A stack for one test. Services get test API keys (``Stack.auth_headers``) and a public-form
+    rate limit high enough for load tests; ``extra_env`` overrides either."""
     tag = f"t{uuid.uuid4().hex[:10]}"
+    api_keys, api_keys_env = make_api_keys()
+    extra_env = {
+        "KATFLOW_API_KEYS": api_keys_env,
+        "KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE": "1000000",
+        **extra_env,
+    }
     sink = SmtpSink(port=free_port()).start()
     cfg = StackConfig(
         run_dir=run_root / tag,
@@ -75,7 +105,7 @@ async def make_stack(infra: Infra, run_root: Path, **extra_env: str) -> Stack:
     )
     await create_databases(cfg)
     await ensure_topics(ServiceSettings(kafka_bootstrap=infra.kafka_bootstrap, topic_prefix=cfg.topic_prefix))
-    return Stack(infra, cfg, sink)
+    return Stack(infra, cfg, sink, api_keys=api_keys)
 
 
 def consultation_request(n: int = 0, **overrides: Any) -> dict[str, Any]:

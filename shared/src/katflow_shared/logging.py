@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -32,15 +32,46 @@ PHI_KEYS = frozenset(
         "authorization",
         "contact",
         "patient",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "from",
+        "from_",
+        "sender",
+        "text",
+        "message_text",
+        "address_line",
+        "postal_code",
+        "diagnosis",
+        "api_key",
+        "secret",
+        "cookie",
+        "credentials",
     }
 )
 REDACTED = "[redacted]"
 
 
+def _redacted(value: Any, depth: int = 0) -> Any:
+    """Nested mappings and lists are redacted key by key (a few levels deep, then wholesale)."""
+    if isinstance(value, Mapping):
+        if depth > 3:
+            return REDACTED
+        return {
+            k: REDACTED if str(k).lower() in PHI_KEYS else _redacted(v, depth + 1) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return REDACTED if depth > 3 else [_redacted(v, depth + 1) for v in value]
+    return value
+
+
 def redact_phi(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: the values of PHI and secret keys, at any nesting, become [redacted]."""
     for key in list(event_dict):
         if key.lower() in PHI_KEYS:
             event_dict[key] = REDACTED
+        elif isinstance(event_dict[key], Mapping | list | tuple):
+            event_dict[key] = _redacted(event_dict[key])
     return event_dict
 
 

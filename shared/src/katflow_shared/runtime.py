@@ -20,8 +20,10 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import health
+from . import audit, health
+from .auth import Authenticator
 from .clock import Clock, clock_for
 from .contracts import Event
 from .db import create_pool, migrate
@@ -126,7 +128,12 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             log.info("service_stopped")
 
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    app.state.katflow_auth = Authenticator(settings)
+    if not (settings.api_keys or settings.auth_jwks_url):
+        log.warning("no_credentials_configured", hint="set KATFLOW_API_KEYS or KATFLOW_AUTH_JWKS_URL")
     app.add_exception_handler(RuleViolation, rule_violation_handler)
+    for unstorable in (asyncpg.DataError, asyncpg.exceptions._base.DataError, OverflowError):
+        app.add_exception_handler(unstorable, _unstorable)
     for transient in (
         OSError,
         asyncpg.PostgresConnectionError,
@@ -138,7 +145,9 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.include_router(health.router)
     for router in spec.routers:
         app.include_router(router)
+    app.include_router(audit.router)
     app.middleware("http")(_request_context)
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     return app
 
 
@@ -183,16 +192,78 @@ async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "temporarily unavailable, retry shortly"}, 503, {"Retry-After": "1"})
 
 
+async def _unstorable(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (NUL in text, a number out of range): the client's error."""
+    log.info("unstorable_value", error=type(exc).__name__)
+    detail = "a value is out of range or contains characters that cannot be stored"
+    return JSONResponse({"detail": detail}, 422)
+
+
 async def _request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
-        return JSONResponse({"detail": f"request body larger than {MAX_BODY_BYTES} bytes"}, 413)
     given = request.headers.get("x-request-id", "")
     request_id = given if REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
     token = context.correlation_id.set(request_id)
     try:
         with structlog.contextvars.bound_contextvars(correlation_id=request_id):
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception:
+                with contextlib.suppress(Exception):  # the original error is what must surface
+                    await audit.record_http(request, 500)
+                raise
+            try:
+                await audit.record_http(request, response.status_code)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                # no audit record, no answer: patient data is never handed out unaudited
+                return await _unavailable(request, exc)
     finally:
         context.correlation_id.reset(token)
     response.headers["X-Request-ID"] = request_id
     return response
+
+
+class BodySizeLimit:
+    """413 for a request body over ``max_bytes``, declared (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = {"detail": f"request body larger than {self.max_bytes} bytes"}
+        await JSONResponse(body, 413, {"Connection": "close"})(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .auth import DEV_API_KEY, ApiKey, hash_api_key
+
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "katflow", "secret", "password"})
+REFUSED_API_KEY_HASHES = frozenset(hash_api_key(k) for k in PLACEHOLDER_SECRETS | {DEV_API_KEY})
 
 
 class ServiceSettings(BaseSettings):
@@ -55,11 +59,51 @@ class ServiceSettings(BaseSettings):
         None, description="Tests only (refused in prod): file holding seconds to add to the wall clock."
     )
     shutdown_timeout_seconds: float = Field(20.0, description="Bound on graceful shutdown after SIGTERM.")
+    # --- authentication (see docs/security.md)
+    auth_jwks_url: str = Field(
+        "", description="JWKS URL of the identity provider whose JWTs are accepted (empty: no JWTs)."
+    )
+    auth_issuer: str = Field("", description="Required `iss` of accepted JWTs.")
+    auth_audience: str = Field("katflow", description="Required `aud` of accepted JWTs.")
+    auth_roles_claim: str = Field(
+        "roles", description="Claim holding the katflow roles (dotted path, e.g. realm_access.roles)."
+    )
+    auth_algorithms: list[str] = Field(
+        default_factory=lambda: ["RS256", "ES256"], description="Accepted JWT algorithms (asymmetric only)."
+    )
+    auth_jwks_cache_seconds: float = Field(300.0, description="How long fetched JWKS keys are trusted.")
+    auth_leeway_seconds: int = Field(30, description="Clock skew allowed on exp/nbf/iat of JWTs.")
+    api_keys: dict[str, ApiKey] = Field(
+        default_factory=dict,
+        description='Machine clients: JSON {"<sha256 hex of the key>": {"name": ..., "roles": [...]}}.',
+    )
+    public_rate_limit_per_minute: int = Field(
+        20, ge=1, description="Requests per minute per client IP to public (unauthenticated) endpoints."
+    )
+
+    @field_validator("api_keys")
+    @classmethod
+    def _hashes_only(cls, keys: dict[str, ApiKey]) -> dict[str, ApiKey]:
+        for digest in keys:
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError("KATFLOW_API_KEYS maps SHA-256 hex digests of keys, never keys themselves")
+        return keys
 
     @model_validator(mode="after")
     def _refuse_placeholders_outside_dev(self) -> ServiceSettings:
         if self.environment != "prod":
             return self
+        for name, value in self:
+            if (
+                isinstance(value, SecretStr)
+                and value.get_secret_value()
+                and (value.get_secret_value().lower() in PLACEHOLDER_SECRETS)
+            ):
+                raise ValueError(f"KATFLOW_{name.upper()} is a placeholder; set a real secret in prod")
+        if REFUSED_API_KEY_HASHES & set(self.api_keys):
+            raise ValueError("KATFLOW_API_KEYS holds a placeholder or development key; refused in prod")
+        if self.auth_jwks_url and not (self.auth_jwks_url.startswith("https://") and self.auth_issuer):
+            raise ValueError("in prod KATFLOW_AUTH_JWKS_URL must be https and KATFLOW_AUTH_ISSUER set")
         password = self.database_url.get_secret_value().split("@")[0].rsplit(":", 1)[-1]
         if password in PLACEHOLDER_SECRETS:
             raise ValueError("KATFLOW_DATABASE_URL uses a placeholder password; set a real secret in prod")

@@ -89,7 +89,7 @@ def cmd_stack_down(_: argparse.Namespace) -> int:
         pid = int(pid_file.read_text())
         if _running(pid_file):
             os.kill(pid, signal.SIGTERM)
-            for _ in range(150):
+            for _attempt in range(150):
                 if not _running(pid_file):
                     break
                 time.sleep(0.2)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
+from katflow_shared.auth import DEV_API_KEY
 from katflow_shared.contracts import topics
 from katflow_shared.messaging.cloudevents import header_map
 
@@ -55,7 +56,8 @@ async def course_events(
 
 
 async def run_demo(cfg: StackConfig) -> int:
-    async with httpx.AsyncClient(timeout=10) as http:
+    headers = {"Authorization": f"Bearer {DEV_API_KEY}"}  # the stack's development key
+    async with httpx.AsyncClient(timeout=10, headers=headers) as http:
         started = time.monotonic()
         resp = await http.post(f"{cfg.url('intake')}/v1/consultation-requests", json=REQUEST)
         print(f"POST /v1/consultation-requests -> {resp.status_code} {resp.json()}")

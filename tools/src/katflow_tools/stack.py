@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+
+from katflow_shared.auth import DEV_API_KEY, Role, hash_api_key
 
 SERVICES = ("intake", "scheduling", "notifications")
 DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "notifications": 8003}
@@ -72,6 +75,10 @@ class ServiceProcess:
             KATFLOW_TOPIC_PREFIX=self.cfg.topic_prefix,
             KATFLOW_SMTP_PORT=str(self.cfg.smtp_port),
             KATFLOW_SHUTDOWN_TIMEOUT_SECONDS="10",
+            # the development key (every role; refused in prod): `katflow demo` and local curl use it
+            KATFLOW_API_KEYS=json.dumps(
+                {hash_api_key(DEV_API_KEY): {"name": "dev", "roles": [r.value for r in Role]}}
+            ),
         )
         env.update(self.cfg.extra_env)
         return env

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
 
+from .entrypoints import courses
 from .entrypoints.http import router
 from .settings import IntakeSettings
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
+    protocols = load_protocols(settings.protocols_dir)  # a bad file stops the service here
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_intake"],
-            routers=[router],
+            routers=[router, courses.router],
             title="katflow intake",
             description="Consultation requests, patients and consent, screening, preparation.",
         )
     )
     app.state.settings = settings
+    app.state.protocols = protocols
     return app

@@ -1,39 +1,134 @@
-"""notifications' composition root."""
+"""notifications' composition root: settings → domain policy → adapters → service layer → app."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import httpx
 from fastapi import FastAPI
 
-from katflow_shared.contracts import (
-    AppointmentScheduled,
-    ConsultationRequested,
-    PatientContactUpdated,
-)
-from katflow_shared.runtime import ServiceSpec, create_app
+from katflow_shared.clock import Clock, clock_for
+from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.runtime import Runtime, ServiceSpec, create_app
+from katflow_shared.timers import TimerWorker
 
-from .dispatcher import Dispatcher
-from .domain.staff import load_staff
-from .entrypoints.http import router
+from .adapters.http_sms import HttpSms
+from .adapters.integrator_webhook import IntegratorWebhook
+from .adapters.postgres_feed import PostgresFeed
+from .adapters.smtp_email import SmtpEmail
+from .adapters.staff_webhook import StaffWebhook
+from .domain.caps import FrequencyCap
+from .domain.catalogue import staff_notifications
+from .domain.policy import Policy
+from .domain.quiet_hours import QuietHours
+from .domain.reminders import ReminderPolicy, ReminderRule
+from .domain.staff import StaffDirectory, load_staff
+from .domain.templates import TemplateRegistry, default_registry
+from .entrypoints import feed, http, sms
+from .entrypoints.deps import NotificationsDeps
 from .handlers.events import EventHandlers
+from .ports import Channel
+from .service_layer.dispatch import Dispatcher
+from .service_layer.inbound import InboundTexts
+from .service_layer.outcomes import Outcomes
+from .service_layer.planning import Planner
+from .service_layer.reminders import Reminders
+from .service_layer.targets import TargetResolver
 from .settings import NotificationsSettings
+
+
+def quiet_hours(settings: NotificationsSettings) -> QuietHours:
+    return QuietHours.parse(settings.quiet_hours_start, settings.quiet_hours_end)
+
+
+def policy(settings: NotificationsSettings) -> Policy:
+    return Policy(
+        quiet_hours(settings),
+        frozenset(settings.quiet_hours_channels),
+        FrequencyCap(settings.sms_daily_cap, settings.sms_weekly_cap),
+        settings.sms_max_chars,
+    )
+
+
+def reminder_policy(settings: NotificationsSettings) -> ReminderPolicy:
+    rules = [
+        ReminderRule(f"appointment_reminder_{hours:g}h", timedelta(hours=hours))
+        for hours in settings.reminder_hours_before
+    ]
+    plan_ahead = timedelta(hours=settings.plan_ahead_hours_before)
+    rules.append(ReminderRule("plan_ahead", plan_ahead, frozenset({AppointmentKind.DOSING})))
+    return ReminderPolicy(
+        rules,
+        quiet_hours(settings),
+        min_notice=timedelta(minutes=settings.reminder_min_notice_minutes),
+        latest_before_start=timedelta(minutes=settings.reminder_latest_before_start_minutes),
+    )
+
+
+def load_directory(settings: NotificationsSettings) -> StaffDirectory:
+    staff = load_staff(settings.staff_directory)
+    if missing := staff.unrouted(staff_notifications()):
+        raise ValueError(f"{settings.staff_directory}: no staff routed for {', '.join(missing)}")
+    return staff
+
+
+def reminders(settings: NotificationsSettings, planner: Planner, clock: Clock) -> Reminders:
+    offsets = [timedelta(days=d) for d in settings.survey_days_after_course]
+    return Reminders(
+        reminder_policy(settings), offsets, quiet_hours(settings), settings.clinic_time_zone, planner, clock
+    )
+
+
+def dispatcher(
+    runtime: Runtime, settings: NotificationsSettings, planner: Planner, templates: TemplateRegistry
+) -> Dispatcher:
+    client = httpx.AsyncClient(follow_redirects=False)
+    channels: dict[str, Channel] = {
+        "email": SmtpEmail(settings),
+        "sms": HttpSms(settings, client),
+        "feed": PostgresFeed(runtime.pool),
+        "staff_webhook": StaffWebhook(settings.staff_webhook_urls, client, settings.webhook_timeout_seconds),
+        "webhook": IntegratorWebhook(
+            {e.id: e for e in settings.integrator_webhooks},
+            client,
+            settings.webhook_timeout_seconds,
+            runtime.clock.now,
+        ),
+    }
+    return Dispatcher(
+        runtime,
+        settings,
+        channels,
+        policy(settings),
+        TargetResolver(planner.staff, settings),
+        templates,
+        Outcomes(planner, runtime.emitter),
+        on_close=[client.aclose],
+    )
 
 
 def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    staff = load_staff(settings.staff_directory)
-    handlers = EventHandlers(staff)
-    return create_app(
+    clock = clock_for(settings.environment, settings.clock_offset_file)
+    templates = default_registry(settings.default_locale)
+    planner = Planner(load_directory(settings), templates, settings, clock)
+    timed = reminders(settings, planner, clock)
+    handlers = EventHandlers(planner, timed)
+    app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_notifications"],
-            routers=[router],
-            handlers={
-                PatientContactUpdated: handlers.on_contact_updated,
-                ConsultationRequested: handlers.on_consultation_requested,
-                AppointmentScheduled: handlers.on_appointment_scheduled,
-            },
-            workers=[lambda runtime: Dispatcher(runtime, settings, staff)],
+            routers=[http.router, sms.router, feed.router],
+            handlers=handlers.mapping(),
+            workers=[
+                lambda runtime: dispatcher(runtime, settings, planner, templates),
+                lambda runtime: TimerWorker(runtime, timed.timer_handlers()),
+            ],
+            clock=clock,
             title="katflow notifications",
-            description="Messages to staff and patients: channels, consent, delivery tracking.",
+            description="Messages to staff and patients: channels, consent, quiet hours, reminders, "
+            "delivery tracking, staff feed and integrator webhooks.",
         )
     )
+    app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner))
+    return app

@@ -1,16 +1,31 @@
-"""Notifications settings (environment prefix KATFLOW_)."""
+"""Notifications settings (environment prefix KATFLOW_). Policy numbers are defaults a clinic sets."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from katflow_shared.settings import ServiceSettings
+from katflow_shared.contracts.common import TimeZoneName
+from katflow_shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
 
 DEFAULT_STAFF = Path(__file__).parent / "config" / "staff.json"
+DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktc2VjcmV0LWZvci1sb2NhbC10ZXN0cw=="  # base64("dev-only-secret-...")
+
+
+class IntegratorEndpoint(BaseModel):
+    """An integrator that wants pushes: signed (Standard Webhooks) POSTs of workflow events."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(description="Stable name of the endpoint, e.g. 'ehr-sync'.")
+    url: str = Field(description="HTTPS URL the events are POSTed to.")
+    secret: SecretStr = Field(description="Signing secret ('whsec_' + base64, as Standard Webhooks).")
+    event_types: list[str] = Field(
+        default_factory=list, description="Event names to push (e.g. 'AppointmentScheduled'); empty: all."
+    )
 
 
 class NotificationsSettings(ServiceSettings):
@@ -18,18 +33,91 @@ class NotificationsSettings(ServiceSettings):
 
     service_name: str = Field("notifications", description="Service name.")
     http_port: int = Field(8003, description="Port the notifications HTTP API listens on.")
+    # --- email
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
     smtp_port: int = Field(1025, description="SMTP server port.")
     smtp_security: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")
     smtp_username: str = Field("", description="SMTP username (empty: no AUTH).")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_timeout_seconds: float = Field(15.0, description="SMTP connect/send timeout.")
     mail_from: str = Field("Care Team <care@clinic.example>", description="Neutral sender of every email.")
+    # --- SMS provider (HTTP)
+    sms_base_url: str = Field("", description="SMS provider API base URL (empty: SMS channel disabled).")
+    sms_api_key: SecretStr = Field(SecretStr(""), description="SMS provider API key (Bearer token).")
+    sms_sender: str = Field("+15550100000", description="Sending number or short code.")
+    sms_timeout_seconds: float = Field(10.0, description="SMS provider request timeout.")
+    sms_webhook_secret: SecretStr = Field(
+        SecretStr(DEV_WEBHOOK_SECRET),
+        description="Secret the provider signs status callbacks and inbound texts with (Standard Webhooks).",
+    )
+    webhook_tolerance_seconds: int = Field(300, description="Accepted clock skew of signed inbound webhooks.")
+    public_base_url: str = Field(
+        "http://127.0.0.1:8003", description="This service's public URL (for provider status callbacks)."
+    )
+    # --- staff and integrator webhooks
+    staff_webhook_urls: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Slack-compatible incoming webhook URL per name used in staff.json routing.",
+    )
+    integrator_webhooks: list[IntegratorEndpoint] = Field(
+        default_factory=list, description="Integrator endpoints receiving signed event pushes (JSON list)."
+    )
+    webhook_timeout_seconds: float = Field(10.0, description="Outbound webhook request timeout.")
+    # --- content
     portal_url: str = Field("https://portal.clinic.example", description="Patient portal link in messages.")
+    staff_console_url: str = Field("https://staff.clinic.example", description="Staff console link.")
+    clinic_phone: str = Field("+1 555 010 0000", description="Number patients can call (HELP reply).")
+    sender_name: str = Field("Care Team", description="Neutral sender name at the start of texts.")
+    default_locale: str = Field("en", description="Template locale when a recipient has none.")
+    clinic_time_zone: TimeZoneName = Field("America/New_York", description="Zone for staff without one.")
     staff_directory: Path = Field(DEFAULT_STAFF, description="JSON file: staff, roles and routing rules.")
+    # --- policy
+    quiet_hours_start: str = Field("21:00", description="Quiet hours start, recipient local time.")
+    quiet_hours_end: str = Field("08:00", description="Quiet hours end, recipient local time.")
+    quiet_hours_channels: list[str] = Field(
+        default_factory=lambda: ["sms", "staff_webhook"],
+        description="Channels whose non-urgent messages wait for the end of quiet hours.",
+    )
+    sms_daily_cap: int = Field(1, description="Automated texts per patient per local day.")
+    sms_weekly_cap: int = Field(3, description="Automated texts per patient per seven local days.")
+    sms_max_chars: int = Field(160, description="Longest patient text (one segment).")
+    reminder_hours_before: list[float] = Field(
+        default_factory=lambda: [24.0, 2.0], description="Appointment reminders, hours before the start."
+    )
+    plan_ahead_hours_before: float = Field(48.0, description="Plan-ahead reminder before a dosing visit.")
+    reminder_min_notice_minutes: int = Field(
+        60, description="Skip a reminder that would fall due this soon after the booking."
+    )
+    reminder_latest_before_start_minutes: int = Field(
+        30, description="Drop a reminder that quiet hours would push closer than this to the start."
+    )
+    survey_days_after_course: list[int] = Field(
+        default_factory=lambda: [0, 30, 91, 182], description="Outcome surveys, days after CourseCompleted."
+    )
+    # --- delivery
     dispatch_poll_seconds: float = Field(
         0.2, description="How often the dispatcher looks for due deliveries."
     )
-    delivery_max_attempts: int = Field(8, description="Attempts before a delivery is marked failed.")
+    delivery_max_attempts: int = Field(8, description="Attempts before a transient failure becomes final.")
+    retry_base_seconds: float = Field(2.0, description="First retry delay; doubles each attempt.")
+    retry_max_seconds: float = Field(300.0, description="Cap of the retry delay.")
+    recipient_wait_hours: float = Field(
+        24.0, description="A patient message waits this long for contact details, then is suppressed."
+    )
     delivery_lease_seconds: int = Field(
         120, description="A claimed delivery returns to the queue after this."
     )
+    feed_poll_seconds: float = Field(0.5, description="How often an SSE stream looks for new feed items.")
+    feed_stream_max_seconds: float = Field(
+        300.0, description="An SSE stream ends after this; clients reconnect with Last-Event-ID."
+    )
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_prod(self) -> NotificationsSettings:
+        if self.environment != "prod":
+            return self
+        if self.sms_webhook_secret.get_secret_value() in PLACEHOLDER_SECRETS | {DEV_WEBHOOK_SECRET}:
+            raise ValueError("KATFLOW_SMS_WEBHOOK_SECRET must be set to a real secret in prod")
+        if self.sms_base_url and not self.sms_api_key.get_secret_value():
+            raise ValueError("KATFLOW_SMS_API_KEY must be set when an SMS provider is configured")
+        return self

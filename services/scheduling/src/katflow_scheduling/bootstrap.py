@@ -4,30 +4,55 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from katflow_shared.clock import Clock, SystemClock
-from katflow_shared.contracts import ConsultationRequested
+from katflow_shared.clock import Clock, clock_for
+from katflow_shared.contracts import (
+    AppointmentCompleted,
+    ConsultationRequested,
+    EligibilityDecided,
+    PreparationCompleted,
+    SessionAdministered,
+    UrgentReviewRequired,
+)
+from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
+from katflow_shared.timers import TimerWorker
 
 from .adapters.postgres_appointments import sync_clinic
 from .domain.clinic import load_clinic
+from .entrypoints import staff
 from .entrypoints.http import router
 from .handlers.booking import Booking
+from .handlers.course_events import CourseEvents
+from .handlers.timers import TimerHandlers
+from .service_layer.deps import Deps
 from .settings import SchedulingSettings
 
 
 def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or SchedulingSettings()
-    clock = clock or SystemClock()
-    booking = Booking(load_clinic(settings.clinic_config), clock)
-    return create_app(
+    clock = clock or clock_for(settings.environment, settings.clock_offset_file)
+    # configuration is validated here: a bad clinic or protocol file stops the service with its reason
+    deps = Deps(load_clinic(settings.clinic_config), load_protocols(settings.protocols_dir), clock)
+    booking, course, timers = Booking(deps.clinic, clock), CourseEvents(deps), TimerHandlers(deps)
+    app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_scheduling"],
-            routers=[router],
-            handlers={ConsultationRequested: booking.on_consultation_requested},
-            startup=[lambda runtime: sync_clinic(runtime.pool, booking.clinic)],
+            routers=[router, staff.router],
+            handlers={
+                ConsultationRequested: booking.on_consultation_requested,
+                PreparationCompleted: course.on_preparation_completed,
+                SessionAdministered: course.on_session_administered,
+                AppointmentCompleted: course.on_appointment_completed,
+                UrgentReviewRequired: course.on_urgent_review,
+                EligibilityDecided: course.on_eligibility_decided,
+            },
+            startup=[lambda runtime: sync_clinic(runtime.pool, deps.clinic)],
+            workers=[lambda runtime: TimerWorker(runtime, timers.table())],
             clock=clock,
             title="katflow scheduling",
-            description="Clinicians, rooms, availability, appointments, session records, timers.",
+            description="Clinicians, rooms, availability, appointments, session records, durable timers.",
         )
     )
+    app.state.deps = deps
+    return app

@@ -20,3 +20,7 @@ class SchedulingSettings(ServiceSettings):
     clinic_config: Path = Field(
         DEFAULT_CLINIC, description="JSON file with the clinic's hours, clinicians and rooms."
     )
+    protocols_dir: Path | None = Field(
+        None,
+        description="Directory of protocol files (default: the versioned files shipped in katflow_shared).",
+    )

@@ -29,7 +29,11 @@ WORKFLOW_TOPICS = (
     TopicSpec(NOTIFICATIONS, 6, 30 * DAY_MS),
     TopicSpec(PATIENT_CONTACT, 6, 7 * DAY_MS, restricted=True),
 )
+# Restricted too: a dead letter is the raw record, and it may come from the patient-contact topic.
 DEAD_LETTER_TOPICS = tuple(
-    TopicSpec(dead_letter_topic(s), 3, 90 * DAY_MS) for s in ("intake", "scheduling", "notifications")
+    TopicSpec(dead_letter_topic(s), 3, 90 * DAY_MS, restricted=True)
+    for s in ("intake", "scheduling", "notifications")
 )
 ALL_TOPICS = WORKFLOW_TOPICS + DEAD_LETTER_TOPICS
+# Carry PHI: operators restrict them with Kafka ACLs (docs/security.md); nothing else may.
+RESTRICTED_TOPICS = frozenset(spec.name for spec in ALL_TOPICS if spec.restricted)

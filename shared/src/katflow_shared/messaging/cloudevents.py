@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,6 +17,7 @@ from .errors import InvalidMessage
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 MAX_BODY_BYTES = 256 * 1024
+TRACE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # as HTTP X-Request-ID (runtime.REQUEST_ID)
 Headers = list[tuple[str, bytes]]
 
 
@@ -58,21 +61,21 @@ class Envelope:
         return self.event.model_dump_json().encode()
 
 
-def header_map(headers: Headers | None) -> dict[str, str]:
+def header_map(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
     try:
         return {k: v.decode() for k, v in (headers or [])}
     except UnicodeDecodeError as exc:
         raise InvalidMessage("a header is not UTF-8") from exc
 
 
-def decode(headers: Headers | None, body: bytes | None) -> Envelope:
+def decode(headers: Sequence[tuple[str, bytes]] | None, body: bytes | None) -> Envelope:
     """Parse a Kafka record into an Envelope, or raise InvalidMessage saying what is wrong."""
     attrs = header_map(headers)
     for required in ("ce_specversion", "ce_id", "ce_source", "ce_type"):
         if required not in attrs:
             raise InvalidMessage(f"missing CloudEvents header {required}")
     if attrs["ce_specversion"] != SPECVERSION:
-        raise InvalidMessage(f"unsupported specversion {attrs['ce_specversion']}")
+        raise InvalidMessage(f"unsupported specversion {attrs['ce_specversion']}"[:200])
     event_cls = REGISTRY.get(attrs["ce_type"])
     if event_cls is None:
         raise InvalidMessage(f"unknown event type {attrs['ce_type']}")
@@ -80,14 +83,28 @@ def decode(headers: Headers | None, body: bytes | None) -> Envelope:
         raise InvalidMessage("body missing or larger than the limit")
     try:
         event = event_cls.model_validate(json.loads(body))
-    except (ValueError, ValidationError) as exc:
-        raise InvalidMessage(f"{event_cls.name} body invalid: {exc}"[:1000]) from exc
+    except ValidationError as exc:  # field names and error types only: values may be PHI
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())
+        raise InvalidMessage(f"{event_cls.name} body invalid: {problems}"[:1000]) from exc
+    except (ValueError, RecursionError) as exc:  # not JSON, or nested past the parser's depth
+        raise InvalidMessage(f"{event_cls.name} body invalid: {type(exc).__name__}") from exc
+    try:
+        uuid.UUID(attrs["ce_id"])
+    except ValueError as exc:
+        raise InvalidMessage("ce_id is not a UUID") from exc
+    for name in ("ce_correlationid", "ce_causationid"):
+        if name in attrs and not TRACE_ID.fullmatch(attrs[name]):
+            raise InvalidMessage(f"{name} is not a short token of letters, digits and ._:-")
     time = attrs.get("ce_time")
+    try:
+        when = datetime.fromisoformat(time.replace("Z", "+00:00")) if time else datetime.now(UTC)
+    except ValueError as exc:
+        raise InvalidMessage("ce_time is not an RFC 3339 timestamp") from exc
     return Envelope(
         event=event,
         source=attrs["ce_source"],
         id=attrs["ce_id"],
-        time=datetime.fromisoformat(time.replace("Z", "+00:00")) if time else datetime.now(UTC),
+        time=when,
         correlation_id=attrs.get("ce_correlationid"),
         causation_id=attrs.get("ce_causationid"),
     )

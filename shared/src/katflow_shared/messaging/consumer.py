@@ -12,18 +12,19 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
+from .. import audit
 from ..contracts import Event
-from ..contracts.topics import dead_letter_topic
+from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic
 from ..settings import ServiceSettings
 from . import metrics
 from .cloudevents import decode
@@ -35,7 +36,17 @@ from .kafka import make_consumer
 log = structlog.get_logger()
 
 Handler = Callable[[Any, HandlerContext], Awaitable[None]]
-Record = ConsumerRecord[bytes, bytes]
+
+
+class Record(Protocol):
+    """The fields of an aiokafka ConsumerRecord this module uses."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
 
 
 class _Stopping(Exception):
@@ -168,6 +179,15 @@ class EventConsumer:
                     metrics.DUPLICATES.labels(self.group).inc()
                     return
                 await handler(envelope.event, HandlerContext(conn, envelope, self.emitter))
+                if envelope.event.topic in RESTRICTED_TOPICS:  # contact details were written: audit
+                    await audit.record_system(
+                        conn,
+                        self.settings.service_name,
+                        f"event.{envelope.event.name}",
+                        patient_id=getattr(envelope.event, "patient_id", None),
+                        resource={"event_id": envelope.id},
+                        request_id=envelope.correlation_id,
+                    )
             log.info("event_handled")
 
     async def _dead_letter_until_written(

@@ -37,9 +37,18 @@ TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
 )
 
 
+# Values the database can never hold (a NUL in text, a number out of range, a non-UUID id): no retry
+# can help. asyncpg's client-side DataError is an InterfaceError, so it is matched before TRANSIENT.
+PERMANENT_TYPES: tuple[type[BaseException], ...] = (
+    PermanentError,
+    asyncpg.DataError,
+    asyncpg.exceptions._base.DataError,
+)
+
+
 def classify(error: BaseException) -> str:
     """'transient', 'permanent' or 'unknown' (unknown errors get a bounded number of attempts)."""
-    if isinstance(error, PermanentError):
+    if isinstance(error, PERMANENT_TYPES):
         return "permanent"
     if isinstance(error, TRANSIENT_TYPES):
         return "transient"

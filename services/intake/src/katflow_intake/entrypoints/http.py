@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel
 
 from katflow_shared.http import RuntimeDep
+from katflow_shared.ratelimit import RATE_LIMITED_RESPONSES, public_rate_limit
 
 from ..domain.consultation import ConsultationRequestIn
 from ..handlers.consultation import request_consultation
@@ -29,7 +30,10 @@ class ConsultationAccepted(BaseModel):
     response_model=ConsultationAccepted,
     summary="Submit a consultation request (the public web form)",
     description="Stores the patient, their contact consent and the request, opens a treatment course "
-    "and emits ConsultationRequested. Send an Idempotency-Key header to make retries safe.",
+    "and emits ConsultationRequested. Send an Idempotency-Key header to make retries safe. Public (no "
+    "credentials), so rate-limited per client address (429).",
+    dependencies=[public_rate_limit()],
+    responses=RATE_LIMITED_RESPONSES,
 )
 async def submit(
     body: ConsultationRequestIn,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC
 
+from katflow_shared import audit
+from katflow_shared.auth import PUBLIC_FORM
 from katflow_shared.contracts import ChannelConsent, ConsultationRequested, PatientContactUpdated
 from katflow_shared.http import RuleViolation
 from katflow_shared.runtime import Runtime
@@ -30,6 +32,15 @@ async def request_consultation(
                 "course_id": seen["course_id"],
             }
         await store.insert_request(conn, body, ids, now, idempotency_key)
+        await audit.record(
+            conn,
+            runtime.settings.service_name,
+            PUBLIC_FORM,
+            "consultation_request.create",
+            patient_id=ids["patient_id"],
+            course_id=ids["course_id"],
+            resource={"consultation_request_id": ids["consultation_request_id"]},
+        )
         await runtime.emitter.emit(conn, _contact(body, ids["patient_id"], now))
         await runtime.emitter.emit(
             conn,

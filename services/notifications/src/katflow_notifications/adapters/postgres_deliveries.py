@@ -1,131 +1,380 @@
-"""notifications' tables: recipients and deliveries."""
+"""The deliveries table: queue, claim under a lease, record attempts and outcomes, history."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from katflow_shared.contracts import PatientContactUpdated
+from ..domain import status as st
 
-from ..domain.templates import Template
 
-DELIVERY_COLUMNS = (
-    "d.id, d.audience, d.channel, d.template_id, d.template_version, d.context, d.attempts,"
-    " d.staff_id, r.given_name, r.email, r.phone, r.time_zone, r.email_consent, r.sms_consent"
+@dataclass(frozen=True)
+class NewDelivery:
+    event_id: UUID
+    notification: str
+    audience: str
+    channel: str
+    template_family: str
+    template_id: str
+    template_version: int
+    locale: str
+    recipient: str  # patient id, staff id, webhook name or integrator endpoint id
+    facts: Mapping[str, str]
+    now: datetime
+    course_id: UUID | None = None
+    patient_id: UUID | None = None
+    staff_id: str | None = None
+    appointment_id: UUID | None = None
+    address: str | None = None
+    urgent: bool = False
+    automated: bool = False
+    exempt: bool = False
+    fallback_of: UUID | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """One message per (event, recipient, channel, template)."""
+        return f"{self.event_id}:{self.recipient}:{self.channel}:{self.template_family}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A claimed delivery with what the dispatcher needs about its recipient."""
+
+    id: UUID
+    event_id: UUID
+    notification: str
+    audience: str
+    channel: str
+    template_id: str
+    template_version: int
+    locale: str
+    facts: dict[str, str]
+    attempts: int
+    course_id: UUID | None
+    patient_id: UUID | None
+    staff_id: str | None
+    appointment_id: UUID | None
+    address: str | None
+    urgent: bool
+    automated: bool
+    exempt: bool
+    created_at: datetime
+    recipient: dict[str, Any] = field(default_factory=dict)  # patient row (+ sms opt-out), if any
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> Delivery:
+        names = [f for f in cls.__dataclass_fields__ if f not in ("facts", "recipient")]
+        values = {n: row[n] for n in names}
+        recipient = {k.removeprefix("r_"): row[k] for k in row.keys() if k.startswith("r_")}
+        return cls(**values, facts=json.loads(row["context"]), recipient=recipient)
+
+
+async def queue(conn: asyncpg.Connection, d: NewDelivery) -> UUID | None:
+    """Insert unless the idempotency key exists; return the new delivery's id."""
+    new_id: UUID | None = await conn.fetchval(
+        "INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id, audience,"
+        " channel, template_id, template_version, context, notification, locale, appointment_id, address,"
+        " urgent, automated, exempt, fallback_of, created_at, next_attempt_at, updated_at)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$20)"
+        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        uuid.uuid4(),
+        d.idempotency_key,
+        d.event_id,
+        d.course_id,
+        d.patient_id,
+        d.staff_id,
+        d.audience,
+        d.channel,
+        d.template_id,
+        d.template_version,
+        json.dumps(dict(d.facts)),
+        d.notification,
+        d.locale,
+        d.appointment_id,
+        d.address,
+        d.urgent,
+        d.automated,
+        d.exempt,
+        d.fallback_of,
+        d.now,
+    )
+    return new_id
+
+
+DELIVERY_SELECT = """
+SELECT d.id, d.event_id, d.notification, d.audience, d.channel, d.template_id, d.template_version,
+       d.locale, d.context, d.attempts, d.course_id, d.patient_id, d.staff_id, d.appointment_id,
+       d.address, d.urgent, d.automated, d.exempt, d.created_at,
+       r.patient_id AS r_patient_id, r.given_name AS r_given_name, r.email AS r_email, r.phone AS r_phone,
+       r.time_zone AS r_time_zone, r.locale AS r_locale,
+       r.email_consent AS r_email_consent, r.email_consent_at AS r_email_consent_at,
+       r.sms_consent AS r_sms_consent, r.sms_consent_at AS r_sms_consent_at,
+       o.changed_at AS r_sms_opted_out_at
+  FROM deliveries d
+  LEFT JOIN recipients r ON r.patient_id = d.patient_id
+  LEFT JOIN sms_opt_outs o ON o.phone = COALESCE(d.address, r.phone) AND o.opted_out
+"""
+CLAIM = (
+    DELIVERY_SELECT
+    + """ WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $1
+   AND (d.audience <> 'patient' OR r.patient_id IS NOT NULL OR d.address IS NOT NULL
+        OR d.created_at <= $1 - $3::interval)
+ ORDER BY d.next_attempt_at
+ LIMIT $2
+ FOR UPDATE OF d SKIP LOCKED
+"""
 )
 
 
-async def upsert_recipient(conn: asyncpg.Connection, e: PatientContactUpdated) -> None:
-    """Keep the newest version of a patient's contact details (events may arrive out of order)."""
-    await conn.execute(
-        "INSERT INTO recipients(patient_id, given_name, email, phone, time_zone, email_consent,"
-        " sms_consent, consent_updated_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
-        " ON CONFLICT (patient_id) DO UPDATE SET given_name = EXCLUDED.given_name,"
-        " email = EXCLUDED.email, phone = EXCLUDED.phone, time_zone = EXCLUDED.time_zone,"
-        " email_consent = EXCLUDED.email_consent, sms_consent = EXCLUDED.sms_consent,"
-        " consent_updated_at = EXCLUDED.consent_updated_at, updated_at = EXCLUDED.updated_at"
-        " WHERE recipients.updated_at < EXCLUDED.updated_at",
-        e.patient_id,
-        e.given_name,
-        e.email,
-        e.phone,
-        e.time_zone,
-        e.email_consent.granted,
-        e.sms_consent.granted,
-        e.email_consent.captured_at,
-        e.updated_at,
-    )
-
-
-async def queue(
-    conn: asyncpg.Connection,
-    *,
-    event_id: str,
-    template: Template,
-    channel: str,
-    context: dict[str, Any],
-    course_id: UUID | None,
-    patient_id: UUID | None = None,
-    staff_id: str | None = None,
-) -> None:
-    recipient = str(patient_id or staff_id)
-    key = f"{event_id}:{recipient}:{channel}:{template.id}"
-    await conn.execute(
-        "INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id,"
-        " audience, channel, template_id, template_version, context)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT (idempotency_key) DO NOTHING",
-        uuid.uuid4(),
-        key,
-        event_id,
-        course_id,
-        patient_id,
-        staff_id,
-        template.audience,
-        channel,
-        template.id,
-        template.version,
-        json.dumps(context),
-    )
-
-
 async def claim_due(
-    conn: asyncpg.Connection, now: datetime, lease: timedelta, limit: int
-) -> list[asyncpg.Record]:
-    """Claim deliveries that are due and whose patient contact is known; lease them."""
-    rows = await conn.fetch(
-        f"SELECT {DELIVERY_COLUMNS} FROM deliveries d"  # noqa: S608 - constant column list
-        " LEFT JOIN recipients r ON r.patient_id = d.patient_id"
-        " WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $1"
-        " AND (d.audience = 'staff' OR r.patient_id IS NOT NULL)"
-        " ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-        now,
-        limit,
-    )
+    conn: asyncpg.Connection, now: datetime, lease: timedelta, limit: int, recipient_wait: timedelta
+) -> list[Delivery]:
+    """Claim due deliveries (patient ones once the contact details are known) under a lease."""
+    rows = await conn.fetch(CLAIM, now, limit, recipient_wait)
     if rows:
         await conn.execute(
-            "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, next_attempt_at = $2"
+            "UPDATE deliveries SET status = 'sending', next_attempt_at = $2, updated_at = $3"
             " WHERE id = ANY($1::uuid[])",
             [r["id"] for r in rows],
             now + lease,
+            now,
         )
-    return rows
+    return [Delivery.from_row(r) for r in rows]
 
 
-async def mark(
-    conn: asyncpg.Connection | asyncpg.Pool,
-    delivery_id: UUID,
-    status: str,
-    *,
-    error: str | None = None,
-    provider_id: str | None = None,
-    retry_at: datetime | None = None,
+async def sms_sent_times(
+    conn: asyncpg.Connection | asyncpg.Pool, patient_id: UUID, since: datetime
+) -> list[datetime]:
+    rows = await conn.fetch(
+        "SELECT sent_at FROM deliveries WHERE patient_id = $1 AND channel = 'sms' AND automated"
+        " AND status IN ('sent', 'delivered') AND sent_at >= $2",
+        patient_id,
+        since,
+    )
+    return [r["sent_at"] for r in rows]
+
+
+async def defer(
+    conn: asyncpg.Connection | asyncpg.Pool, delivery_id: UUID, until: datetime, reason: str
 ) -> None:
     await conn.execute(
-        "UPDATE deliveries SET status = $2, last_error = $3, provider_id = COALESCE($4, provider_id),"
-        " next_attempt_at = COALESCE($5, next_attempt_at),"
-        " sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END WHERE id = $1",
+        "UPDATE deliveries SET status = 'queued', next_attempt_at = $2, reason = $3, updated_at = now()"
+        " WHERE id = $1 AND status = 'sending'",
         delivery_id,
-        status,
-        error,
-        provider_id,
-        retry_at,
+        until,
+        reason,
     )
 
 
+async def finish_unsent(
+    conn: asyncpg.Connection, delivery_id: UUID, status: str, reason: str, now: datetime
+) -> bool:
+    """suppressed / cancelled / failed; False when the delivery had already left 'sending'."""
+    result = await conn.execute(
+        "UPDATE deliveries SET status = $2, reason = $3, last_error = CASE WHEN $2 = 'failed' THEN $3"
+        " ELSE last_error END, failed_at = CASE WHEN $2 = 'failed' THEN $4 ELSE failed_at END,"
+        " updated_at = $4 WHERE id = $1 AND status IN ('sending', 'sent')",
+        delivery_id,
+        status,
+        reason,
+        now,
+    )
+    return bool(result.endswith(" 1"))
+
+
+async def record_attempt(
+    conn: asyncpg.Connection,
+    delivery_id: UUID,
+    now: datetime,
+    outcome: str,
+    error_code: str | None = None,
+    provider_id: str | None = None,
+) -> int:
+    """Count the try on the delivery and log it; returns the attempt number."""
+    attempt: int = await conn.fetchval(
+        "UPDATE deliveries SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts", delivery_id
+    )
+    await conn.execute(
+        "INSERT INTO delivery_attempts(delivery_id, attempt, attempted_at, outcome, error_code, provider_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        delivery_id,
+        attempt,
+        now,
+        outcome,
+        error_code,
+        provider_id,
+    )
+    return attempt
+
+
+async def mark_sent(
+    conn: asyncpg.Connection, delivery_id: UUID, provider_id: str, now: datetime, delivered: bool
+) -> bool:
+    """sending → sent (or delivered). A provider callback may already have moved it on: kept."""
+    result = await conn.execute(
+        "UPDATE deliveries SET status = $2, provider_id = $3, sent_at = $4, last_error = NULL, reason = NULL,"
+        " delivered_at = CASE WHEN $2 = 'delivered' THEN $4 ELSE delivered_at END, updated_at = $4"
+        " WHERE id = $1 AND status = 'sending'",
+        delivery_id,
+        st.DELIVERED if delivered else st.SENT,
+        provider_id,
+        now,
+    )
+    if result.endswith(" 0"):  # overtaken by a callback: keep its verdict, record the provider id
+        await conn.execute(
+            "UPDATE deliveries SET provider_id = COALESCE(provider_id, $2), sent_at = COALESCE(sent_at, $3)"
+            " WHERE id = $1",
+            delivery_id,
+            provider_id,
+            now,
+        )
+        return False
+    return True
+
+
+async def retry_later(
+    conn: asyncpg.Connection, delivery_id: UUID, at: datetime, error_code: str, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'queued', next_attempt_at = $2, last_error = $3, updated_at = $4"
+        " WHERE id = $1 AND status = 'sending'",
+        delivery_id,
+        at,
+        error_code,
+        now,
+    )
+
+
+async def lock_by_provider(
+    conn: asyncpg.Connection, provider_id: str | None, reference: str | None
+) -> asyncpg.Record | None:
+    """The delivery a provider callback is about (by its id, or by the reference we sent)."""
+    if provider_id:
+        row = await conn.fetchrow(
+            "SELECT id, status FROM deliveries WHERE provider_id = $1 AND channel = 'sms' FOR UPDATE",
+            provider_id,
+        )
+        if row is not None:
+            return row
+    if reference:
+        try:
+            ref = UUID(reference)
+        except ValueError:
+            return None
+        return await conn.fetchrow(
+            "SELECT id, status FROM deliveries WHERE id = $1 AND channel = 'sms' FOR UPDATE", ref
+        )
+    return None
+
+
+async def load(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery:
+    row = await conn.fetchrow(DELIVERY_SELECT + " WHERE d.id = $1", delivery_id)
+    assert row is not None
+    return Delivery.from_row(row)
+
+
+async def mark_delivered(
+    conn: asyncpg.Connection, delivery_id: UUID, provider_id: str | None, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE deliveries SET status = 'delivered', delivered_at = $2,"
+        " provider_id = COALESCE(provider_id, $3), updated_at = $2 WHERE id = $1",
+        delivery_id,
+        now,
+        provider_id,
+    )
+
+
+async def record_status_report(
+    conn: asyncpg.Connection,
+    delivery_id: UUID,
+    provider_status: str,
+    error_code: str | None,
+    applied: bool,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO delivery_status_reports(delivery_id, provider_status, error_code, applied, received_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        delivery_id,
+        provider_status,
+        error_code,
+        applied,
+        now,
+    )
+
+
+async def cancel_queued(
+    conn: asyncpg.Connection, appointment_id: UUID, notifications: Sequence[str], reason: str
+) -> int:
+    """Queued (not yet handed over) deliveries of these notifications for the appointment."""
+    result = await conn.execute(
+        "UPDATE deliveries SET status = 'cancelled', reason = $3, updated_at = now()"
+        " WHERE appointment_id = $1 AND notification = ANY($2::text[]) AND status = 'queued'",
+        appointment_id,
+        list(notifications),
+        reason,
+    )
+    return int(result.split()[-1])
+
+
+async def cancel_automated_for_course(conn: asyncpg.Connection, course_id: UUID, reason: str) -> int:
+    result = await conn.execute(
+        "UPDATE deliveries SET status = 'cancelled', reason = $2, updated_at = now()"
+        " WHERE course_id = $1 AND audience = 'patient' AND automated AND status = 'queued'",
+        course_id,
+        reason,
+    )
+    return int(result.split()[-1])
+
+
+async def chain_failure(
+    conn: asyncpg.Connection, event_id: UUID, patient_id: UUID | None, notification: str
+) -> str | None:
+    """The error of a failed delivery of this patient notification, if one failed."""
+    value: str | None = await conn.fetchval(
+        "SELECT last_error FROM deliveries WHERE event_id = $1 AND patient_id IS NOT DISTINCT FROM $2"
+        " AND notification = $3 AND status = 'failed' ORDER BY failed_at DESC LIMIT 1",
+        event_id,
+        patient_id,
+        notification,
+    )
+    return value
+
+
 HISTORY = (
-    "SELECT id, course_id, patient_id, staff_id, audience, channel, template_id, template_version,"
-    " status, attempts, last_error, provider_id, created_at, sent_at FROM deliveries"
+    "SELECT id, event_id, course_id, patient_id, staff_id, audience, notification, channel, template_id,"
+    " template_version, locale, status, reason, attempts, last_error, provider_id, fallback_of, urgent,"
+    " automated, created_at, next_attempt_at, sent_at, delivered_at, failed_at FROM deliveries"
 )
 
 
 async def course_history(pool: asyncpg.Pool, course_id: UUID) -> list[asyncpg.Record]:
-    return await pool.fetch(HISTORY + " WHERE course_id = $1 ORDER BY created_at", course_id)
+    rows: list[asyncpg.Record] = await pool.fetch(
+        HISTORY + " WHERE course_id = $1 ORDER BY created_at, id", course_id
+    )
+    return rows
 
 
 async def patient_history(pool: asyncpg.Pool, patient_id: UUID) -> list[asyncpg.Record]:
-    return await pool.fetch(HISTORY + " WHERE patient_id = $1 ORDER BY created_at", patient_id)
+    rows: list[asyncpg.Record] = await pool.fetch(
+        HISTORY + " WHERE patient_id = $1 ORDER BY created_at, id", patient_id
+    )
+    return rows
+
+
+async def attempts_of(pool: asyncpg.Pool, delivery_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await pool.fetch(
+        "SELECT delivery_id, attempt, attempted_at, outcome, error_code, provider_id FROM delivery_attempts"
+        " WHERE delivery_id = ANY($1::uuid[]) ORDER BY delivery_id, attempt",
+        list(delivery_ids),
+    )
+    return rows

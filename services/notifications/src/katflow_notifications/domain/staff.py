@@ -1,10 +1,14 @@
-"""The staff directory and who receives which staff notification (configuration)."""
+"""The staff directory and who receives which staff notification, on which channels (configuration)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from katflow_shared.contracts.common import TimeZoneName
 
 
 class StaffMember(BaseModel):
@@ -13,17 +17,44 @@ class StaffMember(BaseModel):
     display_name: str
     email: EmailStr
     roles: list[str]
+    time_zone: TimeZoneName | None = Field(None, description="Zone for quiet hours (default: the clinic's).")
+
+
+StaffChannel = Literal["email", "feed"]
+
+
+def _email_and_feed() -> list[StaffChannel]:
+    return ["email", "feed"]
+
+
+class RoutingRule(BaseModel):
+    """Who gets a staff notification and how. ``urgent`` adds to the catalogue's safety flag."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    roles: list[str] = Field(min_length=1)
+    channels: list[StaffChannel] = Field(default_factory=_email_and_feed)
+    webhooks: list[str] = Field(default_factory=list, description="Staff webhook names (settings).")
+    urgent: bool = False
 
 
 class StaffDirectory(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     version: str
     staff: list[StaffMember] = Field(min_length=1)
-    routing: dict[str, list[str]]
+    routing: dict[str, RoutingRule]
 
     def recipients(self, notification: str) -> list[StaffMember]:
-        roles = set(self.routing.get(notification, ()))
-        return [m for m in self.staff if roles.intersection(m.roles)]
+        rule = self.routing.get(notification)
+        if rule is None:
+            return []
+        return [m for m in self.staff if set(rule.roles).intersection(m.roles)]
+
+    def member(self, staff_id: str) -> StaffMember | None:
+        return next((m for m in self.staff if m.id == staff_id), None)
+
+    def unrouted(self, notifications: Iterable[str]) -> list[str]:
+        """Notifications with no rule or with no staff member holding a routed role."""
+        return [n for n in notifications if not self.recipients(n)]
 
 
 def load_staff(path: Path) -> StaffDirectory:

@@ -1,50 +1,80 @@
-"""notifications' HTTP API: delivery history."""
+"""notifications' HTTP API: delivery history of a patient or a course (no contact details)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from katflow_shared.auth import CARE_TEAM, admits
 from katflow_shared.http import PoolDep
 
 from ..adapters import postgres_deliveries as store
 
-router = APIRouter(prefix="/v1", tags=["deliveries"])
+router = APIRouter(prefix="/v1", tags=["deliveries"], dependencies=[admits(*CARE_TEAM)])
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    attempted_at: datetime
+    outcome: str = Field(description="accepted, transient or permanent.")
+    error_code: str | None
+    provider_id: str | None
 
 
 class DeliveryOut(BaseModel):
     id: UUID
+    event_id: UUID
     course_id: UUID | None
     patient_id: UUID | None
     staff_id: str | None
     audience: str
+    notification: str
     channel: str
     template_id: str
     template_version: int
-    status: str
+    locale: str
+    status: str = Field(description="queued, sending, sent, delivered, failed, suppressed or cancelled.")
+    reason: str | None = Field(description="Why it was suppressed, deferred, cancelled or failed.")
     attempts: int
     last_error: str | None
     provider_id: str | None
+    fallback_of: UUID | None = Field(description="The delivery this one falls back from.")
+    urgent: bool
+    automated: bool
     created_at: datetime
+    next_attempt_at: datetime
     sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+    attempt_log: list[AttemptOut] = Field(default_factory=list)
+
+
+async def _with_attempts(pool: asyncpg.Pool, rows: list[asyncpg.Record]) -> list[DeliveryOut]:
+    attempts: dict[UUID, list[AttemptOut]] = {}
+    for a in await store.attempts_of(pool, [r["id"] for r in rows]):
+        attempts.setdefault(a["delivery_id"], []).append(
+            AttemptOut(**{k: a[k] for k in AttemptOut.model_fields})
+        )
+    return [DeliveryOut(**dict(r), attempt_log=attempts.get(r["id"], [])) for r in rows]
 
 
 @router.get(
     "/courses/{course_id}/deliveries",
     response_model=list[DeliveryOut],
-    summary="Every message queued or sent for a course",
+    summary="Every message queued, sent or withheld for a course, with its attempts",
 )
 async def course_deliveries(course_id: UUID, pool: PoolDep) -> list[DeliveryOut]:
-    return [DeliveryOut(**dict(r)) for r in await store.course_history(pool, course_id)]
+    return await _with_attempts(pool, await store.course_history(pool, course_id))
 
 
 @router.get(
     "/patients/{patient_id}/deliveries",
     response_model=list[DeliveryOut],
-    summary="Every message queued or sent for a patient",
+    summary="Every message queued, sent or withheld for a patient, with its attempts",
 )
 async def patient_deliveries(patient_id: UUID, pool: PoolDep) -> list[DeliveryOut]:
-    return [DeliveryOut(**dict(r)) for r in await store.patient_history(pool, patient_id)]
+    return await _with_attempts(pool, await store.patient_history(pool, patient_id))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -19,6 +20,9 @@ class Clinician(BaseModel):
     id: str
     display_name: str
     roles: list[str]
+    hours: dict[Weekday, tuple[time, time]] | None = Field(
+        None, description="Weekly working hours in the clinic's zone; default: the clinic's opening hours."
+    )
 
 
 class Room(BaseModel):
@@ -40,6 +44,8 @@ class ClinicConfig(BaseModel):
     patient_local_hours: tuple[time, time]
     clinicians: list[Clinician] = Field(min_length=1)
     rooms: list[Room] = Field(default_factory=list)
+    rems_certified: bool = Field(False, description="Site certified for the esketamine REMS.")
+    no_show_grace_minutes: int = Field(15, ge=0, le=120, description="No-show grace for consultations.")
 
     @model_validator(mode="after")
     def _hours_ordered(self) -> ClinicConfig:
@@ -50,6 +56,23 @@ class ClinicConfig(BaseModel):
 
     def clinicians_for(self, role: str) -> list[Clinician]:
         return [c for c in self.clinicians if role in c.roles]
+
+    def works(self, clinician_id: str, start: datetime, end: datetime) -> bool:
+        """Whether the clinician works the whole of [start, end) (rooms are always available)."""
+        clinician = next((c for c in self.clinicians if c.id == clinician_id), None)
+        if clinician is None or clinician.hours is None:
+            return True
+        local_start, local_end = (
+            start.astimezone(ZoneInfo(self.time_zone)),
+            end.astimezone(ZoneInfo(self.time_zone)),
+        )
+        hours = clinician.hours.get(WEEKDAYS[local_start.weekday()])
+        return (
+            hours is not None
+            and local_start.date() == local_end.date()
+            and hours[0] <= local_start.time()
+            and local_end.time() <= hours[1]
+        )
 
 
 def load_clinic(path: Path) -> ClinicConfig:

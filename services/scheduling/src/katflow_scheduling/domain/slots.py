@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -51,6 +52,21 @@ def within_patient_hours(clinic: ClinicConfig, start: datetime, end: datetime, p
     return local_start.date() == local_end.date() and first <= local_start.time() and local_end.time() <= last
 
 
+class Calendar:
+    """One resource's bookings, sorted, answering 'is this interval free?' in O(log n)."""
+
+    def __init__(self, busy: Sequence[Interval]) -> None:
+        self.busy = sorted(busy, key=lambda b: b.start)
+        self.starts = [b.start for b in self.busy]
+        self.max_len = max((b.end - b.start for b in self.busy), default=timedelta(0))
+
+    def is_free(self, wanted: Interval) -> bool:
+        # Only bookings starting in (wanted.start - longest booking, wanted.end) can overlap.
+        lo = bisect_left(self.starts, wanted.start - self.max_len)
+        hi = bisect_left(self.starts, wanted.end)
+        return not any(wanted.overlaps(b) for b in self.busy[lo:hi])
+
+
 def first_free_slot(
     clinic: ClinicConfig,
     clinician_ids: Sequence[str],
@@ -59,12 +75,13 @@ def first_free_slot(
     duration: timedelta,
     patient_zone: str,
 ) -> Slot | None:
+    calendars = {c: Calendar(busy.get(c, ())) for c in clinician_ids}
     for start in candidate_starts(clinic, earliest, duration):
         end = start + duration
         if not within_patient_hours(clinic, start, end, patient_zone):
             continue
         wanted = Interval(start, end)
         for clinician in clinician_ids:
-            if not any(wanted.overlaps(b) for b in busy.get(clinician, ())):
+            if calendars[clinician].is_free(wanted):
                 return Slot(clinician, start, end)
     return None

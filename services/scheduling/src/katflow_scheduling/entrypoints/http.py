@@ -8,11 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from katflow_shared.auth import CARE_TEAM, admits
 from katflow_shared.http import PoolDep
 
 from ..adapters import postgres_appointments as store
 
-router = APIRouter(prefix="/v1", tags=["appointments"])
+router = APIRouter(prefix="/v1", tags=["appointments"], dependencies=[admits(*CARE_TEAM)])
 
 
 class AppointmentOut(BaseModel):

@@ -17,6 +17,7 @@ from katflow_shared.messaging.errors import PermanentError, TransientError
 from ..adapters import postgres_appointments as store
 from ..domain.clinic import ClinicConfig
 from ..domain.slots import first_free_slot
+from ..service_layer.booking import arm_no_show
 
 BOOKING_ATTEMPTS = 10
 
@@ -31,6 +32,7 @@ class Booking:
         duration = timedelta(minutes=self.clinic.consultation_minutes)
         earliest = self.clock.now() + timedelta(hours=self.clinic.booking_lead_hours)
         clinicians = [c.id for c in self.clinic.clinicians_for("consultation")]
+        await store.lock_calendar(ctx.conn)
         for _ in range(BOOKING_ATTEMPTS):
             busy = await store.busy_intervals(ctx.conn, clinicians, earliest)
             slot = first_free_slot(self.clinic, clinicians, busy, earliest, duration, event.patient_time_zone)
@@ -50,6 +52,8 @@ class Booking:
                     )
             except asyncpg.ExclusionViolationError:
                 continue
+            grace = self.clinic.no_show_grace_minutes
+            await arm_no_show(ctx.conn, event.course_id, appointment_id, slot.start, grace)
             await ctx.emit(
                 AppointmentScheduled(
                     appointment_id=appointment_id,

@@ -1,0 +1,243 @@
+"""The table printed at the end of a run, rendered from the JSON the run writes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .stats import fmt_rate, fmt_ratio, fmt_seconds
+
+TARGET_P99_SECONDS = 1.0
+TARGET_FIXED_RATE = 50
+TARGET_LOOP_SHARE = 0.30
+
+PHASE_TITLES = {
+    "fixed": "fixed rate",
+    "saturation": "saturation",
+    "sustainable": "70% of capacity",
+    "saturation_2_replicas": "saturation, 2× sched+notif",
+}
+
+
+def _row(cells: list[str], widths: list[int]) -> str:
+    return "  ".join(
+        c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+    )
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return [_row(header, widths), _row(["-" * w for w in widths], widths), *(_row(r, widths) for r in rows)]
+
+
+def targets(report: dict[str, Any]) -> list[tuple[str, bool | None, str]]:
+    """(target, met?, what was measured); None when the run could not measure it."""
+    phases = report.get("phases", {})
+    fixed = phases.get("fixed")
+    out: list[tuple[str, bool | None, str]] = []
+    if fixed:
+        p99 = fixed["latency_seconds"]["request_to_ack_email"]["p99"]
+        rate_ok = report["profile"]["fixed_rate"] >= TARGET_FIXED_RATE
+        cut = fixed.get("overload_cut_off_after_seconds")
+        met = None if p99 is None or not rate_ok else (p99 < TARGET_P99_SECONDS and cut is None)
+        measured = f"p99 {_bound(fixed)}{fmt_seconds(p99)}"
+        if cut is not None:
+            capacity = phases.get("saturation", {}).get("requests_per_second")
+            measured += (
+                f"; the rate was not carried (backlog cut-off after {cut:g} s; "
+                f"capacity at saturation {fmt_rate(capacity)})"
+            )
+        out.append((f"p99 request→email < 1 s at {TARGET_FIXED_RATE} requests/s", met, measured))
+    share = report.get("ratios", {}).get("events_vs_consume_txn_produce")
+    out.append(
+        (
+            "throughput ≥ 30% of consume→txn→produce",
+            None if share is None else share >= TARGET_LOOP_SHARE,
+            f"{fmt_ratio(share)} (events/s at saturation ÷ baseline records/s)",
+        )
+    )
+    sat = [p for name, p in phases.items() if name.startswith("saturation")]
+    if sat:
+        lost = sum(p["lost"] for p in sat)
+        dup = sum(p["duplicated"] for p in sat)
+        drained = report.get("all_delivered_before_count", True)
+        verdict: bool | None = lost == 0 and dup == 0
+        if lost and drained is False and dup == 0:
+            verdict = None  # late, not shown lost: the backlog had not drained when counting
+        out.append(
+            (
+                "0 lost, 0 duplicated at saturation",
+                verdict,
+                f"undelivered {lost}, duplicated {dup}"
+                + ("" if drained is not False else " (the backlog had not drained when counted)"),
+            )
+        )
+    return out
+
+
+def _bound(phase: dict[str, Any]) -> str:
+    """'≥' when some requests were still open: their latency counts as time waited so far."""
+    return "≥" if phase.get("incomplete_after_drain") else ""
+
+
+def render(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    p = report["profile"]
+    lines = [
+        f"katflow benchmark — profile {p['name']} — {report['started_at']} — "
+        f"{report.get('duration_seconds', '?')} s",
+        f"machine: {m['cpus']} CPUs ({m['cpu_model'] or 'unknown model'}), {m['memory_gib']} GiB, {m['os']}, "
+        f"Python {m['python']}; PostgreSQL {report['infrastructure']['postgresql']}, Kafka at "
+        f"{report['infrastructure']['kafka_bootstrap']}",
+        f"load average at start {m['load_average_at_start']}, at end {report.get('load_average_at_end')} — "
+        "Kafka, PostgreSQL, the services, the SMTP sink and this load generator share these CPUs; "
+        "anything else running skews every number below.",
+        "",
+        "BASELINES (same broker, same database; records the size of a pipeline event)",
+    ]
+    b = report["baselines"]
+    lines += (
+        ["  (skipped)"]
+        if not b
+        else _table(
+            ["baseline", "records", "bytes", "throughput"],
+            [
+                [
+                    "raw aiokafka produce → consume",
+                    f"{b['raw_kafka']['records']:,}",
+                    str(b["raw_kafka"]["record_bytes"]),
+                    fmt_rate(b["raw_kafka"]["records_per_second"]),
+                ],
+                [
+                    "consume → 1 PostgreSQL txn → produce",
+                    f"{b['consume_txn_produce']['records']:,}",
+                    str(b["consume_txn_produce"]["record_bytes"]),
+                    fmt_rate(b["consume_txn_produce"]["records_per_second"]),
+                ],
+            ],
+        )
+    )
+    lines += ["", "PIPELINE (HTTP 202 → acknowledgement email accepted by the SMTP server)"]
+    rows = []
+    for name, ph in report.get("phases", {}).items():
+        ack = ph["latency_seconds"]["request_to_ack_email"]
+        conf = ph["latency_seconds"]["request_to_confirmation_email"]
+        ge = _bound(ph)
+        cut = ph.get("overload_cut_off_after_seconds")
+        rows.append(
+            [
+                PHASE_TITLES.get(name, name),
+                ph["offered"] + (f", cut off at {cut:g} s" if cut is not None else ""),
+                fmt_rate(ph["requests_per_second"]),
+                fmt_rate(ph["events_per_second"]),
+                fmt_rate(ph["deliveries_per_second"]),
+                ge + fmt_seconds(ack["p50"]),
+                ge + fmt_seconds(ack["p95"]),
+                ge + fmt_seconds(ack["p99"]),
+                ge + fmt_seconds(conf["p99"]),
+                str(ph["lost"]),
+                str(ph["duplicated"]),
+            ]
+        )
+    if rows:
+        lines += _table(
+            [
+                "phase",
+                "offered",
+                "requests",
+                "events",
+                "deliveries",
+                "ack p50",
+                "ack p95",
+                "ack p99",
+                "confirm p99",
+                "undelivered",
+                "dup",
+            ],
+            rows,
+        )
+        lines += ["", "  where the acknowledgement's time goes (p50 / p99)"]
+        split = []
+        for name, ph in report.get("phases", {}).items():
+            lat = ph["latency_seconds"]
+            split.append(
+                [PHASE_TITLES.get(name, name)]
+                + [
+                    f"{fmt_seconds(lat[k]['p50'])} / {fmt_seconds(lat[k]['p99'])}"
+                    for k in ("http_202", "request_to_kafka", "kafka_to_ack_email")
+                ]
+            )
+        lines += _table(
+            ["  phase", "POST → 202", "202 → event on Kafka", "on Kafka → email accepted"],
+            [["  " + r[0], *r[1:]] for r in split],
+        )
+        lines += ["", "  CPU per completed request (ms), by component, in the measurement window"]
+        names = list(next(iter(report["phases"].values())).get("cpu_ms_per_request", {}))
+        cpu_rows = []
+        for name, ph in report.get("phases", {}).items():
+            per = ph.get("cpu_ms_per_request", {})
+            cells = [f"{per[n]:.1f}" if per.get(n) is not None else "-" for n in names]
+            known = [per[n] for n in names if per.get(n) is not None]
+            cpu_rows.append(["  " + PHASE_TITLES.get(name, name), *cells, f"{sum(known):.1f}"])
+        lines += _table(["  phase", *names, "total"], cpu_rows)
+    else:
+        lines.append("  (no phase completed)")
+    t = report.get("timers", {})
+    lines += [
+        "",
+        "TIMERS (SessionAdministered → IntegrationDue, due at discharge; lateness = Kafka time − due time)",
+    ]
+    if "error" in t:
+        lines.append(f"  course phase did not run: {t['error']}")
+    else:
+        late = t["integration_due_lateness_seconds"]
+        lines += _table(
+            ["courses", "staff steps", "lateness p50", "p95", "p99", "max", "IntegrationDue", "lost", "dup"],
+            [
+                [
+                    str(t["courses"]),
+                    f"{t['staff_steps']} ({t['steps_per_second']}/s)",
+                    fmt_seconds(late["p50"]),
+                    fmt_seconds(late["p95"]),
+                    fmt_seconds(late["p99"]),
+                    fmt_seconds(late["max"]),
+                    str(t["integration_due_events"]),
+                    str(t["lost"]),
+                    str(t["duplicated"]),
+                ]
+            ],
+        )
+    r = {k: fmt_ratio(v) for k, v in report.get("ratios", {}).items()}
+    lines += [
+        "",
+        "RATIOS",
+        f"  pipeline events/s ÷ consume→txn→produce records/s   {r.get('events_vs_consume_txn_produce')}"
+        f"   (2 replicas: {r.get('scaled_events_vs_consume_txn_produce')})",
+        f"  pipeline events/s ÷ raw Kafka records/s             {r.get('events_vs_raw_kafka')}",
+        f"  consumer deliveries/s ÷ consume→txn→produce         {r.get('deliveries_vs_consume_txn_produce')}",
+        f"  scale-out: requests/s with 2 replicas ÷ 1 replica    {r.get('scale_out_requests')}",
+        "",
+        "CHECKS",
+        f"  staff alerts {report.get('staff_alerts')}, dead letters {report.get('dead_letters')}, "
+        f"services alive {report.get('services_alive')}, HTTP errors {report.get('http_errors') or 'none'}",
+        f"  every request's emails arrived before the final count: {report.get('all_delivered_before_count')}"
+        " (undelivered = still missing then: late, or lost; a drained run tells them apart)",
+    ]
+    for label, met, measured in targets(report):
+        verdict = "n/a " if met is None else ("PASS" if met else "FAIL")
+        lines.append(f"  [{verdict}] {label}: {measured}")
+    hot = report.get("hot_path") or {}
+    if hot:
+        lines += ["", "HOT PATH (py-spy, share of each process's CPU samples, own time)"]
+        for label, prof in hot.items():
+            tops = ", ".join(f"{h['function']} {h['own'] * 100:.0f}%" for h in prof["own"][:5])
+            lines.append(f"  {label} ({prof['samples']} samples): {tops}")
+    lines += [
+        "",
+        "≥: some requests were still open when the phase ended; their latency is counted as the time "
+        "waited so far, so the percentile is a lower bound. "
+        "requests = requests/s whose acknowledgement and confirmation both arrived inside the window; "
+        "events = records published on the workflow topics per second; deliveries = records the services' "
+        "consumer groups handled and committed per second. Saturation keeps a fixed number of requests "
+        "open end to end (closed loop); the fixed rate is open loop.",
+    ]
+    return "\n".join(lines)

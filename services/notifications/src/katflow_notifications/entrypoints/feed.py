@@ -1,0 +1,92 @@
+"""The in-app staff feed: a list, a read mark, and a live stream (server-sent events)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from katflow_shared.auth import CARE_TEAM, admits
+from katflow_shared.http import RuntimeDep
+
+from ..adapters import postgres_feed as feed
+from .deps import DepsDep
+
+router = APIRouter(prefix="/v1/staff", tags=["staff feed"], dependencies=[admits(*CARE_TEAM)])
+HEARTBEAT_SECONDS = 15.0
+
+
+class FeedItem(BaseModel):
+    id: int
+    notification: str
+    title: str
+    body: str
+    urgent: bool
+    course_id: UUID | None
+    created_at: datetime
+    read_at: datetime | None
+
+
+def _known(deps: DepsDep, staff_id: str) -> None:
+    if deps.planner.staff.member(staff_id) is None:
+        raise HTTPException(404, "unknown staff member")
+
+
+@router.get("/{staff_id}/feed", response_model=list[FeedItem], summary="Feed items after an id")
+async def list_feed(
+    staff_id: str, runtime: RuntimeDep, deps: DepsDep, after: Annotated[int, Query(ge=0)] = 0
+) -> list[FeedItem]:
+    _known(deps, staff_id)
+    return [FeedItem(**dict(r)) for r in await feed.items_after(runtime.pool, staff_id, after)]
+
+
+@router.post("/{staff_id}/feed/{item_id}/read", status_code=204, summary="Mark a feed item read")
+async def read_item(staff_id: str, item_id: int, runtime: RuntimeDep, deps: DepsDep) -> None:
+    _known(deps, staff_id)
+    if not await feed.mark_read(runtime.pool, staff_id, item_id, runtime.clock.now()):
+        raise HTTPException(404, "no such feed item")
+
+
+@router.get(
+    "/{staff_id}/feed/stream",
+    summary="Live feed (text/event-stream); resumes after Last-Event-ID",
+    response_class=StreamingResponse,
+)
+async def stream_feed(
+    staff_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    deps: DepsDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    _known(deps, staff_id)
+    resume = last_event_id or ""
+    start = after if after is not None else int(resume) if resume.isdigit() else 0
+    settings = deps.settings
+
+    async def events() -> AsyncIterator[str]:
+        cursor, began, beat = start, time.monotonic(), time.monotonic()
+        yield "retry: 2000\n\n"
+        while time.monotonic() - began < settings.feed_stream_max_seconds:
+            if await request.is_disconnected():
+                return
+            for row in await feed.items_after(runtime.pool, staff_id, cursor):
+                cursor = row["id"]
+                item = FeedItem(**dict(row)).model_dump(mode="json")
+                yield f"id: {cursor}\nevent: notification\ndata: {json.dumps(item)}\n\n"
+            if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                beat = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(settings.feed_poll_seconds)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

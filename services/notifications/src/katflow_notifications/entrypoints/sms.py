@@ -1,0 +1,92 @@
+"""Webhooks the SMS provider calls: delivery-status callbacks and inbound texts.
+
+Both must be signed (Standard Webhooks headers, HMAC-SHA256 with KATFLOW_SMS_WEBHOOK_SECRET) within
+the timestamp tolerance; a replayed webhook-id is answered 200 and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from katflow_shared.auth import SMS_PROVIDER, mark_authenticated
+from katflow_shared.http import RuntimeDep
+
+from ..adapters import postgres_recipients as recipients
+from ..domain.signing import SignatureError, verify
+from ..service_layer.inbound import apply_status_report
+from ..service_layer.outcomes import Outcomes
+from .deps import DepsDep, NotificationsDeps
+
+router = APIRouter(prefix="/v1/sms", tags=["sms provider webhooks"])
+
+
+class StatusReport(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    id: str | None = Field(None, description="Provider message id (as returned when it was sent).")
+    reference: str | None = Field(None, description="Our delivery id, echoed by the provider.")
+    status: str = Field(description="delivered, failed, undelivered, sent, ...")
+    error_code: str | None = Field(None, description="Provider error code, if any.")
+
+
+class InboundText(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    id: str | None = Field(None, description="Provider id of the inbound message.")
+    from_: str = Field(alias="from", pattern=r"^\+[1-9]\d{6,14}$", description="Sender, E.164.")
+    to: str | None = Field(None, description="Our number.")
+    text: str = Field(max_length=1600, description="Message text (only the keyword is kept).")
+
+
+class WebhookAck(BaseModel):
+    status: str
+
+
+async def _verified(request: Request, deps: NotificationsDeps) -> tuple[str, bytes]:
+    body = await request.body()
+    try:
+        webhook_id = verify(
+            deps.settings.sms_webhook_secret.get_secret_value(),
+            request.headers,
+            body,
+            datetime.now(UTC),  # transport freshness: the wall clock, not the workflow clock
+            timedelta(seconds=deps.settings.webhook_tolerance_seconds),
+        )
+    except SignatureError as exc:
+        raise HTTPException(401, f"webhook signature rejected: {exc}") from exc
+    mark_authenticated(request, SMS_PROVIDER)  # audited as the provider (role provider_callback)
+    return webhook_id, body
+
+
+@router.post("/status", response_model=WebhookAck, summary="Provider delivery-status callback (signed)")
+async def status_callback(request: Request, runtime: RuntimeDep, deps: DepsDep) -> WebhookAck:
+    webhook_id, body = await _verified(request, deps)
+    try:
+        report = StatusReport.model_validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
+    now = runtime.clock.now()
+    outcomes = Outcomes(deps.planner, runtime.emitter)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await recipients.first_webhook(conn, webhook_id, "sms_status", now):
+            return WebhookAck(status="duplicate")
+        state = await apply_status_report(
+            conn, outcomes, report.id, report.reference, report.status, report.error_code, now
+        )
+    return WebhookAck(status=state)
+
+
+@router.post("/inbound", response_model=WebhookAck, summary="Inbound text (STOP/START/HELP), signed")
+async def inbound_text(request: Request, runtime: RuntimeDep, deps: DepsDep) -> WebhookAck:
+    webhook_id, body = await _verified(request, deps)
+    try:
+        message = InboundText.model_validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
+    now = runtime.clock.now()
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        if not await recipients.first_webhook(conn, webhook_id, "sms_inbound", now):
+            return WebhookAck(status="duplicate")
+        keyword = await deps.inbound.handle(conn, webhook_id, message.from_, message.text, now)
+    return WebhookAck(status=keyword.value)

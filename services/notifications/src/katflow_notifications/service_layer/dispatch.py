@@ -1,0 +1,162 @@
+"""Sends due deliveries: policy decides (consent, quiet hours, caps), the template is rendered and
+checked, the channel hands it over, and the outcome is recorded with its event.
+
+A delivery is claimed under a lease (status 'sending'), so a crashed dispatcher's work returns to
+the queue. The one window left is a crash after a provider accepted a message and before it was
+marked sent: it is sent again with the same Message-ID / Idempotency-Key / webhook-id, which
+providers that honour them deduplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from itertools import groupby
+
+import structlog
+
+from katflow_shared.messaging.errors import TRANSIENT_TYPES
+from katflow_shared.runtime import Runtime
+
+from ..adapters import postgres_deliveries as store
+from ..adapters.postgres_deliveries import Delivery
+from ..domain.backoff import retry_delay
+from ..domain.policy import Defer, Policy, Suppress, Target, Traits
+from ..domain.templates import TemplateError, TemplateRegistry
+from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
+from ..settings import NotificationsSettings
+from .outcomes import Outcomes
+from .targets import TargetResolver
+
+log = structlog.get_logger()
+CAP_LOOKBACK = timedelta(days=8)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        runtime: Runtime,
+        settings: NotificationsSettings,
+        channels: Mapping[str, Channel],
+        policy: Policy,
+        targets: TargetResolver,
+        templates: TemplateRegistry,
+        outcomes: Outcomes,
+        on_close: Sequence[Callable[[], Awaitable[None]]] = (),
+    ) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.channels = channels
+        self.policy = policy
+        self.targets = targets
+        self.templates = templates
+        self.outcomes = outcomes
+        self.on_close = on_close
+        self._stopping = False
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping:
+                try:
+                    handled = await self.dispatch_once()
+                except TRANSIENT_TYPES as exc:
+                    log.warning("dispatcher_retry", error=type(exc).__name__)
+                    handled = 0
+                    await asyncio.sleep(1)
+                if handled == 0:
+                    await asyncio.sleep(self.settings.dispatch_poll_seconds)
+        finally:
+            for close in self.on_close:
+                await close()
+
+    async def stop(self) -> None:
+        self._stopping = True
+
+    async def dispatch_once(self, limit: int = 20) -> int:
+        """Claim due deliveries and settle each; one recipient's deliveries go one at a time
+        (so a frequency cap sees the text sent just before)."""
+        s = self.settings
+        now = self.runtime.clock.now()
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            claimed = await store.claim_due(
+                conn,
+                now,
+                timedelta(seconds=s.delivery_lease_seconds),
+                limit,
+                timedelta(hours=s.recipient_wait_hours),
+            )
+
+        def by_recipient(d: Delivery) -> str:
+            return str(d.patient_id or d.id)
+
+        groups = [list(g) for _, g in groupby(sorted(claimed, key=by_recipient), key=by_recipient)]
+        await asyncio.gather(*(self._deliver_all(g) for g in groups))
+        return len(claimed)
+
+    async def _deliver_all(self, deliveries: list[Delivery]) -> None:
+        for d in deliveries:
+            await self.deliver(d)
+
+    async def deliver(self, d: Delivery) -> None:
+        pool, now = self.runtime.pool, self.runtime.clock.now()
+        traits = Traits(d.audience, d.channel, d.urgent, d.automated, d.exempt)
+        target = self.targets.resolve(d)
+        sms_sent = []
+        if self.policy.capped(traits) and d.patient_id is not None:
+            sms_sent = await store.sms_sent_times(pool, d.patient_id, now - CAP_LOOKBACK)
+        decision = self.policy.decide(traits, target, now, sms_sent)
+        if isinstance(decision, Defer):
+            await store.defer(pool, d.id, decision.until, decision.reason)
+            log.info("delivery_deferred", delivery_id=str(d.id), reason=decision.reason)
+            return
+        if isinstance(decision, Suppress):
+            async with pool.acquire() as conn, conn.transaction():
+                await self.outcomes.suppressed(conn, d, decision.reason, now)
+            log.info("delivery_suppressed", delivery_id=str(d.id), reason=decision.reason)
+            return
+        try:
+            receipt = await self._send(d, traits, target, decision.address)
+        except ChannelTransient as exc:
+            await self._transient(d, exc.code, exc.retry_after)
+        except ChannelPermanent as exc:
+            await self._permanent(d, exc.code)
+        except TemplateError:
+            await self._permanent(d, "template_error")
+        except Exception as exc:  # unclassified: retried a bounded number of times, then failed
+            log.error("delivery_error", delivery_id=str(d.id), error=type(exc).__name__)
+            await self._transient(d, f"error_{type(exc).__name__}", None)
+        else:
+            async with pool.acquire() as conn, conn.transaction():
+                await self.outcomes.sent(conn, d, receipt, self.runtime.clock.now())
+            log.info("delivery_sent", delivery_id=str(d.id), channel=d.channel, template=d.template_id)
+
+    async def _send(self, d: Delivery, traits: Traits, target: Target, address: str) -> Receipt:
+        template = self.templates.get(d.template_id, d.template_version)
+        rendered = template.render(d.facts, self.targets.render_env(d, target))
+        problem = self.policy.content_problem(traits, rendered)
+        if problem is not None:
+            raise ChannelPermanent(problem)
+        channel = self.channels.get(d.channel)
+        if channel is None:
+            raise ChannelPermanent(f"{d.channel}_not_configured")
+        outbound = Outbound(d.id, address, rendered, d.urgent, d.notification, d.course_id)
+        return await channel.send(outbound)
+
+    async def _transient(self, d: Delivery, code: str, retry_after: float | None) -> None:
+        s, now = self.settings, self.runtime.clock.now()
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            attempt = await store.record_attempt(conn, d.id, now, "transient", code)
+            if attempt >= s.delivery_max_attempts:
+                await self.outcomes.failed(conn, d, f"{code}_attempts_exhausted", now)
+                return
+            delay = retry_delay(attempt, s.retry_base_seconds, s.retry_max_seconds, retry_after)
+            await store.retry_later(conn, d.id, now + timedelta(seconds=delay), code, now)
+        log.warning("delivery_retry", delivery_id=str(d.id), error=code, attempt=attempt, delay=delay)
+
+    async def _permanent(self, d: Delivery, code: str) -> None:
+        now = self.runtime.clock.now()
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            await store.record_attempt(conn, d.id, now, "permanent", code)
+            await self.outcomes.failed(conn, d, code, now)
+        log.warning("delivery_failed", delivery_id=str(d.id), error=code)

@@ -1,0 +1,98 @@
+"""What happens after a delivery is settled: its state, NotificationSent/NotificationFailed through
+the outbox (same transaction), and the fallback to the next channel or a staff task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from katflow_shared import audit
+from katflow_shared.contracts import NotificationFailed, NotificationSent
+from katflow_shared.messaging.emitter import Emitter
+
+from ..adapters import postgres_deliveries as store
+from ..adapters.postgres_deliveries import Delivery
+from ..domain import status as st
+from ..domain.catalogue import lookup, next_channel
+from ..ports import Receipt
+from .planning import Planner
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    planner: Planner
+    emitter: Emitter
+
+    async def sent(self, conn: asyncpg.Connection, d: Delivery, receipt: Receipt, now: datetime) -> None:
+        await store.record_attempt(conn, d.id, now, "accepted", provider_id=receipt.provider_id)
+        await store.mark_sent(conn, d.id, receipt.provider_id, now, receipt.delivered)
+        await self._audit(conn, d, "sent", receipt.provider_id)
+        if d.audience != "integrator":
+            event = NotificationSent(
+                delivery_id=d.id,
+                course_id=d.course_id,
+                channel=d.channel,
+                template_id=d.template_id,
+                template_version=d.template_version,
+                sent_at=now,
+            )
+            await self.emitter.emit(conn, event)
+
+    async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
+        if not await store.finish_unsent(conn, d.id, st.FAILED, code, now):
+            return
+        await self._audit(conn, d, "failed", None, code)
+        if d.audience != "integrator":
+            event = NotificationFailed(
+                delivery_id=d.id,
+                course_id=d.course_id,
+                channel=d.channel,
+                template_id=d.template_id,
+                error_code=code,
+                failed_at=now,
+            )
+            await self.emitter.emit(conn, event)
+        await self._fall_back(conn, d, code)
+
+    async def suppressed(self, conn: asyncpg.Connection, d: Delivery, reason: str, now: datetime) -> None:
+        if await store.finish_unsent(conn, d.id, st.SUPPRESSED, reason, now):
+            await self._audit(conn, d, "suppressed", None, reason)
+            await self._fall_back(conn, d, None)
+
+    async def _audit(
+        self, conn: asyncpg.Connection, d: Delivery, status: str, provider_id: str | None, reason: str = ""
+    ) -> None:
+        """Every outbound message leaves an audit record: ids and codes, never the address or text."""
+        detail = {
+            "channel": d.channel,
+            "template_id": d.template_id,
+            "template_version": d.template_version,
+            "audience": d.audience,
+            "recipient": str(d.patient_id or d.staff_id or ""),
+            "provider_id": provider_id,
+            "status": status,
+            "reason": reason or None,
+        }
+        await audit.record_system(
+            conn,
+            self.emitter.settings.service_name,
+            f"message.{status}",
+            patient_id=d.patient_id,
+            course_id=d.course_id,
+            resource={"delivery_id": d.id, "event_id": d.event_id},
+            outcome="ok" if status == "sent" else "rejected",
+            detail=detail,
+        )
+
+    async def _fall_back(self, conn: asyncpg.Connection, d: Delivery, failure: str | None) -> None:
+        if d.audience != "patient" or d.exempt:
+            return
+        channel = next_channel(lookup(d.notification, "patient"), d.channel)
+        if channel is not None:
+            await self.planner.fall_back(conn, d, channel)
+            return
+        failure = failure or await store.chain_failure(conn, d.event_id, d.patient_id, d.notification)
+        if failure is not None:  # a chain merely suppressed by policy is not a failure
+            await self.planner.staff_task(conn, d, failure)

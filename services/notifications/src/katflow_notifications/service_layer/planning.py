@@ -1,0 +1,179 @@
+"""Turn intents into queued deliveries: the patient's first channel, every routed staff channel,
+and signed pushes to integrators. Idempotent: a redelivered event queues nothing new."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from katflow_shared.clock import Clock
+from katflow_shared.messaging.cloudevents import Envelope
+from katflow_shared.messaging.errors import PermanentError
+
+from ..adapters import postgres_deliveries as store
+from ..adapters import postgres_recipients as recipients
+from ..adapters.postgres_deliveries import Delivery, NewDelivery
+from ..domain.catalogue import NotificationType, lookup
+from ..domain.intents import Intent
+from ..domain.staff import StaffDirectory
+from ..domain.templates import TemplateRegistry
+from ..settings import NotificationsSettings
+
+
+@dataclass(frozen=True)
+class Planner:
+    staff: StaffDirectory
+    templates: TemplateRegistry
+    settings: NotificationsSettings
+    clock: Clock
+
+    async def plan(
+        self, conn: asyncpg.Connection, intent: Intent, event_id: UUID, address: str | None = None
+    ) -> list[UUID]:
+        ntype = lookup(intent.notification, intent.audience)
+        if ntype.audience == "patient":
+            return await self._patient(conn, ntype, intent, event_id, address)
+        return await self._staff(conn, ntype, intent, event_id)
+
+    async def _patient(
+        self,
+        conn: asyncpg.Connection,
+        ntype: NotificationType,
+        intent: Intent,
+        event_id: UUID,
+        address: str | None,
+    ) -> list[UUID]:
+        locale = self.settings.default_locale
+        if intent.patient_id is not None:
+            locale = await recipients.locale_of(conn, intent.patient_id) or locale
+        recipient = str(intent.patient_id or address)
+        new = self._delivery(ntype, intent, event_id, ntype.chain[0], recipient, locale, address=address)
+        return _ids([await store.queue(conn, new)])
+
+    async def _staff(
+        self, conn: asyncpg.Connection, ntype: NotificationType, intent: Intent, event_id: UUID
+    ) -> list[UUID]:
+        rule = self.staff.routing.get(ntype.name)
+        if rule is None:
+            raise PermanentError(f"no staff routing rule for {ntype.name}")
+        urgent = ntype.urgent or rule.urgent
+        members = self.staff.recipients(ntype.name)
+        targets: list[tuple[str, str]] = [(m.id, ch) for m in members for ch in rule.channels]
+        targets += [
+            (hook, "staff_webhook") for hook in rule.webhooks if hook in self.settings.staff_webhook_urls
+        ]
+        queued = []
+        for staff_id, channel in targets:
+            new = self._delivery(
+                ntype, intent, event_id, channel, staff_id, "en", staff_id=staff_id, urgent=urgent
+            )
+            queued.append(await store.queue(conn, new))
+        return _ids(queued)
+
+    async def fall_back(self, conn: asyncpg.Connection, failed: Delivery, channel: str) -> list[UUID]:
+        """Queue the same patient message on the next channel of its chain."""
+        ntype = lookup(failed.notification, "patient")
+        intent = Intent(
+            ntype.name, "patient", failed.course_id, failed.patient_id, failed.appointment_id, failed.facts
+        )
+        recipient = str(failed.patient_id or failed.address)
+        new = self._delivery(
+            ntype, intent, failed.event_id, channel, recipient, failed.locale, fallback_of=failed.id
+        )
+        return _ids([await store.queue(conn, new)])
+
+    async def staff_task(self, conn: asyncpg.Connection, failed: Delivery, error_code: str) -> list[UUID]:
+        """No consented channel reached the patient: the coordinator gets a task."""
+        facts = {
+            "course_id": str(failed.course_id or ""),
+            "patient_id": str(failed.patient_id or ""),
+            "delivery_id": str(failed.id),
+            "failed_channel": failed.channel,
+            "failed_template": failed.template_id,
+            "error_code": error_code,
+        }
+        intent = Intent("delivery_failed", "staff", failed.course_id, None, None, facts)
+        return await self.plan(conn, intent, failed.id)
+
+    async def push_to_integrators(self, conn: asyncpg.Connection, envelope: Envelope) -> list[UUID]:
+        """Queue a signed push of a workflow event to every integrator subscribed to it."""
+        event = envelope.event
+        if event.restricted:
+            return []  # patient contact details never leave the service
+        ntype = lookup("integrator_event", "integrator")
+        course = getattr(event, "course_id", None)
+        facts = {"event_json": structured_cloudevent(envelope), "event_type": envelope.type}
+        intent = Intent(ntype.name, "integrator", course, None, None, facts)
+        queued = []
+        for endpoint in self.settings.integrator_webhooks:
+            if endpoint.event_types and event.name not in endpoint.event_types:
+                continue
+            new = self._delivery(
+                ntype, intent, UUID(envelope.id), "webhook", endpoint.id, "en", address=endpoint.id
+            )
+            queued.append(await store.queue(conn, new))
+        return _ids(queued)
+
+    def _delivery(
+        self,
+        ntype: NotificationType,
+        intent: Intent,
+        event_id: UUID,
+        channel: str,
+        recipient: str,
+        locale: str,
+        *,
+        staff_id: str | None = None,
+        address: str | None = None,
+        urgent: bool = False,
+        fallback_of: UUID | None = None,
+    ) -> NewDelivery:
+        template = self.templates.latest(ntype.name, ntype.audience, channel, locale)
+        if template is None:
+            raise PermanentError(f"no template for {ntype.name}/{ntype.audience}/{channel}")
+        return NewDelivery(
+            event_id=event_id,
+            notification=ntype.name,
+            audience=ntype.audience,
+            channel=channel,
+            template_family=template.family,
+            template_id=template.id,
+            template_version=template.version,
+            locale=template.locale,
+            recipient=recipient,
+            facts=intent.facts,
+            now=self.clock.now(),
+            course_id=intent.course_id,
+            patient_id=intent.patient_id if ntype.audience == "patient" else None,
+            staff_id=staff_id,
+            appointment_id=intent.appointment_id,
+            address=address,
+            urgent=urgent or ntype.urgent,
+            automated=ntype.automated,
+            exempt=ntype.exempt,
+            fallback_of=fallback_of,
+        )
+
+
+def structured_cloudevent(envelope: Envelope) -> str:
+    """The event in CloudEvents structured JSON form (what integrators receive)."""
+    body = {
+        "specversion": "1.0",
+        "id": envelope.id,
+        "source": envelope.source,
+        "type": envelope.type,
+        "subject": envelope.subject,
+        "time": envelope.time.isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": envelope.event.model_dump(mode="json"),
+    }
+    if envelope.correlation_id:
+        body["correlationid"] = envelope.correlation_id
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+def _ids(values: list[UUID | None]) -> list[UUID]:
+    return [v for v in values if v is not None]

@@ -1,0 +1,96 @@
+"""Reminders and surveys as durable timers (katflow_shared.timers), keyed by course and
+appointment so a reschedule or cancellation cancels them and a new plan replaces them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+
+from katflow_shared import timers
+from katflow_shared.clock import Clock
+from katflow_shared.contracts import AppointmentRescheduled, AppointmentScheduled, CourseCompleted
+from katflow_shared.timers import Timer, TimerContext, TimerHandler
+
+from ..adapters import postgres_deliveries as store
+from ..adapters import postgres_recipients as recipients
+from ..domain.catalogue import REMINDERS
+from ..domain.intents import reminder_intent, survey_intent
+from ..domain.quiet_hours import QuietHours
+from ..domain.reminders import ReminderPolicy, plan_reminders, plan_surveys
+from .planning import Planner
+
+REMINDER_TIMER = "notifications.reminder"
+SURVEY_TIMER = "notifications.survey"
+TIMER_EVENTS = uuid.UUID("6d1c1a53-93a4-4c38-9a43-8f0d1c4e2b7a")  # namespace of timer-made event ids
+
+
+def reminder_prefix(course_id: UUID, appointment_id: UUID | None = None) -> str:
+    return f"reminder:{course_id}:" + (f"{appointment_id}:" if appointment_id else "")
+
+
+@dataclass(frozen=True)
+class Reminders:
+    policy: ReminderPolicy
+    survey_offsets: Sequence[timedelta]
+    quiet: QuietHours
+    default_zone: str
+    planner: Planner
+    clock: Clock
+
+    async def schedule(
+        self, conn: asyncpg.Connection, e: AppointmentScheduled | AppointmentRescheduled
+    ) -> int:
+        """(Re)plan an appointment's reminders: earlier ones are cancelled first."""
+        await self.cancel(conn, e.course_id, e.appointment_id, "rescheduled")
+        planned = plan_reminders(e.starts_at, e.kind, e.patient_time_zone, self.clock.now(), self.policy)
+        for p in planned:
+            payload = {
+                "notification": p.notification,
+                "course_id": str(e.course_id),
+                "patient_id": str(e.patient_id),
+                "appointment_id": str(e.appointment_id),
+                "kind": e.kind.value,
+                "starts_at": e.starts_at.isoformat(),
+                "ends_at": e.ends_at.isoformat(),
+            }
+            key = reminder_prefix(e.course_id, e.appointment_id) + p.notification
+            await timers.schedule(conn, REMINDER_TIMER, key, p.due_at, payload)
+        return len(planned)
+
+    async def cancel(
+        self, conn: asyncpg.Connection, course_id: UUID, appointment_id: UUID, reason: str
+    ) -> None:
+        await timers.cancel(conn, reminder_prefix(course_id, appointment_id), REMINDER_TIMER)
+        await store.cancel_queued(conn, appointment_id, REMINDERS, reason)
+
+    async def halt_course(self, conn: asyncpg.Connection, course_id: UUID) -> None:
+        """Urgent review: every automated patient message of the course stops."""
+        await timers.cancel(conn, reminder_prefix(course_id), REMINDER_TIMER)
+        await timers.cancel(conn, f"survey:{course_id}:", SURVEY_TIMER)
+        await store.cancel_automated_for_course(conn, course_id, "course_halted")
+
+    async def schedule_surveys(self, conn: asyncpg.Connection, e: CourseCompleted) -> None:
+        zone = await recipients.time_zone_of(conn, e.patient_id) or self.default_zone
+        for n, due in plan_surveys(e.completed_at, self.survey_offsets, zone, self.quiet):
+            payload = {
+                "course_id": str(e.course_id),
+                "patient_id": str(e.patient_id),
+                "survey_number": str(n),
+            }
+            await timers.schedule(conn, SURVEY_TIMER, f"survey:{e.course_id}:{n}", due, payload)
+
+    async def fire_reminder(self, timer: Timer, ctx: TimerContext) -> None:
+        event_id = uuid.uuid5(TIMER_EVENTS, f"{timer.key}@{timer.payload['starts_at']}")
+        await self.planner.plan(ctx.conn, reminder_intent(timer.payload), event_id)
+
+    async def fire_survey(self, timer: Timer, ctx: TimerContext) -> None:
+        event_id = uuid.uuid5(TIMER_EVENTS, timer.key)
+        await self.planner.plan(ctx.conn, survey_intent(timer.payload), event_id)
+
+    def timer_handlers(self) -> dict[str, TimerHandler]:
+        return {REMINDER_TIMER: self.fire_reminder, SURVEY_TIMER: self.fire_survey}

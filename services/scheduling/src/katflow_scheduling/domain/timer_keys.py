@@ -1,0 +1,24 @@
+"""Durable timer kinds and keys. Keys nest course → appointment/session, so one prefix cancels all
+of an appointment's timers, or all of a course's."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+NO_SHOW = "no_show"
+MONITORING_CHECK = "monitoring_check"
+INTEGRATION_DUE = "integration_due"
+INTEGRATION_OVERDUE = "integration_overdue"
+KINDS = (NO_SHOW, MONITORING_CHECK, INTEGRATION_DUE, INTEGRATION_OVERDUE)
+
+
+def course(course_id: UUID) -> str:
+    return f"course:{course_id}:"
+
+
+def appointment(course_id: UUID, appointment_id: UUID) -> str:
+    return f"{course(course_id)}appt:{appointment_id}:"
+
+
+def session(course_id: UUID, session_id: UUID) -> str:
+    return f"{course(course_id)}session:{session_id}:"

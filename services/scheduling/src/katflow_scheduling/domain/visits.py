@@ -1,0 +1,139 @@
+"""Staff request bodies for a visit, and the clinical checks at check-in, dosing and discharge."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from katflow_shared.contracts.common import CancellationReason, MonitoringCheck
+from katflow_shared.http import RuleViolation
+from katflow_shared.protocols import BloodPressure, Protocol
+
+StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DosingCheckIn(_Body):
+    """Pre-dose re-check of the prerequisites (only for dosing appointments)."""
+
+    blood_pressure: BloodPressure = Field(description="Pre-dose blood pressure.")
+    ride_home_confirmed: bool = Field(description="The patient's ride home is here or confirmed.")
+    fasting_confirmed: bool = Field(description="The patient followed the protocol's fasting instruction.")
+
+
+class CheckInIn(_Body):
+    checked_in_by: StaffId
+    dosing: DosingCheckIn | None = Field(None, description="Required for dosing appointments.")
+
+
+class AdministrationIn(_Body):
+    dose_mg: float = Field(gt=0, le=500, description="Dose given, mg.")
+    dose_mg_per_kg: float | None = Field(None, gt=0, le=5, description="Weight-based dose, if used.")
+    administered_by: StaffId
+
+
+class AdverseEventCode(StrEnum):
+    NAUSEA = "nausea"
+    VOMITING = "vomiting"
+    DISSOCIATION_SEVERE = "dissociation_severe"
+    HYPERTENSION = "hypertension"
+    SEDATION_PROLONGED = "sedation_prolonged"
+    RESPIRATORY_DEPRESSION = "respiratory_depression"
+    ANXIETY = "anxiety"
+    OTHER = "other"
+
+
+class AdverseEvent(_Body):
+    code: AdverseEventCode
+    severity: Literal["mild", "moderate", "severe"]
+
+
+class VitalsSummary(_Body):
+    """Numbers only; never notes."""
+
+    post_dose_bp: BloodPressure | None = Field(None, description="Blood pressure at the +40 min check.")
+    max_systolic: int | None = Field(None, ge=60, le=260)
+    min_spo2: int | None = Field(None, ge=50, le=100, description="Lowest oxygen saturation, %.")
+    discharge_bp: BloodPressure | None = None
+
+
+class SessionIn(_Body):
+    """Discharge: closes monitoring and records the session (no therapy notes: codes and numbers)."""
+
+    vitals: VitalsSummary
+    adverse_events: list[AdverseEvent] = Field(default_factory=list)
+    discharge_assessment_passed: bool = Field(description="A clinician assessed the patient fit to leave.")
+    discharged_by: StaffId
+
+
+class CancelIn(_Body):
+    reason: Literal[CancellationReason.PATIENT_REQUEST, CancellationReason.CLINIC_REQUEST]
+    cancelled_by: StaffId
+
+
+class RescheduleIn(_Body):
+    starts_at: datetime = Field(description="New start (ISO 8601 with offset).")
+    rescheduled_by: StaffId
+
+
+class NoShowIn(_Body):
+    marked_by: StaffId
+
+
+class BookIn(_Body):
+    starts_at: datetime | None = Field(None, description="Wanted start; default the first free slot.")
+    booked_by: StaffId
+
+
+def check_dosing_check_in(body: CheckInIn, protocol: Protocol, rems_certified: bool) -> DosingCheckIn:
+    if body.dosing is None:
+        raise RuleViolation(
+            ["dosing"], "pre_dose_checks_required", "a dosing check-in records pre-dose checks"
+        )
+    d = body.dosing
+    if protocol.dosing.requires_rems_certified_site and not rems_certified:
+        raise RuleViolation(["appointment_id"], "rems_certified_site", "this site is not REMS-certified", 409)
+    if d.blood_pressure.at_or_above(protocol.dosing.max_pre_dose_bp):
+        limit = protocol.dosing.max_pre_dose_bp
+        raise RuleViolation(
+            ["dosing", "blood_pressure"],
+            "blood_pressure_above_dosing_limit",
+            f"at or above {limit.systolic}/{limit.diastolic} ({protocol.id})",
+        )
+    if protocol.preparation.ride_home_required and not d.ride_home_confirmed:
+        raise RuleViolation(["dosing", "ride_home_confirmed"], "ride_home_required", "no ride home confirmed")
+    if not d.fasting_confirmed:
+        raise RuleViolation(
+            ["dosing", "fasting_confirmed"], "fasting_required", protocol.instructions.fasting
+        )
+    return d
+
+
+def check_discharge(body: SessionIn, protocol: Protocol, administered_at: datetime, now: datetime) -> None:
+    minimum = protocol.dosing.monitoring_minutes
+    if (now - administered_at).total_seconds() < minimum * 60:
+        raise RuleViolation(
+            ["appointment_id"],
+            "minimum_monitoring",
+            f"{protocol.id} monitors at least {minimum} minutes",
+            409,
+        )
+    if not body.discharge_assessment_passed:
+        raise RuleViolation(
+            ["discharge_assessment_passed"],
+            "discharge_assessment_required",
+            "discharge only after assessment",
+        )
+    wants_bp = MonitoringCheck.BLOOD_PRESSURE in {c.check for c in protocol.dosing.checks}
+    if wants_bp and body.vitals.post_dose_bp is None:
+        raise RuleViolation(
+            ["vitals", "post_dose_bp"],
+            "post_dose_blood_pressure_required",
+            "record the post-dose blood pressure",
+        )

@@ -1,0 +1,259 @@
+"""scheduling's staff API: visits, changes and manual bookings.
+
+Every rule a request breaks is answered 4xx with ``detail[0].type`` naming the rule, e.g.
+``one_dose_per_day``, ``integration_window``, ``double_booking``, ``no_show_grace_period``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict
+
+from katflow_shared.auth import CARE_TEAM, Role, admits
+from katflow_shared.http import PoolDep, RuntimeDep
+
+from ..adapters import postgres_course as store
+from ..domain.visits import (
+    AdministrationIn,
+    BookIn,
+    CancelIn,
+    CheckInIn,
+    NoShowIn,
+    RescheduleIn,
+    SessionIn,
+    StaffId,
+)
+from ..handlers import changes, visits
+from ..service_layer.deps import Deps
+
+router = APIRouter(prefix="/v1", tags=["visits and changes (staff)"])
+RULES = " Breaking a rule answers 409/422 with the rule's name in `detail[0].type`."
+CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
+CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
+
+
+def _deps(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+DepsDep = Annotated[Deps, Depends(_deps)]
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    completed_by: StaffId
+
+
+class StatusOut(BaseModel):
+    appointment_id: UUID
+    status: str
+
+
+class AdministrationOut(BaseModel):
+    session_id: UUID
+    monitoring_until: datetime
+
+
+class WindowOut(BaseModel):
+    opens_at: datetime
+    closes_at: datetime
+    due_at: datetime
+
+
+class SessionOut(BaseModel):
+    session_id: UUID
+    integration_window: WindowOut
+
+
+class RescheduledOut(BaseModel):
+    appointment_id: UUID
+    starts_at: datetime
+    ends_at: datetime
+    clinician_id: str
+
+
+class BookedOut(BaseModel):
+    starts_at: datetime
+    ends_at: datetime
+    clinician_id: str
+    room_id: str | None
+    dose_number: int
+
+
+class SessionRecordOut(BaseModel):
+    id: UUID
+    appointment_id: UUID
+    dose_number: int
+    route: str
+    protocol_version: str
+    administered_at: datetime
+    monitoring_ended_at: datetime | None
+    adverse_events: bool
+    integration_opens_at: datetime | None
+    integration_closes_at: datetime | None
+    integration_held_at: datetime | None
+    integration_overdue_at: datetime | None
+
+
+class CourseOut(BaseModel):
+    course_id: UUID
+    status: str
+    route: str | None
+    protocol_version: str | None
+    doses_given: int
+    total_doses: int | None
+    integration_outstanding: bool
+    sessions: list[SessionRecordOut]
+
+
+@router.get(
+    "/courses/{course_id}",
+    response_model=CourseOut,
+    summary="A course's dosing progress and sessions",
+    dependencies=CARE_TEAM_ONLY,
+)
+async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any]:
+    plan = await store.load_plan(pool, course_id)
+    total = deps.protocol(plan.protocol_version).total_doses if plan.protocol_version else None
+    sessions = [dict(r) for r in await store.sessions_of_course(pool, course_id)]
+    return {
+        "course_id": plan.id,
+        "status": plan.status.value,
+        "route": plan.route,
+        "protocol_version": plan.protocol_version,
+        "doses_given": plan.doses_given,
+        "total_doses": total,
+        "integration_outstanding": plan.integration_outstanding,
+        "sessions": sessions,
+    }
+
+
+@router.post(
+    "/appointments/{appointment_id}/check-in",
+    dependencies=CARE_TEAM_ONLY,
+    response_model=StatusOut,
+    summary="Check a patient in (dosing: re-checks prerequisites and pre-dose vitals)",
+    description="Dosing re-checks course_halted, integration_outstanding, one_dose_per_day, dose_spacing, "
+    "rems_certified_site, blood_pressure_above_dosing_limit, ride_home_required, fasting_required. Cancels "
+    "the no-show timer." + RULES,
+)
+async def check_in(
+    appointment_id: UUID, body: CheckInIn, runtime: RuntimeDep, deps: DepsDep
+) -> dict[str, Any]:
+    return await visits.check_in(runtime, deps, appointment_id, body)
+
+
+@router.post(
+    "/appointments/{appointment_id}/administration",
+    dependencies=CLINICIAN_ONLY,
+    response_model=AdministrationOut,
+    summary="Record that the dose was given now; monitoring starts",
+    description="Creates the session record (route, dose, protocol version), holds room and clinician "
+    "for the whole monitoring window (monitoring_window_not_reserved) and arms the monitoring prompts "
+    "(MonitoringCheckDue, e.g. +40 min blood pressure, discharge check)." + RULES,
+)
+async def administer(
+    appointment_id: UUID, body: AdministrationIn, runtime: RuntimeDep, deps: DepsDep
+) -> dict[str, Any]:
+    return await visits.administer(runtime, deps, appointment_id, body)
+
+
+@router.post(
+    "/appointments/{appointment_id}/session",
+    dependencies=CLINICIAN_ONLY,
+    response_model=SessionOut,
+    summary="Discharge: close monitoring and record the session (emits SessionAdministered)",
+    description="Vitals summary and adverse events as numbers and codes; never therapy notes. Refused before "
+    "the protocol's least monitoring (minimum_monitoring), without a passed discharge assessment or without "
+    "the post-dose blood pressure. Emits SessionAdministered and AppointmentCompleted; scheduling then arms "
+    "IntegrationDue/IntegrationOverdue and books the integration inside its window." + RULES,
+)
+async def session(
+    appointment_id: UUID, body: SessionIn, runtime: RuntimeDep, deps: DepsDep
+) -> dict[str, Any]:
+    return await visits.record_session(runtime, deps, appointment_id, body)
+
+
+@router.post(
+    "/appointments/{appointment_id}/complete",
+    dependencies=CARE_TEAM_ONLY,
+    response_model=StatusOut,
+    summary="Mark a consultation or integration appointment attended (emits AppointmentCompleted)",
+    description="An integration completes the dose's integration (cancels IntegrationOverdue); the next dose "
+    "or CourseCompleted follows on its own." + RULES,
+)
+async def complete(appointment_id: UUID, body: CompleteIn, runtime: RuntimeDep) -> dict[str, Any]:
+    return await visits.complete(runtime, appointment_id, body.completed_by)
+
+
+@router.post(
+    "/appointments/{appointment_id}/cancel",
+    dependencies=CARE_TEAM_ONLY,
+    response_model=StatusOut,
+    summary="Cancel an appointment (emits AppointmentCancelled; frees room and clinician; drops its timers)",
+    description=RULES.strip(),
+)
+async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep) -> dict[str, Any]:
+    return await changes.cancel(runtime, appointment_id, body)
+
+
+@router.post(
+    "/appointments/{appointment_id}/reschedule",
+    dependencies=CARE_TEAM_ONLY,
+    response_model=RescheduledOut,
+    summary="Move an appointment (emits AppointmentRescheduled; moves its no-show timer)",
+    description="Keeps clinician and room when free, else picks free qualified ones (double_booking "
+    "when none). Dosing keeps the cadence (one_dose_per_day, dose_spacing); integration stays in its window "
+    "(integration_window)." + RULES,
+)
+async def reschedule(
+    appointment_id: UUID, body: RescheduleIn, runtime: RuntimeDep, deps: DepsDep
+) -> dict[str, Any]:
+    return await changes.reschedule(runtime, deps, appointment_id, body)
+
+
+@router.post(
+    "/appointments/{appointment_id}/no-show",
+    dependencies=CARE_TEAM_ONLY,
+    response_model=StatusOut,
+    summary="Mark a no-show after the protocol's grace period (emits AppointmentMissed)",
+    description="Refused inside the grace period (no_show_grace_period). A durable timer also marks "
+    "it on its own when nobody checked in by then." + RULES,
+)
+async def no_show(appointment_id: UUID, body: NoShowIn, runtime: RuntimeDep, deps: DepsDep) -> dict[str, Any]:
+    return await changes.no_show(runtime, deps, appointment_id, body)
+
+
+@router.post(
+    "/courses/{course_id}/dosing-appointments",
+    dependencies=CARE_TEAM_ONLY,
+    status_code=201,
+    response_model=BookedOut,
+    summary="Book the course's next dose (after a cancellation, a no-show or a halt)",
+    description="At starts_at, or the first free slot the cadence allows. Refused when halted "
+    "(course_halted), a dose is open (dose_already_booked), all doses are given "
+    "(course_doses_exhausted), an integration is outstanding (integration_outstanding) or the "
+    "cadence is broken." + RULES,
+)
+async def book_dose(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> dict[str, Any]:
+    return await changes.book_dose(runtime, deps, course_id, body)
+
+
+@router.post(
+    "/courses/{course_id}/integration-appointments",
+    dependencies=CARE_TEAM_ONLY,
+    status_code=201,
+    response_model=BookedOut,
+    summary="Book the integration session of the latest dose without one",
+    description="Inside the integration window (integration_window); after the window closed, a "
+    "catch-up at any time." + RULES,
+)
+async def book_integration(
+    course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep
+) -> dict[str, Any]:
+    return await changes.book_integration(runtime, deps, course_id, body)

@@ -1,0 +1,152 @@
+"""Changes staff make: cancel, reschedule, no-show, and booking a dose or an integration by hand.
+
+Each emits its event and cancels or moves the appointment's timers in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from katflow_shared.contracts import AppointmentRescheduled
+from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.http import RuleViolation
+from katflow_shared.runtime import Runtime
+
+from ..adapters import postgres_course as store
+from ..domain.appointments import Appointment, Status, no_show_allowed, require
+from ..domain.cadence import spacing_violation
+from ..domain.integration import check_integration_time
+from ..domain.reservations import Need, Reservation, free_resources, outside_hours
+from ..domain.slots import Interval
+from ..domain.visits import BookIn, CancelIn, NoShowIn, RescheduleIn
+from ..service_layer import booking, steps
+from ..service_layer.deps import Deps
+from ..service_layer.unit import AppointmentUnit, appointment_unit, course_unit
+
+
+async def cancel(runtime: Runtime, appointment_id: UUID, body: CancelIn) -> dict[str, Any]:
+    async with appointment_unit(runtime, appointment_id) as u:
+        require(u.appt, Status.SCHEDULED, Status.CHECKED_IN)
+        await steps.cancel_appointment(u.conn, u.appt, body.reason, body.cancelled_by, u.now, u.emit)
+    return {"appointment_id": appointment_id, "status": Status.CANCELLED.value}
+
+
+async def no_show(runtime: Runtime, deps: Deps, appointment_id: UUID, body: NoShowIn) -> dict[str, Any]:
+    async with appointment_unit(runtime, appointment_id) as u:
+        no_show_allowed(u.appt, u.now, deps.grace_minutes(u.appt.protocol_version))
+        await steps.mark_missed(u.conn, u.appt, body.marked_by, u.now, u.emit)
+    return {"appointment_id": appointment_id, "status": Status.MISSED.value}
+
+
+async def reschedule(
+    runtime: Runtime, deps: Deps, appointment_id: UUID, body: RescheduleIn
+) -> dict[str, Any]:
+    async with appointment_unit(runtime, appointment_id) as u:
+        require(u.appt, Status.SCHEDULED)
+        start = body.starts_at
+        end = start + (u.appt.ends_at - u.appt.starts_at)
+        await _check_new_time(deps, u, start, end)
+        found = await _resources_at(u, deps, start, end)
+        await _move(u, found)
+        grace = deps.grace_minutes(u.appt.protocol_version)
+        await booking.arm_no_show(u.conn, u.plan.id, u.appt.id, start, grace)  # moves the pending timer
+        await u.emit(_rescheduled(u.appt, start, end))
+    return {
+        "appointment_id": appointment_id,
+        "starts_at": start,
+        "ends_at": end,
+        "clinician_id": found.clinician_id,
+    }
+
+
+async def _move(u: AppointmentUnit, found: Reservation) -> None:
+    try:
+        async with u.conn.transaction():
+            await store.move(u.conn, u.appt.id, found)
+    except asyncpg.ExclusionViolationError:
+        raise RuleViolation(["starts_at"], "double_booking", "someone booked that time first", 409) from None
+
+
+async def _check_new_time(deps: Deps, u: AppointmentUnit, start: datetime, end: datetime) -> None:
+    if start < u.now:
+        raise RuleViolation(["starts_at"], "starts_in_past", "choose a time in the future")
+    if rule := outside_hours(deps.clinic, start, end, u.plan.patient_time_zone):
+        raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
+    if u.appt.kind is AppointmentKind.DOSING:
+        protocol, number = deps.protocol(u.appt.protocol_version), u.appt.dose_number or 1
+        rule = spacing_violation(
+            protocol, number, start, u.plan.last_dose_at, u.plan.dose_days, deps.clinic.time_zone
+        )
+        if rule is not None:
+            raise RuleViolation(["starts_at"], rule, f"dose {number} breaks the cadence of {protocol.id}")
+    if u.appt.kind is AppointmentKind.INTEGRATION and u.appt.follows_session_id:
+        session = await store.session_of(u.conn, session_id=u.appt.follows_session_id)
+        check_integration_time(booking.window_of(session), start, end - start, u.now)
+
+
+async def _resources_at(u: AppointmentUnit, deps: Deps, start: datetime, end: datetime) -> Reservation:
+    """The same clinician and room when free, else any qualified free ones."""
+    need = _need(deps, u.appt)
+    busy = await store.busy(u.conn, [*need.clinicians, *need.rooms], start, exclude=u.appt.id)
+    prefer = (u.appt.clinician_id, u.appt.room_id)
+    got = free_resources(need, busy, Interval(start, end), prefer, deps.clinic.works)
+    if got is None:
+        raise RuleViolation(
+            ["starts_at"], "double_booking", "no qualified clinician or room is free then", 409
+        )
+    return Reservation(got[0], got[1], start, end)
+
+
+def _need(deps: Deps, appt: Appointment) -> Need:
+    role = appt.kind.value if appt.kind is not AppointmentKind.PREPARATION else "integration"
+    return deps.need(role, with_room=appt.room_id is not None)
+
+
+def _rescheduled(appt: Appointment, start: datetime, end: datetime) -> AppointmentRescheduled:
+    return AppointmentRescheduled(
+        appointment_id=appt.id,
+        course_id=appt.course_id,
+        patient_id=appt.patient_id,
+        kind=appt.kind,
+        previous_starts_at=appt.starts_at,
+        starts_at=start,
+        ends_at=end,
+        patient_time_zone=appt.patient_time_zone,
+    )
+
+
+async def book_dose(runtime: Runtime, deps: Deps, course_id: UUID, body: BookIn) -> dict[str, Any]:
+    async with course_unit(runtime, course_id) as u:
+        found = await booking.book_dose(u.conn, deps, u.plan, u.emit, None, body.starts_at)
+    return _booked(found, u.plan.doses_given + 1)
+
+
+async def book_integration(runtime: Runtime, deps: Deps, course_id: UUID, body: BookIn) -> dict[str, Any]:
+    async with course_unit(runtime, course_id) as u:
+        session = await store.latest_unintegrated(u.conn, course_id)
+        if session is None:
+            raise RuleViolation(
+                ["course_id"], "no_integration_outstanding", "every dose's integration was held", 409
+            )
+        if await store.open_integration(u.conn, session["id"]):
+            raise RuleViolation(
+                ["course_id"], "integration_already_booked", "an integration is already booked", 409
+            )
+        found = await booking.book_integration(u.conn, deps, u.plan, session, u.emit, None, body.starts_at)
+    return _booked(found, session["dose_number"])
+
+
+def _booked(found: Reservation | None, dose_number: int) -> dict[str, Any]:
+    if found is None:
+        raise RuleViolation(["starts_at"], "no_free_slot", "nothing is free in the allowed range", 409)
+    window = {"starts_at": found.start, "ends_at": found.end}
+    return {
+        **window,
+        "clinician_id": found.clinician_id,
+        "room_id": found.room_id,
+        "dose_number": dose_number,
+    }

@@ -1,0 +1,106 @@
+"""scheduling's reactions to workflow events: each phase transition triggers the next on its own.
+
+PreparationCompleted → book dose 1. SessionAdministered → arm IntegrationDue/Overdue, book the
+integration inside its window (and the next dose when policy does not wait). AppointmentCompleted of
+an integration → next dose per cadence, or CourseCompleted after the last dose's integration.
+UrgentReviewRequired → halt. EligibilityDecided → resume or end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from katflow_shared.contracts import (
+    AppointmentCompleted,
+    EligibilityDecided,
+    PreparationCompleted,
+    SessionAdministered,
+    UrgentReviewRequired,
+)
+from katflow_shared.contracts.common import AppointmentKind, CancellationReason, EligibilityOutcome
+from katflow_shared.http import RuleViolation
+from katflow_shared.messaging.emitter import HandlerContext
+from katflow_shared.messaging.errors import PermanentError
+
+from ..adapters import postgres_appointments as appointments
+from ..adapters import postgres_course as store
+from ..domain.course import CoursePlan, CourseStatus, after_integration, after_session
+from ..service_layer import booking, steps
+from ..service_layer.deps import Deps
+
+FINISHED = (CourseStatus.COMPLETED, CourseStatus.ENDED)
+
+
+@dataclass(frozen=True)
+class CourseEvents:
+    deps: Deps
+
+    async def on_preparation_completed(self, event: PreparationCompleted, ctx: HandlerContext) -> None:
+        await appointments.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
+        await store.lock_course(ctx.conn, event.course_id)
+        self.deps.protocol(event.protocol_version)  # unknown version: dead letter, not a guess
+        if not await store.prepare_course(
+            ctx.conn, event.course_id, event.route, event.protocol_version, event.completed_at
+        ):
+            return
+        plan = await store.load_plan(ctx.conn, event.course_id)
+        if plan.status is CourseStatus.DOSING:
+            await self._book_dose(plan, ctx, ctx.envelope.id)
+
+    async def on_session_administered(self, event: SessionAdministered, ctx: HandlerContext) -> None:
+        plan = await store.lock_course(ctx.conn, event.course_id)
+        session = await store.session_of(ctx.conn, session_id=event.session_id)
+        if session["integration_held_at"] is None:
+            window = booking.window_of(session)
+            await steps.arm_integration(ctx.conn, plan.id, event.session_id, window)
+            if plan.status is CourseStatus.DOSING:
+                await booking.book_integration(ctx.conn, self.deps, plan, session, ctx.emit, ctx.envelope.id)
+        if (
+            plan.status is CourseStatus.DOSING
+            and after_session(self.deps.protocol_of(plan), plan) == "book_next_dose"
+        ):
+            await self._book_dose(plan, ctx, cause=None)  # the event already caused the integration
+
+    async def on_appointment_completed(self, event: AppointmentCompleted, ctx: HandlerContext) -> None:
+        if event.kind is not AppointmentKind.INTEGRATION:
+            return
+        plan = await store.lock_course(ctx.conn, event.course_id)
+        if plan.status is not CourseStatus.DOSING:
+            return
+        step = after_integration(self.deps.protocol_of(plan), plan)
+        if step == "complete_course":
+            await steps.complete_course(ctx.conn, plan, self.deps.clock.now(), ctx.emit)
+        elif step == "book_next_dose":
+            await self._book_dose(plan, ctx, ctx.envelope.id)
+
+    async def _book_dose(self, plan: CoursePlan, ctx: HandlerContext, cause: str | None) -> None:
+        """Book the next dose on an event; a rule or a full calendar cannot be fixed by retrying.
+        ``cause`` (the event id) makes the booking idempotent; None when the event booked something else."""
+        try:
+            booked = await booking.book_dose(ctx.conn, self.deps, plan, ctx.emit, cause)
+        except RuleViolation as exc:
+            raise PermanentError(f"{exc.rule}: {exc.message}") from exc
+        if booked is None:
+            raise PermanentError("no dosing slot inside the booking horizon")
+
+    async def on_urgent_review(self, event: UrgentReviewRequired, ctx: HandlerContext) -> None:
+        plan = await store.lock_course(ctx.conn, event.course_id)
+        if plan.status not in (*FINISHED, CourseStatus.HALTED):
+            reason = CancellationReason.COURSE_HALTED
+            await steps.stop_course(
+                ctx.conn, plan, CourseStatus.HALTED, reason, self.deps.clock.now(), ctx.emit
+            )
+
+    async def on_eligibility_decided(self, event: EligibilityDecided, ctx: HandlerContext) -> None:
+        plan = await store.lock_course(ctx.conn, event.course_id)
+        prepared = plan.protocol_version is not None
+        if event.outcome is EligibilityOutcome.ELIGIBLE and plan.status in (
+            CourseStatus.HALTED,
+            CourseStatus.ENDED,
+        ):
+            await store.set_status(ctx.conn, plan.id, CourseStatus.DOSING if prepared else CourseStatus.OPEN)
+        elif event.outcome is EligibilityOutcome.NOT_ELIGIBLE and plan.status not in FINISHED:
+            reason = CancellationReason.CLINIC_REQUEST
+            await steps.stop_course(
+                ctx.conn, plan, CourseStatus.ENDED, reason, self.deps.clock.now(), ctx.emit
+            )

@@ -1,0 +1,99 @@
+"""What each durable timer does when it fires (inside the worker's transaction, through the outbox)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from uuid import UUID
+
+import structlog
+
+from katflow_shared.contracts import IntegrationDue, IntegrationOverdue, MonitoringCheckDue
+from katflow_shared.contracts.common import MonitoringCheck
+from katflow_shared.messaging.errors import TRANSIENT_TYPES
+from katflow_shared.timers import Timer, TimerContext, TimerHandler
+
+from ..adapters import postgres_course as store
+from ..domain import timer_keys
+from ..domain.appointments import Status
+from ..service_layer import steps
+from ..service_layer.deps import Deps
+
+log = structlog.get_logger()
+
+
+def _guarded(handler: TimerHandler) -> TimerHandler:
+    """Transient errors roll the batch back to retry; any other error is logged loudly and the timer
+    is consumed, so one bad timer can neither block the others nor crash the service.
+    (TimerWorker marks every handled timer 'fired'; a 'failed' status would be better: see docs.)"""
+
+    async def run(timer: Timer, ctx: TimerContext) -> None:
+        try:
+            async with ctx.conn.transaction():
+                await handler(timer, ctx)
+        except TRANSIENT_TYPES:
+            raise
+        except Exception as exc:  # not swallowed silently: logged as an error with the timer's identity
+            log.error("timer_handler_failed", timer_id=timer.id, kind=timer.kind, error=repr(exc))
+
+    return run
+
+
+@dataclass(frozen=True)
+class TimerHandlers:
+    deps: Deps
+
+    def table(self) -> dict[str, TimerHandler]:
+        return {
+            timer_keys.NO_SHOW: _guarded(self.on_no_show),
+            timer_keys.MONITORING_CHECK: _guarded(self.on_monitoring_check),
+            timer_keys.INTEGRATION_DUE: _guarded(self.on_integration_due),
+            timer_keys.INTEGRATION_OVERDUE: _guarded(self.on_integration_overdue),
+        }
+
+    async def on_no_show(self, timer: Timer, ctx: TimerContext) -> None:
+        """Still not checked in after the grace period: the patient missed the appointment."""
+        appointment_id = UUID(timer.payload["appointment_id"])
+        course_id = (await store.get_appointment(ctx.conn, appointment_id)).course_id
+        await store.lock_course(ctx.conn, course_id, with_timers=False)
+        appt = await store.get_appointment(ctx.conn, appointment_id)
+        if appt.status is Status.SCHEDULED:
+            await steps.mark_missed(ctx.conn, appt, None, ctx.now, partial(ctx.emitter.emit, ctx.conn))
+
+    async def on_monitoring_check(self, timer: Timer, ctx: TimerContext) -> None:
+        event = MonitoringCheckDue(
+            session_id=UUID(timer.payload["session_id"]),
+            course_id=UUID(timer.payload["course_id"]),
+            check=MonitoringCheck(timer.payload["check"]),
+            due_at=timer.due_at,
+        )
+        await ctx.emitter.emit(ctx.conn, event)
+
+    async def on_integration_due(self, timer: Timer, ctx: TimerContext) -> None:
+        session = await store.session_of(ctx.conn, session_id=UUID(timer.payload["session_id"]))
+        if session["integration_held_at"] is not None:
+            return
+        plan = await store.load_plan(ctx.conn, session["course_id"])
+        event = IntegrationDue(
+            course_id=plan.id,
+            patient_id=plan.patient_id,
+            session_id=session["id"],
+            dose_number=session["dose_number"],
+            window_opens_at=session["integration_opens_at"],
+            window_closes_at=session["integration_closes_at"],
+        )
+        await ctx.emitter.emit(ctx.conn, event)
+
+    async def on_integration_overdue(self, timer: Timer, ctx: TimerContext) -> None:
+        session = await store.session_of(ctx.conn, session_id=UUID(timer.payload["session_id"]))
+        plan = await store.lock_course(ctx.conn, session["course_id"], with_timers=False)
+        if not await store.integration_overdue(ctx.conn, session["id"], ctx.now):
+            return
+        event = IntegrationOverdue(
+            course_id=plan.id,
+            patient_id=plan.patient_id,
+            session_id=session["id"],
+            dose_number=session["dose_number"],
+            window_closed_at=timer.due_at,
+        )
+        await ctx.emitter.emit(ctx.conn, event)

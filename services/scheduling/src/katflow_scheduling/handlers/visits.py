@@ -1,0 +1,158 @@
+"""Staff actions during a visit: check-in, administration, discharge (session record), completion."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from katflow_shared import timers
+from katflow_shared.contracts import AppointmentCompleted, SessionAdministered
+from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.http import RuleViolation
+from katflow_shared.protocols import Protocol
+from katflow_shared.runtime import Runtime
+
+from ..adapters import postgres_course as store
+from ..domain import timer_keys
+from ..domain.appointments import Appointment, Status, check_in_allowed, complete_allowed, require
+from ..domain.cadence import dose_day, spacing_violation
+from ..domain.course import require_dose_now
+from ..domain.integration import integration_window, monitoring_end
+from ..domain.visits import AdministrationIn, CheckInIn, SessionIn, check_discharge, check_dosing_check_in
+from ..service_layer import steps
+from ..service_layer.deps import Deps
+from ..service_layer.unit import AppointmentUnit, appointment_unit
+
+
+async def check_in(runtime: Runtime, deps: Deps, appointment_id: UUID, body: CheckInIn) -> dict[str, Any]:
+    async with appointment_unit(runtime, appointment_id) as u:
+        check_in_allowed(u.appt, u.now)
+        if u.appt.kind is AppointmentKind.DOSING:
+            protocol = _dose_allowed(deps, u)
+            check_dosing_check_in(body, protocol, deps.clinic.rems_certified)
+        await store.check_in(u.conn, u.appt.id, body.model_dump(mode="json"), u.now)
+        await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id), timer_keys.NO_SHOW)
+    return {"appointment_id": appointment_id, "status": Status.CHECKED_IN.value}
+
+
+def _dose_allowed(deps: Deps, u: AppointmentUnit) -> Protocol:
+    protocol, number = deps.protocol(u.appt.protocol_version), u.appt.dose_number or 1
+    zone = deps.clinic.time_zone
+    rule = spacing_violation(protocol, number, u.now, u.plan.last_dose_at, u.plan.dose_days, zone)
+    require_dose_now(u.plan, protocol, number, rule)
+    return protocol
+
+
+async def administer(
+    runtime: Runtime, deps: Deps, appointment_id: UUID, body: AdministrationIn
+) -> dict[str, Any]:
+    async with appointment_unit(runtime, appointment_id) as u:
+        _require_dosing(u.appt)
+        require(u.appt, Status.CHECKED_IN)
+        protocol = _dose_allowed(deps, u)
+        await _hold_room_for_monitoring(u, protocol)
+        session_id = uuid.uuid4()
+        pre = (await store.check_in_details(u.conn, u.appt.id))["dosing"]["blood_pressure"]
+        await store.insert_session(u.conn, session_id, _session_fields(deps, u, protocol, body, pre))
+        await store.set_status_of(u.conn, u.appt.id, Status.IN_MONITORING, u.now, None, None)
+        await steps.arm_monitoring(u.conn, u.appt, session_id, protocol, u.now)
+    return {"session_id": session_id, "monitoring_until": monitoring_end(protocol, u.now)}
+
+
+def _require_dosing(appt: Appointment) -> None:
+    if appt.kind is not AppointmentKind.DOSING:
+        raise RuleViolation(
+            ["appointment_id"], "not_a_dosing_appointment", f"this is a {appt.kind.value}", 409
+        )
+
+
+async def _hold_room_for_monitoring(u: AppointmentUnit, protocol: Protocol) -> None:
+    """Room and clinician stay reserved for the whole monitoring window, even when dosing starts late."""
+    try:
+        async with u.conn.transaction():
+            await store.extend(u.conn, u.appt.id, monitoring_end(protocol, u.now))
+    except asyncpg.ExclusionViolationError:
+        raise RuleViolation(
+            ["appointment_id"],
+            "monitoring_window_not_reserved",
+            "room or clinician is booked during monitoring",
+            409,
+        ) from None
+
+
+def _session_fields(
+    deps: Deps, u: AppointmentUnit, protocol: Protocol, body: AdministrationIn, pre: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "appointment_id": u.appt.id,
+        "course_id": u.plan.id,
+        "dose_number": u.appt.dose_number,
+        "route": protocol.route.value,
+        "protocol_version": protocol.id,
+        "dose_mg": body.dose_mg,
+        "dose_mg_per_kg": body.dose_mg_per_kg,
+        "dose_day": dose_day(u.now, deps.clinic.time_zone),
+        "pre_dose_systolic": pre["systolic"],
+        "pre_dose_diastolic": pre["diastolic"],
+        "administered_by": body.administered_by,
+        "administered_at": u.now,
+    }
+
+
+async def record_session(
+    runtime: Runtime, deps: Deps, appointment_id: UUID, body: SessionIn
+) -> dict[str, Any]:
+    async with appointment_unit(runtime, appointment_id) as u:
+        _require_dosing(u.appt)
+        require(u.appt, Status.IN_MONITORING)
+        protocol = deps.protocol(u.appt.protocol_version)
+        session = await store.session_of(u.conn, appointment_id=u.appt.id)
+        check_discharge(body, protocol, session["administered_at"], u.now)
+        window = integration_window(protocol, session["administered_at"], u.now)
+        await store.discharge(u.conn, session["id"], body.model_dump(mode="json"), window, u.now)
+        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, body.discharged_by)
+        await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id))
+        await u.emit(_administered(u, session, bool(body.adverse_events)))
+        await u.emit(_completed(u))
+    return {"session_id": session["id"], "integration_window": window}
+
+
+def _administered(u: AppointmentUnit, session: asyncpg.Record, adverse: bool) -> SessionAdministered:
+    return SessionAdministered(
+        session_id=session["id"],
+        appointment_id=u.appt.id,
+        course_id=u.plan.id,
+        patient_id=u.plan.patient_id,
+        route=session["route"],
+        dose_number=session["dose_number"],
+        protocol_version=session["protocol_version"],
+        administered_at=session["administered_at"],
+        monitoring_ended_at=u.now,
+        adverse_events=adverse,
+    )
+
+
+def _completed(u: AppointmentUnit) -> AppointmentCompleted:
+    return AppointmentCompleted(
+        appointment_id=u.appt.id,
+        course_id=u.plan.id,
+        patient_id=u.plan.patient_id,
+        kind=u.appt.kind,
+        completed_at=u.now,
+    )
+
+
+async def complete(runtime: Runtime, appointment_id: UUID, by: str) -> dict[str, Any]:
+    """A consultation, preparation or integration appointment was attended."""
+    async with appointment_unit(runtime, appointment_id) as u:
+        complete_allowed(u.appt, u.now)
+        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
+        await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id))
+        if u.appt.kind is AppointmentKind.INTEGRATION and u.appt.follows_session_id:
+            await store.integration_held(u.conn, u.appt.follows_session_id, u.now)
+            await timers.cancel(u.conn, timer_keys.session(u.plan.id, u.appt.follows_session_id))
+        await u.emit(_completed(u))
+    return {"appointment_id": appointment_id, "status": Status.COMPLETED.value}

@@ -1,0 +1,184 @@
+"""Booking doses and integration sessions: find free people and rooms, insert, arm the no-show timer,
+announce. Races for the same slot lose to the exclusion constraints and search again."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from katflow_shared import timers
+from katflow_shared.contracts import AppointmentScheduled
+from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.http import RuleViolation
+from katflow_shared.messaging.errors import TransientError
+
+from ..adapters import postgres_course as store
+from ..adapters.postgres_appointments import lock_calendar
+from ..domain import timer_keys
+from ..domain.cadence import earliest_dose_start, spacing_violation
+from ..domain.course import CoursePlan, require_dosing_open
+from ..domain.integration import Window, check_integration_time
+from ..domain.reservations import Need, Reservation, first_reservation, free_resources, outside_hours
+from ..domain.slots import Interval
+from .deps import Deps, Emit
+
+ATTEMPTS = 10
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to book: the appointment's fields, who it needs, how long, and where to search."""
+
+    fields: dict[str, Any]
+    need: Need
+    duration: timedelta
+    earliest: datetime
+    latest_end: datetime | None = None
+    at: datetime | None = None  # a start staff asked for, instead of searching
+    grace_minutes: int = 15
+
+
+async def book(
+    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request, emit: Emit
+) -> Reservation | None:
+    """Reserve, insert and announce; None when nothing is free in the search range."""
+    await lock_calendar(conn)
+    for _ in range(ATTEMPTS):
+        found = await _find(conn, deps, plan, req)
+        if found is None:
+            return None
+        appointment_id = uuid.uuid4()
+        try:
+            async with conn.transaction():  # savepoint: a lost race searches again
+                await store.insert_appointment(conn, appointment_id, req.fields, found)
+        except asyncpg.ExclusionViolationError:
+            if req.at is not None:
+                raise _double_booking() from None
+            continue
+        await arm_no_show(conn, plan.id, appointment_id, found.start, req.grace_minutes)
+        await emit(_scheduled(plan, appointment_id, req.fields["kind"], found))
+        return found
+    raise TransientError("lost the race for a slot too many times")
+
+
+async def _find(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request) -> Reservation | None:
+    resources = [*req.need.clinicians, *req.need.rooms]
+    if req.at is None:
+        busy = await store.busy(conn, resources, req.earliest)
+        return first_reservation(
+            deps.clinic, req.need, busy, req.earliest, req.duration, plan.patient_time_zone, req.latest_end
+        )
+    end = req.at + req.duration
+    if rule := outside_hours(deps.clinic, req.at, end, plan.patient_time_zone):
+        raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
+    busy = await store.busy(conn, resources, req.at)
+    got = free_resources(req.need, busy, Interval(req.at, end), works=deps.clinic.works)
+    if got is None:
+        raise _double_booking()
+    return Reservation(got[0], got[1], req.at, end)
+
+
+def _double_booking() -> RuleViolation:
+    return RuleViolation(["starts_at"], "double_booking", "no qualified clinician or room is free then", 409)
+
+
+def _scheduled(
+    plan: CoursePlan, appointment_id: uuid.UUID, kind: str, r: Reservation
+) -> AppointmentScheduled:
+    return AppointmentScheduled(
+        appointment_id=appointment_id,
+        course_id=plan.id,
+        patient_id=plan.patient_id,
+        kind=AppointmentKind(kind),
+        clinician_id=r.clinician_id,
+        room_id=r.room_id,
+        starts_at=r.start,
+        ends_at=r.end,
+        patient_time_zone=plan.patient_time_zone,
+    )
+
+
+async def arm_no_show(
+    conn: asyncpg.Connection, course_id: uuid.UUID, appointment_id: uuid.UUID, start: datetime, grace: int
+) -> None:
+    key = timer_keys.appointment(course_id, appointment_id) + timer_keys.NO_SHOW
+    due = start + timedelta(minutes=grace)
+    await timers.schedule(conn, timer_keys.NO_SHOW, key, due, {"appointment_id": str(appointment_id)})
+
+
+async def book_dose(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    plan: CoursePlan,
+    emit: Emit,
+    cause: str | None = None,
+    at: datetime | None = None,
+) -> Reservation | None:
+    """Book the course's next dose per its protocol's cadence (first free slot, or ``at``)."""
+    protocol = deps.protocol_of(plan)
+    require_dosing_open(plan, protocol)
+    if protocol.dosing.requires_rems_certified_site and not deps.clinic.rems_certified:
+        raise RuleViolation(["course_id"], "rems_certified_site", "this site is not REMS-certified", 409)
+    dose_number, zone, now = plan.doses_given + 1, deps.clinic.time_zone, deps.clock.now()
+    if at is not None:
+        _check_dose_time(deps, plan, dose_number, at, now)
+    cadence = earliest_dose_start(protocol, dose_number, plan.last_dose_at, zone)
+    earliest = max(now + timedelta(hours=deps.clinic.booking_lead_hours), cadence or now)
+    fields = {
+        "course_id": plan.id,
+        "kind": AppointmentKind.DOSING.value,
+        "dose_number": dose_number,
+        "protocol_version": protocol.id,
+        "cause_event": cause,
+    }
+    need = deps.need("dosing", with_room=True)
+    duration = timedelta(minutes=protocol.dosing.reserved_minutes)
+    req = Request(fields, need, duration, earliest, at=at, grace_minutes=protocol.no_show_grace_minutes)
+    return await book(conn, deps, plan, req, emit)
+
+
+def _check_dose_time(deps: Deps, plan: CoursePlan, dose_number: int, at: datetime, now: datetime) -> None:
+    if at < now:
+        raise RuleViolation(["starts_at"], "starts_in_past", "choose a time in the future")
+    protocol = deps.protocol_of(plan)
+    rule = spacing_violation(
+        protocol, dose_number, at, plan.last_dose_at, plan.dose_days, deps.clinic.time_zone
+    )
+    if rule is not None:
+        raise RuleViolation(["starts_at"], rule, f"dose {dose_number} breaks the cadence of {protocol.id}")
+
+
+async def book_integration(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    plan: CoursePlan,
+    session: asyncpg.Record,
+    emit: Emit,
+    cause: str | None = None,
+    at: datetime | None = None,
+) -> Reservation | None:
+    """Book the integration session after a dose inside its window (after the window: catch-up)."""
+    protocol, window, now = deps.protocol(session["protocol_version"]), window_of(session), deps.clock.now()
+    duration = timedelta(minutes=protocol.integration.session_minutes)
+    if at is not None:
+        check_integration_time(window, at, duration, now)
+    earliest = max(window.opens_at, now + timedelta(minutes=protocol.integration.booking_lead_minutes))
+    latest = None if now >= window.closes_at else window.closes_at
+    fields = {
+        "course_id": plan.id,
+        "kind": AppointmentKind.INTEGRATION.value,
+        "follows_session_id": session["id"],
+    }
+    fields |= {"protocol_version": protocol.id, "cause_event": cause}
+    need, grace = deps.need("integration", with_room=False), protocol.no_show_grace_minutes
+    return await book(conn, deps, plan, Request(fields, need, duration, earliest, latest, at, grace), emit)
+
+
+def window_of(session: asyncpg.Record) -> Window:
+    return Window(
+        session["integration_opens_at"], session["integration_closes_at"], session["integration_due_at"]
+    )

@@ -1,0 +1,48 @@
+"""One staff action on an appointment or a course = one transaction with the course locked."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from uuid import UUID
+
+import asyncpg
+
+from katflow_shared.runtime import Runtime
+
+from ..adapters import postgres_course as store
+from ..domain.appointments import Appointment
+from ..domain.course import CoursePlan
+from .deps import Emit
+
+
+@dataclass(frozen=True)
+class Unit:
+    conn: asyncpg.Connection
+    plan: CoursePlan
+    now: datetime
+    emit: Emit
+
+
+@dataclass(frozen=True)
+class AppointmentUnit(Unit):
+    appt: Appointment
+
+
+@contextlib.asynccontextmanager
+async def course_unit(runtime: Runtime, course_id: UUID) -> AsyncIterator[Unit]:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        plan = await store.lock_course(conn, course_id)
+        yield Unit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn))
+
+
+@contextlib.asynccontextmanager
+async def appointment_unit(runtime: Runtime, appointment_id: UUID) -> AsyncIterator[AppointmentUnit]:
+    course_id = (await store.get_appointment(runtime.pool, appointment_id)).course_id
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        plan = await store.lock_course(conn, course_id)
+        appt = await store.get_appointment(conn, appointment_id)
+        yield AppointmentUnit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn), appt)

@@ -1,0 +1,185 @@
+"""The audit trail: one append-only ``audit_log`` table per service database (migration 003).
+
+Written three ways, all through ``record``:
+
+- every HTTP request that went through ``require_roles`` (admitted or refused) or a signature
+  check, by the request middleware once the response status is known (``record_http``);
+- inside a handler's own transaction where the write and its record must commit together (the
+  public consultation form, outbound messages, events carrying contact details);
+- never with PHI: ids, codes and statuses only (names, contact details and notes stay out).
+
+``GET /v1/audit`` lets an admin query it; that query is itself audited.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import asyncpg
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from .auth import STATE_ADMITTED, STATE_PRINCIPAL, Principal, Role, admits, system_principal
+from .http import PoolDep
+from .messaging import context
+
+Outcome = Literal["ok", "denied", "rejected", "error"]
+ID_PARAMS = ("patient_id", "course_id")
+
+INSERT = (
+    "INSERT INTO audit_log (service, actor, role, auth_method, action, patient_id, course_id,"
+    " resource, outcome, status, request_id, detail)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12::jsonb)"
+)
+# One static statement; absent filters are NULL parameters (no SQL is ever assembled from input).
+QUERY = (
+    "SELECT id, occurred_at, service, actor, role, auth_method, action, patient_id, course_id,"
+    " resource, outcome, status, request_id, detail FROM audit_log"
+    " WHERE ($1::uuid IS NULL OR patient_id = $1)"
+    " AND ($2::uuid IS NULL OR course_id = $2)"
+    " AND ($3::text IS NULL OR actor = $3)"
+    " AND ($4::text IS NULL OR action = $4)"
+    " AND ($5::text IS NULL OR outcome = $5)"
+    " AND ($6::timestamptz IS NULL OR occurred_at >= $6)"
+    " AND ($7::timestamptz IS NULL OR occurred_at < $7)"
+    " AND ($8::bigint IS NULL OR id < $8)"
+    " ORDER BY id DESC LIMIT $9"
+)
+
+
+async def record(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    service: str,
+    actor: Principal,
+    action: str,
+    *,
+    patient_id: uuid.UUID | None = None,
+    course_id: uuid.UUID | None = None,
+    resource: Mapping[str, Any] | None = None,
+    outcome: Outcome = "ok",
+    status: int | None = None,
+    detail: Mapping[str, Any] | None = None,
+    role: str | None = None,
+    request_id: str | None = None,
+) -> None:
+    """Append one audit record (inside the caller's transaction when given a connection)."""
+    await conn.execute(
+        INSERT,
+        service,
+        actor.subject,
+        role or actor.role_label(),
+        actor.method,
+        action,
+        patient_id,
+        course_id,
+        json.dumps(dict(resource or {}), default=str),
+        outcome,
+        status,
+        request_id or context.correlation_id.get(),
+        json.dumps(dict(detail or {}), default=str),
+    )
+
+
+async def record_system(conn: asyncpg.Connection, service: str, action: str, **fields: Any) -> None:
+    """A record of work the service did on its own (events handled, messages sent)."""
+    await record(conn, service, system_principal(service), action, **fields)
+
+
+def outcome_of(status: int) -> Outcome:
+    if status in (401, 403):
+        return "denied"
+    if status >= 500:
+        return "error"
+    return "rejected" if status >= 400 else "ok"
+
+
+async def record_http(request: Request, status: int) -> None:
+    """Audit an authenticated (or refused) request from its route, path ids and response status."""
+    principal: Principal | None = getattr(request.state, STATE_PRINCIPAL, None)
+    if principal is None:
+        return
+    admitted: tuple[Role, ...] = getattr(request.state, STATE_ADMITTED, ())
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    params: dict[str, str] = dict(request.path_params)
+    ids = {name: _uuid(params.pop(name, None)) for name in ID_PARAMS}
+    runtime = request.app.state.runtime
+    await record(
+        runtime.pool,
+        runtime.settings.service_name,
+        principal,
+        f"{request.method} {path}",
+        patient_id=ids["patient_id"],
+        course_id=ids["course_id"],
+        resource={k: v[:200] for k, v in params.items()},
+        outcome=outcome_of(status),
+        status=status,
+        role=principal.role_label(admitted),
+    )
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- GET /v1/audit
+
+
+class AuditRecordOut(BaseModel):
+    id: int
+    occurred_at: datetime
+    service: str
+    actor: str = Field(description="Who: user:<sub>, api-key:<name>, service:<name>, anonymous:web-form.")
+    role: str = Field(description="The role the action was admitted under (or the roles held).")
+    auth_method: str = Field(description="jwt, api_key, signature, anonymous or system.")
+    action: str = Field(description="'METHOD /route/{param}' for HTTP, or a named action.")
+    patient_id: uuid.UUID | None
+    course_id: uuid.UUID | None
+    resource: dict[str, Any] = Field(description="Other ids the action touched (appointment, delivery).")
+    outcome: str = Field(description="ok, denied (401/403), rejected (other 4xx) or error.")
+    status: int | None = Field(description="HTTP status, when the action was a request.")
+    request_id: str | None = Field(description="X-Request-ID / correlation id.")
+    detail: dict[str, Any] = Field(description="Non-PHI detail, e.g. channel and template of a message.")
+
+
+router = APIRouter(prefix="/v1", tags=["audit (admin)"])
+
+
+@router.get(
+    "/audit",
+    response_model=list[AuditRecordOut],
+    dependencies=[admits(Role.ADMIN)],
+    summary="Query this service's audit trail, newest first (admin)",
+    description="Page with `before_id` (the smallest id of the previous page). Records are kept at "
+    "least 6 years and cannot be changed or deleted.",
+)
+async def query_audit(
+    pool: PoolDep,
+    patient_id: uuid.UUID | None = None,
+    course_id: uuid.UUID | None = None,
+    actor: Annotated[str | None, Query(max_length=300)] = None,
+    action: Annotated[str | None, Query(max_length=300)] = None,
+    outcome: Outcome | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AuditRecordOut]:
+    rows = await pool.fetch(
+        QUERY, patient_id, course_id, actor, action, outcome, since, until, before_id, limit
+    )
+    return [_out(r) for r in rows]
+
+
+def _out(row: asyncpg.Record) -> AuditRecordOut:
+    values = dict(row)
+    for name in ("resource", "detail"):
+        values[name] = json.loads(values[name]) if isinstance(values[name], str) else values[name]
+    return AuditRecordOut(**values)

@@ -1,0 +1,170 @@
+"""Changes to a course: reschedule, cancel, no-show (by timer and by hand), a missed integration window,
+and a high-risk screening that halts automation. Each is an event; timers and holds follow."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import pytest
+
+from katflow_shared.contracts import topics
+from tests.conftest import RUN_ROOT
+from tests.support.course import (
+    STAFF,
+    CourseDriver,
+    course_stack,
+    discharge,
+    dosing_check_in,
+    names,
+    screening,
+)
+from tests.support.infra import Infra
+from tests.support.stack import wait_for
+
+
+@pytest.fixture
+async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
+    async with course_stack(infra, RUN_ROOT, "intake", "scheduling") as driver:
+        yield driver
+
+
+def at(appt: dict[str, object]) -> datetime:
+    return datetime.fromisoformat(str(appt["starts_at"]))
+
+
+async def test_reschedule_cancel_no_show_and_overdue_integration(course: CourseDriver) -> None:
+    protocol = await course.prepared("iv")
+    rebook = course.scheduling(f"/courses/{course.course_id}/dosing-appointments")
+    grace = timedelta(minutes=protocol.no_show_grace_minutes)
+    first = await course.open_appointment("dosing")
+
+    # reschedule: one day later, same time; the no-show timer moves with it
+    moved_to = at(first) + timedelta(days=1)
+    if moved_to.weekday() >= 5:
+        moved_to += timedelta(days=7 - moved_to.weekday())
+    body = {"starts_at": moved_to.isoformat(), "rescheduled_by": STAFF}
+    await course.post(course.scheduling(f"/appointments/{first['id']}/reschedule"), body)
+    await course.wait("AppointmentRescheduled")
+    assert await course.pending_timers(first["id"]) == [("no_show", moved_to + grace)]
+
+    # cancel: the appointment's timers go, clinician and room are free again
+    cancel = {"reason": "patient_request", "cancelled_by": STAFF}
+    await course.post(course.scheduling(f"/appointments/{first['id']}/cancel"), cancel)
+    await course.wait("AppointmentCancelled", kind="dosing", reason="patient_request")
+    assert await course.pending_timers(first["id"]) == []
+
+    # staff rebook; nobody checks in: the no-show timer marks it missed after the grace period
+    await course.post(
+        course.scheduling(f"/courses/{course.course_id}/dosing-appointments"), {"booked_by": STAFF}, 201
+    )
+    second = await course.open_appointment("dosing")
+    course.clock.jump_to(at(second) + grace + timedelta(seconds=1))
+    await course.wait("AppointmentMissed", kind="dosing", appointment_id=second["id"])
+
+    # rebook; a manual no-show inside the grace period is refused; then the dose is given
+    await course.post(
+        course.scheduling(f"/courses/{course.course_id}/dosing-appointments"), {"booked_by": STAFF}, 201
+    )
+    third = await course.open_appointment("dosing")
+    url = course.scheduling(f"/appointments/{third['id']}")
+    course.clock.jump_to(at(third) + timedelta(minutes=5))
+    await course.refused(f"{url}/no-show", {"marked_by": STAFF}, 409, "no_show_grace_period")
+    await course.post(f"{url}/check-in", dosing_check_in())
+    await course.post(f"{url}/administration", {"dose_mg": 35.0, "administered_by": "clin-1"})
+    administered = course.clock.now()
+    for check in protocol.dosing.checks:
+        course.clock.jump_to(administered + timedelta(minutes=check.offset_minutes, seconds=1))
+        await course.wait("MonitoringCheckDue", check=check.check.value)
+    await course.post(f"{url}/session", discharge())
+    await course.wait("IntegrationDue", dose_number=1)
+
+    # the integration is cancelled and not rebooked: the next dose waits; the window closes → overdue
+    integration = await course.open_appointment("integration")
+    await course.post(course.scheduling(f"/appointments/{integration['id']}/cancel"), cancel)
+    await course.wait("AppointmentCancelled", kind="integration")
+    await course.refused(rebook, {"booked_by": STAFF}, 409, "integration_outstanding")
+    course.clock.jump_to(administered + timedelta(hours=protocol.integration.window_hours, seconds=1))
+    await course.wait("IntegrationOverdue", dose_number=1)
+
+    # a catch-up integration releases the hold: dose 2 is booked on its own
+    await course.post(
+        course.scheduling(f"/courses/{course.course_id}/integration-appointments"), {"booked_by": STAFF}, 201
+    )
+    await course.hold_integration(1)
+    await course.wait("AppointmentScheduled", 4, kind="dosing")
+
+    assert names(course.tap.of(course.course_id, topics.SCHEDULING)) == [
+        "AppointmentScheduled:consultation",
+        "AppointmentCompleted:consultation",
+        "AppointmentScheduled:dosing",
+        "AppointmentRescheduled:dosing",
+        "AppointmentCancelled:dosing",
+        "AppointmentScheduled:dosing",
+        "AppointmentMissed:dosing",
+        "AppointmentScheduled:dosing",
+        "MonitoringCheckDue:blood_pressure",
+        "MonitoringCheckDue:discharge",
+        "SessionAdministered",
+        "AppointmentCompleted:dosing",
+        "AppointmentScheduled:integration",
+        "IntegrationDue",
+        "AppointmentCancelled:integration",
+        "IntegrationOverdue",
+        "AppointmentScheduled:integration",
+        "AppointmentCompleted:integration",
+        "AppointmentScheduled:dosing",
+    ]
+
+
+async def test_high_risk_screening_halts_the_course_until_review(course: CourseDriver) -> None:
+    await course.prepared("iv")
+    booked = await course.open_appointment("dosing")
+    risky = screening(
+        cssrs={
+            "wish_to_be_dead": True,
+            "suicidal_thoughts": True,
+            "intent": True,
+            "behaviour_past_3_months": False,
+        }
+    )
+    out = await course.post(course.intake(f"/courses/{course.course_id}/screening"), risky, 201)
+    assert out["halted"] is True
+    await course.wait("UrgentReviewRequired")
+    await course.wait("AppointmentCancelled", kind="dosing", reason="course_halted")
+    assert await course.pending_timers(booked["id"]) == []
+
+    # automation is stopped everywhere until a clinician reviews
+    book = course.scheduling(f"/courses/{course.course_id}/dosing-appointments")
+    await course.refused(book, {"booked_by": STAFF}, 409, "course_halted")
+    decide = {"outcome": "eligible", "route": "iv", "decided_by": "clin-1"}
+    eligibility = course.intake(f"/courses/{course.course_id}/eligibility")
+    await course.refused(eligibility, decide, 409, "course_halted")
+
+    # review: resume, rescreen, decide again; scheduling resumes and staff book the dose
+    resolve = {"decision": "resume", "resolved_by": "clin-1"}
+    await course.post(course.intake(f"/courses/{course.course_id}/urgent-review/resolve"), resolve)
+    await course.refused(eligibility, decide, 409, "rescreening_required")
+    await course.post(course.intake(f"/courses/{course.course_id}/screening"), screening(), 201)
+    await course.post(eligibility, decide)
+    await course.wait("EligibilityDecided", 2)
+
+    async def booked_again() -> dict[str, object]:
+        resp = await course.http.post(book, json={"booked_by": STAFF})
+        assert resp.status_code in (201, 409), resp.text
+        return dict(resp.json()) if resp.status_code == 201 else {}
+
+    assert await wait_for(booked_again, within=30)
+    await course.wait("AppointmentScheduled", 2, kind="dosing")
+    assert names(course.tap.of(course.course_id, topics.INTAKE)) == [
+        "ConsultationRequested",
+        "EligibilityDecided",
+        "PreparationCompleted",
+        "UrgentReviewRequired",
+        "EligibilityDecided",
+    ]
+    assert names(course.tap.of(course.course_id, topics.SCHEDULING))[-3:] == [
+        "AppointmentScheduled:dosing",
+        "AppointmentCancelled:dosing",
+        "AppointmentScheduled:dosing",
+    ]

@@ -1,0 +1,123 @@
+"""An intranasal esketamine course under the REMS rules, from the web form to CourseCompleted.
+
+REMS: the patient is enrolled before the first dose, the site is certified, blood pressure is taken
+before dosing and about 40 minutes after, monitoring lasts at least 2 hours and discharge follows a
+clinician's assessment. Twice weekly in weeks 1–4, weekly in weeks 5–8 (protocol intranasal@1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from katflow_scheduling.domain.clinic import load_clinic
+from katflow_scheduling.settings import DEFAULT_CLINIC
+from katflow_shared.contracts import topics
+from katflow_shared.protocols import load_protocols
+from tests.conftest import RUN_ROOT
+from tests.support.course import (
+    STAFF,
+    CourseDriver,
+    course_stack,
+    discharge,
+    dose_steps,
+    dosing_check_in,
+    names,
+)
+from tests.support.infra import Infra
+
+PROTOCOL = load_protocols().get("intranasal@1")
+CHECKS = [(c.check.value, c.offset_minutes) for c in PROTOCOL.dosing.checks]
+CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
+
+
+@pytest.fixture
+async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
+    async with course_stack(infra, RUN_ROOT) as driver:
+        yield driver
+
+
+async def first_dose_under_rems(course: CourseDriver) -> None:
+    appt = await course.open_appointment("dosing")
+    course.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
+    url = course.scheduling(f"/appointments/{appt['id']}")
+    high = dosing_check_in()
+    high["dosing"]["blood_pressure"] = {"systolic": 150, "diastolic": 92}
+    await course.refused(f"{url}/check-in", high, 422, "blood_pressure_above_dosing_limit")
+    await course.post(f"{url}/check-in", dosing_check_in())
+    await course.post(f"{url}/administration", {"dose_mg": 56.0, "administered_by": "clin-1"})
+    administered = course.clock.now()
+    course.clock.jump_to(administered + timedelta(minutes=40, seconds=1))
+    await course.wait("MonitoringCheckDue", check="blood_pressure")
+    no_bp = {**discharge(), "vitals": {"max_systolic": 150}}
+    course.clock.jump_to(administered + timedelta(minutes=110))
+    await course.refused(f"{url}/session", discharge(), 409, "minimum_monitoring")
+    course.clock.jump_to(administered + timedelta(minutes=120, seconds=1))
+    await course.wait("MonitoringCheckDue", check="discharge")
+    await course.refused(f"{url}/session", no_bp, 422, "post_dose_blood_pressure_required")
+    unassessed = {**discharge(), "discharge_assessment_passed": False}
+    await course.refused(f"{url}/session", unassessed, 422, "discharge_assessment_required")
+    await course.post(f"{url}/session", discharge())
+    await course.wait("IntegrationDue", dose_number=1)
+    await course.hold_integration(1)
+
+
+async def test_intranasal_course_under_rems_runs_to_completion(course: CourseDriver) -> None:
+    await course.request("intranasal")
+    await course.attend_consultation()
+    await course.screen_and_decide("intranasal")
+    prep = PROTOCOL.preparation
+    answers = await course.prepare(prep.consent_document, prep.sessions_required, rems=False)
+    assert answers[-1]["missing"] == ["rems_enrollment"]  # no dose before REMS enrolment
+    enrol = {"enrollment_id": "REMS-123456", "enrolled_by": STAFF}
+    done = await course.post(course.intake(f"/courses/{course.course_id}/preparation/rems-enrollment"), enrol)
+    assert done["prepared"] is True
+    await course.wait("PreparationCompleted", protocol_version="intranasal@1")
+
+    await first_dose_under_rems(course)
+    for number in range(2, PROTOCOL.total_doses + 1):
+        await course.dose(number, CHECKS)
+    await course.wait("CourseCompleted", doses=PROTOCOL.total_doses)
+
+    cid = course.course_id
+    intake = ["ConsultationRequested", "EligibilityDecided", "PreparationCompleted"]
+    assert names(course.tap.of(cid, topics.INTAKE)) == intake
+    expected = ["AppointmentScheduled:consultation", "AppointmentCompleted:consultation"]
+    expected += dose_steps(PROTOCOL) * PROTOCOL.total_doses + ["CourseCompleted"]
+    assert names(course.tap.of(cid, topics.SCHEDULING)) == expected
+
+    # cadence: twice weekly (≥ 3 days apart) for 8 doses, then weekly; never two on one day
+    given = [e.data for e in course.tap.of(cid) if e.type == "SessionAdministered"]
+    assert {g["protocol_version"] for g in given} == {"intranasal@1"} and {g["route"] for g in given} == {
+        "intranasal"
+    }
+    days = [datetime.fromisoformat(g["administered_at"]).astimezone(CLINIC_ZONE).date() for g in given]
+    gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
+    assert all(3 <= g <= 4 for g in gaps[:7]), gaps
+    assert all(g >= 7 for g in gaps[7:]), gaps
+    monitored = [
+        datetime.fromisoformat(g["monitoring_ended_at"]) - datetime.fromisoformat(g["administered_at"])
+        for g in given
+    ]
+    assert min(monitored) >= timedelta(hours=2)
+
+    # notifications reacted to each step (channels, wording and extra messages are notifications' own)
+    n = PROTOCOL.total_doses
+    scheduled = sum(e.type == "AppointmentScheduled" for e in course.tap.of(cid))
+    wanted = {
+        "patient:consultation_ack": 1,
+        "staff:new_consultation_request": 1,
+        "patient:eligibility_update": 1,
+        "patient:booking_confirmation": scheduled,
+        "staff:monitoring_check": len(CHECKS) * n,
+        "patient:aftercare": n,
+        "patient:integration_due": n,
+        "staff:integration_due": n,
+        "patient:course_survey": 1,
+        "staff:rems_form_due": n,  # REMS monitoring form due within 7 days of every session
+    }
+    got = await course.deliveries_at_least(wanted)
+    assert all(got[k] >= n for k, n in wanted.items()), got  # at least one delivery per step (any channel)

@@ -1,0 +1,73 @@
+"""A six-dose IV course, from the web form to CourseCompleted, each phase triggering the next.
+
+Real Kafka and PostgreSQL, the three services as processes; the services' clock is moved forward by
+an offset file, so two weeks of treatment run in about a minute without sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from katflow_shared.contracts import topics
+from katflow_shared.protocols import load_protocols
+from tests.conftest import RUN_ROOT
+from tests.support.course import CourseDriver, course_stack, dose_steps, names
+from tests.support.infra import Infra
+
+PROTOCOL = load_protocols().get("iv@1")
+CHECKS = [(c.check.value, c.offset_minutes) for c in PROTOCOL.dosing.checks]
+
+
+@pytest.fixture
+async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
+    async with course_stack(infra, RUN_ROOT) as driver:
+        yield driver
+
+
+async def test_six_dose_iv_course_runs_to_completion(course: CourseDriver) -> None:
+    await course.request("iv")
+    await course.attend_consultation()
+    await course.screen_and_decide("iv")
+    answers = await course.prepare(
+        PROTOCOL.preparation.consent_document, PROTOCOL.preparation.sessions_required, rems=False
+    )
+    assert [a["prepared"] for a in answers] == [False] * (len(answers) - 1) + [True]
+    await course.wait("PreparationCompleted")
+    for number in range(1, PROTOCOL.total_doses + 1):
+        await course.dose(number, CHECKS)
+    await course.wait("CourseCompleted")
+
+    cid = course.course_id
+    assert names(course.tap.of(cid, topics.INTAKE)) == [
+        "ConsultationRequested",
+        "EligibilityDecided",
+        "PreparationCompleted",
+    ]
+    expected = ["AppointmentScheduled:consultation", "AppointmentCompleted:consultation"]
+    expected += dose_steps(PROTOCOL) * PROTOCOL.total_doses + ["CourseCompleted"]
+    assert names(course.tap.of(cid, topics.SCHEDULING)) == expected
+    prepared = course.tap.of(cid, topics.INTAKE)[-1].data
+    assert prepared["protocol_version"] == "iv@1" and prepared["route"] == "iv"
+    sessions = [e.data for e in course.tap.of(cid) if e.type == "SessionAdministered"]
+    assert [s["dose_number"] for s in sessions] == list(range(1, 7))
+    assert {s["protocol_version"] for s in sessions} == {"iv@1"}
+    assert course.tap.of(cid)[-1].data["doses"] == 6
+
+    # notifications reacted to each step (channels, wording and extra messages are notifications' own)
+    n = PROTOCOL.total_doses
+    scheduled = sum(e.type == "AppointmentScheduled" for e in course.tap.of(cid))
+    wanted = {
+        "patient:consultation_ack": 1,
+        "staff:new_consultation_request": 1,
+        "patient:eligibility_update": 1,
+        "patient:booking_confirmation": scheduled,
+        "staff:monitoring_check": len(CHECKS) * n,
+        "patient:aftercare": n,
+        "patient:integration_due": n,
+        "staff:integration_due": n,
+        "patient:course_survey": 1,
+    }
+    got = await course.deliveries_at_least(wanted)
+    assert all(got[k] >= n for k, n in wanted.items()), got  # at least one delivery per step (any channel)

@@ -1,0 +1,366 @@
+"""Security against the running services: every endpoint's roles from its own OpenAPI (401 without
+credentials, 403 with a wrong role), signed provider webhooks, the public form's rate limit, JWTs
+verified against a JWKS served on loopback, and distinctive PHI markers pushed through a course and
+searched for in every log file and on every topic but the restricted one."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import asyncpg
+import httpx
+import jwt
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from katflow_notifications.devtools.fake_provider import FakeProvider, signed
+from katflow_shared.auth import Role
+from katflow_shared.contracts import topics
+from katflow_shared.contracts.common import Route
+from katflow_shared.protocols import load_protocols
+from katflow_tools.stack import SERVICES
+from tests.conftest import RUN_ROOT
+from tests.support.course import CourseDriver, EventTap, TimeMachine
+from tests.support.infra import Infra
+from tests.support.stack import Stack, consultation_request, make_stack, wait_for
+
+WEBHOOK_SECRET = "whsec_ZTJlLXNlY3VyaXR5LXdlYmhvb2stc2VjcmV0"
+# Unauthenticated by design: health, the public web form (rate-limited), signed provider webhooks.
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("POST", "/v1/consultation-requests"),
+    ("POST", "/v1/sms/status"),
+    ("POST", "/v1/sms/inbound"),
+}
+SIGNED = {("POST", "/v1/sms/status"), ("POST", "/v1/sms/inbound")}
+
+
+def concrete(path: str, operation: dict[str, Any]) -> str:
+    """The path with each parameter filled by a value of its schema's type."""
+    for param in operation.get("parameters", []):
+        if param["in"] == "path":
+            schema = param.get("schema", {})
+            value = (
+                str(uuid.uuid4())
+                if schema.get("format") == "uuid"
+                else "1"
+                if schema.get("type") == "integer"
+                else "someone"
+            )
+            path = path.replace("{" + param["name"] + "}", value)
+    return path
+
+
+async def test_every_endpoint_declares_its_roles_and_answers_401_and_403(stack: Stack) -> None:
+    stack.start()
+    checked = 0
+    async with httpx.AsyncClient(timeout=10) as http:
+        for service in SERVICES:
+            base = stack.url(service)
+            spec = (await http.get(f"{base}/openapi.json")).json()
+            for path, operations in spec["paths"].items():
+                for method, op in operations.items():
+                    key = (method.upper(), path)
+                    security = op.get("security")
+                    if not security:
+                        assert key in PUBLIC, f"{service} {key} admits anyone: declare its roles"
+                        continue
+                    [requirement] = security
+                    admitted = set(requirement["bearer"])
+                    assert admitted and admitted <= {r.value for r in Role}, (service, key, admitted)
+                    url = base + concrete(path, op)
+
+                    async def call(headers: dict[str, str], url: str = url, method: str = method) -> int:
+                        body = {} if method in ("post", "put", "patch") else None
+                        return (await http.request(method, url, json=body, headers=headers)).status_code
+
+                    anonymous = await http.request(method, url, json={} if method == "post" else None)
+                    assert anonymous.status_code == 401, (service, key)
+                    assert anonymous.headers["www-authenticate"] == "Bearer"
+                    assert await call({"Authorization": "Bearer not-a-key"}) == 401, (service, key)
+                    assert await call({"Authorization": "Basic YWRtaW46YWRtaW4="}) == 401, (service, key)
+                    for role in Role:
+                        status = await call(stack.auth_headers(role.value))
+                        if role.value in admitted:
+                            assert status not in (401, 403), (service, key, role, status)
+                        else:
+                            assert status == 403, (service, key, role, status)
+                    checked += 1
+    assert checked >= 20
+    # refusals by authenticated callers are in each service's audit trail
+    for service in SERVICES:
+        denied = await stack.fetchval(service, "SELECT count(*) FROM audit_log WHERE outcome = 'denied'")
+        assert denied > 0, service
+
+
+async def test_provider_webhooks_need_a_fresh_valid_signature_and_are_not_replayed(infra: Infra) -> None:
+    stack = await make_stack(infra, RUN_ROOT, KATFLOW_SMS_WEBHOOK_SECRET=WEBHOOK_SECRET)
+    try:
+        stack.start("notifications")
+        url = f"{stack.url('notifications')}/v1/sms/inbound"
+        payload = {"id": "in-1", "from": "+15550142000", "text": "HELP"}
+        async with httpx.AsyncClient(timeout=10) as http:
+            assert (await http.post(url, json=payload)).status_code == 401  # unsigned
+            forged_body, forged = signed(payload, "whsec_" + "Zm9yZ2VkLXNlY3JldA==")
+            assert (await http.post(url, content=forged_body, headers=forged)).status_code == 401
+            stale_body, stale = signed(payload, WEBHOOK_SECRET, timestamp=int(time.time()) - 3600)
+            assert (await http.post(url, content=stale_body, headers=stale)).status_code == 401
+            body, headers = signed(payload, WEBHOOK_SECRET)
+            tampered = body.replace(b"HELP", b"STOP")
+            assert (await http.post(url, content=tampered, headers=headers)).status_code == 401
+            first = await http.post(url, content=body, headers=headers)
+            replay = await http.post(url, content=body, headers=headers)
+        assert first.status_code == 200 and first.json() != {"status": "duplicate"}
+        assert replay.status_code == 200 and replay.json() == {"status": "duplicate"}
+        rows = await stack.fetchval(
+            "notifications",
+            "SELECT count(*) FROM audit_log WHERE actor = 'provider:sms' AND role = 'provider_callback'",
+        )
+        assert rows == 2  # the accepted call and the replay, both audited; the forgeries never got in
+    finally:
+        stack.stop()
+
+
+# --------------------------------------------------------------------------- JWTs and the rate limit
+
+
+class Jwks:
+    """An identity provider's JWKS endpoint on loopback, signing tokens with a key made here."""
+
+    def __init__(self) -> None:
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        jwk = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        document = json.dumps({"keys": [{**jwk, "kid": "e2e", "alg": "RS256", "use": "sig"}]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(document)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/certs"
+        self.issuer = "https://idp.e2e.example"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, roles: list[str], minutes: int = 5) -> str:
+        now = datetime.now(UTC)
+        claims = {"iss": self.issuer, "aud": "katflow", "sub": "dr-jones", "iat": now, "roles": roles}
+        claims["exp"] = now + timedelta(minutes=minutes)
+        return jwt.encode(claims, self.private, algorithm="RS256", headers={"kid": "e2e"})
+
+
+@pytest.fixture
+def jwks() -> Iterator[Jwks]:
+    issuer = Jwks()
+    yield issuer
+    issuer.server.shutdown()
+
+
+async def test_jwt_roles_and_the_public_form_rate_limit(infra: Infra, jwks: Jwks) -> None:
+    stack = await make_stack(
+        infra,
+        RUN_ROOT,
+        KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE="3",
+        KATFLOW_AUTH_JWKS_URL=jwks.url,
+        KATFLOW_AUTH_ISSUER=jwks.issuer,
+    )
+    try:
+        stack.start("intake")
+        form = f"{stack.url('intake')}/v1/consultation-requests"
+        async with httpx.AsyncClient(timeout=10) as http:
+            answers = [await http.post(form, json=consultation_request(n)) for n in range(4)]
+            assert [a.status_code for a in answers] == [202, 202, 202, 429]
+            assert int(answers[3].headers["retry-after"]) >= 1
+            course = f"{stack.url('intake')}/v1/courses/{answers[0].json()['course_id']}"
+
+            def as_(token: str) -> dict[str, str]:
+                return {"Authorization": f"Bearer {token}"}
+
+            assert (await http.get(course, headers=as_(jwks.token(["clinician"])))).status_code == 200
+            assert (await http.get(course, headers=as_(jwks.token(["integrator"])))).status_code == 403
+            assert (await http.get(course, headers=as_(jwks.token(["clinician"], -5)))).status_code == 401
+            assert (await http.get(course, headers=stack.auth_headers())).status_code == 200  # not limited
+        actors = await stack.fetchval(
+            "intake", "SELECT array_agg(DISTINCT actor ORDER BY actor) FROM audit_log WHERE outcome = 'ok'"
+        )
+        assert actors == ["anonymous:web-form", "api-key:test-staff", "user:dr-jones"]
+    finally:
+        stack.stop()
+
+
+# --------------------------------------------------------------------------- PHI discipline
+
+MARK = "Zqxmark"  # in every name, the email and the indication
+PHONE_DIGITS = "5550173946"
+
+
+def marked_request() -> dict[str, Any]:
+    return consultation_request(
+        0,
+        patient={
+            "given_name": f"{MARK}given",
+            "family_name": f"{MARK}family",
+            "date_of_birth": "1979-03-04",
+            "email": f"{MARK.lower()}.patient@example.org",
+            "phone": f"+1{PHONE_DIGITS}",
+            "time_zone": "America/Chicago",
+        },
+        consent={"email": True, "sms": True},
+        indication=f"{MARK} low mood since the accident",
+        preferred_route="iv",
+    )
+
+
+def leaks(text: str) -> list[str]:
+    lowered = text.lower()
+    return [m for m in (MARK.lower(), PHONE_DIGITS) if m in lowered]
+
+
+@pytest.fixture
+async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
+    provider = FakeProvider().start()
+    clock = TimeMachine(RUN_ROOT / f"clock-{uuid.uuid4().hex}.txt")
+    stack = await make_stack(
+        infra,
+        RUN_ROOT,
+        KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
+        KATFLOW_SMS_BASE_URL=provider.url,
+        KATFLOW_SMS_API_KEY="e2e-provider-key",
+        KATFLOW_SMS_WEBHOOK_SECRET=WEBHOOK_SECRET,
+    )
+    try:
+        stack.start()
+        tap = await EventTap(stack).start()
+        try:
+            async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
+                yield CourseDriver(stack, http, tap, clock)
+        finally:
+            await tap.stop()
+    finally:
+        stack.stop()
+        provider.stop()
+
+
+async def every_record(stack: Stack) -> dict[str, list[Any]]:
+    """Every record on every one of this stack's topics, read to the end of each partition."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.infra.kafka_bootstrap, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        names = sorted(stack.topic(spec.name) for spec in topics.ALL_TOPICS)
+        partitions = [
+            TopicPartition(stack.topic(spec.name), p)
+            for spec in topics.ALL_TOPICS
+            for p in range(spec.partitions)
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: dict[str, list[Any]] = {name: [] for name in names}
+        deadline = time.monotonic() + 30
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            assert time.monotonic() < deadline, "topics not read to the end in 30 s"
+            for tp, batch in (await consumer.getmany(timeout_ms=500)).items():
+                found[tp.topic].extend(batch)
+        return found
+    finally:
+        await consumer.stop()
+
+
+def record_text(record: Any) -> str:
+    headers = " ".join(f"{k}={v.decode(errors='replace')}" for k, v in record.headers or [])
+    key = record.key.decode(errors="replace") if record.key else ""
+    value = record.value.decode(errors="replace") if record.value else ""
+    return f"{key} {headers} {value}"
+
+
+async def test_phi_markers_stay_off_workflow_topics_logs_and_audit(course: CourseDriver) -> None:
+    stack = course.stack
+    accepted = await course.post(course.intake("/consultation-requests"), marked_request(), 202)
+    course.course_id, course.patient_id = accepted["course_id"], accepted["patient_id"]
+    await course.attend_consultation()
+    await course.screen_and_decide("iv")
+    p = load_protocols().current(Route.IV).preparation
+    await course.prepare(p.consent_document, p.sessions_required, p.rems_enrollment_required)
+    await course.wait("PreparationCompleted")
+    checks = [(c.check.value, c.offset_minutes) for c in load_protocols().get("iv@1").dosing.checks]
+    await course.dose(1, checks)
+    history = await course.http.get(
+        f"{stack.url('notifications')}/v1/patients/{course.patient_id}/deliveries"
+    )
+    assert history.status_code == 200 and history.json(), history.text
+
+    async def sent() -> int:
+        return int(
+            await stack.fetchval("notifications", "SELECT count(*) FROM deliveries WHERE status = 'sent'")
+        )
+
+    assert await wait_for(sent, within=30)
+
+    # the markers are on the restricted topic (so the search below would see them) ...
+    records = await every_record(stack)
+    contact = stack.topic(topics.PATIENT_CONTACT)
+    assert any(leaks(record_text(r)) for r in records[contact])
+    # ... and on no other topic
+    for name, found in records.items():
+        if name == contact:
+            continue
+        for record in found:
+            assert not leaks(record_text(record)), f"PHI marker on {name}: {record_text(record)[:300]}"
+    assert sum(len(v) for k, v in records.items() if k != contact) > 20
+
+    # nor in any log line of any service
+    logs = sorted((stack.cfg.run_dir / "logs").glob("*.log"))
+    assert {p.stem for p in logs} >= set(SERVICES)
+    for path in logs:
+        for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            assert not leaks(line), f"PHI marker in {path.name}:{number}: {line[:300]}"
+
+    # the audit trail names the patient by id only, and has the write, the reads and the messages
+    for service in SERVICES:
+        conn: asyncpg.Connection = await stack.db(service)
+        try:
+            rows = [dict(r) for r in await conn.fetch("SELECT * FROM audit_log")]
+        finally:
+            await conn.close()
+        assert rows, service
+        assert not leaks(json.dumps(rows, default=str)), service
+    patient = uuid.UUID(course.patient_id)
+    created = await stack.fetchval(
+        "intake",
+        "SELECT count(*) FROM audit_log WHERE action = 'consultation_request.create' AND patient_id = $1",
+        patient,
+    )
+    contact_written = await stack.fetchval(
+        "notifications",
+        "SELECT count(*) FROM audit_log WHERE action = 'event.PatientContactUpdated' AND patient_id = $1",
+        patient,
+    )
+    messages = await stack.fetchval(
+        "notifications",
+        "SELECT count(*) FROM audit_log WHERE action = 'message.sent' AND patient_id = $1"
+        " AND detail ? 'template_id' AND detail ? 'channel'",
+        patient,
+    )
+    reads = await stack.fetchval(
+        "scheduling",
+        "SELECT count(*) FROM audit_log WHERE actor = 'api-key:test-staff' AND course_id = $1",
+        uuid.UUID(course.course_id),
+    )
+    assert (created, contact_written) == (1, 1) and messages >= 2 and reads >= 1

@@ -1,0 +1,662 @@
+"""Notifications against real PostgreSQL, a real SMTP server and a real local HTTP server playing
+the SMS provider (and the staff/integrator webhook receivers). Time is a FixedClock moved by hand."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from katflow_notifications import bootstrap
+from katflow_notifications.adapters.http_sms import HttpSms
+from katflow_notifications.adapters.memory_channel import MemoryChannel
+from katflow_notifications.devtools.fake_provider import FakeProvider, signed
+from katflow_notifications.domain.signing import verify
+from katflow_notifications.domain.templates import Rendered
+from katflow_notifications.entrypoints import feed, http, sms
+from katflow_notifications.entrypoints.deps import NotificationsDeps
+from katflow_notifications.handlers.events import EventHandlers
+from katflow_notifications.ports import Channel, ChannelPermanent, ChannelTransient, Outbound
+from katflow_notifications.service_layer.dispatch import Dispatcher
+from katflow_notifications.service_layer.inbound import InboundTexts
+from katflow_notifications.service_layer.planning import Planner
+from katflow_notifications.service_layer.reminders import Reminders
+from katflow_notifications.settings import IntegratorEndpoint, NotificationsSettings
+from katflow_shared.auth import CARE_TEAM, ApiKey, Authenticator, hash_api_key
+from katflow_shared.clock import FixedClock
+from katflow_shared.contracts import (
+    AppointmentScheduled,
+    ChannelConsent,
+    ConsultationRequested,
+    Event,
+    IntegrationDue,
+    PatientContactUpdated,
+    UrgentReviewRequired,
+)
+from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging.cloudevents import Envelope
+from katflow_shared.messaging.emitter import Emitter, HandlerContext
+from katflow_shared.messaging.inbox import first_delivery
+from katflow_shared.runtime import Runtime
+from katflow_shared.timers import TimerWorker
+from katflow_tools.smtp_sink import SmtpSink
+from tests.support.infra import Infra
+
+SECRET = "whsec_" + base64.b64encode(b"integration-test-sms-secret").decode()
+INTEGRATOR_SECRET = "whsec_" + base64.b64encode(b"integration-test-integrator-secret").decode()
+PHONE = "+15551230000"
+EMAIL = "pat@example.org"
+MONDAY_10_CHICAGO = datetime(2024, 6, 3, 15, 0, tzinfo=UTC)
+GROUP = "katflow-notifications-workflow"
+STAFF_KEY = "kfk_test_notifications_integration_staff_key"
+
+
+@dataclass
+class Harness:
+    settings: NotificationsSettings
+    pool: asyncpg.Pool
+    clock: FixedClock
+    sink: SmtpSink
+    provider: FakeProvider
+    handlers: EventHandlers
+    dispatcher: Dispatcher
+    timers: TimerWorker
+    app: FastAPI
+    patient_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    course_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    # --- inputs
+    async def handle(self, event: Event, envelope: Envelope | None = None, inbox: bool = True) -> Envelope:
+        """Handle an event the way the consumer does: inbox row and effect in one transaction."""
+        envelope = envelope or Envelope(event=event, source="/test", time=self.clock.now())
+        handler = self.handlers.mapping()[type(event)]
+        async with self.pool.acquire() as conn, conn.transaction():
+            if inbox and not await first_delivery(conn, GROUP, envelope.id):
+                return envelope
+            await handler(event, HandlerContext(conn, envelope, Emitter(self.settings)))
+        return envelope
+
+    async def contact(
+        self,
+        *,
+        email: bool = True,
+        sms: bool = True,
+        zone: str = "America/Chicago",
+        at: datetime | None = None,
+    ) -> None:
+        at = at or self.clock.now()
+        await self.handle(
+            PatientContactUpdated(
+                patient_id=self.patient_id,
+                given_name="Ana",
+                family_name="Example",
+                email=EMAIL,
+                phone=PHONE,
+                time_zone=zone,
+                email_consent=ChannelConsent(granted=email, captured_at=at, method="web-form"),
+                sms_consent=ChannelConsent(granted=sms, captured_at=at, method="web-form"),
+                updated_at=at,
+            )
+        )
+
+    def integration_due(self) -> IntegrationDue:
+        now = self.clock.now()
+        return IntegrationDue(
+            course_id=self.course_id,
+            patient_id=self.patient_id,
+            session_id=uuid.uuid4(),
+            dose_number=1,
+            window_opens_at=now,
+            window_closes_at=now + timedelta(hours=72),
+        )
+
+    def appointment(
+        self,
+        starts_at: datetime,
+        kind: AppointmentKind = AppointmentKind.CONSULTATION,
+        zone: str = "America/Chicago",
+        appointment_id: uuid.UUID | None = None,
+    ) -> AppointmentScheduled:
+        return AppointmentScheduled(
+            appointment_id=appointment_id or uuid.uuid4(),
+            course_id=self.course_id,
+            patient_id=self.patient_id,
+            kind=kind,
+            clinician_id="clin-1",
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=1),
+            patient_time_zone=zone,
+        )
+
+    # --- time and work
+    async def dispatch(self) -> int:
+        total = 0
+        while handled := await self.dispatcher.dispatch_once():
+            total += handled
+        return total
+
+    async def advance(self, delta: timedelta) -> None:
+        self.clock.advance(delta)
+        await self.timers.fire_due()
+        await self.dispatch()
+
+    # --- outputs
+    async def deliveries(self, **where: Any) -> list[asyncpg.Record]:
+        clauses = " AND ".join(f"{k} = ${i}" for i, k in enumerate(where, 1)) or "true"
+        sql = f"SELECT * FROM deliveries WHERE {clauses} ORDER BY created_at, attempts DESC, fallback_of NULLS FIRST"  # noqa: S608 E501 - test-only
+        return list(await self.pool.fetch(sql, *where.values()))
+
+    async def events(self, name: str) -> list[dict[str, Any]]:
+        rows = await self.pool.fetch("SELECT headers, payload FROM outbox ORDER BY id")
+        found = []
+        for row in rows:
+            headers = dict(json.loads(row["headers"]))
+            if headers["ce_type"] == f"io.katflow.{name}.v1":
+                found.append(json.loads(bytes(row["payload"])))
+        return found
+
+    def mail(self, to: str | None = None) -> list[Any]:
+        return [m for m in self.sink.messages() if to is None or to in m.rcpt_to]
+
+    def client(self, authenticated: bool = True) -> httpx.AsyncClient:
+        """An HTTP client for the routes (the care team's API key unless ``authenticated`` is False)."""
+        headers = {"Authorization": f"Bearer {STAFF_KEY}"} if authenticated else {}
+        transport = httpx.ASGITransport(app=self.app)
+        return httpx.AsyncClient(transport=transport, base_url="http://notifications", headers=headers)
+
+
+def _dsn(admin: str, name: str) -> str:
+    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+
+
+@contextlib.asynccontextmanager
+async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]:
+    name = f"notif_it_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.pg_admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pool = await create_pool(_dsn(infra.pg_admin_dsn, name), 6)
+    sink = SmtpSink().start()
+    provider = FakeProvider().start()
+    try:
+        await migrate(pool, ["katflow_shared", "katflow_notifications"])
+        settings = NotificationsSettings(
+            environment="test",
+            database_url=_dsn(infra.pg_admin_dsn, name),
+            smtp_port=sink.port,
+            sms_base_url=provider.url,
+            sms_api_key="test-key",
+            sms_webhook_secret=SECRET,
+            staff_webhook_urls={
+                "clinical-alerts": f"{provider.url}/hooks/clinical",
+                "care-team": f"{provider.url}/hooks/care",
+            },
+            integrator_webhooks=[
+                IntegratorEndpoint(
+                    id="ehr",
+                    url=f"{provider.url}/integrator",
+                    secret=INTEGRATOR_SECRET,
+                    event_types=["AppointmentScheduled"],
+                )
+            ],
+            feed_stream_max_seconds=1.0,
+            api_keys={hash_api_key(STAFF_KEY): ApiKey(name="it-staff", roles=list(CARE_TEAM))},
+            feed_poll_seconds=0.1,
+            **overrides,
+        )
+        clock = FixedClock(overrides.pop("start", MONDAY_10_CHICAGO))
+        runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+        templates = bootstrap.default_registry(settings.default_locale)
+        planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
+        reminders: Reminders = bootstrap.reminders(settings, planner, clock)
+        dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates)
+        app = FastAPI()
+        for router in (http.router, sms.router, feed.router):
+            app.include_router(router)
+        app.state.runtime = runtime
+        app.state.katflow_auth = Authenticator(settings)
+        app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner))
+        yield Harness(
+            settings,
+            pool,
+            clock,
+            sink,
+            provider,
+            EventHandlers(planner, reminders),
+            dispatcher,
+            TimerWorker(runtime, reminders.timer_handlers()),
+            app,
+        )
+        for close in dispatcher.on_close:
+            await close()
+    finally:
+        await pool.close()
+        sink.stop()
+        provider.stop()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def h(infra: Infra) -> AsyncIterator[Harness]:
+    async with make_harness(infra) as harness:
+        yield harness
+
+
+async def post_signed(h: Harness, path: str, payload: dict[str, Any], **kw: Any) -> httpx.Response:
+    body, headers = signed(payload, SECRET, **kw)
+    async with h.client(authenticated=False) as client:  # the signature is the provider's credential
+        return await client.post(path, content=body, headers=headers)
+
+
+# --------------------------------------------------------------------------- SMS retries and fallback
+
+
+async def test_provider_429_then_500_then_200_sends_one_text_retried(h: Harness) -> None:
+    await h.contact()
+    h.provider.script("/messages", 429, 500)
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    [text] = await h.deliveries(channel="sms")
+    assert (text["status"], text["last_error"]) == ("queued", "sms_429_rate_limited")
+    assert text["next_attempt_at"] == h.clock.now() + timedelta(
+        seconds=2
+    )  # max(backoff 2 s, Retry-After 1 s)
+    await h.advance(timedelta(seconds=2))
+    await h.advance(timedelta(seconds=4))
+    calls = h.provider.requests_to("/messages")
+    assert [c.status for c in calls] == [429, 500, 200]
+    assert len({c.headers["idempotency-key"] for c in calls}) == 1  # the same message each time
+    assert h.provider.texts_to(PHONE) and len(h.provider.texts()) == 1
+    [text] = await h.deliveries(channel="sms")
+    assert (text["status"], text["attempts"]) == ("sent", 3)
+    outcomes = await h.pool.fetch(
+        "SELECT outcome FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt", text["id"]
+    )
+    assert [r["outcome"] for r in outcomes] == ["transient", "transient", "accepted"]
+    [sent] = [e for e in await h.events("NotificationSent") if e["channel"] == "sms"]
+    assert sent["delivery_id"] == str(text["id"])
+    assert sent["template_id"] == "integration_due.patient.sms.en" and sent["template_version"] == 1
+    assert await h.events("NotificationFailed") == [] and h.mail(EMAIL) == []
+
+
+async def test_provider_400_falls_back_to_email_and_emits_notification_failed(h: Harness) -> None:
+    await h.contact()
+    h.provider.script("/messages", 400)
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    sms_row, email_row = await h.deliveries(patient_id=h.patient_id)
+    assert (sms_row["channel"], sms_row["status"], sms_row["last_error"]) == (
+        "sms",
+        "failed",
+        "sms_400_invalid_number",
+    )
+    assert (email_row["channel"], email_row["status"], email_row["fallback_of"]) == (
+        "email",
+        "sent",
+        sms_row["id"],
+    )
+    [failed] = await h.events("NotificationFailed")
+    assert failed["delivery_id"] == str(sms_row["id"]) and failed["error_code"] == "sms_400_invalid_number"
+    assert failed["course_id"] == str(h.course_id)
+    [mail] = h.mail(EMAIL)
+    assert mail.subject == "Time to book your follow-up session"
+    assert {e["channel"] for e in await h.events("NotificationSent")} == {
+        "email",
+        "feed",
+    }  # patient, therapist
+    assert h.mail("intake@clinic.example") == []  # the patient was reached: no staff task
+
+
+async def test_no_consented_channel_left_becomes_a_staff_task(h: Harness) -> None:
+    await h.contact(email=False, sms=True)
+    h.provider.script("/messages", 400)
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    statuses = [(d["channel"], d["status"], d["reason"]) for d in await h.deliveries(patient_id=h.patient_id)]
+    assert statuses == [
+        ("sms", "failed", "sms_400_invalid_number"),
+        ("email", "suppressed", "no_email_consent"),
+    ]
+    [task] = h.mail("intake@clinic.example")
+    assert task.subject == "Message delivery failed"
+    assert "sms_400_invalid_number" in task.message.get_content() and PHONE not in task.message.get_content()
+    tasks = await h.pool.fetch("SELECT staff_id FROM feed_items WHERE notification = 'delivery_failed'")
+    assert [r["staff_id"] for r in tasks] == ["staff-intake-1"]
+
+
+async def test_text_too_long_for_one_segment_falls_back_to_email(infra: Infra) -> None:
+    async with make_harness(infra, portal_url="https://portal.clinic.example/" + "x" * 120) as h:
+        await h.contact()
+        await h.handle(h.integration_due())
+        await h.dispatch()
+        sms_row, email_row = await h.deliveries(patient_id=h.patient_id)
+        assert (sms_row["status"], sms_row["last_error"]) == ("failed", "sms_too_long")
+        assert email_row["status"] == "sent" and h.provider.requests_to("/messages") == []
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+async def test_delivery_callback_marks_delivered_and_replays_change_nothing(h: Harness) -> None:
+    await h.contact()
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    [text] = await h.deliveries(channel="sms")
+    provider_id = h.provider.texts()[0]["id"]
+    assert text["provider_id"] == provider_id and text["status"] == "sent"
+
+    resp = await post_signed(
+        h, "/v1/sms/status", {"id": provider_id, "status": "delivered"}, webhook_id="cb-1"
+    )
+    assert resp.status_code == 200 and resp.json() == {"status": "delivered"}
+    [text] = await h.deliveries(channel="sms")
+    assert text["status"] == "delivered" and text["delivered_at"] == h.clock.now()
+
+    replay = await post_signed(
+        h, "/v1/sms/status", {"id": provider_id, "status": "failed"}, webhook_id="cb-1"
+    )
+    assert replay.json() == {"status": "duplicate"}
+    late_failure = await post_signed(h, "/v1/sms/status", {"id": provider_id, "status": "failed"})
+    assert late_failure.json() == {"status": "ignored"}  # delivered is final
+    assert (await h.deliveries(channel="sms"))[0]["status"] == "delivered"
+
+
+async def test_undelivered_callback_fails_and_falls_back(h: Harness) -> None:
+    await h.contact()
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    [text] = await h.deliveries(channel="sms")
+    resp = await post_signed(
+        h, "/v1/sms/status", {"reference": str(text["id"]), "status": "undelivered", "error_code": "30003"}
+    )
+    assert resp.json() == {"status": "failed"}
+    await h.dispatch()
+    [failed] = await h.events("NotificationFailed")
+    assert failed["error_code"] == "sms_30003"
+    assert [m.subject for m in h.mail(EMAIL)] == ["Time to book your follow-up session"]
+
+
+@pytest.mark.parametrize("case", ["unsigned", "bad-signature", "stale"])
+async def test_unsigned_or_stale_callbacks_are_rejected(h: Harness, case: str) -> None:
+    payload = {"id": "SMx", "status": "delivered"}
+    async with h.client(authenticated=False) as client:
+        if case == "unsigned":
+            resp = await client.post("/v1/sms/status", json=payload)
+        else:
+            stamp = int(datetime.now(UTC).timestamp()) - (600 if case == "stale" else 0)
+            body, headers = signed(payload, SECRET, timestamp=stamp)
+            if case == "bad-signature":
+                body = body.replace(b"delivered", b"failed")
+            resp = await client.post("/v1/sms/status", content=body, headers=headers)
+    assert resp.status_code == 401
+    assert await h.pool.fetchval("SELECT count(*) FROM inbound_webhooks") == 0
+
+
+# --------------------------------------------------------------------------- inbound STOP / START / HELP
+
+
+async def test_stop_start_and_help_through_the_inbound_webhook(h: Harness) -> None:
+    await h.contact()
+    resp = await post_signed(
+        h, "/v1/sms/inbound", {"id": "in-1", "from": PHONE, "to": "+15550100000", "text": " Stop "}
+    )
+    assert resp.json() == {"status": "opt_out"}
+    await h.dispatch()
+    [confirmation] = h.provider.texts_to(PHONE)
+    assert "unsubscribed" in confirmation and "START" in confirmation
+    [notice] = h.mail("intake@clinic.example")
+    assert (
+        notice.subject == "Patient opted out of texts" and str(h.patient_id) in notice.message.get_content()
+    )
+    assert PHONE not in notice.message.get_content()
+
+    # No further texts to that number: an SMS-first message goes by email instead.
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    assert len(h.provider.texts_to(PHONE)) == 1
+    assert [d["reason"] for d in await h.deliveries(patient_id=h.patient_id, channel="sms")][
+        -1
+    ] == "opted_out"
+    assert [m.subject for m in h.mail(EMAIL)] == ["Time to book your follow-up session"]
+
+    # An older intake record arriving late does not undo the STOP.
+    await h.contact(at=h.clock.now() - timedelta(hours=1))
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    assert len(h.provider.texts_to(PHONE)) == 1
+
+    # HELP is answered even while opted out; START restores texts.
+    assert (await post_signed(h, "/v1/sms/inbound", {"from": PHONE, "text": "HELP"})).json() == {
+        "status": "help"
+    }
+    assert (await post_signed(h, "/v1/sms/inbound", {"from": PHONE, "text": "start"})).json() == {
+        "status": "opt_in"
+    }
+    await h.advance(timedelta(minutes=1))
+    texts = h.provider.texts_to(PHONE)
+    assert len(texts) == 3 and "Help" in texts[1] and "texts again" in texts[2]
+    await h.advance(timedelta(days=1))  # a new local day, below the frequency cap
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    assert "follow-up session" in h.provider.texts_to(PHONE)[-1]
+    consent = await h.pool.fetchrow("SELECT sms_consent, sms_consent_method FROM recipients")
+    assert tuple(consent) == (True, "sms-keyword:START")
+
+
+async def test_other_inbound_text_keeps_only_the_keyword(h: Harness) -> None:
+    await h.contact()
+    resp = await post_signed(h, "/v1/sms/inbound", {"from": PHONE, "text": "I feel awful today"})
+    assert resp.json() == {"status": "other"}
+    row = await h.pool.fetchrow("SELECT * FROM inbound_sms")
+    assert row["keyword"] == "other" and "awful" not in str(dict(row))
+    assert await h.deliveries() == []
+
+
+# ------------------------------------------------------------------ idempotency and the existing flow
+
+
+async def test_redelivered_events_produce_no_second_message(h: Harness) -> None:
+    await h.contact(email=True, sms=False)
+    request = ConsultationRequested(
+        consultation_request_id=uuid.uuid4(),
+        course_id=h.course_id,
+        patient_id=h.patient_id,
+        patient_time_zone="America/Chicago",
+        requested_at=h.clock.now(),
+    )
+    envelope = await h.handle(request)
+    await h.handle(request, envelope)  # redelivered by Kafka: the inbox skips it
+    await h.handle(request, envelope, inbox=False)  # even past the inbox: idempotency keys hold
+    await h.dispatch()
+    await h.handle(request, envelope, inbox=False)  # after sending, too
+    await h.dispatch()
+    assert sorted(m.subject for m in h.mail()) == ["New consultation request", "We received your request"]
+    assert sorted(e["channel"] for e in await h.events("NotificationSent")) == ["email", "email", "feed"]
+
+
+async def test_consultation_flow_sends_exactly_three_emails_for_email_only_consent(h: Harness) -> None:
+    await h.contact(email=True, sms=False)
+    await h.handle(
+        ConsultationRequested(
+            consultation_request_id=uuid.uuid4(),
+            course_id=h.course_id,
+            patient_id=h.patient_id,
+            patient_time_zone="America/Chicago",
+            requested_at=h.clock.now(),
+        )
+    )
+    await h.handle(h.appointment(h.clock.now() + timedelta(days=1, minutes=30)))
+    await h.dispatch()
+    subjects = sorted((m.subject, m.rcpt_to) for m in h.mail())
+    assert subjects == [
+        ("New consultation request", ("intake@clinic.example",)),
+        ("We received your request", (EMAIL,)),
+        ("Your appointment is confirmed", (EMAIL,)),
+    ]
+    ack = next(m for m in h.mail() if m.subject == "We received your request")
+    assert "988" in ack.message.get_body(("plain",)).get_content()
+    booking = next(m for m in h.mail() if m.subject == "Your appointment is confirmed")
+    assert any(p.get_content_type() == "text/calendar" for p in booking.message.walk())
+    assert h.provider.texts() == []
+    # the 24 h reminder would fall due 30 minutes after booking: skipped (min notice); 2 h one is planned
+    planned = await h.pool.fetch("SELECT key FROM timers WHERE status = 'pending'")
+    assert [r["key"].rsplit(":", 1)[1] for r in planned] == ["appointment_reminder_2h"]
+
+
+# --------------------------------------------------------------------------- quiet hours, caps, urgent
+
+
+async def test_text_at_night_waits_for_0800_in_the_patient_zone(h: Harness) -> None:
+    await h.contact(zone="America/Los_Angeles")
+    h.clock.current = datetime(2024, 6, 4, 5, 30, tzinfo=UTC)  # 22:30 PDT
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    [text] = await h.deliveries(channel="sms")
+    opening = datetime(2024, 6, 4, 15, 0, tzinfo=UTC)  # 08:00 PDT
+    assert (text["status"], text["reason"], text["next_attempt_at"]) == ("queued", "quiet_hours", opening)
+    await h.advance(opening - h.clock.now() - timedelta(seconds=1))
+    assert h.provider.texts() == []
+    await h.advance(timedelta(seconds=1))
+    assert len(h.provider.texts_to(PHONE)) == 1
+
+
+async def test_second_automated_text_in_a_day_falls_back_to_email(h: Harness) -> None:
+    await h.contact()
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    await h.advance(timedelta(hours=3))
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    assert len(h.provider.texts_to(PHONE)) == 1
+    reasons = [d["reason"] for d in await h.deliveries(channel="sms")]
+    assert reasons == [None, "frequency_cap"]
+    assert [m.subject for m in h.mail(EMAIL)] == ["Time to book your follow-up session"]
+
+
+async def test_urgent_review_reaches_clinicians_at_3am_and_halts_automated_messages(h: Harness) -> None:
+    await h.contact()
+    await h.handle(h.appointment(h.clock.now() + timedelta(days=3)))
+    await h.dispatch()
+    assert await h.pool.fetchval("SELECT count(*) FROM timers WHERE status = 'pending'") == 2
+    h.clock.current = datetime(2024, 6, 4, 7, 0, tzinfo=UTC)  # 03:00 New York, 02:00 Chicago
+    await h.handle(
+        UrgentReviewRequired(
+            alert_id=uuid.uuid4(), course_id=h.course_id, patient_id=h.patient_id, raised_at=h.clock.now()
+        )
+    )
+    await h.dispatch()
+    [hook] = h.provider.requests_to("/hooks/clinical")
+    assert hook.json()["text"].startswith(":rotating_light: URGENT: clinician review required")
+    assert [m.subject for m in h.mail("clinician@clinic.example")] == ["URGENT: clinician review required"]
+    feed_row = await h.pool.fetchrow(
+        "SELECT staff_id, urgent FROM feed_items WHERE notification = 'urgent_review'"
+    )
+    assert tuple(feed_row) == ("staff-clinician-1", True)
+    assert await h.pool.fetchval("SELECT count(*) FROM timers WHERE status = 'pending'") == 0
+
+
+# --------------------------------------------------------------------------- integrators, history, feed
+
+
+async def test_integrators_receive_signed_pushes_retried_with_the_same_id(h: Harness) -> None:
+    await h.contact()
+    h.provider.script("/integrator", 503)
+    event = h.appointment(h.clock.now() + timedelta(days=2))
+    envelope = await h.handle(event)
+    await h.handle(h.integration_due())  # not subscribed by the endpoint
+    await h.dispatch()
+    await h.advance(timedelta(seconds=2))
+    first, second = h.provider.requests_to("/integrator")
+    assert (first.status, second.status) == (503, 200)
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    now = datetime.fromtimestamp(int(second.headers["webhook-timestamp"]), UTC)
+    assert verify(INTEGRATOR_SECRET, second.headers, second.body, now, timedelta(minutes=5))
+    cloud_event = second.json()
+    assert cloud_event["type"] == "io.katflow.AppointmentScheduled.v1" and cloud_event["id"] == envelope.id
+    assert cloud_event["data"]["appointment_id"] == str(event.appointment_id)
+    assert "Ana" not in second.body.decode() and EMAIL not in second.body.decode()
+    sent_channels = {e["channel"] for e in await h.events("NotificationSent")}
+    assert "webhook" not in sent_channels  # pushes to integrators are not patient/staff notifications
+
+
+async def test_delivery_history_of_patient_and_course(h: Harness) -> None:
+    await h.contact()
+    h.provider.script("/messages", 500)
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    await h.advance(timedelta(seconds=2))
+    async with h.client() as client:
+        patient = (await client.get(f"/v1/patients/{h.patient_id}/deliveries")).json()
+        course = (await client.get(f"/v1/courses/{h.course_id}/deliveries")).json()
+    [text] = patient
+    assert (text["channel"], text["status"], text["template_id"], text["template_version"]) == (
+        "sms",
+        "sent",
+        "integration_due.patient.sms.en",
+        1,
+    )
+    assert [a["outcome"] for a in text["attempt_log"]] == ["transient", "accepted"]
+    assert {d["audience"] for d in course} == {"patient", "staff"}
+    async with h.client(authenticated=False) as anonymous:
+        assert (await anonymous.get(f"/v1/patients/{h.patient_id}/deliveries")).status_code == 401
+    assert PHONE not in json.dumps(course) and EMAIL not in json.dumps(course)
+
+
+async def test_staff_feed_list_read_and_event_stream(h: Harness) -> None:
+    await h.contact()
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    async with h.client() as client:
+        items = (await client.get("/v1/staff/staff-therapist-1/feed")).json()
+        assert [i["title"] for i in items] == ["Follow-up session due"]
+        assert (
+            await client.post(f"/v1/staff/staff-therapist-1/feed/{items[0]['id']}/read")
+        ).status_code == 204
+        stream = await client.get("/v1/staff/staff-therapist-1/feed/stream", headers={"Last-Event-ID": "0"})
+        assert (await client.get("/v1/staff/nobody/feed")).status_code == 404
+    assert stream.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in stream.text.split("\n\n") if b.startswith("id:")]
+    assert len(blocks) == 1 and f"id: {items[0]['id']}" in blocks[0] and "event: notification" in blocks[0]
+    data = json.loads(blocks[0].split("data: ", 1)[1])
+    assert data["title"] == "Follow-up session due" and data["read_at"] is not None
+
+
+# --------------------------------------------------------------------------- channel contract
+
+
+@pytest.fixture(params=["memory", "http"])
+async def sms_channel(request: pytest.FixtureRequest, h: Harness) -> AsyncIterator[tuple[Channel, Any]]:
+    """The same contract for the fake and the real SMS adapter (against the local HTTP provider)."""
+    if request.param == "memory":
+        fake = MemoryChannel()
+        yield (
+            fake,
+            lambda *outcomes: fake.script.extend({429: "transient", 400: "permanent"}[o] for o in outcomes),
+        )
+        return
+    async with httpx.AsyncClient() as client:
+        yield HttpSms(h.settings, client), lambda *statuses: h.provider.script("/messages", *statuses)
+
+
+async def test_sms_channel_contract(sms_channel: tuple[Channel, Any]) -> None:
+    channel, script = sms_channel
+    message = Outbound(uuid.uuid4(), PHONE, Rendered("", "Care Team: hello"))
+    script(429, 400)
+    with pytest.raises(ChannelTransient):
+        await channel.send(message)
+    with pytest.raises(ChannelPermanent):
+        await channel.send(message)
+    first = await channel.send(message)
+    assert first.provider_id and (await channel.send(message)).provider_id == first.provider_id

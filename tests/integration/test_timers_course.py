@@ -1,0 +1,336 @@
+"""scheduling's durable timers against a real PostgreSQL: monitoring prompts, IntegrationDue,
+IntegrationOverdue and no-shows fire once at their time through the outbox; changes move or cancel
+them; two workers never fire one timer twice; concurrent bookings never double-book.
+
+The service layer runs in-process with a FixedClock; scheduling's own events are fed back to its
+handlers from the outbox, as its consumer would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from katflow_scheduling.adapters.postgres_appointments import ensure_course, sync_clinic
+from katflow_scheduling.domain.clinic import load_clinic
+from katflow_scheduling.domain.visits import (
+    AdministrationIn,
+    BookIn,
+    CancelIn,
+    CheckInIn,
+    RescheduleIn,
+    SessionIn,
+)
+from katflow_scheduling.handlers import changes, visits
+from katflow_scheduling.handlers.course_events import CourseEvents
+from katflow_scheduling.handlers.timers import TimerHandlers
+from katflow_scheduling.service_layer.deps import Deps
+from katflow_scheduling.settings import DEFAULT_CLINIC, SchedulingSettings
+from katflow_shared.clock import FixedClock
+from katflow_shared.contracts import (
+    REGISTRY,
+    AppointmentCompleted,
+    Event,
+    PreparationCompleted,
+    SessionAdministered,
+)
+from katflow_shared.contracts.common import Route
+from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging.cloudevents import Envelope
+from katflow_shared.messaging.emitter import Emitter, HandlerContext
+from katflow_shared.messaging.errors import TransientError
+from katflow_shared.protocols import load_protocols
+from katflow_shared.runtime import Runtime
+from katflow_shared.timers import TimerWorker
+from tests.support.infra import Infra
+
+START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 New York
+STAFF = "staff-1"
+
+
+@dataclass
+class Harness:
+    pool: asyncpg.Pool
+    clock: FixedClock
+    runtime: Runtime
+    deps: Deps
+    course: CourseEvents
+    worker: TimerWorker
+    seen: int = 0
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def handle(self, event: Event) -> None:
+        handlers = {
+            PreparationCompleted: self.course.on_preparation_completed,
+            SessionAdministered: self.course.on_session_administered,
+            AppointmentCompleted: self.course.on_appointment_completed,
+        }
+        if (handler := handlers.get(type(event))) is not None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await handler(event, HandlerContext(conn, Envelope(event, "/test"), self.runtime.emitter))
+
+    async def pump(self) -> list[tuple[str, dict[str, Any]]]:
+        """Read new outbox rows (what Kafka would carry); feed scheduling's own events back to it."""
+        new: list[tuple[str, dict[str, Any]]] = []
+        while rows := await self.pool.fetch(
+            "SELECT id, headers, payload FROM outbox WHERE id > $1 ORDER BY id", self.seen
+        ):
+            for row in rows:
+                self.seen = row["id"]
+                kind = dict(json.loads(row["headers"]))["ce_type"]
+                event = REGISTRY[kind].model_validate_json(bytes(row["payload"]))
+                new.append((event.name, event.model_dump(mode="json")))
+                await self.handle(event)
+        self.events += new
+        return new
+
+    async def advance(self, delta: timedelta) -> list[tuple[str, dict[str, Any]]]:
+        self.clock.advance(delta)
+        while await self.worker.fire_due():
+            pass
+        return await self.pump()
+
+    async def at(self, when: datetime) -> list[tuple[str, dict[str, Any]]]:
+        return await self.advance(max(timedelta(0), when - self.clock.now()))
+
+    async def timers(self, status: str = "pending") -> list[tuple[str, datetime]]:
+        rows = await self.pool.fetch(
+            "SELECT kind, due_at FROM timers WHERE status = $1 ORDER BY due_at, kind", status
+        )
+        return [(r["kind"], r["due_at"]) for r in rows]
+
+    async def open(self, course_id: uuid.UUID, kind: str) -> asyncpg.Record:
+        row = await self.pool.fetchrow(
+            "SELECT id, lower(during) AS starts_at FROM appointments WHERE course_id = $1 AND kind = $2"
+            " AND status = 'scheduled' ORDER BY lower(during) LIMIT 1",
+            course_id,
+            kind,
+        )
+        assert row is not None, f"no scheduled {kind}"
+        return row
+
+    async def prepared_course(self, route: str = "iv") -> uuid.UUID:
+        course_id, patient_id = uuid.uuid4(), uuid.uuid4()
+        async with self.pool.acquire() as conn:
+            await ensure_course(conn, course_id, patient_id, "America/Chicago")
+        protocol = self.deps.protocols.current(Route(route))
+        await self.handle(
+            PreparationCompleted(
+                course_id=course_id,
+                patient_id=patient_id,
+                route=protocol.route,
+                protocol_version=protocol.id,
+                patient_time_zone="America/Chicago",
+                completed_at=self.clock.now(),
+            )
+        )
+        await self.pump()
+        return course_id
+
+    async def give_dose(self, course_id: uuid.UUID) -> tuple[uuid.UUID, datetime]:
+        appt = await self.open(course_id, "dosing")
+        await self.at(appt["starts_at"])
+        checks = {
+            "blood_pressure": {"systolic": 120, "diastolic": 80},
+            "ride_home_confirmed": True,
+            "fasting_confirmed": True,
+        }
+        await visits.check_in(
+            self.runtime,
+            self.deps,
+            appt["id"],
+            CheckInIn.model_validate({"checked_in_by": STAFF, "dosing": checks}),
+        )
+        await visits.administer(
+            self.runtime, self.deps, appt["id"], AdministrationIn(dose_mg=35, administered_by=STAFF)
+        )
+        return appt["id"], self.clock.now()
+
+
+def _dsn(admin: str, name: str) -> str:
+    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+
+
+@contextlib.asynccontextmanager
+async def harness(infra: Infra) -> AsyncIterator[Harness]:
+    name = f"sched_it_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.pg_admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pool = await create_pool(_dsn(infra.pg_admin_dsn, name), 8)
+    try:
+        await migrate(pool, ["katflow_shared", "katflow_scheduling"])
+        settings = SchedulingSettings(environment="test", database_url=_dsn(infra.pg_admin_dsn, name))
+        clock = FixedClock(START)
+        deps = Deps(load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
+        await sync_clinic(pool, deps.clinic)
+        runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+        worker = TimerWorker(runtime, TimerHandlers(deps).table())
+        yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def h(infra: Infra) -> AsyncIterator[Harness]:
+    async with harness(infra) as built:
+        yield built
+
+
+def discharge() -> SessionIn:
+    return SessionIn.model_validate(
+        {
+            "vitals": {"post_dose_bp": {"systolic": 130, "diastolic": 82}},
+            "discharge_assessment_passed": True,
+            "discharged_by": STAFF,
+        }
+    )
+
+
+def kinds(events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [name if "check" not in data else f"{name}:{data['check']}" for name, data in events]
+
+
+async def test_monitoring_prompts_fire_once_each_at_their_offsets(h: Harness) -> None:
+    course = await h.prepared_course("iv")
+    appt, given = await h.give_dose(course)
+    assert await h.timers() == [
+        ("monitoring_check", given + timedelta(minutes=40)),
+        ("monitoring_check", given + timedelta(minutes=100)),
+    ]
+    assert await h.advance(timedelta(minutes=39, seconds=59)) == []
+    assert kinds(await h.advance(timedelta(seconds=1))) == ["MonitoringCheckDue:blood_pressure"]
+    assert kinds(await h.at(given + timedelta(minutes=100))) == ["MonitoringCheckDue:discharge"]
+    assert await h.advance(timedelta(hours=1)) == []  # fired means fired: never again
+    assert [k for k, _ in await h.timers("fired")] == ["monitoring_check", "monitoring_check"]
+    due = [data["due_at"] for name, data in h.events if name == "MonitoringCheckDue"]
+    assert due == [(given + timedelta(minutes=m)).isoformat().replace("+00:00", "Z") for m in (40, 100)]
+
+
+async def test_discharge_arms_integration_timers_and_holding_it_cancels_the_overdue(h: Harness) -> None:
+    course = await h.prepared_course("iv")
+    appt, given = await h.give_dose(course)
+    await h.at(given + timedelta(minutes=100))
+    await visits.record_session(h.runtime, h.deps, appt, discharge())
+    events = await h.pump()
+    assert (
+        kinds(events)
+        == ["SessionAdministered", "AppointmentCompleted", "AppointmentScheduled", "IntegrationDue"][:3]
+    )
+    assert kinds(await h.advance(timedelta(seconds=1))) == ["IntegrationDue"]
+    closes = given + timedelta(hours=72)
+    assert ("integration_overdue", closes) in await h.timers()
+    integration = await h.open(course, "integration")
+    await h.at(integration["starts_at"])
+    await visits.complete(h.runtime, integration["id"], "ther-1")
+    assert kinds(await h.pump())[:2] == ["AppointmentCompleted", "AppointmentScheduled"]  # the next dose
+    assert ("integration_overdue", closes) not in await h.timers()
+    assert "IntegrationOverdue" not in kinds(await h.at(closes + timedelta(hours=1)))
+
+
+async def test_integration_overdue_fires_once_when_none_is_held(h: Harness) -> None:
+    course = await h.prepared_course("iv")
+    appt, given = await h.give_dose(course)
+    await h.at(given + timedelta(minutes=100))
+    await visits.record_session(h.runtime, h.deps, appt, discharge())
+    await h.advance(timedelta(seconds=1))
+    integration = await h.open(course, "integration")
+    await changes.cancel(h.runtime, integration["id"], CancelIn(reason="patient_request", cancelled_by=STAFF))  # type: ignore[arg-type]
+    closes = given + timedelta(hours=72)
+    assert "IntegrationOverdue" not in kinds(await h.at(closes - timedelta(seconds=1)))
+    late = await h.advance(timedelta(seconds=1))
+    assert kinds(late) == ["IntegrationOverdue"] and late[0][1]["dose_number"] == 1
+    assert kinds(await h.advance(timedelta(days=3))) == []
+    overdue_at = await h.pool.fetchval("SELECT integration_overdue_at FROM sessions")
+    assert overdue_at == closes
+
+
+async def test_reschedule_moves_the_no_show_timer_and_cancel_drops_it(h: Harness) -> None:
+    course = await h.prepared_course("iv")
+    appt = await h.open(course, "dosing")
+    grace = timedelta(minutes=15)
+    assert await h.timers() == [("no_show", appt["starts_at"] + grace)]
+    later = appt["starts_at"] + timedelta(days=1)
+    await changes.reschedule(
+        h.runtime, h.deps, appt["id"], RescheduleIn(starts_at=later, rescheduled_by=STAFF)
+    )
+    assert await h.timers() == [("no_show", later + grace)]
+    assert kinds(await h.pump()) == ["AppointmentRescheduled"]
+    assert await h.at(appt["starts_at"] + grace + timedelta(minutes=1)) == []  # the old time passes quietly
+    await changes.cancel(h.runtime, appt["id"], CancelIn(reason="clinic_request", cancelled_by=STAFF))  # type: ignore[arg-type]
+    assert await h.timers() == []
+    assert "AppointmentMissed" not in kinds(await h.at(later + timedelta(hours=1)))
+
+
+async def test_no_show_timer_marks_missed_only_after_the_grace_period(h: Harness) -> None:
+    course = await h.prepared_course("iv")
+    appt = await h.open(course, "dosing")
+    assert "AppointmentMissed" not in kinds(await h.at(appt["starts_at"] + timedelta(minutes=14, seconds=59)))
+    missed = await h.advance(timedelta(seconds=1))
+    assert kinds(missed) == ["AppointmentMissed"] and missed[0][1]["appointment_id"] == str(appt["id"])
+    # staff rebook by hand: a new appointment with its own timer
+    await changes.book_dose(h.runtime, h.deps, course, BookIn(booked_by=STAFF))
+    assert [k for k, _ in await h.timers()] == ["no_show"]
+
+
+async def test_two_workers_fire_each_due_timer_exactly_once(h: Harness) -> None:
+    courses = [await h.prepared_course("iv") for _ in range(4)]
+    await h.pump()
+    second = TimerWorker(h.runtime, TimerHandlers(h.deps).table(), batch=3)
+    h.clock.advance(timedelta(days=30))  # every no-show timer is due
+
+    async def drain(worker: TimerWorker) -> int:
+        fired = 0
+        while n := await worker.fire_due():
+            fired += n
+        return fired
+
+    counts = await asyncio.gather(drain(h.worker), drain(second), drain(h.worker))
+    assert sum(counts) == len(courses)
+    missed = [e for e in await h.pump() if e[0] == "AppointmentMissed"]
+    assert len(missed) == len(courses) and len({m[1]["appointment_id"] for m in missed}) == len(courses)
+
+
+async def test_concurrent_preparations_never_double_book_rooms_or_clinicians(h: Harness) -> None:
+    ids = [(uuid.uuid4(), uuid.uuid4()) for _ in range(12)]
+    async with h.pool.acquire() as conn:
+        for course_id, patient_id in ids:
+            await ensure_course(conn, course_id, patient_id, "America/New_York")
+
+    async def prepare(course_id: uuid.UUID, patient_id: uuid.UUID) -> None:
+        event = PreparationCompleted(
+            course_id=course_id,
+            patient_id=patient_id,
+            route=Route.INTRANASAL,
+            protocol_version="intranasal@1",
+            patient_time_zone="America/New_York",
+            completed_at=START,
+        )
+        for attempt in range(20):
+            try:
+                return await h.handle(event)
+            except (
+                TransientError,
+                asyncpg.SerializationError,
+                asyncpg.DeadlockDetectedError,
+            ):  # consumer retries
+                await asyncio.sleep(0.05 * attempt)
+
+    await asyncio.gather(*(prepare(c, p) for c, p in ids))
+    assert await h.pool.fetchval("SELECT count(*) FROM appointments WHERE kind = 'dosing'") == len(ids)
+    overlaps = await h.pool.fetchval(
+        "SELECT count(*) FROM appointments a JOIN appointments b ON a.id < b.id AND a.during && b.during"
+        " AND (a.clinician_id = b.clinician_id OR a.room_id = b.room_id)"
+    )
+    assert overlaps == 0

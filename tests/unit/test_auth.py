@@ -1,0 +1,310 @@
+"""Authentication and roles with real credentials: RSA key pairs made here, JWTs signed with them and
+verified against a JWKS, API keys checked by hash, and the FastAPI dependency answering 401/403."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi import Depends, FastAPI, HTTPException
+from jwt.algorithms import RSAAlgorithm
+from pydantic import ValidationError
+
+from katflow_notifications.settings import NotificationsSettings
+from katflow_shared.auth import (
+    DEV_API_KEY,
+    Authenticator,
+    JwksCache,
+    Principal,
+    Role,
+    Unauthenticated,
+    admits,
+    hash_api_key,
+    require_roles,
+    roles_from_claims,
+)
+from katflow_shared.ratelimit import RateLimiter
+from katflow_shared.settings import ServiceSettings
+
+ISSUER = "https://idp.clinic.example/realms/katflow"
+JWKS_URL = "https://idp.clinic.example/realms/katflow/protocol/openid-connect/certs"
+KEY = "kfk_unit_" + "x" * 32
+
+
+class Issuer:
+    """A stand-in identity provider: a real RSA key pair, its JWKS, and tokens it signs."""
+
+    def __init__(self, kid: str = "k1") -> None:
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = kid
+        self.fetches = 0
+
+    def jwk(self) -> dict[str, Any]:
+        public: dict[str, Any] = RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        return {**public, "kid": self.kid, "use": "sig", "alg": "RS256"}
+
+    async def fetch(self, url: str) -> Mapping[str, Any]:
+        assert url == JWKS_URL
+        self.fetches += 1
+        return {"keys": [self.jwk()]}
+
+    def token(self, headers: dict[str, Any] | None = None, **claims: Any) -> str:
+        now = datetime.now(UTC)
+        body = {
+            "iss": ISSUER,
+            "aud": "katflow",
+            "sub": "staff-42",
+            "iat": now,
+            "exp": now + timedelta(minutes=5),
+            "roles": ["clinician"],
+        } | claims
+        return jwt.encode(
+            {k: v for k, v in body.items() if v is not None},
+            self.private,
+            algorithm="RS256",
+            headers={"kid": self.kid, **(headers or {})},
+        )
+
+
+def settings(**changes: Any) -> ServiceSettings:
+    base: dict[str, Any] = {
+        "auth_jwks_url": JWKS_URL,
+        "auth_issuer": ISSUER,
+        "api_keys": {hash_api_key(KEY): {"name": "ehr-sync", "roles": ["integrator"]}},
+    }
+    return ServiceSettings(**(base | changes))
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Issuer:
+    return Issuer()
+
+
+# --------------------------------------------------------------------------- API keys
+
+
+async def test_api_key_is_recognised_by_its_hash() -> None:
+    principal = await Authenticator(settings()).authenticate(KEY)
+    assert principal == Principal("api-key:ehr-sync", frozenset({Role.INTEGRATOR}), "api_key")
+    assert hash_api_key(KEY) == hashlib.sha256(KEY.encode()).hexdigest()
+
+
+async def test_unknown_api_key_is_refused() -> None:
+    with pytest.raises(Unauthenticated):
+        await Authenticator(settings()).authenticate(KEY + "y")
+
+
+def test_settings_hold_only_hashes_of_api_keys() -> None:
+    with pytest.raises(ValidationError, match="SHA-256"):
+        settings(api_keys={KEY: {"name": "plain", "roles": ["admin"]}})
+    with pytest.raises(ValidationError):
+        settings(api_keys={hash_api_key(KEY): {"name": "no-roles", "roles": []}})
+    with pytest.raises(ValidationError):
+        settings(api_keys={hash_api_key(KEY): {"name": "x", "roles": ["superuser"]}})
+
+
+def test_api_keys_come_from_json_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = {hash_api_key(KEY): {"name": "ehr-sync", "roles": ["integrator", "admin"]}}
+    monkeypatch.setenv("KATFLOW_API_KEYS", json.dumps(config))
+    loaded = ServiceSettings().api_keys[hash_api_key(KEY)]
+    assert (loaded.name, loaded.roles) == ("ehr-sync", [Role.INTEGRATOR, Role.ADMIN])
+
+
+# --------------------------------------------------------------------------- JWTs
+
+
+async def test_valid_jwt_gives_its_subject_and_roles(issuer: Issuer) -> None:
+    auth = Authenticator(settings(), fetch=issuer.fetch)
+    principal = await auth.authenticate(issuer.token(roles=["clinician", "therapist", "not-a-role"]))
+    assert principal.subject == "user:staff-42" and principal.method == "jwt"
+    assert principal.roles == {Role.CLINICIAN, Role.THERAPIST}
+
+
+@pytest.mark.parametrize(
+    ("claims", "why"),
+    [
+        ({"exp": datetime.now(UTC) - timedelta(minutes=5)}, "expired"),
+        ({"iss": "https://evil.example"}, "other issuer"),
+        ({"aud": "another-app"}, "other audience"),
+        ({"aud": None}, "no audience"),
+        ({"exp": None}, "no expiry"),
+        ({"sub": None}, "no subject"),
+        ({"nbf": datetime.now(UTC) + timedelta(hours=1)}, "not yet valid"),
+    ],
+)
+async def test_jwt_with_bad_claims_is_refused(issuer: Issuer, claims: dict[str, Any], why: str) -> None:
+    auth = Authenticator(settings(), fetch=issuer.fetch)
+    with pytest.raises(Unauthenticated):
+        await auth.authenticate(issuer.token(**claims))
+
+
+async def test_jwt_signed_by_another_key_with_the_same_kid_is_refused(issuer: Issuer) -> None:
+    impostor = Issuer(kid=issuer.kid)
+    auth = Authenticator(settings(), fetch=issuer.fetch)
+    with pytest.raises(Unauthenticated, match="InvalidSignature"):
+        await auth.authenticate(impostor.token())
+
+
+async def test_unsigned_and_symmetric_jwts_are_refused(issuer: Issuer) -> None:
+    """alg=none, and HS256 keyed with the public key (the algorithm-confusion attack)."""
+    auth = Authenticator(settings(), fetch=issuer.fetch)
+    claims = {"iss": ISSUER, "aud": "katflow", "sub": "x", "exp": int(time.time()) + 300, "roles": ["admin"]}
+    unsigned = jwt.encode(claims, None, algorithm="none", headers={"kid": issuer.kid})
+    pem = issuer.private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    signing_input = ".".join(
+        _b64(json.dumps(part).encode()) for part in ({"alg": "HS256", "kid": issuer.kid}, claims)
+    )
+    confused = f"{signing_input}.{_b64(hmac.new(pem, signing_input.encode(), hashlib.sha256).digest())}"
+    for token in (unsigned, confused):
+        with pytest.raises(Unauthenticated, match="algorithm"):
+            await auth.authenticate(token)
+
+
+async def test_jwts_are_refused_when_no_issuer_is_configured(issuer: Issuer) -> None:
+    with pytest.raises(Unauthenticated, match="not configured"):
+        await Authenticator(settings(auth_jwks_url="")).authenticate(issuer.token())
+
+
+def test_roles_claim_is_a_configurable_dotted_path() -> None:
+    claims = {"realm_access": {"roles": ["admin", "offline_access"]}, "scope": "therapist openid"}
+    assert roles_from_claims(claims, "realm_access.roles") == {Role.ADMIN}
+    assert roles_from_claims(claims, "scope") == {Role.THERAPIST}
+    assert roles_from_claims(claims, "missing.path") == frozenset()
+
+
+async def test_jwks_is_cached_and_refetched_when_the_issuer_rotates_its_key() -> None:
+    old, new = Issuer("old"), Issuer("new")
+    current = [old]
+    fetches = 0
+    now = [1000.0]
+
+    async def fetch(_url: str) -> Mapping[str, Any]:
+        nonlocal fetches
+        fetches += 1
+        return {"keys": [i.jwk() for i in current]}
+
+    cache = JwksCache(JWKS_URL, ttl_seconds=300, fetch=fetch, clock=lambda: now[0])
+    assert (await cache.key("old")).key_id == "old"
+    assert (await cache.key("old")).key_id == "old" and fetches == 1  # cached
+    current = [old, new]
+    with pytest.raises(Unauthenticated):
+        await cache.key("new")  # a refetch is due only after JWKS_MIN_REFETCH_SECONDS
+    assert fetches == 1
+    now[0] += 11
+    assert (await cache.key("new")).key_id == "new" and fetches == 2
+    with pytest.raises(Unauthenticated):
+        await cache.key("forged-kid")  # unknown kids cannot make it fetch on every request
+    assert fetches == 2
+
+
+async def test_jwks_fetch_failure_without_cached_keys_is_503() -> None:
+    async def down(_url: str) -> Mapping[str, Any]:
+        raise httpx.ConnectError("refused")
+
+    with pytest.raises(HTTPException) as raised:
+        await JwksCache(JWKS_URL, 300, fetch=down).key("k1")
+    assert raised.value.status_code == 503
+
+
+# --------------------------------------------------------------------------- the FastAPI dependency
+
+
+def app_with(auth: Authenticator) -> FastAPI:
+    app = FastAPI()
+    app.state.katflow_auth = auth
+
+    @app.get("/clinical", dependencies=[admits(Role.CLINICIAN)])
+    async def clinical() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.get("/who")
+    async def who(principal: Principal = Depends(require_roles(Role.INTEGRATOR, Role.ADMIN))) -> str:  # noqa: B008
+        return principal.subject
+
+    return app
+
+
+async def test_endpoint_answers_401_403_and_200(issuer: Issuer) -> None:
+    app = app_with(Authenticator(settings(), fetch=issuer.fetch))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        missing = await http.get("/clinical")
+        assert missing.status_code == 401 and missing.headers["www-authenticate"] == "Bearer"
+        assert (await http.get("/clinical", headers={"Authorization": "Basic dTpw"})).status_code == 401
+        assert (await http.get("/clinical", headers=bearer("garbage"))).status_code == 401
+        assert (await http.get("/clinical", headers=bearer(KEY))).status_code == 403  # integrator
+        assert (await http.get("/clinical", headers=bearer(issuer.token()))).json() == {"ok": "yes"}
+        assert (await http.get("/who", headers=bearer(KEY))).json() == "api-key:ehr-sync"
+        assert (await http.get("/who", headers=bearer(issuer.token()))).status_code == 403
+
+
+def test_admitted_roles_are_published_in_the_openapi_security_requirement() -> None:
+    spec = app_with(Authenticator(settings())).openapi()
+    assert spec["paths"]["/clinical"]["get"]["security"] == [{"bearer": ["clinician"]}]
+    assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+def test_require_roles_needs_a_role() -> None:
+    with pytest.raises(ValueError):
+        require_roles()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --------------------------------------------------------------------------- prod settings
+
+
+def test_prod_refuses_placeholder_and_development_credentials() -> None:
+    real_db = "postgresql://intake:s3cr3t-value@db.internal:5432/intake?sslmode=require"
+    prod: dict[str, Any] = {"environment": "prod", "database_url": real_db}
+    ServiceSettings(**prod)
+    for key in (DEV_API_KEY, "changeme"):
+        with pytest.raises(ValidationError, match="KATFLOW_API_KEYS"):
+            ServiceSettings(**prod, api_keys={hash_api_key(key): {"name": "x", "roles": ["admin"]}})
+    with pytest.raises(ValidationError, match="https"):
+        ServiceSettings(**prod, auth_jwks_url="http://idp.internal/certs", auth_issuer=ISSUER)
+    with pytest.raises(ValidationError, match="KATFLOW_SMTP_PASSWORD"):
+        NotificationsSettings(
+            **prod, smtp_password="changeme", sms_webhook_secret="whsec_cmVhbC1wcm9kLXNlY3JldC12YWx1ZQ=="
+        )
+    # development keeps working with the development key
+    ServiceSettings(api_keys={hash_api_key(DEV_API_KEY): {"name": "dev", "roles": ["admin"]}})
+
+
+# --------------------------------------------------------------------------- public-form rate limit
+
+
+def test_rate_limiter_allows_a_burst_then_refills_per_client() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=3, clock=lambda: now[0])
+    assert [limiter.retry_after("a") for _ in range(3)] == [None, None, None]
+    wait = limiter.retry_after("a")
+    assert wait is not None and 0 < wait <= 20
+    assert limiter.retry_after("b") is None  # another client has its own bucket
+    now[0] += 20
+    assert limiter.retry_after("a") is None
+
+
+def test_rate_limiter_forgets_the_oldest_clients_beyond_its_bound() -> None:
+    limiter = RateLimiter(per_minute=1, clock=lambda: 0.0, max_keys=2)
+    for client in ("a", "b", "c"):
+        assert limiter.retry_after(client) is None
+    assert limiter.retry_after("a") is None  # forgotten, so a fresh bucket
+    assert limiter.retry_after("c") is not None

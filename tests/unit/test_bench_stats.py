@@ -1,0 +1,141 @@
+"""The benchmark's arithmetic: percentiles, rates, ratios, exactly-once counting, the py-spy digest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.hotpath import top
+from bench.report import render, targets
+from bench.sink import SinkReader
+from bench.stats import Exactness, Summary, fmt_ratio, fmt_seconds, percentile, rate, ratio
+
+
+def test_percentile_interpolates_between_closest_ranks() -> None:
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 99) == pytest.approx(99.01)
+    assert percentile(values, 0) == 1.0 and percentile(values, 100) == 100.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0  # order of input does not matter
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([], 50) is None
+    with pytest.raises(ValueError):
+        percentile([1.0], 101)
+
+
+def test_summary_of_latencies() -> None:
+    s = Summary.of([0.1, 0.2, 0.3, 0.4])
+    assert (s.count, s.max) == (4, 0.4)
+    assert s.p50 == pytest.approx(0.25) and s.mean == pytest.approx(0.25)
+    assert Summary.of([]) == Summary(0, None, None, None, None, None)
+
+
+def test_rate_and_ratio_guard_against_nothing() -> None:
+    assert rate(100, 4.0) == 25.0 and rate(5, 0.0) == 0.0
+    assert ratio(30.0, 100.0) == pytest.approx(0.3)
+    assert ratio(None, 100.0) is None and ratio(1.0, 0.0) is None and ratio(1.0, None) is None
+
+
+def test_exactness_counts_lost_and_duplicated_per_key() -> None:
+    e = Exactness.of(["a", "b", "c", "d"], {"a": 1, "b": 0, "c": 3, "x": 5})
+    assert (e.expected, e.delivered, e.lost, e.duplicated) == (4, 2, 2, 2)
+    assert not e.exact
+    assert Exactness.of(["a"], {"a": 1}).exact
+
+
+def test_formatting() -> None:
+    assert fmt_seconds(0.1234) == "123 ms" and fmt_seconds(12.34) == "12.3 s" and fmt_seconds(None) == "-"
+    assert fmt_ratio(0.305) == "30%" and fmt_ratio(None) == "-"
+
+
+def test_py_spy_digest_by_own_and_inclusive_time() -> None:
+    collapsed = "\n".join(
+        [
+            "process 1:python;main (/x/src/app.py:3);work (/x/site-packages/lib/a.py:10) 6",
+            "process 1:python;main (/x/src/app.py:3);work (/x/site-packages/lib/a.py:12) 2",
+            "process 1:python;main (/x/src/app.py:4) 2",
+            "garbage",
+        ]
+    )
+    samples, own, total = top(collapsed)
+    assert samples == 10
+    assert (own[0].function, own[0].own) == ("work (lib/a.py)", 0.8)  # lines of one function merged
+    assert total[0].function == "main (app.py)" and total[0].total == 1.0
+
+
+def test_sink_reader_returns_only_complete_new_lines(tmp_path: Path) -> None:
+    path = tmp_path / "mail.tsv"
+    reader = SinkReader(path)
+    assert reader.poll() == []
+    path.write_bytes(b"1.5\ta@example.org\tWe received your request\n2.0\tb@exam")
+    mails = reader.poll()
+    assert [(m.at, m.rcpt, m.subject) for m in mails] == [(1.5, "a@example.org", "We received your request")]
+    with path.open("ab") as f:
+        f.write(b"ple.org\tNew\tsubject\n")
+    assert [(m.rcpt, m.subject) for m in reader.poll()] == [("b@example.org", "New\tsubject")]
+    assert reader.poll() == []
+
+
+def _report(p99: float, events: float, loop: float, lost: int = 0) -> dict[str, object]:
+    latency = {"count": 10, "p50": 0.1, "p95": 0.2, "p99": p99, "max": p99, "mean": 0.1}
+    phase = {
+        "offered": "50 requests/s, 30 s",
+        "requests_per_second": 49.0,
+        "events_per_second": events,
+        "deliveries_per_second": events,
+        "latency_seconds": {
+            k: latency
+            for k in (
+                "request_to_ack_email",
+                "request_to_confirmation_email",
+                "http_202",
+                "request_to_kafka",
+                "kafka_to_ack_email",
+            )
+        },
+        "cpu_ms_per_request": {"intake": 5.0, "scheduling": None},
+        "lost": lost,
+        "duplicated": 0,
+    }
+    return {
+        "profile": {"name": "short", "fixed_rate": 50},
+        "started_at": "2026-11-27T00:00:00+00:00",
+        "machine": {
+            "cpus": 2,
+            "cpu_model": "x",
+            "memory_gib": 1,
+            "os": "linux",
+            "python": "3.11",
+            "load_average_at_start": [0, 0, 0],
+        },
+        "infrastructure": {"postgresql": "15", "kafka_bootstrap": "k:1"},
+        "baselines": {
+            "raw_kafka": {"records": 1, "record_bytes": 600, "records_per_second": 10 * loop},
+            "consume_txn_produce": {"records": 1, "record_bytes": 600, "records_per_second": loop},
+        },
+        "phases": {"fixed": phase, "saturation": phase},
+        "timers": {"error": "skipped"},
+        "ratios": {"events_vs_consume_txn_produce": ratio(events, loop)},
+    }
+
+
+def test_targets_verdicts() -> None:
+    met = {label: ok for label, ok, _ in targets(_report(p99=0.5, events=40.0, loop=100.0))}
+    assert list(met.values()) == [True, True, True]
+    missed = [ok for _, ok, _ in targets(_report(p99=1.5, events=20.0, loop=100.0, lost=1))]
+    assert missed == [False, False, False]
+
+
+def test_render_names_every_section() -> None:
+    text = render(_report(p99=0.5, events=40.0, loop=100.0))
+    for section in (
+        "BASELINES",
+        "PIPELINE",
+        "TIMERS",
+        "RATIOS",
+        "CHECKS",
+        "[PASS]",
+        "course phase did not run",
+    ):
+        assert section in text

@@ -1,0 +1,141 @@
+"""Which notifications each workflow event calls for; channels and fallbacks from the catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from datetime import UTC, datetime, timedelta
+
+from katflow_notifications.adapters.memory_channel import MemoryChannel
+from katflow_notifications.domain.catalogue import lookup, next_channel
+from katflow_notifications.domain.intents import intents_for
+from katflow_notifications.domain.templates import Rendered
+from katflow_notifications.ports import ChannelPermanent, ChannelTransient, Outbound
+from katflow_shared.contracts import (
+    AppointmentCancelled,
+    AppointmentMissed,
+    ConsultationRequested,
+    EligibilityDecided,
+    IntegrationDue,
+    IntegrationOverdue,
+    MonitoringCheckDue,
+    PreparationCompleted,
+    SessionAdministered,
+    UrgentReviewRequired,
+)
+from katflow_shared.contracts.common import CancellationReason, EligibilityOutcome, MonitoringCheck, Route
+
+T = datetime(2024, 6, 3, 15, tzinfo=UTC)
+IDS = {k: uuid.uuid4() for k in ("course_id", "patient_id", "appointment_id", "session_id")}
+
+
+def names(event: object) -> list[tuple[str, str]]:
+    return [(i.notification, i.audience) for i in intents_for(event, T)]  # type: ignore[arg-type]
+
+
+def test_consultation_request_acknowledges_and_alerts_intake() -> None:
+    e = ConsultationRequested(
+        consultation_request_id=uuid.uuid4(),
+        course_id=IDS["course_id"],
+        patient_id=IDS["patient_id"],
+        patient_time_zone="America/Chicago",
+        requested_at=T,
+    )
+    assert names(e) == [("consultation_ack", "patient"), ("new_consultation_request", "staff")]
+    assert "patient_time_zone" not in intents_for(e, T)[0].facts
+
+
+def test_eligibility_is_neutral_for_patients_and_review_goes_to_clinicians() -> None:
+    base = {"course_id": IDS["course_id"], "patient_id": IDS["patient_id"], "decided_at": T}
+    for outcome in (EligibilityOutcome.ELIGIBLE, EligibilityOutcome.NOT_ELIGIBLE):
+        intents = intents_for(EligibilityDecided(outcome=outcome, **base), T)
+        assert [(i.notification, i.facts.get("outcome")) for i in intents] == [("eligibility_update", None)]
+    review = EligibilityDecided(outcome=EligibilityOutcome.CLINICIAN_REVIEW, **base)
+    assert names(review) == [("eligibility_review", "staff")]
+
+
+def test_cancellations_by_reschedule_or_halt_do_not_message_the_patient() -> None:
+    def cancelled(reason: CancellationReason) -> AppointmentCancelled:
+        return AppointmentCancelled(
+            appointment_id=IDS["appointment_id"],
+            course_id=IDS["course_id"],
+            patient_id=IDS["patient_id"],
+            kind="dosing",
+            reason=reason,
+            cancelled_at=T,
+        )
+
+    assert names(cancelled(CancellationReason.PATIENT_REQUEST)) == [("appointment_cancelled", "patient")]
+    assert names(cancelled(CancellationReason.RESCHEDULED)) == []
+    assert names(cancelled(CancellationReason.COURSE_HALTED)) == []
+
+
+def test_session_brings_aftercare_and_rems_form_only_for_intranasal() -> None:
+    def session(route: Route) -> SessionAdministered:
+        return SessionAdministered(
+            session_id=IDS["session_id"],
+            appointment_id=IDS["appointment_id"],
+            course_id=IDS["course_id"],
+            patient_id=IDS["patient_id"],
+            route=route,
+            dose_number=1,
+            protocol_version="x@1",
+            administered_at=T,
+            monitoring_ended_at=T + timedelta(hours=2),
+            adverse_events=False,
+        )
+
+    assert names(session(Route.IV)) == [("aftercare", "patient")]
+    intents = intents_for(session(Route.INTRANASAL), T)
+    assert [i.notification for i in intents] == ["aftercare", "rems_form_due"]
+    assert intents[1].facts["due_by"] == (T + timedelta(days=7)).isoformat()
+
+
+def test_staff_alerts_and_integration() -> None:
+    ids = {"course_id": IDS["course_id"], "patient_id": IDS["patient_id"]}
+    assert names(UrgentReviewRequired(alert_id=uuid.uuid4(), raised_at=T, **ids)) == [
+        ("urgent_review", "staff")
+    ]
+    check = MonitoringCheckDue(
+        session_id=IDS["session_id"],
+        course_id=IDS["course_id"],
+        check=MonitoringCheck.BLOOD_PRESSURE,
+        due_at=T,
+    )
+    assert names(check) == [("monitoring_check", "staff")]
+    due = IntegrationDue(
+        session_id=IDS["session_id"], dose_number=1, window_opens_at=T, window_closes_at=T, **ids
+    )
+    assert names(due) == [("integration_due", "patient"), ("integration_due", "staff")]
+    overdue = IntegrationOverdue(session_id=IDS["session_id"], dose_number=1, window_closed_at=T, **ids)
+    assert names(overdue) == [("integration_overdue", "staff")]
+    missed = AppointmentMissed(
+        appointment_id=IDS["appointment_id"], kind="dosing", starts_at=T, marked_at=T, **ids
+    )
+    assert names(missed) == [("no_show_followup", "patient"), ("appointment_missed", "staff")]
+    prep = PreparationCompleted(
+        route=Route.IV, protocol_version="iv@1", patient_time_zone="UTC", completed_at=T, **ids
+    )
+    assert names(prep) == []
+
+
+def test_fallback_chains() -> None:
+    reminder = lookup("appointment_reminder_24h", "patient")
+    assert reminder.chain == ("sms", "email") and reminder.automated
+    assert next_channel(reminder, "sms") == "email"
+    assert next_channel(reminder, "email") is None
+    assert next_channel(lookup("sms_opt_out_confirmation", "patient"), "sms") is None
+
+
+async def test_memory_channel_plays_its_script_and_is_idempotent() -> None:
+    channel = MemoryChannel(script=deque(["transient", "permanent"]))
+    out = Outbound(uuid.uuid4(), "+15550001111", Rendered("", "hi"))
+    for expected in (ChannelTransient, ChannelPermanent):
+        try:
+            await channel.send(out)
+        except expected:
+            pass
+        else:
+            raise AssertionError(f"expected {expected.__name__}")
+    first = await channel.send(out)
+    assert await channel.send(out) == first and len(channel.accepted) == 1 and channel.attempts == 4

@@ -1,0 +1,65 @@
+"""SQL is built only with parameters: every query a service or shared module runs is a constant
+(string literals, or f-strings of module-level UPPER_CASE constants), never text made from values.
+Values travel as asyncpg's $n parameters. (ruff's S608 also runs in `make lint`.)"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
+QUERY_METHODS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "prepare", "cursor"}
+# Files whose statements are not queries built in code: migration scripts shipped with the package.
+EXEMPT = {("katflow_shared/db.py", "file.read_text")}
+
+
+def _constant(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.Name):
+        return node.id.isupper()
+    if isinstance(node, ast.Attribute):  # module.CONSTANT
+        return node.attr.isupper()
+    if isinstance(node, ast.JoinedStr):
+        return all(
+            isinstance(v, ast.Constant) or (isinstance(v, ast.FormattedValue) and _constant(v.value))
+            for v in node.values
+        )
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _constant(node.left) and _constant(node.right)
+    return False
+
+
+def offending_queries(path: Path, relative: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr not in QUERY_METHODS or not node.args:
+            continue
+        query = node.args[0]
+        if _constant(query) or (relative, ast.unparse(query).split("(")[0]) in EXEMPT:
+            continue
+        found.append(f"{relative}:{node.lineno}: {ast.unparse(query)[:80]}")
+    return found
+
+
+def test_every_query_is_constant_text_with_parameters() -> None:
+    problems = []
+    for root in SOURCES:
+        for path in sorted(root.rglob("*.py")):
+            problems += offending_queries(path, path.relative_to(root).as_posix())
+    assert problems == [], "SQL built from values (use $n parameters):\n" + "\n".join(problems)
+
+
+def test_the_check_catches_sql_made_from_values(tmp_path: Path) -> None:
+    sample = tmp_path / "bad.py"
+    sample.write_text(
+        "async def f(conn, name, where):\n"
+        "    await conn.fetch(f\"SELECT * FROM t WHERE name = '{name}'\")\n"
+        "    await conn.execute('DELETE FROM t WHERE ' + where)\n"
+        "    await conn.fetchval(f'SELECT {COLUMNS} FROM t WHERE id = $1', 3)\n"
+        "    await conn.execute(QUERY, name)\n"
+    )
+    assert [p.split(":")[1] for p in offending_queries(sample, "bad.py")] == ["2", "3"]
