@@ -38,8 +38,8 @@ PROFILES = {
         in_flight=60,
         saturation_seconds=25,
         warmup_seconds=5,
-        drain_seconds=30,
-        final_drain_seconds=60,
+        drain_seconds=20,
+        final_drain_seconds=40,
     ),
     # Documented in docs/benchmarks.md: ~15 minutes; steadier numbers, deeper percentiles.
     "long": Profile(
