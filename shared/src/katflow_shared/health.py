@@ -49,6 +49,8 @@ async def prometheus(request: Request) -> Response:
         )
         metrics.OUTBOX_BACKLOG.set(row["n"])
         metrics.OUTBOX_OLDEST_AGE.set(float(row["age"] or 0))
+        for refresh in request.app.state.scrape:
+            await refresh(runtime.pool)
     except Exception:  # noqa: S110 - metrics must render even when the database is down
         pass
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,12 +30,13 @@ from .contracts import Event
 from .db import create_pool, migrate
 from .http import RuleViolation, rule_violation_handler
 from .logging import configure_logging
-from .messaging import context
+from .messaging import context, metrics
 from .messaging.consumer import EventConsumer, Handler
 from .messaging.emitter import Emitter
 from .messaging.kafka import make_producer
 from .messaging.outbox import OutboxRelay
 from .settings import ServiceSettings
+from .tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger()
 MAX_BODY_BYTES = 64 * 1024
@@ -64,6 +66,7 @@ class ServiceSpec:
     startup: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
     workers: Sequence[Callable[[Runtime], Worker]] = ()
     clock: Clock | None = None  # default: the settings' clock (wall clock, or a test offset file)
+    scrape: Sequence[Callable[[asyncpg.Pool], Awaitable[None]]] = ()  # refresh gauges on /metrics
     title: str = "katflow"
     description: str = ""
 
@@ -125,9 +128,12 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             await _shutdown(settings, relay, consumer, workers, tasks)
             await producer.stop()
             await pool.close()
+            shutdown_tracing()
             log.info("service_stopped")
 
     app = FastAPI(title=spec.title, description=spec.description, lifespan=lifespan)
+    configure_tracing(app, settings.service_name)
+    app.state.scrape = list(spec.scrape)
     app.state.katflow_auth = Authenticator(settings)
     if not (settings.api_keys or settings.auth_jwks_url):
         log.warning("no_credentials_configured", hint="set KATFLOW_API_KEYS or KATFLOW_AUTH_JWKS_URL")
@@ -203,6 +209,7 @@ async def _request_context(request: Request, call_next: Callable[[Request], Awai
     given = request.headers.get("x-request-id", "")
     request_id = given if REQUEST_ID.fullmatch(given) else str(uuid.uuid4())
     token = context.correlation_id.set(request_id)
+    started = time.perf_counter()
     try:
         with structlog.contextvars.bound_contextvars(correlation_id=request_id):
             try:
@@ -218,8 +225,16 @@ async def _request_context(request: Request, call_next: Callable[[Request], Awai
                 return await _unavailable(request, exc)
     finally:
         context.correlation_id.reset(token)
+    _observe(request, response.status_code, time.perf_counter() - started)
     response.headers["X-Request-ID"] = request_id
     return response
+
+
+def _observe(request: Request, status: int, seconds: float) -> None:
+    """HTTP metrics by route template (never the raw path: it holds ids)."""
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+    metrics.HTTP_SECONDS.labels(request.method, route).observe(seconds)
 
 
 class BodySizeLimit:

@@ -14,6 +14,7 @@ from katflow_shared.timers import TimerWorker
 
 from .adapters.http_sms import HttpSms
 from .adapters.integrator_webhook import IntegratorWebhook
+from .adapters.postgres_deliveries import refresh_delivery_gauges
 from .adapters.postgres_feed import PostgresFeed
 from .adapters.smtp_email import SmtpEmail
 from .adapters.staff_webhook import StaffWebhook
@@ -125,6 +126,7 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
                 lambda runtime: TimerWorker(runtime, timed.timer_handlers()),
             ],
             clock=clock,
+            scrape=[refresh_delivery_gauges],
             title="katflow notifications",
             description="Messages to staff and patients: channels, consent, quiet hours, reminders, "
             "delivery tracking, staff feed and integrator webhooks.",

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from .. import audit
+from .. import audit, tracing
 from ..contracts import Event
 from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic
 from ..settings import ServiceSettings
@@ -95,6 +95,14 @@ class EventConsumer:
             if self._workers[tp].backlog() > 1000:
                 self.consumer.pause(tp)
         await self._commit_progress()
+        self._report_lag()
+
+    def _report_lag(self) -> None:
+        for tp, worker in self._workers.items():
+            high = self.consumer.highwater(tp)
+            done = worker.done_offset if worker.done_offset is not None else worker.committed_offset
+            if high is not None and done is not None:
+                metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - done))
 
     async def stop(self) -> None:
         """Stop fetching; in-flight records finish, then offsets are committed."""
@@ -166,12 +174,15 @@ class EventConsumer:
         handler = self.handlers.get(type(envelope.event))
         if handler is None:
             return  # another service's event on a shared topic
-        with structlog.contextvars.bound_contextvars(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            course_id=envelope.subject,
-            correlation_id=envelope.correlation_id,
-            causation_id=envelope.causation_id,
+        with (
+            tracing.span(f"handle {envelope.event.name}", event_id=envelope.id, course_id=envelope.subject),
+            structlog.contextvars.bound_contextvars(
+                event_id=envelope.id,
+                event_type=envelope.type,
+                course_id=envelope.subject,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.causation_id,
+            ),
         ):
             async with self.pool.acquire() as conn, conn.transaction():
                 if not await first_delivery(conn, self.group, envelope.id):

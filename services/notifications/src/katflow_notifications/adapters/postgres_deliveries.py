@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from prometheus_client import Gauge
 
 from ..domain import status as st
 
@@ -378,3 +379,12 @@ async def attempts_of(pool: asyncpg.Pool, delivery_ids: Sequence[UUID]) -> list[
         list(delivery_ids),
     )
     return rows
+
+
+DELIVERIES_BY_STATUS = Gauge("katflow_deliveries", "Deliveries by channel and status", ["channel", "status"])
+
+
+async def refresh_delivery_gauges(pool: asyncpg.Pool) -> None:
+    """Scrape hook for /metrics: deliveries by channel and status."""
+    for row in await pool.fetch("SELECT channel, status, count(*) AS n FROM deliveries GROUP BY 1, 2"):
+        DELIVERIES_BY_STATUS.labels(row["channel"], row["status"]).set(row["n"])
