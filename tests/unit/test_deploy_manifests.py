@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from katflow_intake.settings import IntakeSettings
 from katflow_notifications.settings import NotificationsSettings
 from katflow_scheduling.settings import SchedulingSettings
+from katflow_shared.auth import DEV_API_KEY, Role, hash_api_key
 from katflow_shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -368,6 +369,8 @@ def test_compose_environment_is_valid_service_settings(name: str, settings_from:
     if name in SERVICES:
         assert settings.http_host == "0.0.0.0" and settings.http_port == SERVICES[name]
         assert settings.database_url.get_secret_value().endswith(f"@postgres:5432/katflow_{name}")
+        dev_key = settings.api_keys[hash_api_key(DEV_API_KEY)]  # the key `make up` gives its services
+        assert set(dev_key.roles) == set(Role), "the development key has every role"
     if isinstance(settings, NotificationsSettings):
         assert (settings.smtp_host, settings.smtp_port) == ("mailpit", 1025)
 
@@ -621,7 +624,9 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     assert values["KATFLOW_HTTP_PORT"] == str(SERVICES[name]) and values["KATFLOW_HTTP_HOST"] == "0.0.0.0"
     assert secrets["KATFLOW_DATABASE_URL"] == {"name": f"katflow-{name}", "key": "database-url"}
     assert secrets["KATFLOW_KAFKA_SASL_PASSWORD"]["name"] == f"katflow-{name}"
+    assert secrets["KATFLOW_API_KEYS"] == {"name": f"katflow-{name}", "key": "api-keys", "optional": True}
     assert "KATFLOW_DATABASE_URL" not in values and "KATFLOW_KAFKA_SASL_PASSWORD" not in values
+    assert "KATFLOW_API_KEYS" not in values
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -683,24 +688,35 @@ def _example_secret_values(secrets: dict[str, Resource]) -> dict[str, str]:
     return {variable: example[ref["name"]][ref["key"]] for variable, ref in secrets.items()}
 
 
+PLACEHOLDER_KEY_HASH = hash_api_key("changeme")
+REAL_KEY_HASH = hash_api_key("kfk_s3cr3t-example-key")
+
+
+def _replace_placeholders(example: dict[str, str]) -> dict[str, str]:
+    """The example Secrets' values as an operator fills them in: real passwords, real key hashes."""
+    return {
+        variable: f"s3cr3t-{variable.lower()}"
+        if value == "changeme"
+        else value.replace(":changeme@", ":s3cr3t@").replace(PLACEHOLDER_KEY_HASH, REAL_KEY_HASH)
+        for variable, value in example.items()
+    }
+
+
 @pytest.mark.parametrize("name", [*sorted(SERVICES), "topic-init"])
 def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from: SettingsFromEnv) -> None:
     """ConfigMaps + the example Secrets with their placeholders replaced make valid prod settings."""
     values, secrets = _workload_env(name)
-    real = {
-        variable: f"s3cr3t-{variable.lower()}"
-        if value == "changeme"
-        else value.replace(":changeme@", ":s3cr3t@")
-        for variable, value in _example_secret_values(secrets).items()
-    }
+    real = _replace_placeholders(_example_secret_values(secrets))
     cls = SETTINGS[name]
     settings = settings_from(cls, values | real)
     assert settings.environment == "prod"
+    assert settings.auth_jwks_url.startswith("https://") and settings.auth_issuer.startswith("https://")
     assert settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_replication_factor == 3
     assert settings.kafka_sasl_password.get_secret_value() == "s3cr3t-katflow_kafka_sasl_password"
     if name in SERVICES:
         assert settings.http_port == SERVICES[name]
         assert "sslmode=require" in settings.database_url.get_secret_value()
+        assert list(settings.api_keys) == [REAL_KEY_HASH]
     if isinstance(settings, NotificationsSettings):
         assert settings.smtp_security == "starttls" and settings.smtp_port == 587
 
@@ -709,8 +725,13 @@ def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from:
 def test_unreplaced_example_secrets_are_refused_in_prod(name: str, settings_from: SettingsFromEnv) -> None:
     values, secrets = _workload_env(name)
     cls = SETTINGS[name]
+    example = _example_secret_values(secrets)
     with pytest.raises(ValidationError):
-        settings_from(cls, values | _example_secret_values(secrets))
+        settings_from(cls, values | example)
+    if "KATFLOW_API_KEYS" in example:  # the placeholder key hash alone is refused too
+        unreplaced_keys = {"KATFLOW_API_KEYS": example["KATFLOW_API_KEYS"]}
+        with pytest.raises(ValidationError, match="KATFLOW_API_KEYS"):
+            settings_from(cls, values | _replace_placeholders(example) | unreplaced_keys)
 
 
 # ---------------------------------------------------------------- operator documentation
@@ -729,5 +750,8 @@ def test_operations_doc_covers_both_ways_to_run_katflow() -> None:
         "SASL_SSL",
         "sslmode=require",
         "KATFLOW_SMTP_SECURITY",
+        "KATFLOW_API_KEYS",
+        "KATFLOW_AUTH_JWKS_URL",
+        "Authorization: Bearer",
     ):
         assert needle in text, f"docs/operations.md does not mention {needle!r}"
