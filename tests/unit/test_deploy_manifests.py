@@ -650,7 +650,8 @@ def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) 
     assert {("UDP", 53, None), ("TCP", 53, None), ("TCP", 5432, None), ("TCP", 9092, 9096)} <= egress
     smtp = {("TCP", 25, None), ("TCP", 465, None), ("TCP", 587, None)}
     assert (smtp <= egress) == (name == "notifications"), "only notifications talks SMTP"
-    assert (("TCP", 443, None) in egress) == (name == "notifications"), "only notifications calls out (HTTPS)"
+    # every HTTP service fetches the identity provider's JWKS over HTTPS to verify staff JWTs
+    assert ("TCP", 443, None) in egress, "HTTPS egress for the JWKS"
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
