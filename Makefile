@@ -31,7 +31,7 @@ down:  ## stop the services, then Kafka and PostgreSQL
 demo:  ## with the stack up: submit a consultation request and print its timeline
 	@$(LOCAL_ENV) && uv run katflow demo
 
-test: install  ## install, provision real infrastructure, run the whole suite
+test: install lint  ## install, lint, provision real infrastructure, run the whole suite
 	@if [ -z "$$KATFLOW_TEST_KAFKA_BOOTSTRAP" ]; then $(INFRA) up && $(LOCAL_ENV) && \
 	  export KATFLOW_TEST_KAFKA_BOOTSTRAP=$$KATFLOW_KAFKA_BOOTSTRAP \
 	         KATFLOW_TEST_PG_ADMIN_DSN=$$KATFLOW_PG_ADMIN_DSN \
@@ -41,8 +41,8 @@ test: install  ## install, provision real infrastructure, run the whole suite
 test-fast: install  ## unit tests only (no infrastructure)
 	@uv run pytest tests/unit -q
 
-lint: install  ## ruff and mypy --strict
-	@uv run ruff check . && uv run ruff format --check . && uv run mypy shared/src services/*/src tools/src
+lint: install  ## ruff (lint + format check) and mypy --strict
+	@uv run ruff check -q . && uv run ruff format -q --check . && uv run mypy shared/src services/*/src tools/src bench
 
 bench: infra-up  ## short benchmark profile (under 5 minutes); prints the table
 	@$(LOCAL_ENV) && uv run python -m bench --profile short
