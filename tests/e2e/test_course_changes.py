@@ -10,6 +10,7 @@ import pytest
 
 from katflow_shared.contracts import topics
 from tests.conftest import RUN_ROOT
+from tests.support.conformance import assert_conformant
 from tests.support.course import (
     STAFF,
     CourseDriver,
@@ -116,6 +117,12 @@ async def test_reschedule_cancel_no_show_and_overdue_integration(course: CourseD
         "AppointmentScheduled:dosing",
     ]
 
+    # every record on the workflow topics parses with the CloudEvents SDK and matches its schema
+    seen = await assert_conformant(course.stack)
+    assert set(
+        ["AppointmentCancelled", "AppointmentMissed", "AppointmentRescheduled", "IntegrationOverdue"]
+    ) <= set(seen)
+
 
 async def test_high_risk_screening_halts_the_course_until_review(course: CourseDriver) -> None:
     await course.prepared("iv")
@@ -168,3 +175,7 @@ async def test_high_risk_screening_halts_the_course_until_review(course: CourseD
         "AppointmentCancelled:dosing",
         "AppointmentScheduled:dosing",
     ]
+
+    # every record on the workflow topics parses with the CloudEvents SDK and matches its schema
+    seen = await assert_conformant(course.stack)
+    assert {"UrgentReviewRequired"} <= set(seen)

@@ -18,6 +18,7 @@ from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import topics
 from katflow_shared.protocols import load_protocols
 from tests.conftest import RUN_ROOT
+from tests.support.conformance import assert_conformant
 from tests.support.course import (
     STAFF,
     CourseDriver,
@@ -121,3 +122,13 @@ async def test_intranasal_course_under_rems_runs_to_completion(course: CourseDri
     }
     got = await course.deliveries_at_least(wanted)
     assert all(got[k] >= n for k, n in wanted.items()), got  # at least one delivery per step (any channel)
+
+    # every record on the workflow topics parses with the CloudEvents SDK and matches its schema
+    seen = await assert_conformant(course.stack)
+    assert {
+        "PreparationCompleted",
+        "SessionAdministered",
+        "MonitoringCheckDue",
+        "IntegrationDue",
+        "CourseCompleted",
+    } <= set(seen)

@@ -13,6 +13,7 @@ import pytest
 from katflow_shared.contracts import topics
 from katflow_shared.protocols import load_protocols
 from tests.conftest import RUN_ROOT
+from tests.support.conformance import assert_conformant
 from tests.support.course import CourseDriver, course_stack, dose_steps, names
 from tests.support.infra import Infra
 
@@ -71,3 +72,19 @@ async def test_six_dose_iv_course_runs_to_completion(course: CourseDriver) -> No
     }
     got = await course.deliveries_at_least(wanted)
     assert all(got[k] >= n for k, n in wanted.items()), got  # at least one delivery per step (any channel)
+
+    # every record on the workflow topics parses with the CloudEvents SDK and matches its schema
+    seen = await assert_conformant(course.stack)
+    assert {
+        "ConsultationRequested",
+        "EligibilityDecided",
+        "PreparationCompleted",
+        "AppointmentScheduled",
+        "AppointmentCompleted",
+        "SessionAdministered",
+        "MonitoringCheckDue",
+        "IntegrationDue",
+        "CourseCompleted",
+        "PatientContactUpdated",
+        "NotificationSent",
+    } <= set(seen)

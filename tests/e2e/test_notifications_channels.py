@@ -34,6 +34,7 @@ from katflow_shared.contracts import (
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
+from tests.support.conformance import assert_conformant
 from tests.support.infra import Infra
 from tests.support.stack import Stack, make_stack, read_topic, wait_for
 
@@ -213,6 +214,10 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
         if dict(r.headers)["ce_type"] == b"io.katflow.NotificationFailed.v1"
     ]
     assert (failed["channel"], failed["error_code"]) == ("sms", "sms_400_invalid_number")
+
+    # every record on the workflow topics parses with the CloudEvents SDK and matches its schema
+    seen = await assert_conformant(world.stack)
+    assert {"NotificationFailed"} <= set(seen)
 
 
 async def test_stop_via_inbound_webhook_and_the_staff_feed_stream(world: World) -> None:
