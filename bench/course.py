@@ -26,9 +26,10 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 
 from katflow_shared.contracts import topics
+from katflow_tools.time_machine import TimeMachine
 
 from .load import consultation_request
-from .stack import BenchStack, OffsetClock
+from .stack import BenchStack
 from .stats import Summary
 
 STAFF = "staff-1"
@@ -97,7 +98,7 @@ class CoursePhase:
         self.courses = [_Course(n) for n in range(courses)]
         self.steps = 0
 
-    def _clock(self) -> OffsetClock:
+    def _clock(self) -> TimeMachine:
         if self.stack.clock is None:
             raise StepFailed("the course phase needs a stack started with a movable clock")
         return self.stack.clock

@@ -10,7 +10,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -22,33 +21,10 @@ from katflow_shared.contracts.topics import ALL_TOPICS, WORKFLOW_TOPICS
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, free_port
+from katflow_tools.time_machine import TimeMachine
 
 from .baselines import delete_topics
 from .sink import SinkProcess, SinkReader
-
-
-@dataclass
-class OffsetClock:
-    """Moves the services' clocks forward (never back) through KATFLOW_CLOCK_OFFSET_FILE. Only the
-    course phase moves it; its value is needed to turn service times back into wall times."""
-
-    path: Path
-    offset: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("0")
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
-
-    def jump_to(self, target: datetime) -> None:
-        wanted = (target - datetime.now(UTC)).total_seconds()
-        if wanted > self.offset:
-            self.offset = wanted
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(f"{self.offset:.6f}")
-            tmp.replace(self.path)
 
 
 @dataclass
@@ -56,7 +32,7 @@ class BenchStack:
     cfg: StackConfig
     sink: SinkProcess
     mail: SinkReader
-    clock: OffsetClock | None  # only the course phase's stack runs on a movable clock
+    clock: TimeMachine | None  # only the course phase's stack runs on a movable clock
     api_key: str
     processes: dict[str, list[ServiceProcess]] = field(default_factory=dict)
 
@@ -176,7 +152,7 @@ async def make_bench_stack(
     tag = f"b{uuid.uuid4().hex[:10]}"
     run_dir = run_root / tag
     api_key, api_keys_env = bench_api_key()
-    clock = OffsetClock(run_dir / "clock-offset.txt") if movable_clock else None
+    clock = TimeMachine(run_dir / "clock-offset.txt") if movable_clock else None
     clock_env = {"KATFLOW_CLOCK_OFFSET_FILE": str(clock.path)} if clock else {}
     sink = SinkProcess(free_port(), run_dir / "mail.tsv").start()
     cfg = StackConfig(

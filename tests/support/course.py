@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +25,12 @@ from aiokafka import AIOKafkaConsumer
 from katflow_shared.contracts import topics
 from katflow_shared.contracts.common import Route
 from katflow_shared.protocols import Protocol, load_protocols
+from katflow_tools.time_machine import TimeMachine
 
 from .infra import Infra
 from .stack import Stack, consultation_request, make_stack
 
 STAFF = "staff-1"
-
-
-@dataclass
-class TimeMachine:
-    """Moves the services' clocks forward (never back) by writing an offset file."""
-
-    path: Path
-    offset: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text("0")
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset)
-
-    def jump_to(self, target: datetime) -> None:
-        wanted = (target - datetime.now(UTC)).total_seconds()
-        if wanted > self.offset:
-            self.offset = wanted
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(f"{self.offset:.3f}")
-            tmp.replace(self.path)  # atomic: a service never reads a half-written number
 
 
 @dataclass(frozen=True)
