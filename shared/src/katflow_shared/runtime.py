@@ -36,6 +36,7 @@ from .messaging.emitter import Emitter
 from .messaging.kafka import make_producer
 from .messaging.outbox import OutboxRelay
 from .settings import ServiceSettings
+from .supervision import stop_process_on_failure
 from .tracing import configure_tracing, shutdown_tracing
 
 log = structlog.get_logger()
@@ -120,7 +121,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
             tasks.append(asyncio.create_task(consumer.run(), name="consumer"))
         tasks += [asyncio.create_task(w.run(), name=type(w).__name__) for w in workers]
         for task in tasks:
-            task.add_done_callback(_crash_on_failure)
+            task.add_done_callback(stop_process_on_failure)
         log.info("service_started", port=settings.http_port)
         try:
             yield
@@ -170,26 +171,15 @@ async def _shutdown(
     for worker in workers:
         await worker.stop()
     for task in tasks[1:]:
-        task.remove_done_callback(_crash_on_failure)
+        task.remove_done_callback(stop_process_on_failure)
     _, pending = await asyncio.wait(tasks[1:], timeout=bound / 2) if tasks[1:] else (set(), set())
     for task in pending:
         task.cancel()
-    tasks[0].remove_done_callback(_crash_on_failure)
+    tasks[0].remove_done_callback(stop_process_on_failure)
     await relay.drain(bound / 2)
     tasks[0].cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await tasks[0]
-
-
-def _crash_on_failure(task: asyncio.Task[None]) -> None:
-    """A background loop that dies takes the process down, so the supervisor restarts it."""
-    if task.cancelled() or task.exception() is None:
-        return
-    log.critical("background_task_failed", task=task.get_name(), error=repr(task.exception()))
-    import os
-    import signal
-
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 async def _unavailable(_request: Request, exc: Exception) -> JSONResponse:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -26,6 +24,7 @@ from .. import audit, tracing
 from ..contracts import Event
 from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic
 from ..settings import ServiceSettings
+from ..supervision import stop_process_on_failure
 from . import metrics
 from .cloudevents import decode
 from .emitter import Emitter, HandlerContext
@@ -257,7 +256,7 @@ class _PartitionWorker:
         self.committed_offset: int | None = None
         self.stopping = False
         self.task = asyncio.create_task(self._run(), name=f"partition-{tp.topic}-{tp.partition}")
-        self.task.add_done_callback(_crash_on_failure)
+        self.task.add_done_callback(stop_process_on_failure)
 
     def feed(self, records: list[Record]) -> None:
         for record in records:
@@ -281,14 +280,6 @@ class _PartitionWorker:
             self.queue.get_nowait()
         self.queue.put_nowait(None)
         await self.task
-
-
-def _crash_on_failure(task: asyncio.Task[None]) -> None:
-    """A partition worker must never die quietly (its partition would stall): stop the process."""
-    if task.cancelled() or task.exception() is None:
-        return
-    log.critical("partition_worker_failed", task=task.get_name(), error=repr(task.exception()))
-    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
