@@ -17,11 +17,10 @@ from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
 from katflow_shared.timers import TimerWorker
 
-from .adapters.postgres_appointments import sync_clinic
+from .adapters.postgres_calendar import sync_clinic
 from .domain.clinic import load_clinic
 from .entrypoints import staff
 from .entrypoints.http import router
-from .handlers.booking import Booking
 from .handlers.course_events import CourseEvents
 from .handlers.timers import TimerHandlers
 from .service_layer.deps import Deps
@@ -33,14 +32,14 @@ def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = 
     clock = clock or clock_for(settings.environment, settings.clock_offset_file)
     # configuration is validated here: a bad clinic or protocol file stops the service with its reason
     deps = Deps(load_clinic(settings.clinic_config), load_protocols(settings.protocols_dir), clock)
-    booking, course, timers = Booking(deps.clinic, clock), CourseEvents(deps), TimerHandlers(deps)
+    course, timers = CourseEvents(deps), TimerHandlers(deps)
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_scheduling"],
             routers=[router, staff.router],
             handlers={
-                ConsultationRequested: booking.on_consultation_requested,
+                ConsultationRequested: course.on_consultation_requested,
                 PreparationCompleted: course.on_preparation_completed,
                 SessionAdministered: course.on_session_administered,
                 AppointmentCompleted: course.on_appointment_completed,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,9 +17,18 @@ from ..domain.appointments import RESERVING, Appointment, Status
 from ..domain.course import CoursePlan, CourseStatus
 from ..domain.integration import Window
 from ..domain.reservations import Reservation
-from ..domain.slots import Interval
 
 RESERVING_SQL = [s.value for s in RESERVING]
+
+
+async def ensure_course(conn: asyncpg.Connection, course_id: UUID, patient_id: UUID, zone: str) -> None:
+    await conn.execute(
+        "INSERT INTO courses(id, patient_id, patient_time_zone) VALUES ($1, $2, $3)"
+        " ON CONFLICT (id) DO NOTHING",
+        course_id,
+        patient_id,
+        zone,
+    )
 
 
 async def lock_course(conn: asyncpg.Connection, course_id: UUID, with_timers: bool = True) -> CoursePlan:
@@ -138,27 +146,6 @@ async def open_appointments(conn: asyncpg.Connection, course_id: UUID) -> list[A
         RESERVING_SQL,
     )
     return [_appointment(r) for r in rows]
-
-
-async def busy(
-    conn: asyncpg.Connection, resources: list[str], since: datetime, exclude: UUID | None = None
-) -> dict[str, list[Interval]]:
-    """Reserved intervals per clinician id and per room id (ids never collide), but ``exclude``'s."""
-    rows = await conn.fetch(
-        "SELECT clinician_id, room_id, lower(during) AS s, upper(during) AS e FROM appointments"
-        " WHERE status = ANY($3::text[]) AND (clinician_id = ANY($1) OR room_id = ANY($1))"
-        " AND upper(during) > $2 AND ($4::uuid IS NULL OR id <> $4)",
-        resources,
-        since,
-        RESERVING_SQL,
-        exclude,
-    )
-    out: dict[str, list[Interval]] = defaultdict(list)
-    for row in rows:
-        for resource in (row["clinician_id"], row["room_id"]):
-            if resource in resources:
-                out[resource].append(Interval(row["s"], row["e"]))
-    return out
 
 
 async def insert_appointment(
@@ -338,6 +325,17 @@ async def sessions_of_course(pool: asyncpg.Pool, course_id: UUID) -> list[asyncp
         " monitoring_ended_at, jsonb_array_length(adverse_events) > 0 AS adverse_events,"
         " integration_opens_at, integration_closes_at, integration_held_at, integration_overdue_at"
         " FROM sessions WHERE course_id = $1 ORDER BY dose_number",
+        course_id,
+    )
+    return rows
+
+
+async def appointments_of_course(
+    conn: asyncpg.Connection | asyncpg.Pool, course_id: UUID
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, course_id, kind, clinician_id, room_id, lower(during) AS starts_at,"
+        " upper(during) AS ends_at, status FROM appointments WHERE course_id = $1 ORDER BY lower(during)",
         course_id,
     )
     return rows

@@ -2,7 +2,8 @@
 
 A booking needs one qualified clinician and, for dosing, one room, both free for the whole reserved
 window (check-in plus monitoring). Searching walks the clinic's slot grid in its time zone and
-skips starts outside the patient's local hours.
+skips starts outside the patient's local hours. A watermark remembers how far the grid is known to
+be full, so a busy calendar is not walked from the start on every booking.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .clinic import WEEKDAYS, ClinicConfig
-from .slots import Interval, candidate_starts, within_patient_hours
+from .slots import Calendar, Interval, candidate_starts, within_patient_hours
 
 Busy = Mapping[str, Sequence[Interval]]
 
@@ -34,15 +35,33 @@ class Reservation:
     end: datetime
 
 
-def _free(busy: Sequence[Interval], wanted: Interval) -> bool:
-    return not any(wanted.overlaps(b) for b in busy)
-
-
 def _ordered(ids: Sequence[str], prefer: str | None) -> list[str]:
     return sorted(ids, key=lambda i: i != prefer)
 
 
 Works = Callable[[str, datetime, datetime], bool]
+Calendars = Mapping[str, Calendar]
+_EMPTY = Calendar(())
+
+
+def calendars(busy: Busy) -> dict[str, Calendar]:
+    """Each resource's bookings indexed once, for many ``is_free`` questions."""
+    return {resource: Calendar(intervals) for resource, intervals in busy.items()}
+
+
+def _pick(
+    need: Need, cals: Calendars, wanted: Interval, prefer: tuple[str | None, str | None], works: Works | None
+) -> tuple[str, str | None] | None:
+    ordered = _ordered(need.clinicians, prefer[0])
+    working = (c for c in ordered if works is None or works(c, wanted.start, wanted.end))
+    clinician = next((c for c in working if cals.get(c, _EMPTY).is_free(wanted)), None)
+    if clinician is None:
+        return None
+    if not need.rooms:
+        return clinician, None
+    rooms = _ordered(need.rooms, prefer[1])
+    room = next((r for r in rooms if cals.get(r, _EMPTY).is_free(wanted)), None)
+    return (clinician, room) if room else None
 
 
 def free_resources(
@@ -53,15 +72,7 @@ def free_resources(
     works: Works | None = None,
 ) -> tuple[str, str | None] | None:
     """A free clinician working then (and a free room, if needed) for ``wanted``; preferred ones first."""
-    ordered = _ordered(need.clinicians, prefer[0])
-    working = [c for c in ordered if works is None or works(c, wanted.start, wanted.end)]
-    clinician = next((c for c in working if _free(busy.get(c, ()), wanted)), None)
-    if clinician is None:
-        return None
-    if not need.rooms:
-        return clinician, None
-    room = next((r for r in _ordered(need.rooms, prefer[1]) if _free(busy.get(r, ()), wanted)), None)
-    return (clinician, room) if room else None
+    return _pick(need, calendars(busy), wanted, prefer, works)
 
 
 def first_reservation(
@@ -72,18 +83,56 @@ def first_reservation(
     duration: timedelta,
     patient_zone: str,
     latest_end: datetime | None = None,
+    resume_at: datetime | None = None,
 ) -> Reservation | None:
-    """The first start on the grid from ``earliest`` with everything free (ending by ``latest_end``)."""
-    for start in candidate_starts(clinic, earliest, duration):
+    """The first start on the grid from ``earliest`` (or from ``resume_at``, when a watermark proved the
+    grid full until then) with everything free, ending by ``latest_end``."""
+    cals = calendars(busy)
+    for start in candidate_starts(clinic, earliest, duration, resume_at):
         end = start + duration
         if latest_end is not None and end > latest_end:
             return None
         if not within_patient_hours(clinic, start, end, patient_zone):
             continue
-        found = free_resources(need, busy, Interval(start, end), works=clinic.works)
+        found = _pick(need, cals, Interval(start, end), (None, None), clinic.works)
         if found is not None:
             return Reservation(found[0], found[1], start, end)
     return None
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """What an earlier search proved for one need: no grid start in [searched_from, full_until) can
+    host it (every qualified clinician or room busy, or not working), for any patient. Valid while
+    nothing reserved has been freed since (scheduling bumps a generation when something is)."""
+
+    searched_from: datetime
+    full_until: datetime
+
+    def resume_at(self, earliest: datetime) -> datetime:
+        """Where a search from ``earliest`` can start without missing a free slot."""
+        return self.full_until if self.searched_from <= earliest < self.full_until else earliest
+
+
+def advance(
+    mark: Watermark | None, clinic: ClinicConfig, earliest: datetime, found: Reservation, patient_zone: str
+) -> Watermark:
+    """The watermark after a search from ``earliest`` (resumed where ``mark`` allowed) found ``found``.
+    Starts skipped only because of this patient's local hours are not proven full for everyone: the
+    proof stops at the first of them."""
+    start = mark.resume_at(earliest) if mark is not None else earliest
+    duration = found.end - found.start
+    skipped = (
+        s
+        for s in candidate_starts(clinic, earliest, duration, start)
+        if s >= found.start or not within_patient_hours(clinic, s, s + duration, patient_zone)
+    )
+    full_until = min(next(skipped, found.start), found.start)
+    if mark is not None and start != earliest:  # resumed: the proof continues the earlier one
+        return Watermark(mark.searched_from, full_until)
+    if mark is not None and earliest <= mark.searched_from <= full_until:  # the two proofs touch
+        return Watermark(earliest, max(full_until, mark.full_until))
+    return Watermark(earliest, full_until)
 
 
 def outside_hours(clinic: ClinicConfig, start: datetime, end: datetime, patient_zone: str) -> str | None:

@@ -1,9 +1,9 @@
-"""Finding the first free slot: pure rules, no I/O."""
+"""The slot grid and busy intervals: pure rules, no I/O."""
 
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,29 +20,26 @@ class Interval:
         return self.start < other.end and other.start < self.end
 
 
-@dataclass(frozen=True)
-class Slot:
-    clinician_id: str
-    start: datetime
-    end: datetime
-
-
-def candidate_starts(clinic: ClinicConfig, earliest: datetime, duration: timedelta) -> Iterator[datetime]:
-    """Slot starts inside opening hours (clinic's zone), from ``earliest`` to the horizon."""
+def candidate_starts(
+    clinic: ClinicConfig, earliest: datetime, duration: timedelta, resume_at: datetime | None = None
+) -> Iterator[datetime]:
+    """Slot starts inside opening hours (clinic's zone), from ``earliest`` (or the later ``resume_at``)
+    to the booking horizon, which is counted from ``earliest``."""
     zone = ZoneInfo(clinic.time_zone)
     step = timedelta(minutes=clinic.slot_minutes)
-    local = earliest.astimezone(zone)
-    for day_offset in range(clinic.booking_horizon_days + 1):
-        day = (local + timedelta(days=day_offset)).date()
+    first = max(earliest, resume_at or earliest)
+    day, last_day = first.astimezone(zone).date(), earliest.astimezone(zone).date()
+    last_day += timedelta(days=clinic.booking_horizon_days)
+    while day <= last_day:
         hours = clinic.opening_hours.get(WEEKDAYS[day.weekday()])
-        if hours is None:
-            continue
-        start = datetime.combine(day, hours[0], zone)
-        close = datetime.combine(day, hours[1], zone)
-        while start + duration <= close:
-            if start >= earliest:
-                yield start
-            start += step
+        if hours is not None:
+            start = datetime.combine(day, hours[0], zone)
+            close = datetime.combine(day, hours[1], zone)
+            while start + duration <= close:
+                if start >= first:
+                    yield start
+                start += step
+        day += timedelta(days=1)
 
 
 def within_patient_hours(clinic: ClinicConfig, start: datetime, end: datetime, patient_zone: str) -> bool:
@@ -65,23 +62,3 @@ class Calendar:
         lo = bisect_left(self.starts, wanted.start - self.max_len)
         hi = bisect_left(self.starts, wanted.end)
         return not any(wanted.overlaps(b) for b in self.busy[lo:hi])
-
-
-def first_free_slot(
-    clinic: ClinicConfig,
-    clinician_ids: Sequence[str],
-    busy: Mapping[str, Sequence[Interval]],
-    earliest: datetime,
-    duration: timedelta,
-    patient_zone: str,
-) -> Slot | None:
-    calendars = {c: Calendar(busy.get(c, ())) for c in clinician_ids}
-    for start in candidate_starts(clinic, earliest, duration):
-        end = start + duration
-        if not within_patient_hours(clinic, start, end, patient_zone):
-            continue
-        wanted = Interval(start, end)
-        for clinician in clinician_ids:
-            if calendars[clinician].is_free(wanted):
-                return Slot(clinician, start, end)
-    return None

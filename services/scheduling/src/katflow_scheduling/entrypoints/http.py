@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from katflow_shared.auth import CARE_TEAM, admits
 from katflow_shared.http import PoolDep
 
-from ..adapters import postgres_appointments as store
+from ..adapters import postgres_course as store
 
 router = APIRouter(prefix="/v1", tags=["appointments"], dependencies=[admits(*CARE_TEAM)])
 

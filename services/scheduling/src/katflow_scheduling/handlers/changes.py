@@ -16,6 +16,7 @@ from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.http import RuleViolation
 from katflow_shared.runtime import Runtime
 
+from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
 from ..domain.appointments import Appointment, Status, no_show_allowed, require
 from ..domain.cadence import spacing_violation
@@ -91,7 +92,7 @@ async def _check_new_time(deps: Deps, u: AppointmentUnit, start: datetime, end: 
 async def _resources_at(u: AppointmentUnit, deps: Deps, start: datetime, end: datetime) -> Reservation:
     """The same clinician and room when free, else any qualified free ones."""
     need = _need(deps, u.appt)
-    busy = await store.busy(u.conn, [*need.clinicians, *need.rooms], start, exclude=u.appt.id)
+    busy = await calendar.busy(u.conn, [*need.clinicians, *need.rooms], start, end, exclude=u.appt.id)
     prefer = (u.appt.clinician_id, u.appt.room_id)
     got = free_resources(need, busy, Interval(start, end), prefer, deps.clinic.works)
     if got is None:

@@ -1,5 +1,6 @@
 """scheduling's reactions to workflow events: each phase transition triggers the next on its own.
 
+ConsultationRequested → book the consultation.
 PreparationCompleted → book dose 1. SessionAdministered → arm IntegrationDue/Overdue, book the
 integration inside its window (and the next dose when policy does not wait). AppointmentCompleted of
 an integration → next dose per cadence, or CourseCompleted after the last dose's integration.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from katflow_shared.contracts import (
     AppointmentCompleted,
+    ConsultationRequested,
     EligibilityDecided,
     PreparationCompleted,
     SessionAdministered,
@@ -22,7 +24,6 @@ from katflow_shared.http import RuleViolation
 from katflow_shared.messaging.emitter import HandlerContext
 from katflow_shared.messaging.errors import PermanentError
 
-from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_course as store
 from ..domain.course import CoursePlan, CourseStatus, after_integration, after_session
 from ..service_layer import booking, steps
@@ -35,8 +36,13 @@ FINISHED = (CourseStatus.COMPLETED, CourseStatus.ENDED)
 class CourseEvents:
     deps: Deps
 
+    async def on_consultation_requested(self, event: ConsultationRequested, ctx: HandlerContext) -> None:
+        await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
+        plan = await store.load_plan(ctx.conn, event.course_id)
+        await booking.book_consultation(ctx.conn, self.deps, plan, ctx.envelope.id, ctx.emit)
+
     async def on_preparation_completed(self, event: PreparationCompleted, ctx: HandlerContext) -> None:
-        await appointments.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
+        await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
         await store.lock_course(ctx.conn, event.course_id)
         self.deps.protocol(event.protocol_version)  # unknown version: dead letter, not a guess
         if not await store.prepare_course(

@@ -1,5 +1,6 @@
-"""Booking doses and integration sessions: find free people and rooms, insert, arm the no-show timer,
-announce. Races for the same slot lose to the exclusion constraints and search again."""
+"""Booking consultations, doses and integration sessions: find free people and rooms, insert, arm the
+no-show timer, announce. One booking at a time (the calendar lock); a race with a staff move loses to
+the exclusion constraints and searches again."""
 
 from __future__ import annotations
 
@@ -14,19 +15,27 @@ from katflow_shared import timers
 from katflow_shared.contracts import AppointmentScheduled
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.http import RuleViolation
-from katflow_shared.messaging.errors import TransientError
+from katflow_shared.messaging.errors import PermanentError, TransientError
 
+from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
-from ..adapters.postgres_appointments import lock_calendar
 from ..domain import timer_keys
 from ..domain.cadence import earliest_dose_start, spacing_violation
 from ..domain.course import CoursePlan, require_dosing_open
 from ..domain.integration import Window, check_integration_time
-from ..domain.reservations import Need, Reservation, first_reservation, free_resources, outside_hours
+from ..domain.reservations import (
+    Need,
+    Reservation,
+    advance,
+    first_reservation,
+    free_resources,
+    outside_hours,
+)
 from ..domain.slots import Interval
 from .deps import Deps, Emit
 
 ATTEMPTS = 10
+SEARCH_WINDOW = timedelta(days=14)  # bookings read per search step; the rest only if these are full
 
 
 @dataclass(frozen=True)
@@ -46,9 +55,9 @@ async def book(
     conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request, emit: Emit
 ) -> Reservation | None:
     """Reserve, insert and announce; None when nothing is free in the search range."""
-    await lock_calendar(conn)
+    await calendar.lock_calendar(conn)
     for _ in range(ATTEMPTS):
-        found = await _find(conn, deps, plan, req)
+        found = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
         if found is None:
             return None
         appointment_id = uuid.uuid4()
@@ -65,17 +74,32 @@ async def book(
     raise TransientError("lost the race for a slot too many times")
 
 
-async def _find(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request) -> Reservation | None:
-    resources = [*req.need.clinicians, *req.need.rooms]
-    if req.at is None:
-        busy = await store.busy(conn, resources, req.earliest)
-        return first_reservation(
-            deps.clinic, req.need, busy, req.earliest, req.duration, plan.patient_time_zone, req.latest_end
-        )
+async def _search(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request) -> Reservation | None:
+    """The first free reservation from ``req.earliest``, resuming where the need's watermark proved the
+    grid full; reads the bookings of a few weeks first and the rest only when those are full."""
+    key = calendar.need_key(req.need, int(req.duration.total_seconds()) // 60)
+    generation, mark = await calendar.watermark(conn, key)
+    start = mark.resume_at(req.earliest) if mark else req.earliest
+    resources, zone = [*req.need.clinicians, *req.need.rooms], plan.patient_time_zone
+    for window_end in (start + SEARCH_WINDOW, None):
+        limit = min((t for t in (req.latest_end, window_end) if t is not None), default=None)
+        busy = await calendar.busy(conn, resources, start, window_end)
+        found = first_reservation(deps.clinic, req.need, busy, req.earliest, req.duration, zone, limit, start)
+        if found is not None or limit != window_end:  # found, or the request's own limit ended it
+            break
+    if found is not None:
+        mark = advance(mark, deps.clinic, req.earliest, found, zone)
+        await calendar.save_watermark(conn, key, generation, mark)
+    return found
+
+
+async def _at(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request) -> Reservation:
+    """The reservation staff asked for at ``req.at``: same rules, no search."""
+    assert req.at is not None
     end = req.at + req.duration
     if rule := outside_hours(deps.clinic, req.at, end, plan.patient_time_zone):
         raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
-    busy = await store.busy(conn, resources, req.at)
+    busy = await calendar.busy(conn, [*req.need.clinicians, *req.need.rooms], req.at, end)
     got = free_resources(req.need, busy, Interval(req.at, end), works=deps.clinic.works)
     if got is None:
         raise _double_booking()
@@ -108,6 +132,22 @@ async def arm_no_show(
     key = timer_keys.appointment(course_id, appointment_id) + timer_keys.NO_SHOW
     due = start + timedelta(minutes=grace)
     await timers.schedule(conn, timer_keys.NO_SHOW, key, due, {"appointment_id": str(appointment_id)})
+
+
+async def book_consultation(
+    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, cause: str, emit: Emit
+) -> None:
+    """Book the first consultation with any consultation clinician; a full calendar is permanent."""
+    clinic = deps.clinic
+    req = Request(
+        fields={"course_id": plan.id, "kind": AppointmentKind.CONSULTATION.value, "cause_event": cause},
+        need=deps.need("consultation", with_room=False),
+        duration=timedelta(minutes=clinic.consultation_minutes),
+        earliest=deps.clock.now() + timedelta(hours=clinic.booking_lead_hours),
+        grace_minutes=clinic.no_show_grace_minutes,
+    )
+    if await book(conn, deps, plan, req, emit) is None:
+        raise PermanentError("no consultation slot inside the booking horizon")
 
 
 async def book_dose(

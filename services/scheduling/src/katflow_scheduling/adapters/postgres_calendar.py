@@ -1,0 +1,95 @@
+"""The calendar as booking sees it: clinicians and rooms, the booking lock, busy intervals and the
+search watermarks (SQL with parameters only)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from ..domain.clinic import ClinicConfig
+from ..domain.reservations import Need, Watermark
+from ..domain.slots import Interval
+from .postgres_course import RESERVING_SQL
+
+CALENDAR_LOCK = 0x63616C656E646172  # "calendar"
+
+
+async def sync_clinic(conn: asyncpg.Pool, clinic: ClinicConfig) -> None:
+    """Make the clinicians and rooms tables match the configuration file; hours may have changed, so
+    no earlier search's watermark is trusted any more."""
+    await conn.executemany(
+        "INSERT INTO clinicians(id, display_name, roles) VALUES ($1, $2, $3)"
+        " ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, roles = EXCLUDED.roles",
+        [(c.id, c.display_name, c.roles) for c in clinic.clinicians],
+    )
+    await conn.executemany(
+        "INSERT INTO rooms(id, display_name) VALUES ($1, $2)"
+        " ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name",
+        [(r.id, r.display_name) for r in clinic.rooms],
+    )
+    await conn.execute("UPDATE calendar_generation SET generation = generation + 1")
+
+
+async def lock_calendar(conn: asyncpg.Connection) -> None:
+    """Serialise searching-and-booking until the transaction ends. Without it, concurrent partition
+    workers all pick the same first free slot, all but one hit the exclusion constraint (or deadlock
+    on it) and back off: measured, that stalled booking for tens of seconds under load."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", CALENDAR_LOCK)
+
+
+def need_key(need: Need, minutes: int) -> str:
+    return f"{','.join(need.clinicians)}|{','.join(need.rooms)}|{minutes}"
+
+
+async def watermark(conn: asyncpg.Connection, key: str) -> tuple[int, Watermark | None]:
+    """The calendar's generation now and the need's watermark if it was computed at that generation.
+    Read after ``lock_calendar``, in a statement of its own, so the snapshot postdates the lock."""
+    row = await conn.fetchrow(
+        "SELECT g.generation, w.searched_from, w.full_until FROM calendar_generation g"
+        " LEFT JOIN search_watermarks w ON w.need = $1 AND w.generation = g.generation",
+        key,
+    )
+    mark = Watermark(row["searched_from"], row["full_until"]) if row["searched_from"] else None
+    return int(row["generation"]), mark
+
+
+async def save_watermark(conn: asyncpg.Connection, key: str, generation: int, mark: Watermark) -> None:
+    await conn.execute(
+        "INSERT INTO search_watermarks(need, generation, searched_from, full_until) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (need) DO UPDATE SET generation = EXCLUDED.generation,"
+        " searched_from = EXCLUDED.searched_from, full_until = EXCLUDED.full_until",
+        key,
+        generation,
+        mark.searched_from,
+        mark.full_until,
+    )
+
+
+async def busy(
+    conn: asyncpg.Connection,
+    resources: list[str],
+    since: datetime,
+    until: datetime | None = None,
+    exclude: UUID | None = None,
+) -> dict[str, list[Interval]]:
+    """Reserved intervals overlapping [since, until) per clinician id and per room id (ids never
+    collide), but ``exclude``'s."""
+    rows = await conn.fetch(
+        "SELECT clinician_id, room_id, lower(during) AS s, upper(during) AS e FROM appointments"
+        " WHERE status = ANY($3::text[]) AND (clinician_id = ANY($1) OR room_id = ANY($1))"
+        " AND during && tstzrange($2, $4) AND ($5::uuid IS NULL OR id <> $5)",
+        resources,
+        since,
+        RESERVING_SQL,
+        until,
+        exclude,
+    )
+    out: dict[str, list[Interval]] = defaultdict(list)
+    for row in rows:
+        for resource in (row["clinician_id"], row["room_id"]):
+            if resource in resources:
+                out[resource].append(Interval(row["s"], row["e"]))
+    return out

@@ -1,0 +1,3 @@
+from tests.support.scheduling import h
+
+__all__ = ["h"]

@@ -1,0 +1,108 @@
+"""scheduling's booking search against a real PostgreSQL: every consultation lands on the first free
+slot a search from scratch would find, even though searches resume at the stored watermark; anything
+that frees a reserved interval (cancel, reschedule, no-show) makes the freed time bookable again at
+once; a clinic configuration change at start-up drops the watermarks."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import asyncpg
+
+from katflow_scheduling.adapters import postgres_calendar as calendar
+from katflow_scheduling.adapters.postgres_calendar import sync_clinic
+from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
+from katflow_scheduling.domain.reservations import Reservation, first_reservation
+from katflow_scheduling.domain.visits import CancelIn, RescheduleIn
+from katflow_scheduling.handlers import changes
+from katflow_scheduling.service_layer import booking
+from katflow_shared.contracts import Event
+from katflow_shared.contracts.common import CancellationReason
+from tests.support.scheduling import STAFF, Harness
+
+ZONE = "America/New_York"
+
+
+async def _emit(event: Event) -> None:
+    """The announcement goes nowhere: these tests look at the calendar."""
+
+
+async def consult(h: Harness, zone: str = ZONE) -> asyncpg.Record:
+    course_id = uuid.uuid4()
+    async with h.pool.acquire() as conn, conn.transaction():
+        await ensure_course(conn, course_id, uuid.uuid4(), zone)
+        plan = await load_plan(conn, course_id)
+        await booking.book_consultation(conn, h.deps, plan, str(uuid.uuid4()), _emit)
+    row = await h.pool.fetchrow(
+        "SELECT id, clinician_id, lower(during) AS s, upper(during) AS e FROM appointments"
+        " WHERE course_id = $1",
+        course_id,
+    )
+    assert row is not None
+    return row
+
+
+async def from_scratch(h: Harness, zone: str = ZONE) -> Reservation | None:
+    """Where a search that ignores every watermark would put the next consultation."""
+    need = h.deps.need("consultation", with_room=False)
+    earliest = h.clock.now() + timedelta(hours=h.deps.clinic.booking_lead_hours)
+    async with h.pool.acquire() as conn:
+        busy = await calendar.busy(conn, list(need.clinicians), earliest)
+    duration = timedelta(minutes=h.deps.clinic.consultation_minutes)
+    return first_reservation(h.deps.clinic, need, busy, earliest, duration, zone)
+
+
+async def test_consultations_fill_the_calendar_in_order_through_the_watermark(h: Harness) -> None:
+    for n in range(80):  # three clinicians, ~24 a day: more than three days
+        zone = "America/Los_Angeles" if n % 7 == 3 else ZONE
+        expected = await from_scratch(h, zone)
+        got = await consult(h, zone)
+        assert expected is not None
+        assert (got["clinician_id"], got["s"]) == (expected.clinician_id, expected.start), n
+        if n % 20 == 19:
+            h.clock.advance(timedelta(hours=5))  # time passes: the search starts later
+    full_until = await h.pool.fetchval("SELECT max(full_until) FROM search_watermarks")
+    assert full_until is not None and full_until > h.clock.now() + timedelta(days=2)
+
+
+async def test_freed_time_is_offered_again_at_once(h: Harness) -> None:
+    booked = [await consult(h) for _ in range(40)]
+    early = booked[4]
+    await changes.cancel(
+        h.runtime, early["id"], CancelIn(reason=CancellationReason.CLINIC_REQUEST, cancelled_by=STAFF)
+    )
+    again = await consult(h)
+    assert (again["clinician_id"], again["s"]) == (early["clinician_id"], early["s"])
+
+    moved = booked[7]
+    later = booked[-1]["s"] + timedelta(days=7)
+    await changes.reschedule(
+        h.runtime, h.deps, moved["id"], RescheduleIn(starts_at=later, rescheduled_by=STAFF)
+    )
+    again = await consult(h)
+    assert (again["clinician_id"], again["s"]) == (moved["clinician_id"], moved["s"])
+
+
+async def test_a_no_show_frees_the_rest_of_its_time(h: Harness) -> None:
+    # 30-minute grid, 60-minute consultations: after a no-show at 15 minutes nothing of the slot can
+    # be reused (it has started), but the search must not trust the old watermark either.
+    first = await consult(h)
+    generation = await h.pool.fetchval("SELECT generation FROM calendar_generation")
+    await h.at(first["s"] + timedelta(minutes=16))  # the no-show timer fires
+    status = await h.pool.fetchval("SELECT status FROM appointments WHERE id = $1", first["id"])
+    assert status == "missed"
+    assert await h.pool.fetchval("SELECT generation FROM calendar_generation") == generation + 1
+    expected = await from_scratch(h)
+    got = await consult(h)
+    assert expected is not None and (got["clinician_id"], got["s"]) == (expected.clinician_id, expected.start)
+
+
+async def test_restarting_with_a_clinic_file_drops_the_watermarks(h: Harness) -> None:
+    await consult(h)
+    before = await h.pool.fetchval("SELECT generation FROM calendar_generation")
+    await sync_clinic(h.pool, h.deps.clinic)
+    assert await h.pool.fetchval("SELECT generation FROM calendar_generation") == before + 1
+    async with h.pool.acquire() as conn:
+        need = calendar.need_key(h.deps.need("consultation", with_room=False), 60)
+        assert await calendar.watermark(conn, need) == (before + 1, None)

@@ -1,0 +1,178 @@
+"""An in-process scheduling service layer on its own real PostgreSQL database, with a FixedClock;
+scheduling's own events are fed back to its handlers from the outbox, as its consumer would."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from katflow_scheduling.adapters.postgres_calendar import sync_clinic
+from katflow_scheduling.adapters.postgres_course import ensure_course
+from katflow_scheduling.domain.clinic import load_clinic
+from katflow_scheduling.domain.visits import (
+    AdministrationIn,
+    CheckInIn,
+)
+from katflow_scheduling.handlers import visits
+from katflow_scheduling.handlers.course_events import CourseEvents
+from katflow_scheduling.handlers.timers import TimerHandlers
+from katflow_scheduling.service_layer.deps import Deps
+from katflow_scheduling.settings import DEFAULT_CLINIC, SchedulingSettings
+from katflow_shared.clock import FixedClock
+from katflow_shared.contracts import (
+    REGISTRY,
+    AppointmentCompleted,
+    Event,
+    PreparationCompleted,
+    SessionAdministered,
+)
+from katflow_shared.contracts.common import Route
+from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging.cloudevents import Envelope
+from katflow_shared.messaging.emitter import Emitter, HandlerContext
+from katflow_shared.protocols import load_protocols
+from katflow_shared.runtime import Runtime
+from katflow_shared.timers import TimerWorker
+from tests.support.infra import Infra
+
+START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 New York
+STAFF = "staff-1"
+
+
+@dataclass
+class Harness:
+    pool: asyncpg.Pool
+    clock: FixedClock
+    runtime: Runtime
+    deps: Deps
+    course: CourseEvents
+    worker: TimerWorker
+    seen: int = 0
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def handle(self, event: Event) -> None:
+        handlers = {
+            PreparationCompleted: self.course.on_preparation_completed,
+            SessionAdministered: self.course.on_session_administered,
+            AppointmentCompleted: self.course.on_appointment_completed,
+        }
+        if (handler := handlers.get(type(event))) is not None:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await handler(event, HandlerContext(conn, Envelope(event, "/test"), self.runtime.emitter))
+
+    async def pump(self) -> list[tuple[str, dict[str, Any]]]:
+        """Read new outbox rows (what Kafka would carry); feed scheduling's own events back to it."""
+        new: list[tuple[str, dict[str, Any]]] = []
+        while rows := await self.pool.fetch(
+            "SELECT id, headers, payload FROM outbox WHERE id > $1 ORDER BY id", self.seen
+        ):
+            for row in rows:
+                self.seen = row["id"]
+                kind = dict(json.loads(row["headers"]))["ce_type"]
+                event = REGISTRY[kind].model_validate_json(bytes(row["payload"]))
+                new.append((event.name, event.model_dump(mode="json")))
+                await self.handle(event)
+        self.events += new
+        return new
+
+    async def advance(self, delta: timedelta) -> list[tuple[str, dict[str, Any]]]:
+        self.clock.advance(delta)
+        while await self.worker.fire_due():
+            pass
+        return await self.pump()
+
+    async def at(self, when: datetime) -> list[tuple[str, dict[str, Any]]]:
+        return await self.advance(max(timedelta(0), when - self.clock.now()))
+
+    async def timers(self, status: str = "pending") -> list[tuple[str, datetime]]:
+        rows = await self.pool.fetch(
+            "SELECT kind, due_at FROM timers WHERE status = $1 ORDER BY due_at, kind", status
+        )
+        return [(r["kind"], r["due_at"]) for r in rows]
+
+    async def open(self, course_id: uuid.UUID, kind: str) -> asyncpg.Record:
+        row = await self.pool.fetchrow(
+            "SELECT id, lower(during) AS starts_at FROM appointments WHERE course_id = $1 AND kind = $2"
+            " AND status = 'scheduled' ORDER BY lower(during) LIMIT 1",
+            course_id,
+            kind,
+        )
+        assert row is not None, f"no scheduled {kind}"
+        return row
+
+    async def prepared_course(self, route: str = "iv") -> uuid.UUID:
+        course_id, patient_id = uuid.uuid4(), uuid.uuid4()
+        async with self.pool.acquire() as conn:
+            await ensure_course(conn, course_id, patient_id, "America/Chicago")
+        protocol = self.deps.protocols.current(Route(route))
+        await self.handle(
+            PreparationCompleted(
+                course_id=course_id,
+                patient_id=patient_id,
+                route=protocol.route,
+                protocol_version=protocol.id,
+                patient_time_zone="America/Chicago",
+                completed_at=self.clock.now(),
+            )
+        )
+        await self.pump()
+        return course_id
+
+    async def give_dose(self, course_id: uuid.UUID) -> tuple[uuid.UUID, datetime]:
+        appt = await self.open(course_id, "dosing")
+        await self.at(appt["starts_at"])
+        checks = {
+            "blood_pressure": {"systolic": 120, "diastolic": 80},
+            "ride_home_confirmed": True,
+            "fasting_confirmed": True,
+        }
+        await visits.check_in(
+            self.runtime,
+            self.deps,
+            appt["id"],
+            CheckInIn.model_validate({"checked_in_by": STAFF, "dosing": checks}),
+        )
+        await visits.administer(
+            self.runtime, self.deps, appt["id"], AdministrationIn(dose_mg=35, administered_by=STAFF)
+        )
+        return appt["id"], self.clock.now()
+
+
+def _dsn(admin: str, name: str) -> str:
+    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
+
+
+@contextlib.asynccontextmanager
+async def harness(infra: Infra) -> AsyncIterator[Harness]:
+    name = f"sched_it_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.pg_admin_dsn)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    pool = await create_pool(_dsn(infra.pg_admin_dsn, name), 8)
+    try:
+        await migrate(pool, ["katflow_shared", "katflow_scheduling"])
+        settings = SchedulingSettings(environment="test", database_url=_dsn(infra.pg_admin_dsn, name))
+        clock = FixedClock(START)
+        deps = Deps(load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
+        await sync_clinic(pool, deps.clinic)
+        runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+        worker = TimerWorker(runtime, TimerHandlers(deps).table())
+        yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture
+async def h(infra: Infra) -> AsyncIterator[Harness]:
+    async with harness(infra) as built:
+        yield built
