@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from katflow_shared.contracts import ConsultationRequested
-from katflow_shared.db import migrate
+from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.inbox import first_delivery
 from katflow_shared.messaging.kafka import make_consumer, make_producer
@@ -155,8 +154,7 @@ async def consume_txn_produce(
         await _produce(seeder, source, count)
     finally:
         await seeder.stop()
-    pool = await asyncpg.create_pool(database_url, min_size=pool_size, max_size=pool_size)
-    assert pool is not None
+    pool = await create_pool(database_url, pool_size)  # the services' pool (and its release policy)
     await migrate(pool, ["katflow_shared"])
     producer = make_producer(settings)
     consumer = make_consumer(settings, f"{prefix}baseline-loop")

@@ -54,7 +54,11 @@ class ServiceSettings(BaseSettings):
         5, description="Attempts for an unclassified handler error before the message is dead-lettered."
     )
     consumer_backoff_max_seconds: float = Field(30.0, description="Cap of the retry backoff.")
-    timer_poll_seconds: float = Field(0.5, description="How often due durable timers are looked for.")
+    timer_poll_seconds: float = Field(
+        0.5,
+        description="Longest the timer worker sleeps between looks; it also wakes when a timer is"
+        " scheduled (NOTIFY) or the next one comes due.",
+    )
     clock_offset_file: Path | None = Field(
         None, description="Tests only (refused in prod): file holding seconds to add to the wall clock."
     )

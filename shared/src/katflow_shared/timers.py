@@ -3,6 +3,11 @@
 A due timer is claimed with ``FOR UPDATE SKIP LOCKED`` and its handler runs in the same
 transaction that marks it fired, so each timer fires once even with several replicas, and a
 crash before commit simply leaves it pending to fire after restart.
+
+The worker sleeps until the next pending timer is due, but never longer than
+``KATFLOW_TIMER_POLL_SECONDS`` (the service clock may jump forward while it sleeps: a test offset
+clock, a corrected wall clock), and ``schedule`` wakes it with a NOTIFY delivered at commit, so a
+timer due now fires within milliseconds of the transaction that scheduled it.
 """
 
 from __future__ import annotations
@@ -21,9 +26,33 @@ from prometheus_client import Histogram
 from .messaging.emitter import Emitter
 from .messaging.errors import TRANSIENT_TYPES
 from .runtime import Runtime
+from .wakeup import Wakeup
 
 log = structlog.get_logger()
 LATENESS = Histogram("katflow_timer_lateness_seconds", "Fired time minus due time", ["kind"])
+
+CHANNEL = "katflow_timers"
+# One round trip, inside the caller's transaction: the upsert runs as a data-modifying CTE (always
+# executed) and the NOTIFY that wakes the workers is delivered at commit (never on rollback). It takes
+# no lock beyond the upsert's own timers row, so callers' lock order is unchanged.
+SCHEDULE = (
+    "WITH scheduled AS (INSERT INTO timers(kind, key, due_at, payload) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (kind, key) WHERE status = 'pending'"
+    " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload)"
+    " SELECT pg_notify($5, '')"
+)
+CLAIM = (
+    "SELECT id, kind, key, due_at, payload FROM timers WHERE status = 'pending'"
+    " AND due_at <= $1 AND kind = ANY($2::text[])"
+    " ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED"
+)
+# Both read the partial index timers_due. FIRST_DUE needs no transaction: an idle look is one round
+# trip. NEXT_DUE skips what is due now, so timers another replica holds (SKIP LOCKED) cannot make the
+# worker spin; if that replica dies they are found by the next look, at most one poll interval later.
+FIRST_DUE = "SELECT min(due_at) FROM timers WHERE status = 'pending' AND kind = ANY($1::text[])"
+NEXT_DUE = (
+    "SELECT min(due_at) FROM timers WHERE status = 'pending' AND due_at > $1 AND kind = ANY($2::text[])"
+)
 
 
 @dataclass(frozen=True)
@@ -49,15 +78,7 @@ async def schedule(
     conn: asyncpg.Connection, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
 ) -> None:
     """Create the pending (kind, key) timer, or move it to ``due_at`` if it exists."""
-    await conn.execute(
-        "INSERT INTO timers(kind, key, due_at, payload) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (kind, key) WHERE status = 'pending'"
-        " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload",
-        kind,
-        key,
-        due_at,
-        json.dumps(dict(payload or {})),
-    )
+    await conn.execute(SCHEDULE, kind, key, due_at, json.dumps(dict(payload or {})), CHANNEL)
 
 
 async def cancel(conn: asyncpg.Connection, key_prefix: str, kind: str | None = None) -> int:
@@ -79,38 +100,62 @@ class TimerWorker:
         self.handlers = dict(handlers)
         self.batch = batch
         self._stopping = False
+        self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), CHANNEL)
 
     async def run(self) -> None:
-        while not self._stopping:
-            try:
-                fired = await self.fire_due()
-            except TRANSIENT_TYPES as exc:
-                log.warning("timer_worker_retry", error=type(exc).__name__)
-                fired = 0
-                await asyncio.sleep(1)
-            if fired < self.batch:
-                await asyncio.sleep(self.runtime.settings.timer_poll_seconds)
+        """Fire timers until stop(): after each look, sleep until the next timer is due, a timer is
+        scheduled (NOTIFY) or the poll interval has passed, whichever comes first."""
+        try:
+            while not self._stopping:
+                try:
+                    await self._wakeup.listen()  # before the look: what commits after it wakes us
+                    fired, next_due = await self._fire()
+                except TRANSIENT_TYPES as exc:
+                    log.warning("timer_worker_retry", error=type(exc).__name__)
+                    self._wakeup.drop()
+                    await asyncio.sleep(1)
+                    continue
+                if fired < self.batch:
+                    await self._wakeup.wait(self._sleep_for(next_due))
+        finally:
+            await self._wakeup.close()
 
     async def stop(self) -> None:
         self._stopping = True
+        self._wakeup.set()
+
+    def _sleep_for(self, next_due: datetime | None) -> float:
+        poll = self.runtime.settings.timer_poll_seconds
+        if next_due is None:
+            return poll
+        return min(poll, max(0.0, (next_due - self.runtime.clock.now()).total_seconds()))
 
     async def fire_due(self) -> int:
+        """Fire up to ``batch`` due timers; return how many."""
+        return (await self._fire())[0]
+
+    async def _fire(self) -> tuple[int, datetime | None]:
+        """Fire up to ``batch`` due timers; return how many, and when the next pending one is due
+        (None when there is none, or when a full batch was fired and more may be due now)."""
         now = self.runtime.clock.now()
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(
-                "SELECT id, kind, key, due_at, payload FROM timers WHERE status = 'pending'"
-                " AND due_at <= $1 AND kind = ANY($2::text[])"
-                " ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED",
-                now,
-                list(self.handlers),
-                self.batch,
-            )
-            for row in rows:
-                timer = Timer(row["id"], row["kind"], row["key"], row["due_at"], json.loads(row["payload"]))
-                async with conn.transaction():  # savepoint: one bad timer does not block the rest
-                    await self.handlers[timer.kind](timer, TimerContext(conn, self.runtime.emitter, now))
-                await conn.execute(
-                    "UPDATE timers SET status = 'fired', fired_at = $2 WHERE id = $1", timer.id, now
-                )
-                LATENESS.labels(timer.kind).observe((now - timer.due_at).total_seconds())
-        return len(rows)
+        kinds = list(self.handlers)
+        async with self.runtime.pool.acquire() as conn:
+            first = await conn.fetchval(FIRST_DUE, kinds)
+            if first is None or first > now:
+                return 0, first
+            async with conn.transaction():
+                rows = await conn.fetch(CLAIM, now, kinds, self.batch)
+                for row in rows:
+                    timer = _timer(row)
+                    async with conn.transaction():  # savepoint: one bad timer does not block the rest
+                        await self.handlers[timer.kind](timer, TimerContext(conn, self.runtime.emitter, now))
+                    await conn.execute(
+                        "UPDATE timers SET status = 'fired', fired_at = $2 WHERE id = $1", timer.id, now
+                    )
+                    LATENESS.labels(timer.kind).observe((now - timer.due_at).total_seconds())
+                next_due = await conn.fetchval(NEXT_DUE, now, kinds) if len(rows) < self.batch else None
+        return len(rows), next_due
+
+
+def _timer(row: asyncpg.Record) -> Timer:
+    return Timer(row["id"], row["kind"], row["key"], row["due_at"], json.loads(row["payload"]))

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from ..settings import ServiceSettings
+from ..wakeup import Wakeup
 from . import metrics
 from .cloudevents import Envelope
 from .errors import TRANSIENT_TYPES
@@ -63,52 +64,43 @@ class OutboxRelay:
     def __init__(self, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
         self.pool = pool
         self.settings = settings
-        self.dsn = settings.database_url.get_secret_value()
         self.producer: AIOKafkaProducer | None = None
         self.batch_size = settings.outbox_batch_size
         self.poll_seconds = settings.outbox_poll_seconds
-        self._wake = asyncio.Event()
+        self._wakeup = Wakeup(settings.database_url.get_secret_value(), CHANNEL)
         self._stopping = False
 
     async def run(self) -> None:
         """Publish until stop(); survives database and broker outages."""
-        listener: asyncpg.Connection | None = None
-        while not self._stopping:
-            try:
-                if listener is None or listener.is_closed():
-                    listener = await self._listen()
-                if self.producer is None:
-                    self.producer = make_producer(self.settings)
-                    await self.producer.start()
-                published = await self.publish_batch()
-                if published < self.batch_size:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                    self._wake.clear()
-            except KafkaError as exc:
-                # After a broker outage the idempotent producer can be left with sequence numbers
-                # the broker refuses (OutOfOrderSequenceNumber): start over with a fresh producer id.
-                # Unmarked rows are simply published again; consumers dedupe on the event id.
-                log.warning("outbox_relay_producer_reset", error=type(exc).__name__)
-                await self._close_producer()
-                await asyncio.sleep(1.0)
-            except TRANSIENT_TYPES as exc:
-                log.warning("outbox_relay_retry", error=type(exc).__name__)
-                listener = None
-                await asyncio.sleep(1.0)
-        if listener is not None and not listener.is_closed():
-            await listener.close()
+        try:
+            while not self._stopping:
+                try:
+                    await self._wakeup.listen()
+                    if self.producer is None:
+                        self.producer = make_producer(self.settings)
+                        await self.producer.start()
+                    published = await self.publish_batch()
+                    if published < self.batch_size:
+                        await self._wakeup.wait(self.poll_seconds)
+                except KafkaError as exc:
+                    # After a broker outage the idempotent producer can be left with sequence numbers
+                    # the broker refuses (OutOfOrderSequenceNumber): start over with a fresh producer
+                    # id. Unmarked rows are simply published again; consumers dedupe on the event id.
+                    log.warning("outbox_relay_producer_reset", error=type(exc).__name__)
+                    await self._close_producer()
+                    await asyncio.sleep(1.0)
+                except TRANSIENT_TYPES as exc:
+                    log.warning("outbox_relay_retry", error=type(exc).__name__)
+                    self._wakeup.drop()
+                    await asyncio.sleep(1.0)
+        finally:
+            await self._wakeup.close()
 
     async def _close_producer(self) -> None:
         producer, self.producer = self.producer, None
         if producer is not None:
             with contextlib.suppress(Exception):
                 await producer.stop()
-
-    async def _listen(self) -> asyncpg.Connection:
-        conn: asyncpg.Connection = await asyncpg.connect(self.dsn)
-        await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
-        return conn
 
     async def publish_batch(self) -> int:
         """Publish one batch in id order; rows are marked only after the broker acknowledged all."""
@@ -129,7 +121,7 @@ class OutboxRelay:
     async def drain(self, bound: float) -> None:
         """On shutdown: publish what is committed, within a bound."""
         self._stopping = True
-        self._wake.set()
+        self._wakeup.set()
         with contextlib.suppress(TimeoutError, *TRANSIENT_TYPES):
             async with asyncio.timeout(bound):
                 while self.producer is not None and await self.publish_batch() > 0:
