@@ -84,8 +84,9 @@ def dispatcher(
     runtime: Runtime, settings: NotificationsSettings, planner: Planner, templates: TemplateRegistry
 ) -> Dispatcher:
     client = httpx.AsyncClient(follow_redirects=False)
+    email = SmtpEmail(settings)
     channels: dict[str, Channel] = {
-        "email": SmtpEmail(settings),
+        "email": email,
         "sms": HttpSms(settings, client),
         "feed": PostgresFeed(runtime.pool),
         "staff_webhook": StaffWebhook(settings.staff_webhook_urls, client, settings.webhook_timeout_seconds),
@@ -104,7 +105,7 @@ def dispatcher(
         TargetResolver(planner.staff, settings),
         templates,
         Outcomes(planner, runtime.emitter),
-        on_close=[client.aclose],
+        on_close=[client.aclose, email.aclose],
     )
 
 

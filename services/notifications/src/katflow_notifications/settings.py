@@ -40,6 +40,15 @@ class NotificationsSettings(ServiceSettings):
     smtp_username: str = Field("", description="SMTP username (empty: no AUTH).")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_timeout_seconds: float = Field(15.0, description="SMTP connect/send timeout.")
+    smtp_max_connections: int = Field(
+        10, ge=1, description="Open SMTP sessions kept and reused at most (also the most sent at once)."
+    )
+    smtp_idle_seconds: float = Field(
+        30.0, gt=0, description="An SMTP session unused this long is closed instead of reused."
+    )
+    smtp_local_hostname: str = Field(
+        "", description="Name given in EHLO (empty: this host's fully qualified name, looked up once)."
+    )
     mail_from: str = Field("Care Team <care@clinic.example>", description="Neutral sender of every email.")
     # --- SMS provider (HTTP)
     sms_base_url: str = Field("", description="SMS provider API base URL (empty: SMS channel disabled).")

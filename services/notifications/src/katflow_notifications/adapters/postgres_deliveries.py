@@ -78,14 +78,24 @@ class Delivery:
         return cls(**values, facts=json.loads(row["context"]), recipient=recipient)
 
 
+DELIVERIES_CHANNEL = "katflow_deliveries"  # NOTIFY at commit when a delivery was queued: wakes dispatchers
+
+# The INSERT runs as a data-modifying CTE; pg_notify only for a row actually inserted (delivered at
+# commit, once per transaction however many were queued): one round trip, as before.
+QUEUE = (
+    "WITH added AS (INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id,"
+    " audience, channel, template_id, template_version, context, notification, locale, appointment_id,"
+    " address, urgent, automated, exempt, fallback_of, created_at, next_attempt_at, updated_at)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$20)"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
+    " SELECT id, pg_notify($21, '') FROM added"
+)
+
+
 async def queue(conn: asyncpg.Connection, d: NewDelivery) -> UUID | None:
     """Insert unless the idempotency key exists; return the new delivery's id."""
     new_id: UUID | None = await conn.fetchval(
-        "INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id, audience,"
-        " channel, template_id, template_version, context, notification, locale, appointment_id, address,"
-        " urgent, automated, exempt, fallback_of, created_at, next_attempt_at, updated_at)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$20)"
-        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        QUEUE,
         uuid.uuid4(),
         d.idempotency_key,
         d.event_id,
@@ -106,11 +116,12 @@ async def queue(conn: asyncpg.Connection, d: NewDelivery) -> UUID | None:
         d.exempt,
         d.fallback_of,
         d.now,
+        DELIVERIES_CHANNEL,
     )
     return new_id
 
 
-DELIVERY_SELECT = """
+DELIVERY_COLUMNS = """
 SELECT d.id, d.event_id, d.notification, d.audience, d.channel, d.template_id, d.template_version,
        d.locale, d.context, d.attempts, d.course_id, d.patient_id, d.staff_id, d.appointment_id,
        d.address, d.urgent, d.automated, d.exempt, d.created_at,
@@ -119,35 +130,42 @@ SELECT d.id, d.event_id, d.notification, d.audience, d.channel, d.template_id, d
        r.email_consent AS r_email_consent, r.email_consent_at AS r_email_consent_at,
        r.sms_consent AS r_sms_consent, r.sms_consent_at AS r_sms_consent_at,
        o.changed_at AS r_sms_opted_out_at
-  FROM deliveries d
+"""
+RECIPIENT_JOINS = """
   LEFT JOIN recipients r ON r.patient_id = d.patient_id
   LEFT JOIN sms_opt_outs o ON o.phone = COALESCE(d.address, r.phone) AND o.opted_out
 """
-CLAIM = (
-    DELIVERY_SELECT
-    + """ WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $1
-   AND (d.audience <> 'patient' OR r.patient_id IS NOT NULL OR d.address IS NOT NULL
-        OR d.created_at <= $1 - $3::interval)
- ORDER BY d.next_attempt_at
- LIMIT $2
- FOR UPDATE OF d SKIP LOCKED
-"""
+DELIVERY_SELECT = DELIVERY_COLUMNS + "  FROM deliveries d" + RECIPIENT_JOINS
+# One statement (its own transaction): lock due rows (patient ones once the contact details are known),
+# lease them, and return them with their recipient, in the order they fell due.
+CLAIM_LEASE = """
+WITH due AS (
+  SELECT d.id, d.next_attempt_at AS due_at FROM deliveries d
+    LEFT JOIN recipients r ON r.patient_id = d.patient_id
+   WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $1
+     AND (d.audience <> 'patient' OR r.patient_id IS NOT NULL OR d.address IS NOT NULL
+          OR d.created_at <= $1 - $3::interval)
+   ORDER BY d.next_attempt_at
+   LIMIT $2
+   FOR UPDATE OF d SKIP LOCKED
+), claimed AS (
+  UPDATE deliveries d SET status = 'sending', next_attempt_at = $4, updated_at = $1
+    FROM due WHERE d.id = due.id
+  RETURNING d.*, due.due_at
 )
+"""
+CLAIM = CLAIM_LEASE + DELIVERY_COLUMNS + "  FROM claimed d" + RECIPIENT_JOINS + " ORDER BY d.due_at, d.id"
 
 
 async def claim_due(
-    conn: asyncpg.Connection, now: datetime, lease: timedelta, limit: int, recipient_wait: timedelta
+    conn: asyncpg.Connection | asyncpg.Pool,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    recipient_wait: timedelta,
 ) -> list[Delivery]:
     """Claim due deliveries (patient ones once the contact details are known) under a lease."""
-    rows = await conn.fetch(CLAIM, now, limit, recipient_wait)
-    if rows:
-        await conn.execute(
-            "UPDATE deliveries SET status = 'sending', next_attempt_at = $2, updated_at = $3"
-            " WHERE id = ANY($1::uuid[])",
-            [r["id"] for r in rows],
-            now + lease,
-            now,
-        )
+    rows = await conn.fetch(CLAIM, now, limit, recipient_wait, now + lease)
     return [Delivery.from_row(r) for r in rows]
 
 
@@ -216,29 +234,41 @@ async def record_attempt(
     return attempt
 
 
+# The attempt counted and logged, and sending → sent (or delivered), in one statement. A provider callback
+# may already have moved the delivery on: its verdict is kept and only the provider id and sent time
+# are filled in. ``prior`` locks the row first so the status it reports is the one being replaced.
+SETTLE_SENT = """
+WITH prior AS (
+  SELECT id, status FROM deliveries WHERE id = $1 FOR UPDATE
+), settled AS (
+  UPDATE deliveries d SET
+    attempts = d.attempts + 1,
+    status = CASE WHEN prior.status = 'sending' THEN $2 ELSE d.status END,
+    provider_id = CASE WHEN prior.status = 'sending' THEN $3 ELSE COALESCE(d.provider_id, $3) END,
+    sent_at = CASE WHEN prior.status = 'sending' THEN $4 ELSE COALESCE(d.sent_at, $4) END,
+    last_error = CASE WHEN prior.status = 'sending' THEN NULL ELSE d.last_error END,
+    reason = CASE WHEN prior.status = 'sending' THEN NULL ELSE d.reason END,
+    delivered_at = CASE WHEN prior.status = 'sending' AND $2 = 'delivered' THEN $4 ELSE d.delivered_at END,
+    updated_at = CASE WHEN prior.status = 'sending' THEN $4 ELSE d.updated_at END
+  FROM prior WHERE d.id = prior.id
+  RETURNING d.attempts, prior.status = 'sending' AS moved
+), logged AS (
+  INSERT INTO delivery_attempts(delivery_id, attempt, attempted_at, outcome, error_code, provider_id)
+  SELECT $1, attempts, $4, 'accepted', NULL, $3 FROM settled
+)
+SELECT moved FROM settled
+"""
+
+
 async def mark_sent(
     conn: asyncpg.Connection, delivery_id: UUID, provider_id: str, now: datetime, delivered: bool
 ) -> bool:
-    """sending → sent (or delivered). A provider callback may already have moved it on: kept."""
-    result = await conn.execute(
-        "UPDATE deliveries SET status = $2, provider_id = $3, sent_at = $4, last_error = NULL, reason = NULL,"
-        " delivered_at = CASE WHEN $2 = 'delivered' THEN $4 ELSE delivered_at END, updated_at = $4"
-        " WHERE id = $1 AND status = 'sending'",
-        delivery_id,
-        st.DELIVERED if delivered else st.SENT,
-        provider_id,
-        now,
+    """Record the accepted attempt and move sending → sent (or delivered); False when a provider
+    callback had already moved it on (its verdict is kept, the provider id recorded)."""
+    moved: bool | None = await conn.fetchval(
+        SETTLE_SENT, delivery_id, st.DELIVERED if delivered else st.SENT, provider_id, now
     )
-    if result.endswith(" 0"):  # overtaken by a callback: keep its verdict, record the provider id
-        await conn.execute(
-            "UPDATE deliveries SET provider_id = COALESCE(provider_id, $2), sent_at = COALESCE(sent_at, $3)"
-            " WHERE id = $1",
-            delivery_id,
-            provider_id,
-            now,
-        )
-        return False
-    return True
+    return bool(moved)
 
 
 async def retry_later(

@@ -5,6 +5,9 @@ A delivery is claimed under a lease (status 'sending'), so a crashed dispatcher'
 the queue. The one window left is a crash after a provider accepted a message and before it was
 marked sent: it is sent again with the same Message-ID / Idempotency-Key / webhook-id, which
 providers that honour them deduplicate.
+
+A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica or another) NOTIFYs
+at commit and wakes the dispatcher; the poll remains for retries and deferrals falling due.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import structlog
 
 from katflow_shared.messaging.errors import TRANSIENT_TYPES
 from katflow_shared.runtime import Runtime
+from katflow_shared.wakeup import Wakeup
 
 from ..adapters import postgres_deliveries as store
 from ..adapters.postgres_deliveries import Delivery
@@ -54,38 +58,42 @@ class Dispatcher:
         self.outcomes = outcomes
         self.on_close = on_close
         self._stopping = False
+        self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
 
     async def run(self) -> None:
+        """Dispatch until stop(): woken by the NOTIFY a queued delivery sends at commit (from this
+        replica or another), and polling as well for retries and deferrals falling due."""
         try:
             while not self._stopping:
                 try:
+                    await self._wakeup.listen()  # before the claim: what commits after it wakes us
                     handled = await self.dispatch_once()
                 except TRANSIENT_TYPES as exc:
                     log.warning("dispatcher_retry", error=type(exc).__name__)
-                    handled = 0
+                    self._wakeup.drop()
                     await asyncio.sleep(1)
-                if handled == 0:
-                    await asyncio.sleep(self.settings.dispatch_poll_seconds)
+                    continue
+                await self._wakeup.wait(0 if handled else self.settings.dispatch_poll_seconds)
         finally:
+            await self._wakeup.close()
             for close in self.on_close:
                 await close()
 
     async def stop(self) -> None:
         self._stopping = True
+        self._wakeup.set()
 
     async def dispatch_once(self, limit: int = 20) -> int:
         """Claim due deliveries and settle each; one recipient's deliveries go one at a time
         (so a frequency cap sees the text sent just before)."""
         s = self.settings
-        now = self.runtime.clock.now()
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            claimed = await store.claim_due(
-                conn,
-                now,
-                timedelta(seconds=s.delivery_lease_seconds),
-                limit,
-                timedelta(hours=s.recipient_wait_hours),
-            )
+        claimed = await store.claim_due(
+            self.runtime.pool,
+            self.runtime.clock.now(),
+            timedelta(seconds=s.delivery_lease_seconds),
+            limit,
+            timedelta(hours=s.recipient_wait_hours),
+        )
 
         def by_recipient(d: Delivery) -> str:
             return str(d.patient_id or d.id)

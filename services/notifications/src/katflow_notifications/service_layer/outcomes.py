@@ -26,8 +26,7 @@ class Outcomes:
     emitter: Emitter
 
     async def sent(self, conn: asyncpg.Connection, d: Delivery, receipt: Receipt, now: datetime) -> None:
-        await store.record_attempt(conn, d.id, now, "accepted", provider_id=receipt.provider_id)
-        await store.mark_sent(conn, d.id, receipt.provider_id, now, receipt.delivered)
+        await store.mark_sent(conn, d.id, receipt.provider_id, now, receipt.delivered)  # + the attempt
         await self._audit(conn, d, "sent", receipt.provider_id)
         if d.audience != "integrator":
             event = NotificationSent(
