@@ -54,6 +54,13 @@ class ServiceSettings(BaseSettings):
         5, description="Attempts for an unclassified handler error before the message is dead-lettered."
     )
     consumer_backoff_max_seconds: float = Field(30.0, description="Cap of the retry backoff.")
+    consumer_commit_interval_seconds: float = Field(
+        1.0,
+        ge=0,
+        description="Least time between offset commits of handled records (0: after every poll)."
+        " Rebalances and shutdown commit at once; a crash redelivers at most this much, which the"
+        " inbox skips.",
+    )
     timer_poll_seconds: float = Field(
         0.5,
         description="Longest the timer worker sleeps between looks; it also wakes when a timer is"

@@ -72,6 +72,8 @@ class EventConsumer:
         self.consumer: AIOKafkaConsumer = make_consumer(settings, self.group)
         self._workers: dict[TopicPartition, _PartitionWorker] = {}
         self._stopping = False
+        self._committed_at = 0.0
+        self._commit_soon = False  # a dead letter was written: commit past it at the next poll
 
     async def run(self) -> None:
         await self.consumer.start()
@@ -93,7 +95,17 @@ class EventConsumer:
             self._worker(tp).feed(records)
             if self._workers[tp].backlog() > 1000:
                 self.consumer.pause(tp)
-        await self._commit_progress()
+        for tp, worker in self._workers.items():
+            if worker.backlog() < 100 and tp in self.consumer.paused():
+                self.consumer.resume(tp)
+        # One OffsetCommit per interval, not per poll (under load that was a broker request per
+        # fetch): a crash redelivers handled records, which the inbox skips. Not so for a dead
+        # letter (its handler wrote nothing), so past one the commit is not delayed.
+        interval = self.settings.consumer_commit_interval_seconds
+        if self._commit_soon or time.monotonic() - self._committed_at >= interval:
+            self._commit_soon = False
+            await self._commit_progress()
+            self._committed_at = time.monotonic()
         self._report_lag()
 
     def _report_lag(self) -> None:
@@ -121,8 +133,6 @@ class EventConsumer:
                 continue
             if worker.done_offset is not None and worker.done_offset != worker.committed_offset:
                 offsets[tp] = worker.done_offset
-            if worker.backlog() < 100 and tp in self.consumer.paused():
-                self.consumer.resume(tp)
         if offsets:
             await self.consumer.commit(offsets)
             for tp, offset in offsets.items():
@@ -152,6 +162,7 @@ class EventConsumer:
                     kind == "unknown" and attempt >= self.settings.consumer_max_attempts
                 ):
                     await self._dead_letter_until_written(record, exc, attempt, stopping)
+                    self._commit_soon = True
                     return
                 delay = min(self.settings.consumer_backoff_max_seconds, 0.2 * 2 ** (attempt - 1))
                 log.warning(
