@@ -191,6 +191,7 @@ async def test_retried_sms_redelivery_callback_and_events_on_kafka(world: World)
 
 
 async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world: World) -> None:
+    """A recovered failure is not announced; a message that reached nobody is, once, with a staff task."""
     w = world
     await w.contact()
     w.provider.script("/messages", 400)
@@ -203,17 +204,29 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
     assert [m.subject for m in w.stack.sink.messages() if EMAIL in m.rcpt_to] == [
         "Time to book your follow-up session"
     ]
+
+    # another patient (today's text allowance of the first is used up), texts only: nobody is reached
+    w.patient_id, w.course_id = uuid.uuid4(), uuid.uuid4()
+    await w.contact(email=False)
+    await asyncio.sleep(1)  # the contact topic and the scheduling topic are consumed independently
+    w.provider.script("/messages", 400)
+    await w.publish(integration_due(w))
+
+    async def staff_task() -> bool:
+        return any("intake@clinic.example" in m.rcpt_to for m in w.stack.sink.messages())
+
+    assert await wait_for(staff_task, within=60)
     records = await read_topic(
         w.stack.infra.kafka_bootstrap,
         w.stack.topic(topics.NOTIFICATIONS),
         lambda rs: any(dict(r.headers)["ce_type"] == b"io.katflow.NotificationFailed.v1" for r in rs),
     )
-    [failed] = [
+    failed = [
         json.loads(r.value)
         for r in records
         if dict(r.headers)["ce_type"] == b"io.katflow.NotificationFailed.v1"
     ]
-    assert (failed["channel"], failed["error_code"]) == ("sms", "sms_400_invalid_number")
+    assert [(f["channel"], f["error_code"]) for f in failed] == [("sms", "sms_400_invalid_number")]
 
     # every record on the workflow topics parses with the CloudEvents SDK and matches its schema
     seen = await assert_conformant(world.stack)

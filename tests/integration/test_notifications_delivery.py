@@ -291,7 +291,7 @@ async def test_provider_429_then_500_then_200_sends_one_text_retried(h: Harness)
     assert await h.events("NotificationFailed") == [] and h.mail(EMAIL) == []
 
 
-async def test_provider_400_falls_back_to_email_and_emits_notification_failed(h: Harness) -> None:
+async def test_provider_400_falls_back_to_email_and_is_not_announced_as_failed(h: Harness) -> None:
     await h.contact()
     h.provider.script("/messages", 400)
     await h.handle(h.integration_due())
@@ -307,9 +307,7 @@ async def test_provider_400_falls_back_to_email_and_emits_notification_failed(h:
         "sent",
         sms_row["id"],
     )
-    [failed] = await h.events("NotificationFailed")
-    assert failed["delivery_id"] == str(sms_row["id"]) and failed["error_code"] == "sms_400_invalid_number"
-    assert failed["course_id"] == str(h.course_id)
+    assert await h.events("NotificationFailed") == []  # the email reached the patient
     [mail] = h.mail(EMAIL)
     assert mail.subject == "Time to book your follow-up session"
     assert {e["channel"] for e in await h.events("NotificationSent")} == {
@@ -334,6 +332,14 @@ async def test_no_consented_channel_left_becomes_a_staff_task(h: Harness) -> Non
     assert "sms_400_invalid_number" in task.message.get_content() and PHONE not in task.message.get_content()
     tasks = await h.pool.fetch("SELECT staff_id FROM feed_items WHERE notification = 'delivery_failed'")
     assert [r["staff_id"] for r in tasks] == ["staff-intake-1"]
+    [sms_row, _] = await h.deliveries(patient_id=h.patient_id)
+    [failed] = await h.events("NotificationFailed")  # once, naming the delivery that failed
+    assert (failed["delivery_id"], failed["channel"], failed["error_code"]) == (
+        str(sms_row["id"]),
+        "sms",
+        "sms_400_invalid_number",
+    )
+    assert failed["course_id"] == str(h.course_id) and failed["template_id"] == sms_row["template_id"]
 
 
 async def test_text_too_long_for_one_segment_falls_back_to_email(infra: Infra) -> None:
@@ -383,9 +389,10 @@ async def test_undelivered_callback_fails_and_falls_back(h: Harness) -> None:
     )
     assert resp.json() == {"status": "failed"}
     await h.dispatch()
-    [failed] = await h.events("NotificationFailed")
-    assert failed["error_code"] == "sms_30003"
+    [text] = await h.deliveries(channel="sms")
+    assert (text["status"], text["last_error"]) == ("failed", "sms_30003")
     assert [m.subject for m in h.mail(EMAIL)] == ["Time to book your follow-up session"]
+    assert await h.events("NotificationFailed") == []  # recovered by the email
 
 
 @pytest.mark.parametrize("case", ["unsigned", "bad-signature", "stale"])

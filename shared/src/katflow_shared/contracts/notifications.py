@@ -31,7 +31,9 @@ class NotificationSent(Event):
 
 
 class NotificationFailed(Event):
-    """A message could not be delivered on any consented channel; staff have a task."""
+    """A message reached nobody: for a patient, no consented channel delivered it (the care
+    coordinator then has a task); for staff, its channel failed. Not emitted for a failure that a
+    fallback channel recovered."""
 
     name: ClassVar[str] = "NotificationFailed"
     topic: ClassVar[str] = NOTIFICATIONS

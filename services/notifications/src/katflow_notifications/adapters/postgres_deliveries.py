@@ -369,16 +369,18 @@ async def cancel_automated_for_course(conn: asyncpg.Connection, course_id: UUID,
 
 async def chain_failure(
     conn: asyncpg.Connection, event_id: UUID, patient_id: UUID | None, notification: str
-) -> str | None:
-    """The error of a failed delivery of this patient notification, if one failed."""
-    value: str | None = await conn.fetchval(
-        "SELECT last_error FROM deliveries WHERE event_id = $1 AND patient_id IS NOT DISTINCT FROM $2"
-        " AND notification = $3 AND status = 'failed' ORDER BY failed_at DESC LIMIT 1",
+) -> asyncpg.Record | None:
+    """The latest failed delivery (id, channel, template_id, last_error) of this patient
+    notification, if any."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT id, channel, template_id, last_error FROM deliveries WHERE event_id = $1"
+        " AND patient_id IS NOT DISTINCT FROM $2 AND notification = $3 AND status = 'failed'"
+        " ORDER BY failed_at DESC LIMIT 1",
         event_id,
         patient_id,
         notification,
     )
-    return value
+    return row
 
 
 HISTORY = (

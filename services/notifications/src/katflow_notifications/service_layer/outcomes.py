@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -40,25 +41,14 @@ class Outcomes:
             await self.emitter.emit(conn, event)
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
-        if not await store.finish_unsent(conn, d.id, st.FAILED, code, now):
-            return
-        await self._audit(conn, d, "failed", None, code)
-        if d.audience != "integrator":
-            event = NotificationFailed(
-                delivery_id=d.id,
-                course_id=d.course_id,
-                channel=d.channel,
-                template_id=d.template_id,
-                error_code=code,
-                failed_at=now,
-            )
-            await self.emitter.emit(conn, event)
-        await self._fall_back(conn, d, code)
+        if await store.finish_unsent(conn, d.id, st.FAILED, code, now):
+            await self._audit(conn, d, "failed", None, code)
+            await self._fall_back(conn, d, code, now)
 
     async def suppressed(self, conn: asyncpg.Connection, d: Delivery, reason: str, now: datetime) -> None:
         if await store.finish_unsent(conn, d.id, st.SUPPRESSED, reason, now):
             await self._audit(conn, d, "suppressed", None, reason)
-            await self._fall_back(conn, d, None)
+            await self._fall_back(conn, d, None, now)
 
     async def _audit(
         self, conn: asyncpg.Connection, d: Delivery, status: str, provider_id: str | None, reason: str = ""
@@ -85,13 +75,40 @@ class Outcomes:
             detail=detail,
         )
 
-    async def _fall_back(self, conn: asyncpg.Connection, d: Delivery, failure: str | None) -> None:
-        if d.audience != "patient" or d.exempt:
+    async def _fall_back(
+        self, conn: asyncpg.Connection, d: Delivery, failure: str | None, now: datetime
+    ) -> None:
+        """After ``d`` failed (``failure``: its error) or was withheld (None): a patient's message tries
+        the next channel of its chain. When none is left and a delivery of the chain *failed* (a chain
+        merely suppressed by policy is not a failure), the coordinator gets a task. NotificationFailed
+        is emitted once per message that reached nobody, never for a failure a fallback recovered."""
+        if d.audience != "patient" or d.exempt:  # no chain: a failure is final
+            if failure is not None and d.audience != "integrator":
+                await self._announce(conn, d, (d.id, d.channel, d.template_id, failure), now)
             return
         channel = next_channel(lookup(d.notification, "patient"), d.channel)
         if channel is not None:
             await self.planner.fall_back(conn, d, channel)
             return
-        failure = failure or await store.chain_failure(conn, d.event_id, d.patient_id, d.notification)
-        if failure is not None:  # a chain merely suppressed by policy is not a failure
-            await self.planner.staff_task(conn, d, failure)
+        last = (d.id, d.channel, d.template_id, failure) if failure is not None else None
+        if last is None:
+            row = await store.chain_failure(conn, d.event_id, d.patient_id, d.notification)
+            last = (row["id"], row["channel"], row["template_id"], row["last_error"]) if row else None
+        if last is not None:
+            await self.planner.staff_task(conn, d, last[3])
+            await self._announce(conn, d, last, now)
+
+    async def _announce(
+        self, conn: asyncpg.Connection, d: Delivery, failed: tuple[UUID, str, str, str], now: datetime
+    ) -> None:
+        """NotificationFailed for the chain's failed delivery: (id, channel, template, error)."""
+        delivery_id, channel, template_id, code = failed
+        event = NotificationFailed(
+            delivery_id=delivery_id,
+            course_id=d.course_id,
+            channel=channel,
+            template_id=template_id,
+            error_code=code,
+            failed_at=now,
+        )
+        await self.emitter.emit(conn, event)
