@@ -8,8 +8,9 @@ Timer lateness: for the IV protocol the integration window opens at discharge an
 due then (``due_offset_minutes: 0``), so the timer is due the instant the discharge (POST /session)
 commits. Lateness = the IntegrationDue record's Kafka timestamp (set by the relay's producer, wall
 clock) minus the due time in wall-clock terms (service due time minus the clock offset then in
-force, which the phase holds constant until the next step). That is timer poll + firing transaction
-+ outbox relay + broker acknowledgement, which is what a clinic would see.
+force, which the phase holds constant until the next step). That is the whole path a clinic would
+see: discharge → SessionAdministered on Kafka → scheduling's handler arms the timer (and books the
+integration session) → the worker, woken at that commit, fires it → outbox relay → broker ack.
 """
 
 from __future__ import annotations
