@@ -3,6 +3,7 @@ the SMS provider (and the staff/integrator webhook receivers). Time is a FixedCl
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -549,6 +550,21 @@ async def test_second_automated_text_in_a_day_falls_back_to_email(h: Harness) ->
     assert len(h.provider.texts_to(PHONE)) == 1
     reasons = [d["reason"] for d in await h.deliveries(channel="sms")]
     assert reasons == [None, "frequency_cap"]
+    assert [m.subject for m in h.mail(EMAIL)] == ["Time to book your follow-up session"]
+
+
+async def test_the_daily_text_cap_holds_across_dispatcher_replicas(h: Harness) -> None:
+    """Two replicas dispatching the same patient's texts at the same moment: one text, not two."""
+    await h.contact()
+    await h.handle(h.integration_due())
+    await h.handle(h.integration_due())  # a second automated text for the same patient, due now
+    # each call claims one delivery (two texts, two therapist feed items), as replicas would, and
+    # they run interleaved
+    await asyncio.gather(*(h.dispatcher.dispatch_once(limit=1) for _ in range(4)))
+    await h.dispatch()
+    assert len(h.provider.texts_to(PHONE)) == 1
+    reasons = sorted(str(d["reason"]) for d in await h.deliveries(channel="sms"))
+    assert reasons == ["None", "frequency_cap"]
     assert [m.subject for m in h.mail(EMAIL)] == ["Time to book your follow-up session"]
 
 

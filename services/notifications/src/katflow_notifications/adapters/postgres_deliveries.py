@@ -137,7 +137,7 @@ RECIPIENT_JOINS = """
 """
 DELIVERY_SELECT = DELIVERY_COLUMNS + "  FROM deliveries d" + RECIPIENT_JOINS
 # One statement (its own transaction): lock due rows (patient ones once the contact details are known),
-# lease them, and return them with their recipient, in the order they fell due.
+# lease them, and return them with their recipient, in the order they fell due (then were queued).
 CLAIM_LEASE = """
 WITH due AS (
   SELECT d.id, d.next_attempt_at AS due_at FROM deliveries d
@@ -145,7 +145,7 @@ WITH due AS (
    WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $1
      AND (d.audience <> 'patient' OR r.patient_id IS NOT NULL OR d.address IS NOT NULL
           OR d.created_at <= $1 - $3::interval)
-   ORDER BY d.next_attempt_at
+   ORDER BY d.next_attempt_at, d.queued_seq
    LIMIT $2
    FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
@@ -154,7 +154,9 @@ WITH due AS (
   RETURNING d.*, due.due_at
 )
 """
-CLAIM = CLAIM_LEASE + DELIVERY_COLUMNS + "  FROM claimed d" + RECIPIENT_JOINS + " ORDER BY d.due_at, d.id"
+CLAIM = (
+    CLAIM_LEASE + DELIVERY_COLUMNS + "  FROM claimed d" + RECIPIENT_JOINS + " ORDER BY d.due_at, d.queued_seq"
+)
 
 
 async def claim_due(
@@ -169,16 +171,30 @@ async def claim_due(
     return [Delivery.from_row(r) for r in rows]
 
 
+CAP_LOCK = 0x63617073  # "caps": with the patient's id, one cap decision at a time per patient
+
+
 async def sms_sent_times(
-    conn: asyncpg.Connection | asyncpg.Pool, patient_id: UUID, since: datetime
+    conn: asyncpg.Connection, patient_id: UUID, since: datetime, exclude: UUID
 ) -> list[datetime]:
+    """When this patient's automated texts were sent, or admitted and still being sent (by any
+    replica), since ``since``; ``exclude``'s own admission aside. Waits for, then holds until the
+    transaction ends, the patient's cap lock: call in the transaction that admits the next text."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", CAP_LOCK, str(patient_id))
     rows = await conn.fetch(
-        "SELECT sent_at FROM deliveries WHERE patient_id = $1 AND channel = 'sms' AND automated"
-        " AND status IN ('sent', 'delivered') AND sent_at >= $2",
+        "SELECT coalesce(sent_at, cap_admitted_at) AS at FROM deliveries WHERE patient_id = $1"
+        " AND channel = 'sms' AND automated AND id <> $3 AND ("
+        "   (status IN ('sent', 'delivered') AND sent_at >= $2)"
+        "   OR (status = 'sending' AND cap_admitted_at >= $2))",
         patient_id,
         since,
+        exclude,
     )
-    return [r["sent_at"] for r in rows]
+    return [r["at"] for r in rows]
+
+
+async def admit_capped(conn: asyncpg.Connection, delivery_id: UUID, now: datetime) -> None:
+    await conn.execute("UPDATE deliveries SET cap_admitted_at = $2 WHERE id = $1", delivery_id, now)
 
 
 async def defer(

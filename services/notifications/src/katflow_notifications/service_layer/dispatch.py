@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from itertools import groupby
+from uuid import UUID
 
 import structlog
 
@@ -26,7 +27,7 @@ from katflow_shared.wakeup import Wakeup
 from ..adapters import postgres_deliveries as store
 from ..adapters.postgres_deliveries import Delivery
 from ..domain.backoff import retry_delay
-from ..domain.policy import Defer, Policy, Suppress, Target, Traits
+from ..domain.policy import Decision, Defer, Policy, Send, Suppress, Target, Traits
 from ..domain.templates import TemplateError, TemplateRegistry
 from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
 from ..settings import NotificationsSettings
@@ -110,10 +111,10 @@ class Dispatcher:
         pool, now = self.runtime.pool, self.runtime.clock.now()
         traits = Traits(d.audience, d.channel, d.urgent, d.automated, d.exempt)
         target = self.targets.resolve(d)
-        sms_sent = []
         if self.policy.capped(traits) and d.patient_id is not None:
-            sms_sent = await store.sms_sent_times(pool, d.patient_id, now - CAP_LOOKBACK)
-        decision = self.policy.decide(traits, target, now, sms_sent)
+            decision = await self._decide_capped(d, d.patient_id, traits, target)
+        else:
+            decision = self.policy.decide(traits, target, now, ())
         if isinstance(decision, Defer):
             await store.defer(pool, d.id, decision.until, decision.reason)
             log.info("delivery_deferred", delivery_id=str(d.id), reason=decision.reason)
@@ -138,6 +139,18 @@ class Dispatcher:
             async with pool.acquire() as conn, conn.transaction():
                 await self.outcomes.sent(conn, d, receipt, self.runtime.clock.now())
             log.info("delivery_sent", delivery_id=str(d.id), channel=d.channel, template=d.template_id)
+
+    async def _decide_capped(self, d: Delivery, patient_id: UUID, traits: Traits, target: Target) -> Decision:
+        """The frequency cap, exact across replicas: under the patient's lock, count the texts sent
+        or admitted, and admit this one if it fits; the lock ends with this short transaction, the
+        admission lasts until the text is settled (or is retried later, and decided again)."""
+        async with self.runtime.pool.acquire() as conn, conn.transaction():
+            now = self.runtime.clock.now()
+            sent = await store.sms_sent_times(conn, patient_id, now - CAP_LOOKBACK, d.id)
+            decision = self.policy.decide(traits, target, now, sent)
+            if isinstance(decision, Send):
+                await store.admit_capped(conn, d.id, now)
+        return decision
 
     async def _send(self, d: Delivery, traits: Traits, target: Target, address: str) -> Receipt:
         template = self.templates.get(d.template_id, d.template_version)
