@@ -96,8 +96,8 @@ class Dispatcher:
             timedelta(hours=s.recipient_wait_hours),
         )
 
-        def by_recipient(d: Delivery) -> str:
-            return str(d.patient_id or d.id)
+        def by_recipient(d: Delivery) -> str:  # a keyword reply has an address, not a patient
+            return str(d.patient_id or d.address or d.id)
 
         groups = [list(g) for _, g in groupby(sorted(claimed, key=by_recipient), key=by_recipient)]
         await asyncio.gather(*(self._deliver_all(g) for g in groups))
