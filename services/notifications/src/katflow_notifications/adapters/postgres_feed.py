@@ -16,20 +16,22 @@ class PostgresFeed:
         self.pool = pool
 
     async def send(self, outbound: Outbound) -> Receipt:
-        async with self.pool.acquire() as conn, conn.transaction():
-            item_id = await conn.fetchval(
-                "INSERT INTO feed_items(staff_id, delivery_id, notification, title, body, urgent, course_id)"
-                " VALUES ($1,$2,$3,$4,$5,$6,$7)"
-                " ON CONFLICT (delivery_id) DO UPDATE SET title = EXCLUDED.title RETURNING id",
-                outbound.to,
-                outbound.delivery_id,
-                outbound.notification,
-                outbound.message.subject,
-                outbound.message.text,
-                outbound.urgent,
-                outbound.course_id,
-            )
-            await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, outbound.to)
+        """One statement (its own transaction): the item, once per delivery, and the NOTIFY that wakes
+        the staff member's open streams (delivered at commit)."""
+        item_id = await self.pool.fetchval(
+            "WITH item AS (INSERT INTO feed_items(staff_id, delivery_id, notification, title, body, urgent,"
+            " course_id) VALUES ($1,$2,$3,$4,$5,$6,$7)"
+            " ON CONFLICT (delivery_id) DO UPDATE SET title = EXCLUDED.title RETURNING id)"
+            " SELECT id FROM item, pg_notify($8, $1)",
+            outbound.to,
+            outbound.delivery_id,
+            outbound.notification,
+            outbound.message.subject,
+            outbound.message.text,
+            outbound.urgent,
+            outbound.course_id,
+            NOTIFY_CHANNEL,
+        )
         return Receipt(f"feed:{item_id}", delivered=True)
 
 

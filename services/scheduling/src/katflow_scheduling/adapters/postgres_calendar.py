@@ -12,7 +12,6 @@ import asyncpg
 from ..domain.clinic import ClinicConfig
 from ..domain.reservations import Need, Watermark
 from ..domain.slots import Interval
-from .postgres_course import RESERVING_SQL
 
 CALENDAR_LOCK = 0x63616C656E646172  # "calendar"
 
@@ -79,11 +78,11 @@ async def busy(
     collide), but ``exclude``'s."""
     rows = await conn.fetch(
         "SELECT clinician_id, room_id, lower(during) AS s, upper(during) AS e FROM appointments"
-        " WHERE status = ANY($3::text[]) AND (clinician_id = ANY($1) OR room_id = ANY($1))"
-        " AND during && tstzrange($2, $4) AND ($5::uuid IS NULL OR id <> $5)",
+        " WHERE status IN ('scheduled', 'checked_in', 'in_monitoring')"  # RESERVING, as the index says
+        " AND (clinician_id = ANY($1) OR room_id = ANY($1))"
+        " AND during && tstzrange($2, $3) AND ($4::uuid IS NULL OR id <> $4)",
         resources,
         since,
-        RESERVING_SQL,
         until,
         exclude,
     )
