@@ -139,6 +139,9 @@ def bench_api_key() -> tuple[str, str]:
     return key, json.dumps(config)
 
 
+BENCH_CLINIC = Path(__file__).with_name("clinic.json")  # 24 consultants, a 366-day horizon
+
+
 async def make_bench_stack(
     kafka_bootstrap: str,
     pg_admin_dsn: str,
@@ -166,6 +169,9 @@ async def make_bench_stack(
         extra_env={
             "KATFLOW_API_KEYS": api_keys_env,
             "KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE": "100000000",
+            # the default clinic (3 consultants, 120 days) is fully booked by ~2,000 requests, after
+            # which consultation requests are dead-lettered: the long profile sends ~12,000
+            "KATFLOW_CLINIC_CONFIG": str(BENCH_CLINIC),
             **clock_env,
             **(extra_env or {}),
         },

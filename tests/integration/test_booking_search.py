@@ -64,6 +64,12 @@ async def test_consultations_fill_the_calendar_in_order_through_the_watermark(h:
             h.clock.advance(timedelta(hours=5))  # time passes: the search starts later
     full_until = await h.pool.fetchval("SELECT max(full_until) FROM search_watermarks")
     assert full_until is not None and full_until > h.clock.now() + timedelta(days=2)
+    # no watermark to trust: the first two days read are full, the search reads further
+    await sync_clinic(h.pool, h.deps.clinic)
+    expected = await from_scratch(h)
+    got = await consult(h)
+    assert expected is not None and expected.start > h.clock.now() + timedelta(days=3)
+    assert (got["clinician_id"], got["s"]) == (expected.clinician_id, expected.start)
 
 
 async def test_freed_time_is_offered_again_at_once(h: Harness) -> None:

@@ -35,7 +35,9 @@ from ..domain.slots import Interval
 from .deps import Deps, Emit
 
 ATTEMPTS = 10
-SEARCH_WINDOW = timedelta(days=14)  # bookings read per search step; the rest only if these are full
+# Bookings read per search step: a search resuming at its watermark nearly always finds a slot in the
+# first days, so read those; further only if they are full.
+SEARCH_WINDOWS = (timedelta(days=2), timedelta(days=14))
 
 
 @dataclass(frozen=True)
@@ -76,12 +78,12 @@ async def book(
 
 async def _search(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request) -> Reservation | None:
     """The first free reservation from ``req.earliest``, resuming where the need's watermark proved the
-    grid full; reads the bookings of a few weeks first and the rest only when those are full."""
+    grid full; reads the bookings of the next two days, then two weeks, then the rest, as needed."""
     key = calendar.need_key(req.need, int(req.duration.total_seconds()) // 60)
     generation, mark = await calendar.watermark(conn, key)
     start = mark.resume_at(req.earliest) if mark else req.earliest
     resources, zone = [*req.need.clinicians, *req.need.rooms], plan.patient_time_zone
-    for window_end in (start + SEARCH_WINDOW, None):
+    for window_end in (*(start + w for w in SEARCH_WINDOWS), None):
         limit = min((t for t in (req.latest_end, window_end) if t is not None), default=None)
         busy = await calendar.busy(conn, resources, start, window_end)
         found = first_reservation(deps.clinic, req.need, busy, req.earliest, req.duration, zone, limit, start)
