@@ -16,12 +16,11 @@ from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.http import RuleViolation
 from katflow_shared.runtime import Runtime
 
-from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
 from ..domain.appointments import Appointment, Status, no_show_allowed, require
 from ..domain.cadence import spacing_violation
 from ..domain.integration import check_integration_time
-from ..domain.reservations import Need, Reservation, free_resources, outside_hours
+from ..domain.reservations import Need, Reservation, outside_hours
 from ..domain.slots import Interval
 from ..domain.visits import BookIn, CancelIn, NoShowIn, RescheduleIn
 from ..service_layer import booking, steps
@@ -91,15 +90,10 @@ async def _check_new_time(deps: Deps, u: AppointmentUnit, start: datetime, end: 
 
 async def _resources_at(u: AppointmentUnit, deps: Deps, start: datetime, end: datetime) -> Reservation:
     """The same clinician and room when free, else any qualified free ones."""
-    need = _need(deps, u.appt)
-    busy = await calendar.busy(u.conn, [*need.clinicians, *need.rooms], start, end, exclude=u.appt.id)
     prefer = (u.appt.clinician_id, u.appt.room_id)
-    got = free_resources(need, busy, Interval(start, end), prefer, deps.clinic.works)
-    if got is None:
-        raise RuleViolation(
-            ["starts_at"], "double_booking", "no qualified clinician or room is free then", 409
-        )
-    return Reservation(got[0], got[1], start, end)
+    return await booking.reserve_at(
+        u.conn, deps, _need(deps, u.appt), Interval(start, end), prefer, u.appt.id
+    )
 
 
 def _need(deps: Deps, appt: Appointment) -> Need:

@@ -101,11 +101,25 @@ async def _at(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Reque
     end = req.at + req.duration
     if rule := outside_hours(deps.clinic, req.at, end, plan.patient_time_zone):
         raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
-    busy = await calendar.busy(conn, [*req.need.clinicians, *req.need.rooms], req.at, end)
-    got = free_resources(req.need, busy, Interval(req.at, end), works=deps.clinic.works)
+    return await reserve_at(conn, deps, req.need, Interval(req.at, end))
+
+
+async def reserve_at(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    need: Need,
+    wanted: Interval,
+    prefer: tuple[str | None, str | None] = (None, None),
+    exclude: uuid.UUID | None = None,
+) -> Reservation:
+    """Qualified people (and a room) free and working for ``wanted``, preferred ones first, ignoring
+    ``exclude``'s own booking (a move); double_booking (409) when there are none."""
+    resources = [*need.clinicians, *need.rooms]
+    busy = await calendar.busy(conn, resources, wanted.start, wanted.end, exclude=exclude)
+    got = free_resources(need, busy, wanted, prefer, deps.clinic.works)
     if got is None:
         raise _double_booking()
-    return Reservation(got[0], got[1], req.at, end)
+    return Reservation(got[0], got[1], wanted.start, wanted.end)
 
 
 def _double_booking() -> RuleViolation:
