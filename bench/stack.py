@@ -16,6 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.auth import Role, hash_api_key
 from katflow_shared.contracts.topics import ALL_TOPICS, WORKFLOW_TOPICS
 from katflow_shared.messaging.kafka import ensure_topics
@@ -139,7 +140,18 @@ def bench_api_key() -> tuple[str, str]:
     return key, json.dumps(config)
 
 
-BENCH_CLINIC = Path(__file__).with_name("clinic.json")  # 24 consultants, a 366-day horizon
+def bench_clinic(path: Path) -> Path:
+    """The default clinic with 21 more consultants (24) and a 366-day horizon, written to ``path``."""
+    clinic = json.loads(DEFAULT_CLINIC.read_text())
+    clinic["version"] += "+bench"
+    clinic["booking_horizon_days"] = 366
+    clinic["clinicians"] += [
+        {"id": f"cons-{i:02d}", "display_name": f"Consultant {i}", "roles": ["consultation"]}
+        for i in range(4, 25)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(clinic, indent=2))
+    return path
 
 
 async def make_bench_stack(
@@ -171,7 +183,7 @@ async def make_bench_stack(
             "KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE": "100000000",
             # the default clinic (3 consultants, 120 days) is fully booked by ~2,000 requests, after
             # which consultation requests are dead-lettered: the long profile sends ~12,000
-            "KATFLOW_CLINIC_CONFIG": str(BENCH_CLINIC),
+            "KATFLOW_CLINIC_CONFIG": str(bench_clinic(run_dir / "clinic.json")),
             **clock_env,
             **(extra_env or {}),
         },
