@@ -1,6 +1,6 @@
 """The audit trail: one append-only ``audit_log`` table per service database (migration 003).
 
-Written three ways, all through ``record``:
+Written three ways, all through ``record`` (``record_all``: several in one round trip):
 
 - every HTTP request that went through ``require_roles`` (admitted or refused) or a signature
   check, by the request middleware once the response status is known (``record_http``);
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -51,8 +51,7 @@ QUERY = (
 )
 
 
-async def record(
-    conn: asyncpg.Connection | asyncpg.Pool,
+def entry(
     service: str,
     actor: Principal,
     action: str,
@@ -65,10 +64,9 @@ async def record(
     detail: Mapping[str, Any] | None = None,
     role: str | None = None,
     request_id: str | None = None,
-) -> None:
-    """Append one audit record (inside the caller's transaction when given a connection)."""
-    await conn.execute(
-        INSERT,
+) -> tuple[Any, ...]:
+    """One audit record's values, for ``record`` or ``record_all``."""
+    return (
         service,
         actor.subject,
         role or actor.role_label(),
@@ -84,9 +82,25 @@ async def record(
     )
 
 
-async def record_system(conn: asyncpg.Connection, service: str, action: str, **fields: Any) -> None:
+def system_entry(service: str, action: str, **fields: Any) -> tuple[Any, ...]:
     """A record of work the service did on its own (events handled, messages sent)."""
-    await record(conn, service, system_principal(service), action, **fields)
+    return entry(service, system_principal(service), action, **fields)
+
+
+async def record(
+    conn: asyncpg.Connection | asyncpg.Pool, service: str, actor: Principal, action: str, **fields: Any
+) -> None:
+    """Append one audit record (inside the caller's transaction when given a connection)."""
+    await conn.execute(INSERT, *entry(service, actor, action, **fields))
+
+
+async def record_all(conn: asyncpg.Connection, entries: Sequence[tuple[Any, ...]]) -> None:
+    """Append several records in one round trip (inside the caller's transaction)."""
+    await conn.executemany(INSERT, entries)
+
+
+async def record_system(conn: asyncpg.Connection, service: str, action: str, **fields: Any) -> None:
+    await conn.execute(INSERT, *system_entry(service, action, **fields))
 
 
 def outcome_of(status: int) -> Outcome:
