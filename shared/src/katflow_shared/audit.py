@@ -1,6 +1,6 @@
 """The audit trail: one append-only ``audit_log`` table per service database (migration 003).
 
-Written three ways, all through ``record`` (``record_all``: several in one round trip):
+Written three ways, all through ``record``:
 
 - every HTTP request that went through ``require_roles`` (admitted or refused) or a signature
   check, by the request middleware once the response status is known (``record_http``);
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -51,7 +51,8 @@ QUERY = (
 )
 
 
-def entry(
+async def record(
+    conn: asyncpg.Connection | asyncpg.Pool,
     service: str,
     actor: Principal,
     action: str,
@@ -64,9 +65,10 @@ def entry(
     detail: Mapping[str, Any] | None = None,
     role: str | None = None,
     request_id: str | None = None,
-) -> tuple[Any, ...]:
-    """One audit record's values, for ``record`` or ``record_all``."""
-    return (
+) -> None:
+    """Append one audit record (inside the caller's transaction when given a connection)."""
+    await conn.execute(
+        INSERT,
         service,
         actor.subject,
         role or actor.role_label(),
@@ -82,25 +84,9 @@ def entry(
     )
 
 
-def system_entry(service: str, action: str, **fields: Any) -> tuple[Any, ...]:
-    """A record of work the service did on its own (events handled, messages sent)."""
-    return entry(service, system_principal(service), action, **fields)
-
-
-async def record(
-    conn: asyncpg.Connection | asyncpg.Pool, service: str, actor: Principal, action: str, **fields: Any
-) -> None:
-    """Append one audit record (inside the caller's transaction when given a connection)."""
-    await conn.execute(INSERT, *entry(service, actor, action, **fields))
-
-
-async def record_all(conn: asyncpg.Connection, entries: Sequence[tuple[Any, ...]]) -> None:
-    """Append several records in one round trip (inside the caller's transaction)."""
-    await conn.executemany(INSERT, entries)
-
-
 async def record_system(conn: asyncpg.Connection, service: str, action: str, **fields: Any) -> None:
-    await conn.execute(INSERT, *system_entry(service, action, **fields))
+    """A record of work the service did on its own (events handled, messages sent)."""
+    await record(conn, service, system_principal(service), action, **fields)
 
 
 def outcome_of(status: int) -> Outcome:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -48,20 +47,17 @@ CLAIM = (
 )
 
 
-def _values(envelope: Envelope, topic: str) -> tuple[object, ...]:
-    headers = json.dumps([[k, v.decode()] for k, v in envelope.headers()])
-    return (envelope.id, topic, envelope.subject, headers, envelope.body(), CHANNEL)
-
-
 async def add(conn: asyncpg.Connection, envelope: Envelope, topic: str) -> None:
     """Record an event to publish; call inside the transaction that makes the change."""
-    await conn.execute(ADD, *_values(envelope, topic))
-
-
-async def add_all(conn: asyncpg.Connection, envelopes: Sequence[tuple[Envelope, str]]) -> None:
-    """Record several (envelope, topic) in one round trip, in this order, inside the caller's
-    transaction."""
-    await conn.executemany(ADD, [_values(envelope, topic) for envelope, topic in envelopes])
+    await conn.execute(
+        ADD,
+        envelope.id,
+        topic,
+        envelope.subject,
+        json.dumps([[k, v.decode()] for k, v in envelope.headers()]),
+        envelope.body(),
+        CHANNEL,
+    )
 
 
 class OutboxRelay:

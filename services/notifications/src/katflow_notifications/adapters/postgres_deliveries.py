@@ -276,19 +276,15 @@ SELECT moved FROM settled
 """
 
 
-async def mark_all_sent(
-    conn: asyncpg.Connection, accepted: Sequence[tuple[UUID, str, datetime, bool]]
-) -> None:
-    """For each (delivery id, provider id, when, delivered): record the accepted attempt and move
-    sending → sent (or delivered), in one round trip. A delivery a provider callback had already
-    moved on keeps that verdict and gets the provider id recorded."""
-    await conn.executemany(
-        SETTLE_SENT,
-        [
-            (id_, st.DELIVERED if delivered else st.SENT, provider_id, at)
-            for id_, provider_id, at, delivered in accepted
-        ],
+async def mark_sent(
+    conn: asyncpg.Connection, delivery_id: UUID, provider_id: str, now: datetime, delivered: bool
+) -> bool:
+    """Record the accepted attempt and move sending → sent (or delivered); False when a provider
+    callback had already moved it on (its verdict is kept, the provider id recorded)."""
+    moved: bool | None = await conn.fetchval(
+        SETTLE_SENT, delivery_id, st.DELIVERED if delivered else st.SENT, provider_id, now
     )
+    return bool(moved)
 
 
 async def retry_later(

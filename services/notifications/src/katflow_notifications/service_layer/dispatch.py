@@ -18,10 +18,8 @@ from datetime import timedelta
 from itertools import groupby
 from uuid import UUID
 
-import asyncpg
 import structlog
 
-from katflow_shared.group_commit import GroupCommit
 from katflow_shared.messaging.errors import TRANSIENT_TYPES
 from katflow_shared.runtime import Runtime
 from katflow_shared.wakeup import Wakeup
@@ -33,7 +31,7 @@ from ..domain.policy import Decision, Defer, Policy, Send, Suppress, Target, Tra
 from ..domain.templates import TemplateError, TemplateRegistry
 from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
 from ..settings import NotificationsSettings
-from .outcomes import Accepted, Outcomes
+from .outcomes import Outcomes
 from .targets import TargetResolver
 
 log = structlog.get_logger()
@@ -62,7 +60,6 @@ class Dispatcher:
         self.on_close = on_close
         self._stopping = False
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
-        self._settle_sent = GroupCommit(runtime.pool, self._write_sent)
 
     async def run(self) -> None:
         """Dispatch until stop(): woken by the NOTIFY a queued delivery sends at commit (from this
@@ -139,12 +136,9 @@ class Dispatcher:
             log.error("delivery_error", delivery_id=str(d.id), error=type(exc).__name__)
             await self._transient(d, f"error_{type(exc).__name__}", None)
         else:
-            await self._settle_sent.submit(Accepted(d, receipt, self.runtime.clock.now()))
+            async with pool.acquire() as conn, conn.transaction():
+                await self.outcomes.sent(conn, d, receipt, self.runtime.clock.now())
             log.info("delivery_sent", delivery_id=str(d.id), channel=d.channel, template=d.template_id)
-
-    async def _write_sent(self, conn: asyncpg.Connection, accepted: Sequence[Accepted]) -> None:
-        """Deliveries accepted while the previous group committed are settled in one transaction."""
-        await self.outcomes.sent_all(conn, sorted(accepted, key=lambda a: a.delivery.id))  # lock order
 
     async def _decide_capped(self, d: Delivery, patient_id: UUID, traits: Traits, target: Target) -> Decision:
         """The frequency cap, exact across replicas: under the patient's lock, count the texts sent

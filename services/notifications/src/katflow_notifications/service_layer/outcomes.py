@@ -3,10 +3,8 @@ the outbox (same transaction), and the fallback to the next channel or a staff t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -24,42 +22,23 @@ from .planning import Planner
 
 
 @dataclass(frozen=True)
-class Accepted:
-    """A delivery a channel accepted, with its receipt and when."""
-
-    delivery: Delivery
-    receipt: Receipt
-    at: datetime
-
-
-@dataclass(frozen=True)
 class Outcomes:
     planner: Planner
     emitter: Emitter
 
-    async def sent_all(self, conn: asyncpg.Connection, accepted: Sequence[Accepted]) -> None:
-        """Settle deliveries a channel accepted, in one round trip per statement: sending → sent
-        (or delivered) with the attempt, an audit record each, and NotificationSent (not for
-        integrator webhooks, which are themselves the integrator's copy)."""
-        await store.mark_all_sent(
-            conn, [(a.delivery.id, a.receipt.provider_id, a.at, a.receipt.delivered) for a in accepted]
-        )
-        await audit.record_all(
-            conn, [self._entry(a.delivery, "sent", a.receipt.provider_id) for a in accepted]
-        )
-        events = [
-            NotificationSent(
-                delivery_id=a.delivery.id,
-                course_id=a.delivery.course_id,
-                channel=a.delivery.channel,
-                template_id=a.delivery.template_id,
-                template_version=a.delivery.template_version,
-                sent_at=a.at,
+    async def sent(self, conn: asyncpg.Connection, d: Delivery, receipt: Receipt, now: datetime) -> None:
+        await store.mark_sent(conn, d.id, receipt.provider_id, now, receipt.delivered)  # + the attempt
+        await self._audit(conn, d, "sent", receipt.provider_id)
+        if d.audience != "integrator":
+            event = NotificationSent(
+                delivery_id=d.id,
+                course_id=d.course_id,
+                channel=d.channel,
+                template_id=d.template_id,
+                template_version=d.template_version,
+                sent_at=now,
             )
-            for a in accepted
-            if a.delivery.audience != "integrator"
-        ]
-        await self.emitter.emit_all(conn, events)
+            await self.emitter.emit(conn, event)
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
         if await store.finish_unsent(conn, d.id, st.FAILED, code, now):
@@ -74,9 +53,6 @@ class Outcomes:
     async def _audit(
         self, conn: asyncpg.Connection, d: Delivery, status: str, provider_id: str | None, reason: str = ""
     ) -> None:
-        await audit.record_all(conn, [self._entry(d, status, provider_id, reason)])
-
-    def _entry(self, d: Delivery, status: str, provider_id: str | None, reason: str = "") -> tuple[Any, ...]:
         """Every outbound message leaves an audit record: ids and codes, never the address or text."""
         detail = {
             "channel": d.channel,
@@ -88,7 +64,8 @@ class Outcomes:
             "status": status,
             "reason": reason or None,
         }
-        return audit.system_entry(
+        await audit.record_system(
+            conn,
             self.emitter.settings.service_name,
             f"message.{status}",
             patient_id=d.patient_id,
