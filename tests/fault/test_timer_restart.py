@@ -12,7 +12,15 @@ import pytest
 
 from katflow_shared.contracts import topics
 from tests.conftest import RUN_ROOT
-from tests.support.course import STAFF, CourseDriver, course_stack, discharge, dosing_check_in, names
+from tests.support.course import (
+    STAFF,
+    CourseDriver,
+    course_stack,
+    discharge,
+    dosing_check_in,
+    first_copies,
+    names,
+)
 from tests.support.infra import Infra
 
 A_FEW_SECONDS = timedelta(seconds=3)
@@ -90,9 +98,10 @@ async def test_pending_timers_survive_restarts_and_fire_once(course: CourseDrive
     _, status, fired_at = await timer(course, ":integration_overdue")
     assert status == "fired" and fired_at is not None and fired_at - overdue_due <= A_FEW_SECONDS
 
-    # exactly once on the topic, in order, despite two kills and a SIGTERM (redeliveries deduplicated)
+    # each event once (by ce_id: a kill -9 between publishing and marking republishes a row with its
+    # id), in order, despite two kills and a SIGTERM; a timer firing twice would be a second id
     await asyncio.sleep(2)
-    assert names(course.tap.of(course.course_id, topics.SCHEDULING)) == [
+    assert names(first_copies(course.tap.of(course.course_id, topics.SCHEDULING))) == [
         "AppointmentScheduled:consultation",
         "AppointmentCompleted:consultation",
         "AppointmentScheduled:dosing",

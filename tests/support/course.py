@@ -39,6 +39,7 @@ class Seen:
     type: str
     data: dict[str, Any]
     key: str
+    id: str  # ce_id
 
 
 @dataclass
@@ -71,7 +72,9 @@ class EventTap:
                     headers = {k: v.decode() for k, v in r.headers}
                     name = headers["ce_type"].split(".")[2]
                     topic = r.topic.removeprefix(self.stack.cfg.topic_prefix)
-                    self.events.append(Seen(topic, name, json.loads(r.value), r.key.decode()))
+                    self.events.append(
+                        Seen(topic, name, json.loads(r.value), r.key.decode(), headers["ce_id"])
+                    )
 
     async def stop(self) -> None:
         if self._task:
@@ -98,6 +101,15 @@ def is_(course_id: str, name: str, **data: Any) -> Callable[[Seen], bool]:
     return lambda e: (
         e.key == course_id and e.type == name and all(e.data.get(k) == v for k, v in data.items())
     )
+
+
+def first_copies(events: list[Seen]) -> list[Seen]:
+    """Each event once: a relay killed between the broker's acknowledgement and marking the row
+    publishes it again with the same ce_id, which consumers and integrators dedupe on."""
+    first: dict[str, Seen] = {}
+    for e in events:
+        first.setdefault(e.id, e)
+    return list(first.values())  # in order of first appearance
 
 
 def names(events: list[Seen]) -> list[str]:
