@@ -26,7 +26,12 @@ from katflow_scheduling.domain.appointments import (
     complete_allowed,
     no_show_allowed,
 )
-from katflow_scheduling.domain.cadence import earliest_dose_start, spacing_violation
+from katflow_scheduling.domain.cadence import (
+    check_dose_cadence,
+    earliest_dose_start,
+    require_future,
+    spacing_violation,
+)
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.domain.course import (
     CoursePlan,
@@ -174,6 +179,19 @@ def test_spacing_violations_are_named() -> None:
     assert spacing_violation(IV, 2, T + timedelta(days=1), T, {date(2026, 12, 1)}, NY) == "dose_spacing"
     assert spacing_violation(IV, 7, T + timedelta(days=9), T, set(), NY) == "course_doses_exhausted"
     assert spacing_violation(IV, 2, T + timedelta(days=2), T, {date(2026, 12, 1)}, NY) is None
+
+
+def test_a_requested_dose_time_is_refused_with_the_rule_and_the_field() -> None:
+    """The check a staff booking at a time and a dose reschedule share."""
+    with pytest.raises(RuleViolation) as refused:
+        check_dose_cadence(IV, 2, T + timedelta(days=1), T, {date(2026, 12, 1)}, NY)
+    assert (refused.value.rule, refused.value.field) == ("dose_spacing", ["starts_at"])
+    assert refused.value.message == f"dose 2 breaks the cadence of {IV.id}"
+    check_dose_cadence(IV, 2, T + timedelta(days=2), T, {date(2026, 12, 1)}, NY)  # allowed
+    with pytest.raises(RuleViolation) as past:
+        require_future(T - timedelta(seconds=1), T)
+    assert past.value.rule == "starts_in_past"
+    require_future(T, T)
 
 
 def test_integration_window_and_monitoring_prompts() -> None:

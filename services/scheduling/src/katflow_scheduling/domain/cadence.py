@@ -6,6 +6,7 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from katflow_shared.http import RuleViolation
 from katflow_shared.protocols import Protocol
 
 
@@ -42,3 +43,23 @@ def spacing_violation(
     if earliest is not None and start < earliest:
         return "dose_spacing"
     return None
+
+
+def require_future(start: datetime, now: datetime) -> None:
+    """A requested start (staff booking at a time, or a reschedule) is not in the past."""
+    if start < now:
+        raise RuleViolation(["starts_at"], "starts_in_past", "choose a time in the future")
+
+
+def check_dose_cadence(
+    protocol: Protocol,
+    dose_number: int,
+    start: datetime,
+    previous_dose_at: datetime | None,
+    dose_days: Collection[date],
+    zone: str,
+) -> None:
+    """A dose requested at ``start`` keeps the protocol's spacing (422 with the rule otherwise)."""
+    rule = spacing_violation(protocol, dose_number, start, previous_dose_at, dose_days, zone)
+    if rule is not None:
+        raise RuleViolation(["starts_at"], rule, f"dose {dose_number} breaks the cadence of {protocol.id}")

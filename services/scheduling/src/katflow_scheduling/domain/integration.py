@@ -9,6 +9,8 @@ from katflow_shared.contracts.common import MonitoringCheck
 from katflow_shared.http import RuleViolation
 from katflow_shared.protocols import Protocol
 
+from .cadence import require_future
+
 
 @dataclass(frozen=True)
 class Window:
@@ -41,8 +43,7 @@ def monitoring_end(protocol: Protocol, administered_at: datetime) -> datetime:
 
 def check_integration_time(window: Window, start: datetime, duration: timedelta, now: datetime) -> None:
     """A requested integration start: inside the window while it is open; any future time after it."""
-    if start < now:
-        raise RuleViolation(["starts_at"], "starts_in_past", "choose a time in the future")
+    require_future(start, now)
     if now < window.closes_at and not window.holds(start, start + duration):
         opens, closes = window.opens_at.isoformat(), window.closes_at.isoformat()
         raise RuleViolation(["starts_at"], "integration_window", f"book between {opens} and {closes}")

@@ -18,7 +18,7 @@ from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_course as store
 from ..domain.appointments import Appointment, Status, no_show_allowed, require
-from ..domain.cadence import spacing_violation
+from ..domain.cadence import check_dose_cadence, require_future
 from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, outside_hours
 from ..domain.slots import Interval
@@ -72,17 +72,14 @@ async def _move(u: AppointmentUnit, found: Reservation) -> None:
 
 
 async def _check_new_time(deps: Deps, u: AppointmentUnit, start: datetime, end: datetime) -> None:
-    if start < u.now:
-        raise RuleViolation(["starts_at"], "starts_in_past", "choose a time in the future")
+    require_future(start, u.now)
     if rule := outside_hours(deps.clinic, start, end, u.plan.patient_time_zone):
         raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
     if u.appt.kind is AppointmentKind.DOSING:
         protocol, number = deps.protocol(u.appt.protocol_version), u.appt.dose_number or 1
-        rule = spacing_violation(
+        check_dose_cadence(
             protocol, number, start, u.plan.last_dose_at, u.plan.dose_days, deps.clinic.time_zone
         )
-        if rule is not None:
-            raise RuleViolation(["starts_at"], rule, f"dose {number} breaks the cadence of {protocol.id}")
     if u.appt.kind is AppointmentKind.INTEGRATION and u.appt.follows_session_id:
         session = await store.session_of(u.conn, session_id=u.appt.follows_session_id)
         check_integration_time(booking.window_of(session), start, end - start, u.now)

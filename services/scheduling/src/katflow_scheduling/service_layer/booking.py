@@ -20,7 +20,7 @@ from katflow_shared.messaging.errors import PermanentError, TransientError
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
 from ..domain import timer_keys
-from ..domain.cadence import earliest_dose_start, spacing_violation
+from ..domain.cadence import check_dose_cadence, earliest_dose_start, require_future
 from ..domain.course import CoursePlan, require_dosing_open
 from ..domain.integration import Window, check_integration_time
 from ..domain.reservations import (
@@ -181,7 +181,8 @@ async def book_dose(
         raise RuleViolation(["course_id"], "rems_certified_site", "this site is not REMS-certified", 409)
     dose_number, zone, now = plan.doses_given + 1, deps.clinic.time_zone, deps.clock.now()
     if at is not None:
-        _check_dose_time(deps, plan, dose_number, at, now)
+        require_future(at, now)
+        check_dose_cadence(protocol, dose_number, at, plan.last_dose_at, plan.dose_days, zone)
     cadence = earliest_dose_start(protocol, dose_number, plan.last_dose_at, zone)
     earliest = max(now + timedelta(hours=deps.clinic.booking_lead_hours), cadence or now)
     fields = {
@@ -195,17 +196,6 @@ async def book_dose(
     duration = timedelta(minutes=protocol.dosing.reserved_minutes)
     req = Request(fields, need, duration, earliest, at=at, grace_minutes=protocol.no_show_grace_minutes)
     return await book(conn, deps, plan, req, emit)
-
-
-def _check_dose_time(deps: Deps, plan: CoursePlan, dose_number: int, at: datetime, now: datetime) -> None:
-    if at < now:
-        raise RuleViolation(["starts_at"], "starts_in_past", "choose a time in the future")
-    protocol = deps.protocol_of(plan)
-    rule = spacing_violation(
-        protocol, dose_number, at, plan.last_dose_at, plan.dose_days, deps.clinic.time_zone
-    )
-    if rule is not None:
-        raise RuleViolation(["starts_at"], rule, f"dose {dose_number} breaks the cadence of {protocol.id}")
 
 
 async def book_integration(
