@@ -675,7 +675,8 @@ def events_markdown() -> str:
         "| `ce_causationid` | no | `ce_id` of the event this one was caused by. |",
         "",
         "Ordering holds per key: all events of a course are on one partition, in the order they happened. "
-        "Delivery is at least once. A consumer ignores `ce_type`s it does not know. Within a version a "
+        "Delivery is at least once. A consumer ignores `ce_type`s it does not know, and fields it does "
+        "not know (katflow's own consumers drop them before validating). Within a version a "
         "schema changes only compatibly (a new field has a default); a breaking change gets a new "
         "`ce_type` version and schema file, and the old file stays as published.",
         "",

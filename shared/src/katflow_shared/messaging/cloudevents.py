@@ -1,15 +1,25 @@
-"""CloudEvents 1.0 Kafka binding, binary content mode: ``ce_*`` headers and a JSON body."""
+"""CloudEvents 1.0 Kafka binding, binary content mode: ``ce_*`` headers and a JSON body.
+
+Decoding is a tolerant reader: fields an event's model does not declare are dropped before it is
+validated, so a producer that adds a field (a compatible change, docs/events.md) does not send an
+older consumer's records to its dead-letter topic during a rolling deploy. Everything else the
+model requires (fields present, types, ranges) is still checked, and a record that fails is
+dead-lettered. Events are built strictly (``extra="forbid"``): a producer cannot add a field by
+mistake.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import types
+import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..contracts import REGISTRY, Event
 from .errors import InvalidMessage
@@ -68,6 +78,30 @@ def header_map(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
         raise InvalidMessage("a header is not UTF-8") from exc
 
 
+def known_fields(model: type[BaseModel], data: object) -> object:
+    """``data`` without the keys ``model`` does not declare, also inside fields that are themselves
+    models (or optional ones); anything that is not a JSON object is left for validation to refuse."""
+    if not isinstance(data, dict):
+        return data
+    known: dict[str, object] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in data:
+            nested = nested_model(info.annotation)
+            known[key] = known_fields(nested, data[key]) if nested else data[key]
+    return known
+
+
+def nested_model(annotation: object) -> type[BaseModel] | None:
+    """The model a field holds directly or as an optional, else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [m for a in typing.get_args(annotation) if (m := nested_model(a)) is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
 def decode(headers: Sequence[tuple[str, bytes]] | None, body: bytes | None) -> Envelope:
     """Parse a Kafka record into an Envelope, or raise InvalidMessage saying what is wrong."""
     attrs = header_map(headers)
@@ -82,7 +116,7 @@ def decode(headers: Sequence[tuple[str, bytes]] | None, body: bytes | None) -> E
     if body is None or len(body) > MAX_BODY_BYTES:
         raise InvalidMessage("body missing or larger than the limit")
     try:
-        event = event_cls.model_validate(json.loads(body))
+        event = event_cls.model_validate(known_fields(event_cls, json.loads(body)))
     except ValidationError as exc:  # field names and error types only: values may be PHI
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in exc.errors())
         raise InvalidMessage(f"{event_cls.name} body invalid: {problems}"[:1000]) from exc
