@@ -494,6 +494,31 @@ async def test_redelivered_events_produce_no_second_message(h: Harness) -> None:
     assert sorted(e["channel"] for e in await h.events("NotificationSent")) == ["email", "email", "feed"]
 
 
+async def test_a_sent_message_is_settled_with_its_attempt_audit_record_and_event(h: Harness) -> None:
+    """One statement settles an accepted delivery: the row, its attempt, the audit record (ids, no
+    address) and NotificationSent; an integrator push gets the same minus the event."""
+    await h.contact(email=True, sms=False)
+    await h.handle(h.integration_due())
+    await h.dispatch()
+    [d] = await h.deliveries(channel="email")
+    assert d["status"] == "sent" and d["provider_id"] and d["sent_at"] == h.clock.now() and d["attempts"] == 1
+    attempts = await h.pool.fetch(
+        "SELECT attempt, outcome, provider_id FROM delivery_attempts WHERE delivery_id = $1", d["id"]
+    )
+    assert [tuple(a) for a in attempts] == [(1, "accepted", d["provider_id"])]
+    [record] = await h.pool.fetch(
+        "SELECT actor, action, outcome, patient_id, course_id, resource, detail FROM audit_log"
+        " WHERE action = 'message.sent' AND resource->>'delivery_id' = $1",
+        str(d["id"]),
+    )
+    assert (record["actor"], record["outcome"]) == ("service:notifications", "ok")
+    assert (record["patient_id"], record["course_id"]) == (h.patient_id, h.course_id)
+    assert json.loads(record["resource"])["delivery_id"] == str(d["id"])
+    assert json.loads(record["detail"])["provider_id"] == d["provider_id"] and EMAIL not in record["detail"]
+    [event] = [e for e in await h.events("NotificationSent") if e["delivery_id"] == str(d["id"])]
+    assert event["channel"] == "email" and event["course_id"] == str(h.course_id)
+
+
 async def test_consultation_flow_sends_exactly_three_emails_for_email_only_consent(h: Harness) -> None:
     await h.contact(email=True, sms=False)
     await h.handle(

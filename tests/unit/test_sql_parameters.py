@@ -5,7 +5,11 @@ Values travel as asyncpg's $n parameters. (ruff's S608 also runs in `make lint`.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
+
+from katflow_notifications.adapters import postgres_deliveries as deliveries
+from katflow_shared.db import renumbered
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
@@ -63,3 +67,9 @@ def test_the_check_catches_sql_made_from_values(tmp_path: Path) -> None:
         "    await conn.execute(QUERY, name)\n"
     )
     assert [p.split(":")[1] for p in offending_queries(sample, "bad.py")] == ["2", "3"]
+
+
+def test_composed_statements_number_their_parameters_without_gaps_or_clashes() -> None:
+    assert renumbered("VALUES ($1, $2, $12::jsonb)", 4) == "VALUES ($5, $6, $16::jsonb)"
+    for statement, count in ((deliveries.SETTLE_SENT_AUDITED, 16), (deliveries.SETTLE_SENT_ANNOUNCED, 22)):
+        assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, count + 1))

@@ -1,6 +1,7 @@
 """The audit trail: one append-only ``audit_log`` table per service database (migration 003).
 
-Written three ways, all through ``record``:
+Written three ways, all through ``record`` (or ``INSERT`` with ``entry``'s values inside a
+composed statement):
 
 - every HTTP request that went through ``require_roles`` (admitted or refused) or a signature
   check, by the request middleware once the response status is known (``record_http``);
@@ -51,8 +52,7 @@ QUERY = (
 )
 
 
-async def record(
-    conn: asyncpg.Connection | asyncpg.Pool,
+def entry(
     service: str,
     actor: Principal,
     action: str,
@@ -65,10 +65,9 @@ async def record(
     detail: Mapping[str, Any] | None = None,
     role: str | None = None,
     request_id: str | None = None,
-) -> None:
-    """Append one audit record (inside the caller's transaction when given a connection)."""
-    await conn.execute(
-        INSERT,
+) -> tuple[Any, ...]:
+    """The parameters of ``INSERT`` for one audit record."""
+    return (
         service,
         actor.subject,
         role or actor.role_label(),
@@ -84,9 +83,20 @@ async def record(
     )
 
 
-async def record_system(conn: asyncpg.Connection, service: str, action: str, **fields: Any) -> None:
+def system_entry(service: str, action: str, **fields: Any) -> tuple[Any, ...]:
     """A record of work the service did on its own (events handled, messages sent)."""
-    await record(conn, service, system_principal(service), action, **fields)
+    return entry(service, system_principal(service), action, **fields)
+
+
+async def record(
+    conn: asyncpg.Connection | asyncpg.Pool, service: str, actor: Principal, action: str, **fields: Any
+) -> None:
+    """Append one audit record (inside the caller's transaction when given a connection)."""
+    await conn.execute(INSERT, *entry(service, actor, action, **fields))
+
+
+async def record_system(conn: asyncpg.Connection, service: str, action: str, **fields: Any) -> None:
+    await conn.execute(INSERT, *system_entry(service, action, **fields))
 
 
 def outcome_of(status: int) -> Outcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -77,3 +78,9 @@ async def migrate(pool: asyncpg.Pool, packages: list[str]) -> list[str]:
                 conn.terminate()  # never back to the pool holding the lock (it is not reset there)
                 raise
     return applied
+
+
+def renumbered(statement: str, offset: int) -> str:
+    """``statement`` with its parameters $1, $2, ... moved to $(1 + offset), ...: for composing
+    constant statements into one (e.g. a data-modifying CTE after another's parameters)."""
+    return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + offset}", statement)

@@ -19,14 +19,18 @@ class Emitter:
 
     async def emit(self, conn: asyncpg.Connection, event: Event, cause: Envelope | None = None) -> Envelope:
         """Write ``event`` to the outbox inside the caller's transaction."""
-        envelope = Envelope(
+        envelope = self.envelope(event, cause)
+        await outbox.add(conn, envelope, self.settings.topic(event.topic))
+        return envelope
+
+    def envelope(self, event: Event, cause: Envelope | None = None) -> Envelope:
+        """``event`` with this service as its source and the chain's correlation/causation ids."""
+        return Envelope(
             event=event,
             source=self.source,
             correlation_id=(cause.correlation_id if cause else None) or context.correlation_id.get(),
             causation_id=cause.id if cause else context.causation_id.get(),
         )
-        await outbox.add(conn, envelope, self.settings.topic(event.topic))
-        return envelope
 
 
 @dataclass(frozen=True)

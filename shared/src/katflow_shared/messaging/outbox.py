@@ -33,10 +33,8 @@ RELAY_LOCK_ID = 0x6F7574626F78  # "outbox"
 
 # One round trip: the INSERT runs as a data-modifying CTE (always executed, in this transaction) and the
 # NOTIFY is delivered at commit as before.
-ADD = (
-    "WITH added AS (INSERT INTO outbox(event_id, topic, key, headers, payload)"
-    " VALUES ($1, $2, $3, $4, $5)) SELECT pg_notify($6, '')"
-)
+INSERT = "INSERT INTO outbox(event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)"
+ADD = f"WITH added AS ({INSERT}) SELECT pg_notify($6, '')"
 # The advisory lock is an InitPlan evaluated once, before any row is read: a stand-by replica reads
 # nothing, and the lock and the batch cost one round trip instead of two.
 CLAIM = (
@@ -47,17 +45,15 @@ CLAIM = (
 )
 
 
+def values(envelope: Envelope, topic: str) -> tuple[object, ...]:
+    """The parameters of ``INSERT`` for ``envelope`` on ``topic``."""
+    headers = json.dumps([[k, v.decode()] for k, v in envelope.headers()])
+    return (envelope.id, topic, envelope.subject, headers, envelope.body())
+
+
 async def add(conn: asyncpg.Connection, envelope: Envelope, topic: str) -> None:
     """Record an event to publish; call inside the transaction that makes the change."""
-    await conn.execute(
-        ADD,
-        envelope.id,
-        topic,
-        envelope.subject,
-        json.dumps([[k, v.decode()] for k, v in envelope.headers()]),
-        envelope.body(),
-        CHANNEL,
-    )
+    await conn.execute(ADD, *values(envelope, topic), CHANNEL)
 
 
 class OutboxRelay:

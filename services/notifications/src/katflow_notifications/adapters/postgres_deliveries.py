@@ -13,6 +13,10 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import Gauge
 
+from katflow_shared import audit
+from katflow_shared.db import renumbered
+from katflow_shared.messaging import outbox
+
 from ..domain import status as st
 
 
@@ -250,10 +254,12 @@ async def record_attempt(
     return attempt
 
 
-# The attempt counted and logged, and sending → sent (or delivered), in one statement. A provider callback
-# may already have moved the delivery on: its verdict is kept and only the provider id and sent time
-# are filled in. ``prior`` locks the row first so the status it reports is the one being replaced.
-SETTLE_SENT = """
+# The attempt counted and logged, sending → sent (or delivered), the audit record and NotificationSent
+# in the outbox: one statement, so one round trip between a provider's acceptance and the delivery
+# being marked sent (the one window in which a crash re-sends a message). A provider callback may
+# already have moved the delivery on: its verdict is kept and only the provider id and sent time are
+# filled in. ``prior`` locks the row first so the status it reports is the one being replaced.
+_SETTLE_SENT = """
 WITH prior AS (
   SELECT id, status FROM deliveries WHERE id = $1 FOR UPDATE
 ), settled AS (
@@ -271,19 +277,35 @@ WITH prior AS (
 ), logged AS (
   INSERT INTO delivery_attempts(delivery_id, attempt, attempted_at, outcome, error_code, provider_id)
   SELECT $1, attempts, $4, 'accepted', NULL, $3 FROM settled
-)
-SELECT moved FROM settled
+), audited AS (
 """
+_AUDITED = _SETTLE_SENT + renumbered(audit.INSERT, 4) + ")"  # audit parameters: $5..$16
+_ANNOUNCED = ", announced AS (" + renumbered(outbox.INSERT, 16) + ")"  # outbox parameters: $17..$21
+_MOVED = " SELECT moved FROM settled"
+_MOVED_AND_NOTIFIED = " SELECT (SELECT moved FROM settled), pg_notify($22, '')"  # the relay's channel
+SETTLE_SENT_AUDITED = _AUDITED + _MOVED
+SETTLE_SENT_ANNOUNCED = _AUDITED + _ANNOUNCED + _MOVED_AND_NOTIFIED
 
 
-async def mark_sent(
-    conn: asyncpg.Connection, delivery_id: UUID, provider_id: str, now: datetime, delivered: bool
+async def settle_sent(
+    db: asyncpg.Connection | asyncpg.Pool,
+    delivery_id: UUID,
+    provider_id: str,
+    now: datetime,
+    delivered: bool,
+    audited: Sequence[object],
+    announced: Sequence[object] | None,
 ) -> bool:
-    """Record the accepted attempt and move sending → sent (or delivered); False when a provider
-    callback had already moved it on (its verdict is kept, the provider id recorded)."""
-    moved: bool | None = await conn.fetchval(
-        SETTLE_SENT, delivery_id, st.DELIVERED if delivered else st.SENT, provider_id, now
-    )
+    """Record the accepted attempt, move sending → sent (or delivered), append the audit record
+    (``audit.entry`` values) and, unless None, the event (``outbox.values``) — in one statement, its
+    own transaction when given the pool. False when a provider callback had already moved the
+    delivery on (its verdict is kept, the provider id recorded)."""
+    status = st.DELIVERED if delivered else st.SENT
+    head = (delivery_id, status, provider_id, now, *audited)
+    if announced is None:
+        moved = await db.fetchval(SETTLE_SENT_AUDITED, *head)
+    else:
+        moved = await db.fetchval(SETTLE_SENT_ANNOUNCED, *head, *announced, outbox.CHANNEL)
     return bool(moved)
 
 

@@ -136,8 +136,7 @@ class Dispatcher:
             log.error("delivery_error", delivery_id=str(d.id), error=type(exc).__name__)
             await self._transient(d, f"error_{type(exc).__name__}", None)
         else:
-            async with pool.acquire() as conn, conn.transaction():
-                await self.outcomes.sent(conn, d, receipt, self.runtime.clock.now())
+            await self.outcomes.sent(pool, d, receipt, self.runtime.clock.now())
             log.info("delivery_sent", delivery_id=str(d.id), channel=d.channel, template=d.template_id)
 
     async def _decide_capped(self, d: Delivery, patient_id: UUID, traits: Traits, target: Target) -> Decision:

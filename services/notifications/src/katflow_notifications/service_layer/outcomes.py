@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from katflow_shared import audit
 from katflow_shared.contracts import NotificationFailed, NotificationSent
+from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 
 from ..adapters import postgres_deliveries as store
@@ -26,9 +28,12 @@ class Outcomes:
     planner: Planner
     emitter: Emitter
 
-    async def sent(self, conn: asyncpg.Connection, d: Delivery, receipt: Receipt, now: datetime) -> None:
-        await store.mark_sent(conn, d.id, receipt.provider_id, now, receipt.delivered)  # + the attempt
-        await self._audit(conn, d, "sent", receipt.provider_id)
+    async def sent(
+        self, db: asyncpg.Connection | asyncpg.Pool, d: Delivery, receipt: Receipt, now: datetime
+    ) -> None:
+        """The delivery is settled as sent, with the attempt, its audit record and NotificationSent
+        (not for integrator webhooks, which are themselves the integrator's copy), in one statement."""
+        announced = None
         if d.audience != "integrator":
             event = NotificationSent(
                 delivery_id=d.id,
@@ -38,7 +43,12 @@ class Outcomes:
                 template_version=d.template_version,
                 sent_at=now,
             )
-            await self.emitter.emit(conn, event)
+            envelope = self.emitter.envelope(event)
+            announced = outbox.values(envelope, self.emitter.settings.topic(event.topic))
+        audited = audit.system_entry(
+            self.emitter.settings.service_name, **self._record(d, "sent", receipt.provider_id)
+        )
+        await store.settle_sent(db, d.id, receipt.provider_id, now, receipt.delivered, audited, announced)
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
         if await store.finish_unsent(conn, d.id, st.FAILED, code, now):
@@ -53,6 +63,12 @@ class Outcomes:
     async def _audit(
         self, conn: asyncpg.Connection, d: Delivery, status: str, provider_id: str | None, reason: str = ""
     ) -> None:
+        await audit.record_system(
+            conn, self.emitter.settings.service_name, **self._record(d, status, provider_id, reason)
+        )
+
+    @staticmethod
+    def _record(d: Delivery, status: str, provider_id: str | None, reason: str = "") -> dict[str, Any]:
         """Every outbound message leaves an audit record: ids and codes, never the address or text."""
         detail = {
             "channel": d.channel,
@@ -64,16 +80,14 @@ class Outcomes:
             "status": status,
             "reason": reason or None,
         }
-        await audit.record_system(
-            conn,
-            self.emitter.settings.service_name,
-            f"message.{status}",
-            patient_id=d.patient_id,
-            course_id=d.course_id,
-            resource={"delivery_id": d.id, "event_id": d.event_id},
-            outcome="ok" if status == "sent" else "rejected",
-            detail=detail,
-        )
+        return {
+            "action": f"message.{status}",
+            "patient_id": d.patient_id,
+            "course_id": d.course_id,
+            "resource": {"delivery_id": d.id, "event_id": d.event_id},
+            "outcome": "ok" if status == "sent" else "rejected",
+            "detail": detail,
+        }
 
     async def _fall_back(
         self, conn: asyncpg.Connection, d: Delivery, failure: str | None, now: datetime
