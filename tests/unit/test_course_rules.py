@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
+import katflow_scheduling
 from katflow_intake.domain.preparation import (
     BaselineIn,
     Checklist,
@@ -20,6 +23,7 @@ from katflow_intake.domain.preparation import (
 )
 from katflow_intake.domain.screening import EligibilityIn, ScreeningIn, assess, check_decision
 from katflow_scheduling.domain.appointments import (
+    RESERVING,
     Appointment,
     Status,
     check_in_allowed,
@@ -342,3 +346,19 @@ def test_clinicians_are_booked_only_inside_their_own_working_hours() -> None:
     friday_morning = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)  # Friday 09:00; ther-2 starts at 12:00
     found = first_reservation(clinic, only_ther2, {}, friday_morning, timedelta(hours=1), NY)
     assert found is not None and found.start.astimezone(ZoneInfo(NY)).strftime("%a %H:%M") == "Fri 12:00"
+
+
+def test_every_sql_list_of_reserving_statuses_matches_the_domain() -> None:
+    """The statuses that hold a clinician and a room are spelled out in SQL where a partial index or
+    an exclusion constraint must match them literally; each such list (the ones naming
+    'in_monitoring') must be exactly ``RESERVING``."""
+    package = Path(katflow_scheduling.__file__).parent
+    sources = [*package.glob("migrations/*.sql"), *package.glob("adapters/*.py")]
+    lists = [
+        {s.strip(" '\"") for s in m.split(",")}
+        for path in sources
+        for m in re.findall(r"status IN \(([^)]*)\)", path.read_text())
+        if "in_monitoring" in m
+    ]
+    assert len(lists) >= 5  # exclusion constraints, trigger, partial index, busy query
+    assert all(found == {s.value for s in RESERVING} for found in lists), lists
