@@ -19,11 +19,16 @@ class Emitter:
 
     async def emit(self, conn: asyncpg.Connection, event: Event, cause: Envelope | None = None) -> Envelope:
         """Write ``event`` to the outbox inside the caller's transaction."""
-        envelope = self.envelope(event, cause)
+        envelope = self._envelope(event, cause)
         await outbox.add(conn, envelope, self.settings.topic(event.topic))
         return envelope
 
-    def envelope(self, event: Event, cause: Envelope | None = None) -> Envelope:
+    def outbox_values(self, event: Event) -> tuple[object, ...]:
+        """The parameters of ``outbox.INSERT`` for ``event`` (this service's own, no cause), for a
+        statement that writes the outbox row together with its change."""
+        return outbox.values(self._envelope(event, None), self.settings.topic(event.topic))
+
+    def _envelope(self, event: Event, cause: Envelope | None) -> Envelope:
         """``event`` with this service as its source and the chain's correlation/causation ids."""
         return Envelope(
             event=event,

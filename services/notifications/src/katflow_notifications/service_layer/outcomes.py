@@ -12,7 +12,6 @@ import asyncpg
 
 from katflow_shared import audit
 from katflow_shared.contracts import NotificationFailed, NotificationSent
-from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 
 from ..adapters import postgres_deliveries as store
@@ -43,8 +42,7 @@ class Outcomes:
                 template_version=d.template_version,
                 sent_at=now,
             )
-            envelope = self.emitter.envelope(event)
-            announced = outbox.values(envelope, self.emitter.settings.topic(event.topic))
+            announced = self.emitter.outbox_values(event)
         audited = audit.system_entry(
             self.emitter.settings.service_name, **self._record(d, "sent", receipt.provider_id)
         )
