@@ -1,4 +1,9 @@
-"""Serve a service's app with uvicorn (SIGTERM → graceful lifespan shutdown)."""
+"""Serve a service's app with uvicorn (SIGTERM → graceful lifespan shutdown).
+
+On uvloop's event loop and httptools' HTTP parser: the services spend most of their CPU in the
+event loop (Kafka, PostgreSQL and SMTP sockets), where uvloop costs less than asyncio's own loop
+(docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
     uvicorn.run(
         app,
         host=settings.http_host,
+        loop="uvloop",
+        http="httptools",
         port=settings.http_port,
         log_config=None,
         access_log=False,
