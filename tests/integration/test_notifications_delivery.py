@@ -54,6 +54,7 @@ from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
 from katflow_tools.smtp_sink import SmtpSink
 from tests.support.infra import Infra
+from tests.support.stack import wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"integration-test-sms-secret").decode()
 INTEGRATOR_SECRET = "whsec_" + base64.b64encode(b"integration-test-integrator-secret").decode()
@@ -613,6 +614,98 @@ async def test_urgent_review_reaches_clinicians_at_3am_and_halts_automated_messa
     )
     assert tuple(feed_row) == ("staff-clinician-1", True)
     assert await h.pool.fetchval("SELECT count(*) FROM timers WHERE status = 'pending'") == 0
+
+
+# --------------------------------------------------------------------------- rolling dispatch
+
+
+class HeldChannel:
+    """A slow provider: each send waits until released, then goes to the real channel."""
+
+    def __init__(self, inner: Channel) -> None:
+        self.inner, self.entered, self.released = inner, asyncio.Event(), asyncio.Event()
+
+    async def send(self, outbound: Outbound) -> Any:
+        self.entered.set()
+        await self.released.wait()
+        return await self.inner.send(outbound)
+
+
+def hold(h: Harness, channel: str) -> HeldChannel:
+    held = HeldChannel(h.dispatcher.channels[channel])
+    h.dispatcher.channels = {**h.dispatcher.channels, channel: held}
+    return held
+
+
+@contextlib.asynccontextmanager
+async def dispatching(h: Harness) -> AsyncIterator[None]:
+    """The dispatcher's own loop, as the service runs it (woken by NOTIFY and by finished sends)."""
+    task = asyncio.create_task(h.dispatcher.run())
+    try:
+        yield
+    finally:
+        await h.dispatcher.stop()
+        await asyncio.wait_for(task, 20)
+
+
+async def status_of(h: Harness, delivery_id: uuid.UUID) -> str:
+    return str(await h.pool.fetchval("SELECT status FROM deliveries WHERE id = $1", delivery_id))
+
+
+async def test_a_slow_provider_does_not_hold_back_an_urgent_alert_queued_after_it(h: Harness) -> None:
+    await h.contact()
+    sms = hold(h, "sms")
+    await h.handle(h.integration_due())
+    [text] = await h.deliveries(channel="sms")
+    async with dispatching(h):
+        await asyncio.wait_for(sms.entered.wait(), 10)  # the text is with the (stalled) provider
+        await h.handle(
+            UrgentReviewRequired(
+                alert_id=uuid.uuid4(),
+                course_id=uuid.uuid4(),
+                patient_id=uuid.uuid4(),
+                raised_at=h.clock.now(),
+            )
+        )
+
+        async def alerted() -> bool:
+            rows = await h.pool.fetch("SELECT status FROM deliveries WHERE notification = 'urgent_review'")
+            return len(rows) == 3 and all(r["status"] in ("sent", "delivered") for r in rows)
+
+        assert await wait_for(
+            alerted, within=10, interval=0.05
+        )  # email, feed and webhook went out while the text was still stalled
+        assert await status_of(h, text["id"]) == "sending" and h.provider.texts() == []
+        assert [m.subject for m in h.mail("clinician@clinic.example")] == [
+            "URGENT: clinician review required"
+        ]
+        assert len(h.provider.requests_to("/hooks/clinical")) == 1
+        sms.released.set()
+
+        async def texted() -> bool:
+            return await status_of(h, text["id"]) == "sent"
+
+        assert await wait_for(texted, within=10, interval=0.05)
+    assert len(h.provider.texts_to(PHONE)) == 1
+
+
+async def test_a_patients_next_message_waits_for_the_one_being_sent(h: Harness) -> None:
+    await h.contact()
+    sms = hold(h, "sms")
+    await h.handle(h.integration_due())
+    [text] = await h.deliveries(channel="sms")
+    async with dispatching(h):
+        await asyncio.wait_for(sms.entered.wait(), 10)
+        await h.handle(h.appointment(h.clock.now() + timedelta(days=2)))  # a confirmation, by email
+        [confirmation] = [d for d in await h.deliveries(patient_id=h.patient_id) if d["channel"] == "email"]
+        await asyncio.sleep(1.0)  # five poll intervals and the NOTIFY: the dispatcher had every chance
+        assert await status_of(h, confirmation["id"]) == "queued" and h.mail(EMAIL) == []
+        sms.released.set()
+
+        async def both_sent() -> bool:
+            return {await status_of(h, text["id"]), await status_of(h, confirmation["id"])} == {"sent"}
+
+        assert await wait_for(both_sent, within=10, interval=0.05)
 
 
 # --------------------------------------------------------------------------- integrators, history, feed

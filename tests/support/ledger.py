@@ -17,8 +17,8 @@ from typing import Any
 from .stack import Stack
 
 ACK_SUBJECT = "We received your request"
-# At most the deliveries one dispatcher has in flight (its claim batch) can be caught in that window
-# by one crash.
+# At most the deliveries one dispatcher has in flight (KATFLOW_DISPATCH_CONCURRENCY, 20) can be
+# caught in that window by one crash.
 RESENDS_PER_CRASH = 20
 
 

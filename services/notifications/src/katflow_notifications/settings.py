@@ -107,6 +107,11 @@ class NotificationsSettings(ServiceSettings):
     dispatch_poll_seconds: float = Field(
         0.2, description="How often the dispatcher looks for due deliveries."
     )
+    dispatch_concurrency: int = Field(
+        20,
+        ge=1,
+        description="Deliveries each replica sends at once (a recipient's own messages go one at a time).",
+    )
     delivery_max_attempts: int = Field(8, description="Attempts before a transient failure becomes final.")
     retry_base_seconds: float = Field(2.0, description="First retry delay; doubles each attempt.")
     retry_max_seconds: float = Field(300.0, description="Cap of the retry delay.")

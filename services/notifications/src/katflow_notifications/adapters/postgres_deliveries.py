@@ -72,6 +72,7 @@ class Delivery:
     automated: bool
     exempt: bool
     created_at: datetime
+    lane: str  # whose messages go out one at a time, in order (migrations/004_dispatch_lanes.sql)
     recipient: dict[str, Any] = field(default_factory=dict)  # patient row (+ sms opt-out), if any
 
     @classmethod
@@ -128,7 +129,7 @@ async def queue(conn: asyncpg.Connection, d: NewDelivery) -> UUID | None:
 DELIVERY_COLUMNS = """
 SELECT d.id, d.event_id, d.notification, d.audience, d.channel, d.template_id, d.template_version,
        d.locale, d.context, d.attempts, d.course_id, d.patient_id, d.staff_id, d.appointment_id,
-       d.address, d.urgent, d.automated, d.exempt, d.created_at,
+       d.address, d.urgent, d.automated, d.exempt, d.created_at, d.lane,
        r.patient_id AS r_patient_id, r.given_name AS r_given_name, r.email AS r_email, r.phone AS r_phone,
        r.time_zone AS r_time_zone, r.locale AS r_locale,
        r.email_consent AS r_email_consent, r.email_consent_at AS r_email_consent_at,
@@ -140,8 +141,9 @@ RECIPIENT_JOINS = """
   LEFT JOIN sms_opt_outs o ON o.phone = COALESCE(d.address, r.phone) AND o.opted_out
 """
 DELIVERY_SELECT = DELIVERY_COLUMNS + "  FROM deliveries d" + RECIPIENT_JOINS
-# One statement (its own transaction): lock due rows (patient ones once the contact details are known),
-# lease them, and return them with their recipient, in the order they fell due (then were queued).
+# One statement (its own transaction): lock due rows (patient ones once the contact details are known;
+# none of a lane with a delivery being sent), lease them, and return them with their recipient, in
+# the order they fell due (then were queued).
 CLAIM_LEASE = """
 WITH due AS (
   SELECT d.id, d.next_attempt_at AS due_at FROM deliveries d
@@ -149,6 +151,8 @@ WITH due AS (
    WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $1
      AND (d.audience <> 'patient' OR r.patient_id IS NOT NULL OR d.address IS NOT NULL
           OR d.created_at <= $1 - $3::interval)
+     AND NOT EXISTS (SELECT 1 FROM deliveries s
+                      WHERE s.lane = d.lane AND s.status = 'sending' AND s.next_attempt_at > $1)
    ORDER BY d.next_attempt_at, d.queued_seq
    LIMIT $2
    FOR UPDATE OF d SKIP LOCKED

@@ -8,6 +8,12 @@ providers that honour them deduplicate.
 
 A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica or another) NOTIFYs
 at commit and wakes the dispatcher; the poll remains for retries and deferrals falling due.
+
+Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and each one finished makes
+room for the next claim at once, so a slow provider (an SMS or webhook waiting out its timeout) holds
+back only its own recipient, never an urgent staff alert queued behind it. A recipient's messages
+go one at a time, in queue order: the claim skips a lane (recipient) with a delivery still being
+sent, and a lane's deliveries claimed together are sent one after the other.
 """
 
 from __future__ import annotations
@@ -15,7 +21,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
-from itertools import groupby
 from uuid import UUID
 
 import structlog
@@ -63,30 +68,57 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until stop(): woken by the NOTIFY a queued delivery sends at commit (from this
-        replica or another), and polling as well for retries and deferrals falling due."""
+        replica or another) and by each delivery finished here, polling as well for retries and
+        deferrals falling due. On stop, the deliveries in flight are finished, not abandoned."""
+        lanes: set[asyncio.Task[None]] = set()
         try:
             while not self._stopping:
-                try:
-                    await self._wakeup.listen()  # before the claim: what commits after it wakes us
-                    handled = await self.dispatch_once()
-                except TRANSIENT_TYPES as exc:
-                    log.warning("dispatcher_retry", error=type(exc).__name__)
-                    self._wakeup.drop()
-                    await asyncio.sleep(1)
-                    continue
-                await self._wakeup.wait(0 if handled else self.settings.dispatch_poll_seconds)
+                free = self.settings.dispatch_concurrency - len(lanes)
+                claimed = 0
+                if free > 0:
+                    try:
+                        await self._wakeup.listen()  # before the claim: what commits after it wakes us
+                        batch = await self._claim(free)
+                    except TRANSIENT_TYPES as exc:
+                        log.warning("dispatcher_retry", error=type(exc).__name__)
+                        self._wakeup.drop()
+                        await asyncio.sleep(1)
+                        continue
+                    for lane in batch:
+                        task = asyncio.create_task(self._deliver_all(lane))
+                        lanes.add(task)
+                        task.add_done_callback(lambda t: self._lane_done(lanes, t))
+                        claimed += len(lane)
+                if not 0 < free == claimed:  # a full claim: there may be more due, claim again now
+                    await self._wakeup.wait(self.settings.dispatch_poll_seconds)
         finally:
-            await self._wakeup.close()
-            for close in self.on_close:
-                await close()
+            try:
+                await asyncio.gather(*lanes, return_exceptions=True)
+            finally:  # also when shutdown ran out of time and cancelled them (their leases expire)
+                await self._wakeup.close()
+                for close in self.on_close:
+                    await close()
+
+    def _lane_done(self, lanes: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
+        lanes.discard(task)
+        self._wakeup.set()  # room for another delivery, and its lane may have more
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # a database error mid-delivery: the lease returns the lane's deliveries to the queue
+            log.warning("dispatcher_retry", error=type(exc).__name__)
 
     async def stop(self) -> None:
         self._stopping = True
         self._wakeup.set()
 
-    async def dispatch_once(self, limit: int = 20) -> int:
-        """Claim due deliveries and settle each; one recipient's deliveries go one at a time
-        (so a frequency cap sees the text sent just before)."""
+    async def dispatch_once(self, limit: int | None = None) -> int:
+        """Claim due deliveries (up to ``dispatch_concurrency``) and send them all, waiting for the
+        last (for tools and tests that step the dispatcher; ``run`` rolls instead)."""
+        batch = await self._claim(limit or self.settings.dispatch_concurrency)
+        await asyncio.gather(*(self._deliver_all(lane) for lane in batch))
+        return sum(len(lane) for lane in batch)
+
+    async def _claim(self, limit: int) -> list[list[Delivery]]:
+        """Claim up to ``limit`` due deliveries, grouped by lane (in claim order within each)."""
         s = self.settings
         claimed = await store.claim_due(
             self.runtime.pool,
@@ -95,15 +127,14 @@ class Dispatcher:
             limit,
             timedelta(hours=s.recipient_wait_hours),
         )
-
-        def by_recipient(d: Delivery) -> str:  # a keyword reply has an address, not a patient
-            return str(d.patient_id or d.address or d.id)
-
-        groups = [list(g) for _, g in groupby(sorted(claimed, key=by_recipient), key=by_recipient)]
-        await asyncio.gather(*(self._deliver_all(g) for g in groups))
-        return len(claimed)
+        lanes: dict[str, list[Delivery]] = {}
+        for d in claimed:
+            lanes.setdefault(d.lane, []).append(d)
+        return list(lanes.values())
 
     async def _deliver_all(self, deliveries: list[Delivery]) -> None:
+        """One lane's deliveries, one after the other (so a frequency cap sees the text sent just
+        before, and the recipient gets them in order)."""
         for d in deliveries:
             await self.deliver(d)
 
