@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 
-from katflow_shared.contracts import ConsultationRequested, topics
-from tests.support.stack import Stack, post_requests, read_topic, wait_for
+from katflow_scheduling.settings import DEFAULT_CLINIC
+from katflow_shared.contracts import (
+    AppointmentScheduled,
+    ConsultationRequested,
+    ConsultationWaitlisted,
+    topics,
+)
+from tests.conftest import RUN_ROOT
+from tests.support.infra import Infra
+from tests.support.stack import Stack, make_stack, post_requests, read_topic, wait_for
 
 REQUESTS = 12
 
@@ -78,3 +88,57 @@ async def test_appointments_never_overlap_for_a_clinician(stack: Stack) -> None:
 
 async def _equals(fn: object, expected: int) -> bool:
     return await fn() == expected  # type: ignore[operator]
+
+
+async def test_a_full_calendar_waitlists_requests_and_tells_intake(infra: Infra, tmp_path: Path) -> None:
+    """One consultant and a one-day horizon: at most 16 consultations fit (fewer on a weekend), so
+    some of 25 requests find the calendar full. Each is booked or waitlisted, never dead-lettered,
+    and intake hears of each waitlisted one."""
+    clinic = json.loads(DEFAULT_CLINIC.read_text())
+    clinic["booking_horizon_days"] = 1
+    clinic["clinicians"] = [
+        c for c in clinic["clinicians"] if "consultation" not in c["roles"] or c["id"] == "clin-3"
+    ]
+    (tmp_path / "clinic.json").write_text(json.dumps(clinic))
+    stack = await make_stack(infra, RUN_ROOT, KATFLOW_CLINIC_CONFIG=str(tmp_path / "clinic.json"))
+    try:
+        stack.start()
+        accepted = await post_requests(stack, 25)
+        courses = {a["course_id"] for a in accepted}
+
+        def outcome(records: list[Any]) -> dict[str, list[str]]:
+            seen: dict[str, list[str]] = {}
+            for r in records:
+                kind = dict(r.headers)["ce_type"].decode()
+                if kind in (AppointmentScheduled.event_type(), ConsultationWaitlisted.event_type()):
+                    seen.setdefault(r.key.decode(), []).append(kind)
+            return seen
+
+        records = await read_topic(
+            stack.infra.kafka_bootstrap,
+            stack.topic(topics.SCHEDULING),
+            lambda rs: outcome(rs).keys() >= courses,
+        )
+        seen = outcome(records)
+        assert seen.keys() == courses  # each request reached an outcome: none was dead-lettered
+        assert all(len(kinds) == 1 for kinds in seen.values()), seen  # booked or waitlisted, not both
+        waitlisted = {c for c, kinds in seen.items() if kinds == [ConsultationWaitlisted.event_type()]}
+        assert len(waitlisted) >= 25 - 16
+
+        def alerts() -> int:
+            return sum(
+                1 for m in stack.sink.messages() if m.subject.startswith("Consultation request waitlisted")
+            )
+
+        async def told() -> bool:
+            return alerts() >= len(waitlisted)
+
+        assert await wait_for(told, within=60)
+        staff = {
+            m.rcpt_to
+            for m in stack.sink.messages()
+            if m.subject.startswith("Consultation request waitlisted")
+        }
+        assert alerts() == len(waitlisted) and staff == {("intake@clinic.example",)}
+    finally:
+        stack.stop()

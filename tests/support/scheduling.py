@@ -17,7 +17,7 @@ import pytest
 
 from katflow_scheduling.adapters.postgres_calendar import sync_clinic
 from katflow_scheduling.adapters.postgres_course import ensure_course
-from katflow_scheduling.domain.clinic import load_clinic
+from katflow_scheduling.domain.clinic import ClinicConfig, load_clinic
 from katflow_scheduling.domain.visits import (
     AdministrationIn,
     CheckInIn,
@@ -31,6 +31,7 @@ from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
     REGISTRY,
     AppointmentCompleted,
+    ConsultationRequested,
     Event,
     PreparationCompleted,
     SessionAdministered,
@@ -60,7 +61,8 @@ class Harness:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     async def handle(self, event: Event) -> None:
-        handlers = {
+        handlers: dict[type[Event], Any] = {
+            ConsultationRequested: self.course.on_consultation_requested,
             PreparationCompleted: self.course.on_preparation_completed,
             SessionAdministered: self.course.on_session_administered,
             AppointmentCompleted: self.course.on_appointment_completed,
@@ -152,7 +154,7 @@ def _dsn(admin: str, name: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def harness(infra: Infra) -> AsyncIterator[Harness]:
+async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIterator[Harness]:
     name = f"sched_it_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(infra.pg_admin_dsn)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -161,7 +163,7 @@ async def harness(infra: Infra) -> AsyncIterator[Harness]:
         await migrate(pool, ["katflow_shared", "katflow_scheduling"])
         settings = SchedulingSettings(environment="test", database_url=_dsn(infra.pg_admin_dsn, name))
         clock = FixedClock(START)
-        deps = Deps(load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
+        deps = Deps(clinic or load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
         await sync_clinic(pool, deps.clinic)
         runtime = Runtime(settings, pool, None, Emitter(settings), clock)
         worker = TimerWorker(runtime, TimerHandlers(deps).table())

@@ -15,6 +15,7 @@ from katflow_shared.contracts import (
     AppointmentCancelled,
     AppointmentMissed,
     ConsultationRequested,
+    ConsultationWaitlisted,
     EligibilityDecided,
     IntegrationDue,
     IntegrationOverdue,
@@ -43,6 +44,16 @@ def test_consultation_request_acknowledges_and_alerts_intake() -> None:
     )
     assert names(e) == [("consultation_ack", "patient"), ("new_consultation_request", "staff")]
     assert "patient_time_zone" not in intents_for(e, T)[0].facts
+
+
+def test_a_waitlisted_consultation_tells_intake_staff_not_the_patient() -> None:
+    retry = T + timedelta(hours=1)
+    e = ConsultationWaitlisted(
+        course_id=IDS["course_id"], patient_id=IDS["patient_id"], waitlisted_at=T, next_attempt_at=retry
+    )
+    [intent] = intents_for(e, T)
+    assert (intent.notification, intent.audience) == ("consultation_waitlisted", "staff")
+    assert intent.facts["next_attempt_at"] == retry.isoformat()
 
 
 def test_eligibility_is_neutral_for_patients_and_review_goes_to_clinicians() -> None:

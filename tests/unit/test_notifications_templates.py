@@ -30,6 +30,7 @@ FACTS = {
             "raised_at",
             "due_at",
             "due_by",
+            "next_attempt_at",
         )
     },
     "course_id": "5b0c6c1e-3f7a-4d6e-9a53-2b8f0f1c9e01",

@@ -30,6 +30,21 @@ class AppointmentScheduled(Event):
     patient_time_zone: TimeZoneName = Field(description="Zone to render times in for the patient.")
 
 
+class ConsultationWaitlisted(Event):
+    """No consultation slot was free inside the clinic's booking horizon. The request is kept, not
+    dropped: scheduling tries again at ``next_attempt_at`` and then every ``waitlist_retry_minutes``
+    (clinic file), and books the first slot that opens (AppointmentScheduled follows). Emitted once
+    per request; staff are told, so they can add capacity."""
+
+    name: ClassVar[str] = "ConsultationWaitlisted"
+    topic: ClassVar[str] = SCHEDULING
+
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    waitlisted_at: datetime = Field(description="When no slot was found (UTC).")
+    next_attempt_at: datetime = Field(description="When scheduling looks for a slot again (UTC).")
+
+
 class SessionAdministered(Event):
     """A dose was given and the monitoring window closed. Dose amounts and vitals stay in scheduling."""
 

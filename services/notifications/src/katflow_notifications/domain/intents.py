@@ -18,6 +18,7 @@ from katflow_shared.contracts import (
     AppointmentRescheduled,
     AppointmentScheduled,
     ConsultationRequested,
+    ConsultationWaitlisted,
     EligibilityDecided,
     Event,
     IntegrationDue,
@@ -66,6 +67,10 @@ def _consultation(e: ConsultationRequested, _at: datetime) -> list[Intent]:
         _patient("consultation_ack", e, consultation_request_id=request),
         _staff("new_consultation_request", e, consultation_request_id=request),
     ]
+
+
+def _waitlisted(e: ConsultationWaitlisted, _at: datetime) -> list[Intent]:
+    return [_staff("consultation_waitlisted", e, next_attempt_at=_iso(e.next_attempt_at))]
 
 
 def _eligibility(e: EligibilityDecided, _at: datetime) -> list[Intent]:
@@ -132,6 +137,7 @@ def _urgent(e: UrgentReviewRequired, _at: datetime) -> list[Intent]:
 
 RULES: Mapping[type[Event], Callable[[Any, datetime], list[Intent]]] = {
     ConsultationRequested: _consultation,
+    ConsultationWaitlisted: _waitlisted,
     EligibilityDecided: _eligibility,
     AppointmentScheduled: _scheduled,
     AppointmentRescheduled: _rescheduled,

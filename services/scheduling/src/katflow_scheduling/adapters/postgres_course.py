@@ -139,6 +139,14 @@ async def get_appointment(conn: asyncpg.Connection | asyncpg.Pool, appointment_i
     return _appointment(row)
 
 
+async def has_consultation(conn: asyncpg.Connection, course_id: UUID) -> bool:
+    """Whether the course has ever had a consultation booked (whatever became of it)."""
+    found = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM appointments WHERE course_id = $1 AND kind = 'consultation')", course_id
+    )
+    return bool(found)
+
+
 async def open_appointments(conn: asyncpg.Connection, course_id: UUID) -> list[Appointment]:
     rows = await conn.fetch(
         _APPOINTMENT_SQL + " WHERE a.course_id = $1 AND a.status = ANY($2::text[]) ORDER BY lower(a.during)",

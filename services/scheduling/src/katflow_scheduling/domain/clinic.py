@@ -46,6 +46,9 @@ class ClinicConfig(BaseModel):
     rooms: list[Room] = Field(default_factory=list)
     rems_certified: bool = Field(False, description="Site certified for the esketamine REMS.")
     no_show_grace_minutes: int = Field(15, ge=0, le=120, description="No-show grace for consultations.")
+    waitlist_retry_minutes: int = Field(
+        60, gt=0, le=1440, description="How often a waitlisted consultation request looks for a slot again."
+    )
 
     @model_validator(mode="after")
     def _hours_ordered(self) -> ClinicConfig:

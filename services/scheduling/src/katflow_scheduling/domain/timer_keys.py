@@ -9,7 +9,8 @@ NO_SHOW = "no_show"
 MONITORING_CHECK = "monitoring_check"
 INTEGRATION_DUE = "integration_due"
 INTEGRATION_OVERDUE = "integration_overdue"
-KINDS = (NO_SHOW, MONITORING_CHECK, INTEGRATION_DUE, INTEGRATION_OVERDUE)
+CONSULTATION_RETRY = "consultation_retry"
+KINDS = (NO_SHOW, MONITORING_CHECK, INTEGRATION_DUE, INTEGRATION_OVERDUE, CONSULTATION_RETRY)
 
 
 def course(course_id: UUID) -> str:
@@ -22,3 +23,13 @@ def appointment(course_id: UUID, appointment_id: UUID) -> str:
 
 def session(course_id: UUID, session_id: UUID) -> str:
     return f"{course(course_id)}session:{session_id}:"
+
+
+def waitlist(course_id: UUID, attempt: int) -> str:
+    """A waitlisted consultation's retry; each attempt has its own key (a firing timer is still
+    pending, and scheduling its own key again would move it instead of arming the next)."""
+    return f"{waitlist_prefix(course_id)}{attempt}"
+
+
+def waitlist_prefix(course_id: UUID) -> str:
+    return f"{course(course_id)}waitlist:"

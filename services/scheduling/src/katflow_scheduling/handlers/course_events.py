@@ -1,6 +1,6 @@
 """scheduling's reactions to workflow events: each phase transition triggers the next on its own.
 
-ConsultationRequested → book the consultation.
+ConsultationRequested → book the consultation (or waitlist it when the calendar is full).
 PreparationCompleted → book dose 1. SessionAdministered → arm IntegrationDue/Overdue, book the
 integration inside its window (and the next dose when policy does not wait). AppointmentCompleted of
 an integration → next dose per cadence, or CourseCompleted after the last dose's integration.

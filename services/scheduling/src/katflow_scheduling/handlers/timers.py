@@ -16,7 +16,8 @@ from katflow_shared.timers import Timer, TimerContext, TimerHandler
 from ..adapters import postgres_course as store
 from ..domain import timer_keys
 from ..domain.appointments import Status
-from ..service_layer import steps
+from ..domain.course import CourseStatus
+from ..service_layer import booking, steps
 from ..service_layer.deps import Deps
 
 log = structlog.get_logger()
@@ -49,6 +50,7 @@ class TimerHandlers:
             timer_keys.MONITORING_CHECK: _guarded(self.on_monitoring_check),
             timer_keys.INTEGRATION_DUE: _guarded(self.on_integration_due),
             timer_keys.INTEGRATION_OVERDUE: _guarded(self.on_integration_overdue),
+            timer_keys.CONSULTATION_RETRY: _guarded(self.on_consultation_retry),
         }
 
     async def on_no_show(self, timer: Timer, ctx: TimerContext) -> None:
@@ -97,3 +99,13 @@ class TimerHandlers:
             window_closed_at=timer.due_at,
         )
         await ctx.emitter.emit(ctx.conn, event)
+
+    async def on_consultation_retry(self, timer: Timer, ctx: TimerContext) -> None:
+        """A waitlisted consultation request: book it if a slot has opened, else wait again."""
+        course_id = UUID(timer.payload["course_id"])
+        plan = await store.lock_course(ctx.conn, course_id, with_timers=False)
+        if plan.status is not CourseStatus.OPEN or await store.has_consultation(ctx.conn, course_id):
+            return
+        emit = partial(ctx.emitter.emit, ctx.conn)
+        cause, attempt = timer.payload["cause"], int(timer.payload["attempt"])
+        await booking.book_consultation(ctx.conn, self.deps, plan, cause, emit, attempt)

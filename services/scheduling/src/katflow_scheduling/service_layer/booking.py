@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 
 from katflow_shared import timers
-from katflow_shared.contracts import AppointmentScheduled
+from katflow_shared.contracts import AppointmentScheduled, ConsultationWaitlisted
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.http import RuleViolation
-from katflow_shared.messaging.errors import PermanentError, TransientError
+from katflow_shared.messaging.errors import TransientError
 
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
@@ -151,19 +151,33 @@ async def arm_no_show(
 
 
 async def book_consultation(
-    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, cause: str, emit: Emit
+    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, cause: str, emit: Emit, attempt: int = 0
 ) -> None:
-    """Book the first consultation with any consultation clinician; a full calendar is permanent."""
-    clinic = deps.clinic
+    """Book the first consultation with any consultation clinician. With none free inside the booking
+    horizon the request waits: a timer tries again in ``waitlist_retry_minutes``, and the first miss
+    (``attempt`` 0) announces ConsultationWaitlisted. ``cause`` (the request's event id) makes the
+    booking idempotent."""
+    clinic, now = deps.clinic, deps.clock.now()
     req = Request(
         fields={"course_id": plan.id, "kind": AppointmentKind.CONSULTATION.value, "cause_event": cause},
         need=deps.need("consultation", with_room=False),
         duration=timedelta(minutes=clinic.consultation_minutes),
-        earliest=deps.clock.now() + timedelta(hours=clinic.booking_lead_hours),
+        earliest=now + timedelta(hours=clinic.booking_lead_hours),
         grace_minutes=clinic.no_show_grace_minutes,
     )
-    if await book(conn, deps, plan, req, emit) is None:
-        raise PermanentError("no consultation slot inside the booking horizon")
+    if await book(conn, deps, plan, req, emit) is not None:
+        return
+    retry_at = now + timedelta(minutes=clinic.waitlist_retry_minutes)
+    payload = {"course_id": str(plan.id), "cause": str(cause), "attempt": attempt + 1}
+    await timers.schedule(
+        conn, timer_keys.CONSULTATION_RETRY, timer_keys.waitlist(plan.id, attempt + 1), retry_at, payload
+    )
+    if attempt == 0:
+        await emit(
+            ConsultationWaitlisted(
+                course_id=plan.id, patient_id=plan.patient_id, waitlisted_at=now, next_attempt_at=retry_at
+            )
+        )
 
 
 async def book_dose(
