@@ -82,7 +82,9 @@ async def svc(infra: Infra) -> AsyncIterator[Audited]:
 
 async def test_audit_log_refuses_update_delete_and_truncate(svc: Audited) -> None:
     patient = uuid.uuid4()
-    await audit.record(svc.pool, "intake", PUBLIC_FORM, "consultation_request.create", patient_id=patient)
+    await audit.record(
+        svc.pool, audit.entry("intake", PUBLIC_FORM, "consultation_request.create", patient_id=patient)
+    )
     for statement in (
         "UPDATE audit_log SET actor = 'someone-else'",
         "DELETE FROM audit_log",
@@ -100,7 +102,9 @@ async def test_record_joins_the_callers_transaction(svc: Audited) -> None:
     async with svc.pool.acquire() as conn:
         with pytest.raises(RuntimeError):
             async with conn.transaction():
-                await audit.record_system(conn, "notifications", "message.sent", detail={"channel": "sms"})
+                await audit.record(
+                    conn, audit.entry("notifications", None, "message.sent", detail={"channel": "sms"})
+                )
                 raise RuntimeError("the write failed")
     assert await svc.rows() == []
 
@@ -128,11 +132,13 @@ async def test_admin_queries_the_trail_and_the_query_is_audited(svc: Audited) ->
     for n in range(5):
         await audit.record(
             svc.pool,
-            "intake",
-            system_principal("intake"),
-            f"action.{n}",
-            patient_id=patient if n % 2 == 0 else None,
-            course_id=course,
+            audit.entry(
+                "intake",
+                system_principal("intake"),
+                f"action.{n}",
+                patient_id=patient if n % 2 == 0 else None,
+                course_id=course,
+            ),
         )
     async with svc.client(Role.CLINICIAN) as http:
         assert (await http.get("/v1/audit")).status_code == 403

@@ -1,7 +1,7 @@
 """The audit trail: one append-only ``audit_log`` table per service database (migration 003).
 
-Written three ways, all through ``record`` (or ``INSERT`` with ``entry``'s values inside a
-composed statement):
+Written three ways, all as ``entry(...)``'s values: through ``record``, or with ``INSERT`` inside
+a composed statement:
 
 - every HTTP request that went through ``require_roles`` (admitted or refused) or a signature
   check, by the request middleware once the response status is known (``record_http``);
@@ -54,7 +54,7 @@ QUERY = (
 
 def entry(
     service: str,
-    actor: Principal,
+    actor: Principal | None,
     action: str,
     *,
     patient_id: uuid.UUID | None = None,
@@ -66,7 +66,9 @@ def entry(
     role: str | None = None,
     request_id: str | None = None,
 ) -> tuple[Any, ...]:
-    """The parameters of ``INSERT`` for one audit record."""
+    """The parameters of ``INSERT`` for one audit record; ``actor`` None is the service itself (work
+    it did on its own: events handled, messages sent)."""
+    actor = actor or system_principal(service)
     return (
         service,
         actor.subject,
@@ -83,20 +85,10 @@ def entry(
     )
 
 
-def system_entry(service: str, action: str, **fields: Any) -> tuple[Any, ...]:
-    """A record of work the service did on its own (events handled, messages sent)."""
-    return entry(service, system_principal(service), action, **fields)
-
-
-async def record(
-    conn: asyncpg.Connection | asyncpg.Pool, service: str, actor: Principal, action: str, **fields: Any
-) -> None:
-    """Append one audit record (inside the caller's transaction when given a connection)."""
-    await conn.execute(INSERT, *entry(service, actor, action, **fields))
-
-
-async def record_system(conn: asyncpg.Connection, service: str, action: str, **fields: Any) -> None:
-    await conn.execute(INSERT, *system_entry(service, action, **fields))
+async def record(conn: asyncpg.Connection | asyncpg.Pool, values: tuple[Any, ...]) -> None:
+    """Append one audit record, ``entry(...)``'s values (inside the caller's transaction when given a
+    connection)."""
+    await conn.execute(INSERT, *values)
 
 
 def outcome_of(status: int) -> Outcome:
@@ -120,15 +112,17 @@ async def record_http(request: Request, status: int) -> None:
     runtime = request.app.state.runtime
     await record(
         runtime.pool,
-        runtime.settings.service_name,
-        principal,
-        f"{request.method} {path}",
-        patient_id=ids["patient_id"],
-        course_id=ids["course_id"],
-        resource={k: v[:200] for k, v in params.items()},
-        outcome=outcome_of(status),
-        status=status,
-        role=principal.role_label(admitted),
+        entry(
+            runtime.settings.service_name,
+            principal,
+            f"{request.method} {path}",
+            patient_id=ids["patient_id"],
+            course_id=ids["course_id"],
+            resource={k: v[:200] for k, v in params.items()},
+            outcome=outcome_of(status),
+            status=status,
+            role=principal.role_label(admitted),
+        ),
     )
 
 

@@ -201,13 +201,16 @@ class EventConsumer:
                     return
                 await handler(envelope.event, HandlerContext(conn, envelope, self.emitter))
                 if envelope.event.topic in RESTRICTED_TOPICS:  # contact details were written: audit
-                    await audit.record_system(
+                    await audit.record(
                         conn,
-                        self.settings.service_name,
-                        f"event.{envelope.event.name}",
-                        patient_id=getattr(envelope.event, "patient_id", None),
-                        resource={"event_id": envelope.id},
-                        request_id=envelope.correlation_id,
+                        audit.entry(
+                            self.settings.service_name,
+                            None,
+                            f"event.{envelope.event.name}",
+                            patient_id=getattr(envelope.event, "patient_id", None),
+                            resource={"event_id": envelope.id},
+                            request_id=envelope.correlation_id,
+                        ),
                     )
             log.info("event_handled")
 

@@ -34,12 +34,14 @@ async def request_consultation(
         await store.insert_request(conn, body, ids, now, idempotency_key)
         await audit.record(
             conn,
-            runtime.settings.service_name,
-            PUBLIC_FORM,
-            "consultation_request.create",
-            patient_id=ids["patient_id"],
-            course_id=ids["course_id"],
-            resource={"consultation_request_id": ids["consultation_request_id"]},
+            audit.entry(
+                runtime.settings.service_name,
+                PUBLIC_FORM,
+                "consultation_request.create",
+                patient_id=ids["patient_id"],
+                course_id=ids["course_id"],
+                resource={"consultation_request_id": ids["consultation_request_id"]},
+            ),
         )
         await runtime.emitter.emit(conn, _contact(body, ids["patient_id"], now))
         await runtime.emitter.emit(

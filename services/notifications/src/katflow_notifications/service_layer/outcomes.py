@@ -43,9 +43,7 @@ class Outcomes:
                 sent_at=now,
             )
             announced = self.emitter.outbox_values(event)
-        audited = audit.system_entry(
-            self.emitter.settings.service_name, **self._record(d, "sent", receipt.provider_id)
-        )
+        audited = self._entry(d, "sent", receipt.provider_id)
         await store.settle_sent(db, d.id, receipt.provider_id, now, receipt.delivered, audited, announced)
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
@@ -61,12 +59,9 @@ class Outcomes:
     async def _audit(
         self, conn: asyncpg.Connection, d: Delivery, status: str, provider_id: str | None, reason: str = ""
     ) -> None:
-        await audit.record_system(
-            conn, self.emitter.settings.service_name, **self._record(d, status, provider_id, reason)
-        )
+        await audit.record(conn, self._entry(d, status, provider_id, reason))
 
-    @staticmethod
-    def _record(d: Delivery, status: str, provider_id: str | None, reason: str = "") -> dict[str, Any]:
+    def _entry(self, d: Delivery, status: str, provider_id: str | None, reason: str = "") -> tuple[Any, ...]:
         """Every outbound message leaves an audit record: ids and codes, never the address or text."""
         detail = {
             "channel": d.channel,
@@ -78,14 +73,16 @@ class Outcomes:
             "status": status,
             "reason": reason or None,
         }
-        return {
-            "action": f"message.{status}",
-            "patient_id": d.patient_id,
-            "course_id": d.course_id,
-            "resource": {"delivery_id": d.id, "event_id": d.event_id},
-            "outcome": "ok" if status == "sent" else "rejected",
-            "detail": detail,
-        }
+        return audit.entry(
+            self.emitter.settings.service_name,
+            None,
+            f"message.{status}",
+            patient_id=d.patient_id,
+            course_id=d.course_id,
+            resource={"delivery_id": d.id, "event_id": d.event_id},
+            outcome="ok" if status == "sent" else "rejected",
+            detail=detail,
+        )
 
     async def _fall_back(
         self, conn: asyncpg.Connection, d: Delivery, failure: str | None, now: datetime
