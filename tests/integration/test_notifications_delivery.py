@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -706,6 +707,32 @@ async def test_a_patients_next_message_waits_for_the_one_being_sent(h: Harness) 
             return {await status_of(h, text["id"]), await status_of(h, confirmation["id"])} == {"sent"}
 
         assert await wait_for(both_sent, within=10, interval=0.05)
+
+
+async def test_urgent_deliveries_are_claimed_before_a_backlog(h: Harness) -> None:
+    await h.contact()
+    await h.handle(h.integration_due())  # a text to the patient and a feed item to the therapist
+    await h.handle(
+        UrgentReviewRequired(
+            alert_id=uuid.uuid4(), course_id=uuid.uuid4(), patient_id=uuid.uuid4(), raised_at=h.clock.now()
+        )
+    )
+    assert await h.dispatcher.dispatch_once(limit=3) == 3
+    rows = await h.pool.fetch("SELECT notification, status FROM deliveries WHERE status <> 'queued'")
+    assert {r["notification"] for r in rows} == {"urgent_review"}  # queued last, claimed first
+
+
+async def test_an_unexpected_error_stops_the_dispatcher_loudly(h: Harness) -> None:
+    """Not a hiccup to log and retry forever: the loop ends with the error (the process restarts)."""
+    await h.contact()
+    await h.handle(h.integration_due())
+
+    async def broken(*_: Any) -> None:
+        raise ValueError("a bug after the provider accepted the message")
+
+    h.dispatcher.outcomes = SimpleNamespace(sent=broken)  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="a bug"):
+        await asyncio.wait_for(h.dispatcher.run(), 10)
 
 
 # --------------------------------------------------------------------------- integrators, history, feed

@@ -72,7 +72,7 @@ class Delivery:
     automated: bool
     exempt: bool
     created_at: datetime
-    lane: str  # whose messages go out one at a time, in order (migrations/004_dispatch_lanes.sql)
+    lane: str  # whose messages go out one at a time, in queue order (migrations/004, 005)
     recipient: dict[str, Any] = field(default_factory=dict)  # patient row (+ sms opt-out), if any
 
     @classmethod
@@ -141,9 +141,10 @@ RECIPIENT_JOINS = """
   LEFT JOIN sms_opt_outs o ON o.phone = COALESCE(d.address, r.phone) AND o.opted_out
 """
 DELIVERY_SELECT = DELIVERY_COLUMNS + "  FROM deliveries d" + RECIPIENT_JOINS
-# One statement (its own transaction): lock due rows (patient ones once the contact details are known;
-# none of a lane with a delivery being sent), lease them, and return them with their recipient, in
-# the order they fell due (then were queued).
+# One statement (its own transaction): lock due rows (patient ones once the contact details are known),
+# each the head of its lane (no delivery of the lane being sent, none due and queued before it), lease
+# them, and return them with their recipient: urgent ones first, then in the order they fell due
+# (then were queued).
 CLAIM_LEASE = """
 WITH due AS (
   SELECT d.id, d.next_attempt_at AS due_at FROM deliveries d
@@ -151,9 +152,11 @@ WITH due AS (
    WHERE d.status IN ('queued', 'sending') AND d.next_attempt_at <= $1
      AND (d.audience <> 'patient' OR r.patient_id IS NOT NULL OR d.address IS NOT NULL
           OR d.created_at <= $1 - $3::interval)
-     AND NOT EXISTS (SELECT 1 FROM deliveries s
-                      WHERE s.lane = d.lane AND s.status = 'sending' AND s.next_attempt_at > $1)
-   ORDER BY d.next_attempt_at, d.queued_seq
+     AND NOT EXISTS (SELECT 1 FROM deliveries e
+                      WHERE e.lane = d.lane AND e.id <> d.id AND e.status IN ('queued', 'sending')
+                        AND (e.status = 'sending' AND e.next_attempt_at > $1
+                             OR e.next_attempt_at <= $1 AND e.queued_seq < d.queued_seq))
+   ORDER BY d.urgent DESC, d.next_attempt_at, d.queued_seq
    LIMIT $2
    FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
@@ -163,7 +166,11 @@ WITH due AS (
 )
 """
 CLAIM = (
-    CLAIM_LEASE + DELIVERY_COLUMNS + "  FROM claimed d" + RECIPIENT_JOINS + " ORDER BY d.due_at, d.queued_seq"
+    CLAIM_LEASE
+    + DELIVERY_COLUMNS
+    + "  FROM claimed d"
+    + RECIPIENT_JOINS
+    + " ORDER BY d.urgent DESC, d.due_at, d.queued_seq"
 )
 
 

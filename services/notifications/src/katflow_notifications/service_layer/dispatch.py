@@ -11,9 +11,10 @@ at commit and wakes the dispatcher; the poll remains for retries and deferrals f
 
 Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and each one finished makes
 room for the next claim at once, so a slow provider (an SMS or webhook waiting out its timeout) holds
-back only its own recipient, never an urgent staff alert queued behind it. A recipient's messages
-go one at a time, in queue order: the claim skips a lane (recipient) with a delivery still being
-sent, and a lane's deliveries claimed together are sent one after the other.
+back its own recipient, not the deliveries queued behind it for others; urgent ones are claimed
+first. A recipient's messages (a lane) go one at a time, in queue order: the claim takes only a
+lane's head, and nothing of a lane while one of its deliveries is being sent (so a frequency cap
+sees the text sent just before).
 """
 
 from __future__ import annotations
@@ -64,47 +65,53 @@ class Dispatcher:
         self.outcomes = outcomes
         self.on_close = on_close
         self._stopping = False
+        self._failure: BaseException | None = None
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
 
     async def run(self) -> None:
         """Dispatch until stop(): woken by the NOTIFY a queued delivery sends at commit (from this
         replica or another) and by each delivery finished here, polling as well for retries and
-        deferrals falling due. On stop, the deliveries in flight are finished, not abandoned."""
-        lanes: set[asyncio.Task[None]] = set()
+        deferrals falling due. On stop, the deliveries in flight are finished, not abandoned. An
+        error that is not a database or broker hiccup stops the loop (and the process), as before."""
+        sending: set[asyncio.Task[None]] = set()
         try:
             while not self._stopping:
-                free = self.settings.dispatch_concurrency - len(lanes)
-                claimed = 0
+                if self._failure is not None:
+                    raise self._failure
+                free = self.settings.dispatch_concurrency - len(sending)
+                claimed: list[Delivery] = []
                 if free > 0:
                     try:
                         await self._wakeup.listen()  # before the claim: what commits after it wakes us
-                        batch = await self._claim(free)
+                        claimed = await self._claim(free)
                     except TRANSIENT_TYPES as exc:
                         log.warning("dispatcher_retry", error=type(exc).__name__)
                         self._wakeup.drop()
                         await asyncio.sleep(1)
                         continue
-                    for lane in batch:
-                        task = asyncio.create_task(self._deliver_all(lane))
-                        lanes.add(task)
-                        task.add_done_callback(lambda t: self._lane_done(lanes, t))
-                        claimed += len(lane)
-                if not 0 < free == claimed:  # a full claim: there may be more due, claim again now
+                    for d in claimed:
+                        task = asyncio.create_task(self.deliver(d))
+                        sending.add(task)
+                        task.add_done_callback(lambda t: self._sent(sending, t))
+                if not 0 < free == len(claimed):  # a full claim: there may be more due, claim again now
                     await self._wakeup.wait(self.settings.dispatch_poll_seconds)
         finally:
             try:
-                await asyncio.gather(*lanes, return_exceptions=True)
+                await asyncio.gather(*sending, return_exceptions=True)
             finally:  # also when shutdown ran out of time and cancelled them (their leases expire)
                 await self._wakeup.close()
                 for close in self.on_close:
                     await close()
 
-    def _lane_done(self, lanes: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
-        lanes.discard(task)
-        self._wakeup.set()  # room for another delivery, and its lane may have more
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # a database error mid-delivery: the lease returns the lane's deliveries to the queue
+    def _sent(self, sending: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
+        sending.discard(task)
+        self._wakeup.set()  # room for another delivery, and the next of its lane may be due
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, TRANSIENT_TYPES):  # the lease returns the delivery to the queue
             log.warning("dispatcher_retry", error=type(exc).__name__)
+        elif self._failure is None:
+            self._failure = exc
 
     async def stop(self) -> None:
         self._stopping = True
@@ -113,30 +120,20 @@ class Dispatcher:
     async def dispatch_once(self, limit: int | None = None) -> int:
         """Claim due deliveries (up to ``dispatch_concurrency``) and send them all, waiting for the
         last (for tools and tests that step the dispatcher; ``run`` rolls instead)."""
-        batch = await self._claim(limit or self.settings.dispatch_concurrency)
-        await asyncio.gather(*(self._deliver_all(lane) for lane in batch))
-        return sum(len(lane) for lane in batch)
+        claimed = await self._claim(limit or self.settings.dispatch_concurrency)
+        await asyncio.gather(*(self.deliver(d) for d in claimed))
+        return len(claimed)
 
-    async def _claim(self, limit: int) -> list[list[Delivery]]:
-        """Claim up to ``limit`` due deliveries, grouped by lane (in claim order within each)."""
+    async def _claim(self, limit: int) -> list[Delivery]:
+        """Claim up to ``limit`` due deliveries, at most one per lane (its head)."""
         s = self.settings
-        claimed = await store.claim_due(
+        return await store.claim_due(
             self.runtime.pool,
             self.runtime.clock.now(),
             timedelta(seconds=s.delivery_lease_seconds),
             limit,
             timedelta(hours=s.recipient_wait_hours),
         )
-        lanes: dict[str, list[Delivery]] = {}
-        for d in claimed:
-            lanes.setdefault(d.lane, []).append(d)
-        return list(lanes.values())
-
-    async def _deliver_all(self, deliveries: list[Delivery]) -> None:
-        """One lane's deliveries, one after the other (so a frequency cap sees the text sent just
-        before, and the recipient gets them in order)."""
-        for d in deliveries:
-            await self.deliver(d)
 
     async def deliver(self, d: Delivery) -> None:
         pool, now = self.runtime.pool, self.runtime.clock.now()
