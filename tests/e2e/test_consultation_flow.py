@@ -12,8 +12,8 @@ from cloudevents.v1.kafka import KafkaMessage, from_binary
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import (
     AppointmentScheduled,
+    AppointmentWaitlisted,
     ConsultationRequested,
-    ConsultationWaitlisted,
     topics,
 )
 from tests.conftest import RUN_ROOT
@@ -110,7 +110,7 @@ async def test_a_full_calendar_waitlists_requests_and_tells_intake(infra: Infra,
             seen: dict[str, list[str]] = {}
             for r in records:
                 kind = dict(r.headers)["ce_type"].decode()
-                if kind in (AppointmentScheduled.event_type(), ConsultationWaitlisted.event_type()):
+                if kind in (AppointmentScheduled.event_type(), AppointmentWaitlisted.event_type()):
                     seen.setdefault(r.key.decode(), []).append(kind)
             return seen
 
@@ -122,7 +122,7 @@ async def test_a_full_calendar_waitlists_requests_and_tells_intake(infra: Infra,
         seen = outcome(records)
         assert seen.keys() == courses  # each request reached an outcome: none was dead-lettered
         assert all(len(kinds) == 1 for kinds in seen.values()), seen  # booked or waitlisted, not both
-        waitlisted = {c for c, kinds in seen.items() if kinds == [ConsultationWaitlisted.event_type()]}
+        waitlisted = {c for c, kinds in seen.items() if kinds == [AppointmentWaitlisted.event_type()]}
         assert len(waitlisted) >= 25 - 16
 
         def alerts() -> int:

@@ -1,20 +1,24 @@
-"""A full calendar waitlists a consultation request instead of dropping it: scheduling tells staff
-once (ConsultationWaitlisted), looks again every ``waitlist_retry_minutes`` and books the first slot
-that opens. Real PostgreSQL, scheduling's service layer in-process with a FixedClock."""
+"""A full calendar waitlists a consultation or a dose instead of dropping it: scheduling tells staff
+once (AppointmentWaitlisted), looks again every ``waitlist_retry_minutes`` and books the first slot
+that opens; the wait ends when the course no longer needs it. Real PostgreSQL, scheduling's service
+layer in-process with a FixedClock."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
 from katflow_scheduling.domain.clinic import load_clinic
-from katflow_scheduling.domain.visits import CancelIn
+from katflow_scheduling.domain.visits import BookIn, CancelIn
 from katflow_scheduling.handlers import changes
+from katflow_scheduling.service_layer import booking
 from katflow_scheduling.settings import DEFAULT_CLINIC
-from katflow_shared.contracts import ConsultationRequested, UrgentReviewRequired
+from katflow_shared.contracts import ConsultationRequested, EligibilityDecided, Event, UrgentReviewRequired
+from katflow_shared.contracts.common import EligibilityOutcome
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.emitter import HandlerContext
 from tests.support.infra import Infra
@@ -25,10 +29,15 @@ RETRY = timedelta(minutes=60)
 
 @pytest.fixture
 async def h(infra: Infra) -> AsyncIterator[Harness]:
-    """One consultation clinician and a one-day horizon: a calendar that fills after a few requests."""
+    """One clinician for consultations and doses, one room, a one-day horizon: a calendar that fills
+    after a few bookings."""
     clinic = load_clinic(DEFAULT_CLINIC)
     small = clinic.model_copy(
-        update={"booking_horizon_days": 1, "clinicians": [c for c in clinic.clinicians if c.id == "clin-3"]}
+        update={
+            "booking_horizon_days": 1,
+            "clinicians": [c for c in clinic.clinicians if c.id in ("clin-1", "ther-1")],
+            "rooms": clinic.rooms[:1],
+        }
     )
     async with harness(infra, small) as built:
         yield built
@@ -54,7 +63,7 @@ async def fill_until_waitlisted(h: Harness) -> tuple[list[uuid.UUID], uuid.UUID]
     for _ in range(60):
         course_id = await request(h)
         names = [name for name, _ in await h.pump()]
-        if names == ["ConsultationWaitlisted"]:
+        if names == ["AppointmentWaitlisted"]:
             return booked, course_id
         assert names == ["AppointmentScheduled"], names
         booked.append(course_id)
@@ -65,12 +74,12 @@ def waitlisted(h: Harness, course_id: uuid.UUID) -> list[dict[str, object]]:
     return [
         data
         for name, data in h.events
-        if name == "ConsultationWaitlisted" and data["course_id"] == str(course_id)
+        if name == "AppointmentWaitlisted" and data["course_id"] == str(course_id)
     ]
 
 
 async def retries(h: Harness) -> list[datetime]:
-    return [due for kind, due in await h.timers() if kind == "consultation_retry"]
+    return [due for kind, due in await h.timers() if kind == "booking_retry"]
 
 
 async def consultations(h: Harness, course_id: uuid.UUID) -> int:
@@ -107,16 +116,68 @@ async def test_a_full_calendar_waitlists_the_request_and_books_the_first_slot_th
     assert await h.advance(3 * RETRY) == []  # done: no more looks
 
 
-async def test_a_halted_course_stops_waiting(h: Harness) -> None:
+async def test_a_halt_ends_the_wait_and_resuming_the_course_books_or_waits_again(h: Harness) -> None:
     _, waiting = await fill_until_waitlisted(h)
-    plan_patient = await h.pool.fetchval("SELECT patient_id FROM courses WHERE id = $1", waiting)
-    alert = UrgentReviewRequired(
-        alert_id=uuid.uuid4(), course_id=waiting, patient_id=plan_patient, raised_at=h.clock.now()
-    )
-    async with h.pool.acquire() as conn, conn.transaction():
-        await h.course.on_urgent_review(
-            alert, HandlerContext(conn, Envelope(alert, "/test"), h.runtime.emitter)
-        )
+    patient = await h.pool.fetchval("SELECT patient_id FROM courses WHERE id = $1", waiting)
+    now = h.clock.now()
+    alert = UrgentReviewRequired(alert_id=uuid.uuid4(), course_id=waiting, patient_id=patient, raised_at=now)
+    await on(h, h.course.on_urgent_review, alert)
     assert await retries(h) == []
     await h.pool.execute("DELETE FROM appointments")  # the whole calendar frees up
-    assert await h.advance(3 * RETRY) == [] and await consultations(h, waiting) == 0
+    assert await h.advance(3 * RETRY) == [] and await consultations(h, waiting) == 0  # halted: no booking
+
+    eligible = EligibilityDecided(
+        course_id=waiting, patient_id=patient, outcome=EligibilityOutcome.ELIGIBLE, decided_at=h.clock.now()
+    )
+    await on(h, h.course.on_eligibility_decided, eligible)  # resumed: it books at once
+    assert [(n, d["course_id"]) for n, d in await h.pump()] == [("AppointmentScheduled", str(waiting))]
+    assert await consultations(h, waiting) == 1 and await retries(h) == []
+
+
+async def test_a_failed_look_leaves_the_next_one_armed(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, waiting = await fill_until_waitlisted(h)
+    now = h.clock.now()
+
+    async def broken(*_: Any) -> None:
+        raise ValueError("say, a clinic file the search cannot use")
+
+    monkeypatch.setattr(booking, "book_consultation", broken)
+    await h.advance(RETRY)  # the look fails (logged as an error) ...
+    assert await retries(h) == [now + 2 * RETRY]  # ... and the wait goes on
+    monkeypatch.undo()
+    await h.pool.execute("DELETE FROM appointments")
+    assert [(n, d["course_id"]) for n, d in await h.advance(RETRY)] == [
+        ("AppointmentScheduled", str(waiting))
+    ]
+
+
+async def on(h: Harness, handler: Any, event: Event) -> None:
+    async with h.pool.acquire() as conn, conn.transaction():
+        await handler(event, HandlerContext(conn, Envelope(event, "/test"), h.runtime.emitter))
+
+
+async def test_a_dose_waits_for_a_slot_and_a_booking_by_hand_ends_the_wait(h: Harness) -> None:
+    booked: list[uuid.UUID] = []
+    for _ in range(40):  # prepared courses, each booking its first dose, until the calendar is full
+        course_id = await h.prepared_course("iv")
+        if waitlisted(h, course_id):
+            break
+        booked.append(course_id)
+    else:
+        raise AssertionError("the calendar never filled")
+    waiting = course_id
+    [event] = waitlisted(h, waiting)
+    assert (event["kind"], event["dose_number"]) == ("dosing", 1) and len(booked) >= 1
+    assert await retries(h) == [h.clock.now() + RETRY]
+
+    # a slot opens and staff book the waiting dose by hand before the next look
+    dose = await h.open(booked[0], "dosing")
+    await changes.cancel(h.runtime, dose["id"], CancelIn(reason="clinic_request", cancelled_by=STAFF))
+    await changes.book_dose(h.runtime, h.deps, waiting, BookIn(booked_by=STAFF))
+    await h.pump()
+    assert await h.advance(RETRY) == []  # the look finds the dose booked: the wait ends quietly
+    assert await retries(h) == [] and len(waitlisted(h, waiting)) == 1
+    doses = await h.pool.fetchval(
+        "SELECT count(*) FROM appointments WHERE course_id = $1 AND kind = 'dosing'", waiting
+    )
+    assert doses == 1

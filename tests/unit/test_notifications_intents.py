@@ -14,8 +14,8 @@ from katflow_notifications.ports import ChannelPermanent, ChannelTransient, Outb
 from katflow_shared.contracts import (
     AppointmentCancelled,
     AppointmentMissed,
+    AppointmentWaitlisted,
     ConsultationRequested,
-    ConsultationWaitlisted,
     EligibilityDecided,
     IntegrationDue,
     IntegrationOverdue,
@@ -24,7 +24,13 @@ from katflow_shared.contracts import (
     SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.contracts.common import CancellationReason, EligibilityOutcome, MonitoringCheck, Route
+from katflow_shared.contracts.common import (
+    AppointmentKind,
+    CancellationReason,
+    EligibilityOutcome,
+    MonitoringCheck,
+    Route,
+)
 
 T = datetime(2024, 6, 3, 15, tzinfo=UTC)
 IDS = {k: uuid.uuid4() for k in ("course_id", "patient_id", "appointment_id", "session_id")}
@@ -46,14 +52,18 @@ def test_consultation_request_acknowledges_and_alerts_intake() -> None:
     assert "patient_time_zone" not in intents_for(e, T)[0].facts
 
 
-def test_a_waitlisted_consultation_tells_intake_staff_not_the_patient() -> None:
+def test_a_waitlisted_booking_tells_staff_not_the_patient() -> None:
     retry = T + timedelta(hours=1)
-    e = ConsultationWaitlisted(
-        course_id=IDS["course_id"], patient_id=IDS["patient_id"], waitlisted_at=T, next_attempt_at=retry
+    e = AppointmentWaitlisted(
+        course_id=IDS["course_id"],
+        patient_id=IDS["patient_id"],
+        kind=AppointmentKind.CONSULTATION,
+        waitlisted_at=T,
+        next_attempt_at=retry,
     )
     [intent] = intents_for(e, T)
-    assert (intent.notification, intent.audience) == ("consultation_waitlisted", "staff")
-    assert intent.facts["next_attempt_at"] == retry.isoformat()
+    assert (intent.notification, intent.audience) == ("booking_waitlisted", "staff")
+    assert (intent.facts["kind"], intent.facts["next_attempt_at"]) == ("consultation", retry.isoformat())
 
 
 def test_eligibility_is_neutral_for_patients_and_review_goes_to_clinicians() -> None:

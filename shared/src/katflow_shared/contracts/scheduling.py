@@ -30,17 +30,20 @@ class AppointmentScheduled(Event):
     patient_time_zone: TimeZoneName = Field(description="Zone to render times in for the patient.")
 
 
-class ConsultationWaitlisted(Event):
-    """No consultation slot was free inside the clinic's booking horizon. The request is kept, not
-    dropped: scheduling tries again at ``next_attempt_at`` and then every ``waitlist_retry_minutes``
-    (clinic file), and books the first slot that opens (AppointmentScheduled follows). Emitted once
-    per request; staff are told, so they can add capacity."""
+class AppointmentWaitlisted(Event):
+    """No slot was free inside the clinic's booking horizon for a consultation or a dose scheduling
+    books on its own. The booking is kept, not dropped: scheduling tries again at ``next_attempt_at``
+    and then every ``waitlist_retry_minutes`` (clinic file), and books the first slot that opens
+    (AppointmentScheduled follows). Emitted once per wait; staff are told, so they can add capacity
+    or book by hand."""
 
-    name: ClassVar[str] = "ConsultationWaitlisted"
+    name: ClassVar[str] = "AppointmentWaitlisted"
     topic: ClassVar[str] = SCHEDULING
 
     course_id: UUID = Field(description="The treatment course (Kafka key).")
     patient_id: UUID = Field(description="Opaque patient id.")
+    kind: AppointmentKind = Field(description="consultation or dosing.")
+    dose_number: int | None = Field(None, ge=1, description="The dose waiting for a slot (dosing only).")
     waitlisted_at: datetime = Field(description="When no slot was found (UTC).")
     next_attempt_at: datetime = Field(description="When scheduling looks for a slot again (UTC).")
 

@@ -53,7 +53,7 @@ NOTIFICATIONS: tuple[NotificationType, ...] = (
     _patient("sms_opt_in_confirmation", "sms", exempt=True),
     _patient("sms_help", "sms", exempt=True),
     _staff("new_consultation_request"),
-    _staff("consultation_waitlisted"),
+    _staff("booking_waitlisted"),
     _staff("urgent_review", urgent=True),
     _staff("eligibility_review"),
     _staff("monitoring_check", urgent=True),

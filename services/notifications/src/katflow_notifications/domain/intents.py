@@ -17,8 +17,8 @@ from katflow_shared.contracts import (
     AppointmentMissed,
     AppointmentRescheduled,
     AppointmentScheduled,
+    AppointmentWaitlisted,
     ConsultationRequested,
-    ConsultationWaitlisted,
     EligibilityDecided,
     Event,
     IntegrationDue,
@@ -69,8 +69,8 @@ def _consultation(e: ConsultationRequested, _at: datetime) -> list[Intent]:
     ]
 
 
-def _waitlisted(e: ConsultationWaitlisted, _at: datetime) -> list[Intent]:
-    return [_staff("consultation_waitlisted", e, next_attempt_at=_iso(e.next_attempt_at))]
+def _waitlisted(e: AppointmentWaitlisted, _at: datetime) -> list[Intent]:
+    return [_staff("booking_waitlisted", e, kind=e.kind.value, next_attempt_at=_iso(e.next_attempt_at))]
 
 
 def _eligibility(e: EligibilityDecided, _at: datetime) -> list[Intent]:
@@ -137,7 +137,7 @@ def _urgent(e: UrgentReviewRequired, _at: datetime) -> list[Intent]:
 
 RULES: Mapping[type[Event], Callable[[Any, datetime], list[Intent]]] = {
     ConsultationRequested: _consultation,
-    ConsultationWaitlisted: _waitlisted,
+    AppointmentWaitlisted: _waitlisted,
     EligibilityDecided: _eligibility,
     AppointmentScheduled: _scheduled,
     AppointmentRescheduled: _rescheduled,

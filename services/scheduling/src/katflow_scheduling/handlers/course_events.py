@@ -1,10 +1,11 @@
 """scheduling's reactions to workflow events: each phase transition triggers the next on its own.
 
-ConsultationRequested → book the consultation (or waitlist it when the calendar is full).
+ConsultationRequested → book the consultation.
 PreparationCompleted → book dose 1. SessionAdministered → arm IntegrationDue/Overdue, book the
 integration inside its window (and the next dose when policy does not wait). AppointmentCompleted of
 an integration → next dose per cadence, or CourseCompleted after the last dose's integration.
 UrgentReviewRequired → halt. EligibilityDecided → resume or end.
+A consultation or dose that finds the calendar full is waitlisted (``booking.waitlist``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class CourseEvents:
     async def on_consultation_requested(self, event: ConsultationRequested, ctx: HandlerContext) -> None:
         await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
         plan = await store.load_plan(ctx.conn, event.course_id)
-        await booking.book_consultation(ctx.conn, self.deps, plan, ctx.envelope.id, ctx.emit)
+        await self._book_consultation(plan, ctx)
 
     async def on_preparation_completed(self, event: PreparationCompleted, ctx: HandlerContext) -> None:
         await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
@@ -80,14 +81,21 @@ class CourseEvents:
             await self._book_dose(plan, ctx, ctx.envelope.id)
 
     async def _book_dose(self, plan: CoursePlan, ctx: HandlerContext, cause: str | None) -> None:
-        """Book the next dose on an event; a rule or a full calendar cannot be fixed by retrying.
-        ``cause`` (the event id) makes the booking idempotent; None when the event booked something else."""
+        """Book the next dose on an event, or waitlist it when the calendar is full; a rule cannot be
+        fixed by retrying. ``cause`` (the event id) makes the booking idempotent; None when the event
+        booked something else."""
         try:
             booked = await booking.book_dose(ctx.conn, self.deps, plan, ctx.emit, cause)
         except RuleViolation as exc:
             raise PermanentError(f"{exc.rule}: {exc.message}") from exc
         if booked is None:
-            raise PermanentError("no dosing slot inside the booking horizon")
+            await booking.waitlist(ctx.conn, self.deps, plan, AppointmentKind.DOSING, cause, ctx.emit)
+
+    async def _book_consultation(self, plan: CoursePlan, ctx: HandlerContext) -> None:
+        """Book the course's consultation on an event (its id makes it idempotent), or waitlist it."""
+        cause = ctx.envelope.id
+        if await booking.book_consultation(ctx.conn, self.deps, plan, cause, ctx.emit) is None:
+            await booking.waitlist(ctx.conn, self.deps, plan, AppointmentKind.CONSULTATION, cause, ctx.emit)
 
     async def on_urgent_review(self, event: UrgentReviewRequired, ctx: HandlerContext) -> None:
         plan = await store.lock_course(ctx.conn, event.course_id)
@@ -105,6 +113,9 @@ class CourseEvents:
             CourseStatus.ENDED,
         ):
             await store.set_status(ctx.conn, plan.id, CourseStatus.DOSING if prepared else CourseStatus.OPEN)
+            if not prepared and not await store.has_consultation(ctx.conn, plan.id):
+                # it was waiting for a consultation slot when it stopped (the stop ended the wait)
+                await self._book_consultation(await store.load_plan(ctx.conn, plan.id), ctx)
         elif event.outcome is EligibilityOutcome.NOT_ELIGIBLE and plan.status not in FINISHED:
             reason = CancellationReason.CLINIC_REQUEST
             await steps.stop_course(

@@ -6,17 +6,20 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+import asyncpg
 import structlog
 
+from katflow_shared import timers
 from katflow_shared.contracts import IntegrationDue, IntegrationOverdue, MonitoringCheckDue
-from katflow_shared.contracts.common import MonitoringCheck
+from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck
+from katflow_shared.http import RuleViolation
 from katflow_shared.messaging.errors import TRANSIENT_TYPES
 from katflow_shared.timers import Timer, TimerContext, TimerHandler
 
 from ..adapters import postgres_course as store
 from ..domain import timer_keys
 from ..domain.appointments import Status
-from ..domain.course import CourseStatus
+from ..domain.course import CoursePlan, CourseStatus
 from ..service_layer import booking, steps
 from ..service_layer.deps import Deps
 
@@ -50,7 +53,7 @@ class TimerHandlers:
             timer_keys.MONITORING_CHECK: _guarded(self.on_monitoring_check),
             timer_keys.INTEGRATION_DUE: _guarded(self.on_integration_due),
             timer_keys.INTEGRATION_OVERDUE: _guarded(self.on_integration_overdue),
-            timer_keys.CONSULTATION_RETRY: _guarded(self.on_consultation_retry),
+            timer_keys.BOOKING_RETRY: _guarded(self.on_booking_retry),
         }
 
     async def on_no_show(self, timer: Timer, ctx: TimerContext) -> None:
@@ -100,12 +103,37 @@ class TimerHandlers:
         )
         await ctx.emitter.emit(ctx.conn, event)
 
-    async def on_consultation_retry(self, timer: Timer, ctx: TimerContext) -> None:
-        """A waitlisted consultation request: book it if a slot has opened, else wait again."""
-        course_id = UUID(timer.payload["course_id"])
-        plan = await store.lock_course(ctx.conn, course_id, with_timers=False)
-        if plan.status is not CourseStatus.OPEN or await store.has_consultation(ctx.conn, course_id):
+    async def on_booking_retry(self, timer: Timer, ctx: TimerContext) -> None:
+        """A waitlisted consultation or dose looks for a slot again. The next look is armed first, so
+        a look that fails (logged as an error) does not end the wait; a booking ends it, and so does a
+        course that no longer needs one (booked by hand, or a rule now refuses the dose)."""
+        p = timer.payload
+        plan = await store.lock_course(ctx.conn, UUID(p["course_id"]), with_timers=False)
+        kind, cause, look = AppointmentKind(p["kind"]), p["cause"], int(p["attempt"])
+        if not await self._still_waiting(ctx.conn, plan, kind):
             return
+        await booking.arm_retry(ctx.conn, self.deps, plan.id, kind, cause, look + 1)
         emit = partial(ctx.emitter.emit, ctx.conn)
-        cause, attempt = timer.payload["cause"], int(timer.payload["attempt"])
-        await booking.book_consultation(ctx.conn, self.deps, plan, cause, emit, attempt)
+        try:
+            async with ctx.conn.transaction():  # savepoint: a failed look leaves the next one armed
+                if kind is AppointmentKind.CONSULTATION:
+                    found = await booking.book_consultation(ctx.conn, self.deps, plan, cause, emit)
+                else:
+                    found = await booking.book_dose(ctx.conn, self.deps, plan, emit, cause)
+        except TRANSIENT_TYPES:
+            raise
+        except RuleViolation as exc:  # e.g. an integration is now outstanding: the course books on
+            log.info("booking_wait_ended", course_id=str(plan.id), rule=exc.rule)  # its own later
+            await timers.cancel(ctx.conn, timer_keys.waitlist_prefix(plan.id))
+            return
+        except Exception as exc:
+            log.error("booking_look_failed", course_id=str(plan.id), kind=kind.value, error=repr(exc))
+            return
+        if found is not None:
+            await timers.cancel(ctx.conn, timer_keys.waitlist_prefix(plan.id))
+
+    @staticmethod
+    async def _still_waiting(conn: asyncpg.Connection, plan: CoursePlan, kind: AppointmentKind) -> bool:
+        if kind is AppointmentKind.CONSULTATION:
+            return plan.status is CourseStatus.OPEN and not await store.has_consultation(conn, plan.id)
+        return plan.status is CourseStatus.DOSING and not plan.open_dosing

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 
 from katflow_shared import timers
-from katflow_shared.contracts import AppointmentScheduled, ConsultationWaitlisted
+from katflow_shared.contracts import AppointmentScheduled, AppointmentWaitlisted
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.http import RuleViolation
 from katflow_shared.messaging.errors import TransientError
@@ -151,33 +151,59 @@ async def arm_no_show(
 
 
 async def book_consultation(
-    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, cause: str, emit: Emit, attempt: int = 0
-) -> None:
-    """Book the first consultation with any consultation clinician. With none free inside the booking
-    horizon the request waits: a timer tries again in ``waitlist_retry_minutes``, and the first miss
-    (``attempt`` 0) announces ConsultationWaitlisted. ``cause`` (the request's event id) makes the
-    booking idempotent."""
-    clinic, now = deps.clinic, deps.clock.now()
+    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, cause: str, emit: Emit
+) -> Reservation | None:
+    """Book the first consultation with any consultation clinician; None when the calendar is full.
+    ``cause`` (the event id) makes the booking idempotent."""
+    clinic = deps.clinic
     req = Request(
         fields={"course_id": plan.id, "kind": AppointmentKind.CONSULTATION.value, "cause_event": cause},
         need=deps.need("consultation", with_room=False),
         duration=timedelta(minutes=clinic.consultation_minutes),
-        earliest=now + timedelta(hours=clinic.booking_lead_hours),
+        earliest=deps.clock.now() + timedelta(hours=clinic.booking_lead_hours),
         grace_minutes=clinic.no_show_grace_minutes,
     )
-    if await book(conn, deps, plan, req, emit) is not None:
-        return
-    retry_at = now + timedelta(minutes=clinic.waitlist_retry_minutes)
-    payload = {"course_id": str(plan.id), "cause": str(cause), "attempt": attempt + 1}
-    await timers.schedule(
-        conn, timer_keys.CONSULTATION_RETRY, timer_keys.waitlist(plan.id, attempt + 1), retry_at, payload
-    )
-    if attempt == 0:
-        await emit(
-            ConsultationWaitlisted(
-                course_id=plan.id, patient_id=plan.patient_id, waitlisted_at=now, next_attempt_at=retry_at
-            )
+    return await book(conn, deps, plan, req, emit)
+
+
+async def waitlist(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    plan: CoursePlan,
+    kind: AppointmentKind,
+    cause: str | None,
+    emit: Emit,
+) -> None:
+    """Nothing free inside the booking horizon: wait for a slot. A durable timer looks again every
+    ``waitlist_retry_minutes`` (``handlers.timers.on_booking_retry``); AppointmentWaitlisted tells
+    staff, once. A halt or end of the course cancels the wait (``steps.stop_course``)."""
+    retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1)
+    dose = plan.doses_given + 1 if kind is AppointmentKind.DOSING else None
+    await emit(
+        AppointmentWaitlisted(
+            course_id=plan.id,
+            patient_id=plan.patient_id,
+            kind=kind,
+            dose_number=dose,
+            waitlisted_at=deps.clock.now(),
+            next_attempt_at=retry_at,
         )
+    )
+
+
+async def arm_retry(
+    conn: asyncpg.Connection,
+    deps: Deps,
+    course_id: uuid.UUID,
+    kind: AppointmentKind,
+    cause: str | None,
+    look: int,
+) -> datetime:
+    """Arm the waitlist's ``look``-th look, ``waitlist_retry_minutes`` from now; return when."""
+    due = deps.clock.now() + timedelta(minutes=deps.clinic.waitlist_retry_minutes)
+    payload = {"course_id": str(course_id), "kind": kind.value, "cause": cause, "attempt": look}
+    await timers.schedule(conn, timer_keys.BOOKING_RETRY, timer_keys.waitlist(course_id, look), due, payload)
+    return due
 
 
 async def book_dose(

@@ -112,5 +112,5 @@ async def stop_course(
     for appt in await store.open_appointments(conn, plan.id):
         if appt.status is Status.SCHEDULED:
             await cancel_appointment(conn, appt, reason, None, now, emit)
-    await timers.cancel(conn, timer_keys.waitlist_prefix(plan.id))  # a consultation still waiting
+    await timers.cancel(conn, timer_keys.waitlist_prefix(plan.id))  # a booking waiting for a slot
     await store.set_status(conn, plan.id, status)

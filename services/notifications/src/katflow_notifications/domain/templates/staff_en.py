@@ -14,12 +14,12 @@ _TEXTS: dict[str, tuple[int, str, str]] = {
         "New consultation request",
         "A new consultation request arrived.\nRequest: {consultation_request_id}",
     ),
-    "consultation_waitlisted": (
+    "booking_waitlisted": (
         1,
-        "Consultation request waitlisted: calendar full",
-        "No consultation slot is free inside the booking horizon, so this request is waiting. It is "
-        "tried again from {next_attempt_at_local} and booked into the first slot that opens; add "
-        "consultation hours or clinicians to book it sooner.",
+        "Booking waitlisted: calendar full",
+        "No {kind} slot is free inside the booking horizon, so this booking is waiting. It is tried "
+        "again from {next_attempt_at_local} and booked into the first slot that opens; add hours or "
+        "clinicians, or book it by hand, to book it sooner.",
     ),
     "urgent_review": (
         1,
