@@ -126,19 +126,13 @@ async def test_a_full_calendar_waitlists_requests_and_tells_intake(infra: Infra,
         assert len(waitlisted) >= 25 - 16
 
         def alerts() -> int:
-            return sum(
-                1 for m in stack.sink.messages() if m.subject.startswith("Consultation request waitlisted")
-            )
+            return sum(1 for m in stack.sink.messages() if m.subject == "Booking waitlisted: calendar full")
 
         async def told() -> bool:
             return alerts() >= len(waitlisted)
 
         assert await wait_for(told, within=60)
-        staff = {
-            m.rcpt_to
-            for m in stack.sink.messages()
-            if m.subject.startswith("Consultation request waitlisted")
-        }
+        staff = {m.rcpt_to for m in stack.sink.messages() if m.subject == "Booking waitlisted: calendar full"}
         assert alerts() == len(waitlisted) and staff == {("intake@clinic.example",)}
     finally:
         stack.stop()
