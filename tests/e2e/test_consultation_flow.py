@@ -134,5 +134,11 @@ async def test_a_full_calendar_waitlists_requests_and_tells_intake(infra: Infra,
         assert await wait_for(told, within=60)
         staff = {m.rcpt_to for m in stack.sink.messages() if m.subject == "Booking waitlisted: calendar full"}
         assert alerts() == len(waitlisted) and staff == {("intake@clinic.example",)}
+        async with httpx.AsyncClient(headers=stack.auth_headers()) as http:
+            resp = await http.get(f"{stack.url('scheduling')}/v1/waitlist")
+        assert resp.status_code == 200, resp.text
+        assert {(w["course_id"], w["kind"], w["looks"]) for w in resp.json()} == {
+            (c, "consultation", 0) for c in waitlisted
+        }
     finally:
         stack.stop()

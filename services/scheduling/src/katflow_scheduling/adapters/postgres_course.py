@@ -147,6 +147,20 @@ async def has_consultation(conn: asyncpg.Connection, course_id: UUID) -> bool:
     return bool(found)
 
 
+async def waitlist(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """The bookings waiting for a slot (``booking.waitlist``), longest waiting first: their pending
+    look timers."""
+    return list(
+        await pool.fetch(
+            "SELECT (payload->>'course_id')::uuid AS course_id, payload->>'kind' AS kind,"
+            " (payload->>'since')::timestamptz AS waiting_since, (payload->>'attempt')::int - 1 AS looks,"
+            " due_at AS next_look_at FROM timers WHERE kind = $1 AND status = 'pending'"
+            " ORDER BY waiting_since, course_id",
+            timer_keys.BOOKING_RETRY,
+        )
+    )
+
+
 async def open_appointments(conn: asyncpg.Connection, course_id: UUID) -> list[Appointment]:
     rows = await conn.fetch(
         _APPOINTMENT_SQL + " WHERE a.course_id = $1 AND a.status = ANY($2::text[]) ORDER BY lower(a.during)",

@@ -133,6 +133,27 @@ async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any
     }
 
 
+class WaitingOut(BaseModel):
+    course_id: UUID
+    kind: str
+    waiting_since: datetime
+    looks: int
+    next_look_at: datetime
+
+
+@router.get(
+    "/waitlist",
+    response_model=list[WaitingOut],
+    summary="Bookings waiting for a slot because the calendar was full, longest waiting first",
+    description="A consultation or dose that found no free slot inside the booking horizon "
+    "(AppointmentWaitlisted). Scheduling looks again every waitlist_retry_minutes (clinic file) and "
+    "books the first slot that opens; add hours or clinicians, or book a dose by hand, to end the wait.",
+    dependencies=CARE_TEAM_ONLY,
+)
+async def waitlist(pool: PoolDep) -> list[dict[str, Any]]:
+    return [dict(r) for r in await store.waitlist(pool)]
+
+
 @router.post(
     "/appointments/{appointment_id}/check-in",
     dependencies=CARE_TEAM_ONLY,

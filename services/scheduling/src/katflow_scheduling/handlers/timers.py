@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from uuid import UUID
 
@@ -112,7 +113,8 @@ class TimerHandlers:
         kind, cause, look = AppointmentKind(p["kind"]), p["cause"], int(p["attempt"])
         if not await self._still_waiting(ctx.conn, plan, kind):
             return
-        await booking.arm_retry(ctx.conn, self.deps, plan.id, kind, cause, look + 1)
+        since = datetime.fromisoformat(p["since"])
+        await booking.arm_retry(ctx.conn, self.deps, plan.id, kind, cause, look + 1, since)
         emit = partial(ctx.emitter.emit, ctx.conn)
         try:
             async with ctx.conn.transaction():  # savepoint: a failed look leaves the next one armed

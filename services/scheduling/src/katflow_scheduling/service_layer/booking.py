@@ -177,7 +177,7 @@ async def waitlist(
     """Nothing free inside the booking horizon: wait for a slot. A durable timer looks again every
     ``waitlist_retry_minutes`` (``handlers.timers.on_booking_retry``); AppointmentWaitlisted tells
     staff, once. A halt or end of the course cancels the wait (``steps.stop_course``)."""
-    retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1)
+    retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1, deps.clock.now())
     dose = plan.doses_given + 1 if kind is AppointmentKind.DOSING else None
     await emit(
         AppointmentWaitlisted(
@@ -198,10 +198,18 @@ async def arm_retry(
     kind: AppointmentKind,
     cause: str | None,
     look: int,
+    since: datetime,
 ) -> datetime:
-    """Arm the waitlist's ``look``-th look, ``waitlist_retry_minutes`` from now; return when."""
+    """Arm the waitlist's ``look``-th look, ``waitlist_retry_minutes`` from now; return when. The
+    payload is also what ``GET /v1/waitlist`` shows (``since``: when the wait began)."""
     due = deps.clock.now() + timedelta(minutes=deps.clinic.waitlist_retry_minutes)
-    payload = {"course_id": str(course_id), "kind": kind.value, "cause": cause, "attempt": look}
+    payload = {
+        "course_id": str(course_id),
+        "kind": kind.value,
+        "cause": cause,
+        "attempt": look,
+        "since": since.isoformat(),
+    }
     await timers.schedule(conn, timer_keys.BOOKING_RETRY, timer_keys.waitlist(course_id, look), due, payload)
     return due
 
