@@ -26,7 +26,7 @@ from uuid import UUID
 
 import structlog
 
-from katflow_shared.messaging.errors import TRANSIENT_TYPES
+from katflow_shared.messaging.errors import TRANSIENT_TYPES, classify
 from katflow_shared.runtime import Runtime
 from katflow_shared.wakeup import Wakeup
 
@@ -108,7 +108,7 @@ class Dispatcher:
         self._wakeup.set()  # room for another delivery, and the next of its lane may be due
         if task.cancelled() or (exc := task.exception()) is None:
             return
-        if isinstance(exc, TRANSIENT_TYPES):  # the lease returns the delivery to the queue
+        if classify(exc) == "transient":  # the lease returns the delivery to the queue
             log.warning("dispatcher_retry", error=type(exc).__name__)
         elif self._failure is None:
             self._failure = exc
