@@ -28,7 +28,7 @@ from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.inbox import first_delivery
-from katflow_shared.messaging.kafka import make_consumer, make_producer
+from katflow_shared.messaging.kafka import delete_topics, make_consumer, make_producer
 from katflow_shared.settings import ServiceSettings
 
 from .stats import rate
@@ -76,17 +76,6 @@ async def create_topics(settings: ServiceSettings, names: list[str], partitions:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(n, partitions, settings.kafka_replication_factor) for n in names])
-    finally:
-        await admin.close()
-
-
-async def delete_topics(bootstrap: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        if doomed := [n for n in names if n in existing]:
-            await admin.delete_topics(doomed)
     finally:
         await admin.close()
 

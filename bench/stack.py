@@ -18,13 +18,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.auth import Role, hash_api_key
-from katflow_shared.contracts.topics import ALL_TOPICS, WORKFLOW_TOPICS
+from katflow_shared.contracts.topics import WORKFLOW_TOPICS
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
-from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, free_port
+from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, destroy, free_port
 from katflow_tools.time_machine import TimeMachine
 
-from .baselines import delete_topics
 from .sink import SinkProcess, SinkReader
 
 
@@ -84,13 +83,7 @@ class BenchStack:
 
     async def destroy(self) -> None:
         """Drop the run's databases and topics (they are the benchmark's own, by prefix)."""
-        await delete_topics(self.cfg.kafka_bootstrap, [self.prefix + t.name for t in ALL_TOPICS])
-        conn = await asyncpg.connect(self.cfg.pg_admin_dsn)
-        try:
-            for service in SERVICES:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{self.cfg.db_prefix}{service}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await destroy(self.cfg)
 
     async def end_offsets(self) -> int:
         """Records on the workflow topics so far (sum of partition end offsets)."""

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.infra import REPO, Infra, find_infra
-from tests.support.stack import Stack, make_stack
+from tests.support.stack import Stack, destroy_created, make_stack
 
 RUN_ROOT = Path(os.environ.get("KATFLOW_TEST_RUN_DIR", REPO / ".run" / "tests"))
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Infra]:
+async def infra() -> AsyncIterator[Infra]:
     found, containers = find_infra()
     yield found
+    await destroy_created()  # the session's topics and databases: the broker does not fill up
     for container in containers:
         container.stop()  # type: ignore[attr-defined]
 

@@ -7,6 +7,7 @@ import json
 import secrets
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from katflow_shared.auth import CARE_TEAM, Role, hash_api_key
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.smtp_sink import SmtpSink
-from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, free_port
+from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, destroy, free_port
 
 from .infra import Infra
 
@@ -82,6 +83,20 @@ def make_api_keys() -> tuple[dict[str, str], str]:
     return keys, json.dumps(config)
 
 
+CREATED: list[StackConfig] = []  # this session's stacks: their topics and databases go at its end
+
+
+async def destroy_created() -> None:
+    """Delete the topics and drop the databases of every stack this session made (a warning, not a
+    failure, when the broker or the database cannot be reached at the end)."""
+    while CREATED:
+        cfg = CREATED.pop()
+        try:
+            await destroy(cfg)
+        except Exception as exc:  # noqa: BLE001 - cleanup must not fail the run
+            warnings.warn(f"could not clean up {cfg.topic_prefix}: {exc!r}", stacklevel=1)
+
+
 async def make_stack(infra: Infra, run_root: Path, **extra_env: str) -> Stack:
     """A stack for one test. Services get test API keys (``Stack.auth_headers``) and a public-form
     rate limit high enough for load tests; ``extra_env`` overrides either."""
@@ -103,6 +118,7 @@ async def make_stack(infra: Infra, run_root: Path, **extra_env: str) -> Stack:
         ports={s: free_port() for s in SERVICES},
         extra_env=extra_env,
     )
+    CREATED.append(cfg)
     await create_databases(cfg)
     await ensure_topics(ServiceSettings(kafka_bootstrap=infra.kafka_bootstrap, topic_prefix=cfg.topic_prefix))
     return Stack(infra, cfg, sink, api_keys=api_keys)

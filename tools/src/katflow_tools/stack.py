@@ -17,6 +17,8 @@ import asyncpg
 import httpx
 
 from katflow_shared.auth import DEV_API_KEY, Role, hash_api_key
+from katflow_shared.contracts.topics import ALL_TOPICS
+from katflow_shared.messaging.kafka import delete_topics
 
 SERVICES = ("intake", "scheduling", "notifications")
 DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "notifications": 8003}
@@ -49,6 +51,17 @@ async def create_databases(cfg: StackConfig) -> None:
             name = f"{cfg.db_prefix}{service}"
             if name not in existing:
                 await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def destroy(cfg: StackConfig) -> None:
+    """Drop a stack's databases and delete its topics (a test's or benchmark's own, by prefix)."""
+    await delete_topics(cfg.kafka_bootstrap, [cfg.topic_prefix + t.name for t in ALL_TOPICS])
+    conn = await asyncpg.connect(cfg.pg_admin_dsn)
+    try:
+        for service in SERVICES:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{cfg.db_prefix}{service}" WITH (FORCE)')
     finally:
         await conn.close()
 

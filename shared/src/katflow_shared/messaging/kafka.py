@@ -77,3 +77,15 @@ async def ensure_topics(settings: ServiceSettings) -> list[str]:
         return [t.name for t in wanted]
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: list[str]) -> None:
+    """Delete those of ``names`` that exist (test and benchmark runs cleaning up after themselves)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        if doomed := [n for n in names if n in existing]:
+            await admin.delete_topics(doomed)
+    finally:
+        await admin.close()
