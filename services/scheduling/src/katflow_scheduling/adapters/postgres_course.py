@@ -161,6 +161,18 @@ async def waitlist(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
+async def longest_waiting(conn: asyncpg.Connection, kind: str) -> asyncpg.Record | None:
+    """The look timer (key, payload) of the booking of ``kind`` that has waited longest, locked; one
+    being fired right now is skipped."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT key, payload FROM timers WHERE kind = $1 AND status = 'pending' AND payload->>'kind' = $2"
+        " ORDER BY (payload->>'since')::timestamptz, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        timer_keys.BOOKING_RETRY,
+        kind,
+    )
+    return row
+
+
 async def open_appointments(conn: asyncpg.Connection, course_id: UUID) -> list[Appointment]:
     rows = await conn.fetch(
         _APPOINTMENT_SQL + " WHERE a.course_id = $1 AND a.status = ANY($2::text[]) ORDER BY lower(a.during)",

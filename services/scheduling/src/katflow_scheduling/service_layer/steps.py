@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from uuid import UUID
 
@@ -28,9 +29,14 @@ async def cancel_appointment(
     now: datetime,
     emit: Emit,
 ) -> None:
-    """Free the appointment's clinician and room, drop its timers, announce the cancellation."""
+    """Free the appointment's clinician and room, drop its timers, announce the cancellation. The
+    longest-waiting booking of the same kind (a full calendar's waitlist) looks for a slot now."""
     await store.set_status_of(conn, appt.id, Status.CANCELLED, now, reason.value, by)
     await timers.cancel(conn, timer_keys.appointment(appt.course_id, appt.id))
+    if (waiting := await store.longest_waiting(conn, appt.kind.value)) is not None:
+        await timers.schedule(
+            conn, timer_keys.BOOKING_RETRY, waiting["key"], now, json.loads(waiting["payload"])
+        )
     await emit(
         AppointmentCancelled(
             appointment_id=appt.id,
