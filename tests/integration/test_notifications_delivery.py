@@ -735,6 +735,32 @@ async def test_an_unexpected_error_stops_the_dispatcher_loudly(h: Harness) -> No
         await asyncio.wait_for(h.dispatcher.run(), 10)
 
 
+async def test_a_database_outage_after_the_provider_accepted_is_ridden_out_without_a_resend(
+    h: Harness,
+) -> None:
+    """The SMTP server took the email, then recording it failed (PostgreSQL restarting): the
+    dispatcher retries the record instead of leaving the delivery to be sent again."""
+    await h.contact()
+    await h.handle(h.appointment(h.clock.now() + timedelta(days=2)))  # a confirmation email
+    real = h.dispatcher.outcomes
+    failures = [asyncpg.CannotConnectNowError("the database system is starting up")]
+
+    class Flaky:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        async def sent(self, *args: Any) -> None:
+            if failures:
+                raise failures.pop()
+            await real.sent(*args)
+
+    h.dispatcher.outcomes = Flaky()  # type: ignore[assignment]
+    await h.dispatch()
+    [confirmation] = [d for d in await h.deliveries(patient_id=h.patient_id) if d["channel"] == "email"]
+    assert (confirmation["status"], confirmation["attempts"]) == ("sent", 1)
+    assert len(h.mail(EMAIL)) == 1 and failures == []
+
+
 # --------------------------------------------------------------------------- integrators, history, feed
 
 

@@ -320,6 +320,17 @@ async def settle_sent(
     return bool(moved)
 
 
+async def accepted_on_record(pool: asyncpg.Pool, delivery_id: UUID, provider_id: str) -> bool:
+    """Whether a settle of this acceptance committed (its 'accepted' attempt is logged)."""
+    found = await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM delivery_attempts WHERE delivery_id = $1 AND outcome = 'accepted'"
+        " AND provider_id = $2)",
+        delivery_id,
+        provider_id,
+    )
+    return bool(found)
+
+
 async def retry_later(
     conn: asyncpg.Connection, delivery_id: UUID, at: datetime, error_code: str, now: datetime
 ) -> None:

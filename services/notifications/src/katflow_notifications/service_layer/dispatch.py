@@ -20,6 +20,7 @@ sees the text sent just before).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from uuid import UUID
@@ -164,8 +165,29 @@ class Dispatcher:
             log.error("delivery_error", delivery_id=str(d.id), error=type(exc).__name__)
             await self._transient(d, f"error_{type(exc).__name__}", None)
         else:
-            await self.outcomes.sent(pool, d, receipt, self.runtime.clock.now())
+            await self._record_sent(d, receipt)
             log.info("delivery_sent", delivery_id=str(d.id), channel=d.channel, template=d.template_id)
+
+    async def _record_sent(self, d: Delivery, receipt: Receipt) -> None:
+        """The provider accepted the message: record it, retrying through a database outage. Giving
+        up would leave the delivery 'sending' until its lease ends, and the message would go out
+        again; so retry for up to half the lease. Before each retry, check whether the failed try
+        had committed after all (its accepted attempt is on record), so nothing is recorded twice."""
+        loop, delay = asyncio.get_running_loop(), 0.5
+        deadline = loop.time() + self.settings.delivery_lease_seconds / 2
+        while True:
+            try:
+                await self.outcomes.sent(self.runtime.pool, d, receipt, self.runtime.clock.now())
+                return
+            except TRANSIENT_TYPES as exc:
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning("delivery_record_retry", delivery_id=str(d.id), error=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            with contextlib.suppress(*TRANSIENT_TYPES):
+                if await store.accepted_on_record(self.runtime.pool, d.id, receipt.provider_id):
+                    return
 
     async def _decide_capped(self, d: Delivery, patient_id: UUID, traits: Traits, target: Target) -> Decision:
         """The frequency cap, exact across replicas: under the patient's lock, count the texts sent
