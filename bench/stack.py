@@ -21,7 +21,15 @@ from katflow_shared.auth import Role, hash_api_key
 from katflow_shared.contracts.topics import WORKFLOW_TOPICS
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
-from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, destroy, free_port
+from katflow_tools.stack import (
+    SERVICES,
+    ServiceProcess,
+    StackConfig,
+    create_databases,
+    destroy,
+    free_port,
+    free_ports,
+)
 from katflow_tools.time_machine import TimeMachine
 
 from .sink import SinkProcess, SinkReader
@@ -162,7 +170,8 @@ async def make_bench_stack(
     api_key, api_keys_env = bench_api_key()
     clock = TimeMachine(run_dir / "clock-offset.txt") if movable_clock else None
     clock_env = {"KATFLOW_CLOCK_OFFSET_FILE": str(clock.path)} if clock else {}
-    sink = SinkProcess(free_port(), run_dir / "mail.tsv").start()
+    sink_port, *ports = free_ports(1 + len(SERVICES))  # chosen together: the sink binds later
+    sink = SinkProcess(sink_port, run_dir / "mail.tsv").start()
     cfg = StackConfig(
         run_dir=run_dir,
         kafka_bootstrap=kafka_bootstrap,
@@ -170,7 +179,7 @@ async def make_bench_stack(
         smtp_port=sink.port,
         topic_prefix=f"{tag}.",
         db_prefix=f"{tag}_",
-        ports={s: free_port() for s in SERVICES},
+        ports=dict(zip(SERVICES, ports, strict=True)),
         extra_env={
             "KATFLOW_API_KEYS": api_keys_env,
             "KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE": "100000000",

@@ -21,7 +21,15 @@ from katflow_shared.auth import CARE_TEAM, Role, hash_api_key
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.smtp_sink import SmtpSink
-from katflow_tools.stack import SERVICES, ServiceProcess, StackConfig, create_databases, destroy, free_port
+from katflow_tools.stack import (
+    SERVICES,
+    ServiceProcess,
+    StackConfig,
+    create_databases,
+    destroy,
+    free_port,
+    service_ports,
+)
 
 from .infra import Infra
 
@@ -115,7 +123,7 @@ async def make_stack(infra: Infra, run_root: Path, **extra_env: str) -> Stack:
         smtp_port=sink.port,
         topic_prefix=f"{tag}.",
         db_prefix=f"{tag}_",
-        ports={s: free_port() for s in SERVICES},
+        ports=service_ports(),
         extra_env=extra_env,
     )
     CREATED.append(cfg)

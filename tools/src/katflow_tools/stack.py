@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,10 +67,24 @@ async def destroy(cfg: StackConfig) -> None:
         await conn.close()
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: all held open while they are chosen, since ports picked one
+    after the other can repeat (two services given one port: the second cannot bind, and the first
+    answers its readiness check)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def service_ports() -> dict[str, int]:
+    """A distinct free port for each service."""
+    return dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True))
 
 
 class ServiceProcess:
