@@ -81,6 +81,17 @@ async def schedule(
     await conn.execute(SCHEDULE, kind, key, due_at, json.dumps(dict(payload or {})), CHANNEL)
 
 
+async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:
+    """Make a pending timer due at ``due_at`` (its payload unchanged), waking the worker at commit."""
+    await conn.execute(
+        "WITH moved AS (UPDATE timers SET due_at = $2 WHERE id = $1 AND status = 'pending' RETURNING id)"
+        " SELECT pg_notify($3, '') FROM moved",
+        timer_id,
+        due_at,
+        CHANNEL,
+    )
+
+
 async def cancel(conn: asyncpg.Connection, key_prefix: str, kind: str | None = None) -> int:
     """Cancel pending timers whose key starts with ``key_prefix`` (optionally of one kind)."""
     result = await conn.execute(

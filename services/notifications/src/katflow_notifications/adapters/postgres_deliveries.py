@@ -72,7 +72,6 @@ class Delivery:
     automated: bool
     exempt: bool
     created_at: datetime
-    lane: str  # whose messages go out one at a time, in queue order (migrations/004, 005)
     recipient: dict[str, Any] = field(default_factory=dict)  # patient row (+ sms opt-out), if any
 
     @classmethod
@@ -129,7 +128,7 @@ async def queue(conn: asyncpg.Connection, d: NewDelivery) -> UUID | None:
 DELIVERY_COLUMNS = """
 SELECT d.id, d.event_id, d.notification, d.audience, d.channel, d.template_id, d.template_version,
        d.locale, d.context, d.attempts, d.course_id, d.patient_id, d.staff_id, d.appointment_id,
-       d.address, d.urgent, d.automated, d.exempt, d.created_at, d.lane,
+       d.address, d.urgent, d.automated, d.exempt, d.created_at,
        r.patient_id AS r_patient_id, r.given_name AS r_given_name, r.email AS r_email, r.phone AS r_phone,
        r.time_zone AS r_time_zone, r.locale AS r_locale,
        r.email_consent AS r_email_consent, r.email_consent_at AS r_email_consent_at,

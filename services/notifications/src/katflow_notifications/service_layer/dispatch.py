@@ -93,7 +93,7 @@ class Dispatcher:
                     for d in claimed:
                         task = asyncio.create_task(self.deliver(d))
                         sending.add(task)
-                        task.add_done_callback(lambda t: self._sent(sending, t))
+                        task.add_done_callback(lambda t: self._finished(sending, t))
                 if not 0 < free == len(claimed):  # a full claim: there may be more due, claim again now
                     await self._wakeup.wait(self.settings.dispatch_poll_seconds)
         finally:
@@ -104,7 +104,7 @@ class Dispatcher:
                 for close in self.on_close:
                     await close()
 
-    def _sent(self, sending: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
+    def _finished(self, sending: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
         sending.discard(task)
         self._wakeup.set()  # room for another delivery, and the next of its lane may be due
         if task.cancelled() or (exc := task.exception()) is None:

@@ -153,7 +153,7 @@ async def waitlist(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return list(
         await pool.fetch(
             "SELECT (payload->>'course_id')::uuid AS course_id, payload->>'kind' AS kind,"
-            " (payload->>'since')::timestamptz AS waiting_since, (payload->>'attempt')::int - 1 AS looks,"
+            " (payload->>'since')::timestamptz AS waiting_since, (payload->>'look')::int - 1 AS looks,"
             " due_at AS next_look_at FROM timers WHERE kind = $1 AND status = 'pending'"
             " ORDER BY waiting_since, course_id",
             timer_keys.BOOKING_RETRY,
@@ -161,16 +161,16 @@ async def waitlist(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
-async def longest_waiting(conn: asyncpg.Connection, kind: str) -> asyncpg.Record | None:
-    """The look timer (key, payload) of the booking of ``kind`` that has waited longest, locked; one
-    being fired right now is skipped."""
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT key, payload FROM timers WHERE kind = $1 AND status = 'pending' AND payload->>'kind' = $2"
+async def longest_waiting(conn: asyncpg.Connection, kind: str) -> int | None:
+    """The id of the look timer of the booking of ``kind`` that has waited longest, locked; one being
+    fired right now is skipped."""
+    timer_id: int | None = await conn.fetchval(
+        "SELECT id FROM timers WHERE kind = $1 AND status = 'pending' AND payload->>'kind' = $2"
         " ORDER BY (payload->>'since')::timestamptz, id LIMIT 1 FOR UPDATE SKIP LOCKED",
         timer_keys.BOOKING_RETRY,
         kind,
     )
-    return row
+    return timer_id
 
 
 async def open_appointments(conn: asyncpg.Connection, course_id: UUID) -> list[Appointment]:

@@ -47,7 +47,10 @@ class ClinicConfig(BaseModel):
     rems_certified: bool = Field(False, description="Site certified for the esketamine REMS.")
     no_show_grace_minutes: int = Field(15, ge=0, le=120, description="No-show grace for consultations.")
     waitlist_retry_minutes: int = Field(
-        60, gt=0, le=1440, description="How often a waitlisted consultation request looks for a slot again."
+        60,
+        gt=0,
+        le=1440,
+        description="How often a waitlisted booking (consultation or dose) looks for a slot again.",
     )
 
     @model_validator(mode="after")

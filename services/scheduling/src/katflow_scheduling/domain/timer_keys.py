@@ -25,10 +25,10 @@ def session(course_id: UUID, session_id: UUID) -> str:
     return f"{course(course_id)}session:{session_id}:"
 
 
-def waitlist(course_id: UUID, attempt: int) -> str:
-    """A waitlisted consultation's retry; each attempt has its own key (a firing timer is still
+def waitlist(course_id: UUID, look: int) -> str:
+    """A waitlisted booking's ``look``-th look; each has its own key (a firing timer is still
     pending, and scheduling its own key again would move it instead of arming the next)."""
-    return f"{waitlist_prefix(course_id)}{attempt}"
+    return f"{waitlist_prefix(course_id)}{look}"
 
 
 def waitlist_prefix(course_id: UUID) -> str:

@@ -110,7 +110,7 @@ class TimerHandlers:
         course that no longer needs one (booked by hand, or a rule now refuses the dose)."""
         p = timer.payload
         plan = await store.lock_course(ctx.conn, UUID(p["course_id"]), with_timers=False)
-        kind, cause, look = AppointmentKind(p["kind"]), p["cause"], int(p["attempt"])
+        kind, cause, look = AppointmentKind(p["kind"]), p["cause"], int(p["look"])
         if not await self._still_waiting(ctx.conn, plan, kind):
             return
         since = datetime.fromisoformat(p["since"])

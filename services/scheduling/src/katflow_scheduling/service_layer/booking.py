@@ -177,7 +177,8 @@ async def waitlist(
     """Nothing free inside the booking horizon: wait for a slot. A durable timer looks again every
     ``waitlist_retry_minutes`` (``handlers.timers.on_booking_retry``); AppointmentWaitlisted tells
     staff, once. A halt or end of the course cancels the wait (``steps.stop_course``)."""
-    retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1, deps.clock.now())
+    now = deps.clock.now()
+    retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1, now)
     dose = plan.doses_given + 1 if kind is AppointmentKind.DOSING else None
     await emit(
         AppointmentWaitlisted(
@@ -185,7 +186,7 @@ async def waitlist(
             patient_id=plan.patient_id,
             kind=kind,
             dose_number=dose,
-            waitlisted_at=deps.clock.now(),
+            waitlisted_at=now,
             next_attempt_at=retry_at,
         )
     )
@@ -207,7 +208,7 @@ async def arm_retry(
         "course_id": str(course_id),
         "kind": kind.value,
         "cause": cause,
-        "attempt": look,
+        "look": look,
         "since": since.isoformat(),
     }
     await timers.schedule(conn, timer_keys.BOOKING_RETRY, timer_keys.waitlist(course_id, look), due, payload)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from uuid import UUID
 
@@ -34,9 +33,7 @@ async def cancel_appointment(
     await store.set_status_of(conn, appt.id, Status.CANCELLED, now, reason.value, by)
     await timers.cancel(conn, timer_keys.appointment(appt.course_id, appt.id))
     if (waiting := await store.longest_waiting(conn, appt.kind.value)) is not None:
-        await timers.schedule(
-            conn, timer_keys.BOOKING_RETRY, waiting["key"], now, json.loads(waiting["payload"])
-        )
+        await timers.move(conn, waiting, now)
     await emit(
         AppointmentCancelled(
             appointment_id=appt.id,
