@@ -7,12 +7,13 @@ Infrastructure comes from KATFLOW_KAFKA_BOOTSTRAP and KATFLOW_PG_ADMIN_DSN (what
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+import uvloop
 
 from .profiles import PROFILES
 from .report import render
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     skip = frozenset(s.strip() for s in args.skip.split(",") if s.strip())
     if unknown := skip - PARTS:
         parser.error(f"unknown part(s) to skip: {', '.join(sorted(unknown))}")
-    report = asyncio.run(
+    report = uvloop.run(
         run(profile, args.kafka, args.pg_admin_dsn, args.run_dir, args.py_spy, args.keep, skip)
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

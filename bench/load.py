@@ -15,11 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from aiokafka import AIOKafkaConsumer
 
 from katflow_shared.contracts import topics
 
+from .http1 import Http1Pool, TransportError
 from .sink import Mail, SinkReader
 from .stack import BenchStack
 from .stats import Exactness, Summary, rate
@@ -106,10 +106,13 @@ class Tracker:
     by_email: dict[str, Request] = field(default_factory=dict)
     staff_alerts: int = 0
     other_mail: Counter[str] = field(default_factory=Counter)
+    open: Counter[str] = field(default_factory=Counter)  # per phase: requests not yet complete
     completed: asyncio.Condition = field(default_factory=asyncio.Condition)
     _task: asyncio.Task[None] | None = None
 
     def add(self, request: Request) -> None:
+        if request.email not in self.by_email:
+            self.open[request.phase] += 1
         self.by_email[request.email] = request
 
     def start(self) -> None:
@@ -132,18 +135,20 @@ class Tracker:
         any_completed = False
         for m in mails:
             req = self.by_email.get(m.rcpt)
+            was_complete = req is not None and req.complete
             if m.subject == STAFF_ALERT:
                 self.staff_alerts += 1
             elif req is not None and m.subject == ACK:
                 req.acks += 1
                 req.ack_at = req.ack_at or m.at
-                any_completed |= req.complete
             elif req is not None and m.subject == CONFIRMATION:
                 req.confirmations += 1
                 req.confirmed_at = req.confirmed_at or m.at
-                any_completed |= req.complete
             else:
                 self.other_mail[m.subject] += 1
+            if req is not None and req.complete and not was_complete:
+                self.open[req.phase] -= 1
+                any_completed = True
         return any_completed
 
     def of(self, phase: str) -> list[Request]:
@@ -156,39 +161,36 @@ class Client:
     def __init__(self, stack: BenchStack, tracker: Tracker, connections: int = 100) -> None:
         self.stack = stack
         self.tracker = tracker
-        self.http = httpx.AsyncClient(
-            timeout=30,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        )
+        host, _, port = stack.url("intake").removeprefix("http://").partition(":")
+        self.http = Http1Pool(host, int(port), connections)
         self.errors: Counter[str] = Counter()
         self.http_seconds: list[float] = []
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
     async def submit(self, req: Request) -> None:
         self.tracker.add(req)
-        url = f"{self.stack.url('intake')}/v1/consultation-requests"
         body = consultation_request(req.email, req.n)
         headers = {"Idempotency-Key": f"{self.stack.prefix}{req.email}"}
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             req.sent_at = time.monotonic()
             try:
-                resp = await self.http.post(url, json=body, headers=headers)
-            except httpx.TransportError as exc:
-                self.errors[type(exc).__name__] += 1
+                status, answer = await self.http.post_json("/v1/consultation-requests", body, headers)
+            except TransportError as exc:
+                self.errors[str(exc)] += 1
                 req.http_retries += 1
                 await asyncio.sleep(0.2)
                 continue
-            if resp.status_code == 202:
+            if status == 202:
                 req.accepted_at = time.monotonic()
                 self.http_seconds.append(req.accepted_at - req.sent_at)
-                req.course_id = resp.json()["course_id"]
+                req.course_id = answer["course_id"]
                 return
-            self.errors[f"http_{resp.status_code}"] += 1
-            if resp.status_code < 500 and resp.status_code != 429:
-                raise RuntimeError(f"request refused: {resp.status_code} {resp.text[:300]}")
+            self.errors[f"http_{status}"] += 1
+            if status < 500 and status != 429:
+                raise RuntimeError(f"request refused: {status} {str(answer)[:300]}")
             req.http_retries += 1
             await asyncio.sleep(0.5)
         raise RuntimeError(f"request {req.email} not accepted within 120 s")
@@ -209,17 +211,15 @@ async def fixed_rate(
     start = time.monotonic()
     tasks = []
     cut_off: float | None = None
-    requests: list[Request] = []
     for n in range(count):
         delay = start + n / per_second - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         if max_backlog is not None and n % 10 == 0:
-            if sum(1 for r in requests if not r.complete) > max_backlog:
+            if client.tracker.open[phase] > max_backlog:
                 cut_off = time.monotonic() - start
                 break
         req = Request(phase, n, address(client.stack.prefix, phase, n))
-        requests.append(req)
         tasks.append(asyncio.create_task(client.submit(req)))
     end = time.monotonic()
     await asyncio.gather(*tasks)
@@ -237,8 +237,7 @@ async def saturate(
     tasks: list[asyncio.Task[None]] = []
     n = 0
     while time.monotonic() < end:
-        open_now = sum(1 for r in tracker.of(phase) if not r.complete)
-        for _ in range(in_flight - open_now):
+        for _ in range(in_flight - tracker.open[phase]):
             req = Request(phase, n, address(client.stack.prefix, phase, n))
             n += 1
             tasks.append(asyncio.create_task(client.submit(req)))

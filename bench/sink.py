@@ -20,12 +20,12 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import default
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import IO, Any
 
-from aiosmtpd.controller import Controller
+import uvloop
+from aiosmtpd.smtp import SMTP
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -35,16 +35,32 @@ class StampingHandler:
 
     def __init__(self, out: IO[str]) -> None:
         self.out = out
-        self.parser = BytesHeaderParser(policy=default)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw: bytes = envelope.original_content or envelope.content
-        subject = str(self.parser.parsebytes(raw)["Subject"] or "")
+        subject = subject_of(raw)
         stamp = time.monotonic()
         for rcpt in envelope.rcpt_tos:
             self.out.write(f"{stamp:.6f}\t{_clean(rcpt)}\t{_clean(subject)}\n")
         self.out.flush()
         return "250 Message accepted for delivery"
+
+
+def subject_of(raw: bytes) -> str:
+    """The Subject header of a message, unfolded and decoded (RFC 2047), without parsing the rest:
+    the sink shares the CPUs with what it measures."""
+    head = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    lines = head.split(b"\n")
+    for i, line in enumerate(lines):
+        if line[:8].lower() == b"subject:":
+            value = line[8:]
+            for more in lines[i + 1 :]:
+                if not more[:1].isspace():
+                    break
+                value += more
+            text = value.decode("utf-8", "replace").strip()
+            return str(make_header(decode_header(text))) if "=?" in text else text
+    return ""
 
 
 def _clean(text: str) -> str:
@@ -135,20 +151,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     with args.out.open("a", buffering=1) as out:
-        controller = Controller(StampingHandler(out), hostname="127.0.0.1", port=args.port)
-        controller.start()
-        stop = asyncio.Event()
+        uvloop.run(_serve(StampingHandler(out), args.port))
 
-        async def wait() -> None:
-            loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, stop.set)
-            loop.add_signal_handler(signal.SIGINT, stop.set)
-            await stop.wait()
 
-        try:
-            asyncio.run(wait())
-        finally:
-            controller.stop()
+async def _serve(handler: StampingHandler, port: int) -> None:
+    """The SMTP server on this process's own event loop (aiosmtpd's Controller would run it in a
+    second thread, and every message would cross between the two)."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SMTP(handler, hostname="127.0.0.1"), "127.0.0.1", port)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await server.wait_closed()
 
 
 if __name__ == "__main__":
