@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -45,7 +45,18 @@ from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
 from tests.support.infra import Infra
 
-START = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # Monday 07:00 New York
+
+def _monday_noon_ahead(days: int = 7) -> datetime:
+    """The first Monday 12:00 UTC at least ``days`` ahead (07:00 or 08:00 in New York). Ahead of the
+    real date, always: PostgreSQL judges "not ended yet" by its own now() (the calendar's freed-time
+    trigger), so a test clock behind the real one sees freed time as past (a fixed date here made
+    four tests fail once the real date passed it)."""
+    day = (datetime.now(UTC) + timedelta(days=days)).date()
+    day += timedelta(days=(7 - day.weekday()) % 7)
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+START = _monday_noon_ahead()
 STAFF = "staff-1"
 
 
