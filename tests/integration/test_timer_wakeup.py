@@ -160,6 +160,67 @@ async def test_a_clock_jumping_forward_is_noticed_within_the_poll_interval(db: D
     assert took < 1 + QUICK, took
 
 
+def counting_looks(worker: TimerWorker) -> list[int]:
+    """Count the worker's looks (each a query for due timers)."""
+    looks = [0]
+    look = worker._fire
+
+    async def counted() -> tuple[int, datetime | None]:
+        looks[0] += 1
+        return await look()
+
+    worker._fire = counted  # type: ignore[method-assign]
+    return looks
+
+
+async def test_a_timer_scheduled_for_later_shortens_the_sleep_without_a_look(db: Db) -> None:
+    worker = db.worker(poll_seconds=5)
+    looks = counting_looks(worker)
+    async with running(worker):
+        await idle()
+        before = looks[0]
+        for n in range(5):  # e.g. a reminder armed with every booking: each one a NOTIFY
+            await db.schedule(f"later-{n}", due_in=timedelta(hours=1))
+        await asyncio.sleep(0.3)
+        assert looks[0] == before  # the NOTIFY said when: nothing to look at yet
+        await db.schedule("sooner", due_in=timedelta(seconds=1))
+        took = await db.fired("sooner", within=10)
+    assert 1 <= took < 1 + QUICK, took
+    assert looks[0] == before + 1  # the one look, when "sooner" fell due
+
+
+async def test_notifications_of_later_timers_do_not_put_off_the_poll(db: Db) -> None:
+    async with running(db.worker(poll_seconds=1)):
+        await idle()
+        await db.schedule("in-an-hour", due_in=timedelta(hours=1))
+        db.clock.offset = timedelta(hours=1)  # no NOTIFY announces this ...
+        began = time.monotonic()
+        n = 0
+        while not await db.pool.fetchval("SELECT count(*) FROM effects WHERE key = 'in-an-hour'"):
+            assert time.monotonic() - began < 1 + QUICK, "the poll was put off"
+            n += 1
+            await db.schedule(f"keeps-coming-{n}", due_in=timedelta(hours=5))  # ... and these keep coming
+            await asyncio.sleep(0.05)
+
+
+async def test_cancel_takes_the_pending_timers_under_a_prefix_and_no_others(db: Db) -> None:
+    keys = ["course:1:appt:a:no_show", "course:1:appt:a:reminder", "course:1:appt:ab:no_show", "course:10:x"]
+    await db.schedule(*keys, due_in=timedelta(hours=1))
+    async with db.pool.acquire() as conn:
+        assert await timers.cancel(conn, "course:1:appt:a:", KIND) == 2
+        assert await timers.cancel(conn, "course:1:appt:a:", "another_kind") == 0
+        assert await timers.cancel(conn, "course:1:", None) == 1  # ab's, not course:10's
+    rows = await db.pool.fetch("SELECT key, status FROM timers ORDER BY key")
+    assert {r["key"]: r["status"] for r in rows} == {
+        "course:1:appt:a:no_show": "cancelled",
+        "course:1:appt:a:reminder": "cancelled",
+        "course:1:appt:ab:no_show": "cancelled",
+        "course:10:x": "pending",
+    }
+    with pytest.raises(ValueError):
+        timers.after_prefix("")
+
+
 async def test_the_listen_connection_comes_back_after_it_is_cut(db: Db) -> None:
     async with running(db.worker(poll_seconds=5)):
         first = await db.listener_pid()

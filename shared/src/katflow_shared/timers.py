@@ -7,7 +7,8 @@ crash before commit simply leaves it pending to fire after restart.
 The worker sleeps until the next pending timer is due, but never longer than
 ``KATFLOW_TIMER_POLL_SECONDS`` (the service clock may jump forward while it sleeps: a test offset
 clock, a corrected wall clock), and ``schedule`` wakes it with a NOTIFY delivered at commit, so a
-timer due now fires within milliseconds of the transaction that scheduled it.
+timer due now fires within milliseconds of the transaction that scheduled it. The NOTIFY carries the
+new due time: a timer scheduled for later only shortens the worker's sleep, without a look.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ SCHEDULE = (
     "WITH scheduled AS (INSERT INTO timers(kind, key, due_at, payload) VALUES ($1, $2, $3, $4)"
     " ON CONFLICT (kind, key) WHERE status = 'pending'"
     " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload)"
-    " SELECT pg_notify($5, '')"
+    " SELECT pg_notify($5, $6)"
 )
 CLAIM = (
     "SELECT id, kind, key, due_at, payload FROM timers WHERE status = 'pending'"
@@ -78,29 +79,52 @@ async def schedule(
     conn: asyncpg.Connection, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
 ) -> None:
     """Create the pending (kind, key) timer, or move it to ``due_at`` if it exists."""
-    await conn.execute(SCHEDULE, kind, key, due_at, json.dumps(dict(payload or {})), CHANNEL)
+    await conn.execute(
+        SCHEDULE, kind, key, due_at, json.dumps(dict(payload or {})), CHANNEL, due_at.isoformat()
+    )
 
 
 async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:
     """Make a pending timer due at ``due_at`` (its payload unchanged), waking the worker at commit."""
     await conn.execute(
         "WITH moved AS (UPDATE timers SET due_at = $2 WHERE id = $1 AND status = 'pending' RETURNING id)"
-        " SELECT pg_notify($3, '') FROM moved",
+        " SELECT pg_notify($3, $4) FROM moved",
         timer_id,
         due_at,
         CHANNEL,
+        due_at.isoformat(),
     )
+
+
+# Keys sort bytewise (migration 004), so the keys that start with a prefix are one range of the
+# pending-key index, found also by the prepared statement's generic plan (``starts_with`` with a
+# parameter is not: it scanned every pending timer).
+PREFIXED = "status = 'pending' AND key >= $1 AND key < $2 AND starts_with(key, $1)"
+CANCEL = (
+    f"UPDATE timers SET status = 'cancelled' WHERE {PREFIXED}"  # noqa: S608 - constants
+    " AND ($3::text IS NULL OR kind = $3)"
+)
+LOCK = f"SELECT id FROM timers WHERE {PREFIXED} ORDER BY id FOR UPDATE"  # noqa: S608 - constants
 
 
 async def cancel(conn: asyncpg.Connection, key_prefix: str, kind: str | None = None) -> int:
     """Cancel pending timers whose key starts with ``key_prefix`` (optionally of one kind)."""
-    result = await conn.execute(
-        "UPDATE timers SET status = 'cancelled' WHERE status = 'pending'"
-        " AND starts_with(key, $1) AND ($2::text IS NULL OR kind = $2)",
-        key_prefix,
-        kind,
-    )
+    result = await conn.execute(CANCEL, key_prefix, after_prefix(key_prefix), kind)
     return int(result.split()[-1])
+
+
+async def lock(conn: asyncpg.Connection, key_prefix: str) -> None:
+    """Lock the pending timers whose key starts with ``key_prefix`` until the transaction ends, in id
+    order (the order the worker claims them in)."""
+    await conn.execute(LOCK, key_prefix, after_prefix(key_prefix))
+
+
+def after_prefix(prefix: str) -> str:
+    """The least string greater than every string that starts with ``prefix`` (in code point order,
+    which is byte order in UTF-8)."""
+    if not prefix:
+        raise ValueError("an empty prefix would cancel every timer")
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class TimerWorker:
@@ -114,8 +138,8 @@ class TimerWorker:
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), CHANNEL)
 
     async def run(self) -> None:
-        """Fire timers until stop(): after each look, sleep until the next timer is due, a timer is
-        scheduled (NOTIFY) or the poll interval has passed, whichever comes first."""
+        """Fire timers until stop(): after each look, sleep until the next timer is due, a timer due
+        sooner is scheduled (NOTIFY), or the poll interval has passed, whichever comes first."""
         try:
             while not self._stopping:
                 try:
@@ -127,9 +151,24 @@ class TimerWorker:
                     await asyncio.sleep(1)
                     continue
                 if fired < self.batch:
-                    await self._wakeup.wait(self._sleep_for(next_due))
+                    await self._sleep(next_due)
         finally:
             await self._wakeup.close()
+
+    async def _sleep(self, next_due: datetime | None) -> None:
+        """Until ``next_due``, or a NOTIFY that needs a look, or the poll interval. A notification
+        of a timer due later only moves ``next_due`` earlier; one without a due time (or a wake-up
+        by stop or a lost connection) ends the sleep."""
+        loop = asyncio.get_running_loop()
+        look_by = loop.time() + self.runtime.settings.timer_poll_seconds
+        while not self._stopping:
+            notes = await self._wakeup.wait(min(self._sleep_for(next_due), look_by - loop.time()))
+            notified = _earliest(notes)
+            if notified is None:
+                return
+            next_due = notified if next_due is None else min(next_due, notified)
+            if next_due <= self.runtime.clock.now() or loop.time() >= look_by:
+                return
 
     async def stop(self) -> None:
         self._stopping = True
@@ -166,6 +205,18 @@ class TimerWorker:
                     LATENESS.labels(timer.kind).observe((now - timer.due_at).total_seconds())
                 next_due = await conn.fetchval(NEXT_DUE, now, kinds) if len(rows) < self.batch else None
         return len(rows), next_due
+
+
+def _earliest(notes: list[str] | None) -> datetime | None:
+    """The earliest due time the notifications announce; None when there were none, or one said
+    nothing readable (then the worker looks)."""
+    if not notes:
+        return None
+    try:
+        times = [datetime.fromisoformat(n) for n in notes]
+    except ValueError:
+        return None
+    return None if any(t.tzinfo is None for t in times) else min(times)
 
 
 def _timer(row: asyncpg.Record) -> Timer:

@@ -1,9 +1,10 @@
 """Wake a polling loop early when PostgreSQL delivers a NOTIFY (outbox relay, timer worker).
 
-Writers call ``pg_notify(channel, '')`` in the transaction that makes new work (PostgreSQL delivers it
-at commit, never for a rolled-back transaction); the loop waits on a ``Wakeup`` between polls. The
-notification only shortens a wait: the loop still polls, so a NOTIFY lost while the connection was
-down (PostgreSQL restart) costs at most one poll interval, never work.
+Writers call ``pg_notify(channel, payload)`` in the transaction that makes new work (PostgreSQL
+delivers it at commit, never for a rolled-back transaction); the loop waits on a ``Wakeup`` between
+polls. The notification only shortens a wait: the loop still polls, so a NOTIFY lost while the
+connection was down (PostgreSQL restart) costs at most one poll interval, never work. A payload may
+tell the loop enough to skip a look (the timer worker's is the new timer's due time).
 
 Each ``Wakeup`` owns one dedicated connection for its LISTEN, never a pooled one (pooled connections
 are returned without ``UNLISTEN *``: see ``db.create_pool``).
@@ -22,6 +23,8 @@ class Wakeup:
         self.dsn = dsn
         self.channel = channel
         self._event = asyncio.Event()
+        self._notes: list[str] = []  # payloads received since the last wait
+        self._other = False  # woken since the last wait by set() or a lost connection
         self._conn: asyncpg.Connection | None = None
 
     async def listen(self) -> None:
@@ -43,10 +46,13 @@ class Wakeup:
 
     def set(self) -> None:
         """Wake the waiting loop now (e.g. to stop it)."""
+        self._other = True
         self._event.set()
 
-    async def wait(self, seconds: float) -> None:
-        """Return after a NOTIFY (or ``set``) since the previous wait, or after ``seconds``.
+    async def wait(self, seconds: float) -> list[str] | None:
+        """Return after a NOTIFY (or ``set``) since the previous wait, or after ``seconds``: the
+        payloads of the notifications received, or None when the wait ended without one or was also
+        ended by ``set`` or a lost connection (then only a look can tell what is new).
 
         Only notifications received before the next poll's query are consumed here, and that query
         sees the work they announced (delivered after commit), so none is missed."""
@@ -54,6 +60,9 @@ class Wakeup:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), seconds)
         self._event.clear()
+        notes, self._notes = self._notes, []
+        other, self._other = self._other, False
+        return None if other or not notes else notes
 
     def drop(self) -> None:
         """Forget the connection (after a database error): the next ``listen`` opens a new one."""
@@ -69,11 +78,13 @@ class Wakeup:
             except Exception:
                 conn.terminate()
 
-    def _notified(self, *_: object) -> None:
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._notes.append(payload)
         self._event.set()
 
     def _lost(self, conn: object) -> None:
         # The connection broke (PostgreSQL restart, backend terminated): wake the loop so it listens
         # again now rather than after its poll interval. Not for a connection we closed ourselves.
         if conn is self._conn:
+            self._other = True
             self._event.set()

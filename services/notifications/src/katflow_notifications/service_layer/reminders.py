@@ -45,8 +45,11 @@ class Reminders:
     async def schedule(
         self, conn: asyncpg.Connection, e: AppointmentScheduled | AppointmentRescheduled
     ) -> int:
-        """(Re)plan an appointment's reminders: earlier ones are cancelled first."""
-        await self.cancel(conn, e.course_id, e.appointment_id, "rescheduled")
+        """(Re)plan an appointment's reminders: a rescheduled one's earlier ones are cancelled first
+        (a new appointment has none: its AppointmentScheduled is its first event, and the same event
+        again is skipped by the inbox; a reminder planned twice would only be moved, by its key)."""
+        if isinstance(e, AppointmentRescheduled):
+            await self.cancel(conn, e.course_id, e.appointment_id, "rescheduled")
         planned = plan_reminders(e.starts_at, e.kind, e.patient_time_zone, self.clock.now(), self.policy)
         for p in planned:
             payload = {

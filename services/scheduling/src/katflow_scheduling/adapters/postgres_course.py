@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from katflow_shared import timers
 from katflow_shared.contracts.common import AppointmentKind, Route
 from katflow_shared.http import RuleViolation
 
@@ -35,10 +36,7 @@ async def lock_course(conn: asyncpg.Connection, course_id: UUID, with_timers: bo
     """Lock the course for this transaction: its pending timers first (the timer worker's order), then
     the course row. Timer handlers pass ``with_timers=False``: they already hold their timer."""
     if with_timers:
-        await conn.execute(
-            "SELECT id FROM timers WHERE status = 'pending' AND starts_with(key, $1) ORDER BY id FOR UPDATE",
-            timer_keys.course(course_id),
-        )
+        await timers.lock(conn, timer_keys.course(course_id))
     if await conn.fetchval("SELECT true FROM courses WHERE id = $1 FOR UPDATE", course_id) is None:
         raise RuleViolation(["course_id"], "course_not_found", f"no course {course_id}", 404)
     return await load_plan(conn, course_id)
