@@ -113,7 +113,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)
-        relay = OutboxRelay(pool, settings)
+        relay = OutboxRelay(settings)
         consumer = EventConsumer(settings, pool, producer, spec.handlers) if spec.handlers else None
         workers: list[Worker] = [make(runtime) for make in spec.workers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]

@@ -1,9 +1,13 @@
 """Transactional outbox: write events with the state change, publish them from a relay.
 
 ``add`` runs inside the caller's transaction. ``OutboxRelay`` publishes unpublished rows in id
-order with the idempotent producer, woken by LISTEN/NOTIFY with a polling fallback. Each batch is
-claimed with ``FOR UPDATE SKIP LOCKED`` after taking a transaction-scoped advisory lock, so with
-several replicas exactly one relays at a time and per-key order is kept; the others stand by.
+order with the idempotent producer, woken by LISTEN/NOTIFY with a polling fallback. With several
+replicas exactly one relays at a time, so per-key order is kept: the one whose own connection holds
+a session-level advisory lock (the relay's leadership, released when that connection ends, by a
+clean stop, a crash or a lost connection); the others try for it every poll interval.
+
+A batch costs one round trip: the statement that reads it also marks the batch before it published
+(its broker acknowledgements in hand). Rows are marked only after the broker acknowledged them.
 """
 
 from __future__ import annotations
@@ -35,13 +39,13 @@ RELAY_LOCK_ID = 0x6F7574626F78  # "outbox"
 # NOTIFY is delivered at commit as before.
 INSERT = "INSERT INTO outbox(event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)"
 ADD = f"WITH added AS ({INSERT}) SELECT pg_notify($6, '')"
-# The advisory lock is an InitPlan evaluated once, before any row is read: a stand-by replica reads
-# nothing, and the lock and the batch cost one round trip instead of two.
-CLAIM = (
-    "WITH relay AS MATERIALIZED (SELECT pg_try_advisory_xact_lock($2) AS held)"
-    " SELECT o.id, o.topic, o.key, o.headers, o.payload FROM outbox o"
-    " WHERE (SELECT held FROM relay) AND o.published_at IS NULL"
-    " ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED"
+LEAD = "SELECT pg_try_advisory_lock($1)"  # session-level: held until the relay's connection ends
+# Mark the batch published before (acknowledged by the broker) and read the next one, in one round
+# trip. The read's snapshot predates the mark, so the marked ids are left out by hand.
+NEXT = (
+    "WITH marked AS (UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]))"
+    " SELECT id, topic, key, headers, payload FROM outbox"
+    " WHERE published_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT $2"
 )
 
 
@@ -57,13 +61,17 @@ async def add(conn: asyncpg.Connection, envelope: Envelope, topic: str) -> None:
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, settings: ServiceSettings) -> None:
-        self.pool = pool
+    def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.producer: AIOKafkaProducer | None = None
         self.batch_size = settings.outbox_batch_size
         self.poll_seconds = settings.outbox_poll_seconds
-        self._wakeup = Wakeup(settings.database_url.get_secret_value(), CHANNEL)
+        self._dsn = settings.database_url.get_secret_value()
+        self._wakeup = Wakeup(self._dsn, CHANNEL)
+        self._conn: asyncpg.Connection | None = None  # our own: the leadership lock is its session's
+        self._leading = False
+        self._acknowledged: list[int] = []  # published, to be marked by the next read
+        self._busy = asyncio.Lock()  # the run loop and drain() share the connection
         self._stopping = False
 
     async def run(self) -> None:
@@ -72,11 +80,15 @@ class OutboxRelay:
             while not self._stopping:
                 try:
                     await self._wakeup.listen()
+                    if not await self._lead():
+                        await asyncio.sleep(self.poll_seconds)  # another replica relays
+                        continue
                     if self.producer is None:
                         self.producer = make_producer(self.settings)
                         await self.producer.start()
-                    published = await self.publish_batch()
-                    if published < self.batch_size:
+                    async with self._busy:
+                        published = await self.publish_batch() if not self._stopping else 0
+                    if published == 0:
                         await self._wakeup.wait(self.poll_seconds)
                 except KafkaError as exc:
                     # After a broker outage the idempotent producer can be left with sequence numbers
@@ -88,9 +100,21 @@ class OutboxRelay:
                 except TRANSIENT_TYPES as exc:
                     log.warning("outbox_relay_retry", error=type(exc).__name__)
                     self._wakeup.drop()
+                    self._drop_connection()
                     await asyncio.sleep(1.0)
         finally:
-            await self._wakeup.close()
+            await self._wakeup.close()  # the connection is drain()'s to finish with and close
+
+    async def _lead(self) -> bool:
+        """Whether this relay leads, trying for the leadership (on its own connection) if not."""
+        if self._conn is None or self._conn.is_closed():
+            self._drop_connection()
+            self._conn = await asyncpg.connect(self._dsn)
+        if not self._leading:
+            self._leading = bool(await self._conn.fetchval(LEAD, RELAY_LOCK_ID))
+            if self._leading:
+                log.info("outbox_relay_leading")
+        return self._leading
 
     async def _close_producer(self) -> None:
         producer, self.producer = self.producer, None
@@ -98,31 +122,49 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await producer.stop()
 
+    def _drop_connection(self) -> None:
+        """Forget the connection (and with it the leadership) after a database error."""
+        conn, self._conn = self._conn, None
+        self._leading = False
+        self._acknowledged = []  # unmarked: published again by whoever leads next
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+
+    async def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        self._leading = False
+        if conn is not None and not conn.is_closed():
+            try:
+                await conn.close(timeout=2)
+            except Exception:
+                conn.terminate()
+
     async def publish_batch(self) -> int:
-        """Publish one batch in id order; rows are marked only after the broker acknowledged all."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(CLAIM, self.batch_size, RELAY_LOCK_ID)
-            if not rows:
-                return 0
-            assert self.producer is not None
-            futures = [await self.producer.send(**_record(row)) for row in rows]
-            await asyncio.gather(*futures)
-            await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
-            )
+        """Mark what the broker acknowledged, read the next batch in id order and publish it; the
+        rows are marked by the next call (the run loop calls again at once after a batch)."""
+        assert self._conn is not None and self.producer is not None
+        rows = await self._conn.fetch(NEXT, self._acknowledged, self.batch_size)
+        self._acknowledged = []
+        if not rows:
+            return 0
+        futures = [await self.producer.send(**_record(row)) for row in rows]
+        await asyncio.gather(*futures)
+        self._acknowledged = [row["id"] for row in rows]
         metrics.OUTBOX_PUBLISHED.inc(len(rows))
         return len(rows)
 
     async def drain(self, bound: float) -> None:
-        """On shutdown: publish what is committed, within a bound."""
+        """On shutdown: publish what is committed and mark it, within a bound; then let go of the
+        leadership."""
         self._stopping = True
         self._wakeup.set()
         with contextlib.suppress(TimeoutError, *TRANSIENT_TYPES):
-            async with asyncio.timeout(bound):
-                while self.producer is not None and await self.publish_batch() > 0:
-                    pass
+            async with asyncio.timeout(bound), self._busy:
+                if self.producer is not None and self._leading and self._conn and not self._conn.is_closed():
+                    while await self.publish_batch() > 0:
+                        pass
         await self._close_producer()
+        await self._close_connection()
 
 
 def _record(row: asyncpg.Record) -> dict[str, Any]:
