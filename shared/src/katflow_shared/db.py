@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -12,6 +13,7 @@ import structlog
 log = structlog.get_logger()
 
 MIGRATION_LOCK_ID = 0x6B6174666C6F77  # "katflow": one migrator per database at a time
+Part = tuple[str, Sequence[object]]  # a statement and its parameters ($1, $2, ...)
 
 
 async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
@@ -84,3 +86,18 @@ def renumbered(statement: str, offset: int) -> str:
     """``statement`` with its parameters $1, $2, ... moved to $(1 + offset), ...: for composing
     constant statements into one (e.g. a data-modifying CTE after another's parameters)."""
     return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + offset}", statement)
+
+
+def composed(parts: Sequence[Part], final: Part = ("SELECT 1", ())) -> Part:
+    """``parts`` (data-modifying statements) and then ``final`` as one statement: one round trip, and
+    on its own one transaction — every part takes effect or none does. The parts run as CTEs on one
+    snapshot, so none sees another's rows, and the order they run in is not defined (rows whose
+    order matters go in one part); constraints are checked at the statement's end, so a row may come
+    before the row it references."""
+    ctes: list[str] = []
+    args: list[object] = []
+    for n, (statement, params) in enumerate(parts):
+        ctes.append(f"part{n} AS ({renumbered(statement, len(args))})")
+        args += params
+    statement, params = final
+    return f"WITH {', '.join(ctes)} {renumbered(statement, len(args))}", [*args, *params]

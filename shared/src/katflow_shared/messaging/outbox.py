@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from ..db import Part, renumbered
 from ..settings import ServiceSettings
 from ..wakeup import Wakeup
 from . import metrics
@@ -37,6 +39,7 @@ RELAY_LOCK_ID = 0x6F7574626F78  # "outbox"
 
 # One round trip: the INSERT runs as a data-modifying CTE (always executed, in this transaction) and the
 # NOTIFY is delivered at commit as before.
+ROW = "($1, $2, $3, $4, $5)"
 INSERT = "INSERT INTO outbox(event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)"
 ADD = f"WITH added AS ({INSERT}) SELECT pg_notify($6, '')"
 LEAD = "SELECT pg_try_advisory_lock($1)"  # session-level: held until the relay's connection ends
@@ -47,6 +50,16 @@ NEXT = (
     " SELECT id, topic, key, headers, payload FROM outbox"
     " WHERE published_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT $2"
 )
+
+
+def rows(values: Sequence[tuple[object, ...]]) -> Part:
+    """One ``INSERT`` of several events (``values`` of each) for ``db.composed``: their outbox ids,
+    and so their publishing order, follow the order given. Compose ``ANNOUNCE`` with it."""
+    more = "".join(", " + renumbered(ROW, n * 5) for n in range(1, len(values)))  # 5 columns a row
+    return INSERT + more, [v for row in values for v in row]
+
+
+ANNOUNCE: Part = ("SELECT pg_notify($1, '')", (CHANNEL,))  # wakes the relay at commit
 
 
 def values(envelope: Envelope, topic: str) -> tuple[object, ...]:

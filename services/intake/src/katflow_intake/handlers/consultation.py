@@ -1,14 +1,19 @@
-"""Accept a consultation request: store it and announce it, in one transaction."""
+"""Accept a consultation request: store it, audit it and announce it in one statement (one round
+trip, one transaction). A retry under the same Idempotency-Key stores nothing and gets the first
+answer."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC
+from datetime import UTC, datetime
 
-from katflow_shared import audit
+import asyncpg
+
+from katflow_shared import audit, db
 from katflow_shared.auth import PUBLIC_FORM
-from katflow_shared.contracts import ChannelConsent, ConsultationRequested, PatientContactUpdated
+from katflow_shared.contracts import ChannelConsent, ConsultationRequested, Event, PatientContactUpdated
 from katflow_shared.http import RuleViolation
+from katflow_shared.messaging import outbox
 from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_intake as store
@@ -24,41 +29,50 @@ async def request_consultation(
             ["patient", "date_of_birth"], "minimum_age", f"patient must be at least {min_age}"
         )
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if idempotency_key and (seen := await store.find_by_idempotency_key(conn, idempotency_key)):
-            return {
-                "consultation_request_id": seen["id"],
-                "patient_id": seen["patient_id"],
-                "course_id": seen["course_id"],
-            }
-        await store.insert_request(conn, body, ids, now, idempotency_key)
-        await audit.record(
-            conn,
-            audit.entry(
-                runtime.settings.service_name,
-                PUBLIC_FORM,
-                "consultation_request.create",
-                patient_id=ids["patient_id"],
-                course_id=ids["course_id"],
-                resource={"consultation_request_id": ids["consultation_request_id"]},
-            ),
-        )
-        await runtime.emitter.emit(conn, _contact(body, ids["patient_id"], now))
-        await runtime.emitter.emit(
-            conn,
-            ConsultationRequested(
-                consultation_request_id=ids["consultation_request_id"],
-                course_id=ids["course_id"],
-                patient_id=ids["patient_id"],
-                patient_time_zone=body.patient.time_zone,
-                preferred_route=body.preferred_route,
-                requested_at=now,
-            ),
-        )
+    statement, args = db.composed(
+        [
+            *store.new_request(body, ids, now, idempotency_key),
+            (audit.INSERT, _audited(runtime, ids)),
+            outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
+        ],
+        outbox.ANNOUNCE,
+    )
+    try:
+        await runtime.pool.execute(statement, *args)  # one round trip: all of it, or nothing
+    except asyncpg.UniqueViolationError as exc:
+        if idempotency_key is None or exc.constraint_name != store.IDEMPOTENCY_KEY:
+            raise
+        seen = await store.stored_under(runtime.pool, idempotency_key)
+        assert seen is not None  # it was there to conflict with, and nothing deletes requests
+        return seen
     return ids
 
 
-def _contact(body: ConsultationRequestIn, patient_id: uuid.UUID, now: object) -> PatientContactUpdated:
+def _audited(runtime: Runtime, ids: dict[str, uuid.UUID]) -> tuple[object, ...]:
+    return audit.entry(
+        runtime.settings.service_name,
+        PUBLIC_FORM,
+        "consultation_request.create",
+        patient_id=ids["patient_id"],
+        course_id=ids["course_id"],
+        resource={"consultation_request_id": ids["consultation_request_id"]},
+    )
+
+
+def _events(body: ConsultationRequestIn, ids: dict[str, uuid.UUID], now: datetime) -> list[Event]:
+    """The patient's contact details (restricted topic), then the request (ids only)."""
+    requested = ConsultationRequested(
+        consultation_request_id=ids["consultation_request_id"],
+        course_id=ids["course_id"],
+        patient_id=ids["patient_id"],
+        patient_time_zone=body.patient.time_zone,
+        preferred_route=body.preferred_route,
+        requested_at=now,
+    )
+    return [_contact(body, ids["patient_id"], now), requested]
+
+
+def _contact(body: ConsultationRequestIn, patient_id: uuid.UUID, now: datetime) -> PatientContactUpdated:
     p = body.patient
     return PatientContactUpdated(
         patient_id=patient_id,
