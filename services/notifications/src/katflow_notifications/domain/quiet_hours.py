@@ -3,7 +3,9 @@
 Instants are UTC ``datetime``s; only the decision "is it quiet there now, and when does it end" is
 made in local time (zoneinfo). A local opening time that does not exist on a spring-forward day
 opens at the transition; one that exists twice on a fall-back day opens at its first occurrence
-after the instant. Deferring therefore never moves a message backwards or fires it twice.
+after the instant; a window that falls wholly in a gap (quiet 00:01–00:00 where the clocks jump
+from 00:00 to 01:00) opens the next day. Deferring therefore never moves a message backwards, into
+quiet hours, or fires it twice.
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ class QuietHours:
         day = local.date()
         if self.start > self.end and local.time().replace(tzinfo=None) >= self.start:
             day += timedelta(days=1)
-        return first_local_occurrence(day, self.end, tz, not_before=instant)
+        opens = first_local_occurrence(day, self.end, tz, not_before=instant)
+        while self.contains(opens, zone):  # that day's open window fell wholly in a spring-forward gap
+            day += timedelta(days=1)
+            opens = first_local_occurrence(day, self.end, tz, not_before=instant)
+        return opens
 
 
 def first_local_occurrence(day: date, at: time, tz: ZoneInfo, not_before: datetime) -> datetime:
