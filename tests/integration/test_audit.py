@@ -127,6 +127,22 @@ async def test_every_authenticated_request_is_audited_with_who_what_and_outcome(
     assert (denied["actor"], denied["outcome"], denied["status"]) == ("api-key:it-admin", "denied", 403)
 
 
+async def test_no_audit_record_no_answer(svc: Audited) -> None:
+    """When the audit record cannot be written, the patient's data does not go out: 503, and the
+    X-Request-ID still names the request; once the trail takes records again, so does the route."""
+    path = f"/v1/patients/{uuid.uuid4()}/summary"
+    await svc.pool.execute("ALTER TABLE audit_log ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+    async with svc.client(Role.CLINICIAN) as http:
+        refused = await http.get(path, headers={"X-Request-ID": "req-it-unaudited"})
+        assert refused.status_code == 503 and "patient_id" not in refused.text
+        assert refused.headers["Retry-After"] == "1"
+        assert refused.headers["X-Request-ID"] == "req-it-unaudited"
+        await svc.pool.execute("ALTER TABLE audit_log DROP CONSTRAINT refuse_all")
+        answered = await http.get(path, headers={"X-Request-ID": "req-it-audited"})
+        assert answered.status_code == 200 and answered.headers["X-Request-ID"] == "req-it-audited"
+    assert [r["request_id"] for r in await svc.rows()] == ["req-it-audited"]
+
+
 async def test_admin_queries_the_trail_and_the_query_is_audited(svc: Audited) -> None:
     patient, course = uuid.uuid4(), uuid.uuid4()
     for n in range(5):

@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import ast
 import re
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+from katflow_intake.adapters.postgres_intake import new_request
+from katflow_intake.domain.consultation import ConsultationRequestIn
 from katflow_notifications.adapters import postgres_deliveries as deliveries
-from katflow_shared.db import renumbered
+from katflow_shared.db import composed, renumbered
+from katflow_shared.messaging import outbox
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
 QUERY_METHODS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "prepare", "cursor"}
-# Files whose statements are not queries built in code: migration scripts shipped with the package.
-EXEMPT = {("katflow_shared/db.py", "file.read_text")}
+# Not queries built from values: migration scripts shipped with the package, and statements composed
+# of constant parts (db.composed; test_composed_statements_carry_values_only_as_parameters below).
+EXEMPT = {("katflow_shared/db.py", "file.read_text"), ("katflow_shared/db.py", "statement")}
 
 
 def _constant(node: ast.expr) -> bool:
@@ -73,3 +79,28 @@ def test_composed_statements_number_their_parameters_without_gaps_or_clashes() -
     assert renumbered("VALUES ($1, $2, $12::jsonb)", 4) == "VALUES ($5, $6, $16::jsonb)"
     for statement, count in ((deliveries.SETTLE_SENT_AUDITED, 16), (deliveries.SETTLE_SENT_ANNOUNCED, 22)):
         assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, count + 1))
+
+
+def test_composed_statements_carry_values_only_as_parameters() -> None:
+    """What intake composes from a web form holds none of the form's text: only $n placeholders."""
+    hostile = "Robert'); DROP TABLE patients;--"
+    body = ConsultationRequestIn.model_validate(
+        {
+            "patient": {
+                "given_name": hostile,
+                "family_name": hostile,
+                "date_of_birth": "1980-01-01",
+                "email": "ana@example.org",
+                "time_zone": "America/Chicago",
+            },
+            "consent": {"email": True},
+            "indication": hostile,
+        }
+    )
+    ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
+    event = (str(uuid.uuid4()), "topic", "key", '[["ce_id", "x"]]', hostile.encode())
+    parts = [*new_request(body, ids, datetime.now(UTC), hostile), outbox.rows([event, event])]
+    statement, args = composed(parts, outbox.ANNOUNCE)
+    assert "DROP" not in statement and "ana@" not in statement and str(ids["patient_id"]) not in statement
+    assert hostile in args and hostile.encode() in args
+    assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))

@@ -286,7 +286,7 @@ def mark_authenticated(request: Request, principal: Principal, admitted: Iterabl
     structlog.contextvars.bind_contextvars(actor=principal.subject)
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The caller a ``require_roles`` dependency of this route admitted (401 when none ran)."""
     principal: Principal | None = getattr(request.state, STATE_PRINCIPAL, None)
     if principal is None:

@@ -88,6 +88,14 @@ def renumbered(statement: str, offset: int) -> str:
     return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + offset}", statement)
 
 
+async def execute_composed(
+    db: asyncpg.Connection | asyncpg.Pool, parts: Sequence[Part], final: Part = ("SELECT 1", ())
+) -> None:
+    """Run ``composed(parts, final)``: one round trip (on a pool, its own transaction)."""
+    statement, args = composed(parts, final)
+    await db.execute(statement, *args)
+
+
 def composed(parts: Sequence[Part], final: Part = ("SELECT 1", ())) -> Part:
     """``parts`` (data-modifying statements) and then ``final`` as one statement: one round trip, and
     on its own one transaction — every part takes effect or none does. The parts run as CTEs on one

@@ -30,12 +30,12 @@ async def rule_violation_handler(_request: Request, exc: Exception) -> JSONRespo
     return JSONResponse({"detail": detail}, status_code=exc.status)
 
 
-def _pool(request: Request) -> asyncpg.Pool:
+async def _pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.runtime.pool
     return pool
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 

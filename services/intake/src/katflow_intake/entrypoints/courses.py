@@ -26,7 +26,7 @@ CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
 CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
 
 
-def _book(request: Request) -> ProtocolBook:
+async def _book(request: Request) -> ProtocolBook:
     book: ProtocolBook = request.app.state.protocols
     return book
 

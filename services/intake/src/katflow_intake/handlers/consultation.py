@@ -29,16 +29,13 @@ async def request_consultation(
             ["patient", "date_of_birth"], "minimum_age", f"patient must be at least {min_age}"
         )
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
-    statement, args = db.composed(
-        [
-            *store.new_request(body, ids, now, idempotency_key),
-            (audit.INSERT, _audited(runtime, ids)),
-            outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
-        ],
-        outbox.ANNOUNCE,
-    )
+    parts = [
+        *store.new_request(body, ids, now, idempotency_key),
+        (audit.INSERT, _audited(runtime, ids)),
+        outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
+    ]
     try:
-        await runtime.pool.execute(statement, *args)  # one round trip: all of it, or nothing
+        await db.execute_composed(runtime.pool, parts, outbox.ANNOUNCE)  # all of it, or nothing
     except asyncpg.UniqueViolationError as exc:
         if idempotency_key is None or exc.constraint_name != store.IDEMPOTENCY_KEY:
             raise

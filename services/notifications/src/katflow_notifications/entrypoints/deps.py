@@ -19,7 +19,7 @@ class NotificationsDeps:
     inbound: InboundTexts
 
 
-def _deps(request: Request) -> NotificationsDeps:
+async def _deps(request: Request) -> NotificationsDeps:
     deps: NotificationsDeps = request.app.state.notifications
     return deps
 

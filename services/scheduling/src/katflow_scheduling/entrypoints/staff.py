@@ -36,7 +36,7 @@ CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
 CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
 
 
-def _deps(request: Request) -> Deps:
+async def _deps(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 
