@@ -9,49 +9,31 @@ A pooled session the server dropped while it sat idle is noticed at MAIL, before
 message was handed over: the message then goes out at once on a new connection. A failure once the
 recipient or the content was on the wire is reported as before (transient or permanent), and the
 dispatcher retries with the same Message-ID. The name sent in EHLO is ``smtp_local_hostname``, or
-this host's fully qualified name looked up once (not on every connection).
+this host's fully qualified name looked up once (not on every connection). The message's bytes are
+written by ``mime``, for the session's extensions (8BITMIME, SMTPUTF8).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.generator
-import email.policy
-import functools
-import io
 import socket
 import time
-from email.headerregistry import AddressHeader, BaseHeader, HeaderRegistry
-from email.message import EmailMessage
 
 import aiosmtplib
-from aiosmtplib.protocol import normalize_message_line_endings
 
 from ..ports import ChannelPermanent, ChannelTransient, Outbound, Receipt
 from ..settings import NotificationsSettings
+from . import mime
 
-
-class _CachedHeaderRegistry(HeaderRegistry):
-    """``HeaderRegistry`` builds a new header class (``type(...)``) on every lookup, the bulk of the
-    cost of building a message; the classes depend only on the header name, so keep them."""
-
-    @functools.cache  # noqa: B019 - one registry per process, never collected
-    def __getitem__(self, name: str) -> type[BaseHeader]:
-        cls: type[BaseHeader] = super().__getitem__(name)
-        return cls
-
-
-# email.policy.SMTP (what the message was flattened with before: CRLF, RFC 5322 folding), with the
-# cached registry; parsing and rendering of header values are unchanged.
-POLICY = email.policy.SMTP.clone(header_factory=_CachedHeaderRegistry())
 SERVER_CLOSING = 421  # the server is ending the session
 
 
 class SmtpEmail:
     def __init__(self, settings: NotificationsSettings) -> None:
         self.settings = settings
-        self._from = POLICY.header_factory("From", settings.mail_from)
+        self._from = settings.mail_from
+        self._sender = mime.addr_spec(settings.mail_from)  # checked at start: a bad one stops the service
         self._local_hostname = settings.smtp_local_hostname or None
         self._lookup = asyncio.Lock()
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # most recently used last
@@ -59,35 +41,26 @@ class SmtpEmail:
         self._closing: set[asyncio.Task[None]] = set()  # QUITs of sessions retired while idle
         self.connections_opened = 0
 
-    def build(self, outbound: Outbound) -> EmailMessage:
-        message = outbound.message
-        msg = EmailMessage(policy=POLICY)
-        msg["From"] = self._from  # parsed once
-        msg["To"] = outbound.to
-        msg["Subject"] = message.subject
-        msg["Message-ID"] = f"<{outbound.delivery_id}@katflow>"  # stable across retries
-        msg.set_content(message.text)
-        if message.attachment:
-            maintype, subtype = message.attachment.mime_type.split("/")
-            method = "CANCEL" if b"METHOD:CANCEL" in message.attachment.content else "REQUEST"
-            params = {"method": method} if maintype == "text" and subtype == "calendar" else {}
-            msg.add_attachment(
-                message.attachment.content,
-                maintype=maintype,
-                subtype=subtype,
-                filename=message.attachment.filename,
-                params=params,
-            )
-        return msg
+    def build(self, outbound: Outbound, eight_bit: bool = True, utf8: bool = False) -> bytes:
+        """The message's bytes (``mime``); the Message-ID is the delivery's, stable across retries."""
+        m = outbound.message
+        message_id = f"<{outbound.delivery_id}@katflow>"
+        return mime.message(
+            self._from,
+            outbound.to,
+            m.subject,
+            message_id,
+            m.text,
+            m.attachment,
+            eight_bit=eight_bit,
+            utf8=utf8,
+        )
 
     async def send(self, outbound: Outbound) -> Receipt:
         """Hand the message to the SMTP server: 'sent' means the server accepted it."""
-        msg = self.build(outbound)
-        sender, recipients = _addresses(self._from), _addresses(msg["To"])
-        if not sender or not recipients:
-            raise ValueError("the message has no sender or no recipient address")
+        recipient = mime.addr_spec(outbound.to)  # ValueError: not an address, an unclassified error
         try:
-            await self._transfer(msg, sender[0], recipients)
+            await self._transfer(outbound, recipient)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [e.code for e in exc.recipients]
             if all(500 <= c < 600 for c in codes):
@@ -99,7 +72,7 @@ class SmtpEmail:
             raise ChannelTransient(f"smtp_{exc.code}") from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise ChannelTransient(f"smtp_{type(exc).__name__}") from exc
-        return Receipt(str(msg["Message-ID"]))
+        return Receipt(f"<{outbound.delivery_id}@katflow>")
 
     async def aclose(self) -> None:
         """Say goodbye on every idle session (on shutdown)."""
@@ -108,12 +81,12 @@ class SmtpEmail:
 
     # --- sessions
 
-    async def _transfer(self, msg: EmailMessage, sender: str, recipients: list[str]) -> None:
+    async def _transfer(self, outbound: Outbound, recipient: str) -> None:
         async with self._slots:
             client, data = self._checkout(), b""
             if client is not None:
                 try:
-                    data = await self._mail(client, msg, sender)
+                    data = await self._mail(client, outbound, recipient)
                 except ConnectionError:  # dropped while idle: nothing of this message was handed over
                     client.close()
                     client = None
@@ -129,7 +102,7 @@ class SmtpEmail:
             if client is None:
                 client = await self._connect()
                 try:
-                    data = await self._mail(client, msg, sender)
+                    data = await self._mail(client, outbound, recipient)
                 except aiosmtplib.SMTPResponseException:
                     await self._reset_or_close(client)
                     raise
@@ -137,7 +110,7 @@ class SmtpEmail:
                     client.close()
                     raise
             try:
-                await self._rcpt_data(client, data, recipients)
+                await self._rcpt_data(client, data, [recipient])
             except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
                 await self._reset_or_close(client)
                 raise
@@ -146,21 +119,21 @@ class SmtpEmail:
                 raise
             self._checkin(client)
 
-    async def _mail(self, client: aiosmtplib.SMTP, msg: EmailMessage, sender: str) -> bytes:
+    async def _mail(self, client: aiosmtplib.SMTP, outbound: Outbound, recipient: str) -> bytes:
         """EHLO if this session has not yet, MAIL FROM with what ``aiosmtplib.send`` would ask for
         (SMTPUTF8, BODY=8BITMIME and SIZE when the server supports them); returns the bytes to send."""
         await client._ehlo_or_helo_if_needed()  # a no-op on a session that already greeted
-        utf8 = not (sender + "".join(_addresses(msg["To"]))).isascii()
+        utf8 = not (self._sender + recipient).isascii()
         if utf8 and not client.supports_extension("smtputf8"):
             raise aiosmtplib.SMTPNotSupported("a non-ASCII address, and the server lacks SMTPUTF8")
         options = ["SMTPUTF8"] if utf8 else []
         eight_bit = client.supports_extension("8BITMIME")
         if eight_bit:
             options.append("BODY=8BITMIME")
-        data = _flatten(msg, utf8, "8bit" if eight_bit else "7bit")
+        data = self.build(outbound, eight_bit, utf8)
         if client.supports_extension("size"):
-            options.insert(0, f"size={len(normalize_message_line_endings(data))}")
-        await client.mail(sender, options=options)
+            options.insert(0, f"size={len(data)}")
+        await client.mail(self._sender, options=options)
         return data
 
     async def _rcpt_data(self, client: aiosmtplib.SMTP, data: bytes, recipients: list[str]) -> None:
@@ -241,22 +214,3 @@ class SmtpEmail:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
             await client.quit(timeout=5)
         client.close()
-
-
-def _addresses(header: object) -> list[str]:
-    if isinstance(header, AddressHeader):
-        return [a.addr_spec for a in header.addresses]
-    return []
-
-
-@functools.cache
-def _policy(utf8: bool, cte_type: str) -> email.policy.EmailPolicy[EmailMessage]:
-    policy = POLICY.clone(utf8=True) if utf8 else POLICY
-    return policy.clone(cte_type=cte_type) if cte_type != "8bit" else policy
-
-
-def _flatten(msg: EmailMessage, utf8: bool, cte_type: str) -> bytes:
-    """The bytes aiosmtplib's ``send_message`` would send for this message (it has no Bcc)."""
-    with io.BytesIO() as out:
-        email.generator.BytesGenerator(out, policy=_policy(utf8, cte_type)).flatten(msg)
-        return out.getvalue()
