@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,11 +33,13 @@ log = structlog.get_logger()
 LATENESS = Histogram("katflow_timer_lateness_seconds", "Fired time minus due time", ["kind"])
 
 CHANNEL = "katflow_timers"
-# One round trip, inside the caller's transaction: the upsert runs as a data-modifying CTE (always
-# executed) and the NOTIFY that wakes the workers is delivered at commit (never on rollback). It takes
-# no lock beyond the upsert's own timers row, so callers' lock order is unchanged.
+# One round trip for any number of timers, inside the caller's transaction: the upsert runs as a
+# data-modifying CTE (always executed) and the NOTIFY that wakes the workers, carrying the earliest
+# due time, is delivered at commit (never on rollback). It takes no lock beyond the upserted timers
+# rows, so callers' lock order is unchanged. The (kind, key) pairs of one call must differ.
 SCHEDULE = (
-    "WITH scheduled AS (INSERT INTO timers(kind, key, due_at, payload) VALUES ($1, $2, $3, $4)"
+    "WITH scheduled AS (INSERT INTO timers(kind, key, due_at, payload)"
+    " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])"
     " ON CONFLICT (kind, key) WHERE status = 'pending'"
     " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload)"
     " SELECT pg_notify($5, $6)"
@@ -79,9 +81,19 @@ async def schedule(
     conn: asyncpg.Connection, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
 ) -> None:
     """Create the pending (kind, key) timer, or move it to ``due_at`` if it exists."""
-    await conn.execute(
-        SCHEDULE, kind, key, due_at, json.dumps(dict(payload or {})), CHANNEL, due_at.isoformat()
-    )
+    await schedule_all(conn, [(kind, key, due_at, payload)])
+
+
+async def schedule_all(
+    conn: asyncpg.Connection, wanted: Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]
+) -> None:
+    """``schedule`` each (kind, key, due_at, payload), in one statement."""
+    if not wanted:
+        return
+    kinds, keys, dues, payloads = zip(*wanted, strict=True)
+    documents = [json.dumps(dict(p or {})) for p in payloads]
+    first = min(dues).isoformat()
+    await conn.execute(SCHEDULE, list(kinds), list(keys), list(dues), documents, CHANNEL, first)
 
 
 async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:

@@ -84,45 +84,61 @@ class Delivery:
 
 DELIVERIES_CHANNEL = "katflow_deliveries"  # NOTIFY at commit when a delivery was queued: wakes dispatchers
 
-# The INSERT runs as a data-modifying CTE; pg_notify only for a row actually inserted (delivered at
-# commit, once per transaction however many were queued): one round trip, as before.
+# Every delivery one statement: the rows as arrays (one prepared statement whatever their number),
+# each inserted unless its idempotency key exists, in the order given (queued_seq, and so a lane's
+# order, follows it); pg_notify only when a row was actually inserted (delivered at commit).
 QUEUE = (
     "WITH added AS (INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id,"
     " audience, channel, template_id, template_version, context, notification, locale, appointment_id,"
     " address, urgent, automated, exempt, fallback_of, created_at, next_attempt_at, updated_at)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$20,$20)"
+    " SELECT n.id, n.idempotency_key, n.event_id, n.course_id, n.patient_id, n.staff_id, n.audience,"
+    " n.channel, n.template_id, n.template_version, n.context, n.notification, n.locale, n.appointment_id,"
+    " n.address, n.urgent, n.automated, n.exempt, n.fallback_of, n.created_at, n.created_at, n.created_at"
+    " FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[],"
+    " $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::jsonb[], $12::text[],"
+    " $13::text[], $14::uuid[], $15::text[], $16::bool[], $17::bool[], $18::bool[], $19::uuid[],"
+    " $20::timestamptz[]) WITH ORDINALITY AS n(id, idempotency_key, event_id, course_id, patient_id,"
+    " staff_id, audience, channel, template_id, template_version, context, notification, locale,"
+    " appointment_id, address, urgent, automated, exempt, fallback_of, created_at, seq) ORDER BY n.seq"
     " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
     " SELECT id, pg_notify($21, '') FROM added"
 )
 
 
-async def queue(conn: asyncpg.Connection, d: NewDelivery) -> UUID | None:
-    """Insert unless the idempotency key exists; return the new delivery's id."""
-    new_id: UUID | None = await conn.fetchval(
-        QUEUE,
-        uuid.uuid4(),
-        d.idempotency_key,
-        d.event_id,
-        d.course_id,
-        d.patient_id,
-        d.staff_id,
-        d.audience,
-        d.channel,
-        d.template_id,
-        d.template_version,
-        json.dumps(dict(d.facts)),
-        d.notification,
-        d.locale,
-        d.appointment_id,
-        d.address,
-        d.urgent,
-        d.automated,
-        d.exempt,
-        d.fallback_of,
-        d.now,
-        DELIVERIES_CHANNEL,
+async def queue(conn: asyncpg.Connection, new: Sequence[NewDelivery]) -> list[UUID]:
+    """Insert those whose idempotency key is new, in one statement; the new deliveries' ids."""
+    if not new:
+        return []
+    columns = zip(
+        *(
+            (
+                uuid.uuid4(),
+                d.idempotency_key,
+                d.event_id,
+                d.course_id,
+                d.patient_id,
+                d.staff_id,
+                d.audience,
+                d.channel,
+                d.template_id,
+                d.template_version,
+                json.dumps(dict(d.facts)),
+                d.notification,
+                d.locale,
+                d.appointment_id,
+                d.address,
+                d.urgent,
+                d.automated,
+                d.exempt,
+                d.fallback_of,
+                d.now,
+            )
+            for d in new
+        ),
+        strict=True,
     )
-    return new_id
+    rows = await conn.fetch(QUEUE, *(list(c) for c in columns), DELIVERIES_CHANNEL)
+    return [r["id"] for r in rows]
 
 
 DELIVERY_COLUMNS = """

@@ -2,67 +2,68 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
 
-from katflow_shared.contracts import AppointmentRescheduled, AppointmentScheduled, PatientContactUpdated
+from katflow_shared.contracts import (
+    AppointmentRescheduled,
+    AppointmentScheduled,
+    ChannelConsent,
+    PatientContactUpdated,
+)
 
 from ..domain.consent import Consent, newest
+
+CONSENTS = (
+    "SELECT email_consent, email_consent_at, email_consent_method, sms_consent, sms_consent_at,"
+    " sms_consent_method FROM recipients WHERE patient_id = $1 FOR UPDATE"
+)
+INSERT_RECIPIENT = (
+    "INSERT INTO recipients(patient_id, given_name, email, phone, time_zone, updated_at, email_consent,"
+    " email_consent_at, email_consent_method, sms_consent, sms_consent_at, sms_consent_method,"
+    " consent_updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+    " GREATEST($8::timestamptz, $11::timestamptz)) ON CONFLICT (patient_id) DO NOTHING RETURNING true"
+)
+# The consents as merged; the contact details only when newer than what is on file.
+UPDATE_RECIPIENT = (
+    "UPDATE recipients SET email_consent = $7, email_consent_at = $8, email_consent_method = $9,"
+    " sms_consent = $10, sms_consent_at = $11, sms_consent_method = $12,"
+    " consent_updated_at = GREATEST($8::timestamptz, $11::timestamptz),"
+    " given_name = CASE WHEN $6 > updated_at THEN $2 ELSE given_name END,"
+    " email = CASE WHEN $6 > updated_at THEN $3 ELSE email END,"
+    " phone = CASE WHEN $6 > updated_at THEN $4 ELSE phone END,"
+    " time_zone = CASE WHEN $6 > updated_at THEN $5 ELSE time_zone END,"
+    " updated_at = GREATEST(updated_at, $6) WHERE patient_id = $1"
+)
 
 
 async def upsert_recipient(conn: asyncpg.Connection, e: PatientContactUpdated) -> None:
     """Newest contact details win (by ``updated_at``); each channel's consent keeps its newest
-    capture (domain.consent.newest), so an older intake record never undoes a later STOP."""
-    await conn.execute(
-        "INSERT INTO recipients(patient_id, given_name, time_zone, updated_at) VALUES ($1, '', 'UTC', $2)"
-        " ON CONFLICT (patient_id) DO NOTHING",
-        e.patient_id,
-        datetime(1970, 1, 1, tzinfo=UTC),  # older than any real record
-    )
-    row = await conn.fetchrow(
-        "SELECT updated_at, email_consent, email_consent_at, email_consent_method, sms_consent,"
-        " sms_consent_at, sms_consent_method FROM recipients WHERE patient_id = $1 FOR UPDATE",
-        e.patient_id,
-    )
-    assert row is not None
-    email = newest(
-        Consent(row["email_consent"], row["email_consent_at"], row["email_consent_method"]),
-        Consent(e.email_consent.granted, e.email_consent.captured_at, e.email_consent.method),
-    )
-    sms = newest(
-        Consent(row["sms_consent"], row["sms_consent_at"], row["sms_consent_method"]),
-        Consent(e.sms_consent.granted, e.sms_consent.captured_at, e.sms_consent.method),
-    )
-    await conn.execute(
-        "UPDATE recipients SET email_consent = $2, email_consent_at = $3, email_consent_method = $4,"
-        " sms_consent = $5, sms_consent_at = $6, sms_consent_method = $7,"
-        " consent_updated_at = GREATEST($3::timestamptz, $6::timestamptz) WHERE patient_id = $1",
-        e.patient_id,
-        email.granted,
-        email.captured_at,
-        email.method,
-        sms.granted,
-        sms.captured_at,
-        sms.method,
-    )
-    if e.updated_at > row["updated_at"]:
-        await conn.execute(
-            "UPDATE recipients SET given_name = $2, email = $3, phone = $4, time_zone = $5, updated_at = $6"
-            " WHERE patient_id = $1",
-            e.patient_id,
-            e.given_name,
-            e.email,
-            e.phone,
-            e.time_zone,
-            e.updated_at,
-        )
+    capture (domain.consent.newest), so an older intake record never undoes a later STOP. Two
+    statements: the row read under lock, then inserted or updated."""
+    for _ in range(2):  # a first insert racing ours makes the second pass an update
+        row = await conn.fetchrow(CONSENTS, e.patient_id)
+        email = _merged(row, "email", e.email_consent)
+        sms = _merged(row, "sms", e.sms_consent)
+        values = (e.patient_id, e.given_name, e.email, e.phone, e.time_zone, e.updated_at)
+        consents = (email.granted, email.captured_at, email.method, sms.granted, sms.captured_at, sms.method)
+        if row is not None:
+            await conn.execute(UPDATE_RECIPIENT, *values, *consents)
+            return
+        if await conn.fetchval(INSERT_RECIPIENT, *values, *consents):
+            return
+    raise AssertionError("a recipient row neither found nor inserted")
 
 
-async def locale_of(conn: asyncpg.Connection, patient_id: UUID) -> str | None:
-    value: str | None = await conn.fetchval("SELECT locale FROM recipients WHERE patient_id = $1", patient_id)
-    return value
+def _merged(row: asyncpg.Record | None, channel: str, incoming: ChannelConsent) -> Consent:
+    current = (
+        Consent(row[f"{channel}_consent"], row[f"{channel}_consent_at"], row[f"{channel}_consent_method"])
+        if row is not None
+        else Consent.none()
+    )
+    return newest(current, Consent(incoming.granted, incoming.captured_at, incoming.method))
 
 
 async def time_zone_of(conn: asyncpg.Connection, patient_id: UUID) -> str | None:

@@ -23,6 +23,7 @@ from katflow_shared.contracts import (
 from katflow_shared.messaging.consumer import Handler
 from katflow_shared.messaging.emitter import HandlerContext
 
+from ..adapters import postgres_deliveries as deliveries
 from ..adapters import postgres_recipients as recipients
 from ..domain.intents import intents_for
 from ..service_layer.planning import Planner
@@ -42,11 +43,12 @@ class EventHandlers:
     ) -> None:
         """Every workflow event: the notifications it calls for, and integrator pushes.
         ``known`` facts (from earlier events) fill what this event does not carry."""
+        new = []
         for intent in intents_for(event, ctx.envelope.time):
             if known:
                 intent = replace(intent, facts={**known, **intent.facts})
-            await self.planner.plan(ctx.conn, intent, UUID(ctx.envelope.id))
-        await self.planner.push_to_integrators(ctx.conn, ctx.envelope)
+            new += self.planner.deliveries(intent, UUID(ctx.envelope.id))
+        await deliveries.queue(ctx.conn, new + self.planner.integrator_pushes(ctx.envelope))
 
     async def on_appointment_booked(
         self, event: AppointmentScheduled | AppointmentRescheduled, ctx: HandlerContext

@@ -1,5 +1,8 @@
 """Turn intents into queued deliveries: the patient's first channel, every routed staff channel,
-and signed pushes to integrators. Idempotent: a redelivered event queues nothing new."""
+and signed pushes to integrators. Idempotent: a redelivered event queues nothing new.
+
+Messages are in the clinic's language (``default_locale``): no patient's own language is captured
+yet (intake's form has no field for it, PatientContactUpdated carries none)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.errors import PermanentError
 
 from ..adapters import postgres_deliveries as store
-from ..adapters import postgres_recipients as recipients
 from ..adapters.postgres_deliveries import Delivery, NewDelivery
 from ..domain.catalogue import NotificationType, lookup
 from ..domain.intents import Intent
@@ -33,29 +35,25 @@ class Planner:
     async def plan(
         self, conn: asyncpg.Connection, intent: Intent, event_id: UUID, address: str | None = None
     ) -> list[UUID]:
+        """Queue what ``intent`` calls for; the new deliveries' ids."""
+        return await store.queue(conn, self.deliveries(intent, event_id, address))
+
+    def deliveries(self, intent: Intent, event_id: UUID, address: str | None = None) -> list[NewDelivery]:
+        """The deliveries ``intent`` calls for: the patient's first channel, or every routed staff
+        channel."""
         ntype = lookup(intent.notification, intent.audience)
         if ntype.audience == "patient":
-            return await self._patient(conn, ntype, intent, event_id, address)
-        return await self._staff(conn, ntype, intent, event_id)
+            return [self._patient(ntype, intent, event_id, address)]
+        return self._staff(ntype, intent, event_id)
 
-    async def _patient(
-        self,
-        conn: asyncpg.Connection,
-        ntype: NotificationType,
-        intent: Intent,
-        event_id: UUID,
-        address: str | None,
-    ) -> list[UUID]:
-        locale = self.settings.default_locale
-        if intent.patient_id is not None:
-            locale = await recipients.locale_of(conn, intent.patient_id) or locale
+    def _patient(
+        self, ntype: NotificationType, intent: Intent, event_id: UUID, address: str | None
+    ) -> NewDelivery:
         recipient = str(intent.patient_id or address)
-        new = self._delivery(ntype, intent, event_id, ntype.chain[0], recipient, locale, address=address)
-        return _ids([await store.queue(conn, new)])
+        locale = self.settings.default_locale
+        return self._delivery(ntype, intent, event_id, ntype.chain[0], recipient, locale, address=address)
 
-    async def _staff(
-        self, conn: asyncpg.Connection, ntype: NotificationType, intent: Intent, event_id: UUID
-    ) -> list[UUID]:
+    def _staff(self, ntype: NotificationType, intent: Intent, event_id: UUID) -> list[NewDelivery]:
         rule = self.staff.routing.get(ntype.name)
         if rule is None:
             raise PermanentError(f"no staff routing rule for {ntype.name}")
@@ -65,13 +63,10 @@ class Planner:
         targets += [
             (hook, "staff_webhook") for hook in rule.webhooks if hook in self.settings.staff_webhook_urls
         ]
-        queued = []
-        for staff_id, channel in targets:
-            new = self._delivery(
-                ntype, intent, event_id, channel, staff_id, "en", staff_id=staff_id, urgent=urgent
-            )
-            queued.append(await store.queue(conn, new))
-        return _ids(queued)
+        return [
+            self._delivery(ntype, intent, event_id, channel, staff_id, "en", staff_id=staff_id, urgent=urgent)
+            for staff_id, channel in targets
+        ]
 
     async def fall_back(self, conn: asyncpg.Connection, failed: Delivery, channel: str) -> list[UUID]:
         """Queue the same patient message on the next channel of its chain."""
@@ -83,7 +78,7 @@ class Planner:
         new = self._delivery(
             ntype, intent, failed.event_id, channel, recipient, failed.locale, fallback_of=failed.id
         )
-        return _ids([await store.queue(conn, new)])
+        return await store.queue(conn, [new])
 
     async def staff_task(self, conn: asyncpg.Connection, failed: Delivery, error_code: str) -> list[UUID]:
         """No consented channel reached the patient: the coordinator gets a task."""
@@ -98,8 +93,8 @@ class Planner:
         intent = Intent("delivery_failed", "staff", failed.course_id, None, None, facts)
         return await self.plan(conn, intent, failed.id)
 
-    async def push_to_integrators(self, conn: asyncpg.Connection, envelope: Envelope) -> list[UUID]:
-        """Queue a signed push of a workflow event to every integrator subscribed to it."""
+    def integrator_pushes(self, envelope: Envelope) -> list[NewDelivery]:
+        """A signed push of a workflow event to every integrator subscribed to it."""
         event = envelope.event
         if event.restricted:
             return []  # patient contact details never leave the service
@@ -107,15 +102,13 @@ class Planner:
         course = getattr(event, "course_id", None)
         facts = {"event_json": structured_cloudevent(envelope), "event_type": envelope.type}
         intent = Intent(ntype.name, "integrator", course, None, None, facts)
-        queued = []
-        for endpoint in self.settings.integrator_webhooks:
-            if endpoint.event_types and event.name not in endpoint.event_types:
-                continue
-            new = self._delivery(
+        return [
+            self._delivery(
                 ntype, intent, UUID(envelope.id), "webhook", endpoint.id, "en", address=endpoint.id
             )
-            queued.append(await store.queue(conn, new))
-        return _ids(queued)
+            for endpoint in self.settings.integrator_webhooks
+            if not endpoint.event_types or event.name in endpoint.event_types
+        ]
 
     def _delivery(
         self,
@@ -173,7 +166,3 @@ def structured_cloudevent(envelope: Envelope) -> str:
     if envelope.correlation_id:
         body["correlationid"] = envelope.correlation_id
     return json.dumps(body, separators=(",", ":"), sort_keys=True)
-
-
-def _ids(values: list[UUID | None]) -> list[UUID]:
-    return [v for v in values if v is not None]

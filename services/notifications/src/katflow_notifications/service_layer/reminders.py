@@ -51,18 +51,27 @@ class Reminders:
         if isinstance(e, AppointmentRescheduled):
             await self.cancel(conn, e.course_id, e.appointment_id, "rescheduled")
         planned = plan_reminders(e.starts_at, e.kind, e.patient_time_zone, self.clock.now(), self.policy)
-        for p in planned:
-            payload = {
-                "notification": p.notification,
-                "course_id": str(e.course_id),
-                "patient_id": str(e.patient_id),
-                "appointment_id": str(e.appointment_id),
-                "kind": e.kind.value,
-                "starts_at": e.starts_at.isoformat(),
-                "ends_at": e.ends_at.isoformat(),
-            }
-            key = reminder_prefix(e.course_id, e.appointment_id) + p.notification
-            await timers.schedule(conn, REMINDER_TIMER, key, p.due_at, payload)
+        payload = {
+            "course_id": str(e.course_id),
+            "patient_id": str(e.patient_id),
+            "appointment_id": str(e.appointment_id),
+            "kind": e.kind.value,
+            "starts_at": e.starts_at.isoformat(),
+            "ends_at": e.ends_at.isoformat(),
+        }
+        prefix = reminder_prefix(e.course_id, e.appointment_id)
+        await timers.schedule_all(
+            conn,
+            [
+                (
+                    REMINDER_TIMER,
+                    prefix + p.notification,
+                    p.due_at,
+                    {"notification": p.notification, **payload},
+                )
+                for p in planned
+            ],
+        )
         return len(planned)
 
     async def cancel(
