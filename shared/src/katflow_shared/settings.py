@@ -61,6 +61,16 @@ class ServiceSettings(BaseSettings):
         " Rebalances and shutdown commit at once; a crash redelivers at most this much, which the"
         " inbox skips.",
     )
+    consumer_fetch_wait_ms: int = Field(
+        25,
+        ge=0,
+        description="How long the broker may hold a fetch to gather more records (up to"
+        " KATFLOW_CONSUMER_FETCH_MIN_BYTES): under load, fewer and fuller fetches; when quiet, at most"
+        " this much added latency per hop.",
+    )
+    consumer_fetch_min_bytes: int = Field(
+        16384, ge=1, description="Bytes a fetch waits for (at most KATFLOW_CONSUMER_FETCH_WAIT_MS)."
+    )
     timer_poll_seconds: float = Field(
         0.5,
         description="Longest the timer worker sleeps between looks; it also wakes when a timer is"

@@ -48,6 +48,8 @@ def make_consumer(settings: ServiceSettings, group_id: str) -> AIOKafkaConsumer:
         auto_offset_reset="earliest",
         isolation_level="read_committed",
         max_poll_records=500,
+        fetch_max_wait_ms=settings.consumer_fetch_wait_ms,
+        fetch_min_bytes=settings.consumer_fetch_min_bytes,
         session_timeout_ms=15000,
         heartbeat_interval_ms=3000,
     )
