@@ -5,21 +5,28 @@ once; a clinic configuration change at start-up drops the watermarks."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
+import pytest
 
 from katflow_scheduling.adapters import postgres_calendar as calendar
 from katflow_scheduling.adapters.postgres_calendar import sync_clinic
 from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
+from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.domain.reservations import Reservation, first_reservation
 from katflow_scheduling.domain.visits import CancelIn, RescheduleIn
 from katflow_scheduling.handlers import changes
 from katflow_scheduling.service_layer import booking
+from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import Event
 from katflow_shared.contracts.common import CancellationReason
-from tests.support.scheduling import STAFF, Harness
+from katflow_shared.http import RuleViolation
+from tests.support.infra import Infra
+from tests.support.scheduling import STAFF, Harness, harness
 
 ZONE = "America/New_York"
 
@@ -88,6 +95,55 @@ async def test_freed_time_is_offered_again_at_once(h: Harness) -> None:
     )
     again = await consult(h)
     assert (again["clinician_id"], again["s"]) == (moved["clinician_id"], moved["s"])
+
+
+async def test_a_move_waits_for_the_booking_in_progress(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one consultant, a staff move onto the slot a booking has just found free waits for that
+    booking (the calendar lock): the booking's insert cannot fail on a slot taken meanwhile, and the
+    move is refused (409)."""
+    clinic = load_clinic(DEFAULT_CLINIC)
+    one = clinic.model_copy(update={"clinicians": [c for c in clinic.clinicians if c.id == "clin-1"]})
+    async with harness(infra, one) as h:
+        booked = await consult(h)
+        free = await from_scratch(h)
+        assert free is not None
+        insert = booking.db.execute_composed
+
+        async def slow_insert(*args: Any, **kwargs: Any) -> None:
+            await asyncio.sleep(0.3)  # found free, not yet inserted
+            await insert(*args, **kwargs)
+
+        monkeypatch.setattr(booking.db, "execute_composed", slow_insert)
+        pending = asyncio.create_task(consult(h))
+        await asyncio.sleep(0.1)
+        to_free = RescheduleIn(starts_at=free.start, rescheduled_by=STAFF)
+        with pytest.raises(RuleViolation, match="no qualified clinician or room is free then"):
+            await changes.reschedule(h.runtime, h.deps, booked["id"], to_free)
+        got = await pending
+        assert (got["clinician_id"], got["s"]) == (free.clinician_id, free.start)
+
+
+async def test_concurrent_bookings_and_moves_never_double_book(h: Harness) -> None:
+    booked = [await consult(h) for _ in range(6)]
+    free = await from_scratch(h)
+    assert free is not None
+    to_free = RescheduleIn(starts_at=free.start, rescheduled_by=STAFF)
+    moves = [changes.reschedule(h.runtime, h.deps, b["id"], to_free) for b in booked[:3]]
+    outcomes = await asyncio.gather(*moves, *(consult(h) for _ in range(24)), return_exceptions=True)
+    refused = [o for o in outcomes[:3] if isinstance(o, RuleViolation) and o.rule == "double_booking"]
+    assert [o for o in outcomes if isinstance(o, BaseException) and o not in refused] == []
+    rows = await h.pool.fetch(
+        "SELECT clinician_id, during FROM appointments WHERE status = 'scheduled' ORDER BY lower(during)"
+    )
+    assert len(rows) == 30
+    by_clinician: dict[str, list[asyncpg.Range]] = {}
+    for r in rows:
+        by_clinician.setdefault(r["clinician_id"], []).append(r["during"])
+    for spans in by_clinician.values():
+        for a, b in zip(spans, spans[1:], strict=False):
+            assert a.upper <= b.lower  # no two of one clinician's appointments overlap
 
 
 async def test_a_no_show_frees_the_rest_of_its_time(h: Harness) -> None:

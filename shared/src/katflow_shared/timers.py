@@ -24,6 +24,8 @@ import asyncpg
 import structlog
 from prometheus_client import Histogram
 
+from . import db
+from .db import Part
 from .messaging.emitter import Emitter
 from .messaging.errors import TRANSIENT_TYPES
 from .runtime import Runtime
@@ -33,17 +35,18 @@ log = structlog.get_logger()
 LATENESS = Histogram("katflow_timer_lateness_seconds", "Fired time minus due time", ["kind"])
 
 CHANNEL = "katflow_timers"
-# One round trip for any number of timers, inside the caller's transaction: the upsert runs as a
-# data-modifying CTE (always executed) and the NOTIFY that wakes the workers, carrying the earliest
-# due time, is delivered at commit (never on rollback). It takes no lock beyond the upserted timers
-# rows, so callers' lock order is unchanged. The (kind, key) pairs of one call must differ.
+# Any number of timers in one statement, inside the caller's transaction: each (kind, key) created,
+# or moved if pending (the pairs of one call must differ). It takes no lock beyond the upserted timer
+# rows, so callers' lock order is unchanged. ``ANNOUNCE`` with the earliest due time wakes the
+# workers at commit (never on rollback); ``schedule_all`` composes the two, as may other statements.
 SCHEDULE = (
-    "WITH scheduled AS (INSERT INTO timers(kind, key, due_at, payload)"
+    "INSERT INTO timers(kind, key, due_at, payload)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])"
     " ON CONFLICT (kind, key) WHERE status = 'pending'"
-    " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload)"
-    " SELECT pg_notify($5, $6)"
+    " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload"
 )
+ANNOUNCE = "SELECT pg_notify($1, $2)"
+Wanted = Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]  # kind, key, due at, payload
 CLAIM = (
     "SELECT id, kind, key, due_at, payload FROM timers WHERE status = 'pending'"
     " AND due_at <= $1 AND kind = ANY($2::text[])"
@@ -84,16 +87,21 @@ async def schedule(
     await schedule_all(conn, [(kind, key, due_at, payload)])
 
 
-async def schedule_all(
-    conn: asyncpg.Connection, wanted: Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]
-) -> None:
+async def schedule_all(conn: asyncpg.Connection, wanted: Wanted) -> None:
     """``schedule`` each (kind, key, due_at, payload), in one statement."""
-    if not wanted:
-        return
+    if wanted:
+        await db.execute_composed(conn, [rows(wanted)], announce(wanted))
+
+
+def rows(wanted: Wanted) -> Part:
+    """The upsert of ``wanted`` (not empty), for ``db.composed``; compose ``announce`` with it."""
     kinds, keys, dues, payloads = zip(*wanted, strict=True)
-    documents = [json.dumps(dict(p or {})) for p in payloads]
-    first = min(dues).isoformat()
-    await conn.execute(SCHEDULE, list(kinds), list(keys), list(dues), documents, CHANNEL, first)
+    return SCHEDULE, [list(kinds), list(keys), list(dues), [json.dumps(dict(p or {})) for p in payloads]]
+
+
+def announce(wanted: Wanted) -> Part:
+    """The NOTIFY that wakes the workers at commit, with the earliest due time of ``wanted``."""
+    return ANNOUNCE, [CHANNEL, min(due for _, _, due, _ in wanted).isoformat()]
 
 
 async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:

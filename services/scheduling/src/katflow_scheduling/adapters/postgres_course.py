@@ -11,6 +11,7 @@ import asyncpg
 
 from katflow_shared import timers
 from katflow_shared.contracts.common import AppointmentKind, Route
+from katflow_shared.db import Part
 from katflow_shared.http import RuleViolation
 
 from ..domain import timer_keys
@@ -180,24 +181,25 @@ async def open_appointments(conn: asyncpg.Connection, course_id: UUID) -> list[A
     return [_appointment(r) for r in rows]
 
 
-async def insert_appointment(
-    conn: asyncpg.Connection, appointment_id: UUID, fields: dict[str, Any], r: Reservation
-) -> None:
-    await conn.execute(
+def new_appointment(appointment_id: UUID, fields: dict[str, Any], r: Reservation) -> Part:
+    """The appointment's INSERT, for ``db.composed``."""
+    return (
         "INSERT INTO appointments(id, course_id, kind, clinician_id, room_id, during, cause_event,"
         " dose_number, follows_session_id, protocol_version)"
         " VALUES ($1, $2, $3, $4, $5, tstzrange($6, $7), $8, $9, $10, $11)",
-        appointment_id,
-        fields["course_id"],
-        fields["kind"],
-        r.clinician_id,
-        r.room_id,
-        r.start,
-        r.end,
-        fields.get("cause_event"),
-        fields.get("dose_number"),
-        fields.get("follows_session_id"),
-        fields.get("protocol_version"),
+        (
+            appointment_id,
+            fields["course_id"],
+            fields["kind"],
+            r.clinician_id,
+            r.room_id,
+            r.start,
+            r.end,
+            fields.get("cause_event"),
+            fields.get("dose_number"),
+            fields.get("follows_session_id"),
+            fields.get("protocol_version"),
+        ),
     )
 
 

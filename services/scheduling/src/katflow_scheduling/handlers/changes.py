@@ -16,6 +16,7 @@ from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.http import RuleViolation
 from katflow_shared.runtime import Runtime
 
+from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
 from ..domain.appointments import Appointment, Status, no_show_allowed, require
 from ..domain.cadence import check_dose_cadence, require_future
@@ -50,6 +51,7 @@ async def reschedule(
         start = body.starts_at
         end = start + (u.appt.ends_at - u.appt.starts_at)
         await _check_new_time(deps, u, start, end)
+        await calendar.lock_calendar(u.conn)  # one change to reserved time at a time (booking.book)
         found = await _resources_at(u, deps, start, end)
         await _move(u, found)
         grace = deps.grace_minutes(u.appt.protocol_version)

@@ -15,6 +15,7 @@ from katflow_shared.http import RuleViolation
 from katflow_shared.protocols import Protocol
 from katflow_shared.runtime import Runtime
 
+from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
 from ..domain import timer_keys
 from ..domain.appointments import Appointment, Status, check_in_allowed, complete_allowed, require
@@ -71,6 +72,7 @@ def _require_dosing(appt: Appointment) -> None:
 
 async def _hold_room_for_monitoring(u: AppointmentUnit, protocol: Protocol) -> None:
     """Room and clinician stay reserved for the whole monitoring window, even when dosing starts late."""
+    await calendar.lock_calendar(u.conn)  # one change to reserved time at a time (booking.book)
     try:
         async with u.conn.transaction():
             await store.extend(u.conn, u.appt.id, monitoring_end(protocol, u.now))

@@ -1,6 +1,6 @@
 """Booking consultations, doses and integration sessions: find free people and rooms, insert, arm the
-no-show timer, announce. One booking at a time (the calendar lock); a race with a staff move loses to
-the exclusion constraints and searches again."""
+no-show timer, announce. One change to reserved time at a time (the calendar lock: bookings, moves,
+monitoring extensions); the exclusion constraints stay as the last word."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 
 import asyncpg
 
-from katflow_shared import timers
+from katflow_shared import db, timers
 from katflow_shared.contracts import AppointmentScheduled, AppointmentWaitlisted
 from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.db import Part
 from katflow_shared.http import RuleViolation
 from katflow_shared.messaging.errors import TransientError
 
@@ -34,7 +35,6 @@ from ..domain.reservations import (
 from ..domain.slots import Interval
 from .deps import Deps, Emit
 
-ATTEMPTS = 10
 # Bookings read per search step: a search resuming at its watermark nearly always finds a slot in the
 # first days, so read those; further only if they are full.
 SEARCH_WINDOWS = (timedelta(days=2), timedelta(days=14))
@@ -56,29 +56,33 @@ class Request:
 async def book(
     conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request, emit: Emit
 ) -> Reservation | None:
-    """Reserve, insert and announce; None when nothing is free in the search range."""
+    """Reserve, insert and announce; None when nothing is free in the search range. Under the
+    calendar lock every writer of reserved time waits its turn, so what the search found free is
+    free: the appointment, the search's watermark and the no-show timer go in one statement."""
     await calendar.lock_calendar(conn)
-    for _ in range(ATTEMPTS):
-        found = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
-        if found is None:
-            return None
-        appointment_id = uuid.uuid4()
-        try:
-            async with conn.transaction():  # savepoint: a lost race searches again
-                await store.insert_appointment(conn, appointment_id, req.fields, found)
-        except asyncpg.ExclusionViolationError:
-            if req.at is not None:
-                raise _double_booking() from None
-            continue
-        await arm_no_show(conn, plan.id, appointment_id, found.start, req.grace_minutes)
-        await emit(_scheduled(plan, appointment_id, req.fields["kind"], found))
-        return found
-    raise TransientError("lost the race for a slot too many times")
+    searched = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
+    if searched is None:
+        return None
+    found, watermark = searched
+    appointment_id = uuid.uuid4()
+    no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
+    parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, timers.rows(no_show)]
+    try:
+        await db.execute_composed(conn, parts, timers.announce(no_show))
+    except asyncpg.ExclusionViolationError:  # reserved time changed without the lock: not by katflow
+        if req.at is not None:
+            raise _double_booking() from None
+        raise TransientError("the slot found free was taken meanwhile") from None
+    await emit(_scheduled(plan, appointment_id, req.fields["kind"], found))
+    return found
 
 
-async def _search(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request) -> Reservation | None:
+async def _search(
+    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request
+) -> tuple[Reservation, list[Part]] | None:
     """The first free reservation from ``req.earliest``, resuming where the need's watermark proved the
-    grid full; reads the bookings of the next two days, then two weeks, then the rest, as needed."""
+    grid full; reads the bookings of the next two days, then two weeks, then the rest, as needed.
+    With it, the advanced watermark to save along with the booking."""
     key = calendar.need_key(req.need, int(req.duration.total_seconds()) // 60)
     generation, mark = await calendar.watermark(conn, key)
     start = mark.resume_at(req.earliest) if mark else req.earliest
@@ -89,19 +93,21 @@ async def _search(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: R
         found = first_reservation(deps.clinic, req.need, busy, req.earliest, req.duration, zone, limit, start)
         if found is not None or limit != window_end:  # found, or the request's own limit ended it
             break
-    if found is not None:
-        mark = advance(mark, deps.clinic, req.earliest, found, zone)
-        await calendar.save_watermark(conn, key, generation, mark)
-    return found
+    if found is None:
+        return None
+    mark = advance(mark, deps.clinic, req.earliest, found, zone)
+    return found, [calendar.new_watermark(key, generation, mark)]
 
 
-async def _at(conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request) -> Reservation:
-    """The reservation staff asked for at ``req.at``: same rules, no search."""
+async def _at(
+    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request
+) -> tuple[Reservation, list[Part]]:
+    """The reservation staff asked for at ``req.at``: same rules, no search (no watermark)."""
     assert req.at is not None
     end = req.at + req.duration
     if rule := outside_hours(deps.clinic, req.at, end, plan.patient_time_zone):
         raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
-    return await reserve_at(conn, deps, req.need, Interval(req.at, end))
+    return await reserve_at(conn, deps, req.need, Interval(req.at, end)), []
 
 
 async def reserve_at(
@@ -145,9 +151,14 @@ def _scheduled(
 async def arm_no_show(
     conn: asyncpg.Connection, course_id: uuid.UUID, appointment_id: uuid.UUID, start: datetime, grace: int
 ) -> None:
+    await timers.schedule_all(conn, [_no_show(course_id, appointment_id, start, grace)])
+
+
+def _no_show(
+    course_id: uuid.UUID, appointment_id: uuid.UUID, start: datetime, grace: int
+) -> tuple[str, str, datetime, dict[str, Any]]:
     key = timer_keys.appointment(course_id, appointment_id) + timer_keys.NO_SHOW
-    due = start + timedelta(minutes=grace)
-    await timers.schedule(conn, timer_keys.NO_SHOW, key, due, {"appointment_id": str(appointment_id)})
+    return timer_keys.NO_SHOW, key, start + timedelta(minutes=grace), {"appointment_id": str(appointment_id)}
 
 
 async def book_consultation(
