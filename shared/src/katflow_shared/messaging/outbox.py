@@ -6,8 +6,12 @@ replicas exactly one relays at a time, so per-key order is kept: the one whose o
 a session-level advisory lock (the relay's leadership, released when that connection ends, by a
 clean stop, a crash or a lost connection); the others try for it every poll interval.
 
-A batch costs one round trip: the statement that reads it also marks the batch before it published
-(its broker acknowledgements in hand). Rows are marked only after the broker acknowledged them.
+A batch costs one round trip: the statement that reads it also removes the batch before it, whose
+broker acknowledgements are in hand. Rows leave the outbox only after the broker acknowledged them;
+published events live on in Kafka (and what was done, in the audit log), so the table holds only what
+is still to be published and stays small (a marked, ever-growing table made every read walk past the
+index entries of rows published since the last vacuum). ``published_at`` is no longer set; rows an
+older release marked are skipped as before.
 """
 
 from __future__ import annotations
@@ -43,10 +47,10 @@ ROW = "($1, $2, $3, $4, $5)"
 INSERT = "INSERT INTO outbox(event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)"
 ADD = f"WITH added AS ({INSERT}) SELECT pg_notify($6, '')"
 LEAD = "SELECT pg_try_advisory_lock($1)"  # session-level: held until the relay's connection ends
-# Mark the batch published before (acknowledged by the broker) and read the next one, in one round
-# trip. The read's snapshot predates the mark, so the marked ids are left out by hand.
+# Remove the batch published before (acknowledged by the broker) and read the next one, in one round
+# trip. The read's snapshot predates the removal, so the removed ids are left out by hand.
 NEXT = (
-    "WITH marked AS (UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[]))"
+    "WITH published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]))"
     " SELECT id, topic, key, headers, payload FROM outbox"
     " WHERE published_at IS NULL AND id <> ALL($1::bigint[]) ORDER BY id LIMIT $2"
 )
@@ -83,7 +87,7 @@ class OutboxRelay:
         self._wakeup = Wakeup(self._dsn, CHANNEL)
         self._conn: asyncpg.Connection | None = None  # our own: the leadership lock is its session's
         self._leading = False
-        self._acknowledged: list[int] = []  # published, to be marked by the next read
+        self._acknowledged: list[int] = []  # published, to be removed by the next read
         self._busy = asyncio.Lock()  # the run loop and drain() share the connection
         self._stopping = False
 
@@ -106,7 +110,7 @@ class OutboxRelay:
                 except KafkaError as exc:
                     # After a broker outage the idempotent producer can be left with sequence numbers
                     # the broker refuses (OutOfOrderSequenceNumber): start over with a fresh producer
-                    # id. Unmarked rows are simply published again; consumers dedupe on the event id.
+                    # id. Rows still there are simply published again; consumers dedupe on the event id.
                     log.warning("outbox_relay_producer_reset", error=type(exc).__name__)
                     await self._close_producer()
                     await asyncio.sleep(1.0)
@@ -139,7 +143,7 @@ class OutboxRelay:
         """Forget the connection (and with it the leadership) after a database error."""
         conn, self._conn = self._conn, None
         self._leading = False
-        self._acknowledged = []  # unmarked: published again by whoever leads next
+        self._acknowledged = []  # still there: published again by whoever leads next
         if conn is not None and not conn.is_closed():
             conn.terminate()
 
@@ -153,8 +157,8 @@ class OutboxRelay:
                 conn.terminate()
 
     async def publish_batch(self) -> int:
-        """Mark what the broker acknowledged, read the next batch in id order and publish it; the
-        rows are marked by the next call (the run loop calls again at once after a batch)."""
+        """Remove what the broker acknowledged, read the next batch in id order and publish it; the
+        rows are removed by the next call (the run loop calls again at once after a batch)."""
         assert self._conn is not None and self.producer is not None
         rows = await self._conn.fetch(NEXT, self._acknowledged, self.batch_size)
         self._acknowledged = []
@@ -167,7 +171,7 @@ class OutboxRelay:
         return len(rows)
 
     async def drain(self, bound: float) -> None:
-        """On shutdown: publish what is committed and mark it, within a bound; then let go of the
+        """On shutdown: publish what is committed and remove it, within a bound; then let go of the
         leadership."""
         self._stopping = True
         self._wakeup.set()
