@@ -49,8 +49,8 @@ from katflow_shared.contracts import (
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.cloudevents import Envelope
-from katflow_shared.messaging.emitter import Emitter, HandlerContext
-from katflow_shared.messaging.inbox import first_delivery
+from katflow_shared.messaging.consumer import apply
+from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
 from katflow_tools.smtp_sink import SmtpSink
@@ -82,13 +82,12 @@ class Harness:
 
     # --- inputs
     async def handle(self, event: Event, envelope: Envelope | None = None, inbox: bool = True) -> Envelope:
-        """Handle an event the way the consumer does: inbox row and effect in one transaction."""
+        """Handle an event as the consumer does (inbox row and effects together); ``inbox=False``: as a
+        consumer group that has not seen it, i.e. past the inbox."""
         envelope = envelope or Envelope(event=event, source="/test", time=self.clock.now())
         handler = self.handlers.mapping()[type(event)]
-        async with self.pool.acquire() as conn, conn.transaction():
-            if inbox and not await first_delivery(conn, GROUP, envelope.id):
-                return envelope
-            await handler(event, HandlerContext(conn, envelope, Emitter(self.settings)))
+        group = GROUP if inbox else f"{GROUP}-{uuid.uuid4()}"
+        await apply(self.pool, group, Emitter(self.settings), handler, envelope)
         return envelope
 
     async def contact(

@@ -100,7 +100,7 @@ def test_composed_statements_carry_values_only_as_parameters() -> None:
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
     event = (str(uuid.uuid4()), "topic", "key", '[["ce_id", "x"]]', hostile.encode())
     parts = [*new_request(body, ids, datetime.now(UTC), hostile), outbox.rows([event, event])]
-    statement, args = composed(parts, outbox.ANNOUNCE)
+    statement, args = composed(parts, [outbox.ANNOUNCE])
     assert "DROP" not in statement and "ana@" not in statement and str(ids["patient_id"]) not in statement
     assert hostile in args and hostile.encode() in args
     assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))

@@ -89,23 +89,27 @@ def renumbered(statement: str, offset: int) -> str:
 
 
 async def execute_composed(
-    db: asyncpg.Connection | asyncpg.Pool, parts: Sequence[Part], final: Part = ("SELECT 1", ())
+    db: asyncpg.Connection | asyncpg.Pool, parts: Sequence[Part], results: Sequence[Part] = ()
 ) -> None:
-    """Run ``composed(parts, final)``: one round trip (on a pool, its own transaction)."""
-    statement, args = composed(parts, final)
+    """Run ``composed(parts, results)``: one round trip (on a pool, its own transaction)."""
+    statement, args = composed(parts, results)
     await db.execute(statement, *args)
 
 
-def composed(parts: Sequence[Part], final: Part = ("SELECT 1", ())) -> Part:
-    """``parts`` (data-modifying statements) and then ``final`` as one statement: one round trip, and
-    on its own one transaction — every part takes effect or none does. The parts run as CTEs on one
-    snapshot, so none sees another's rows, and the order they run in is not defined (rows whose
-    order matters go in one part); constraints are checked at the statement's end, so a row may come
-    before the row it references."""
+def composed(parts: Sequence[Part], results: Sequence[Part] = ()) -> Part:
+    """``parts`` (data-modifying statements) as one statement that then selects ``results``
+    (expressions, such as a ``pg_notify`` delivered at commit): one round trip, and on its own one
+    transaction — every part takes effect or none does. The parts run as CTEs on one snapshot, so
+    none sees another's rows, and the order they run in is not defined (rows whose order matters go
+    in one part; no two parts may change the same row); constraints are checked at the statement's
+    end, so a row may come before the row it references."""
     ctes: list[str] = []
     args: list[object] = []
     for n, (statement, params) in enumerate(parts):
         ctes.append(f"part{n} AS ({renumbered(statement, len(args))})")
         args += params
-    statement, params = final
-    return f"WITH {', '.join(ctes)} {renumbered(statement, len(args))}", [*args, *params]
+    selected: list[str] = []
+    for expression, params in results:
+        selected.append(renumbered(expression, len(args)))
+        args += params
+    return f"WITH {', '.join(ctes)} SELECT {', '.join(selected) or '1'}", args

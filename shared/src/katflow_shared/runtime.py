@@ -31,7 +31,7 @@ from .db import create_pool, migrate
 from .http import RuleViolation, rule_violation_handler
 from .logging import configure_logging
 from .messaging import context, metrics
-from .messaging.consumer import EventConsumer, Handler
+from .messaging.consumer import AnyHandler, EventConsumer
 from .messaging.emitter import Emitter
 from .messaging.kafka import make_producer
 from .messaging.outbox import OutboxRelay
@@ -63,7 +63,7 @@ class ServiceSpec:
     settings: ServiceSettings
     migrations: Sequence[str]
     routers: Sequence[APIRouter] = ()
-    handlers: Mapping[type[Event], Handler] = field(default_factory=dict)
+    handlers: Mapping[type[Event], AnyHandler] = field(default_factory=dict)
     startup: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
     workers: Sequence[Callable[[Runtime], Worker]] = ()
     clock: Clock | None = None  # default: the settings' clock (wall clock, or a test offset file)

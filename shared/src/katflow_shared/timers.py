@@ -45,7 +45,7 @@ SCHEDULE = (
     " ON CONFLICT (kind, key) WHERE status = 'pending'"
     " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload"
 )
-ANNOUNCE = "SELECT pg_notify($1, $2)"
+ANNOUNCE = "pg_notify($1, $2)"  # for db.composed's results
 Wanted = Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]  # kind, key, due at, payload
 CLAIM = (
     "SELECT id, kind, key, due_at, payload FROM timers WHERE status = 'pending'"
@@ -90,7 +90,7 @@ async def schedule(
 async def schedule_all(conn: asyncpg.Connection, wanted: Wanted) -> None:
     """``schedule`` each (kind, key, due_at, payload), in one statement."""
     if wanted:
-        await db.execute_composed(conn, [rows(wanted)], announce(wanted))
+        await db.execute_composed(conn, [rows(wanted)], [announce(wanted)])
 
 
 def rows(wanted: Wanted) -> Part:

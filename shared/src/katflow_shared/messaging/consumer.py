@@ -20,21 +20,21 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from .. import audit, tracing
-from ..contracts import Event
+from .. import audit, db, tracing
+from ..contracts import REGISTRY, Event
 from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic
 from ..settings import ServiceSettings
 from ..supervision import stop_process_on_failure
-from . import metrics
-from .cloudevents import decode
-from .emitter import Emitter, HandlerContext
+from . import inbox, metrics
+from .cloudevents import Envelope, decode
+from .emitter import Emitter, HandlerContext, Planned
 from .errors import classify
-from .inbox import first_delivery
 from .kafka import make_consumer
 
 log = structlog.get_logger()
 
 Handler = Callable[[Any, HandlerContext], Awaitable[None]]
+AnyHandler = Handler | Planned
 
 
 class Record(Protocol):
@@ -58,7 +58,7 @@ class EventConsumer:
         settings: ServiceSettings,
         pool: asyncpg.Pool,
         producer: AIOKafkaProducer,
-        handlers: Mapping[type[Event], Handler],
+        handlers: Mapping[type[Event], AnyHandler],
         name: str = "workflow",
     ) -> None:
         self.settings = settings
@@ -180,10 +180,12 @@ class EventConsumer:
                 await asyncio.sleep(delay)
 
     async def _handle_once(self, record: Record) -> None:
+        if self._not_ours(record):
+            return  # another service's event on a shared topic: not ours to decode or judge
         envelope = decode(record.headers, record.value)
         handler = self.handlers.get(type(envelope.event))
         if handler is None:
-            return  # another service's event on a shared topic
+            return
         with (
             tracing.span(f"handle {envelope.event.name}", event_id=envelope.id, course_id=envelope.subject),
             structlog.contextvars.bound_contextvars(
@@ -194,25 +196,18 @@ class EventConsumer:
                 causation_id=envelope.causation_id,
             ),
         ):
-            async with self.pool.acquire() as conn, conn.transaction():
-                if not await first_delivery(conn, self.group, envelope.id):
-                    log.info("event_duplicate_skipped")
-                    metrics.DUPLICATES.labels(self.group).inc()
-                    return
-                await handler(envelope.event, HandlerContext(conn, envelope, self.emitter))
-                if envelope.event.topic in RESTRICTED_TOPICS:  # contact details were written: audit
-                    await audit.record(
-                        conn,
-                        audit.entry(
-                            self.settings.service_name,
-                            None,
-                            f"event.{envelope.event.name}",
-                            patient_id=getattr(envelope.event, "patient_id", None),
-                            resource={"event_id": envelope.id},
-                            request_id=envelope.correlation_id,
-                        ),
-                    )
-            log.info("event_handled")
+            if await apply(self.pool, self.group, self.emitter, handler, envelope):
+                log.info("event_handled")
+            else:
+                log.info("event_duplicate_skipped")
+                metrics.DUPLICATES.labels(self.group).inc()
+
+    def _not_ours(self, record: Record) -> bool:
+        """A record whose ce_type names a known event this consumer has no handler for (an unknown
+        or missing type is decoded, and dead-lettered, as before)."""
+        kind = next((v for k, v in record.headers or () if k == "ce_type"), None)
+        cls = REGISTRY.get(kind.decode("utf-8", "replace")) if kind is not None else None
+        return cls is not None and cls not in self.handlers
 
     async def _dead_letter_until_written(
         self, record: Record, error: BaseException, attempts: int, stopping: Callable[[], bool]
@@ -257,6 +252,51 @@ class EventConsumer:
             partition=record.partition,
             offset=record.offset,
         )
+
+
+async def apply(
+    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: AnyHandler, envelope: Envelope
+) -> bool:
+    """Handle one event once for consumer ``group``: its inbox row and its effects commit together
+    (a planned handler's as one statement, another's in one transaction). False when the group had
+    handled it already (nothing changed)."""
+    if isinstance(handler, Planned):
+        return await _write(pool, group, handler, envelope)
+    return await _transact(pool, group, emitter, handler, envelope)
+
+
+async def _write(pool: asyncpg.Pool, group: str, handler: Planned, envelope: Envelope) -> bool:
+    assert envelope.event.topic not in RESTRICTED_TOPICS, "contact details are audited: _transact"
+    writes = handler.plan(envelope.event, envelope)
+    try:
+        await db.execute_composed(pool, [inbox.row(group, envelope.id), *writes.parts], writes.results)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name != inbox.KEY:
+            raise
+        return False
+    return True
+
+
+async def _transact(
+    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Handler, envelope: Envelope
+) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        if not await inbox.first_delivery(conn, group, envelope.id):
+            return False
+        await handler(envelope.event, HandlerContext(conn, envelope, emitter))
+        if envelope.event.topic in RESTRICTED_TOPICS:  # contact details were written: audit
+            await audit.record(
+                conn,
+                audit.entry(
+                    emitter.settings.service_name,
+                    None,
+                    f"event.{envelope.event.name}",
+                    patient_id=getattr(envelope.event, "patient_id", None),
+                    resource={"event_id": envelope.id},
+                    request_id=envelope.correlation_id,
+                ),
+            )
+    return True
 
 
 class _PartitionWorker:

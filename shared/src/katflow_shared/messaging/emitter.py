@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from ..contracts import Event
+from ..db import Part
 from ..settings import ServiceSettings
 from . import context, outbox
 from .cloudevents import Envelope
@@ -48,3 +51,21 @@ class HandlerContext:
 
     async def emit(self, event: Event) -> Envelope:
         return await self.emitter.emit(self.conn, event, cause=self.envelope)
+
+
+@dataclass(frozen=True)
+class Writes:
+    """All an event changes, for a handler that only writes: statements (``parts``) and the
+    expressions selected after them (``results``: NOTIFYs delivered at commit), for ``db.composed``."""
+
+    parts: Sequence[Part]
+    results: Sequence[Part] = ()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A handler that only writes: ``plan(event, envelope)`` says what, without I/O. The consumer
+    runs it with the event's inbox row as one statement — one round trip and one commit instead of
+    BEGIN, the inbox row, each statement, COMMIT; a redelivered event fails it on the inbox key."""
+
+    plan: Callable[[Any, Envelope], Writes]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
+from ..db import Part
+
+KEY = "inbox_pkey"  # a second (consumer, event) row violates it
+
 
 async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
     """Record (consumer, event); False when this consumer already processed the event."""
@@ -13,3 +17,9 @@ async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str)
         event_id,
     )
     return bool(inserted)
+
+
+def row(consumer: str, event_id: str) -> Part:
+    """The (consumer, event) row, for ``db.composed``: composed with the event's effects, a
+    redelivered event fails the whole statement on ``KEY`` and changes nothing."""
+    return "INSERT INTO inbox(consumer, event_id) VALUES ($1, $2)", (consumer, event_id)

@@ -63,7 +63,7 @@ def rows(values: Sequence[tuple[object, ...]]) -> Part:
     return INSERT + more, [v for row in values for v in row]
 
 
-ANNOUNCE: Part = ("SELECT pg_notify($1, '')", (CHANNEL,))  # wakes the relay at commit
+ANNOUNCE: Part = ("pg_notify($1, '')", (CHANNEL,))  # for db.composed's results: wakes the relay at commit
 
 
 def values(envelope: Envelope, topic: str) -> tuple[object, ...]:

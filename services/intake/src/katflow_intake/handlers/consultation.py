@@ -35,7 +35,7 @@ async def request_consultation(
         outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
     ]
     try:
-        await db.execute_composed(runtime.pool, parts, outbox.ANNOUNCE)  # all of it, or nothing
+        await db.execute_composed(runtime.pool, parts, [outbox.ANNOUNCE])  # all of it, or nothing
     except asyncpg.UniqueViolationError as exc:
         if idempotency_key is None or exc.constraint_name != store.IDEMPOTENCY_KEY:
             raise

@@ -14,7 +14,7 @@ import asyncpg
 from prometheus_client import Gauge
 
 from katflow_shared import audit
-from katflow_shared.db import renumbered
+from katflow_shared.db import Part, renumbered
 from katflow_shared.messaging import outbox
 
 from ..domain import status as st
@@ -87,8 +87,8 @@ DELIVERIES_CHANNEL = "katflow_deliveries"  # NOTIFY at commit when a delivery wa
 # Every delivery one statement: the rows as arrays (one prepared statement whatever their number),
 # each inserted unless its idempotency key exists, in the order given (queued_seq, and so a lane's
 # order, follows it); pg_notify only when a row was actually inserted (delivered at commit).
-QUEUE = (
-    "WITH added AS (INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id,"
+QUEUE_ROWS = (
+    "INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id,"
     " audience, channel, template_id, template_version, context, notification, locale, appointment_id,"
     " address, urgent, automated, exempt, fallback_of, created_at, next_attempt_at, updated_at)"
     " SELECT n.id, n.idempotency_key, n.event_id, n.course_id, n.patient_id, n.staff_id, n.audience,"
@@ -100,45 +100,53 @@ QUEUE = (
     " $20::timestamptz[]) WITH ORDINALITY AS n(id, idempotency_key, event_id, course_id, patient_id,"
     " staff_id, audience, channel, template_id, template_version, context, notification, locale,"
     " appointment_id, address, urgent, automated, exempt, fallback_of, created_at, seq) ORDER BY n.seq"
-    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id)"
-    " SELECT id, pg_notify($21, '') FROM added"
+    " ON CONFLICT (idempotency_key) DO NOTHING"
 )
+QUEUE = f"WITH added AS ({QUEUE_ROWS} RETURNING id) SELECT id, pg_notify($21, '') FROM added"  # noqa: S608
+WAKE: Part = ("pg_notify($1, '')", (DELIVERIES_CHANNEL,))  # for db.composed's results
 
 
 async def queue(conn: asyncpg.Connection, new: Sequence[NewDelivery]) -> list[UUID]:
     """Insert those whose idempotency key is new, in one statement; the new deliveries' ids."""
     if not new:
         return []
-    columns = zip(
-        *(
-            (
-                uuid.uuid4(),
-                d.idempotency_key,
-                d.event_id,
-                d.course_id,
-                d.patient_id,
-                d.staff_id,
-                d.audience,
-                d.channel,
-                d.template_id,
-                d.template_version,
-                json.dumps(dict(d.facts)),
-                d.notification,
-                d.locale,
-                d.appointment_id,
-                d.address,
-                d.urgent,
-                d.automated,
-                d.exempt,
-                d.fallback_of,
-                d.now,
-            )
-            for d in new
-        ),
-        strict=True,
-    )
-    rows = await conn.fetch(QUEUE, *(list(c) for c in columns), DELIVERIES_CHANNEL)
+    rows = await conn.fetch(QUEUE, *_columns(new), DELIVERIES_CHANNEL)
     return [r["id"] for r in rows]
+
+
+def queued(new: Sequence[NewDelivery]) -> tuple[list[Part], list[Part]]:
+    """``queue`` for ``db.composed``: (the insert, the wake-up), both empty when there is nothing."""
+    return ([(QUEUE_ROWS, _columns(new))], [WAKE]) if new else ([], [])
+
+
+def _columns(new: Sequence[NewDelivery]) -> list[list[object]]:
+    """The deliveries as the INSERT's arrays, one per column, in order."""
+    rows = (
+        (
+            uuid.uuid4(),
+            d.idempotency_key,
+            d.event_id,
+            d.course_id,
+            d.patient_id,
+            d.staff_id,
+            d.audience,
+            d.channel,
+            d.template_id,
+            d.template_version,
+            json.dumps(dict(d.facts)),
+            d.notification,
+            d.locale,
+            d.appointment_id,
+            d.address,
+            d.urgent,
+            d.automated,
+            d.exempt,
+            d.fallback_of,
+            d.now,
+        )
+        for d in new
+    )
+    return [list(column) for column in zip(*rows, strict=True)]
 
 
 DELIVERY_COLUMNS = """

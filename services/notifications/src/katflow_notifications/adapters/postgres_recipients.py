@@ -13,6 +13,7 @@ from katflow_shared.contracts import (
     ChannelConsent,
     PatientContactUpdated,
 )
+from katflow_shared.db import Part
 
 from ..domain.consent import Consent, newest
 
@@ -101,22 +102,24 @@ async def set_sms_consent(
     )
 
 
+UPSERT_APPOINTMENT = (
+    "INSERT INTO appointments(appointment_id, course_id, patient_id, kind, starts_at, ends_at, time_zone)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (appointment_id) DO UPDATE SET"
+    " starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, time_zone = EXCLUDED.time_zone,"
+    " status = 'scheduled', updated_at = now()"
+)
+
+
 async def upsert_appointment(
     conn: asyncpg.Connection, e: AppointmentScheduled | AppointmentRescheduled
 ) -> None:
-    await conn.execute(
-        "INSERT INTO appointments(appointment_id, course_id, patient_id, kind, starts_at, ends_at, time_zone)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7) ON CONFLICT (appointment_id) DO UPDATE SET"
-        " starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, time_zone = EXCLUDED.time_zone,"
-        " status = 'scheduled', updated_at = now()",
-        e.appointment_id,
-        e.course_id,
-        e.patient_id,
-        e.kind.value,
-        e.starts_at,
-        e.ends_at,
-        e.patient_time_zone,
-    )
+    await conn.execute(UPSERT_APPOINTMENT, *appointment_row(e)[1])
+
+
+def appointment_row(e: AppointmentScheduled | AppointmentRescheduled) -> Part:
+    """The appointment in the projection (new, or moved), for ``db.composed``."""
+    values = (e.appointment_id, e.course_id, e.patient_id, e.kind.value, e.starts_at, e.ends_at)
+    return UPSERT_APPOINTMENT, (*values, e.patient_time_zone)
 
 
 async def close_appointment(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from uuid import UUID
 
+from katflow_shared import timers
 from katflow_shared.contracts import (
     EVENT_TYPES,
     AppointmentCancelled,
@@ -20,11 +21,13 @@ from katflow_shared.contracts import (
     PatientContactUpdated,
     UrgentReviewRequired,
 )
-from katflow_shared.messaging.consumer import Handler
-from katflow_shared.messaging.emitter import HandlerContext
+from katflow_shared.messaging.cloudevents import Envelope
+from katflow_shared.messaging.consumer import AnyHandler
+from katflow_shared.messaging.emitter import HandlerContext, Planned, Writes
 
 from ..adapters import postgres_deliveries as deliveries
 from ..adapters import postgres_recipients as recipients
+from ..adapters.postgres_deliveries import NewDelivery
 from ..domain.intents import intents_for
 from ..service_layer.planning import Planner
 from ..service_layer.reminders import Reminders
@@ -38,21 +41,36 @@ class EventHandlers:
     async def on_contact_updated(self, event: PatientContactUpdated, ctx: HandlerContext) -> None:
         await recipients.upsert_recipient(ctx.conn, event)
 
+    def plan_event(self, event: Event, envelope: Envelope) -> Writes:
+        """Most workflow events only queue the notifications they call for (and integrator pushes):
+        one statement with the inbox row."""
+        return Writes(*deliveries.queued(self._deliveries(event, envelope)))
+
+    def plan_scheduled(self, event: AppointmentScheduled, envelope: Envelope) -> Writes:
+        """A new appointment: its notifications, its row in the projection, its reminders."""
+        queue, wake = deliveries.queued(self._deliveries(event, envelope))
+        reminders = self.reminders.planned(event)
+        parts = [*queue, recipients.appointment_row(event), *([timers.rows(reminders)] if reminders else [])]
+        return Writes(parts, [*wake, *([timers.announce(reminders)] if reminders else [])])
+
     async def on_event(
         self, event: Event, ctx: HandlerContext, known: Mapping[str, str] | None = None
     ) -> None:
-        """Every workflow event: the notifications it calls for, and integrator pushes.
-        ``known`` facts (from earlier events) fill what this event does not carry."""
+        """An event whose handling reads first: the notifications it calls for, and integrator
+        pushes, in its transaction. ``known`` facts (from earlier events) fill what it does not carry."""
+        await deliveries.queue(ctx.conn, self._deliveries(event, ctx.envelope, known))
+
+    def _deliveries(
+        self, event: Event, envelope: Envelope, known: Mapping[str, str] | None = None
+    ) -> list[NewDelivery]:
         new = []
-        for intent in intents_for(event, ctx.envelope.time):
+        for intent in intents_for(event, envelope.time):
             if known:
                 intent = replace(intent, facts={**known, **intent.facts})
-            new += self.planner.deliveries(intent, UUID(ctx.envelope.id))
-        await deliveries.queue(ctx.conn, new + self.planner.integrator_pushes(ctx.envelope))
+            new += self.planner.deliveries(intent, UUID(envelope.id))
+        return new + self.planner.integrator_pushes(envelope)
 
-    async def on_appointment_booked(
-        self, event: AppointmentScheduled | AppointmentRescheduled, ctx: HandlerContext
-    ) -> None:
+    async def on_rescheduled(self, event: AppointmentRescheduled, ctx: HandlerContext) -> None:
         await self.on_event(event, ctx)
         await recipients.upsert_appointment(ctx.conn, event)
         await self.reminders.schedule(ctx.conn, event)
@@ -76,17 +94,18 @@ class EventHandlers:
         await self.reminders.schedule_surveys(ctx.conn, event)
         await self.on_event(event, ctx)
 
-    def mapping(self) -> Mapping[type[Event], Handler]:
-        """A handler for every event type of the course except our own."""
-        special: dict[type[Event], Handler] = {
+    def mapping(self) -> Mapping[type[Event], AnyHandler]:
+        """A handler for every event type of the course except our own: those that read first run
+        in a transaction, the others are planned writes."""
+        special: dict[type[Event], AnyHandler] = {
             PatientContactUpdated: self.on_contact_updated,
-            AppointmentScheduled: self.on_appointment_booked,
-            AppointmentRescheduled: self.on_appointment_booked,
+            AppointmentScheduled: Planned(self.plan_scheduled),
+            AppointmentRescheduled: self.on_rescheduled,
             AppointmentCancelled: self.on_appointment_closed,
             AppointmentCompleted: self.on_appointment_closed,
             AppointmentMissed: self.on_appointment_closed,
             UrgentReviewRequired: self.on_urgent_review,
             CourseCompleted: self.on_course_completed,
         }
-        own = (NotificationSent, NotificationFailed)
-        return {cls: special.get(cls, self.on_event) for cls in EVENT_TYPES if cls not in own}
+        own, plain = (NotificationSent, NotificationFailed), Planned(self.plan_event)
+        return {cls: special.get(cls, plain) for cls in EVENT_TYPES if cls not in own}

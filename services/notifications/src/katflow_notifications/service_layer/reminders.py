@@ -46,11 +46,16 @@ class Reminders:
         self, conn: asyncpg.Connection, e: AppointmentScheduled | AppointmentRescheduled
     ) -> int:
         """(Re)plan an appointment's reminders: a rescheduled one's earlier ones are cancelled first
-        (a new appointment has none: its AppointmentScheduled is its first event, and the same event
-        again is skipped by the inbox; a reminder planned twice would only be moved, by its key)."""
+        (a new appointment's are ``planned`` and written with its event's other effects)."""
         if isinstance(e, AppointmentRescheduled):
             await self.cancel(conn, e.course_id, e.appointment_id, "rescheduled")
-        planned = plan_reminders(e.starts_at, e.kind, e.patient_time_zone, self.clock.now(), self.policy)
+        planned = self.planned(e)
+        await timers.schedule_all(conn, planned)
+        return len(planned)
+
+    def planned(self, e: AppointmentScheduled | AppointmentRescheduled) -> timers.Wanted:
+        """The appointment's reminder timers (kind, key, due time, payload)."""
+        reminders = plan_reminders(e.starts_at, e.kind, e.patient_time_zone, self.clock.now(), self.policy)
         payload = {
             "course_id": str(e.course_id),
             "patient_id": str(e.patient_id),
@@ -59,20 +64,11 @@ class Reminders:
             "starts_at": e.starts_at.isoformat(),
             "ends_at": e.ends_at.isoformat(),
         }
-        prefix = reminder_prefix(e.course_id, e.appointment_id)
-        await timers.schedule_all(
-            conn,
-            [
-                (
-                    REMINDER_TIMER,
-                    prefix + p.notification,
-                    p.due_at,
-                    {"notification": p.notification, **payload},
-                )
-                for p in planned
-            ],
-        )
-        return len(planned)
+        key = reminder_prefix(e.course_id, e.appointment_id)
+        return [
+            (REMINDER_TIMER, key + r.notification, r.due_at, {"notification": r.notification, **payload})
+            for r in reminders
+        ]
 
     async def cancel(
         self, conn: asyncpg.Connection, course_id: UUID, appointment_id: UUID, reason: str

@@ -68,7 +68,7 @@ async def book(
     no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
     parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, timers.rows(no_show)]
     try:
-        await db.execute_composed(conn, parts, timers.announce(no_show))
+        await db.execute_composed(conn, parts, [timers.announce(no_show)])
     except asyncpg.ExclusionViolationError:  # reserved time changed without the lock: not by katflow
         if req.at is not None:
             raise _double_booking() from None
