@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -22,7 +23,7 @@ from katflow_scheduling.domain.visits import CancelIn, RescheduleIn
 from katflow_scheduling.handlers import changes
 from katflow_scheduling.service_layer import booking
 from katflow_scheduling.settings import DEFAULT_CLINIC
-from katflow_shared.contracts import Event
+from katflow_shared import db
 from katflow_shared.contracts.common import CancellationReason
 from katflow_shared.http import RuleViolation
 from tests.support.infra import Infra
@@ -31,16 +32,13 @@ from tests.support.scheduling import STAFF, Harness, harness
 ZONE = "America/New_York"
 
 
-async def _emit(event: Event) -> None:
-    """The announcement goes nowhere: these tests look at the calendar."""
-
-
 async def consult(h: Harness, zone: str = ZONE) -> asyncpg.Record:
     course_id = uuid.uuid4()
     async with h.pool.acquire() as conn, conn.transaction():
         await ensure_course(conn, course_id, uuid.uuid4(), zone)
         plan = await load_plan(conn, course_id)
-        await booking.book_consultation(conn, h.deps, plan, str(uuid.uuid4()), _emit)
+        emit = partial(h.runtime.emitter.emit, conn)  # AppointmentScheduled goes with the booking
+        await booking.book_consultation(conn, h.deps, plan, str(uuid.uuid4()), emit)
     row = await h.pool.fetchrow(
         "SELECT id, clinician_id, lower(during) AS s, upper(during) AS e FROM appointments"
         " WHERE course_id = $1",
@@ -109,13 +107,13 @@ async def test_a_move_waits_for_the_booking_in_progress(
         booked = await consult(h)
         free = await from_scratch(h)
         assert free is not None
-        insert = booking.db.execute_composed
+        insert = db.execute_composed
 
         async def slow_insert(*args: Any, **kwargs: Any) -> None:
             await asyncio.sleep(0.3)  # found free, not yet inserted
             await insert(*args, **kwargs)
 
-        monkeypatch.setattr(booking.db, "execute_composed", slow_insert)
+        monkeypatch.setattr(db, "execute_composed", slow_insert)
         pending = asyncio.create_task(consult(h))
         await asyncio.sleep(0.1)
         to_free = RescheduleIn(starts_at=free.start, rescheduled_by=STAFF)

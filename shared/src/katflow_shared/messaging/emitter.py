@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from .. import db
 from ..contracts import Event
 from ..db import Part
 from ..settings import ServiceSettings
@@ -20,10 +21,20 @@ class Emitter:
         self.settings = settings
         self.source = f"/katflow/{settings.service_name}"
 
-    async def emit(self, conn: asyncpg.Connection, event: Event, cause: Envelope | None = None) -> Envelope:
-        """Write ``event`` to the outbox inside the caller's transaction."""
+    async def emit(
+        self,
+        conn: asyncpg.Connection,
+        event: Event,
+        cause: Envelope | None = None,
+        *,
+        together: Sequence[Part] = (),
+        results: Sequence[Part] = (),
+    ) -> Envelope:
+        """Write ``event`` to the outbox inside the caller's transaction, in one statement with the
+        writes ``together`` with it (and their ``results``, e.g. NOTIFYs): see ``db.composed``."""
         envelope = self._envelope(event, cause)
-        await outbox.add(conn, envelope, self.settings.topic(event.topic))
+        row = outbox.rows([outbox.values(envelope, self.settings.topic(event.topic))])
+        await db.execute_composed(conn, [*together, row], [*results, outbox.ANNOUNCE])
         return envelope
 
     def outbox_values(self, event: Event) -> tuple[object, ...]:
@@ -49,8 +60,10 @@ class HandlerContext:
     envelope: Envelope
     emitter: Emitter
 
-    async def emit(self, event: Event) -> Envelope:
-        return await self.emitter.emit(self.conn, event, cause=self.envelope)
+    async def emit(
+        self, event: Event, *, together: Sequence[Part] = (), results: Sequence[Part] = ()
+    ) -> Envelope:
+        return await self.emitter.emit(self.conn, event, self.envelope, together=together, results=results)
 
 
 @dataclass(frozen=True)

@@ -41,11 +41,10 @@ CHANNEL = "katflow_outbox"
 RELAY_LOCK_ID = 0x6F7574626F78  # "outbox"
 
 
-# One round trip: the INSERT runs as a data-modifying CTE (always executed, in this transaction) and the
-# NOTIFY is delivered at commit as before.
+# Events are written by ``rows`` composed with ``ANNOUNCE`` (Emitter.emit: one round trip, in the
+# caller's transaction; the NOTIFY is delivered at commit).
 ROW = "($1, $2, $3, $4, $5)"
 INSERT = "INSERT INTO outbox(event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)"
-ADD = f"WITH added AS ({INSERT}) SELECT pg_notify($6, '')"
 LEAD = "SELECT pg_try_advisory_lock($1)"  # session-level: held until the relay's connection ends
 # Remove the batch published before (acknowledged by the broker) and read the next one, in one round
 # trip. The read's snapshot predates the removal, so the removed ids are left out by hand.
@@ -70,11 +69,6 @@ def values(envelope: Envelope, topic: str) -> tuple[object, ...]:
     """The parameters of ``INSERT`` for ``envelope`` on ``topic``."""
     headers = json.dumps([[k, v.decode()] for k, v in envelope.headers()])
     return (envelope.id, topic, envelope.subject, headers, envelope.body())
-
-
-async def add(conn: asyncpg.Connection, envelope: Envelope, topic: str) -> None:
-    """Record an event to publish; call inside the transaction that makes the change."""
-    await conn.execute(ADD, *values(envelope, topic), CHANNEL)
 
 
 class OutboxRelay:

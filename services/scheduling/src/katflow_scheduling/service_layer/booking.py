@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from katflow_shared import db, timers
+from katflow_shared import timers
 from katflow_shared.contracts import AppointmentScheduled, AppointmentWaitlisted
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.db import Part
@@ -58,7 +58,8 @@ async def book(
 ) -> Reservation | None:
     """Reserve, insert and announce; None when nothing is free in the search range. Under the
     calendar lock every writer of reserved time waits its turn, so what the search found free is
-    free: the appointment, the search's watermark and the no-show timer go in one statement."""
+    free: the appointment, the search's watermark, the no-show timer and AppointmentScheduled go
+    in one statement."""
     await calendar.lock_calendar(conn)
     searched = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
     if searched is None:
@@ -67,13 +68,13 @@ async def book(
     appointment_id = uuid.uuid4()
     no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
     parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, timers.rows(no_show)]
+    scheduled = _scheduled(plan, appointment_id, req.fields["kind"], found)
     try:
-        await db.execute_composed(conn, parts, [timers.announce(no_show)])
+        await emit(scheduled, together=parts, results=[timers.announce(no_show)])
     except asyncpg.ExclusionViolationError:  # reserved time changed without the lock: not by katflow
         if req.at is not None:
             raise _double_booking() from None
         raise TransientError("the slot found free was taken meanwhile") from None
-    await emit(_scheduled(plan, appointment_id, req.fields["kind"], found))
     return found
 
 

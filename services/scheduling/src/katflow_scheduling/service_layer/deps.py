@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import Event
+from katflow_shared.db import Part
 from katflow_shared.messaging.errors import PermanentError
 from katflow_shared.protocols import Protocol, ProtocolBook
 
@@ -15,7 +17,14 @@ from ..domain.clinic import ClinicConfig
 from ..domain.course import CoursePlan
 from ..domain.reservations import Need
 
-Emit = Callable[[Event], Awaitable[Any]]
+
+class Emit(typing.Protocol):
+    """Write an event to the outbox in the transaction at hand (with writes ``together`` with it,
+    as one statement: ``Emitter.emit``)."""
+
+    async def __call__(
+        self, event: Event, *, together: Sequence[Part] = (), results: Sequence[Part] = ()
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
