@@ -258,18 +258,22 @@ async def apply(
     pool: asyncpg.Pool, group: str, emitter: Emitter, handler: AnyHandler, envelope: Envelope
 ) -> bool:
     """Handle one event once for consumer ``group``: its inbox row and its effects commit together
-    (a planned handler's as one statement, another's in one transaction). False when the group had
-    handled it already (nothing changed)."""
+    (a planned handler's as one statement, another's in one transaction), with an audit record when
+    the event carries contact details. False when the group had handled it already (nothing
+    changed)."""
     if isinstance(handler, Planned):
-        return await _write(pool, group, handler, envelope)
+        return await _write(pool, group, emitter, handler, envelope)
     return await _transact(pool, group, emitter, handler, envelope)
 
 
-async def _write(pool: asyncpg.Pool, group: str, handler: Planned, envelope: Envelope) -> bool:
-    assert envelope.event.topic not in RESTRICTED_TOPICS, "contact details are audited: _transact"
+async def _write(
+    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Planned, envelope: Envelope
+) -> bool:
     writes = handler.plan(envelope.event, envelope)
+    record = _audit_record(emitter, envelope)
+    parts = [inbox.row(group, envelope.id), *writes.parts, *([(audit.INSERT, record)] if record else [])]
     try:
-        await db.execute_composed(pool, [inbox.row(group, envelope.id), *writes.parts], writes.results)
+        await db.execute_composed(pool, parts, writes.results)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != inbox.KEY:
             raise
@@ -284,19 +288,23 @@ async def _transact(
         if not await inbox.first_delivery(conn, group, envelope.id):
             return False
         await handler(envelope.event, HandlerContext(conn, envelope, emitter))
-        if envelope.event.topic in RESTRICTED_TOPICS:  # contact details were written: audit
-            await audit.record(
-                conn,
-                audit.entry(
-                    emitter.settings.service_name,
-                    None,
-                    f"event.{envelope.event.name}",
-                    patient_id=getattr(envelope.event, "patient_id", None),
-                    resource={"event_id": envelope.id},
-                    request_id=envelope.correlation_id,
-                ),
-            )
+        if record := _audit_record(emitter, envelope):
+            await audit.record(conn, record)
     return True
+
+
+def _audit_record(emitter: Emitter, envelope: Envelope) -> tuple[object, ...] | None:
+    """The audit record of handling an event that carries contact details (none for others)."""
+    if envelope.event.topic not in RESTRICTED_TOPICS:
+        return None
+    return audit.entry(
+        emitter.settings.service_name,
+        None,
+        f"event.{envelope.event.name}",
+        patient_id=getattr(envelope.event, "patient_id", None),
+        resource={"event_id": envelope.id},
+        request_id=envelope.correlation_id,
+    )
 
 
 class _PartitionWorker:

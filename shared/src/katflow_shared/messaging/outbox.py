@@ -99,7 +99,7 @@ class OutboxRelay:
                         await self.producer.start()
                     async with self._busy:
                         published = await self.publish_batch() if not self._stopping else 0
-                    if published == 0:
+                    if published < self.batch_size:  # all there was: wait for more (or the poll)
                         await self._wakeup.wait(self.poll_seconds)
                 except KafkaError as exc:
                     # After a broker outage the idempotent producer can be left with sequence numbers
@@ -151,8 +151,9 @@ class OutboxRelay:
                 conn.terminate()
 
     async def publish_batch(self) -> int:
-        """Remove what the broker acknowledged, read the next batch in id order and publish it; the
-        rows are removed by the next call (the run loop calls again at once after a batch)."""
+        """Remove what the broker acknowledged, read the next batch in id order and publish it; its
+        rows are removed by the next call (when more is committed, or at the latest after the poll
+        interval: meanwhile they are left out of every read)."""
         assert self._conn is not None and self.producer is not None
         rows = await self._conn.fetch(NEXT, self._acknowledged, self.batch_size)
         self._acknowledged = []

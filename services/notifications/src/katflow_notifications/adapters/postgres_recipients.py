@@ -7,64 +7,43 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared.contracts import (
-    AppointmentRescheduled,
-    AppointmentScheduled,
-    ChannelConsent,
-    PatientContactUpdated,
-)
+from katflow_shared.contracts import AppointmentRescheduled, AppointmentScheduled, PatientContactUpdated
 from katflow_shared.db import Part
 
-from ..domain.consent import Consent, newest
-
-CONSENTS = (
-    "SELECT email_consent, email_consent_at, email_consent_method, sms_consent, sms_consent_at,"
-    " sms_consent_method FROM recipients WHERE patient_id = $1 FOR UPDATE"
+# One statement. Newest contact details win (by updated_at); each channel's consent keeps its newest
+# capture (consent_is_newer, migration 007), so an older intake record never undoes a later STOP.
+UPSERT_RECIPIENT = (
+    "INSERT INTO recipients AS r (patient_id, given_name, email, phone, time_zone, updated_at,"
+    " email_consent, email_consent_at, email_consent_method, sms_consent, sms_consent_at,"
+    " sms_consent_method, consent_updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
+    " GREATEST($8::timestamptz, $11::timestamptz)) ON CONFLICT (patient_id) DO UPDATE SET"
+    " given_name = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.given_name"
+    "   ELSE r.given_name END,"
+    " email = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.email ELSE r.email END,"
+    " phone = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.phone ELSE r.phone END,"
+    " time_zone = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.time_zone ELSE r.time_zone END,"
+    " updated_at = GREATEST(r.updated_at, EXCLUDED.updated_at),"
+    " email_consent = CASE WHEN consent_is_newer(EXCLUDED.email_consent_at, r.email_consent_at)"
+    "   THEN EXCLUDED.email_consent ELSE r.email_consent END,"
+    " email_consent_method = CASE WHEN consent_is_newer(EXCLUDED.email_consent_at, r.email_consent_at)"
+    "   THEN EXCLUDED.email_consent_method ELSE r.email_consent_method END,"
+    " email_consent_at = consent_newest_at(EXCLUDED.email_consent_at, r.email_consent_at),"
+    " sms_consent = CASE WHEN consent_is_newer(EXCLUDED.sms_consent_at, r.sms_consent_at)"
+    "   THEN EXCLUDED.sms_consent ELSE r.sms_consent END,"
+    " sms_consent_method = CASE WHEN consent_is_newer(EXCLUDED.sms_consent_at, r.sms_consent_at)"
+    "   THEN EXCLUDED.sms_consent_method ELSE r.sms_consent_method END,"
+    " sms_consent_at = consent_newest_at(EXCLUDED.sms_consent_at, r.sms_consent_at),"
+    " consent_updated_at = GREATEST(consent_newest_at(EXCLUDED.email_consent_at, r.email_consent_at),"
+    "   consent_newest_at(EXCLUDED.sms_consent_at, r.sms_consent_at))"
 )
-INSERT_RECIPIENT = (
-    "INSERT INTO recipients(patient_id, given_name, email, phone, time_zone, updated_at, email_consent,"
-    " email_consent_at, email_consent_method, sms_consent, sms_consent_at, sms_consent_method,"
-    " consent_updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-    " GREATEST($8::timestamptz, $11::timestamptz)) ON CONFLICT (patient_id) DO NOTHING RETURNING true"
-)
-# The consents as merged; the contact details only when newer than what is on file.
-UPDATE_RECIPIENT = (
-    "UPDATE recipients SET email_consent = $7, email_consent_at = $8, email_consent_method = $9,"
-    " sms_consent = $10, sms_consent_at = $11, sms_consent_method = $12,"
-    " consent_updated_at = GREATEST($8::timestamptz, $11::timestamptz),"
-    " given_name = CASE WHEN $6 > updated_at THEN $2 ELSE given_name END,"
-    " email = CASE WHEN $6 > updated_at THEN $3 ELSE email END,"
-    " phone = CASE WHEN $6 > updated_at THEN $4 ELSE phone END,"
-    " time_zone = CASE WHEN $6 > updated_at THEN $5 ELSE time_zone END,"
-    " updated_at = GREATEST(updated_at, $6) WHERE patient_id = $1"
-)
 
 
-async def upsert_recipient(conn: asyncpg.Connection, e: PatientContactUpdated) -> None:
-    """Newest contact details win (by ``updated_at``); each channel's consent keeps its newest
-    capture (domain.consent.newest), so an older intake record never undoes a later STOP. Two
-    statements: the row read under lock, then inserted or updated."""
-    for _ in range(2):  # a first insert racing ours makes the second pass an update
-        row = await conn.fetchrow(CONSENTS, e.patient_id)
-        email = _merged(row, "email", e.email_consent)
-        sms = _merged(row, "sms", e.sms_consent)
-        values = (e.patient_id, e.given_name, e.email, e.phone, e.time_zone, e.updated_at)
-        consents = (email.granted, email.captured_at, email.method, sms.granted, sms.captured_at, sms.method)
-        if row is not None:
-            await conn.execute(UPDATE_RECIPIENT, *values, *consents)
-            return
-        if await conn.fetchval(INSERT_RECIPIENT, *values, *consents):
-            return
-    raise AssertionError("a recipient row neither found nor inserted")
-
-
-def _merged(row: asyncpg.Record | None, channel: str, incoming: ChannelConsent) -> Consent:
-    current = (
-        Consent(row[f"{channel}_consent"], row[f"{channel}_consent_at"], row[f"{channel}_consent_method"])
-        if row is not None
-        else Consent.none()
-    )
-    return newest(current, Consent(incoming.granted, incoming.captured_at, incoming.method))
+def recipient_row(e: PatientContactUpdated) -> Part:
+    """The patient's contact details and consent, merged into what is on file (``db.composed``)."""
+    email, sms = e.email_consent, e.sms_consent
+    contact = (e.patient_id, e.given_name, e.email, e.phone, e.time_zone, e.updated_at)
+    consents = (email.granted, email.captured_at, email.method, sms.granted, sms.captured_at, sms.method)
+    return UPSERT_RECIPIENT, (*contact, *consents)
 
 
 async def time_zone_of(conn: asyncpg.Connection, patient_id: UUID) -> str | None:

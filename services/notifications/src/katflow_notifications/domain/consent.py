@@ -18,7 +18,9 @@ class Consent:
 
 
 def newest(current: Consent, incoming: Consent) -> Consent:
-    """Keep whichever consent was captured last (an undated one never overrides a dated one)."""
+    """Keep whichever consent was captured last (an undated one never overrides a dated one). The
+    contact upsert applies this rule in SQL (consent_is_newer, migration 007); an integration test
+    holds the two together."""
     if incoming.captured_at is None:
         return current if current.captured_at is not None else incoming
     if current.captured_at is None or incoming.captured_at > current.captured_at:

@@ -38,8 +38,10 @@ class EventHandlers:
     planner: Planner
     reminders: Reminders
 
-    async def on_contact_updated(self, event: PatientContactUpdated, ctx: HandlerContext) -> None:
-        await recipients.upsert_recipient(ctx.conn, event)
+    def plan_contact(self, event: PatientContactUpdated, envelope: Envelope) -> Writes:
+        """Contact details and consent, merged into what is on file; deliveries that waited for them
+        may go now (the dispatcher is woken)."""
+        return Writes([recipients.recipient_row(event)], [deliveries.WAKE])
 
     def plan_event(self, event: Event, envelope: Envelope) -> Writes:
         """Most workflow events only queue the notifications they call for (and integrator pushes):
@@ -98,7 +100,7 @@ class EventHandlers:
         """A handler for every event type of the course except our own: those that read first run
         in a transaction, the others are planned writes."""
         special: dict[type[Event], AnyHandler] = {
-            PatientContactUpdated: self.on_contact_updated,
+            PatientContactUpdated: Planned(self.plan_contact),
             AppointmentScheduled: Planned(self.plan_scheduled),
             AppointmentRescheduled: self.on_rescheduled,
             AppointmentCancelled: self.on_appointment_closed,
