@@ -31,7 +31,7 @@ PROFILES = {
     "short": Profile(
         name="short",
         raw_records=20_000,
-        loop_records=3_000,
+        loop_records=10_000,
         courses=6,
         fixed_rate=50,
         fixed_seconds=25,
