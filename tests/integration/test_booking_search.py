@@ -123,6 +123,30 @@ async def test_a_move_waits_for_the_booking_in_progress(
         assert (got["clinician_id"], got["s"]) == (free.clinician_id, free.start)
 
 
+async def test_a_booking_that_waited_for_the_lock_sees_the_time_freed_meanwhile(infra: Infra) -> None:
+    """The calendar lock and the booking's first read (generation and watermark) are one round
+    trip; the read must still see what the lock's previous holder committed. Here that holder
+    cancels the first appointment (the generation moves): the waiting booking must take the freed
+    slot, not resume at the old watermark past it."""
+    clinic = load_clinic(DEFAULT_CLINIC)
+    one = clinic.model_copy(update={"clinicians": [c for c in clinic.clinicians if c.id == "clin-1"]})
+    async with harness(infra, one) as h:
+        first = await consult(h)
+        second = await consult(h)  # the watermark now lies past the first slot
+        assert second["s"] > first["s"]
+        async with h.pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            await calendar.lock_calendar(conn)
+            await conn.execute("UPDATE appointments SET status = 'cancelled' WHERE id = $1", first["id"])
+            waiting = asyncio.create_task(consult(h))
+            await asyncio.sleep(0.3)  # the booking is waiting for the lock
+            assert not waiting.done()
+            await tx.commit()
+        got = await waiting
+        assert (got["clinician_id"], got["s"]) == (first["clinician_id"], first["s"])
+
+
 async def test_concurrent_bookings_and_moves_never_double_book(h: Harness) -> None:
     booked = [await consult(h) for _ in range(6)]
     free = await from_scratch(h)
@@ -163,6 +187,6 @@ async def test_restarting_with_a_clinic_file_drops_the_watermarks(h: Harness) ->
     before = await h.pool.fetchval("SELECT generation FROM calendar_generation")
     await sync_clinic(h.pool, h.deps.clinic)
     assert await h.pool.fetchval("SELECT generation FROM calendar_generation") == before + 1
-    async with h.pool.acquire() as conn:
+    async with h.pool.acquire() as conn, conn.transaction():
         need = calendar.need_key(h.deps.need("consultation", with_room=False), 60)
-        assert await calendar.watermark(conn, need) == (before + 1, None)
+        assert await calendar.lock_with_watermark(conn, need) == (before + 1, None)

@@ -47,14 +47,11 @@ def need_key(need: Need, minutes: int) -> str:
     return f"{','.join(need.clinicians)}|{','.join(need.rooms)}|{minutes}"
 
 
-async def watermark(conn: asyncpg.Connection, key: str) -> tuple[int, Watermark | None]:
-    """The calendar's generation now and the need's watermark if it was computed at that generation.
-    Read after ``lock_calendar``, in a statement of its own, so the snapshot postdates the lock."""
-    row = await conn.fetchrow(
-        "SELECT g.generation, w.searched_from, w.full_until FROM calendar_generation g"
-        " LEFT JOIN search_watermarks w ON w.need = $1 AND w.generation = g.generation",
-        key,
-    )
+async def lock_with_watermark(conn: asyncpg.Connection, key: str) -> tuple[int, Watermark | None]:
+    """``lock_calendar``, then the calendar's generation and the need's watermark if it was computed
+    at that generation, read after the lock was granted — in one round trip (migration
+    ``004_locked_watermark.sql`` says why that takes a function)."""
+    row = await conn.fetchrow("SELECT * FROM lock_calendar_read_watermark($1, $2)", CALENDAR_LOCK, key)
     mark = Watermark(row["searched_from"], row["full_until"]) if row["searched_from"] else None
     return int(row["generation"]), mark
 

@@ -60,7 +60,6 @@ async def book(
     calendar lock every writer of reserved time waits its turn, so what the search found free is
     free: the appointment, the search's watermark, the no-show timer and AppointmentScheduled go
     in one statement."""
-    await calendar.lock_calendar(conn)
     searched = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
     if searched is None:
         return None
@@ -85,7 +84,7 @@ async def _search(
     grid full; reads the bookings of the next two days, then two weeks, then the rest, as needed.
     With it, the advanced watermark to save along with the booking."""
     key = calendar.need_key(req.need, int(req.duration.total_seconds()) // 60)
-    generation, mark = await calendar.watermark(conn, key)
+    generation, mark = await calendar.lock_with_watermark(conn, key)
     start = mark.resume_at(req.earliest) if mark else req.earliest
     resources, zone = [*req.need.clinicians, *req.need.rooms], plan.patient_time_zone
     for window_end in (*(start + w for w in SEARCH_WINDOWS), None):
@@ -105,6 +104,7 @@ async def _at(
 ) -> tuple[Reservation, list[Part]]:
     """The reservation staff asked for at ``req.at``: same rules, no search (no watermark)."""
     assert req.at is not None
+    await calendar.lock_calendar(conn)
     end = req.at + req.duration
     if rule := outside_hours(deps.clinic, req.at, end, plan.patient_time_zone):
         raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
