@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from katflow_notifications.adapters import postgres_deliveries as deliveries
 from katflow_notifications.adapters.smtp_email import SmtpEmail
 from katflow_notifications.domain.templates import Rendered
 from katflow_notifications.ports import ChannelPermanent, ChannelTransient, Outbound
@@ -243,12 +244,19 @@ async def test_an_unreachable_server_is_a_transient_failure(server: CountingServ
     server.start()  # the fixture stops it again
 
 
-async def test_a_queued_delivery_wakes_the_dispatcher_without_waiting_for_the_poll(infra: Infra) -> None:
-    async with make_harness(infra, dispatch_poll_seconds=60.0) as h:
+@pytest.mark.parametrize("queued_by", ["this replica", "another replica"])
+async def test_a_queued_delivery_wakes_the_dispatcher_without_waiting_for_the_poll(
+    infra: Infra, monkeypatch: pytest.MonkeyPatch, queued_by: str
+) -> None:
+    """The NOTIFY at commit wakes the dispatcher: at once for what its own process queued; after
+    the peer wait for what another replica queued (that replica's dispatcher claims it first)."""
+    async with make_harness(infra, dispatch_poll_seconds=60.0, dispatch_peer_wait_seconds=1.5) as h:
         await h.contact(email=True, sms=False)
         runner = asyncio.create_task(h.dispatcher.run())
         try:
             await asyncio.sleep(0.5)  # the first (empty) claim done; now waiting on the 60 s poll
+            if queued_by == "another replica":
+                monkeypatch.setattr(deliveries, "ORIGIN", "another-replica")
             started = time.monotonic()
             await h.handle(
                 ConsultationRequested(
@@ -269,6 +277,9 @@ async def test_a_queued_delivery_wakes_the_dispatcher_without_waiting_for_the_po
             await asyncio.wait_for(runner, 10)
         assert sorted(m.subject for m in h.mail()) == ["New consultation request", "We received your request"]
         assert [m.rcpt_to for m in h.mail() if m.subject == "We received your request"] == [(EMAIL,)]
-        assert elapsed < 5, elapsed
+        if queued_by == "this replica":
+            assert elapsed < 1.0, elapsed
+        else:
+            assert 1.5 <= elapsed < 5, elapsed
         sent = await h.deliveries(status="sent")
         assert len(sent) == 2 and all(d["attempts"] == 1 for d in sent)

@@ -107,6 +107,13 @@ class NotificationsSettings(ServiceSettings):
     dispatch_poll_seconds: float = Field(
         0.2, description="How often the dispatcher looks for due deliveries."
     )
+    dispatch_peer_wait_seconds: float = Field(
+        0.05,
+        ge=0,
+        description="How long a dispatcher woken only by deliveries another replica queued leaves them "
+        "to that replica's dispatcher before claiming what is left (one claim for many instead of "
+        "every replica claiming every delivery; 0: claim at once).",
+    )
     dispatch_concurrency: int = Field(
         20,
         ge=1,

@@ -102,21 +102,29 @@ QUEUE_ROWS = (
     " appointment_id, address, urgent, automated, exempt, fallback_of, created_at, seq) ORDER BY n.seq"
     " ON CONFLICT (idempotency_key) DO NOTHING"
 )
-QUEUE = f"WITH added AS ({QUEUE_ROWS} RETURNING id) SELECT id, pg_notify($21, '') FROM added"  # noqa: S608
-WAKE: Part = ("pg_notify($1, '')", (DELIVERIES_CHANNEL,))  # for db.composed's results
+QUEUE = f"WITH added AS ({QUEUE_ROWS} RETURNING id) SELECT id, pg_notify($21, $22) FROM added"  # noqa: S608
+
+# The NOTIFY's payload says which process queued: its own dispatcher claims at once, the other
+# replicas' dispatchers leave it to that one for a moment (Dispatcher._leave_to_peer).
+ORIGIN = uuid.uuid4().hex
+
+
+def wake() -> Part:
+    """The NOTIFY that wakes the dispatchers, from this process (for db.composed's results)."""
+    return ("pg_notify($1, $2)", (DELIVERIES_CHANNEL, ORIGIN))
 
 
 async def queue(conn: asyncpg.Connection, new: Sequence[NewDelivery]) -> list[UUID]:
     """Insert those whose idempotency key is new, in one statement; the new deliveries' ids."""
     if not new:
         return []
-    rows = await conn.fetch(QUEUE, *_columns(new), DELIVERIES_CHANNEL)
+    rows = await conn.fetch(QUEUE, *_columns(new), DELIVERIES_CHANNEL, ORIGIN)
     return [r["id"] for r in rows]
 
 
 def queued(new: Sequence[NewDelivery]) -> tuple[list[Part], list[Part]]:
     """``queue`` for ``db.composed``: (the insert, the wake-up), both empty when there is nothing."""
-    return ([(QUEUE_ROWS, _columns(new))], [WAKE]) if new else ([], [])
+    return ([(QUEUE_ROWS, _columns(new))], [wake()]) if new else ([], [])
 
 
 def _columns(new: Sequence[NewDelivery]) -> list[list[object]]:

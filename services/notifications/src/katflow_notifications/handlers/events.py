@@ -41,7 +41,7 @@ class EventHandlers:
     def plan_contact(self, event: PatientContactUpdated, envelope: Envelope) -> Writes:
         """Contact details and consent, merged into what is on file; deliveries that waited for them
         may go now (the dispatcher is woken)."""
-        return Writes([recipients.recipient_row(event)], [deliveries.WAKE])
+        return Writes([recipients.recipient_row(event)], [deliveries.wake()])
 
     def plan_event(self, event: Event, envelope: Envelope) -> Writes:
         """Most workflow events only queue the notifications they call for (and integrator pushes):

@@ -7,7 +7,11 @@ marked sent: it is sent again with the same Message-ID / Idempotency-Key / webho
 providers that honour them deduplicate.
 
 A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica or another) NOTIFYs
-at commit and wakes the dispatcher; the poll remains for retries and deferrals falling due.
+at commit and wakes the dispatcher; the poll remains for retries and deferrals falling due. The
+NOTIFY names the process that queued: that process's dispatcher claims at once, the other replicas'
+wait ``dispatch_peer_wait_seconds`` first and claim what is left (a replica with no room still hands
+its work on, a little later), instead of every replica claiming every delivery and all but one
+finding nothing.
 
 Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and each one finished makes
 room for the next claim at once, so a slow provider (an SMS or webhook waiting out its timeout) holds
@@ -68,6 +72,7 @@ class Dispatcher:
         self._stopping = False
         self._failure: BaseException | None = None
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
+        self._origin = store.ORIGIN  # what this process's NOTIFYs carry
 
     async def run(self) -> None:
         """Dispatch until stop(): woken by the NOTIFY a queued delivery sends at commit (from this
@@ -95,7 +100,7 @@ class Dispatcher:
                         sending.add(task)
                         task.add_done_callback(lambda t: self._finished(sending, t))
                 if not 0 < free == len(claimed):  # a full claim: there may be more due, claim again now
-                    await self._wakeup.wait(self.settings.dispatch_poll_seconds)
+                    await self._leave_to_peer(await self._wakeup.wait(self.settings.dispatch_poll_seconds))
         finally:
             try:
                 await asyncio.gather(*sending, return_exceptions=True)
@@ -103,6 +108,16 @@ class Dispatcher:
                 await self._wakeup.close()
                 for close in self.on_close:
                     await close()
+
+    async def _leave_to_peer(self, notes: list[str] | None) -> None:
+        """Woken only by NOTIFYs of other replicas (``notes``: their payloads): give their own
+        dispatchers the peer wait to claim what they queued, gathering what else is announced. A
+        NOTIFY of this process's, one without an origin (an older release), a delivery of ours
+        finishing or stop() ends the wait at once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.dispatch_peer_wait_seconds
+        while notes and all(n and n != self._origin for n in notes) and (left := deadline - loop.time()) > 0:
+            notes = await self._wakeup.wait(left)
 
     def _finished(self, sending: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
         sending.discard(task)
