@@ -34,6 +34,7 @@ from katflow_shared.db import create_pool, migrate
 from katflow_shared.logging import configure_logging
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.protocols import load_protocols
+from katflow_tools.databases import scratch_database
 
 from .stack import bench_clinic
 
@@ -51,19 +52,15 @@ async def _book_one(pool: asyncpg.Pool, deps: Deps, emitter: Emitter) -> None:
 
 async def one_round(admin_dsn: str, workers: int, bookings: int) -> float:
     """Bookings/s of ``workers`` concurrent bookers, ``bookings`` each, on a fresh database."""
-    name = f"bench_bookings_{uuid.uuid4().hex[:10]}"
-    dsn = admin_dsn.rsplit("/", 1)[0] + f"/{name}"
-    admin = await asyncpg.connect(admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        pool = await create_pool(dsn, max(workers, 2))
+    async with scratch_database(admin_dsn, "bench_bookings") as db:
+        pool = await create_pool(db.dsn, max(workers, 2))
         try:
             await migrate(pool, ["katflow_shared", "katflow_scheduling"])
             with tempfile.TemporaryDirectory() as folder:  # the benchmark's clinic: 24 consultants
                 clinic = load_clinic(bench_clinic(Path(folder) / "clinic.json"))
             await sync_clinic(pool, clinic)
             deps = Deps(clinic, load_protocols(), SystemClock())
-            emitter = Emitter(SchedulingSettings(environment="test", database_url=dsn))
+            emitter = Emitter(SchedulingSettings(environment="test", database_url=db.dsn))
             for _ in range(5):  # warm the connections and the plans
                 await _book_one(pool, deps, emitter)
 
@@ -76,9 +73,6 @@ async def one_round(admin_dsn: str, workers: int, bookings: int) -> float:
             return workers * bookings / (time.monotonic() - started)
         finally:
             await pool.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def main(admin_dsn: str, workers: int, bookings: int, rounds: int) -> None:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from katflow_shared.contracts.topics import DEAD_LETTER_TOPICS
 from katflow_shared.settings import ServiceSettings
+from katflow_tools.databases import scratch_database
 
 from . import baselines, cpu, hotpath
 from .course import CoursePhase, CourseResult
@@ -86,15 +87,8 @@ async def run_baselines(
     raw = await baselines.raw_kafka(settings, f"{tag}.", profile.raw_records)
     say(f"  {raw.per_second:,.0f} records/s")
     say(f"baseline 2/2: consume → PostgreSQL transaction → produce, {profile.loop_records:,} records")
-    admin = await asyncpg.connect(pg_admin_dsn)
-    db = f"{tag}_baseline"
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    try:
-        dsn = pg_admin_dsn.rsplit("/", 1)[0] + f"/{db}"
-        loop = await baselines.consume_txn_produce(settings, f"{tag}.", dsn, profile.loop_records)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(pg_admin_dsn, f"{tag}_baseline") as db:
+        loop = await baselines.consume_txn_produce(settings, f"{tag}.", db.dsn, profile.loop_records)
     say(f"  {loop.per_second:,.0f} records/s")
     return {"raw_kafka": raw, "consume_txn_produce": loop}
 

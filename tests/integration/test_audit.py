@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -23,6 +22,7 @@ from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime, ServiceSpec, create_app
 from katflow_shared.settings import ServiceSettings
+from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
 KEYS = {role: f"kfk_it_{role.value}_{uuid.uuid4().hex}" for role in (Role.ADMIN, Role.CLINICIAN)}
@@ -55,29 +55,25 @@ def patient_router() -> APIRouter:
 
 @pytest.fixture
 async def svc(infra: Infra) -> AsyncIterator[Audited]:
-    name = f"audit_it_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.pg_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = urlunsplit(urlsplit(infra.pg_admin_dsn)._replace(path=f"/{name}"))
-    pool = await create_pool(dsn, 4)
-    try:
-        await migrate(pool, ["katflow_shared"])
-        settings = ServiceSettings(
-            environment="test",
-            service_name="auditee",
-            database_url=dsn,
-            api_keys={
-                hash_api_key(key): {"name": f"it-{role.value}", "roles": [role.value]}
-                for role, key in KEYS.items()
-            },
-        )
-        app = create_app(ServiceSpec(settings=settings, migrations=[], routers=[patient_router()]))
-        app.state.runtime = Runtime(settings, pool, None, Emitter(settings), FixedClock(datetime.now(UTC)))
-        yield Audited(pool, app)
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(infra.pg_admin_dsn, "audit_it") as db:
+        pool = await create_pool(db.dsn, 4)
+        try:
+            await migrate(pool, ["katflow_shared"])
+            settings = ServiceSettings(
+                environment="test",
+                service_name="auditee",
+                database_url=db.dsn,
+                api_keys={
+                    hash_api_key(key): {"name": f"it-{role.value}", "roles": [role.value]}
+                    for role, key in KEYS.items()
+                },
+            )
+            app = create_app(ServiceSpec(settings=settings, migrations=[], routers=[patient_router()]))
+            clock = FixedClock(datetime.now(UTC))
+            app.state.runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+            yield Audited(pool, app)
+        finally:
+            await pool.close()
 
 
 async def test_audit_log_refuses_update_delete_and_truncate(svc: Audited) -> None:

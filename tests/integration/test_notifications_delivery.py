@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -53,6 +52,7 @@ from katflow_shared.messaging.consumer import apply
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
+from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink
 from tests.support.infra import Infra
 from tests.support.stack import wait_for
@@ -179,75 +179,67 @@ class Harness:
         return httpx.AsyncClient(transport=transport, base_url="http://notifications", headers=headers)
 
 
-def _dsn(admin: str, name: str) -> str:
-    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
-
-
 @contextlib.asynccontextmanager
 async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]:
-    name = f"notif_it_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.pg_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = await create_pool(_dsn(infra.pg_admin_dsn, name), 6)
-    sink = SmtpSink().start()
-    provider = FakeProvider().start()
-    try:
-        await migrate(pool, ["katflow_shared", "katflow_notifications"])
-        settings = NotificationsSettings(
-            environment="test",
-            database_url=_dsn(infra.pg_admin_dsn, name),
-            smtp_port=sink.port,
-            sms_base_url=provider.url,
-            sms_api_key="test-key",
-            sms_webhook_secret=SECRET,
-            staff_webhook_urls={
-                "clinical-alerts": f"{provider.url}/hooks/clinical",
-                "care-team": f"{provider.url}/hooks/care",
-            },
-            integrator_webhooks=[
-                IntegratorEndpoint(
-                    id="ehr",
-                    url=f"{provider.url}/integrator",
-                    secret=INTEGRATOR_SECRET,
-                    event_types=["AppointmentScheduled"],
-                )
-            ],
-            feed_stream_max_seconds=1.0,
-            api_keys={hash_api_key(STAFF_KEY): ApiKey(name="it-staff", roles=list(CARE_TEAM))},
-            feed_poll_seconds=0.1,
-            **overrides,
-        )
-        clock = FixedClock(overrides.pop("start", MONDAY_10_CHICAGO))
-        runtime = Runtime(settings, pool, None, Emitter(settings), clock)
-        templates = bootstrap.default_registry(settings.default_locale)
-        planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
-        reminders: Reminders = bootstrap.reminders(settings, planner, clock)
-        dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates)
-        app = FastAPI()
-        for router in (http.router, sms.router, feed.router):
-            app.include_router(router)
-        app.state.runtime = runtime
-        app.state.katflow_auth = Authenticator(settings)
-        app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner))
-        yield Harness(
-            settings,
-            pool,
-            clock,
-            sink,
-            provider,
-            EventHandlers(planner, reminders),
-            dispatcher,
-            TimerWorker(runtime, reminders.timer_handlers()),
-            app,
-        )
-        for close in dispatcher.on_close:
-            await close()
-    finally:
-        await pool.close()
-        sink.stop()
-        provider.stop()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(infra.pg_admin_dsn, "notif_it") as db:
+        pool = await create_pool(db.dsn, 6)
+        sink = SmtpSink().start()
+        provider = FakeProvider().start()
+        try:
+            await migrate(pool, ["katflow_shared", "katflow_notifications"])
+            settings = NotificationsSettings(
+                environment="test",
+                database_url=db.dsn,
+                smtp_port=sink.port,
+                sms_base_url=provider.url,
+                sms_api_key="test-key",
+                sms_webhook_secret=SECRET,
+                staff_webhook_urls={
+                    "clinical-alerts": f"{provider.url}/hooks/clinical",
+                    "care-team": f"{provider.url}/hooks/care",
+                },
+                integrator_webhooks=[
+                    IntegratorEndpoint(
+                        id="ehr",
+                        url=f"{provider.url}/integrator",
+                        secret=INTEGRATOR_SECRET,
+                        event_types=["AppointmentScheduled"],
+                    )
+                ],
+                feed_stream_max_seconds=1.0,
+                api_keys={hash_api_key(STAFF_KEY): ApiKey(name="it-staff", roles=list(CARE_TEAM))},
+                feed_poll_seconds=0.1,
+                **overrides,
+            )
+            clock = FixedClock(overrides.pop("start", MONDAY_10_CHICAGO))
+            runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+            templates = bootstrap.default_registry(settings.default_locale)
+            planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
+            reminders: Reminders = bootstrap.reminders(settings, planner, clock)
+            dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates)
+            app = FastAPI()
+            for router in (http.router, sms.router, feed.router):
+                app.include_router(router)
+            app.state.runtime = runtime
+            app.state.katflow_auth = Authenticator(settings)
+            app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner))
+            yield Harness(
+                settings,
+                pool,
+                clock,
+                sink,
+                provider,
+                EventHandlers(planner, reminders),
+                dispatcher,
+                TimerWorker(runtime, reminders.timer_handlers()),
+                app,
+            )
+            for close in dispatcher.on_close:
+                await close()
+        finally:
+            await pool.close()
+            sink.stop()
+            provider.stop()
 
 
 @pytest.fixture

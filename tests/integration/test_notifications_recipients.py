@@ -8,7 +8,6 @@ import itertools
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -17,6 +16,7 @@ from katflow_notifications.adapters.postgres_recipients import recipient_row
 from katflow_notifications.domain.consent import Consent, newest
 from katflow_shared.contracts import ChannelConsent, PatientContactUpdated
 from katflow_shared.db import create_pool, migrate
+from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -25,17 +25,13 @@ CAPTURES = [None, T0, T0 + timedelta(days=1)]  # undated, earlier, later
 
 @pytest.fixture
 async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    name = f"recipients_it_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.pg_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    p = await create_pool(urlunsplit(urlsplit(infra.pg_admin_dsn)._replace(path=f"/{name}")), 4)
-    try:
-        await migrate(p, ["katflow_shared", "katflow_notifications"])
-        yield p
-    finally:
-        await p.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(infra.pg_admin_dsn, "recipients_it") as db:
+        p = await create_pool(db.dsn, 4)
+        try:
+            await migrate(p, ["katflow_shared", "katflow_notifications"])
+            yield p
+        finally:
+            await p.close()
 
 
 def update(

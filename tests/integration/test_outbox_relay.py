@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -25,6 +24,7 @@ from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.messaging.kafka import delete_topics, ensure_topics
 from katflow_shared.messaging.outbox import OutboxRelay
 from katflow_shared.settings import ServiceSettings
+from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.timeout(120)
@@ -91,29 +91,24 @@ class Outbox:
 
 @pytest.fixture
 async def outbox(infra: Infra) -> AsyncIterator[Outbox]:
-    name = f"relay_it_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.pg_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = urlunsplit(urlsplit(infra.pg_admin_dsn)._replace(path=f"/{name}"))
-    settings = ServiceSettings(
-        environment="test",
-        service_name="intake",
-        database_url=dsn,
-        kafka_bootstrap=infra.kafka_bootstrap,
-        topic_prefix=f"relay{uuid.uuid4().hex[:10]}.",
-        outbox_poll_seconds=0.5,
-        outbox_batch_size=7,  # several batches per test
-    )
-    pool = await create_pool(dsn, 4)
-    try:
-        await migrate(pool, ["katflow_shared"])
-        created = await ensure_topics(settings)
-        yield Outbox(settings, pool, admin, name)
-        await delete_topics(infra.kafka_bootstrap, created)
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(infra.pg_admin_dsn, "relay_it") as db:
+        settings = ServiceSettings(
+            environment="test",
+            service_name="intake",
+            database_url=db.dsn,
+            kafka_bootstrap=infra.kafka_bootstrap,
+            topic_prefix=f"relay{uuid.uuid4().hex[:10]}.",
+            outbox_poll_seconds=0.5,
+            outbox_batch_size=7,  # several batches per test
+        )
+        pool = await create_pool(db.dsn, 4)
+        try:
+            await migrate(pool, ["katflow_shared"])
+            created = await ensure_topics(settings)
+            yield Outbox(settings, pool, db.admin, db.name)
+            await delete_topics(infra.kafka_bootstrap, created)
+        finally:
+            await pool.close()
 
 
 @contextlib.asynccontextmanager

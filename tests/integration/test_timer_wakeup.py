@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -27,6 +25,7 @@ from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.settings import ServiceSettings
 from katflow_shared.timers import Timer, TimerContext, TimerWorker
+from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
 KIND = "test_effect"
@@ -93,25 +92,16 @@ class Db:
         raise AssertionError("the timer worker is not listening")
 
 
-def _dsn(admin: str, name: str) -> str:
-    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
-
-
 @pytest.fixture
 async def db(infra: Infra) -> AsyncIterator[Db]:
-    name = f"timer_it_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.pg_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    dsn = _dsn(infra.pg_admin_dsn, name)
-    pool = await create_pool(dsn, 6)
-    try:
-        await migrate(pool, ["katflow_shared"])
-        await pool.execute("CREATE TABLE effects (key text NOT NULL)")
-        yield Db(dsn, pool, OffsetClock(), admin, name)
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(infra.pg_admin_dsn, "timer_it") as scratch:
+        pool = await create_pool(scratch.dsn, 6)
+        try:
+            await migrate(pool, ["katflow_shared"])
+            await pool.execute("CREATE TABLE effects (key text NOT NULL)")
+            yield Db(scratch.dsn, pool, OffsetClock(), scratch.admin, scratch.name)
+        finally:
+            await pool.close()
 
 
 @contextlib.asynccontextmanager

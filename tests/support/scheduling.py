@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -43,6 +42,7 @@ from katflow_shared.messaging.emitter import Emitter, HandlerContext
 from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
+from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
 
@@ -160,29 +160,21 @@ class Harness:
         return appt["id"], self.clock.now()
 
 
-def _dsn(admin: str, name: str) -> str:
-    return urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
-
-
 @contextlib.asynccontextmanager
 async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIterator[Harness]:
-    name = f"sched_it_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(infra.pg_admin_dsn)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    pool = await create_pool(_dsn(infra.pg_admin_dsn, name), 8)
-    try:
-        await migrate(pool, ["katflow_shared", "katflow_scheduling"])
-        settings = SchedulingSettings(environment="test", database_url=_dsn(infra.pg_admin_dsn, name))
-        clock = FixedClock(START)
-        deps = Deps(clinic or load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
-        await sync_clinic(pool, deps.clinic)
-        runtime = Runtime(settings, pool, None, Emitter(settings), clock)
-        worker = TimerWorker(runtime, TimerHandlers(deps).table())
-        yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with scratch_database(infra.pg_admin_dsn, "sched_it") as db:
+        pool = await create_pool(db.dsn, 8)
+        try:
+            await migrate(pool, ["katflow_shared", "katflow_scheduling"])
+            settings = SchedulingSettings(environment="test", database_url=db.dsn)
+            clock = FixedClock(START)
+            deps = Deps(clinic or load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
+            await sync_clinic(pool, deps.clinic)
+            runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+            worker = TimerWorker(runtime, TimerHandlers(deps).table())
+            yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
+        finally:
+            await pool.close()
 
 
 @pytest.fixture
