@@ -82,7 +82,8 @@ async def _search(
 ) -> tuple[Reservation, list[Part]] | None:
     """The first free reservation from ``req.earliest``, resuming where the need's watermark proved the
     grid full; reads the bookings of the next two days, then two weeks, then the rest, as needed.
-    With it, the advanced watermark to save along with the booking."""
+    With it, the advanced watermark to save along with the booking. Takes the calendar lock first,
+    in the round trip that reads the watermark."""
     key = calendar.need_key(req.need, int(req.duration.total_seconds()) // 60)
     generation, mark = await calendar.lock_with_watermark(conn, key)
     start = mark.resume_at(req.earliest) if mark else req.earliest
@@ -102,7 +103,8 @@ async def _search(
 async def _at(
     conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request
 ) -> tuple[Reservation, list[Part]]:
-    """The reservation staff asked for at ``req.at``: same rules, no search (no watermark)."""
+    """The reservation staff asked for at ``req.at``, under the calendar lock: same rules, no search
+    (no watermark)."""
     assert req.at is not None
     await calendar.lock_calendar(conn)
     end = req.at + req.duration
