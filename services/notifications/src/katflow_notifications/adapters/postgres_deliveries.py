@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import Gauge
 
-from katflow_shared import audit
+from katflow_shared import audit, db
 from katflow_shared.db import Part, renumbered
 from katflow_shared.messaging import outbox
 
@@ -86,7 +86,7 @@ DELIVERIES_CHANNEL = "katflow_deliveries"  # NOTIFY at commit when a delivery wa
 
 # Every delivery one statement: the rows as arrays (one prepared statement whatever their number),
 # each inserted unless its idempotency key exists, in the order given (queued_seq, and so a lane's
-# order, follows it); pg_notify only when a row was actually inserted (delivered at commit).
+# order, follows it); composed with ``wake()``, delivered at commit.
 QUEUE_ROWS = (
     "INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id,"
     " audience, channel, template_id, template_version, context, notification, locale, appointment_id,"
@@ -102,8 +102,6 @@ QUEUE_ROWS = (
     " appointment_id, address, urgent, automated, exempt, fallback_of, created_at, seq) ORDER BY n.seq"
     " ON CONFLICT (idempotency_key) DO NOTHING"
 )
-QUEUE = f"WITH added AS ({QUEUE_ROWS} RETURNING id) SELECT id, pg_notify($21, $22) FROM added"  # noqa: S608
-
 # The NOTIFY's payload says which process queued: its own dispatcher claims at once, the other
 # replicas' dispatchers leave it to that one for a moment (Dispatcher._leave_to_peer).
 ORIGIN = uuid.uuid4().hex
@@ -114,12 +112,10 @@ def wake() -> Part:
     return ("pg_notify($1, $2)", (DELIVERIES_CHANNEL, ORIGIN))
 
 
-async def queue(conn: asyncpg.Connection, new: Sequence[NewDelivery]) -> list[UUID]:
-    """Insert those whose idempotency key is new, in one statement; the new deliveries' ids."""
-    if not new:
-        return []
-    rows = await conn.fetch(QUEUE, *_columns(new), DELIVERIES_CHANNEL, ORIGIN)
-    return [r["id"] for r in rows]
+async def queue(conn: asyncpg.Connection, new: Sequence[NewDelivery]) -> None:
+    """Insert those whose idempotency key is new, in one statement (in the caller's transaction)."""
+    if new:
+        await db.execute_composed(conn, *queued(new))
 
 
 def queued(new: Sequence[NewDelivery]) -> tuple[list[Part], list[Part]]:

@@ -34,9 +34,9 @@ class Planner:
 
     async def plan(
         self, conn: asyncpg.Connection, intent: Intent, event_id: UUID, address: str | None = None
-    ) -> list[UUID]:
-        """Queue what ``intent`` calls for; the new deliveries' ids."""
-        return await store.queue(conn, self.deliveries(intent, event_id, address))
+    ) -> None:
+        """Queue what ``intent`` calls for."""
+        await store.queue(conn, self.deliveries(intent, event_id, address))
 
     def deliveries(self, intent: Intent, event_id: UUID, address: str | None = None) -> list[NewDelivery]:
         """The deliveries ``intent`` calls for: the patient's first channel, or every routed staff
@@ -68,7 +68,7 @@ class Planner:
             for staff_id, channel in targets
         ]
 
-    async def fall_back(self, conn: asyncpg.Connection, failed: Delivery, channel: str) -> list[UUID]:
+    async def fall_back(self, conn: asyncpg.Connection, failed: Delivery, channel: str) -> None:
         """Queue the same patient message on the next channel of its chain."""
         ntype = lookup(failed.notification, "patient")
         intent = Intent(
@@ -78,9 +78,9 @@ class Planner:
         new = self._delivery(
             ntype, intent, failed.event_id, channel, recipient, failed.locale, fallback_of=failed.id
         )
-        return await store.queue(conn, [new])
+        await store.queue(conn, [new])
 
-    async def staff_task(self, conn: asyncpg.Connection, failed: Delivery, error_code: str) -> list[UUID]:
+    async def staff_task(self, conn: asyncpg.Connection, failed: Delivery, error_code: str) -> None:
         """No consented channel reached the patient: the coordinator gets a task."""
         facts = {
             "course_id": str(failed.course_id or ""),
@@ -91,7 +91,7 @@ class Planner:
             "error_code": error_code,
         }
         intent = Intent("delivery_failed", "staff", failed.course_id, None, None, facts)
-        return await self.plan(conn, intent, failed.id)
+        await self.plan(conn, intent, failed.id)
 
     def integrator_pushes(self, envelope: Envelope) -> list[NewDelivery]:
         """A signed push of a workflow event to every integrator subscribed to it."""
