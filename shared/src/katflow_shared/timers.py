@@ -38,7 +38,7 @@ CHANNEL = "katflow_timers"
 # Any number of timers in one statement, inside the caller's transaction: each (kind, key) created,
 # or moved if pending (the pairs of one call must differ). It takes no lock beyond the upserted timer
 # rows, so callers' lock order is unchanged. ``ANNOUNCE`` with the earliest due time wakes the
-# workers at commit (never on rollback); ``schedule_all`` composes the two, as may other statements.
+# workers at commit (never on rollback); ``scheduled`` gives the two for ``db.composed``.
 SCHEDULE = (
     "INSERT INTO timers(kind, key, due_at, payload)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])"
@@ -90,18 +90,18 @@ async def schedule(
 async def schedule_all(conn: asyncpg.Connection, wanted: Wanted) -> None:
     """``schedule`` each (kind, key, due_at, payload), in one statement."""
     if wanted:
-        await db.execute_composed(conn, [rows(wanted)], [announce(wanted)])
+        await db.execute_composed(conn, *scheduled(wanted))
 
 
-def rows(wanted: Wanted) -> Part:
-    """The upsert of ``wanted`` (not empty), for ``db.composed``; compose ``announce`` with it."""
+def scheduled(wanted: Wanted) -> tuple[list[Part], list[Part]]:
+    """``schedule_all`` for ``db.composed``: (the upsert, the NOTIFY that wakes the workers at commit
+    with the earliest due time), both empty when nothing is wanted."""
+    if not wanted:
+        return [], []
     kinds, keys, dues, payloads = zip(*wanted, strict=True)
-    return SCHEDULE, [list(kinds), list(keys), list(dues), [json.dumps(dict(p or {})) for p in payloads]]
-
-
-def announce(wanted: Wanted) -> Part:
-    """The NOTIFY that wakes the workers at commit, with the earliest due time of ``wanted``."""
-    return ANNOUNCE, [CHANNEL, min(due for _, _, due, _ in wanted).isoformat()]
+    documents = [json.dumps(dict(p or {})) for p in payloads]
+    upsert = (SCHEDULE, [list(kinds), list(keys), list(dues), documents])
+    return [upsert], [(ANNOUNCE, [CHANNEL, min(dues).isoformat()])]
 
 
 async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:

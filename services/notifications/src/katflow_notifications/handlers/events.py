@@ -51,9 +51,8 @@ class EventHandlers:
     def plan_scheduled(self, event: AppointmentScheduled, envelope: Envelope) -> Writes:
         """A new appointment: its notifications, its row in the projection, its reminders."""
         queue, wake = deliveries.queued(self._deliveries(event, envelope))
-        reminders = self.reminders.planned(event)
-        parts = [*queue, recipients.appointment_row(event), *([timers.rows(reminders)] if reminders else [])]
-        return Writes(parts, [*wake, *([timers.announce(reminders)] if reminders else [])])
+        reminders, remind = timers.scheduled(self.reminders.planned(event))
+        return Writes([*queue, recipients.appointment_row(event), *reminders], [*wake, *remind])
 
     async def on_event(
         self, event: Event, ctx: HandlerContext, known: Mapping[str, str] | None = None

@@ -66,10 +66,11 @@ async def book(
     found, watermark = searched
     appointment_id = uuid.uuid4()
     no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
-    parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, timers.rows(no_show)]
+    timer, wake = timers.scheduled(no_show)
+    parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, *timer]
     scheduled = _scheduled(plan, appointment_id, req.fields["kind"], found)
     try:
-        await emit(scheduled, together=parts, results=[timers.announce(no_show)])
+        await emit(scheduled, together=parts, results=wake)
     except asyncpg.ExclusionViolationError:  # reserved time changed without the lock: not by katflow
         if req.at is not None:
             raise _double_booking() from None
