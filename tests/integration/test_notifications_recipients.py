@@ -44,10 +44,8 @@ def update(
         email=f"{name.lower()}@example.org",
         phone="+13125550100",
         time_zone="America/Chicago",
-        email_consent=ChannelConsent(
-            granted=email.granted, captured_at=email.captured_at, method=email.method
-        ),
-        sms_consent=ChannelConsent(granted=sms.granted, captured_at=sms.captured_at, method=sms.method),
+        email_consent=channel(email),
+        sms_consent=channel(sms),
         updated_at=updated_at,
     )
 
