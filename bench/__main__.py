@@ -15,6 +15,8 @@ from pathlib import Path
 
 import uvloop
 
+from katflow_tools.databases import admin_dsn
+
 from .profiles import PROFILES
 from .report import render
 from .runner import run
@@ -29,9 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kafka", default=os.environ.get("KATFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:19092"))
     parser.add_argument(
         "--pg-admin-dsn",
-        default=os.environ.get(
-            "KATFLOW_PG_ADMIN_DSN", "postgresql://katflow:katflow@127.0.0.1:55432/postgres"
-        ),
+        default=admin_dsn(),
     )
     parser.add_argument("--run-dir", type=Path, default=REPO / ".run" / "bench")
     parser.add_argument("--json", type=Path, help="where to write the JSON (default: under --run-dir)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import tempfile
 import time
@@ -34,7 +33,7 @@ from katflow_shared.db import create_pool, migrate
 from katflow_shared.logging import configure_logging
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.protocols import load_protocols
-from katflow_tools.databases import scratch_database
+from katflow_tools import databases
 
 from .stack import bench_clinic
 
@@ -52,7 +51,7 @@ async def _book_one(pool: asyncpg.Pool, deps: Deps, emitter: Emitter) -> None:
 
 async def one_round(admin_dsn: str, workers: int, bookings: int) -> float:
     """Bookings/s of ``workers`` concurrent bookers, ``bookings`` each, on a fresh database."""
-    async with scratch_database(admin_dsn, "bench_bookings") as db:
+    async with databases.scratch_database(admin_dsn, "bench_bookings") as db:
         pool = await create_pool(db.dsn, max(workers, 2))
         try:
             await migrate(pool, ["katflow_shared", "katflow_scheduling"])
@@ -87,9 +86,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(prog="python -m bench.bookings", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--pg-admin-dsn",
-        default=os.environ.get(
-            "KATFLOW_PG_ADMIN_DSN", "postgresql://katflow:katflow@127.0.0.1:55432/postgres"
-        ),
+        default=databases.admin_dsn(),
     )
     parser.add_argument("--workers", type=int, default=6)
     parser.add_argument("--bookings", type=int, default=40, help="per worker and round")

@@ -15,6 +15,7 @@ from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 
 from . import dlq
+from .databases import admin_dsn
 from .stack import SERVICES, ServiceProcess, StackConfig, create_databases
 
 RUN_DIR = Path(os.environ.get("KATFLOW_RUN_DIR", ".run")).resolve()
@@ -28,9 +29,7 @@ def _stack_config() -> StackConfig:
     return StackConfig(
         run_dir=RUN_DIR,
         kafka_bootstrap=os.environ.get("KATFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
-        pg_admin_dsn=os.environ.get(
-            "KATFLOW_PG_ADMIN_DSN", "postgresql://katflow:katflow@127.0.0.1:55432/postgres"
-        ),
+        pg_admin_dsn=admin_dsn(),
         topic_prefix=os.environ.get("KATFLOW_TOPIC_PREFIX", ""),
     )
 

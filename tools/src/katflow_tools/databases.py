@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+
+def admin_dsn() -> str:
+    """The PostgreSQL admin DSN: ``KATFLOW_PG_ADMIN_DSN``, else the local provisioning's
+    (``deploy/local/infra.sh``)."""
+    return os.environ.get("KATFLOW_PG_ADMIN_DSN", "postgresql://katflow:katflow@127.0.0.1:55432/postgres")
 
 
 def database_dsn(admin_dsn: str, name: str) -> str:
