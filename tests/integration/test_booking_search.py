@@ -18,7 +18,7 @@ from katflow_scheduling.adapters import postgres_calendar as calendar
 from katflow_scheduling.adapters.postgres_calendar import sync_clinic
 from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import load_clinic
-from katflow_scheduling.domain.reservations import Reservation, first_reservation
+from katflow_scheduling.domain.reservations import Reservation, Watermark, first_reservation
 from katflow_scheduling.domain.visits import CancelIn, RescheduleIn
 from katflow_scheduling.handlers import changes
 from katflow_scheduling.service_layer import booking
@@ -147,6 +147,65 @@ async def test_a_booking_that_waited_for_the_lock_sees_the_time_freed_meanwhile(
         assert (got["clinician_id"], got["s"]) == (first["clinician_id"], first["s"])
 
 
+async def test_a_booking_that_waited_for_the_lock_sees_the_time_booked_meanwhile(infra: Infra) -> None:
+    """The booking's first window of bookings is read in the lock's round trip too; it must include
+    what the lock's previous holder booked. Here the holder books the first free slot while the other
+    booking waits: the waiting one must take the next slot, not fail on the one taken."""
+    clinic = load_clinic(DEFAULT_CLINIC)
+    one = clinic.model_copy(update={"clinicians": [c for c in clinic.clinicians if c.id == "clin-1"]})
+    async with harness(infra, one) as h:
+        await consult(h)  # a watermark to resume at
+        async with h.pool.acquire() as conn:
+            tx = conn.transaction()
+            await tx.start()
+            await calendar.lock_calendar(conn)
+            course_id = uuid.uuid4()
+            await ensure_course(conn, course_id, uuid.uuid4(), ZONE)
+            plan = await load_plan(conn, course_id)
+            emit = partial(h.runtime.emitter.emit, conn)
+            held = await booking.book_consultation(conn, h.deps, plan, str(uuid.uuid4()), emit)
+            waiting = asyncio.create_task(consult(h))
+            await asyncio.sleep(0.3)  # the booking is waiting for the lock
+            assert not waiting.done()
+            await tx.commit()
+        got = await waiting
+        assert held is not None and got["s"] >= held.end
+        assert (got["clinician_id"], got["s"]) == (held.clinician_id, held.end)  # 60-minute grid
+
+
+async def test_the_lock_reads_the_window_the_search_resumes_at(h: Harness) -> None:
+    """lock_for_search reads the first two days where the domain's rule (Watermark.resume_at) starts
+    the search — before, inside and after the watermark — and the same bookings busy() reads there,
+    so a booking needs no second read while it holds the lock."""
+    for _ in range(30):
+        await consult(h)
+    need = h.deps.need("consultation", with_room=False)
+    key, resources, span = calendar.need_key(need, 60), list(need.clinicians), timedelta(days=2)
+    row = await h.pool.fetchrow(
+        "SELECT searched_from, full_until FROM search_watermarks WHERE need = $1", key
+    )
+    assert row is not None
+    mark = Watermark(row["searched_from"], row["full_until"])
+    hour = timedelta(hours=1)
+    inside = mark.searched_from + (mark.full_until - mark.searched_from) / 2
+    read = 0
+    async with h.pool.acquire() as conn:
+        for earliest in (
+            mark.searched_from - hour,
+            mark.searched_from,
+            inside,
+            mark.full_until,
+            mark.full_until + hour,
+        ):
+            start = mark.resume_at(earliest)
+            async with conn.transaction():
+                locked = await calendar.lock_for_search(conn, key, resources, earliest, span)
+                assert (locked.mark, locked.since, locked.until) == (mark, start, start + span), earliest
+                assert locked.busy == await calendar.busy(conn, resources, start, start + span), earliest
+                read += sum(len(v) for v in locked.busy.values())
+    assert read > 0  # the windows before the watermark's end hold the bookings made above
+
+
 async def test_concurrent_bookings_and_moves_never_double_book(h: Harness) -> None:
     booked = [await consult(h) for _ in range(6)]
     free = await from_scratch(h)
@@ -188,5 +247,7 @@ async def test_restarting_with_a_clinic_file_drops_the_watermarks(h: Harness) ->
     await sync_clinic(h.pool, h.deps.clinic)
     assert await h.pool.fetchval("SELECT generation FROM calendar_generation") == before + 1
     async with h.pool.acquire() as conn, conn.transaction():
-        need = calendar.need_key(h.deps.need("consultation", with_room=False), 60)
-        assert await calendar.lock_with_watermark(conn, need) == (before + 1, None)
+        need = h.deps.need("consultation", with_room=False)
+        key, now = calendar.need_key(need, 60), h.clock.now()
+        locked = await calendar.lock_for_search(conn, key, list(need.clinicians), now, timedelta(days=2))
+        assert (locked.generation, locked.mark) == (before + 1, None)

@@ -4,7 +4,10 @@ search watermarks (SQL with parameters only)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -47,13 +50,38 @@ def need_key(need: Need, minutes: int) -> str:
     return f"{','.join(need.clinicians)}|{','.join(need.rooms)}|{minutes}"
 
 
-async def lock_with_watermark(conn: asyncpg.Connection, key: str) -> tuple[int, Watermark | None]:
-    """``lock_calendar``, then the calendar's generation and the need's watermark if it was computed
-    at that generation, read after the lock was granted — in one round trip (migration
-    ``004_locked_watermark.sql`` says why that takes a function)."""
-    row = await conn.fetchrow("SELECT * FROM lock_calendar_read_watermark($1, $2)", CALENDAR_LOCK, key)
+@dataclass(frozen=True)
+class Locked:
+    """What a search reads as it takes the calendar lock: the generation, the need's watermark if it
+    was computed at that generation, and the reserved intervals of [since, until)."""
+
+    generation: int
+    mark: Watermark | None
+    since: datetime
+    until: datetime
+    busy: dict[str, list[Interval]]
+
+
+async def lock_for_search(
+    conn: asyncpg.Connection, key: str, resources: list[str], earliest: datetime, span: timedelta
+) -> Locked:
+    """``lock_calendar``, then the generation, the need's watermark and the bookings of the ``span``
+    from where a search from ``earliest`` resumes, all read after the lock was granted — in one round
+    trip (migration ``005_locked_search.sql`` says why that takes a function)."""
+    row = await conn.fetchrow(
+        "SELECT * FROM lock_calendar_for_search($1, $2, $3, $4, $5)",
+        CALENDAR_LOCK,
+        key,
+        resources,
+        earliest,
+        span,
+    )
     mark = Watermark(row["searched_from"], row["full_until"]) if row["searched_from"] else None
-    return int(row["generation"]), mark
+    rows = zip(
+        row["clinician_ids"] or (), row["room_ids"] or (), row["starts"] or (), row["ends"] or (), strict=True
+    )
+    since = row["since"]
+    return Locked(int(row["generation"]), mark, since, since + span, _by_resource(rows, resources))
 
 
 def new_watermark(key: str, generation: int, mark: Watermark) -> Part:
@@ -75,19 +103,15 @@ async def busy(
 ) -> dict[str, list[Interval]]:
     """Reserved intervals overlapping [since, until) per clinician id and per room id (ids never
     collide), but ``exclude``'s."""
-    rows = await conn.fetch(
-        "SELECT clinician_id, room_id, lower(during) AS s, upper(during) AS e FROM appointments"
-        " WHERE status IN ('scheduled', 'checked_in', 'in_monitoring')"  # RESERVING, as the index says
-        " AND (clinician_id = ANY($1) OR room_id = ANY($1))"
-        " AND during && tstzrange($2, $3) AND ($4::uuid IS NULL OR id <> $4)",
-        resources,
-        since,
-        until,
-        exclude,
-    )
+    rows = await conn.fetch("SELECT * FROM busy_intervals($1, $2, $3, $4)", resources, since, until, exclude)
+    return _by_resource(rows, resources)
+
+
+def _by_resource(rows: Iterable[Sequence[Any]], resources: list[str]) -> dict[str, list[Interval]]:
+    """(clinician, room, start, end) rows as each listed resource's intervals."""
     out: dict[str, list[Interval]] = defaultdict(list)
-    for row in rows:
-        for resource in (row["clinician_id"], row["room_id"]):
+    for clinician, room, start, end in rows:
+        for resource in (clinician, room):
             if resource in resources:
-                out[resource].append(Interval(row["s"], row["e"]))
+                out[resource].append(Interval(start, end))
     return out

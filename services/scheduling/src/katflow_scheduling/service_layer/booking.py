@@ -84,21 +84,25 @@ async def _search(
     """The first free reservation from ``req.earliest``, resuming where the need's watermark proved the
     grid full; reads the bookings of the next two days, then two weeks, then the rest, as needed.
     With it, the advanced watermark to save along with the booking. Takes the calendar lock first,
-    in the round trip that reads the watermark."""
+    in the round trip that reads the watermark and the first two days."""
     key = calendar.need_key(req.need, int(req.duration.total_seconds()) // 60)
-    generation, mark = await calendar.lock_with_watermark(conn, key)
-    start = mark.resume_at(req.earliest) if mark else req.earliest
     resources, zone = [*req.need.clinicians, *req.need.rooms], plan.patient_time_zone
+    locked = await calendar.lock_for_search(conn, key, resources, req.earliest, SEARCH_WINDOWS[0])
+    mark = locked.mark
+    start = mark.resume_at(req.earliest) if mark else req.earliest
     for window_end in (*(start + w for w in SEARCH_WINDOWS), None):
         limit = min((t for t in (req.latest_end, window_end) if t is not None), default=None)
-        busy = await calendar.busy(conn, resources, start, window_end)
+        if (locked.since, locked.until) == (start, window_end):
+            busy = locked.busy  # read with the lock
+        else:
+            busy = await calendar.busy(conn, resources, start, window_end)
         found = first_reservation(deps.clinic, req.need, busy, req.earliest, req.duration, zone, limit, start)
         if found is not None or limit != window_end:  # found, or the request's own limit ended it
             break
     if found is None:
         return None
     mark = advance(mark, deps.clinic, req.earliest, found, zone)
-    return found, [calendar.new_watermark(key, generation, mark)]
+    return found, [calendar.new_watermark(key, locked.generation, mark)]
 
 
 async def _at(
