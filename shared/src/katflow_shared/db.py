@@ -96,15 +96,17 @@ async def execute_composed(
     await db.execute(statement, *args)
 
 
-def composed(parts: Sequence[Part], results: Sequence[Part] = ()) -> Part:
+def composed(parts: Sequence[Part], results: Sequence[Part] = (), head: Part | None = None) -> Part:
     """``parts`` (data-modifying statements) as one statement that then selects ``results``
     (expressions, such as a ``pg_notify`` delivered at commit): one round trip, and on its own one
     transaction — every part takes effect or none does. The parts run as CTEs on one snapshot, so
     none sees another's rows, and the order they run in is not defined (rows whose order matters go
     in one part; no two parts may change the same row); constraints are checked at the statement's
-    end, so a row may come before the row it references."""
-    ctes: list[str] = []
-    args: list[object] = []
+    end, so a row may come before the row it references. ``head``: named CTEs of the caller's own
+    (``a AS (...), b AS (...)``, its parameters first) that may refer to each other and that
+    ``results`` may select from."""
+    ctes: list[str] = [head[0]] if head else []
+    args: list[object] = list(head[1]) if head else []
     for n, (statement, params) in enumerate(parts):
         ctes.append(f"part{n} AS ({renumbered(statement, len(args))})")
         args += params

@@ -88,7 +88,7 @@ def dispatcher(
     channels: dict[str, Channel] = {
         "email": email,
         "sms": HttpSms(settings, client),
-        "feed": PostgresFeed(runtime.pool),
+        "feed": PostgresFeed(),
         "staff_webhook": StaffWebhook(settings.staff_webhook_urls, client, settings.webhook_timeout_seconds),
         "webhook": IntegratorWebhook(
             {e.id: e for e in settings.integrator_webhooks},

@@ -7,10 +7,12 @@ rejected number, a 4xx). Retries, fallbacks and state live in the dispatcher, no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from katflow_shared.db import Part
 from katflow_shared.messaging.errors import PermanentError, TransientError
 
 from .domain.templates import Rendered
@@ -30,6 +32,11 @@ class Outbound:
 class Receipt:
     provider_id: str
     delivered: bool = False  # the channel itself is the destination (staff feed): delivered at once
+    # A channel that is the database itself (staff feed) hands over nothing: what it writes goes in
+    # the statement that settles the delivery (``writes``, with ``results`` such as a NOTIFY selected
+    # after them), so the item exists exactly when the delivery is recorded as delivered.
+    writes: Sequence[Part] = ()
+    results: Sequence[Part] = ()
 
 
 class ChannelTransient(TransientError):

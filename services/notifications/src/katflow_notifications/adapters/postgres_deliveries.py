@@ -14,10 +14,11 @@ import asyncpg
 from prometheus_client import Gauge
 
 from katflow_shared import audit, db
-from katflow_shared.db import Part, renumbered
+from katflow_shared.db import Part
 from katflow_shared.messaging import outbox
 
 from ..domain import status as st
+from ..ports import Receipt
 
 
 @dataclass(frozen=True)
@@ -292,13 +293,14 @@ async def record_attempt(
     return attempt
 
 
-# The attempt counted and logged, sending → sent (or delivered), the audit record and NotificationSent
-# in the outbox: one statement, so one round trip between a provider's acceptance and the delivery
-# being marked sent (the one window in which a crash re-sends a message). A provider callback may
-# already have moved the delivery on: its verdict is kept and only the provider id and sent time are
-# filled in. ``prior`` locks the row first so the status it reports is the one being replaced.
+# The attempt counted and logged, sending → sent (or delivered), the audit record, NotificationSent
+# in the outbox and what the channel itself writes (a staff feed item): one statement, so one round
+# trip between a provider's acceptance and the delivery being marked sent (the one window in which a
+# crash re-sends a message). A provider callback may already have moved the delivery on: its verdict
+# is kept and only the provider id and sent time are filled in. ``prior`` locks the row first so the
+# status it reports is the one being replaced. The head of ``db.composed``: parameters $1..$4.
 _SETTLE_SENT = """
-WITH prior AS (
+prior AS (
   SELECT id, status FROM deliveries WHERE id = $1 FOR UPDATE
 ), settled AS (
   UPDATE deliveries d SET
@@ -315,36 +317,29 @@ WITH prior AS (
 ), logged AS (
   INSERT INTO delivery_attempts(delivery_id, attempt, attempted_at, outcome, error_code, provider_id)
   SELECT $1, attempts, $4, 'accepted', NULL, $3 FROM settled
-), audited AS (
-"""
-_AUDITED = _SETTLE_SENT + renumbered(audit.INSERT, 4) + ")"  # audit parameters: $5..$16
-_ANNOUNCED = ", announced AS (" + renumbered(outbox.INSERT, 16) + ")"  # outbox parameters: $17..$21
-_MOVED = " SELECT moved FROM settled"
-_MOVED_AND_NOTIFIED = " SELECT (SELECT moved FROM settled), pg_notify($22, '')"  # the relay's channel
-SETTLE_SENT_AUDITED = _AUDITED + _MOVED
-SETTLE_SENT_ANNOUNCED = _AUDITED + _ANNOUNCED + _MOVED_AND_NOTIFIED
+)"""
+_MOVED: Part = ("(SELECT moved FROM settled)", ())
 
 
 async def settle_sent(
-    db: asyncpg.Connection | asyncpg.Pool,
+    conn: asyncpg.Connection | asyncpg.Pool,
     delivery_id: UUID,
-    provider_id: str,
+    receipt: Receipt,
     now: datetime,
-    delivered: bool,
     audited: Sequence[object],
     announced: Sequence[object] | None,
 ) -> bool:
     """Record the accepted attempt, move sending → sent (or delivered), append the audit record
-    (``audit.entry`` values) and, unless None, the event (``outbox.values``) — in one statement, its
-    own transaction when given the pool. False when a provider callback had already moved the
-    delivery on (its verdict is kept, the provider id recorded)."""
-    status = st.DELIVERED if delivered else st.SENT
-    head = (delivery_id, status, provider_id, now, *audited)
-    if announced is None:
-        moved = await db.fetchval(SETTLE_SENT_AUDITED, *head)
-    else:
-        moved = await db.fetchval(SETTLE_SENT_ANNOUNCED, *head, *announced, outbox.CHANNEL)
-    return bool(moved)
+    (``audit.entry`` values), unless None the event (``outbox.values``) and the receipt's own writes
+    — in one statement, its own transaction when given the pool. False when a provider callback had
+    already moved the delivery on (its verdict is kept, the provider id recorded)."""
+    status = st.DELIVERED if receipt.delivered else st.SENT
+    head = (_SETTLE_SENT, (delivery_id, status, receipt.provider_id, now))
+    parts, results = [(audit.INSERT, audited), *receipt.writes], [_MOVED, *receipt.results]
+    if announced is not None:
+        parts, results = [*parts, (outbox.INSERT, announced)], [*results, outbox.ANNOUNCE]
+    statement, args = db.composed(parts, results, head)
+    return bool(await conn.fetchval(statement, *args))
 
 
 async def accepted_on_record(pool: asyncpg.Pool, delivery_id: UUID, provider_id: str) -> bool:

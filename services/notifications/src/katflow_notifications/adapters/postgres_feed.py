@@ -1,4 +1,5 @@
-"""The in-app staff feed: a channel that writes to PostgreSQL (delivered at once) and its reads."""
+"""The in-app staff feed: a channel whose items the delivery's settle writes (delivered at once),
+and its reads."""
 
 from __future__ import annotations
 
@@ -11,28 +12,20 @@ from ..ports import Outbound, Receipt
 NOTIFY_CHANNEL = "katflow_feed"
 
 
-class PostgresFeed:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+ITEM = (
+    "INSERT INTO feed_items(staff_id, delivery_id, notification, title, body, urgent, course_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id) DO NOTHING"
+)
 
+
+class PostgresFeed:
     async def send(self, outbound: Outbound) -> Receipt:
-        """One statement (its own transaction): the item, once per delivery, and the NOTIFY that wakes
-        the staff member's open streams (delivered at commit)."""
-        item_id = await self.pool.fetchval(
-            "WITH item AS (INSERT INTO feed_items(staff_id, delivery_id, notification, title, body, urgent,"
-            " course_id) VALUES ($1,$2,$3,$4,$5,$6,$7)"
-            " ON CONFLICT (delivery_id) DO UPDATE SET title = EXCLUDED.title RETURNING id)"
-            " SELECT id FROM item, pg_notify($8, $1)",
-            outbound.to,
-            outbound.delivery_id,
-            outbound.notification,
-            outbound.message.subject,
-            outbound.message.text,
-            outbound.urgent,
-            outbound.course_id,
-            NOTIFY_CHANNEL,
-        )
-        return Receipt(f"feed:{item_id}", delivered=True)
+        """No I/O of its own: the item (once per delivery) and the NOTIFY that wakes the staff
+        member's open streams (delivered at commit) go in the statement that settles the delivery."""
+        o = outbound
+        item = (o.to, o.delivery_id, o.notification, o.message.subject, o.message.text, o.urgent, o.course_id)
+        wake = ("pg_notify($1, $2)", (NOTIFY_CHANNEL, o.to))
+        return Receipt(f"feed:{o.delivery_id}", delivered=True, writes=[(ITEM, item)], results=[wake])
 
 
 FEED_COLUMNS = "id, notification, title, body, urgent, course_id, created_at, read_at"

@@ -30,8 +30,9 @@ class Outcomes:
     async def sent(
         self, db: asyncpg.Connection | asyncpg.Pool, d: Delivery, receipt: Receipt, now: datetime
     ) -> None:
-        """The delivery is settled as sent, with the attempt, its audit record and NotificationSent
-        (not for integrator webhooks, which are themselves the integrator's copy), in one statement."""
+        """The delivery is settled as sent, with the attempt, its audit record, NotificationSent (not
+        for integrator webhooks, which are themselves the integrator's copy) and the channel's own
+        writes (a staff feed item), in one statement."""
         announced = None
         if d.audience != "integrator":
             event = NotificationSent(
@@ -44,7 +45,7 @@ class Outcomes:
             )
             announced = self.emitter.outbox_values(event)
         audited = self._entry(d, "sent", receipt.provider_id)
-        await store.settle_sent(db, d.id, receipt.provider_id, now, receipt.delivered, audited, announced)
+        await store.settle_sent(db, d.id, receipt, now, audited, announced)
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
         if await store.finish_unsent(conn, d.id, st.FAILED, code, now):
