@@ -23,7 +23,7 @@ import asyncpg
 import uvloop
 
 from katflow_scheduling.adapters.postgres_calendar import sync_clinic
-from katflow_scheduling.adapters.postgres_course import ensure_course
+from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.service_layer import booking
 from katflow_scheduling.service_layer.deps import Deps
@@ -41,7 +41,8 @@ from .stack import bench_clinic
 async def _book_one(pool: asyncpg.Pool, deps: Deps, emitter: Emitter) -> None:
     course_id = uuid.uuid4()
     async with pool.acquire() as conn, conn.transaction():
-        plan = await ensure_course(conn, course_id, uuid.uuid4(), "America/New_York")
+        await ensure_course(conn, course_id, uuid.uuid4(), "America/New_York")
+        plan = await load_plan(conn, course_id)
         emit = partial(emitter.emit, conn)  # AppointmentScheduled goes with the booking
         reserved = await booking.book_consultation(conn, deps, plan, str(uuid.uuid4()), emit)
         if reserved is None:

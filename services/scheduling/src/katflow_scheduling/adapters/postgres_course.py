@@ -23,12 +23,14 @@ from ..domain.reservations import Reservation
 RESERVING_SQL = [s.value for s in RESERVING]
 
 
-async def ensure_course(conn: asyncpg.Connection, course_id: UUID, patient_id: UUID, zone: str) -> CoursePlan:
-    """The course, created if it is new, and its plan — in one round trip."""
-    row = await conn.fetchrow(ENSURE_AND_PLAN, course_id, RESERVING_SQL, patient_id, zone)
-    if row is None:  # another transaction created it while the insert waited for it: read it now
-        return await load_plan(conn, course_id)
-    return _plan(row)
+async def ensure_course(conn: asyncpg.Connection, course_id: UUID, patient_id: UUID, zone: str) -> None:
+    await conn.execute(
+        "INSERT INTO courses(id, patient_id, patient_time_zone) VALUES ($1, $2, $3)"
+        " ON CONFLICT (id) DO NOTHING",
+        course_id,
+        patient_id,
+        zone,
+    )
 
 
 async def lock_course(conn: asyncpg.Connection, course_id: UUID, with_timers: bool = True) -> CoursePlan:
@@ -41,39 +43,24 @@ async def lock_course(conn: asyncpg.Connection, course_id: UUID, with_timers: bo
     return await load_plan(conn, course_id)
 
 
-# A course's plan, from ``c`` (a course row); $1 is the course id, $2 the reserving statuses.
-_PLAN = (
-    "SELECT c.id, c.patient_id, c.patient_time_zone, c.status, c.route, c.protocol_version,"
-    " (SELECT count(*) FROM sessions s WHERE s.course_id = c.id) AS doses,"
-    " (SELECT max(administered_at) FROM sessions s WHERE s.course_id = c.id) AS last_dose_at,"
-    " (SELECT coalesce(array_agg(dose_day), '{}') FROM sessions s WHERE s.course_id = c.id) AS days,"
-    " EXISTS (SELECT 1 FROM sessions s WHERE s.course_id = c.id AND s.integration_held_at IS NULL)"
-    "   AS outstanding,"
-    " (SELECT s.integration_held_at IS NOT NULL FROM sessions s WHERE s.course_id = c.id"
-    "   ORDER BY dose_number DESC LIMIT 1) AS last_held,"
-    " EXISTS (SELECT 1 FROM appointments a WHERE a.course_id = c.id AND a.kind = 'dosing'"
-    "   AND a.status = ANY($2::text[])) AS open_dosing"
-)
-LOAD_PLAN = _PLAN + " FROM courses c WHERE c.id = $1"
-# The statement's snapshot does not show the row its own insert adds: that row comes from RETURNING,
-# an existing one from the table (exactly one of the two is there, unless a concurrent transaction
-# created the course while the insert waited: then neither, and ``ensure_course`` reads again).
-ENSURE_AND_PLAN = (
-    "WITH new AS (INSERT INTO courses(id, patient_id, patient_time_zone) VALUES ($1, $3, $4)"  # noqa: S608
-    " ON CONFLICT (id) DO NOTHING RETURNING *) "
-    + _PLAN
-    + " FROM (SELECT * FROM new UNION ALL SELECT * FROM courses WHERE id = $1) c"
-)
-
-
 async def load_plan(conn: asyncpg.Connection | asyncpg.Pool, course_id: UUID) -> CoursePlan:
-    row = await conn.fetchrow(LOAD_PLAN, course_id, RESERVING_SQL)
+    row = await conn.fetchrow(
+        "SELECT c.id, c.patient_id, c.patient_time_zone, c.status, c.route, c.protocol_version,"
+        " (SELECT count(*) FROM sessions s WHERE s.course_id = c.id) AS doses,"
+        " (SELECT max(administered_at) FROM sessions s WHERE s.course_id = c.id) AS last_dose_at,"
+        " (SELECT coalesce(array_agg(dose_day), '{}') FROM sessions s WHERE s.course_id = c.id) AS days,"
+        " EXISTS (SELECT 1 FROM sessions s WHERE s.course_id = c.id AND s.integration_held_at IS NULL)"
+        "   AS outstanding,"
+        " (SELECT s.integration_held_at IS NOT NULL FROM sessions s WHERE s.course_id = c.id"
+        "   ORDER BY dose_number DESC LIMIT 1) AS last_held,"
+        " EXISTS (SELECT 1 FROM appointments a WHERE a.course_id = c.id AND a.kind = 'dosing'"
+        "   AND a.status = ANY($2::text[])) AS open_dosing"
+        " FROM courses c WHERE c.id = $1",
+        course_id,
+        RESERVING_SQL,
+    )
     if row is None:
         raise RuleViolation(["course_id"], "course_not_found", f"no course {course_id}", 404)
-    return _plan(row)
-
-
-def _plan(row: asyncpg.Record) -> CoursePlan:
     return CoursePlan(
         id=row["id"],
         patient_id=row["patient_id"],

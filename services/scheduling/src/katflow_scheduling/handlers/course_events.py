@@ -38,7 +38,8 @@ class CourseEvents:
     deps: Deps
 
     async def on_consultation_requested(self, event: ConsultationRequested, ctx: HandlerContext) -> None:
-        plan = await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
+        await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
+        plan = await store.load_plan(ctx.conn, event.course_id)
         await self._book_consultation(plan, ctx)
 
     async def on_preparation_completed(self, event: PreparationCompleted, ctx: HandlerContext) -> None:
