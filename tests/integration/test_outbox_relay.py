@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
 import asyncpg
 import pytest
@@ -22,7 +23,7 @@ from katflow_shared.contracts.topics import INTAKE
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.messaging.kafka import delete_topics, ensure_topics
-from katflow_shared.messaging.outbox import OutboxRelay
+from katflow_shared.messaging.outbox import CHANNEL, OutboxRelay
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
@@ -164,3 +165,45 @@ async def test_drain_publishes_and_removes_what_was_committed(outbox: Outbox) ->
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_write_in_the_leading_relays_process_wakes_it_without_a_notify(outbox: Outbox) -> None:
+    """An event written in a transaction of its own, in the process whose relay leads, wakes that
+    relay in-process after the commit: published at once, with no NOTIFY. Written in another
+    process (its relay does not lead) or inside a transaction, the NOTIFY wakes the leader as before.
+    The poll is 30 s here, so only a wake-up can publish within the test's few seconds."""
+    settings = outbox.settings.model_copy(update={"outbox_poll_seconds": 30.0})
+    first, second = OutboxRelay(settings), OutboxRelay(settings)
+    heard: list[str] = []
+    listener = await asyncpg.connect(settings.database_url.get_secret_value())
+    await listener.add_listener(CHANNEL, lambda *args: heard.append(args[2]))
+    try:
+        async with running(first, second):
+            for _ in range(200):  # one of them takes the leadership at its first look
+                if first.leading or second.leading:
+                    break
+                await asyncio.sleep(0.05)
+            leader, other = (first, second) if first.leading else (second, first)
+            event = partial(ConsultationRequested, course_id=COURSE, patient_time_zone="UTC")
+
+            async def emit(relay: OutboxRelay, in_transaction: bool = False) -> str:
+                e = event(
+                    consultation_request_id=uuid.uuid4(),
+                    patient_id=uuid.uuid4(),
+                    requested_at=datetime.now(UTC),
+                )
+                async with outbox.pool.acquire() as conn:
+                    if not in_transaction:
+                        return (await Emitter(settings, relay).emit(conn, e)).id
+                    async with conn.transaction():
+                        return (await Emitter(settings, relay).emit(conn, e)).id
+
+            ids = [await emit(leader)]
+            assert await outbox.on_topic(1, within=5) == ids
+            await asyncio.sleep(0.2)  # a NOTIFY would have arrived by now
+            assert heard == []
+            ids += [await emit(other), await emit(leader, in_transaction=True)]
+            assert set(await outbox.on_topic(3, within=5)) == set(ids)
+            assert heard == [CHANNEL, CHANNEL]
+    finally:
+        await listener.close()

@@ -109,11 +109,11 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         await migrate(pool, ["katflow_shared", *spec.migrations])
         producer = await start_producer(settings)
         clock = spec.clock or clock_for(settings.environment, settings.clock_offset_file)
-        runtime = Runtime(settings, pool, producer, Emitter(settings), clock)
+        relay = OutboxRelay(settings)
+        runtime = Runtime(settings, pool, producer, Emitter(settings, relay), clock)
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)
-        relay = OutboxRelay(settings)
         consumer = EventConsumer(settings, pool, producer, spec.handlers) if spec.handlers else None
         workers: list[Worker] = [make(runtime) for make in spec.workers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]

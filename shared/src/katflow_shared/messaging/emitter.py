@@ -17,9 +17,24 @@ from .cloudevents import Envelope
 
 
 class Emitter:
-    def __init__(self, settings: ServiceSettings) -> None:
+    def __init__(self, settings: ServiceSettings, relay: outbox.OutboxRelay | None = None) -> None:
         self.settings = settings
         self.source = f"/katflow/{settings.service_name}"
+        self.relay = relay  # this process's, if it runs one
+
+    def announce(self) -> list[Part]:
+        """What a statement that writes outbox rows in a transaction of its own selects to wake the
+        relay (``db.composed``'s results): nothing when this process's relay leads — ``announced()``
+        wakes it in-process once the statement has returned, committed — else the NOTIFY, for the
+        replica that leads. A NOTIFY costs every listening backend of the database a wake-up; under
+        load that was a sixth of the pipeline's CPU (docs/benchmarks.md). Should the leadership
+        move between the two, the new leader finds the rows at its next poll."""
+        return [] if self.relay is not None and self.relay.leading else [outbox.ANNOUNCE]
+
+    def announced(self) -> None:
+        """After a statement composed with ``announce()`` committed: wake this process's relay."""
+        if self.relay is not None:
+            self.relay.wake()
 
     async def emit(
         self,
@@ -30,11 +45,16 @@ class Emitter:
         together: Sequence[Part] = (),
         results: Sequence[Part] = (),
     ) -> Envelope:
-        """Write ``event`` to the outbox inside the caller's transaction, in one statement with the
-        writes ``together`` with it (and their ``results``, e.g. NOTIFYs): see ``db.composed``."""
+        """Write ``event`` to the outbox inside the caller's transaction (or in one of its own), in
+        one statement with the writes ``together`` with it (and their ``results``, e.g. NOTIFYs):
+        see ``db.composed``. In a transaction the relay is woken by a NOTIFY at its commit."""
         envelope = self._envelope(event, cause)
         row = outbox.rows([outbox.values(envelope, self.settings.topic(event.topic))])
-        await db.execute_composed(conn, [*together, row], [*results, outbox.ANNOUNCE])
+        alone = not conn.is_in_transaction()
+        wake = self.announce() if alone else [outbox.ANNOUNCE]
+        await db.execute_composed(conn, [*together, row], [*results, *wake])
+        if alone:
+            self.announced()
         return envelope
 
     def outbox_values(self, event: Event) -> tuple[object, ...]:

@@ -116,6 +116,16 @@ class OutboxRelay:
         finally:
             await self._wakeup.close()  # the connection is drain()'s to finish with and close
 
+    @property
+    def leading(self) -> bool:
+        """Whether this relay publishes (holds the leadership) as far as it knows."""
+        return self._leading
+
+    def wake(self) -> None:
+        """Look for new rows now: what ``ANNOUNCE`` does through PostgreSQL, in-process (for a writer
+        in this process whose commit has returned; see ``Emitter.announce``)."""
+        self._wakeup.set()
+
     async def _lead(self) -> bool:
         """Whether this relay leads, trying for the leadership (on its own connection) if not."""
         if self._conn is None or self._conn.is_closed():

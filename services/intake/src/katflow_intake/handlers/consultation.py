@@ -35,13 +35,14 @@ async def request_consultation(
         outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
     ]
     try:
-        await db.execute_composed(runtime.pool, parts, [outbox.ANNOUNCE])  # all of it, or nothing
+        await db.execute_composed(runtime.pool, parts, runtime.emitter.announce())  # all of it, or nothing
     except asyncpg.UniqueViolationError as exc:
         if idempotency_key is None or exc.constraint_name != store.IDEMPOTENCY_KEY:
             raise
         seen = await store.stored_under(runtime.pool, idempotency_key)
         assert seen is not None  # it was there to conflict with, and nothing deletes requests
         return seen
+    runtime.emitter.announced()
     return ids
 
 

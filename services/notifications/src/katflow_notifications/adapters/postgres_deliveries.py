@@ -328,16 +328,18 @@ async def settle_sent(
     now: datetime,
     audited: Sequence[object],
     announced: Sequence[object] | None,
+    wake: Sequence[Part] = (),
 ) -> bool:
     """Record the accepted attempt, move sending → sent (or delivered), append the audit record
-    (``audit.entry`` values), unless None the event (``outbox.values``) and the receipt's own writes
-    — in one statement, its own transaction when given the pool. False when a provider callback had
-    already moved the delivery on (its verdict is kept, the provider id recorded)."""
+    (``audit.entry`` values), unless None the event (``outbox.values``, with ``wake``: the relay's
+    wake-up, ``Emitter.announce``) and the receipt's own writes — in one statement, its own
+    transaction when given the pool. False when a provider callback had already moved the delivery
+    on (its verdict is kept, the provider id recorded)."""
     status = st.DELIVERED if receipt.delivered else st.SENT
     head = (_SETTLE_SENT, (delivery_id, status, receipt.provider_id, now))
     parts, results = [(audit.INSERT, audited), *receipt.writes], [_MOVED, *receipt.results]
     if announced is not None:
-        parts, results = [*parts, (outbox.INSERT, announced)], [*results, outbox.ANNOUNCE]
+        parts, results = [*parts, (outbox.INSERT, announced)], [*results, *wake]
     statement, args = db.composed(parts, results, head)
     return bool(await conn.fetchval(statement, *args))
 

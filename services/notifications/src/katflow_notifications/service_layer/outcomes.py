@@ -27,12 +27,10 @@ class Outcomes:
     planner: Planner
     emitter: Emitter
 
-    async def sent(
-        self, db: asyncpg.Connection | asyncpg.Pool, d: Delivery, receipt: Receipt, now: datetime
-    ) -> None:
+    async def sent(self, pool: asyncpg.Pool, d: Delivery, receipt: Receipt, now: datetime) -> None:
         """The delivery is settled as sent, with the attempt, its audit record, NotificationSent (not
         for integrator webhooks, which are themselves the integrator's copy) and the channel's own
-        writes (a staff feed item), in one statement."""
+        writes (a staff feed item), in one statement and transaction of its own."""
         announced = None
         if d.audience != "integrator":
             event = NotificationSent(
@@ -45,7 +43,10 @@ class Outcomes:
             )
             announced = self.emitter.outbox_values(event)
         audited = self._entry(d, "sent", receipt.provider_id)
-        await store.settle_sent(db, d.id, receipt, now, audited, announced)
+        wake = self.emitter.announce() if announced is not None else []
+        await store.settle_sent(pool, d.id, receipt, now, audited, announced, wake)
+        if announced is not None:
+            self.emitter.announced()
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
         if await store.finish_unsent(conn, d.id, st.FAILED, code, now):
