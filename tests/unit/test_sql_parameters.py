@@ -5,6 +5,7 @@ Values travel as asyncpg's $n parameters. (ruff's S608 also runs in `make lint`.
 from __future__ import annotations
 
 import ast
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +14,10 @@ from pathlib import Path
 from katflow_intake.adapters.postgres_intake import new_request
 from katflow_intake.domain.consultation import ConsultationRequestIn
 from katflow_notifications.adapters import postgres_deliveries as deliveries
+from katflow_notifications.adapters.postgres_feed import PostgresFeed
+from katflow_notifications.domain.templates import Rendered
+from katflow_notifications.ports import Outbound, Receipt
+from katflow_shared import audit
 from katflow_shared.db import composed, renumbered
 from katflow_shared.messaging import outbox
 
@@ -77,8 +82,16 @@ def test_the_check_catches_sql_made_from_values(tmp_path: Path) -> None:
 
 def test_composed_statements_number_their_parameters_without_gaps_or_clashes() -> None:
     assert renumbered("VALUES ($1, $2, $12::jsonb)", 4) == "VALUES ($5, $6, $16::jsonb)"
-    for statement, count in ((deliveries.SETTLE_SENT_AUDITED, 16), (deliveries.SETTLE_SENT_ANNOUNCED, 22)):
-        assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, count + 1))
+    delivery_id, now = uuid.uuid4(), datetime.now(UTC)
+    audited = audit.entry("notifications", None, "message.sent", resource={"delivery_id": delivery_id})
+    announced = (str(uuid.uuid4()), "topic", "key", "[]", b"{}")
+    feed = asyncio.run(PostgresFeed().send(Outbound(delivery_id, "staff-1", Rendered("subject", "text"))))
+    for receipt in (Receipt("<id@katflow>"), feed):  # an email's settle, and one with the feed item
+        for event in (None, announced):  # an integrator webhook's has no event
+            statement, args = composed(
+                *deliveries.settled(delivery_id, receipt, now, audited, event, [outbox.ANNOUNCE])
+            )
+            assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))
 
 
 def test_composed_statements_carry_values_only_as_parameters() -> None:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import Any
 
 import asyncpg
 import structlog
@@ -94,6 +95,17 @@ async def execute_composed(
     """Run ``composed(parts, results)``: one round trip (on a pool, its own transaction)."""
     statement, args = composed(parts, results)
     await db.execute(statement, *args)
+
+
+async def fetchval_composed(
+    db: asyncpg.Connection | asyncpg.Pool,
+    parts: Sequence[Part],
+    results: Sequence[Part] = (),
+    head: Part | None = None,
+) -> Any:
+    """Run ``composed(parts, results, head)`` and return its first result (one round trip)."""
+    statement, args = composed(parts, results, head)
+    return await db.fetchval(statement, *args)
 
 
 def composed(parts: Sequence[Part], results: Sequence[Part] = (), head: Part | None = None) -> Part:

@@ -335,13 +335,26 @@ async def settle_sent(
     wake-up, ``Emitter.announce``) and the receipt's own writes — in one statement, its own
     transaction when given the pool. False when a provider callback had already moved the delivery
     on (its verdict is kept, the provider id recorded)."""
+    return bool(
+        await db.fetchval_composed(conn, *settled(delivery_id, receipt, now, audited, announced, wake))
+    )
+
+
+def settled(
+    delivery_id: UUID,
+    receipt: Receipt,
+    now: datetime,
+    audited: Sequence[object],
+    announced: Sequence[object] | None,
+    wake: Sequence[Part] = (),
+) -> tuple[list[Part], list[Part], Part]:
+    """``settle_sent`` for ``db.composed``: (parts, results, head)."""
     status = st.DELIVERED if receipt.delivered else st.SENT
     head = (_SETTLE_SENT, (delivery_id, status, receipt.provider_id, now))
     parts, results = [(audit.INSERT, audited), *receipt.writes], [_MOVED, *receipt.results]
     if announced is not None:
         parts, results = [*parts, (outbox.INSERT, announced)], [*results, *wake]
-    statement, args = db.composed(parts, results, head)
-    return bool(await conn.fetchval(statement, *args))
+    return parts, results, head
 
 
 async def accepted_on_record(pool: asyncpg.Pool, delivery_id: UUID, provider_id: str) -> bool:
