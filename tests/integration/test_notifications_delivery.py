@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from katflow_notifications import bootstrap
 from katflow_notifications.adapters.http_sms import HttpSms
 from katflow_notifications.adapters.memory_channel import MemoryChannel
+from katflow_notifications.adapters.postgres_deliveries import DELIVERIES_CHANNEL
 from katflow_notifications.adapters.postgres_feed import NOTIFY_CHANNEL as FEED_CHANNEL
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_notifications.domain.signing import verify
@@ -35,6 +36,7 @@ from katflow_notifications.service_layer.inbound import InboundTexts
 from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.reminders import Reminders
 from katflow_notifications.settings import IntegratorEndpoint, NotificationsSettings
+from katflow_shared import timers
 from katflow_shared.auth import CARE_TEAM, ApiKey, Authenticator, hash_api_key
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
@@ -53,6 +55,7 @@ from katflow_shared.messaging.consumer import apply
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
+from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink
 from tests.support.infra import Infra
@@ -217,7 +220,8 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
             templates = bootstrap.default_registry(settings.default_locale)
             planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
             reminders: Reminders = bootstrap.reminders(settings, planner, clock)
-            dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates)
+            dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
+            dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates, dispatching)
             app = FastAPI()
             for router in (http.router, sms.router, feed.router):
                 app.include_router(router)
@@ -230,9 +234,9 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 clock,
                 sink,
                 provider,
-                EventHandlers(planner, reminders),
+                EventHandlers(planner, reminders, dispatching, timing),
                 dispatcher,
-                TimerWorker(runtime, reminders.timer_handlers()),
+                TimerWorker(runtime, reminders.timer_handlers(), announcer=timing),
                 app,
             )
             for close in dispatcher.on_close:

@@ -9,10 +9,12 @@ import asyncio
 import threading
 import time
 import uuid
+from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 
@@ -22,6 +24,7 @@ from katflow_notifications.domain.templates import Rendered
 from katflow_notifications.ports import ChannelPermanent, ChannelTransient, Outbound
 from katflow_notifications.settings import NotificationsSettings
 from katflow_shared.contracts import ConsultationRequested
+from katflow_shared.wakeup import Announcer
 from tests.integration.test_notifications_delivery import EMAIL, make_harness
 from tests.support.infra import Infra
 from tests.support.stack import free_port
@@ -248,15 +251,21 @@ async def test_an_unreachable_server_is_a_transient_failure(server: CountingServ
 async def test_a_queued_delivery_wakes_the_dispatcher_without_waiting_for_the_poll(
     infra: Infra, monkeypatch: pytest.MonkeyPatch, queued_by: str
 ) -> None:
-    """The NOTIFY at commit wakes the dispatcher: at once for what its own process queued; after
-    the peer wait for what another replica queued (that replica's dispatcher claims it first)."""
+    """Queued by this process's consumer, the delivery wakes the running dispatcher in-process once
+    committed: claimed at once, and no NOTIFY goes through PostgreSQL. Queued by another replica (its
+    own announcer: no dispatcher of its process here), a NOTIFY naming that replica wakes the
+    dispatcher, which claims after the peer wait (that replica's dispatcher would have first)."""
     async with make_harness(infra, dispatch_poll_seconds=60.0, dispatch_peer_wait_seconds=1.5) as h:
         await h.contact(email=True, sms=False)
+        heard: list[str] = []
+        listener = await asyncpg.connect(h.settings.database_url.get_secret_value())
+        await listener.add_listener(deliveries.DELIVERIES_CHANNEL, lambda *args: heard.append(args[3]))
         runner = asyncio.create_task(h.dispatcher.run())
         try:
             await asyncio.sleep(0.5)  # the first (empty) claim done; now waiting on the 60 s poll
             if queued_by == "another replica":
                 monkeypatch.setattr(deliveries, "ORIGIN", "another-replica")
+                h.handlers = replace(h.handlers, dispatching=Announcer(deliveries.DELIVERIES_CHANNEL))
             started = time.monotonic()
             await h.handle(
                 ConsultationRequested(
@@ -275,11 +284,14 @@ async def test_a_queued_delivery_wakes_the_dispatcher_without_waiting_for_the_po
         finally:
             await h.dispatcher.stop()
             await asyncio.wait_for(runner, 10)
+            await listener.close()
         assert sorted(m.subject for m in h.mail()) == ["New consultation request", "We received your request"]
         assert [m.rcpt_to for m in h.mail() if m.subject == "We received your request"] == [(EMAIL,)]
         if queued_by == "this replica":
             assert elapsed < 1.0, elapsed
+            assert heard == []
         else:
             assert 1.5 <= elapsed < 5, elapsed
+            assert heard == ["another-replica"]
         sent = await h.deliveries(status="sent")
         assert len(sent) == 2 and all(d["attempts"] == 1 for d in sent)

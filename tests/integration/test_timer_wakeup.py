@@ -25,6 +25,7 @@ from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.settings import ServiceSettings
 from katflow_shared.timers import Timer, TimerContext, TimerWorker
+from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
@@ -181,6 +182,43 @@ async def test_a_timer_scheduled_for_later_shortens_the_sleep_without_a_look(db:
         took = await db.fired("sooner", within=10, began=scheduling)
     assert 1 <= took < 1 + QUICK, took
     assert looks[0] == before + 1  # the one look, when "sooner" fell due
+
+
+async def test_a_statement_of_the_workers_own_process_wakes_it_without_a_notify(db: Db) -> None:
+    """Scheduled through the running worker's announcer by a statement of its own, a timer due now
+    fires at once and one due later shortens the sleep without a look, with no NOTIFY through
+    PostgreSQL; once the worker stopped, the announcer gives the NOTIFY again (for another
+    replica's worker)."""
+    announcer = Announcer(timers.CHANNEL)
+    worker = db.worker(poll_seconds=30)
+    worker.announcer = announcer
+    looks = counting_looks(worker)
+    heard: list[str] = []
+    listener = await asyncpg.connect(db.dsn)
+    await listener.add_listener(timers.CHANNEL, lambda *args: heard.append(args[3]))
+
+    async def schedule(key: str, due_in: timedelta) -> None:
+        writes = timers.scheduled([(KIND, key, db.clock.now() + due_in, None)], announcer)
+        await writes.commit(db.pool)
+
+    try:
+        async with running(worker):
+            await idle()
+            before = looks[0]
+            await schedule("later", timedelta(hours=1))
+            await asyncio.sleep(0.3)
+            assert looks[0] == before  # noted in-process with its due time: nothing to look at yet
+            began = time.monotonic()
+            await schedule("now", timedelta(0))
+            took = await db.fired("now", within=10, began=began)
+            assert took < QUICK, took  # the poll is 30 s: only the in-process note explains this
+            assert heard == []
+        writes = timers.scheduled([(KIND, "after-stop", db.clock.now(), None)], announcer)
+        await writes.commit(db.pool)
+        await asyncio.sleep(0.2)  # a NOTIFY arrives in milliseconds
+        assert len(heard) == 1
+    finally:
+        await listener.close()
 
 
 async def test_notifications_of_later_timers_do_not_put_off_the_poll(db: Db) -> None:

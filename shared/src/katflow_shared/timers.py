@@ -25,11 +25,10 @@ import structlog
 from prometheus_client import Histogram
 
 from . import db
-from .db import Part
-from .messaging.emitter import Emitter
+from .messaging.emitter import Emitter, Writes
 from .messaging.errors import TRANSIENT_TYPES
 from .runtime import Runtime
-from .wakeup import Wakeup
+from .wakeup import Announcer, Wakeup
 
 log = structlog.get_logger()
 LATENESS = Histogram("katflow_timer_lateness_seconds", "Fired time minus due time", ["kind"])
@@ -90,18 +89,23 @@ async def schedule(
 async def schedule_all(conn: asyncpg.Connection, wanted: Wanted) -> None:
     """``schedule`` each (kind, key, due_at, payload), in one statement."""
     if wanted:
-        await db.execute_composed(conn, *scheduled(wanted))
+        writes = scheduled(wanted)
+        await db.execute_composed(conn, writes.parts, writes.results)
 
 
-def scheduled(wanted: Wanted) -> tuple[list[Part], list[Part]]:
-    """``schedule_all`` for ``db.composed``: (the upsert, the NOTIFY that wakes the workers at commit
-    with the earliest due time), both empty when nothing is wanted."""
+def scheduled(wanted: Wanted, announcer: Announcer | None = None) -> Writes:
+    """``schedule_all`` for ``db.composed``: the upsert, and the earliest due time announced to the
+    workers — by a NOTIFY at commit, or in-process after it through ``announcer`` when this process's
+    worker runs (for a statement of its own only: a transaction's commit is not the statement's).
+    Nothing when nothing is wanted."""
     if not wanted:
-        return [], []
+        return Writes([])
     kinds, keys, dues, payloads = zip(*wanted, strict=True)
     documents = [json.dumps(dict(p or {})) for p in payloads]
     upsert = (SCHEDULE, [list(kinds), list(keys), list(dues), documents])
-    return [upsert], [(ANNOUNCE, [CHANNEL, min(dues).isoformat()])]
+    due = min(dues).isoformat()
+    notify, then = announcer.announce(due) if announcer else ([(ANNOUNCE, [CHANNEL, due])], [])
+    return Writes([upsert], notify, then)
 
 
 async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:
@@ -150,16 +154,26 @@ def after_prefix(prefix: str) -> str:
 class TimerWorker:
     """Fires due timers by calling the handler registered for their kind."""
 
-    def __init__(self, runtime: Runtime, handlers: Mapping[str, TimerHandler], batch: int = 50) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        handlers: Mapping[str, TimerHandler],
+        batch: int = 50,
+        announcer: Announcer | None = None,
+    ) -> None:
         self.runtime = runtime
         self.handlers = dict(handlers)
         self.batch = batch
+        self.announcer = announcer  # this process's writers' (``scheduled``): told while we run
         self._stopping = False
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), CHANNEL)
 
     async def run(self) -> None:
         """Fire timers until stop(): after each look, sleep until the next timer is due, a timer due
-        sooner is scheduled (NOTIFY), or the poll interval has passed, whichever comes first."""
+        sooner is scheduled (NOTIFY, or a note from this process), or the poll interval has passed,
+        whichever comes first."""
+        if self.announcer:
+            self.announcer.attach(self._wakeup)
         try:
             while not self._stopping:
                 try:
@@ -173,6 +187,8 @@ class TimerWorker:
                 if fired < self.batch:
                     await self._sleep(next_due)
         finally:
+            if self.announcer:
+                self.announcer.detach(self._wakeup)
             await self._wakeup.close()
 
     async def _sleep(self, next_due: datetime | None) -> None:

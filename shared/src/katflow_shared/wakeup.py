@@ -8,14 +8,20 @@ tell the loop enough to skip a look (the timer worker's is the new timer's due t
 
 Each ``Wakeup`` owns one dedicated connection for its LISTEN, never a pooled one (pooled connections
 are returned without ``UNLISTEN *``: see ``db.create_pool``).
+
+A writer in the same process as the loop need not go through PostgreSQL: an ``Announcer`` tells it
+to note the work to that loop in-process once its commit has returned (see there).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import asyncpg
+
+from .db import Part
 
 
 class Wakeup:
@@ -43,6 +49,11 @@ class Wakeup:
             raise
         conn.add_termination_listener(self._lost)
         self._conn = conn
+
+    def note(self, payload: str) -> None:
+        """A notification from this process, taken as a NOTIFY with ``payload`` would be."""
+        self._notes.append(payload)
+        self._event.set()
 
     def set(self) -> None:
         """Wake the waiting loop now (e.g. to stop it)."""
@@ -88,3 +99,34 @@ class Wakeup:
         if conn is self._conn:
             self._other = True
             self._event.set()
+
+
+class Announcer:
+    """How a writer announces new work on ``channel``: a NOTIFY delivered at commit, or — while a
+    loop of this process waits on the channel (``attach``) and takes any work announced there (a
+    dispatcher, a timer worker) — a note to that loop in-process once the commit has returned.
+
+    A NOTIFY costs every listening backend of the database a wake-up: under load a NOTIFY per
+    request was a sixth of the pipeline's CPU (docs/benchmarks.md). The loops of other replicas find
+    work announced in-process at their next poll, as they find work whose NOTIFY was lost."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+        self._loop: Wakeup | None = None
+
+    def attach(self, wakeup: Wakeup) -> None:
+        """``wakeup``'s loop runs in this process and takes the work announced on the channel."""
+        self._loop = wakeup
+
+    def detach(self, wakeup: Wakeup) -> None:
+        """The loop stopped: announce with NOTIFYs again."""
+        if self._loop is wakeup:
+            self._loop = None
+
+    def announce(self, payload: str) -> tuple[list[Part], list[Callable[[], None]]]:
+        """(the NOTIFY to select with the statement that makes the work — ``db.composed``'s results —,
+        what to call once it committed): one of the two is empty."""
+        loop = self._loop
+        if loop is None:
+            return [("pg_notify($1, $2)", (self.channel, payload))], []
+        return [], [lambda: loop.note(payload)]

@@ -7,14 +7,16 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from katflow_shared import timers
 from katflow_shared.clock import Clock, clock_for
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.runtime import Runtime, ServiceSpec, create_app
 from katflow_shared.timers import TimerWorker
+from katflow_shared.wakeup import Announcer
 
 from .adapters.http_sms import HttpSms
 from .adapters.integrator_webhook import IntegratorWebhook
-from .adapters.postgres_deliveries import refresh_delivery_gauges
+from .adapters.postgres_deliveries import DELIVERIES_CHANNEL, refresh_delivery_gauges
 from .adapters.postgres_feed import PostgresFeed
 from .adapters.smtp_email import SmtpEmail
 from .adapters.staff_webhook import StaffWebhook
@@ -81,7 +83,11 @@ def reminders(settings: NotificationsSettings, planner: Planner, clock: Clock) -
 
 
 def dispatcher(
-    runtime: Runtime, settings: NotificationsSettings, planner: Planner, templates: TemplateRegistry
+    runtime: Runtime,
+    settings: NotificationsSettings,
+    planner: Planner,
+    templates: TemplateRegistry,
+    announcer: Announcer,
 ) -> Dispatcher:
     client = httpx.AsyncClient(follow_redirects=False)
     email = SmtpEmail(settings)
@@ -106,6 +112,7 @@ def dispatcher(
         templates,
         Outcomes(planner, runtime.emitter),
         on_close=[client.aclose, email.aclose],
+        announcer=announcer,
     )
 
 
@@ -115,7 +122,8 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
     templates = default_registry(settings.default_locale)
     planner = Planner(load_directory(settings), templates, settings, clock)
     timed = reminders(settings, planner, clock)
-    handlers = EventHandlers(planner, timed)
+    dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
+    handlers = EventHandlers(planner, timed, dispatching, timing)
     app = create_app(
         ServiceSpec(
             settings=settings,
@@ -123,8 +131,8 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
             routers=[http.router, sms.router, feed.router],
             handlers=handlers.mapping(),
             workers=[
-                lambda runtime: dispatcher(runtime, settings, planner, templates),
-                lambda runtime: TimerWorker(runtime, timed.timer_handlers()),
+                lambda runtime: dispatcher(runtime, settings, planner, templates, dispatching),
+                lambda runtime: TimerWorker(runtime, timed.timer_handlers(), announcer=timing),
             ],
             clock=clock,
             scrape=[refresh_delivery_gauges],

@@ -20,14 +20,14 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from .. import audit, db, tracing
+from .. import audit, tracing
 from ..contracts import REGISTRY, Event
 from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic
 from ..settings import ServiceSettings
 from ..supervision import stop_process_on_failure
 from . import inbox, metrics
 from .cloudevents import Envelope, decode
-from .emitter import Emitter, HandlerContext, Planned
+from .emitter import Emitter, HandlerContext, Planned, Writes
 from .errors import classify
 from .kafka import make_consumer
 
@@ -269,11 +269,14 @@ async def apply(
 async def _write(
     pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Planned, envelope: Envelope
 ) -> bool:
-    writes = handler.plan(envelope.event, envelope)
     record = _audit_record(emitter, envelope)
-    parts = [inbox.row(group, envelope.id), *writes.parts, *([(audit.INSERT, record)] if record else [])]
+    writes = (
+        Writes([inbox.row(group, envelope.id)])
+        + handler.plan(envelope.event, envelope)
+        + Writes([(audit.INSERT, record)] if record else [])
+    )
     try:
-        await db.execute_composed(pool, parts, writes.results)
+        await writes.commit(pool)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != inbox.KEY:
             raise

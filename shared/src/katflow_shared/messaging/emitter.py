@@ -89,10 +89,23 @@ class HandlerContext:
 @dataclass(frozen=True)
 class Writes:
     """All an event changes, for a handler that only writes: statements (``parts``) and the
-    expressions selected after them (``results``: NOTIFYs delivered at commit), for ``db.composed``."""
+    expressions selected after them (``results``: NOTIFYs delivered at commit), for ``db.composed``;
+    and what to call once they committed (``then``: in-process wake-ups, ``wakeup.Announcer``)."""
 
     parts: Sequence[Part]
     results: Sequence[Part] = ()
+    then: Sequence[Callable[[], None]] = ()
+
+    def __add__(self, other: Writes) -> Writes:
+        """These writes and ``other``'s, in one statement."""
+        return Writes([*self.parts, *other.parts], [*self.results, *other.results], [*self.then, *other.then])
+
+    async def commit(self, pool: asyncpg.Pool) -> None:
+        """Run them as one statement, its own transaction (``db.composed``); once it committed, call
+        ``then``."""
+        await db.execute_composed(pool, self.parts, self.results)
+        for then in self.then:
+            then()
 
 
 @dataclass(frozen=True)

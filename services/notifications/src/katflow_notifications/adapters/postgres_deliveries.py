@@ -16,6 +16,8 @@ from prometheus_client import Gauge
 from katflow_shared import audit, db
 from katflow_shared.db import Part
 from katflow_shared.messaging import outbox
+from katflow_shared.messaging.emitter import Writes
+from katflow_shared.wakeup import Announcer
 
 from ..domain import status as st
 from ..ports import Receipt
@@ -113,15 +115,24 @@ def wake() -> Part:
     return ("pg_notify($1, $2)", (DELIVERIES_CHANNEL, ORIGIN))
 
 
+def woken(dispatching: Announcer) -> Writes:
+    """The dispatchers woken by a statement of its own: ``wake()``'s NOTIFY at commit, or, while
+    this process's dispatcher runs (``Announcer(DELIVERIES_CHANNEL)``, attached by it), in-process
+    once committed."""
+    return Writes([], *dispatching.announce(ORIGIN))
+
+
 async def queue(conn: asyncpg.Connection, new: Sequence[NewDelivery]) -> None:
-    """Insert those whose idempotency key is new, in one statement (in the caller's transaction)."""
+    """Insert those whose idempotency key is new, in one statement (in the caller's transaction: the
+    dispatchers are woken by a NOTIFY at its commit)."""
     if new:
-        await db.execute_composed(conn, *queued(new))
+        await db.execute_composed(conn, queued(new), [wake()])
 
 
-def queued(new: Sequence[NewDelivery]) -> tuple[list[Part], list[Part]]:
-    """``queue`` for ``db.composed``: (the insert, the wake-up), both empty when there is nothing."""
-    return ([(QUEUE_ROWS, _columns(new))], [wake()]) if new else ([], [])
+def queued(new: Sequence[NewDelivery]) -> list[Part]:
+    """``queue``'s insert for ``db.composed`` (nothing when there is nothing), to compose with a
+    wake-up."""
+    return [(QUEUE_ROWS, _columns(new))] if new else []
 
 
 def _columns(new: Sequence[NewDelivery]) -> list[list[object]]:

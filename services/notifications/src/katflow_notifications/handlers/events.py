@@ -24,6 +24,7 @@ from katflow_shared.contracts import (
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.consumer import AnyHandler
 from katflow_shared.messaging.emitter import HandlerContext, Planned, Writes
+from katflow_shared.wakeup import Announcer
 
 from ..adapters import postgres_deliveries as deliveries
 from ..adapters import postgres_recipients as recipients
@@ -37,22 +38,30 @@ from ..service_layer.reminders import Reminders
 class EventHandlers:
     planner: Planner
     reminders: Reminders
+    dispatching: Announcer  # wakes the dispatchers (this process's in-process while it runs)
+    timing: Announcer  # wakes the timer workers, likewise
 
     def plan_contact(self, event: PatientContactUpdated, envelope: Envelope) -> Writes:
         """Contact details and consent, merged into what is on file; deliveries that waited for them
         may go now (the dispatcher is woken)."""
-        return Writes([recipients.recipient_row(event)], [deliveries.wake()])
+        return Writes([recipients.recipient_row(event)]) + deliveries.woken(self.dispatching)
 
     def plan_event(self, event: Event, envelope: Envelope) -> Writes:
         """Most workflow events only queue the notifications they call for (and integrator pushes):
         one statement with the inbox row."""
-        return Writes(*deliveries.queued(self._deliveries(event, envelope)))
+        return self._queued(self._deliveries(event, envelope))
 
     def plan_scheduled(self, event: AppointmentScheduled, envelope: Envelope) -> Writes:
         """A new appointment: its notifications, its row in the projection, its reminders."""
-        queue, wake = deliveries.queued(self._deliveries(event, envelope))
-        reminders, remind = timers.scheduled(self.reminders.planned(event))
-        return Writes([*queue, recipients.appointment_row(event), *reminders], [*wake, *remind])
+        return (
+            self._queued(self._deliveries(event, envelope))
+            + Writes([recipients.appointment_row(event)])
+            + timers.scheduled(self.reminders.planned(event), self.timing)
+        )
+
+    def _queued(self, new: list[NewDelivery]) -> Writes:
+        """``new`` queued and the dispatchers woken; nothing when there is nothing."""
+        return Writes(deliveries.queued(new)) + deliveries.woken(self.dispatching) if new else Writes([])
 
     async def on_event(
         self, event: Event, ctx: HandlerContext, known: Mapping[str, str] | None = None

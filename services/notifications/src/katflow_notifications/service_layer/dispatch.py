@@ -6,12 +6,14 @@ the queue. The one window left is a crash after a provider accepted a message an
 marked sent: it is sent again with the same Message-ID / Idempotency-Key / webhook-id, which
 providers that honour them deduplicate.
 
-A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica or another) NOTIFYs
-at commit and wakes the dispatcher; the poll remains for retries and deferrals falling due. The
-NOTIFY names the process that queued: that process's dispatcher claims at once, the other replicas'
-wait ``dispatch_peer_wait_seconds`` first and claim what is left (a replica with no room still hands
-its work on, a little later), instead of every replica claiming every delivery and all but one
-finding nothing.
+A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica or another) wakes
+the dispatcher; the poll remains for retries and deferrals falling due. The consumer's statements of
+their own wake this process's dispatcher in-process once committed (``announcer``); the rest NOTIFY
+at commit, naming the process that queued: that process's dispatcher claims at once, the other
+replicas' wait ``dispatch_peer_wait_seconds`` first and claim what is left, instead of every replica
+claiming every delivery and all but one finding nothing. Other replicas find what was announced
+in-process at their next poll (``dispatch_poll_seconds``): a replica with no room still hands its
+work on, a little later.
 
 Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and each one finished makes
 room for the next claim at once, so a slow provider (an SMS or webhook waiting out its timeout) holds
@@ -33,7 +35,7 @@ import structlog
 
 from katflow_shared.messaging.errors import TRANSIENT_TYPES, classify
 from katflow_shared.runtime import Runtime
-from katflow_shared.wakeup import Wakeup
+from katflow_shared.wakeup import Announcer, Wakeup
 
 from ..adapters import postgres_deliveries as store
 from ..adapters.postgres_deliveries import Delivery
@@ -60,6 +62,7 @@ class Dispatcher:
         templates: TemplateRegistry,
         outcomes: Outcomes,
         on_close: Sequence[Callable[[], Awaitable[None]]] = (),
+        announcer: Announcer | None = None,
     ) -> None:
         self.runtime = runtime
         self.settings = settings
@@ -73,6 +76,7 @@ class Dispatcher:
         self._failure: BaseException | None = None
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
         self._origin = store.ORIGIN  # what this process's NOTIFYs carry
+        self.announcer = announcer  # this process's writers': told while we run
 
     async def run(self) -> None:
         """Dispatch until stop(): woken by the NOTIFY a queued delivery sends at commit (from this
@@ -80,6 +84,8 @@ class Dispatcher:
         deferrals falling due. On stop, the deliveries in flight are finished, not abandoned. An
         error that is not a database or broker hiccup stops the loop (and the process), as before."""
         sending: set[asyncio.Task[None]] = set()
+        if self.announcer:
+            self.announcer.attach(self._wakeup)
         try:
             while not self._stopping:
                 if self._failure is not None:
@@ -102,6 +108,8 @@ class Dispatcher:
                 if not 0 < free == len(claimed):  # a full claim: there may be more due, claim again now
                     await self._leave_to_peer(await self._wakeup.wait(self.settings.dispatch_poll_seconds))
         finally:
+            if self.announcer:
+                self.announcer.detach(self._wakeup)
             try:
                 await asyncio.gather(*sending, return_exceptions=True)
             finally:  # also when shutdown ran out of time and cancelled them (their leases expire)

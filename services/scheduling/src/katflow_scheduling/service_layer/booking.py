@@ -66,11 +66,11 @@ async def book(
     found, watermark = searched
     appointment_id = uuid.uuid4()
     no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
-    timer, wake = timers.scheduled(no_show)
-    parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, *timer]
+    timer = timers.scheduled(no_show)  # in the caller's transaction: announced by a NOTIFY at commit
+    parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, *timer.parts]
     scheduled = _scheduled(plan, appointment_id, req.fields["kind"], found)
     try:
-        await emit(scheduled, together=parts, results=wake)
+        await emit(scheduled, together=parts, results=timer.results)
     except asyncpg.ExclusionViolationError:  # reserved time changed without the lock: not by katflow
         if req.at is not None:
             raise _double_booking() from None
