@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from katflow_shared import db
 from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.contracts.topics import INTAKE
 from katflow_shared.db import create_pool, migrate
@@ -168,10 +169,11 @@ async def test_drain_publishes_and_removes_what_was_committed(outbox: Outbox) ->
 
 
 async def test_a_write_in_the_leading_relays_process_wakes_it_without_a_notify(outbox: Outbox) -> None:
-    """An event written in a transaction of its own, in the process whose relay leads, wakes that
-    relay in-process after the commit: published at once, with no NOTIFY. Written in another
-    process (its relay does not lead) or inside a transaction, the NOTIFY wakes the leader as before.
-    The poll is 30 s here, so only a wake-up can publish within the test's few seconds."""
+    """An event written in the process whose relay leads — in a statement of its own, or in a
+    ``db.transaction`` — wakes that relay in-process after the commit: published at once, with no
+    NOTIFY. Written in another process (its relay does not lead) or inside a plain transaction
+    (whose commit the writer does not see), the NOTIFY wakes the leader as before. The poll is 30 s
+    here, so only a wake-up can publish within the test's few seconds."""
     settings = outbox.settings.model_copy(update={"outbox_poll_seconds": 30.0})
     first, second = OutboxRelay(settings), OutboxRelay(settings)
     heard: list[str] = []
@@ -186,24 +188,28 @@ async def test_a_write_in_the_leading_relays_process_wakes_it_without_a_notify(o
             leader, other = (first, second) if first.leading else (second, first)
             event = partial(ConsultationRequested, course_id=COURSE, patient_time_zone="UTC")
 
-            async def emit(relay: OutboxRelay, in_transaction: bool = False) -> str:
+            async def emit(relay: OutboxRelay, transaction: str = "") -> str:
                 e = event(
                     consultation_request_id=uuid.uuid4(),
                     patient_id=uuid.uuid4(),
                     requested_at=datetime.now(UTC),
                 )
+                emitter = Emitter(settings, relay.announcer)
                 async with outbox.pool.acquire() as conn:
-                    if not in_transaction:
-                        return (await Emitter(settings, relay).emit(conn, e)).id
-                    async with conn.transaction():
-                        return (await Emitter(settings, relay).emit(conn, e)).id
+                    if not transaction:
+                        return (await emitter.emit(conn, e)).id
+                    if transaction == "plain":
+                        async with conn.transaction():
+                            return (await emitter.emit(conn, e)).id
+                    async with db.transaction(conn):
+                        return (await emitter.emit(conn, e)).id
 
-            ids = [await emit(leader)]
-            assert await outbox.on_topic(1, within=5) == ids
+            ids = [await emit(leader), await emit(leader, transaction="db.transaction")]
+            assert set(await outbox.on_topic(2, within=5)) == set(ids)
             await asyncio.sleep(0.2)  # a NOTIFY would have arrived by now
             assert heard == []
-            ids += [await emit(other), await emit(leader, in_transaction=True)]
-            assert set(await outbox.on_topic(3, within=5)) == set(ids)
+            ids += [await emit(other), await emit(leader, transaction="plain")]
+            assert set(await outbox.on_topic(4, within=5)) == set(ids)
             assert heard == [CHANNEL, CHANNEL]
     finally:
         await listener.close()

@@ -199,7 +199,7 @@ async def test_a_statement_of_the_workers_own_process_wakes_it_without_a_notify(
 
     async def schedule(key: str, due_in: timedelta) -> None:
         writes = timers.scheduled([(KIND, key, db.clock.now() + due_in, None)], announcer)
-        await writes.commit(db.pool)
+        await writes.run(db.pool)
 
     try:
         async with running(worker):
@@ -214,7 +214,7 @@ async def test_a_statement_of_the_workers_own_process_wakes_it_without_a_notify(
             assert took < QUICK, took  # the poll is 30 s: only the in-process note explains this
             assert heard == []
         writes = timers.scheduled([(KIND, "after-stop", db.clock.now(), None)], announcer)
-        await writes.commit(db.pool)
+        await writes.run(db.pool)
         await asyncio.sleep(0.2)  # a NOTIFY arrives in milliseconds
         assert len(heard) == 1
     finally:

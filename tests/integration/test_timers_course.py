@@ -132,7 +132,7 @@ async def test_no_show_timer_marks_missed_only_after_the_grace_period(h: Harness
 async def test_two_workers_fire_each_due_timer_exactly_once(h: Harness) -> None:
     courses = [await h.prepared_course("iv") for _ in range(4)]
     await h.pump()
-    second = TimerWorker(h.runtime, TimerHandlers(h.deps).table(), batch=3)
+    second = TimerWorker(h.runtime, TimerHandlers(h.deps).table(), batch=3, announcer=h.deps.timing)
     h.clock.advance(timedelta(days=30))  # every no-show timer is due
 
     async def drain(worker: TimerWorker) -> int:

@@ -171,7 +171,7 @@ async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIter
             deps = Deps(clinic or load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
             await sync_clinic(pool, deps.clinic)
             runtime = Runtime(settings, pool, None, Emitter(settings), clock)
-            worker = TimerWorker(runtime, TimerHandlers(deps).table())
+            worker = TimerWorker(runtime, TimerHandlers(deps).table(), announcer=deps.timing)
             yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
         finally:
             await pool.close()

@@ -20,10 +20,12 @@ from katflow_notifications.ports import Outbound, Receipt
 from katflow_shared import audit
 from katflow_shared.db import composed, renumbered
 from katflow_shared.messaging import outbox
+from katflow_shared.wakeup import Announcer, resolved
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = [REPO / "shared" / "src", *sorted((REPO / "services").glob("*/src"))]
 QUERY_METHODS = {"execute", "executemany", "fetch", "fetchrow", "fetchval", "prepare", "cursor"}
+RELAY = Announcer(outbox.CHANNEL)  # no relay of this process attached: its wake-up is the NOTIFY
 # Not queries built from values: migration scripts shipped with the package, and statements composed
 # of constant parts (db.composed; test_composed_statements_carry_values_only_as_parameters below).
 EXEMPT = {("katflow_shared/db.py", "file.read_text"), ("katflow_shared/db.py", "statement")}
@@ -88,9 +90,9 @@ def test_composed_statements_number_their_parameters_without_gaps_or_clashes() -
     feed = asyncio.run(PostgresFeed().send(Outbound(delivery_id, "staff-1", Rendered("subject", "text"))))
     for receipt in (Receipt("<id@katflow>"), feed):  # an email's settle, and one with the feed item
         for event in (None, announced):  # an integrator webhook's has no event
-            statement, args = composed(
-                *deliveries.settled(delivery_id, receipt, now, audited, event, [outbox.ANNOUNCE])
-            )
+            writes, head = deliveries.settled(delivery_id, receipt, now, audited, event, RELAY.wake())
+            notify, _ = resolved(writes.wakes, in_process=False)
+            statement, args = composed(writes.parts, [*writes.results, *notify], head)
             assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))
 
 
@@ -113,7 +115,7 @@ def test_composed_statements_carry_values_only_as_parameters() -> None:
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
     event = (str(uuid.uuid4()), "topic", "key", '[["ce_id", "x"]]', hostile.encode())
     parts = [*new_request(body, ids, datetime.now(UTC), hostile), outbox.rows([event, event])]
-    statement, args = composed(parts, [outbox.ANNOUNCE])
+    statement, args = composed(parts, resolved([RELAY.wake()], in_process=False)[0])
     assert "DROP" not in statement and "ana@" not in statement and str(ids["patient_id"]) not in statement
     assert hostile in args and hostile.encode() in args
     assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))

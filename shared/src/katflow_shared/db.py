@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextvars import ContextVar
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -15,6 +17,10 @@ log = structlog.get_logger()
 
 MIGRATION_LOCK_ID = 0x6B6174666C6F77  # "katflow": one migrator per database at a time
 Part = tuple[str, Sequence[object]]  # a statement and its parameters ($1, $2, ...)
+# The ``transaction`` open in this task: its connection and what to call once it committed.
+_open: ContextVar[tuple[asyncpg.Connection, list[Callable[[], None]]] | None] = ContextVar(
+    "katflow_transaction", default=None
+)
 
 
 async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
@@ -126,4 +132,32 @@ def composed(parts: Sequence[Part], results: Sequence[Part] = (), head: Part | N
     for expression, params in results:
         selected.append(renumbered(expression, len(args)))
         args += params
-    return f"WITH {', '.join(ctes)} SELECT {', '.join(selected) or '1'}", args
+    with_ = f"WITH {', '.join(ctes)} " if ctes else ""
+    return f"{with_}SELECT {', '.join(selected) or '1'}", args
+
+
+@contextlib.asynccontextmanager
+async def transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """``conn.transaction()``, after whose commit what the writes in it asked for (``after_commit``)
+    is called: in-process wake-ups (``wakeup.resolved``). Nothing is called after a rollback. Inside
+    a transaction already open on ``conn``, a savepoint whose calls wait for the outer commit."""
+    if after_commit(conn) is not None:
+        async with conn.transaction():
+            yield
+        return
+    then: list[Callable[[], None]] = []
+    token = _open.set((conn, then))
+    try:
+        async with conn.transaction():
+            yield
+    finally:
+        _open.reset(token)
+    for call in then:
+        call()
+
+
+def after_commit(conn: asyncpg.Connection) -> list[Callable[[], None]] | None:
+    """What the ``transaction`` open on ``conn`` in this task calls once committed (append to it);
+    None when no such transaction is open (the writer cannot see the commit: NOTIFY)."""
+    current = _open.get()
+    return current[1] if current is not None and current[0] is conn else None

@@ -110,7 +110,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         producer = await start_producer(settings)
         clock = spec.clock or clock_for(settings.environment, settings.clock_offset_file)
         relay = OutboxRelay(settings)
-        runtime = Runtime(settings, pool, producer, Emitter(settings, relay), clock)
+        runtime = Runtime(settings, pool, producer, Emitter(settings, relay.announcer), clock)
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)

@@ -6,9 +6,10 @@ crash before commit simply leaves it pending to fire after restart.
 
 The worker sleeps until the next pending timer is due, but never longer than
 ``KATFLOW_TIMER_POLL_SECONDS`` (the service clock may jump forward while it sleeps: a test offset
-clock, a corrected wall clock), and ``schedule`` wakes it with a NOTIFY delivered at commit, so a
-timer due now fires within milliseconds of the transaction that scheduled it. The NOTIFY carries the
-new due time: a timer scheduled for later only shortens the worker's sleep, without a look.
+clock, a corrected wall clock), and ``schedule`` wakes it with a NOTIFY delivered at commit (or, from
+the worker's own process, in-process once committed: ``scheduled``), so a timer due now fires within
+milliseconds of the transaction that scheduled it. The wake-up carries the new due time: a timer
+scheduled for later only shortens the worker's sleep, without a look.
 """
 
 from __future__ import annotations
@@ -36,15 +37,14 @@ LATENESS = Histogram("katflow_timer_lateness_seconds", "Fired time minus due tim
 CHANNEL = "katflow_timers"
 # Any number of timers in one statement, inside the caller's transaction: each (kind, key) created,
 # or moved if pending (the pairs of one call must differ). It takes no lock beyond the upserted timer
-# rows, so callers' lock order is unchanged. ``ANNOUNCE`` with the earliest due time wakes the
-# workers at commit (never on rollback); ``scheduled`` gives the two for ``db.composed``.
+# rows, so callers' lock order is unchanged. The workers are woken with the earliest due time once it
+# committed (never on rollback): ``scheduled``.
 SCHEDULE = (
     "INSERT INTO timers(kind, key, due_at, payload)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])"
     " ON CONFLICT (kind, key) WHERE status = 'pending'"
     " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload"
 )
-ANNOUNCE = "pg_notify($1, $2)"  # for db.composed's results
 Wanted = Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]  # kind, key, due at, payload
 CLAIM = (
     "SELECT id, kind, key, due_at, payload FROM timers WHERE status = 'pending'"
@@ -89,23 +89,19 @@ async def schedule(
 async def schedule_all(conn: asyncpg.Connection, wanted: Wanted) -> None:
     """``schedule`` each (kind, key, due_at, payload), in one statement."""
     if wanted:
-        writes = scheduled(wanted)
-        await db.execute_composed(conn, writes.parts, writes.results)
+        await scheduled(wanted).run(conn)
 
 
 def scheduled(wanted: Wanted, announcer: Announcer | None = None) -> Writes:
-    """``schedule_all`` for ``db.composed``: the upsert, and the earliest due time announced to the
-    workers — by a NOTIFY at commit, or in-process after it through ``announcer`` when this process's
-    worker runs (for a statement of its own only: a transaction's commit is not the statement's).
-    Nothing when nothing is wanted."""
+    """``schedule_all``'s statement: the upsert, and the workers woken with the earliest due time —
+    in-process while this process's worker runs (``announcer``, attached by it), else by a NOTIFY at
+    commit (``Writes.run``). Nothing when nothing is wanted."""
     if not wanted:
         return Writes([])
     kinds, keys, dues, payloads = zip(*wanted, strict=True)
     documents = [json.dumps(dict(p or {})) for p in payloads]
     upsert = (SCHEDULE, [list(kinds), list(keys), list(dues), documents])
-    due = min(dues).isoformat()
-    notify, then = announcer.announce(due) if announcer else ([(ANNOUNCE, [CHANNEL, due])], [])
-    return Writes([upsert], notify, then)
+    return Writes([upsert], wakes=[(announcer or Announcer(CHANNEL)).wake(min(dues).isoformat())])
 
 
 async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:
@@ -229,7 +225,7 @@ class TimerWorker:
             first = await conn.fetchval(FIRST_DUE, kinds)
             if first is None or first > now:
                 return 0, first
-            async with conn.transaction():
+            async with db.transaction(conn):  # wakes what the handlers asked for once committed
                 rows = await conn.fetch(CLAIM, now, kinds, self.batch)
                 for row in rows:
                     timer = _timer(row)

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 
@@ -102,9 +104,10 @@ class Wakeup:
 
 
 class Announcer:
-    """How a writer announces new work on ``channel``: a NOTIFY delivered at commit, or — while a
-    loop of this process waits on the channel (``attach``) and takes any work announced there (a
-    dispatcher, a timer worker) — a note to that loop in-process once the commit has returned.
+    """How writers announce new work on ``channel``: a NOTIFY delivered at commit, or — while a loop
+    of this process waits on the channel (``attach``) and takes any work announced there (the outbox
+    relay that leads, a dispatcher, a timer worker) — a note to that loop in-process once the commit
+    has returned, when the writer sees that commit (``resolved``).
 
     A NOTIFY costs every listening backend of the database a wake-up: under load a NOTIFY per
     request was a sixth of the pipeline's CPU (docs/benchmarks.md). The loops of other replicas find
@@ -119,14 +122,33 @@ class Announcer:
         self._loop = wakeup
 
     def detach(self, wakeup: Wakeup) -> None:
-        """The loop stopped: announce with NOTIFYs again."""
+        """The loop stopped (or, for the relay, no longer leads): announce with NOTIFYs again."""
         if self._loop is wakeup:
             self._loop = None
 
-    def announce(self, payload: str) -> tuple[list[Part], list[Callable[[], None]]]:
-        """(the NOTIFY to select with the statement that makes the work — ``db.composed``'s results —,
-        what to call once it committed): one of the two is empty."""
-        loop = self._loop
-        if loop is None:
-            return [("pg_notify($1, $2)", (self.channel, payload))], []
-        return [], [lambda: loop.note(payload)]
+    def wake(self, payload: str = "") -> Wake:
+        """New work on the channel, ``payload`` for the loops there (as a NOTIFY's)."""
+        return Wake(self, payload)
+
+
+@dataclass(frozen=True)
+class Wake:
+    announcer: Announcer
+    payload: str
+
+
+def resolved(wakes: Sequence[Wake], in_process: bool) -> tuple[list[Part], list[Callable[[], None]]]:
+    """How ``wakes`` go out from a statement: (the NOTIFYs for ``db.composed``'s results, delivered
+    at commit; what to call once it committed). In-process where a loop of this process is attached
+    and the writer can call after the commit (``in_process``: a statement of its own, or one in a
+    ``db.transaction``), by NOTIFY otherwise. A wake-up whose work was rolled back after all (a
+    savepoint) only costs its loop a look."""
+    notify: list[Part] = []
+    then: list[Callable[[], None]] = []
+    for w in wakes:
+        loop = w.announcer._loop
+        if loop is not None and in_process:
+            then.append(partial(loop.note, w.payload))
+        else:
+            notify.append(("pg_notify($1, $2)", (w.announcer.channel, w.payload)))
+    return notify, then

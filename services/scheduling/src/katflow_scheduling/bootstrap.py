@@ -47,7 +47,7 @@ def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = 
                 EligibilityDecided: course.on_eligibility_decided,
             },
             startup=[lambda runtime: sync_clinic(runtime.pool, deps.clinic)],
-            workers=[lambda runtime: TimerWorker(runtime, timers.table())],
+            workers=[lambda runtime: TimerWorker(runtime, timers.table(), announcer=deps.timing)],
             clock=clock,
             title="katflow scheduling",
             description="Clinicians, rooms, availability, appointments, session records, durable timers.",

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from .. import audit, tracing
+from .. import audit, db, tracing
 from ..contracts import REGISTRY, Event
 from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic
 from ..settings import ServiceSettings
@@ -276,7 +276,7 @@ async def _write(
         + Writes([(audit.INSERT, record)] if record else [])
     )
     try:
-        await writes.commit(pool)
+        await writes.run(pool)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name != inbox.KEY:
             raise
@@ -287,7 +287,7 @@ async def _write(
 async def _transact(
     pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Handler, envelope: Envelope
 ) -> bool:
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn, db.transaction(conn):
         if not await inbox.first_delivery(conn, group, envelope.id):
             return False
         await handler(envelope.event, HandlerContext(conn, envelope, emitter))

@@ -12,29 +12,22 @@ from .. import db
 from ..contracts import Event
 from ..db import Part
 from ..settings import ServiceSettings
+from ..wakeup import Announcer, Wake, resolved
 from . import context, outbox
 from .cloudevents import Envelope
 
 
 class Emitter:
-    def __init__(self, settings: ServiceSettings, relay: outbox.OutboxRelay | None = None) -> None:
+    def __init__(self, settings: ServiceSettings, announcer: Announcer | None = None) -> None:
         self.settings = settings
         self.source = f"/katflow/{settings.service_name}"
-        self.relay = relay  # this process's, if it runs one
+        # The relay's: attached while this process's relay leads (then new rows wake it in-process).
+        self.announcer = announcer or Announcer(outbox.CHANNEL)
 
-    def announce(self) -> list[Part]:
-        """What a statement that writes outbox rows in a transaction of its own selects to wake the
-        relay (``db.composed``'s results): nothing when this process's relay leads — ``announced()``
-        wakes it in-process once the statement has returned, committed — else the NOTIFY, for the
-        replica that leads. A NOTIFY costs every listening backend of the database a wake-up; under
-        load that was a sixth of the pipeline's CPU (docs/benchmarks.md). Should the leadership
-        move between the two, the new leader finds the rows at its next poll."""
-        return [] if self.relay is not None and self.relay.leading else [outbox.ANNOUNCE]
-
-    def announced(self) -> None:
-        """After a statement composed with ``announce()`` committed: wake this process's relay."""
-        if self.relay is not None:
-            self.relay.wake()
+    @property
+    def wake(self) -> Wake:
+        """New outbox rows, for the relay that leads (``Writes.wakes``)."""
+        return self.announcer.wake()
 
     async def emit(
         self,
@@ -42,19 +35,13 @@ class Emitter:
         event: Event,
         cause: Envelope | None = None,
         *,
-        together: Sequence[Part] = (),
-        results: Sequence[Part] = (),
+        writes: Writes | None = None,
     ) -> Envelope:
         """Write ``event`` to the outbox inside the caller's transaction (or in one of its own), in
-        one statement with the writes ``together`` with it (and their ``results``, e.g. NOTIFYs):
-        see ``db.composed``. In a transaction the relay is woken by a NOTIFY at its commit."""
+        one statement with the ``writes`` that go with it (``Writes.run``), the relay woken."""
         envelope = self._envelope(event, cause)
         row = outbox.rows([outbox.values(envelope, self.settings.topic(event.topic))])
-        alone = not conn.is_in_transaction()
-        wake = self.announce() if alone else [outbox.ANNOUNCE]
-        await db.execute_composed(conn, [*together, row], [*results, *wake])
-        if alone:
-            self.announced()
+        await ((writes or Writes([])) + Writes([row], wakes=[self.wake])).run(conn)
         return envelope
 
     def outbox_values(self, event: Event) -> tuple[object, ...]:
@@ -80,32 +67,43 @@ class HandlerContext:
     envelope: Envelope
     emitter: Emitter
 
-    async def emit(
-        self, event: Event, *, together: Sequence[Part] = (), results: Sequence[Part] = ()
-    ) -> Envelope:
-        return await self.emitter.emit(self.conn, event, self.envelope, together=together, results=results)
+    async def emit(self, event: Event, *, writes: Writes | None = None) -> Envelope:
+        return await self.emitter.emit(self.conn, event, self.envelope, writes=writes)
 
 
 @dataclass(frozen=True)
 class Writes:
-    """All an event changes, for a handler that only writes: statements (``parts``) and the
-    expressions selected after them (``results``: NOTIFYs delivered at commit), for ``db.composed``;
-    and what to call once they committed (``then``: in-process wake-ups, ``wakeup.Announcer``)."""
+    """Writes that go in one statement (``db.composed``): data-modifying ``parts``, the expressions
+    selected after them (``results``), and the loops to wake once they committed (``wakes``: the
+    relay, a dispatcher, timer workers; ``wakeup.resolved`` says NOTIFY or in-process)."""
 
     parts: Sequence[Part]
     results: Sequence[Part] = ()
-    then: Sequence[Callable[[], None]] = ()
+    wakes: Sequence[Wake] = ()
 
     def __add__(self, other: Writes) -> Writes:
         """These writes and ``other``'s, in one statement."""
-        return Writes([*self.parts, *other.parts], [*self.results, *other.results], [*self.then, *other.then])
+        return Writes(
+            [*self.parts, *other.parts], [*self.results, *other.results], [*self.wakes, *other.wakes]
+        )
 
-    async def commit(self, pool: asyncpg.Pool) -> None:
-        """Run them as one statement, its own transaction (``db.composed``); once it committed, call
-        ``then``."""
-        await db.execute_composed(pool, self.parts, self.results)
-        for then in self.then:
-            then()
+    async def run(self, target: asyncpg.Connection | asyncpg.Pool, head: Part | None = None) -> Any:
+        """Run them as one statement (with ``head``: see ``db.composed``) and return the first result:
+        in the transaction open on ``target``, or on its own (on a pool, always). The wakes go
+        in-process once committed where they can (on its own, or in a ``db.transaction``), by NOTIFY
+        at commit otherwise."""
+        if not (self.parts or self.results or self.wakes or head):
+            return None  # nothing to do: no round trip
+        alone = isinstance(target, asyncpg.Pool) or not target.is_in_transaction()
+        later = None if alone else db.after_commit(target)
+        notify, then = resolved(self.wakes, in_process=alone or later is not None)
+        first = await db.fetchval_composed(target, self.parts, [*self.results, *notify], head)
+        if later is not None:
+            later.extend(then)
+        else:
+            for call in then:  # empty unless alone
+                call()
+        return first
 
 
 @dataclass(frozen=True)

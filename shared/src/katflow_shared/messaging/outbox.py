@@ -29,7 +29,7 @@ from aiokafka.errors import KafkaError
 
 from ..db import Part, renumbered
 from ..settings import ServiceSettings
-from ..wakeup import Wakeup
+from ..wakeup import Announcer, Wakeup
 from . import metrics
 from .cloudevents import Envelope
 from .errors import TRANSIENT_TYPES
@@ -41,8 +41,8 @@ CHANNEL = "katflow_outbox"
 RELAY_LOCK_ID = 0x6F7574626F78  # "outbox"
 
 
-# Events are written by ``rows`` composed with ``ANNOUNCE`` (Emitter.emit: one round trip, in the
-# caller's transaction; the NOTIFY is delivered at commit).
+# Events are written by ``rows`` with the relay's wake-up (Emitter.emit, Writes.run: one round trip,
+# in the caller's transaction or on its own).
 ROW = "($1, $2, $3, $4, $5)"
 INSERT = "INSERT INTO outbox(event_id, topic, key, headers, payload) VALUES ($1, $2, $3, $4, $5)"
 LEAD = "SELECT pg_try_advisory_lock($1)"  # session-level: held until the relay's connection ends
@@ -57,12 +57,9 @@ NEXT = (
 
 def rows(values: Sequence[tuple[object, ...]]) -> Part:
     """One ``INSERT`` of several events (``values`` of each) for ``db.composed``: their outbox ids,
-    and so their publishing order, follow the order given. Compose ``ANNOUNCE`` with it."""
+    and so their publishing order, follow the order given. Wake the relay with it (``Emitter.wake``)."""
     more = "".join(", " + renumbered(ROW, n * 5) for n in range(1, len(values)))  # 5 columns a row
     return INSERT + more, [v for row in values for v in row]
-
-
-ANNOUNCE: Part = ("pg_notify($1, '')", (CHANNEL,))  # for db.composed's results: wakes the relay at commit
 
 
 def values(envelope: Envelope, topic: str) -> tuple[object, ...]:
@@ -79,6 +76,7 @@ class OutboxRelay:
         self.poll_seconds = settings.outbox_poll_seconds
         self._dsn = settings.database_url.get_secret_value()
         self._wakeup = Wakeup(self._dsn, CHANNEL)
+        self.announcer = Announcer(CHANNEL)  # this process's writers': told while we lead
         self._conn: asyncpg.Connection | None = None  # our own: the leadership lock is its session's
         self._leading = False
         self._acknowledged: list[int] = []  # published, to be removed by the next read
@@ -121,10 +119,15 @@ class OutboxRelay:
         """Whether this relay publishes (holds the leadership) as far as it knows."""
         return self._leading
 
-    def wake(self) -> None:
-        """Look for new rows now: what ``ANNOUNCE`` does through PostgreSQL, in-process (for a writer
-        in this process whose commit has returned; see ``Emitter.announce``)."""
-        self._wakeup.set()
+    def _set_leading(self, leading: bool) -> None:
+        """Leading, this process's writers wake the relay in-process; else by NOTIFY, for the
+        replica that leads (should the leadership move meanwhile, the new leader finds the rows at
+        its next poll)."""
+        self._leading = leading
+        if leading:
+            self.announcer.attach(self._wakeup)
+        else:
+            self.announcer.detach(self._wakeup)
 
     async def _lead(self) -> bool:
         """Whether this relay leads, trying for the leadership (on its own connection) if not."""
@@ -132,7 +135,7 @@ class OutboxRelay:
             self._drop_connection()
             self._conn = await asyncpg.connect(self._dsn)
         if not self._leading:
-            self._leading = bool(await self._conn.fetchval(LEAD, RELAY_LOCK_ID))
+            self._set_leading(bool(await self._conn.fetchval(LEAD, RELAY_LOCK_ID)))
             if self._leading:
                 log.info("outbox_relay_leading")
         return self._leading
@@ -146,14 +149,14 @@ class OutboxRelay:
     def _drop_connection(self) -> None:
         """Forget the connection (and with it the leadership) after a database error."""
         conn, self._conn = self._conn, None
-        self._leading = False
+        self._set_leading(False)
         self._acknowledged = []  # still there: published again by whoever leads next
         if conn is not None and not conn.is_closed():
             conn.terminate()
 
     async def _close_connection(self) -> None:
         conn, self._conn = self._conn, None
-        self._leading = False
+        self._set_leading(False)
         if conn is not None and not conn.is_closed():
             try:
                 await conn.close(timeout=2)

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from katflow_shared import audit, db
+from katflow_shared import audit
 from katflow_shared.auth import PUBLIC_FORM
 from katflow_shared.contracts import ChannelConsent, ConsultationRequested, Event, PatientContactUpdated
 from katflow_shared.http import RuleViolation
 from katflow_shared.messaging import outbox
+from katflow_shared.messaging.emitter import Writes
 from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_intake as store
@@ -35,14 +36,13 @@ async def request_consultation(
         outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
     ]
     try:
-        await db.execute_composed(runtime.pool, parts, runtime.emitter.announce())  # all of it, or nothing
+        await Writes(parts, wakes=[runtime.emitter.wake]).run(runtime.pool)  # all of it, or nothing
     except asyncpg.UniqueViolationError as exc:
         if idempotency_key is None or exc.constraint_name != store.IDEMPOTENCY_KEY:
             raise
         seen = await store.stored_under(runtime.pool, idempotency_key)
         assert seen is not None  # it was there to conflict with, and nothing deletes requests
         return seen
-    runtime.emitter.announced()
     return ids
 
 

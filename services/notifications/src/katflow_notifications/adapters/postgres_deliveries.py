@@ -13,11 +13,11 @@ from uuid import UUID
 import asyncpg
 from prometheus_client import Gauge
 
-from katflow_shared import audit, db
+from katflow_shared import audit
 from katflow_shared.db import Part
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Writes
-from katflow_shared.wakeup import Announcer
+from katflow_shared.wakeup import Announcer, Wake
 
 from ..domain import status as st
 from ..ports import Receipt
@@ -89,7 +89,7 @@ DELIVERIES_CHANNEL = "katflow_deliveries"  # NOTIFY at commit when a delivery wa
 
 # Every delivery one statement: the rows as arrays (one prepared statement whatever their number),
 # each inserted unless its idempotency key exists, in the order given (queued_seq, and so a lane's
-# order, follows it); composed with ``wake()``, delivered at commit.
+# order, follows it); with the dispatchers' wake-up (``woken``).
 QUEUE_ROWS = (
     "INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, staff_id,"
     " audience, channel, template_id, template_version, context, notification, locale, appointment_id,"
@@ -110,29 +110,22 @@ QUEUE_ROWS = (
 ORIGIN = uuid.uuid4().hex
 
 
-def wake() -> Part:
-    """The NOTIFY that wakes the dispatchers, from this process (for db.composed's results)."""
-    return ("pg_notify($1, $2)", (DELIVERIES_CHANNEL, ORIGIN))
+def woken(dispatching: Announcer | None = None) -> Writes:
+    """The dispatchers woken: in-process once committed while this process's runs (``dispatching``,
+    attached by it; see ``Writes.run``), else by a NOTIFY at commit naming this process."""
+    return Writes([], wakes=[(dispatching or Announcer(DELIVERIES_CHANNEL)).wake(ORIGIN)])
 
 
-def woken(dispatching: Announcer) -> Writes:
-    """The dispatchers woken by a statement of its own: ``wake()``'s NOTIFY at commit, or, while
-    this process's dispatcher runs (``Announcer(DELIVERIES_CHANNEL)``, attached by it), in-process
-    once committed."""
-    return Writes([], *dispatching.announce(ORIGIN))
+async def queue(
+    conn: asyncpg.Connection, new: Sequence[NewDelivery], dispatching: Announcer | None = None
+) -> None:
+    """Insert those whose idempotency key is new, in one statement (in the caller's transaction)."""
+    await queued(new, dispatching).run(conn)
 
 
-async def queue(conn: asyncpg.Connection, new: Sequence[NewDelivery]) -> None:
-    """Insert those whose idempotency key is new, in one statement (in the caller's transaction: the
-    dispatchers are woken by a NOTIFY at its commit)."""
-    if new:
-        await db.execute_composed(conn, queued(new), [wake()])
-
-
-def queued(new: Sequence[NewDelivery]) -> list[Part]:
-    """``queue``'s insert for ``db.composed`` (nothing when there is nothing), to compose with a
-    wake-up."""
-    return [(QUEUE_ROWS, _columns(new))] if new else []
+def queued(new: Sequence[NewDelivery], dispatching: Announcer | None = None) -> Writes:
+    """``queue``'s statement: the insert and the dispatchers woken; nothing when there is nothing."""
+    return Writes([(QUEUE_ROWS, _columns(new))]) + woken(dispatching) if new else Writes([])
 
 
 def _columns(new: Sequence[NewDelivery]) -> list[list[object]]:
@@ -333,22 +326,21 @@ _MOVED: Part = ("(SELECT moved FROM settled)", ())
 
 
 async def settle_sent(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    pool: asyncpg.Pool,
     delivery_id: UUID,
     receipt: Receipt,
     now: datetime,
     audited: Sequence[object],
     announced: Sequence[object] | None,
-    wake: Sequence[Part] = (),
+    relay: Wake,
 ) -> bool:
     """Record the accepted attempt, move sending → sent (or delivered), append the audit record
-    (``audit.entry`` values), unless None the event (``outbox.values``, with ``wake``: the relay's
-    wake-up, ``Emitter.announce``) and the receipt's own writes — in one statement, its own
-    transaction when given the pool. False when a provider callback had already moved the delivery
-    on (its verdict is kept, the provider id recorded)."""
-    return bool(
-        await db.fetchval_composed(conn, *settled(delivery_id, receipt, now, audited, announced, wake))
-    )
+    (``audit.entry`` values), unless None the event (``outbox.values``, the ``relay`` woken:
+    ``Emitter.wake``) and the receipt's own writes — in one statement and transaction of its own.
+    False when a provider callback had already moved the delivery on (its verdict is kept, the
+    provider id recorded)."""
+    writes, head = settled(delivery_id, receipt, now, audited, announced, relay)
+    return bool(await writes.run(pool, head))
 
 
 def settled(
@@ -357,15 +349,15 @@ def settled(
     now: datetime,
     audited: Sequence[object],
     announced: Sequence[object] | None,
-    wake: Sequence[Part] = (),
-) -> tuple[list[Part], list[Part], Part]:
-    """``settle_sent`` for ``db.composed``: (parts, results, head)."""
+    relay: Wake,
+) -> tuple[Writes, Part]:
+    """``settle_sent``'s statement: (the writes, their head for ``db.composed``)."""
     status = st.DELIVERED if receipt.delivered else st.SENT
     head = (_SETTLE_SENT, (delivery_id, status, receipt.provider_id, now))
-    parts, results = [(audit.INSERT, audited), *receipt.writes], [_MOVED, *receipt.results]
+    writes = Writes([(audit.INSERT, audited), *receipt.writes], [_MOVED, *receipt.results])
     if announced is not None:
-        parts, results = [*parts, (outbox.INSERT, announced)], [*results, *wake]
-    return parts, results, head
+        writes += Writes([(outbox.INSERT, announced)], wakes=[relay])
+    return writes, head
 
 
 async def accepted_on_record(pool: asyncpg.Pool, delivery_id: UUID, provider_id: str) -> bool:

@@ -49,26 +49,22 @@ class EventHandlers:
     def plan_event(self, event: Event, envelope: Envelope) -> Writes:
         """Most workflow events only queue the notifications they call for (and integrator pushes):
         one statement with the inbox row."""
-        return self._queued(self._deliveries(event, envelope))
+        return deliveries.queued(self._deliveries(event, envelope), self.dispatching)
 
     def plan_scheduled(self, event: AppointmentScheduled, envelope: Envelope) -> Writes:
         """A new appointment: its notifications, its row in the projection, its reminders."""
         return (
-            self._queued(self._deliveries(event, envelope))
+            deliveries.queued(self._deliveries(event, envelope), self.dispatching)
             + Writes([recipients.appointment_row(event)])
             + timers.scheduled(self.reminders.planned(event), self.timing)
         )
-
-    def _queued(self, new: list[NewDelivery]) -> Writes:
-        """``new`` queued and the dispatchers woken; nothing when there is nothing."""
-        return Writes(deliveries.queued(new)) + deliveries.woken(self.dispatching) if new else Writes([])
 
     async def on_event(
         self, event: Event, ctx: HandlerContext, known: Mapping[str, str] | None = None
     ) -> None:
         """An event whose handling reads first: the notifications it calls for, and integrator
         pushes, in its transaction. ``known`` facts (from earlier events) fill what it does not carry."""
-        await deliveries.queue(ctx.conn, self._deliveries(event, ctx.envelope, known))
+        await deliveries.queue(ctx.conn, self._deliveries(event, ctx.envelope, known), self.dispatching)
 
     def _deliveries(
         self, event: Event, envelope: Envelope, known: Mapping[str, str] | None = None

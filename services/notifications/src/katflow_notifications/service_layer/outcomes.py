@@ -43,10 +43,7 @@ class Outcomes:
             )
             announced = self.emitter.outbox_values(event)
         audited = self._entry(d, "sent", receipt.provider_id)
-        wake = self.emitter.announce() if announced is not None else []
-        await store.settle_sent(pool, d.id, receipt, now, audited, announced, wake)
-        if announced is not None:
-            self.emitter.announced()
+        await store.settle_sent(pool, d.id, receipt, now, audited, announced, self.emitter.wake)
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
         if await store.finish_unsent(conn, d.id, st.FAILED, code, now):

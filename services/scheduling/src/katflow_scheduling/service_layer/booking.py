@@ -16,6 +16,7 @@ from katflow_shared.contracts import AppointmentScheduled, AppointmentWaitlisted
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.db import Part
 from katflow_shared.http import RuleViolation
+from katflow_shared.messaging.emitter import Writes
 from katflow_shared.messaging.errors import TransientError
 
 from ..adapters import postgres_calendar as calendar
@@ -66,11 +67,10 @@ async def book(
     found, watermark = searched
     appointment_id = uuid.uuid4()
     no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
-    timer = timers.scheduled(no_show)  # in the caller's transaction: announced by a NOTIFY at commit
-    parts = [store.new_appointment(appointment_id, req.fields, found), *watermark, *timer.parts]
+    writes = Writes([store.new_appointment(appointment_id, req.fields, found), *watermark])
     scheduled = _scheduled(plan, appointment_id, req.fields["kind"], found)
     try:
-        await emit(scheduled, together=parts, results=timer.results)
+        await emit(scheduled, writes=writes + timers.scheduled(no_show, deps.timing))
     except asyncpg.ExclusionViolationError:  # reserved time changed without the lock: not by katflow
         if req.at is not None:
             raise _double_booking() from None

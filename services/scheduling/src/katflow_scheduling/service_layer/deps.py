@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import typing
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from katflow_shared import timers
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import Event
-from katflow_shared.db import Part
+from katflow_shared.messaging.emitter import Writes
 from katflow_shared.messaging.errors import PermanentError
 from katflow_shared.protocols import Protocol, ProtocolBook
+from katflow_shared.wakeup import Announcer
 
 from ..domain.clinic import ClinicConfig
 from ..domain.course import CoursePlan
@@ -19,12 +20,10 @@ from ..domain.reservations import Need
 
 
 class Emit(typing.Protocol):
-    """Write an event to the outbox in the transaction at hand (with writes ``together`` with it,
+    """Write an event to the outbox in the transaction at hand (with the ``writes`` that go with it,
     as one statement: ``Emitter.emit``)."""
 
-    async def __call__(
-        self, event: Event, *, together: Sequence[Part] = (), results: Sequence[Part] = ()
-    ) -> Any: ...
+    async def __call__(self, event: Event, *, writes: Writes | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,8 @@ class Deps:
     clinic: ClinicConfig
     protocols: ProtocolBook
     clock: Clock
+    # Wakes the timer workers: in-process while this process's runs (it attaches it), else NOTIFY.
+    timing: Announcer = field(default_factory=lambda: Announcer(timers.CHANNEL))
 
     def protocol(self, protocol_id: str | None) -> Protocol:
         """The pinned protocol; a version not on file cannot be fixed by retrying."""

@@ -1,4 +1,6 @@
-"""One staff action on an appointment or a course = one transaction with the course locked."""
+"""One staff action on an appointment or a course = one transaction with the course locked (a
+``db.transaction``: what it emits or schedules wakes this process's relay and timer worker in-process
+once committed)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from uuid import UUID
 
 import asyncpg
 
+from katflow_shared import db
 from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_course as store
@@ -34,7 +37,7 @@ class AppointmentUnit(Unit):
 
 @contextlib.asynccontextmanager
 async def course_unit(runtime: Runtime, course_id: UUID) -> AsyncIterator[Unit]:
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.pool.acquire() as conn, db.transaction(conn):
         plan = await store.lock_course(conn, course_id)
         yield Unit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn))
 
@@ -42,7 +45,7 @@ async def course_unit(runtime: Runtime, course_id: UUID) -> AsyncIterator[Unit]:
 @contextlib.asynccontextmanager
 async def appointment_unit(runtime: Runtime, appointment_id: UUID) -> AsyncIterator[AppointmentUnit]:
     course_id = (await store.get_appointment(runtime.pool, appointment_id)).course_id
-    async with runtime.pool.acquire() as conn, conn.transaction():
+    async with runtime.pool.acquire() as conn, db.transaction(conn):
         plan = await store.lock_course(conn, course_id)
         appt = await store.get_appointment(conn, appointment_id)
         yield AppointmentUnit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn), appt)
