@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -141,4 +143,37 @@ async def test_a_full_calendar_waitlists_requests_and_tells_intake(infra: Infra,
             (c, "consultation", 0) for c in waitlisted
         }
     finally:
+        stack.stop()
+
+
+async def test_the_services_wake_their_own_loops_without_notify(infra: Infra) -> None:
+    """The whole consultation path (intake's request, scheduling's booking and its no-show timer,
+    notifications' deliveries, reminders and NotificationSent) wakes each service's own relay,
+    timer worker and dispatcher in-process: no NOTIFY on those channels goes through PostgreSQL,
+    yet with 30 s polls every email arrives within seconds."""
+    slow = {"KATFLOW_OUTBOX_POLL_SECONDS": "30", "KATFLOW_TIMER_POLL_SECONDS": "30"}
+    stack = await make_stack(infra, RUN_ROOT, KATFLOW_DISPATCH_POLL_SECONDS="30", **slow)
+    heard: list[tuple[str, str]] = []
+    listeners = []
+    try:
+        stack.start()
+        await asyncio.sleep(1.0)  # each relay has taken its leadership at its first look
+        for service in ("intake", "scheduling", "notifications"):
+            conn = await stack.db(service)
+            listeners.append(conn)
+            for channel in ("katflow_outbox", "katflow_timers", "katflow_deliveries"):
+                await conn.add_listener(channel, lambda _c, _p, ch, _n, s=service: heard.append((s, ch)))
+        started = time.monotonic()
+        await post_requests(stack, 5)
+
+        async def all_mail() -> bool:
+            return len(stack.sink.messages()) >= 3 * 5
+
+        assert await wait_for(all_mail, within=20, interval=0.1)
+        assert time.monotonic() - started < 15  # well inside one 30 s poll of any loop
+        await asyncio.sleep(0.5)
+        assert heard == []
+    finally:
+        for conn in listeners:
+            await conn.close()
         stack.stop()

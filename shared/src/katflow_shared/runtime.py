@@ -114,7 +114,11 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)
-        consumer = EventConsumer(settings, pool, producer, spec.handlers) if spec.handlers else None
+        consumer = (
+            EventConsumer(settings, pool, producer, spec.handlers, emitter=runtime.emitter)
+            if spec.handlers
+            else None
+        )
         workers: list[Worker] = [make(runtime) for make in spec.workers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
         if consumer:

@@ -60,6 +60,7 @@ class EventConsumer:
         producer: AIOKafkaProducer,
         handlers: Mapping[type[Event], AnyHandler],
         name: str = "workflow",
+        emitter: Emitter | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -68,7 +69,7 @@ class EventConsumer:
         self.group = f"katflow-{settings.service_name}-{name}"
         self.topics = sorted({settings.topic(cls.topic) for cls in self.handlers})
         self.dead_letters = settings.topic(dead_letter_topic(settings.service_name))
-        self.emitter = Emitter(settings)
+        self.emitter = emitter or Emitter(settings)  # the runtime's: its wake-ups reach this process's relay
         self.consumer: AIOKafkaConsumer = make_consumer(settings, self.group)
         self._workers: dict[TopicPartition, _PartitionWorker] = {}
         self._stopping = False
