@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from cloudevents.v1.kafka import KafkaMessage, from_binary
 
@@ -23,6 +24,10 @@ from tests.support.infra import Infra
 from tests.support.stack import Stack, make_stack, post_requests, read_topic, wait_for
 
 REQUESTS = 12
+HELD_ADVISORY_LOCKS = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 async def test_requests_are_booked_and_acknowledged(stack: Stack) -> None:
@@ -157,10 +162,14 @@ async def test_the_services_wake_their_own_loops_without_notify(infra: Infra) ->
     listeners = []
     try:
         stack.start()
-        await asyncio.sleep(1.0)  # each relay has taken its leadership at its first look
         for service in ("intake", "scheduling", "notifications"):
             conn = await stack.db(service)
             listeners.append(conn)
+
+            async def leading(conn: asyncpg.Connection = conn) -> bool:  # the relay's advisory lock
+                return bool(await conn.fetchval(HELD_ADVISORY_LOCKS))
+
+            assert await wait_for(leading, within=10, interval=0.05), service
             for channel in ("katflow_outbox", "katflow_timers", "katflow_deliveries"):
                 await conn.add_listener(channel, lambda _c, _p, ch, _n, s=service: heard.append((s, ch)))
         started = time.monotonic()
