@@ -92,8 +92,11 @@ async def test_a_rolled_back_db_transaction_wakes_nothing(setup: Setup) -> None:
 async def test_a_plain_transaction_and_a_detached_loop_notify_through_postgresql(setup: Setup) -> None:
     async with setup.pool.acquire() as conn, conn.transaction():  # the writer does not see the commit
         await setup.writes(1).run(conn)
+        async with db.transaction(conn):  # a savepoint in it: its commit is not the transaction's
+            await setup.writes(2).run(conn)
+        assert await setup.noted() is None
     setup.announcer.detach(setup.loop)  # the loop stopped: another replica's must hear of the work
-    await setup.writes(2).run(setup.pool)
+    await setup.writes(3).run(setup.pool)
     await settle()
     assert await setup.noted() is None
-    assert setup.heard == ["1", "2"] and await setup.rows() == [1, 2]
+    assert setup.heard == ["1", "2", "3"] and await setup.rows() == [1, 2, 3]

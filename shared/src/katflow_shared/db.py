@@ -140,8 +140,10 @@ def composed(parts: Sequence[Part], results: Sequence[Part] = (), head: Part | N
 async def transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
     """``conn.transaction()``, after whose commit what the writes in it asked for (``after_commit``)
     is called: in-process wake-ups (``wakeup.resolved``). Nothing is called after a rollback. Inside
-    a transaction already open on ``conn``, a savepoint whose calls wait for the outer commit."""
-    if after_commit(conn) is not None:
+    a transaction already open on ``conn``, a savepoint: its writes' calls wait for the outer
+    ``db.transaction``'s commit, or, in a plain transaction (whose commit is not seen here), they
+    NOTIFY at its commit."""
+    if conn.is_in_transaction():
         async with conn.transaction():
             yield
         return
