@@ -33,10 +33,9 @@ class Receipt:
     provider_id: str
     delivered: bool = False  # the channel itself is the destination (staff feed): delivered at once
     # A channel that is the database itself (staff feed) hands over nothing: what it writes goes in
-    # the statement that settles the delivery (``writes``, with ``results`` such as a NOTIFY selected
-    # after them), so the item exists exactly when the delivery is recorded as delivered.
+    # the statement that settles the delivery (``writes``), so the item exists exactly when the
+    # delivery is recorded as delivered.
     writes: Sequence[Part] = ()
-    results: Sequence[Part] = ()
 
 
 class ChannelTransient(TransientError):

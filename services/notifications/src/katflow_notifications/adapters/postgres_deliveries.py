@@ -354,7 +354,7 @@ def settled(
     """``settle_sent``'s statement: (the writes, their head for ``db.composed``)."""
     status = st.DELIVERED if receipt.delivered else st.SENT
     head = (_SETTLE_SENT, (delivery_id, status, receipt.provider_id, now))
-    writes = Writes([(audit.INSERT, audited), *receipt.writes], [_MOVED, *receipt.results])
+    writes = Writes([(audit.INSERT, audited), *receipt.writes], [_MOVED])
     if announced is not None:
         writes += Writes([(outbox.INSERT, announced)], wakes=[relay])
     return writes, head

@@ -1,5 +1,5 @@
 """The in-app staff feed: a channel whose items the delivery's settle writes (delivered at once),
-and its reads."""
+and its reads. Open streams find new items at their next look (``KATFLOW_FEED_POLL_SECONDS``)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ import asyncpg
 
 from ..ports import Outbound, Receipt
 
-NOTIFY_CHANNEL = "katflow_feed"
-
-
 ITEM = (
     "INSERT INTO feed_items(staff_id, delivery_id, notification, title, body, urgent, course_id)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id) DO NOTHING"
@@ -20,12 +17,11 @@ ITEM = (
 
 class PostgresFeed:
     async def send(self, outbound: Outbound) -> Receipt:
-        """No I/O of its own: the item (once per delivery) and the NOTIFY that wakes the staff
-        member's open streams (delivered at commit) go in the statement that settles the delivery."""
+        """No I/O of its own: the item (once per delivery) goes in the statement that settles the
+        delivery. (It used to NOTIFY a channel no stream listened on: the streams poll.)"""
         o = outbound
         item = (o.to, o.delivery_id, o.notification, o.message.subject, o.message.text, o.urgent, o.course_id)
-        wake = ("pg_notify($1, $2)", (NOTIFY_CHANNEL, o.to))
-        return Receipt(f"feed:{o.delivery_id}", delivered=True, writes=[(ITEM, item)], results=[wake])
+        return Receipt(f"feed:{o.delivery_id}", delivered=True, writes=[(ITEM, item)])
 
 
 FEED_COLUMNS = "id, notification, title, body, urgent, course_id, created_at, read_at"
