@@ -100,3 +100,23 @@ async def test_a_plain_transaction_and_a_detached_loop_notify_through_postgresql
     await settle()
     assert await setup.noted() is None
     assert setup.heard == ["1", "2", "3"] and await setup.rows() == [1, 2, 3]
+
+
+async def test_a_task_started_in_a_db_transaction_does_not_inherit_it_once_ended(setup: Setup) -> None:
+    """A task copies its context: written after the transaction it was started in ended, inside a
+    plain transaction on the same connection, its wake-up is a NOTIFY, not a note to a list that
+    was already called."""
+    async with setup.pool.acquire() as conn:
+        go = asyncio.get_running_loop().create_future()
+
+        async def afterwards() -> None:
+            await go
+            async with conn.transaction():
+                await setup.writes(1).run(conn)
+
+        async with db.transaction(conn):
+            task = asyncio.create_task(afterwards())
+        go.set_result(None)
+        await task
+    await settle()
+    assert await setup.noted() is None and setup.heard == ["1"]

@@ -6,6 +6,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -17,10 +18,7 @@ log = structlog.get_logger()
 
 MIGRATION_LOCK_ID = 0x6B6174666C6F77  # "katflow": one migrator per database at a time
 Part = tuple[str, Sequence[object]]  # a statement and its parameters ($1, $2, ...)
-# The ``transaction`` open in this task: its connection and what to call once it committed.
-_open: ContextVar[tuple[asyncpg.Connection, list[Callable[[], None]]] | None] = ContextVar(
-    "katflow_transaction", default=None
-)
+_open: ContextVar[_Open | None] = ContextVar("katflow_transaction", default=None)  # see ``transaction``
 
 
 async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
@@ -147,19 +145,29 @@ async def transaction(conn: asyncpg.Connection) -> AsyncIterator[None]:
         async with conn.transaction():
             yield
         return
-    then: list[Callable[[], None]] = []
-    token = _open.set((conn, then))
+    current = _Open(conn)
+    token = _open.set(current)
     try:
         async with conn.transaction():
             yield
     finally:
         _open.reset(token)
-    for call in then:
+        current.ended = True  # also for a task that copied this context
+    for call in current.then:
         call()
+
+
+@dataclass
+class _Open:
+    """A ``transaction`` open on ``conn``, and what to call once it committed."""
+
+    conn: asyncpg.Connection
+    then: list[Callable[[], None]] = field(default_factory=list)
+    ended: bool = False
 
 
 def after_commit(conn: asyncpg.Connection) -> list[Callable[[], None]] | None:
     """What the ``transaction`` open on ``conn`` in this task calls once committed (append to it);
     None when no such transaction is open (the writer cannot see the commit: NOTIFY)."""
     current = _open.get()
-    return current[1] if current is not None and current[0] is conn else None
+    return current.then if current is not None and current.conn is conn and not current.ended else None

@@ -92,12 +92,12 @@ class Writes:
         in the transaction open on ``target``, or on its own (on a pool, always). The wakes go
         in-process once committed where they can (on its own, or in a ``db.transaction``), by NOTIFY
         at commit otherwise."""
-        if not (self.parts or self.results or self.wakes or head):
-            return None  # nothing to do: no round trip
         alone = isinstance(target, asyncpg.Pool) or not target.is_in_transaction()
         later = None if alone else db.after_commit(target)
         notify, then = resolved(self.wakes, in_process=alone or later is not None)
-        first = await db.fetchval_composed(target, self.parts, [*self.results, *notify], head)
+        first = None
+        if self.parts or self.results or notify or head:  # else nothing for the database to do
+            first = await db.fetchval_composed(target, self.parts, [*self.results, *notify], head)
         if later is not None:
             later.extend(then)
         else:

@@ -7,9 +7,10 @@ marked sent: it is sent again with the same Message-ID / Idempotency-Key / webho
 providers that honour them deduplicate.
 
 A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica or another) wakes
-the dispatcher; the poll remains for retries and deferrals falling due. The consumer's statements of
-their own wake this process's dispatcher in-process once committed (``announcer``); the rest NOTIFY
-at commit, naming the process that queued: that process's dispatcher claims at once, the other
+the dispatcher; the poll remains for retries and deferrals falling due. What the consumer's
+handlers queue wakes this process's dispatcher in-process once committed (``announcer``); the rest
+(deliveries planned by timers, callbacks, fallbacks and inbound texts) NOTIFY at commit, naming the
+process that queued: that process's dispatcher claims at once, the other
 replicas' wait ``dispatch_peer_wait_seconds`` first and claim what is left, instead of every replica
 claiming every delivery and all but one finding nothing. Other replicas find what was announced
 in-process at their next poll (``dispatch_poll_seconds``): a replica with no room still hands its
@@ -79,9 +80,9 @@ class Dispatcher:
         self.announcer = announcer  # this process's writers': told while we run
 
     async def run(self) -> None:
-        """Dispatch until stop(): woken by the NOTIFY a queued delivery sends at commit (from this
-        replica or another) and by each delivery finished here, polling as well for retries and
-        deferrals falling due. On stop, the deliveries in flight are finished, not abandoned. An
+        """Dispatch until stop(): woken once a queued delivery committed (in-process, or by its
+        NOTIFY from this replica or another) and by each delivery finished here, polling as well for
+        retries and deferrals falling due. On stop, the deliveries in flight are finished, not abandoned. An
         error that is not a database or broker hiccup stops the loop (and the process), as before."""
         sending: set[asyncio.Task[None]] = set()
         if self.announcer:

@@ -1,6 +1,6 @@
 """One staff action on an appointment or a course = one transaction with the course locked (a
-``db.transaction``: what it emits or schedules wakes this process's relay and timer worker in-process
-once committed)."""
+``db.transaction``: what it emits wakes this process's relay in-process once committed, and so does
+a booking's no-show timer the timer worker; other timers it schedules NOTIFY at commit)."""
 
 from __future__ import annotations
 
