@@ -87,9 +87,9 @@ async def schedule(
 
 
 async def schedule_all(conn: asyncpg.Connection, wanted: Wanted) -> None:
-    """``schedule`` each (kind, key, due_at, payload), in one statement."""
-    if wanted:
-        await scheduled(wanted).run(conn)
+    """``schedule`` each (kind, key, due_at, payload), in one statement (none when nothing is
+    wanted)."""
+    await scheduled(wanted).run(conn)
 
 
 def scheduled(wanted: Wanted, announcer: Announcer | None = None) -> Writes:
@@ -160,7 +160,8 @@ class TimerWorker:
         self.runtime = runtime
         self.handlers = dict(handlers)
         self.batch = batch
-        self.announcer = announcer  # this process's writers' (``scheduled``): told while we run
+        # this process's writers' (``scheduled``): told while we run (by default one no writer holds)
+        self.announcer = announcer or Announcer(CHANNEL)
         self._stopping = False
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), CHANNEL)
 
@@ -168,8 +169,7 @@ class TimerWorker:
         """Fire timers until stop(): after each look, sleep until the next timer is due, a timer due
         sooner is scheduled (NOTIFY, or a note from this process), or the poll interval has passed,
         whichever comes first."""
-        if self.announcer:
-            self.announcer.attach(self._wakeup)
+        self.announcer.attach(self._wakeup)
         try:
             while not self._stopping:
                 try:
@@ -183,8 +183,7 @@ class TimerWorker:
                 if fired < self.batch:
                     await self._sleep(next_due)
         finally:
-            if self.announcer:
-                self.announcer.detach(self._wakeup)
+            self.announcer.detach(self._wakeup)
             await self._wakeup.close()
 
     async def _sleep(self, next_due: datetime | None) -> None:

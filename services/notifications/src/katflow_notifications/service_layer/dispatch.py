@@ -10,11 +10,11 @@ A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica
 the dispatcher; the poll remains for retries and deferrals falling due. What the consumer's
 handlers queue wakes this process's dispatcher in-process once committed (``announcer``); the rest
 (deliveries planned by timers, callbacks, fallbacks and inbound texts) NOTIFY at commit, naming the
-process that queued: that process's dispatcher claims at once, the other
-replicas' wait ``dispatch_peer_wait_seconds`` first and claim what is left, instead of every replica
-claiming every delivery and all but one finding nothing. Other replicas find what was announced
-in-process at their next poll (``dispatch_poll_seconds``): a replica with no room still hands its
-work on, a little later.
+process that queued: that process's dispatcher claims at once, the other replicas' wait
+``dispatch_peer_wait_seconds`` first and claim what is left, instead of every replica claiming every
+delivery and all but one finding nothing. Other replicas find what was announced in-process at their
+next poll (``dispatch_poll_seconds``): a replica with no room still hands its work on, a little
+later.
 
 Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and each one finished makes
 room for the next claim at once, so a slow provider (an SMS or webhook waiting out its timeout) holds
@@ -77,16 +77,17 @@ class Dispatcher:
         self._failure: BaseException | None = None
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
         self._origin = store.ORIGIN  # what this process's NOTIFYs carry
-        self.announcer = announcer  # this process's writers': told while we run
+        # this process's writers': told while we run (by default one no writer holds)
+        self.announcer = announcer or Announcer(store.DELIVERIES_CHANNEL)
 
     async def run(self) -> None:
         """Dispatch until stop(): woken once a queued delivery committed (in-process, or by its
         NOTIFY from this replica or another) and by each delivery finished here, polling as well for
-        retries and deferrals falling due. On stop, the deliveries in flight are finished, not abandoned. An
-        error that is not a database or broker hiccup stops the loop (and the process), as before."""
+        retries and deferrals falling due. On stop, the deliveries in flight are finished, not
+        abandoned. An error that is not a database or broker hiccup stops the loop (and the
+        process), as before."""
         sending: set[asyncio.Task[None]] = set()
-        if self.announcer:
-            self.announcer.attach(self._wakeup)
+        self.announcer.attach(self._wakeup)
         try:
             while not self._stopping:
                 if self._failure is not None:
@@ -109,8 +110,7 @@ class Dispatcher:
                 if not 0 < free == len(claimed):  # a full claim: there may be more due, claim again now
                     await self._leave_to_peer(await self._wakeup.wait(self.settings.dispatch_poll_seconds))
         finally:
-            if self.announcer:
-                self.announcer.detach(self._wakeup)
+            self.announcer.detach(self._wakeup)
             try:
                 await asyncio.gather(*sending, return_exceptions=True)
             finally:  # also when shutdown ran out of time and cancelled them (their leases expire)
