@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -42,12 +43,19 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated parts to leave out: baselines, courses, fixed, saturation, scale-out",
     )
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and databases")
+    parser.add_argument(
+        "--in-flight", type=int, help="saturation: requests kept open (default: the profile's)"
+    )
     parser.add_argument("--render", type=Path, help="print the table of an earlier run's JSON and exit")
     args = parser.parse_args(argv)
     if args.render:
         print(render(json.loads(args.render.read_text())))
         return 0
     profile = PROFILES[args.profile]
+    if args.in_flight is not None:
+        if args.in_flight < 1:
+            parser.error("--in-flight must be at least 1")
+        profile = replace(profile, in_flight=args.in_flight)
     skip = frozenset(s.strip() for s in args.skip.split(",") if s.strip())
     if unknown := skip - PARTS:
         parser.error(f"unknown part(s) to skip: {', '.join(sorted(unknown))}")

@@ -33,7 +33,7 @@ from tests.support.stack import free_port
 class CountingServer:
     """An SMTP server recording every session (by client port), greeting, reset and message."""
 
-    def __init__(self) -> None:
+    def __init__(self, smtputf8: bool = False) -> None:
         self.lock = threading.Lock()
         self.ehlo_names: list[str] = []
         self.peers: set[tuple[str, int]] = set()
@@ -43,7 +43,7 @@ class CountingServer:
         self.refuse: dict[str, str] = {}  # recipient → reply
         self.close_at_next_mail = 0  # sessions to end with 421 at MAIL (an idle timeout)
         self.servers: list[Any] = []
-        self.controller = controller(self)
+        self.controller = controller(self, smtputf8)
 
     def start(self) -> CountingServer:
         self.controller.start()
@@ -128,8 +128,10 @@ class CountingServer:
             return len(self.peers)
 
 
-def controller(handler: CountingServer) -> Controller:
-    return Controller(handler, hostname="127.0.0.1", port=free_port(), server_hostname="smtp.test")
+def controller(handler: CountingServer, smtputf8: bool = False) -> Controller:
+    return Controller(
+        handler, hostname="127.0.0.1", port=free_port(), server_hostname="smtp.test", enable_SMTPUTF8=smtputf8
+    )
 
 
 @pytest.fixture
@@ -225,6 +227,31 @@ async def test_a_refused_transaction_is_reset_and_the_session_kept(server: Count
     assert server.received() == [ok.provider_id, after.provider_id]
     assert server.messages[-1][2] == ("next@example.org",)  # nothing left over from the refused ones
     assert server.connections() == 1
+    await smtp.aclose()
+
+
+async def test_a_non_ascii_address_goes_out_in_an_smtputf8_transaction() -> None:
+    server = CountingServer(smtputf8=True).start()
+    try:
+        smtp = channel(server)
+        receipt = await smtp.send(email("josé@ejemplo.es"))
+        assert server.received() == [receipt.provider_id]
+        _, sender, recipients, _ = server.messages[0]
+        assert (sender, recipients) == ("care@clinic.example", ("josé@ejemplo.es",))  # the envelope, in UTF-8
+        await smtp.aclose()
+    finally:
+        server.stop()
+
+
+async def test_an_address_that_would_break_the_command_line_is_refused_before_anything_is_sent(
+    server: CountingServer,
+) -> None:
+    smtp = channel(server)
+    with pytest.raises(ValueError):
+        await smtp.send(email("ana maria@example.org"))  # a space: the rest would be read as parameters
+    ok = await smtp.send(email())
+    assert server.received() == [ok.provider_id]
+    assert server.connections() == 1 and server.resets == 0
     await smtp.aclose()
 
 

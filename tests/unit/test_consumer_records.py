@@ -3,8 +3,11 @@ over unread; anything it cannot name (no or unknown ce_type) is decoded, so it i
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiokafka import TopicPartition
 
 from katflow_shared.contracts import AppointmentScheduled, ConsultationRequested
 from katflow_shared.messaging.consumer import EventConsumer
@@ -34,3 +37,55 @@ async def test_known_events_without_a_handler_are_passed_over_unread() -> None: 
     assert not consumer._not_ours(ours)
     assert consumer._not_ours(theirs)
     assert not consumer._not_ours(unknown) and not consumer._not_ours(nameless)  # decoded: dead letters
+
+
+class StubKafka:
+    """What the poll loop asks of AIOKafkaConsumer: fetched batches, pause and resume."""
+
+    def __init__(self, batches: list[dict[Any, list[FakeRecord]]]) -> None:
+        self.batches = batches
+        self.paused_tps: set[Any] = set()
+        self.resumed: list[Any] = []
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict[Any, list[FakeRecord]]:
+        return self.batches.pop(0) if self.batches else {}
+
+    def pause(self, tp: Any) -> None:
+        self.paused_tps.add(tp)
+
+    def paused(self) -> set[Any]:
+        return set(self.paused_tps)
+
+    def resume(self, tp: Any) -> None:
+        self.paused_tps.discard(tp)
+        self.resumed.append(tp)
+
+    def highwater(self, tp: Any) -> int | None:
+        return None
+
+    async def commit(self, offsets: Any) -> None:
+        return None
+
+
+async def test_a_partition_with_a_long_backlog_is_paused_until_its_worker_caught_up() -> None:
+    busy, quiet = TopicPartition("t", 0), TopicPartition("t", 1)
+    kafka = StubKafka([{busy: [FakeRecord(offset=n) for n in range(1001)], quiet: [FakeRecord(partition=1)]}])
+    consumer = EventConsumer(ServiceSettings(), None, None, {ConsultationRequested: _handler})  # type: ignore[arg-type]
+    consumer.consumer = kafka  # type: ignore[assignment]
+    gate, caught_up = asyncio.Event(), asyncio.Event()
+
+    async def handle(record: Any, stopping: Any) -> None:
+        await gate.wait()
+        if record.partition == busy.partition and consumer._workers[busy].backlog() < 100:
+            caught_up.set()
+
+    consumer.handle = handle  # type: ignore[method-assign]
+    await consumer._poll_once()
+    assert kafka.paused_tps == {busy}  # more than 1,000 waiting; the quiet partition keeps fetching
+    await consumer._poll_once()
+    assert kafka.resumed == []  # still behind
+    gate.set()
+    await asyncio.wait_for(caught_up.wait(), 5)
+    await consumer._poll_once()
+    assert kafka.resumed == [busy] and kafka.paused_tps == set()
+    await consumer._stop_workers([busy, quiet])

@@ -6,6 +6,7 @@ the limits of RFC 5322."""
 from __future__ import annotations
 
 import email.policy
+import email.utils
 from email import message_from_bytes
 from email.message import EmailMessage
 from typing import Any
@@ -108,6 +109,21 @@ def test_addresses() -> None:
     assert mime.addr_spec("ana@example.org") == "ana@example.org"
     with pytest.raises(ValueError):
         mime.addr_spec("not an address")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.from_regex(mime.PLAIN_ADDRESS, fullmatch=True))
+def test_a_plain_address_skips_the_parser_and_is_what_the_parser_finds(address: str) -> None:
+    assert mime.addr_spec(address) == address == email.utils.parseaddr(address)[1]
+
+
+def test_a_value_that_is_not_a_plain_address_is_parsed() -> None:
+    assert mime.PLAIN_ADDRESS.fullmatch("Ana <ana@example.org>") is None
+    assert mime.addr_spec("Ana <ana@example.org>") == "ana@example.org"
+    assert mime.addr_spec('"ana maria"@example.org') == '"ana maria"@example.org'
+    assert mime.addr_spec("josé@ejemplo.es") == "josé@ejemplo.es"  # not ASCII: the parser's way
+    with pytest.raises(ValueError):
+        mime.addr_spec("ana.example.org")
 
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\r"), max_size=400)

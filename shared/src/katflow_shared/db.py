@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextvars import ContextVar
@@ -87,9 +88,12 @@ async def migrate(pool: asyncpg.Pool, packages: list[str]) -> list[str]:
     return applied
 
 
+@functools.lru_cache(maxsize=4096)  # constant statements at a handful of offsets: computed once each
 def renumbered(statement: str, offset: int) -> str:
     """``statement`` with its parameters $1, $2, ... moved to $(1 + offset), ...: for composing
     constant statements into one (e.g. a data-modifying CTE after another's parameters)."""
+    if offset == 0:
+        return statement
     return re.sub(r"\$(\d+)", lambda m: f"${int(m[1]) + offset}", statement)
 
 

@@ -10,6 +10,7 @@ mistake.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import types
@@ -84,12 +85,18 @@ def known_fields(model: type[BaseModel], data: object) -> object:
     if not isinstance(data, dict):
         return data
     known: dict[str, object] = {}
-    for name, info in model.model_fields.items():
-        key = info.alias or name
+    for key, nested in _field_plan(model):
         if key in data:
-            nested = nested_model(info.annotation)
             known[key] = known_fields(nested, data[key]) if nested else data[key]
     return known
+
+
+@functools.cache
+def _field_plan(model: type[BaseModel]) -> tuple[tuple[str, type[BaseModel] | None], ...]:
+    """Each field's key in the JSON and the model it nests, worked out once per model."""
+    return tuple(
+        (info.alias or name, nested_model(info.annotation)) for name, info in model.model_fields.items()
+    )
 
 
 def nested_model(annotation: object) -> type[BaseModel] | None:

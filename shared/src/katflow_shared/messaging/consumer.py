@@ -32,6 +32,7 @@ from .errors import classify
 from .kafka import make_consumer
 
 log = structlog.get_logger()
+LAG_REPORT_SECONDS = 1.0  # the lag gauges follow the polls at most this often (scrapes are seconds apart)
 
 Handler = Callable[[Any, HandlerContext], Awaitable[None]]
 AnyHandler = Handler | Planned
@@ -75,6 +76,7 @@ class EventConsumer:
         self._stopping = False
         self._committed_at = 0.0
         self._commit_soon = False  # a dead letter was written: commit past it at the next poll
+        self._lag_reported_at = 0.0
 
     async def run(self) -> None:
         await self.consumer.start()
@@ -96,8 +98,9 @@ class EventConsumer:
             self._worker(tp).feed(records)
             if self._workers[tp].backlog() > 1000:
                 self.consumer.pause(tp)
-        for tp, worker in self._workers.items():
-            if worker.backlog() < 100 and tp in self.consumer.paused():
+        for tp in self.consumer.paused():  # one call: it walks every assigned partition
+            worker = self._workers.get(tp)
+            if worker is not None and worker.backlog() < 100:
                 self.consumer.resume(tp)
         # One OffsetCommit per interval, not per poll (under load that was a broker request per
         # fetch): a crash redelivers handled records, which the inbox skips. Not so for a dead
@@ -107,14 +110,16 @@ class EventConsumer:
             self._commit_soon = False
             await self._commit_progress()
             self._committed_at = time.monotonic()
-        self._report_lag()
+        if time.monotonic() - self._lag_reported_at >= LAG_REPORT_SECONDS:
+            self._report_lag()
+            self._lag_reported_at = time.monotonic()
 
     def _report_lag(self) -> None:
         for tp, worker in self._workers.items():
             high = self.consumer.highwater(tp)
             done = worker.done_offset if worker.done_offset is not None else worker.committed_offset
             if high is not None and done is not None:
-                metrics.CONSUMER_LAG.labels(self.group, tp.topic, str(tp.partition)).set(max(0, high - done))
+                worker.lag.set(max(0, high - done))
 
     async def stop(self) -> None:
         """Stop fetching; in-flight records finish, then offsets are committed."""
@@ -321,6 +326,7 @@ class _PartitionWorker:
         self.done_offset: int | None = None
         self.committed_offset: int | None = None
         self.stopping = False
+        self.lag = metrics.CONSUMER_LAG.labels(owner.group, tp.topic, str(tp.partition))
         self.task = asyncio.create_task(self._run(), name=f"partition-{tp.topic}-{tp.partition}")
         self.task.add_done_callback(stop_process_on_failure)
 

@@ -20,6 +20,7 @@ import base64
 import binascii
 import email.header
 import email.utils
+import re
 import secrets
 import string
 import urllib.parse
@@ -31,8 +32,16 @@ MAX_8BIT_LINE = 998  # RFC 5322's hard limit, in bytes, without CRLF
 PLAIN_FILENAME = frozenset(string.ascii_letters + string.digits + " !#$%&'()*+,-./:;<=>?@[]^_`{|}~")
 
 
+# An address that is only that (a dot-atom local part, RFC 5322 3.4.1, and a host name): its own
+# addr-spec, and safe on an SMTP command line. Most values are; they skip the email package's parser.
+ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+PLAIN_ADDRESS = re.compile(rf"{ATEXT}(?:\.{ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
 def addr_spec(value: str) -> str:
     """The address of a ``To``/``From`` value ('Name <a@b>' or 'a@b'); ValueError when none."""
+    if PLAIN_ADDRESS.fullmatch(value):
+        return value
     _, address = email.utils.parseaddr(value)
     if "@" not in address:
         raise ValueError("no email address")

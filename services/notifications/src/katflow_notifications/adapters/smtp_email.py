@@ -21,6 +21,7 @@ import socket
 import time
 
 import aiosmtplib
+import aiosmtplib.email
 
 from ..ports import ChannelPermanent, ChannelTransient, Outbound, Receipt
 from ..settings import NotificationsSettings
@@ -33,7 +34,7 @@ class SmtpEmail:
     def __init__(self, settings: NotificationsSettings) -> None:
         self.settings = settings
         self._from = settings.mail_from
-        self._sender = mime.addr_spec(settings.mail_from)  # checked at start: a bad one stops the service
+        self._sender = _checked(mime.addr_spec(settings.mail_from))  # at start: a bad one stops the service
         self._local_hostname = settings.smtp_local_hostname or None
         self._lookup = asyncio.Lock()
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []  # most recently used last
@@ -58,7 +59,7 @@ class SmtpEmail:
 
     async def send(self, outbound: Outbound) -> Receipt:
         """Hand the message to the SMTP server: 'sent' means the server accepted it."""
-        recipient = mime.addr_spec(outbound.to)  # ValueError: not an address, an unclassified error
+        recipient = _checked(mime.addr_spec(outbound.to))  # ValueError: unclassified, nothing sent
         try:
             await self._transfer(outbound, recipient)
         except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -133,16 +134,19 @@ class SmtpEmail:
         data = self.build(outbound, eight_bit, utf8)
         if client.supports_extension("size"):
             options.insert(0, f"size={len(data)}")
-        await client.mail(self._sender, options=options)
+        response = await client.execute_command(
+            b"MAIL", b"FROM:" + _path(self._sender), *(option.encode("ascii") for option in options)
+        )
+        if response.code != aiosmtplib.SMTPStatus.completed:
+            raise aiosmtplib.SMTPSenderRefused(response.code, response.message, self._sender)
         return data
 
     async def _rcpt_data(self, client: aiosmtplib.SMTP, data: bytes, recipients: list[str]) -> None:
         refused: list[aiosmtplib.SMTPRecipientRefused] = []
         for address in recipients:
-            try:
-                await client.rcpt(address)
-            except aiosmtplib.SMTPRecipientRefused as exc:
-                refused.append(exc)
+            response = await client.execute_command(b"RCPT", b"TO:" + _path(address))
+            if response.code not in (aiosmtplib.SMTPStatus.completed, aiosmtplib.SMTPStatus.will_forward):
+                refused.append(aiosmtplib.SMTPRecipientRefused(response.code, response.message, address))
         if len(refused) == len(recipients):
             raise aiosmtplib.SMTPRecipientsRefused(refused)
         await client.data(data)
@@ -214,3 +218,17 @@ class SmtpEmail:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
             await client.quit(timeout=5)
         client.close()
+
+
+def _checked(address: str) -> str:
+    """``address``, refused (ValueError) when it could smuggle parameters or commands onto an SMTP
+    command line (spaces, angle brackets, line breaks outside a quoted local part) as ``aiosmtplib``
+    refuses it; a plain address needs no parsing for that."""
+    if not mime.PLAIN_ADDRESS.fullmatch(address):
+        aiosmtplib.email.parse_address(address)  # raises ValueError for such an address
+    return address
+
+
+def _path(address: str) -> bytes:
+    """``<address>`` for MAIL FROM and RCPT TO (UTF-8 is only ever non-ASCII in an SMTPUTF8 session)."""
+    return f"<{address}>".encode()

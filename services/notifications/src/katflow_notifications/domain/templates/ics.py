@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parseaddr
@@ -9,6 +10,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .model import RenderEnv
+
+
+@functools.lru_cache(maxsize=16)  # the organizer is the service's own sender: parsed once
+def _parsed(organizer: str) -> tuple[str, str]:
+    return parseaddr(organizer)
 
 
 def _stamp(iso: str) -> str:
@@ -37,7 +43,7 @@ def _fold(line: str) -> str:
 
 
 def calendar_attachment(method: str, facts: Mapping[str, str], env: RenderEnv, summary: str) -> bytes:
-    name, address = parseaddr(env.organizer)
+    name, address = _parsed(env.organizer)
     lines = [
         "BEGIN:VCALENDAR",
         "VERSION:2.0",
