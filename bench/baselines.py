@@ -80,10 +80,14 @@ async def create_topics(settings: ServiceSettings, names: list[str], partitions:
         await admin.close()
 
 
-async def _produce(producer: AIOKafkaProducer, topic: str, count: int) -> None:
+async def _produce(producer: AIOKafkaProducer, topic: str, count: int, distinct: bool = False) -> None:
+    """``count`` copies of one pipeline event; ``distinct``: each with an event id of its own (ce_id),
+    as the pipeline's events have, so that an inbox takes every one as a first delivery."""
     body, headers = sample_record()
     futures = []
     for _ in range(count):
+        if distinct:
+            headers = [(k, str(uuid.uuid4()).encode() if k == "ce_id" else v) for k, v in headers]
         futures.append(
             await producer.send(topic, value=body, key=str(uuid.uuid4()).encode(), headers=headers)
         )
@@ -140,7 +144,7 @@ async def consume_txn_produce(
     seeder = make_producer(settings)
     await seeder.start()
     try:
-        await _produce(seeder, source, count)
+        await _produce(seeder, source, count, distinct=True)
     finally:
         await seeder.stop()
     pool = await create_pool(database_url, pool_size)  # the services' pool (and its release policy)
@@ -200,6 +204,9 @@ async def consume_txn_produce(
                 committed.update(progress)
         await asyncio.gather(*acked)
         seconds = time.monotonic() - (started or time.monotonic())
+        written = await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1", sink)
+        if written != handled:  # every record must have been one transaction that wrote (and fsynced)
+            raise RuntimeError(f"the loop handled {handled} records but wrote {written} rows")
     finally:
         for task in workers.values():
             task.cancel()
