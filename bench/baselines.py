@@ -17,6 +17,7 @@ import asyncio
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,7 @@ class BaselineResult:
     records: int
     seconds: float
     record_bytes: int
+    cpu_seconds: float | None = None  # this process, the broker and the loop's database backends
 
     @property
     def per_second(self) -> float:
@@ -51,6 +53,11 @@ class BaselineResult:
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.per_second, 1),
             "record_bytes": self.record_bytes,
+            "cpu_ms_per_record": (
+                round(1000 * self.cpu_seconds / self.records, 3)
+                if self.cpu_seconds and self.records
+                else None
+            ),
         }
 
 
@@ -137,8 +144,10 @@ async def consume_txn_produce(
     count: int,
     partitions: int = 6,
     pool_size: int = 10,
+    cpu_now: Callable[[], float] | None = None,
 ) -> BaselineResult:
-    """Seed ``count`` records, then time the loop that moves them all to the next topic."""
+    """Seed ``count`` records, then time the loop that moves them all to the next topic;
+    ``cpu_now``: CPU seconds used so far by what the loop runs on, read at the loop's two ends."""
     source, sink = f"{prefix}baseline.in", f"{prefix}baseline.out"
     await create_topics(settings, [source, sink], partitions)
     seeder = make_producer(settings)
@@ -185,12 +194,14 @@ async def consume_txn_produce(
     try:
         consumer.subscribe([source])
         started: float | None = None
+        cpu_at_start: float | None = None
         committed: dict[TopicPartition, int] = {}
         deadline = time.monotonic() + 300
         while handled < count and time.monotonic() < deadline:
             for tp, records in (await consumer.getmany(timeout_ms=100, max_records=500)).items():
                 if started is None:
                     started = time.monotonic()
+                    cpu_at_start = cpu_now() if cpu_now else None
                 if tp not in workers:
                     workers[tp] = asyncio.create_task(work(tp))
                     workers[tp].add_done_callback(_raise_in_loop)
@@ -204,6 +215,7 @@ async def consume_txn_produce(
                 committed.update(progress)
         await asyncio.gather(*acked)
         seconds = time.monotonic() - (started or time.monotonic())
+        cpu_used = cpu_now() - cpu_at_start if cpu_now and cpu_at_start is not None else None
         written = await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1", sink)
         if written != handled:  # every record must have been one transaction that wrote (and fsynced)
             raise RuntimeError(f"the loop handled {handled} records but wrote {written} rows")
@@ -215,7 +227,9 @@ async def consume_txn_produce(
         await pool.close()
         await delete_topics(settings.kafka_bootstrap, [source, sink])
     body, headers = sample_record()
-    return BaselineResult("consume → PostgreSQL txn → produce", handled, seconds, record_size(body, headers))
+    return BaselineResult(
+        "consume → PostgreSQL txn → produce", handled, seconds, record_size(body, headers), cpu_used
+    )
 
 
 def _raise_in_loop(task: asyncio.Task[None]) -> None:

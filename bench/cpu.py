@@ -30,13 +30,14 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def snapshot(services: dict[str, list[int]], sink_pid: int, db_prefix: str) -> dict[str, float]:
-    """CPU seconds so far: each service (replicas summed), the SMTP sink, this load generator,
-    the Kafka broker, and PostgreSQL backends serving this run's databases."""
+def snapshot(services: dict[str, list[int]], sink_pid: int | None, db_prefix: str) -> dict[str, float]:
+    """CPU seconds so far: each service (replicas summed), the SMTP sink (if any), this load
+    generator, the Kafka broker, and PostgreSQL backends serving this run's databases."""
     out: dict[str, float] = {}
     for name, pids in services.items():
         out[name] = sum(cpu_seconds(p) or 0.0 for p in pids)
-    out["smtp sink"] = cpu_seconds(sink_pid) or 0.0
+    if sink_pid is not None:
+        out["smtp sink"] = cpu_seconds(sink_pid) or 0.0
     out["load generator"] = cpu_seconds(os.getpid()) or 0.0
     kafka = postgres = 0.0
     for entry in Path("/proc").iterdir():

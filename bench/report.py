@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .stats import fmt_rate, fmt_ratio, fmt_seconds
+from .stats import cpu_ms_per_event, fmt_rate, fmt_ratio, fmt_seconds
 
 TARGET_P99_SECONDS = 1.0
 TARGET_FIXED_RATE = 50
@@ -99,19 +99,21 @@ def render(report: dict[str, Any]) -> str:
         ["  (skipped)"]
         if not b
         else _table(
-            ["baseline", "records", "bytes", "throughput"],
+            ["baseline", "records", "bytes", "throughput", "CPU per record"],
             [
                 [
                     "raw aiokafka produce → consume",
                     f"{b['raw_kafka']['records']:,}",
                     str(b["raw_kafka"]["record_bytes"]),
                     fmt_rate(b["raw_kafka"]["records_per_second"]),
+                    "-",
                 ],
                 [
                     "consume → 1 PostgreSQL txn → produce",
                     f"{b['consume_txn_produce']['records']:,}",
                     str(b["consume_txn_produce"]["record_bytes"]),
                     fmt_rate(b["consume_txn_produce"]["records_per_second"]),
+                    _ms(b["consume_txn_produce"].get("cpu_ms_per_record")),
                 ],
             ],
         )
@@ -215,6 +217,9 @@ def render(report: dict[str, Any]) -> str:
         f"  pipeline events/s ÷ raw Kafka records/s             {r.get('events_vs_raw_kafka')}",
         f"  consumer deliveries/s ÷ consume→txn→produce         {r.get('deliveries_vs_consume_txn_produce')}",
         f"  scale-out: requests/s with 2 replicas ÷ 1 replica    {r.get('scale_out_requests')}",
+        f"  CPU per baseline record ÷ CPU per pipeline event    {r.get('cpu_per_record_vs_cpu_per_event')}"
+        f"   ({_ms(report['baselines'].get('consume_txn_produce', {}).get('cpu_ms_per_record'))} ÷ "
+        f"{_ms(cpu_ms_per_event(report.get('phases', {}).get('saturation', {})))}, saturation, whole stack)",
         "",
         "CHECKS",
         f"  staff alerts {report.get('staff_alerts')}, dead letters {report.get('dead_letters')}, "
@@ -241,3 +246,7 @@ def render(report: dict[str, Any]) -> str:
         "open end to end (closed loop); the fixed rate is open loop.",
     ]
     return "\n".join(lines)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} ms"

@@ -36,7 +36,7 @@ from .load import (
 )
 from .profiles import Profile
 from .stack import BenchStack, make_bench_stack
-from .stats import Exactness, Summary, ratio
+from .stats import Exactness, Summary, cpu_ms_per_event, ratio
 
 SCALED = ("scheduling", "notifications")
 
@@ -88,7 +88,13 @@ async def run_baselines(
     say(f"  {raw.per_second:,.0f} records/s")
     say(f"baseline 2/2: consume → PostgreSQL transaction → produce, {profile.loop_records:,} records")
     async with scratch_database(pg_admin_dsn, f"{tag}_baseline") as db:
-        loop = await baselines.consume_txn_produce(settings, f"{tag}.", db.dsn, profile.loop_records)
+
+        def cpu_now() -> float:  # as the pipeline's CPU is counted: this process, broker, its backends
+            return sum(cpu.snapshot({}, None, db.name).values())
+
+        loop = await baselines.consume_txn_produce(
+            settings, f"{tag}.", db.dsn, profile.loop_records, cpu_now=cpu_now
+        )
     say(f"  {loop.per_second:,.0f} records/s")
     return {"raw_kafka": raw, "consume_txn_produce": loop}
 
@@ -424,6 +430,9 @@ def ratios(report: dict[str, Any]) -> dict[str, float | None]:
         "deliveries_vs_consume_txn_produce": ratio(sat.get("deliveries_per_second"), loop),
         "scaled_events_vs_consume_txn_produce": ratio(scaled.get("events_per_second"), loop),
         "scale_out_requests": ratio(scaled.get("requests_per_second"), sat.get("requests_per_second")),
+        "cpu_per_record_vs_cpu_per_event": ratio(
+            base.get("consume_txn_produce", {}).get("cpu_ms_per_record"), cpu_ms_per_event(sat)
+        ),
     }
     return {k: (round(v, 4) if v is not None else None) for k, v in out.items()}
 

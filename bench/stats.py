@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -93,3 +94,10 @@ def fmt_rate(value: float | None) -> str:
 
 def fmt_ratio(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def cpu_ms_per_event(phase: dict[str, Any]) -> float | None:
+    """The whole stack's CPU (every component counted) per event published in the window."""
+    events = (phase.get("events_per_second") or 0) * (phase.get("window_seconds") or 0)
+    cpu_seconds = sum((phase.get("cpu_seconds_in_window") or {}).values())
+    return 1000 * cpu_seconds / events if events and cpu_seconds else None

@@ -9,7 +9,7 @@ import pytest
 from bench.hotpath import top
 from bench.report import render, targets
 from bench.sink import SinkReader
-from bench.stats import Exactness, Summary, fmt_ratio, fmt_seconds, percentile, rate, ratio
+from bench.stats import Exactness, Summary, cpu_ms_per_event, fmt_ratio, fmt_seconds, percentile, rate, ratio
 
 
 def test_percentile_interpolates_between_closest_ranks() -> None:
@@ -139,3 +139,23 @@ def test_render_names_every_section() -> None:
         "course phase did not run",
     ):
         assert section in text
+
+
+def test_cpu_per_event_counts_every_component_over_the_events_of_the_window() -> None:
+    phase = {"events_per_second": 50.0, "window_seconds": 20.0, "cpu_seconds_in_window": {"a": 1.5, "b": 0.5}}
+    assert cpu_ms_per_event(phase) == 2.0  # 2 CPU seconds over 1,000 events
+    assert cpu_ms_per_event({"events_per_second": 0, "window_seconds": 20.0}) is None
+
+
+def test_render_shows_the_cpu_comparison() -> None:
+    report = _report(p99=0.5, events=40.0, loop=100.0)
+    report["baselines"]["consume_txn_produce"]["cpu_ms_per_record"] = 1.25
+    report["phases"]["saturation"] = {
+        **report["phases"]["saturation"],
+        "events_per_second": 50.0,
+        "window_seconds": 20.0,
+        "cpu_seconds_in_window": {"intake": 5.0},
+    }
+    report["ratios"]["cpu_per_record_vs_cpu_per_event"] = 0.25
+    text = render(report)
+    assert "1.25 ms" in text and "(1.25 ms ÷ 5.00 ms" in text and "25%" in text
