@@ -216,6 +216,8 @@ async def consume_txn_produce(
         await asyncio.gather(*acked)
         seconds = time.monotonic() - (started or time.monotonic())
         cpu_used = cpu_now() - cpu_at_start if cpu_now and cpu_at_start is not None else None
+        if handled < count:
+            raise RuntimeError(f"the loop moved {handled} of {count} records within its deadline")
         written = await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1", sink)
         if written != handled:  # every record must have been one transaction that wrote (and fsynced)
             raise RuntimeError(f"the loop handled {handled} records but wrote {written} rows")

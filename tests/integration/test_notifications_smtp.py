@@ -41,6 +41,7 @@ class CountingServer:
         self.resets = 0
         self.quits = 0
         self.refuse: dict[str, str] = {}  # recipient → reply
+        self.rcpt_options: list[list[str]] = []  # ESMTP parameters each RCPT carried
         self.close_at_next_mail = 0  # sessions to end with 421 at MAIL (an idle timeout)
         self.servers: list[Any] = []
         self.controller = controller(self, smtputf8)
@@ -101,6 +102,9 @@ class CountingServer:
         if address in self.refuse:
             return self.refuse[address]
         envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        with self.lock:
+            self.rcpt_options.append(list(options))
         return "250 OK"
 
     async def handle_RSET(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
@@ -252,6 +256,15 @@ async def test_an_address_that_would_break_the_command_line_is_refused_before_an
     ok = await smtp.send(email())
     assert server.received() == [ok.provider_id]
     assert server.connections() == 1 and server.resets == 0
+    await smtp.aclose()
+
+
+async def test_parameters_smuggled_into_an_address_never_reach_the_rcpt_line(server: CountingServer) -> None:
+    smtp = channel(server)
+    receipt = await smtp.send(email('"victim@example.org> NOTIFY=SUCCESS ORCPT=rfc822;x@y'))
+    assert server.received() == [receipt.provider_id]
+    _, _, recipients, _ = server.messages[0]
+    assert recipients == ("victim@example.org",) and server.rcpt_options == [[]]
     await smtp.aclose()
 
 

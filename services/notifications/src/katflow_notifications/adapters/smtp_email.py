@@ -221,12 +221,13 @@ class SmtpEmail:
 
 
 def _checked(address: str) -> str:
-    """``address``, refused (ValueError) when it could smuggle parameters or commands onto an SMTP
-    command line (spaces, angle brackets, line breaks outside a quoted local part) as ``aiosmtplib``
-    refuses it; a plain address needs no parsing for that."""
-    if not mime.PLAIN_ADDRESS.fullmatch(address):
-        aiosmtplib.email.parse_address(address)  # raises ValueError for such an address
-    return address
+    """The address to put on an SMTP command line: a plain address as it is (nothing in it can end
+    the path or start a parameter); any other as ``aiosmtplib``'s ``mail`` and ``rcpt`` would send
+    it — parsed again and refused (ValueError) when the result could smuggle parameters or commands
+    (spaces, angle brackets outside a quoted local part)."""
+    if mime.PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return aiosmtplib.email.parse_address(address)
 
 
 def _path(address: str) -> bytes:
