@@ -11,6 +11,7 @@ from aiokafka import TopicPartition
 
 from katflow_shared.contracts import AppointmentScheduled, ConsultationRequested
 from katflow_shared.messaging.consumer import EventConsumer
+from katflow_shared.messaging.metrics import CONSUMER_LAG
 from katflow_shared.settings import ServiceSettings
 
 
@@ -89,3 +90,22 @@ async def test_a_partition_with_a_long_backlog_is_paused_until_its_worker_caught
     await consumer._poll_once()
     assert kafka.resumed == [busy] and kafka.paused_tps == set()
     await consumer._stop_workers([busy, quiet])
+
+
+async def test_a_revoked_partition_no_longer_reports_a_lag() -> None:
+    tp = TopicPartition("t", 3)
+    consumer = EventConsumer(ServiceSettings(), None, None, {ConsultationRequested: _handler})  # type: ignore[arg-type]
+    consumer.consumer = StubKafka([])  # type: ignore[assignment]
+
+    def reported() -> list[str]:
+        return [
+            s.labels["partition"]
+            for m in CONSUMER_LAG.collect()
+            for s in m.samples
+            if s.labels["topic"] == "t"
+        ]
+
+    consumer._worker(tp).lag.set(7)
+    assert reported() == ["3"]
+    await consumer._stop_workers([tp])  # revoked by a rebalance
+    assert reported() == []

@@ -150,7 +150,9 @@ class EventConsumer:
         with contextlib.suppress(Exception):
             await self._commit_progress(only=tps)
         for tp in tps:
-            self._workers.pop(tp, None)
+            if self._workers.pop(tp, None) is not None:  # no longer ours: its lag is another's to report
+                with contextlib.suppress(KeyError):
+                    metrics.CONSUMER_LAG.remove(self.group, tp.topic, str(tp.partition))
 
     async def handle(self, record: Record, stopping: Callable[[], bool]) -> None:
         """Process one record to completion: handled, skipped, or dead-lettered."""
