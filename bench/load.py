@@ -261,6 +261,18 @@ async def drain(tracker: Tracker, phase: str, within: float) -> bool:
     return False
 
 
+async def quiesce(tracker: Tracker, within: float) -> bool:
+    """Wait until every request so far has its staff alert too (or time runs out). A phase is over
+    when its requests' patient emails arrived, but staff alerts may still be queued behind them; the
+    next phase starts on an idle pipeline, not on the last one's leftovers."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if tracker.staff_alerts >= len(tracker.by_email):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
 @dataclass(frozen=True)
 class PhaseResult:
     phase: str

@@ -32,6 +32,7 @@ from .load import (
     exactness,
     fixed_rate,
     latencies,
+    quiesce,
     saturate,
 )
 from .profiles import Profile
@@ -181,6 +182,8 @@ async def measured_phase(
                 "total": [h.__dict__ for h in total],
             }
     del sent_until, start
+    if not await quiesce(tracker, profile.drain_seconds):
+        say("  the pipeline still had staff alerts to send when the next phase began")
     return result, profiles
 
 
