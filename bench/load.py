@@ -12,6 +12,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -253,21 +254,21 @@ async def saturate(
 
 async def drain(tracker: Tracker, phase: str, within: float) -> bool:
     """Wait until every request of ``phase`` is complete (or time runs out)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if all(r.complete for r in tracker.of(phase)):
-            return True
-        await asyncio.sleep(0.1)
-    return False
+    return await _until(lambda: all(r.complete for r in tracker.of(phase)), within)
 
 
 async def quiesce(tracker: Tracker, within: float) -> bool:
     """Wait until every request so far has its staff alert too (or time runs out). A phase is over
     when its requests' patient emails arrived, but staff alerts may still be queued behind them; the
     next phase starts on an idle pipeline, not on the last one's leftovers."""
+    return await _until(lambda: tracker.staff_alerts >= len(tracker.by_email), within)
+
+
+async def _until(condition: Callable[[], bool], within: float) -> bool:
+    """True once ``condition`` holds (looked at every 0.1 s), False if ``within`` seconds pass first."""
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if tracker.staff_alerts >= len(tracker.by_email):
+        if condition():
             return True
         await asyncio.sleep(0.1)
     return False
