@@ -704,6 +704,88 @@ async def test_a_patients_next_message_waits_for_the_one_being_sent(h: Harness) 
         assert await wait_for(both_sent, within=10, interval=0.05)
 
 
+def urgent_review(h: Harness) -> UrgentReviewRequired:
+    """Three staff deliveries, each a lane of its own: an email, a feed item and a webhook push."""
+    return UrgentReviewRequired(
+        alert_id=uuid.uuid4(), course_id=uuid.uuid4(), patient_id=uuid.uuid4(), raised_at=h.clock.now()
+    )
+
+
+def counting_claims(h: Harness) -> list[int]:
+    """Each claim's size, as the dispatcher makes them."""
+    sizes: list[int] = []
+    claim = h.dispatcher._claim
+
+    async def counted(limit: int) -> list[Any]:
+        claimed = await claim(limit)
+        sizes.append(len(claimed))
+        return claimed
+
+    h.dispatcher._claim = counted  # type: ignore[method-assign]
+    return sizes
+
+
+async def first_claim(sizes: list[int]) -> None:
+    """The dispatcher's first claim (on start, of an empty queue) is done."""
+    for _ in range(250):
+        if sizes:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the dispatcher never claimed")
+
+
+async def all_sent(h: Harness, count: int) -> bool:
+    rows = await h.pool.fetch("SELECT status FROM deliveries")
+    return len(rows) == count and all(r["status"] in ("sent", "delivered") for r in rows)
+
+
+async def test_a_finished_delivery_alone_in_its_lane_does_not_claim_again(infra: Infra) -> None:
+    """Staff deliveries share no lane: once they are claimed together with room to spare, their
+    finishing frees nothing another claim could take, and the dispatcher waits (here for a 60 s poll)
+    instead of claiming again for nothing."""
+    async with make_harness(infra, dispatch_poll_seconds=60.0) as h:
+        sizes = counting_claims(h)
+        async with dispatching(h):
+            await first_claim(sizes)
+            await h.handle(urgent_review(h))
+            assert await wait_for(lambda: all_sent(h, 3), within=10, interval=0.05)
+            await asyncio.sleep(0.5)
+        assert sizes == [0, 3]
+
+
+async def test_a_full_dispatcher_claims_again_as_each_delivery_finishes(infra: Infra) -> None:
+    """With room for one delivery at a time, each one finished makes room for the next at once (not
+    at the next poll), even where it freed no lane."""
+    async with make_harness(infra, dispatch_poll_seconds=60.0, dispatch_concurrency=1) as h:
+        sizes = counting_claims(h)
+        async with dispatching(h):
+            await first_claim(sizes)
+            await h.handle(urgent_review(h))
+            assert await wait_for(lambda: all_sent(h, 3), within=5, interval=0.05)
+        assert [n for n in sizes if n] == [1, 1, 1]
+
+
+async def test_the_next_of_a_lane_goes_when_the_one_before_it_finishes_not_at_the_poll(infra: Infra) -> None:
+    async with make_harness(infra, dispatch_poll_seconds=60.0) as h:
+        await h.contact()
+        sms = hold(h, "sms")
+        await h.handle(h.integration_due())  # a text to the patient (and a feed item to the therapist)
+        async with dispatching(h):
+            await asyncio.wait_for(sms.entered.wait(), 10)
+            await h.handle(h.appointment(h.clock.now() + timedelta(days=2)))  # the patient's lane is busy
+            await asyncio.sleep(0.3)
+            [confirmation] = [
+                d for d in await h.deliveries(patient_id=h.patient_id) if d["channel"] == "email"
+            ]
+            assert await status_of(h, confirmation["id"]) == "queued"
+            sms.released.set()
+
+            async def confirmed() -> bool:
+                return await status_of(h, confirmation["id"]) == "sent"
+
+            assert await wait_for(confirmed, within=5, interval=0.05)
+
+
 async def test_urgent_deliveries_are_claimed_before_a_backlog(h: Harness) -> None:
     await h.contact()
     await h.handle(h.integration_due())  # a text to the patient and a feed item to the therapist

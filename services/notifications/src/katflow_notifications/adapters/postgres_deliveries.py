@@ -77,6 +77,12 @@ class Delivery:
     created_at: datetime
     recipient: dict[str, Any] = field(default_factory=dict)  # patient row (+ sms opt-out), if any
 
+    @property
+    def shares_lane(self) -> bool:
+        """Whether other deliveries can be in its lane (a patient's, or an address's; migration 004):
+        a delivery without either is a lane of its own."""
+        return self.patient_id is not None or self.address is not None
+
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Delivery:
         names = [f for f in cls.__dataclass_fields__ if f not in ("facts", "recipient")]

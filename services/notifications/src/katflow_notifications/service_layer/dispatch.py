@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from uuid import UUID
@@ -75,6 +76,7 @@ class Dispatcher:
         self.on_close = on_close
         self._stopping = False
         self._failure: BaseException | None = None
+        self._full = False  # the last claim filled the room it had (or had none)
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
         self._origin = store.ORIGIN  # what this process's NOTIFYs carry
         # this process's writers': told while we run (by default one no writer holds)
@@ -106,7 +108,8 @@ class Dispatcher:
                     for d in claimed:
                         task = asyncio.create_task(self.deliver(d))
                         sending.add(task)
-                        task.add_done_callback(lambda t: self._finished(sending, t))
+                        task.add_done_callback(functools.partial(self._finished, sending, d=d))
+                self._full = free == len(claimed)  # no room, or a full claim: more may be due
                 if not 0 < free == len(claimed):  # a full claim: there may be more due, claim again now
                     await self._leave_to_peer(await self._wakeup.wait(self.settings.dispatch_poll_seconds))
         finally:
@@ -128,9 +131,15 @@ class Dispatcher:
         while notes and all(n and n != self._origin for n in notes) and (left := deadline - loop.time()) > 0:
             notes = await self._wakeup.wait(left)
 
-    def _finished(self, sending: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
+    def _finished(self, sending: set[asyncio.Task[None]], task: asyncio.Task[None], d: Delivery) -> None:
+        """A delivery is done: claim again when that can find something the last claim could not —
+        its room was wanted (the last claim was full, or there was no room), or the next of its lane
+        may now be due. A delivery alone in its lane (a staff alert, a feed item) freed nothing else
+        otherwise: claiming again would find nothing (what was queued since has woken us already)."""
         sending.discard(task)
-        self._wakeup.set()  # room for another delivery, and the next of its lane may be due
+        failed = not task.cancelled() and task.exception() is not None
+        if self._full or d.shares_lane or failed:
+            self._wakeup.set()
         if task.cancelled() or (exc := task.exception()) is None:
             return
         if classify(exc) == "transient":  # the lease returns the delivery to the queue
