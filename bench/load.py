@@ -23,7 +23,7 @@ from katflow_shared.contracts import topics
 from .http1 import Http1Pool, TransportError
 from .sink import Mail, SinkReader
 from .stack import BenchStack
-from .stats import Exactness, Summary, rate
+from .stats import Exactness, Summary, p99_by_window, rate
 
 ACK = "We received your request"
 CONFIRMATION = "Your appointment is confirmed"
@@ -293,6 +293,7 @@ class PhaseResult:
     cut_off: float | None  # fixed rate: seconds in when the backlog limit stopped sending
     replicas: dict[str, int]
     cpu_seconds: dict[str, float]  # CPU used in the window, per component
+    ack_p99_windows: list[float | None]  # ack p99 of the requests accepted in each WINDOW_SECONDS
 
     @property
     def requests_per_second(self) -> float:
@@ -327,6 +328,18 @@ def latencies(requests: list[Request], published: dict[str, float], censor_at: f
         "relay": Summary.of(relay),
         "notify": Summary.of(notify),
     }
+
+
+WINDOW_SECONDS = 5.0
+
+
+def ack_p99_windows(requests: list[Request], start: float, censor_at: float) -> list[float | None]:
+    """The acknowledgement's p99 (censored as in ``latencies``) of the requests accepted in each
+    WINDOW_SECONDS from ``start``: where in the phase the tail comes from (a stall, or all along)."""
+    points = [
+        (r.accepted_at - start, (r.ack_at or censor_at) - r.accepted_at) for r in requests if r.accepted_at
+    ]
+    return p99_by_window(points, WINDOW_SECONDS)
 
 
 def completed_between(requests: list[Request], start: float, end: float) -> int:

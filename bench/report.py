@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .stats import cpu_ms_per_event, fmt_rate, fmt_ratio, fmt_seconds, ratio
+from .stats import cpu_ms_per_event, fmt_rate, fmt_ratio, fmt_seconds, percentile, ratio
 
 TARGET_P99_SECONDS = 1.0
 TARGET_FIXED_RATE = 50
@@ -22,6 +22,35 @@ def _row(cells: list[str], widths: list[int]) -> str:
     return "  ".join(
         c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
     )
+
+
+def _windows(report: dict[str, Any]) -> list[str]:
+    """Each phase's acknowledgement p99 over short windows: whether its tail is a stall or all along."""
+    rows = []
+    width = None
+    for name, ph in report.get("phases", {}).items():
+        by_window = ph.get("ack_p99_by_window")
+        if not by_window:
+            continue  # a run from before the windows were recorded (--render)
+        width = by_window["window_seconds"]
+        values = [v for v in by_window["p99_seconds"] if v is not None]
+        if not values:
+            continue
+        worst = max(values)
+        at = by_window["p99_seconds"].index(worst) * width
+        rows.append(
+            [
+                "  " + PHASE_TITLES.get(name, name),
+                str(len(values)),
+                fmt_seconds(percentile(values, 50)),
+                f"{fmt_seconds(worst)} (+{at:g} s)",
+                str(sum(1 for v in values if v >= 1.0)),
+            ]
+        )
+    if not rows:
+        return []
+    title = f"  ack p99 per {width:g}-second window (requests by when they were accepted)"
+    return ["", title, *_table(["  phase", "windows", "median", "worst (from the start)", "≥ 1 s"], rows)]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -172,6 +201,7 @@ def render(report: dict[str, Any]) -> str:
             ["  phase", "POST → 202", "202 → event on Kafka", "on Kafka → email accepted"],
             [["  " + r[0], *r[1:]] for r in split],
         )
+        lines += _windows(report)
         lines += ["", "  CPU per completed request (ms), by component, in the measurement window"]
         names = list(next(iter(report["phases"].values())).get("cpu_ms_per_request", {}))
         cpu_rows = []

@@ -22,11 +22,13 @@ from katflow_tools.databases import scratch_database
 from . import baselines, cpu, hotpath
 from .course import CoursePhase, CourseResult
 from .load import (
+    WINDOW_SECONDS,
     Client,
     IntakeTap,
     PhaseResult,
     Request,
     Tracker,
+    ack_p99_windows,
     completed_between,
     drain,
     exactness,
@@ -142,7 +144,8 @@ async def measured_phase(
     (t0, events0, delivered0), (t1, events1, delivered1) = snapshots["start"], snapshots["end"]
     drained = await drain(tracker, phase, profile.drain_seconds)
     requests = tracker.of(phase)
-    lat = latencies(requests, intake_tap.published, time.monotonic())
+    censor_at = time.monotonic()
+    lat = latencies(requests, intake_tap.published, censor_at)
     result = PhaseResult(
         phase=phase,
         offered=(
@@ -165,6 +168,7 @@ async def measured_phase(
         cut_off=cut_off,
         replicas={name: len(pids) for name, pids in stack.pids().items()},
         cpu_seconds=cpu.delta(cpus["start"], cpus["end"]),
+        ack_p99_windows=ack_p99_windows(requests, t0, censor_at),
     )
     profiles: dict[str, Any] = {}
     for label, (proc, out) in spies.items():
@@ -237,6 +241,10 @@ def phase_json(result: PhaseResult, exact: dict[str, Exactness]) -> dict[str, An
         "drained": result.drained,
         "incomplete_after_drain": result.incomplete,
         "overload_cut_off_after_seconds": round(result.cut_off, 1) if result.cut_off is not None else None,
+        "ack_p99_by_window": {
+            "window_seconds": WINDOW_SECONDS,
+            "p99_seconds": [None if v is None else round(v, 4) for v in result.ack_p99_windows],
+        },
         "exactly_once": {k: v.__dict__ for k, v in exact.items()},
         "lost": sum(v.lost for v in exact.values()),
         "duplicated": sum(v.duplicated for v in exact.values()),

@@ -46,6 +46,22 @@ class Summary:
         )
 
 
+def p99_by_window(points: Sequence[tuple[float, float]], width: float) -> list[float | None]:
+    """The p99 of the values whose time falls in each ``width``-second window, from time 0 to the
+    last point's window; None for a window with no point. ``points`` are (time, value) pairs."""
+    if width <= 0:
+        raise ValueError("window width must be positive")
+    windows: list[list[float]] = []
+    for at, value in points:
+        if at < 0:
+            continue
+        k = int(at // width)
+        while len(windows) <= k:
+            windows.append([])
+        windows[k].append(value)
+    return [percentile(w, 99) for w in windows]
+
+
 def rate(count: int, seconds: float) -> float:
     """Items per second; 0 when no time passed."""
     return count / seconds if seconds > 0 else 0.0

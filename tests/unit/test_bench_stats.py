@@ -9,7 +9,17 @@ import pytest
 from bench.hotpath import top
 from bench.report import render, targets
 from bench.sink import SinkReader
-from bench.stats import Exactness, Summary, cpu_ms_per_event, fmt_ratio, fmt_seconds, percentile, rate, ratio
+from bench.stats import (
+    Exactness,
+    Summary,
+    cpu_ms_per_event,
+    fmt_ratio,
+    fmt_seconds,
+    p99_by_window,
+    percentile,
+    rate,
+    ratio,
+)
 
 
 def test_percentile_interpolates_between_closest_ranks() -> None:
@@ -160,3 +170,28 @@ def test_render_shows_the_cpu_comparison() -> None:
     report["ratios"]["cpu_per_record_vs_cpu_per_event"] = 0.25
     text = render(report)
     assert "1.25 ms" in text and "(1.25 ms ÷ 5.00 ms" in text and "25%" in text
+
+
+def test_p99_by_window_finds_the_stall() -> None:
+    steady = [(t / 10, 0.05) for t in range(0, 150)]  # 15 s of 50 ms, ten a second
+    stall = [(10 + t / 10, 1.2) for t in range(0, 10)]  # second 10–11: 1.2 s
+    windows = p99_by_window(steady + stall + [(-1.0, 9.0)], 5.0)  # before the window: left out
+    assert len(windows) == 3
+    assert windows[0] == windows[1] == pytest.approx(0.05)
+    assert windows[2] == pytest.approx(1.2)
+    assert p99_by_window([(12.0, 0.1)], 5.0) == [None, None, 0.1]  # empty windows stay visible
+    with pytest.raises(ValueError):
+        p99_by_window([], 0)
+
+
+def test_render_shows_the_worst_window_and_how_many_passed_one_second() -> None:
+    report = _report(p99=0.5, events=40.0, loop=100.0)
+    report["phases"]["fixed"] = {
+        **report["phases"]["fixed"],
+        "ack_p99_by_window": {"window_seconds": 5.0, "p99_seconds": [0.1, 0.12, None, 1.08, 0.2]},
+    }
+    text = render(report)
+    assert "ack p99 per 5-second window" in text
+    [row] = [line for line in text.splitlines() if "1080 ms (+15 s)" in line]
+    assert row.split()[-1] == "1"  # one window at or over a second
+    assert "ack p99 per" not in render(_report(p99=0.5, events=40.0, loop=100.0))  # older JSON: no section
