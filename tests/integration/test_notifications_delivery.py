@@ -635,7 +635,8 @@ def hold(h: Harness, channel: str) -> HeldChannel:
 
 @contextlib.asynccontextmanager
 async def dispatching(h: Harness) -> AsyncIterator[None]:
-    """The dispatcher's own loop, as the service runs it (woken by NOTIFY and by finished sends)."""
+    """The dispatcher's own loop, as the service runs it (woken by queued deliveries, by finished
+    sends that free something to claim, and by its poll)."""
     task = asyncio.create_task(h.dispatcher.run())
     try:
         yield

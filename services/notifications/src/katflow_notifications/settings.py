@@ -105,7 +105,10 @@ class NotificationsSettings(ServiceSettings):
     )
     # --- delivery
     dispatch_poll_seconds: float = Field(
-        0.2, description="How often the dispatcher looks for due deliveries."
+        0.2,
+        description="How often the dispatcher looks for due deliveries: the longest a retry, a deferral or "
+        "an expired lease waits once due, and how soon a replica takes over what another, busy one "
+        "queued.",
     )
     dispatch_peer_wait_seconds: float = Field(
         0.05,

@@ -16,12 +16,15 @@ delivery and all but one finding nothing. Other replicas find what was announced
 next poll (``dispatch_poll_seconds``): a replica with no room still hands its work on, a little
 later.
 
-Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and each one finished makes
-room for the next claim at once, so a slow provider (an SMS or webhook waiting out its timeout) holds
-back its own recipient, not the deliveries queued behind it for others; urgent ones are claimed
-first. A recipient's messages (a lane) go one at a time, in queue order: the claim takes only a
-lane's head, and nothing of a lane while one of its deliveries is being sent (so a frequency cap
-sees the text sent just before).
+Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and one finished while that
+room was wanted (the last claim filled it) makes room for the next claim at once, so a slow provider
+(an SMS or webhook waiting out its timeout) holds back its own recipient, not the deliveries queued
+behind it for others; urgent ones are claimed first. A finished delivery also wakes the claim when
+the next of its lane may be waiting, or when it failed; otherwise (a staff alert, a feed item, with
+room to spare) claiming again would find nothing the last claim left, and what falls due by time
+(retries, deferrals, expired leases) waits for the poll. A recipient's messages (a lane) go one at a
+time, in queue order: the claim takes only a lane's head, and nothing of a lane while one of its
+deliveries is being sent (so a frequency cap sees the text sent just before).
 """
 
 from __future__ import annotations
@@ -84,10 +87,10 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Dispatch until stop(): woken once a queued delivery committed (in-process, or by its
-        NOTIFY from this replica or another) and by each delivery finished here, polling as well for
-        retries and deferrals falling due. On stop, the deliveries in flight are finished, not
-        abandoned. An error that is not a database or broker hiccup stops the loop (and the
-        process), as before."""
+        NOTIFY from this replica or another) and by a delivery finished here when that can free
+        something to claim (``_finished``), polling as well for retries and deferrals falling due.
+        On stop, the deliveries in flight are finished, not abandoned. An error that is not a
+        database or broker hiccup stops the loop (and the process), as before."""
         sending: set[asyncio.Task[None]] = set()
         self.announcer.attach(self._wakeup)
         try:
@@ -124,8 +127,8 @@ class Dispatcher:
     async def _leave_to_peer(self, notes: list[str] | None) -> None:
         """Woken only by NOTIFYs of other replicas (``notes``: their payloads): give their own
         dispatchers the peer wait to claim what they queued, gathering what else is announced. A
-        NOTIFY of this process's, one without an origin (an older release), a delivery of ours
-        finishing or stop() ends the wait at once."""
+        NOTIFY of this process's, one without an origin (an older release), a wake from a delivery
+        of ours finishing (``_finished``) or stop() ends the wait at once."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.dispatch_peer_wait_seconds
         while notes and all(n and n != self._origin for n in notes) and (left := deadline - loop.time()) > 0:
