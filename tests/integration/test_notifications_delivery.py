@@ -728,11 +728,11 @@ def counting_claims(h: Harness) -> list[int]:
 
 async def first_claim(sizes: list[int]) -> None:
     """The dispatcher's first claim (on start, of an empty queue) is done."""
-    for _ in range(250):
-        if sizes:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the dispatcher never claimed")
+
+    async def claimed() -> bool:
+        return bool(sizes)
+
+    assert await wait_for(claimed, within=5, interval=0.02), "the dispatcher never claimed"
 
 
 async def all_sent(h: Harness, count: int) -> bool:

@@ -140,10 +140,10 @@ class Dispatcher:
         may now be due. A delivery alone in its lane (a staff alert, a feed item) freed nothing else
         otherwise: claiming again would find nothing (what was queued since has woken us already)."""
         sending.discard(task)
-        failed = not task.cancelled() and task.exception() is not None
-        if self._full or d.shares_lane or failed:
+        exc = None if task.cancelled() else task.exception()
+        if self._full or d.shares_lane or exc is not None:
             self._wakeup.set()
-        if task.cancelled() or (exc := task.exception()) is None:
+        if exc is None:
             return
         if classify(exc) == "transient":  # the lease returns the delivery to the queue
             log.warning("dispatcher_retry", error=type(exc).__name__)
