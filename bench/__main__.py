@@ -46,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--in-flight", type=int, help="saturation: requests kept open (default: the profile's)"
     )
+    parser.add_argument(
+        "--service-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for every service process (repeatable), e.g. KATFLOW_CONSUMER_FETCH_WAIT_MS=100",
+    )
     parser.add_argument("--render", type=Path, help="print the table of an earlier run's JSON and exit")
     args = parser.parse_args(argv)
     if args.render:
@@ -59,8 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     skip = frozenset(s.strip() for s in args.skip.split(",") if s.strip())
     if unknown := skip - PARTS:
         parser.error(f"unknown part(s) to skip: {', '.join(sorted(unknown))}")
+    service_env: dict[str, str] = {}
+    for item in args.service_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("KATFLOW_"):
+            parser.error(f"--service-env wants KATFLOW_NAME=VALUE, got {item!r}")
+        service_env[name] = value
     report = uvloop.run(
-        run(profile, args.kafka, args.pg_admin_dsn, args.run_dir, args.py_spy, args.keep, skip)
+        run(profile, args.kafka, args.pg_admin_dsn, args.run_dir, args.py_spy, args.keep, skip, service_env)
     )
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.json or args.run_dir / f"{profile.name}-{stamp}.json"

@@ -20,6 +20,7 @@ class Profile:
     drain_seconds: float  # bound on waiting for the last emails of a phase
     final_drain_seconds: float  # bound on waiting for every email before the final count
     max_backlog_seconds: float = 2.0  # fixed rate: stop sending when this much offered load is open
+    idle_seconds: float = 10.0  # the stack with nothing to do: what a quiet clinic's deployment costs
     scale_out: bool = True
 
     def as_json(self) -> dict[str, Any]:
@@ -54,6 +55,7 @@ PROFILES = {
         warmup_seconds=15,
         drain_seconds=120,
         final_drain_seconds=300,
+        idle_seconds=30,
     ),
     # A smoke run of every part (about 2 minutes), for checking the harness itself.
     "smoke": Profile(
@@ -68,5 +70,6 @@ PROFILES = {
         warmup_seconds=2,
         drain_seconds=30,
         final_drain_seconds=60,
+        idle_seconds=3,
     ),
 }

@@ -213,6 +213,13 @@ def render(report: dict[str, Any]) -> str:
         lines += _table(["  phase", *names, "total"], cpu_rows)
     else:
         lines.append("  (no phase completed)")
+    idle = report.get("idle")
+    if idle:
+        per = idle["ms_per_second"]
+        lines += ["", f"IDLE (nothing to do for {idle['seconds']:g} s): CPU ms per second, by component"]
+        lines += _table(
+            [*per, "total"], [[f"{v:.1f}" for v in per.values()] + [f"{idle['total_ms_per_second']:.1f}"]]
+        )
     t = report.get("timers", {})
     lines += [
         "",

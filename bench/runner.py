@@ -271,6 +271,24 @@ def course_json(result: CourseResult | None, error: str | None) -> dict[str, Any
     }
 
 
+async def idle_cpu(stack: BenchStack, seconds: float) -> dict[str, Any]:
+    """CPU per second of wall time, by component, while the stack has nothing to do (consumers
+    polling empty topics, dispatcher, timer and relay polls; the broker's and the run's database
+    backends' share). The course phase's stack is gone by now; the SMTP sink and the load generator
+    are left out."""
+    before = cpu.snapshot(stack.pids(), None, stack.cfg.db_prefix)
+    t = time.monotonic()
+    await asyncio.sleep(seconds)
+    used = cpu.delta(before, cpu.snapshot(stack.pids(), None, stack.cfg.db_prefix))
+    elapsed = time.monotonic() - t
+    per = {k: round(v * 1000 / elapsed, 1) for k, v in used.items() if k != "load generator"}
+    return {
+        "seconds": round(elapsed, 1),
+        "ms_per_second": per,
+        "total_ms_per_second": round(sum(per.values()), 1),
+    }
+
+
 async def run(
     profile: Profile,
     kafka: str,
@@ -279,14 +297,17 @@ async def run(
     spy: bool = False,
     keep: bool = False,
     skip: frozenset[str] = frozenset(),
+    service_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The whole run; ``skip`` leaves out parts (baselines, courses, fixed, saturation, scale-out)."""
+    """The whole run; ``skip`` leaves out parts (baselines, courses, fixed, saturation, scale-out);
+    ``service_env`` is set in every service process (settings to compare, e.g. KATFLOW_...)."""
     started = time.monotonic()
     report: dict[str, Any] = {
         "profile": profile.as_json(),
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "infrastructure": {"kafka_bootstrap": kafka, "postgresql": await postgres_version(pg_admin_dsn)},
+        "service_env": dict(service_env or {}),
     }
     if "baselines" in skip:
         report["baselines"] = {}
@@ -295,12 +316,12 @@ async def run(
         report["baselines"] = {k: v.as_json() for k, v in base.items()}
 
     say("starting the stacks: intake, scheduling, notifications as processes, a stamping SMTP sink")
-    stack = await make_bench_stack(kafka, pg_admin_dsn, run_root)
+    stack = await make_bench_stack(kafka, pg_admin_dsn, run_root, extra_env=service_env)
     # the course phase moves service time, so it gets its own stack on a movable clock
     course_stack = (
         None
         if "courses" in skip
-        else await make_bench_stack(kafka, pg_admin_dsn, run_root, movable_clock=True)
+        else await make_bench_stack(kafka, pg_admin_dsn, run_root, movable_clock=True, extra_env=service_env)
     )
     report["run_dir"] = str(stack.cfg.run_dir)
     spy_dir = stack.cfg.run_dir / "py-spy" if spy else None
@@ -348,6 +369,8 @@ async def run(
                         await course_stack.destroy()
                     course_stack = None
             report["timers"] = course_json(course, error)
+            report["idle"] = await idle_cpu(stack, profile.idle_seconds)
+            say(f"idle: {report['idle']['total_ms_per_second']} ms of CPU per second with nothing to do")
 
             async def run_phase(name: str, per_second: float | None) -> None:
                 loop = "closed loop" if per_second is None else f"open loop at {per_second:g} requests/s"
