@@ -62,11 +62,12 @@ class ServiceSettings(BaseSettings):
         " inbox skips.",
     )
     consumer_fetch_wait_ms: int = Field(
-        25,
+        100,
         ge=0,
         description="How long the broker may hold a fetch to gather more records (up to"
-        " KATFLOW_CONSUMER_FETCH_MIN_BYTES): under load, fewer and fuller fetches; when quiet, at most"
-        " this much added latency per hop.",
+        " KATFLOW_CONSUMER_FETCH_MIN_BYTES): at most this much added latency per hop. Every fetch"
+        " names every assigned partition, so a shorter wait costs CPU whether or not records flow:"
+        " an idle stack used ~195 ms of CPU per second at 25 ms, ~76 at 100 (docs/benchmarks.md).",
     )
     consumer_fetch_min_bytes: int = Field(
         16384, ge=1, description="Bytes a fetch waits for (at most KATFLOW_CONSUMER_FETCH_WAIT_MS)."
