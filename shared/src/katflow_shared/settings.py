@@ -67,7 +67,7 @@ class ServiceSettings(BaseSettings):
         description="How long the broker may hold a fetch to gather more records (up to"
         " KATFLOW_CONSUMER_FETCH_MIN_BYTES): at most this much added latency per hop. Every fetch"
         " names every assigned partition, so a shorter wait costs CPU whether or not records flow:"
-        " an idle stack used ~195 ms of CPU per second at 25 ms, ~76 at 100 (docs/benchmarks.md).",
+        " an idle stack used ~200 ms of CPU per second at 25 ms, ~80 at 100 (docs/benchmarks.md).",
     )
     consumer_fetch_min_bytes: int = Field(
         16384, ge=1, description="Bytes a fetch waits for (at most KATFLOW_CONSUMER_FETCH_WAIT_MS)."
