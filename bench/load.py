@@ -77,6 +77,10 @@ class IntakeTap:
             group_id=f"bench-intake-tap-{uuid.uuid4()}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            # it reads the records' own timestamps, so it may fetch in batches: answered at each
+            # record (aiokafka's default), its fetches cost the shared broker as much as a service's
+            fetch_max_wait_ms=200,  # well inside a phase's drain: the last records are in by then
+            fetch_min_bytes=64 * 1024,
         )
         self._task: asyncio.Task[None] | None = None
 
