@@ -74,6 +74,15 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
+def loop_baseline(report: dict[str, Any], field: str) -> float | None:
+    """A figure of the consume → transaction → produce baseline (records_per_second,
+    cpu_ms_per_record): the mean of its runs before and after the phases, which it brackets (the
+    VM's speed drifts over minutes); only the first in runs from before the second was measured."""
+    runs = (report.get("baselines", {}), report.get("baselines_after", {}))
+    values = [float(v) for b in runs if (v := b.get("consume_txn_produce", {}).get(field))]
+    return sum(values) / len(values) if values else None
+
+
 @dataclass(frozen=True)
 class Exactness:
     """Per-key delivery counts against what was expected: missing keys are lost, extra ones duplicated."""

@@ -15,6 +15,7 @@ from bench.stats import (
     cpu_ms_per_event,
     fmt_ratio,
     fmt_seconds,
+    loop_baseline,
     p99_by_window,
     percentile,
     rate,
@@ -195,3 +196,22 @@ def test_render_shows_the_worst_window_and_how_many_passed_one_second() -> None:
     [row] = [line for line in text.splitlines() if "1080 ms (+15 s)" in line]
     assert row.split()[-1] == "1"  # one window at or over a second
     assert "ack p99 per" not in render(_report(p99=0.5, events=40.0, loop=100.0))  # older JSON: no section
+
+
+def test_the_loop_baseline_is_the_mean_of_its_runs_before_and_after_the_phases() -> None:
+    report = _report(p99=0.5, events=40.0, loop=100.0)
+    assert loop_baseline(report, "records_per_second") == 100.0  # a run from before the second baseline
+    report["baselines_after"] = {
+        "consume_txn_produce": {"records": 1, "record_bytes": 600, "records_per_second": 140.0}
+    }
+    assert loop_baseline(report, "records_per_second") == 120.0
+    report["ratios"] = {
+        "events_vs_consume_txn_produce": ratio(40.0, 120.0),
+        "events_vs_consume_txn_produce_before": ratio(40.0, 100.0),
+        "events_vs_consume_txn_produce_after": ratio(40.0, 140.0),
+    }
+    verdicts = {label: (ok, measured) for label, ok, measured in targets(report)}
+    ok, measured = verdicts["throughput ≥ 30% of consume→txn→produce"]
+    assert ok is True and "33%" in measured and "40% and 29% against each" in measured
+    text = render(report)
+    assert "produce, after the run" in text and "before / after: 40% / 29%" in text
