@@ -39,7 +39,7 @@ from .load import (
 )
 from .profiles import Profile
 from .stack import BenchStack, make_bench_stack
-from .stats import Exactness, Summary, cpu_ms_per_event, loop_baseline, ratio
+from .stats import Exactness, Summary, cpu_ms_per_event, loop_baseline, loop_runs, ratio
 
 SCALED = ("scheduling", "notifications")
 
@@ -469,10 +469,11 @@ def ratios(report: dict[str, Any]) -> dict[str, float | None]:
     loop = loop_baseline(report, "records_per_second")
     raw = base.get("raw_kafka", {}).get("records_per_second")
     events = sat.get("events_per_second")
+    before, after = loop_runs(report, "records_per_second")
     out = {
         "events_vs_consume_txn_produce": ratio(events, loop),
-        "events_vs_consume_txn_produce_before": ratio(events, _loop(base)),
-        "events_vs_consume_txn_produce_after": ratio(events, _loop(report.get("baselines_after", {}))),
+        "events_vs_consume_txn_produce_before": ratio(events, before),
+        "events_vs_consume_txn_produce_after": ratio(events, after),
         "events_vs_raw_kafka": ratio(sat.get("events_per_second"), raw),
         "deliveries_vs_consume_txn_produce": ratio(sat.get("deliveries_per_second"), loop),
         "scaled_events_vs_consume_txn_produce": ratio(scaled.get("events_per_second"), loop),
@@ -482,11 +483,6 @@ def ratios(report: dict[str, Any]) -> dict[str, float | None]:
         ),
     }
     return {k: (round(v, 4) if v is not None else None) for k, v in out.items()}
-
-
-def _loop(baselines: dict[str, Any]) -> float | None:
-    rate = baselines.get("consume_txn_produce", {}).get("records_per_second")
-    return float(rate) if rate else None
 
 
 def _say_phase(p: dict[str, Any]) -> None:

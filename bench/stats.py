@@ -74,12 +74,18 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
-def loop_baseline(report: dict[str, Any], field: str) -> float | None:
+def loop_runs(report: dict[str, Any], field: str) -> tuple[float | None, float | None]:
     """A figure of the consume → transaction → produce baseline (records_per_second,
-    cpu_ms_per_record): the mean of its runs before and after the phases, which it brackets (the
-    VM's speed drifts over minutes); only the first in runs from before the second was measured."""
+    cpu_ms_per_record) in its run before the phases and in its run after them (None where it did
+    not run: skipped, or a run from before the second was measured)."""
     runs = (report.get("baselines", {}), report.get("baselines_after", {}))
-    values = [float(v) for b in runs if (v := b.get("consume_txn_produce", {}).get(field))]
+    values = [b.get("consume_txn_produce", {}).get(field) for b in runs]
+    return (float(values[0]) if values[0] else None, float(values[1]) if values[1] else None)
+
+
+def loop_baseline(report: dict[str, Any], field: str) -> float | None:
+    """``loop_runs``' mean: the two runs bracket the phases, and the VM's speed drifts over minutes."""
+    values = [v for v in loop_runs(report, field) if v is not None]
     return sum(values) / len(values) if values else None
 
 
