@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from katflow_scheduling.adapters.postgres_course import ensure_course
+from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
 from katflow_scheduling.domain.visits import (
     BookIn,
     CancelIn,
@@ -179,3 +179,14 @@ async def test_concurrent_preparations_never_double_book_rooms_or_clinicians(h: 
         " AND (a.clinician_id = b.clinician_id OR a.room_id = b.room_id)"
     )
     assert overlaps == 0
+
+
+async def test_a_course_created_by_its_first_event_has_the_plan_its_rows_give(h: Harness) -> None:
+    """The plan ``ensure_course`` returns for a course it created (without reading it back) is the
+    one ``load_plan`` reads; a course that existed gives none, and is not changed."""
+    course_id, patient_id = uuid.uuid4(), uuid.uuid4()
+    async with h.pool.acquire() as conn:
+        created = await ensure_course(conn, course_id, patient_id, "America/Chicago")
+        assert created is not None and created == await load_plan(conn, course_id)
+        assert await ensure_course(conn, course_id, uuid.uuid4(), "Europe/Madrid") is None
+        assert await load_plan(conn, course_id) == created

@@ -23,14 +23,22 @@ from ..domain.reservations import Reservation
 RESERVING_SQL = [s.value for s in RESERVING]
 
 
-async def ensure_course(conn: asyncpg.Connection, course_id: UUID, patient_id: UUID, zone: str) -> None:
-    await conn.execute(
+async def ensure_course(
+    conn: asyncpg.Connection, course_id: UUID, patient_id: UUID, zone: str
+) -> CoursePlan | None:
+    """Create the course unless it exists: the new course's plan (nothing given or booked yet, so
+    nothing to read back), or None when it existed (``load_plan`` reads it)."""
+    row = await conn.fetchrow(
         "INSERT INTO courses(id, patient_id, patient_time_zone) VALUES ($1, $2, $3)"
-        " ON CONFLICT (id) DO NOTHING",
+        " ON CONFLICT (id) DO NOTHING"
+        " RETURNING id, patient_id, patient_time_zone, status, route, protocol_version, 0 AS doses,"
+        " NULL::timestamptz AS last_dose_at, '{}'::date[] AS days, false AS outstanding,"
+        " false AS last_held, false AS open_dosing",
         course_id,
         patient_id,
         zone,
     )
+    return None if row is None else _plan(row)
 
 
 async def lock_course(conn: asyncpg.Connection, course_id: UUID, with_timers: bool = True) -> CoursePlan:
@@ -61,6 +69,10 @@ async def load_plan(conn: asyncpg.Connection | asyncpg.Pool, course_id: UUID) ->
     )
     if row is None:
         raise RuleViolation(["course_id"], "course_not_found", f"no course {course_id}", 404)
+    return _plan(row)
+
+
+def _plan(row: asyncpg.Record) -> CoursePlan:
     return CoursePlan(
         id=row["id"],
         patient_id=row["patient_id"],

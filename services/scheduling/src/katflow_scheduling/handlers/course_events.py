@@ -38,9 +38,9 @@ class CourseEvents:
     deps: Deps
 
     async def on_consultation_requested(self, event: ConsultationRequested, ctx: HandlerContext) -> None:
-        await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
-        plan = await store.load_plan(ctx.conn, event.course_id)
-        await self._book_consultation(plan, ctx)
+        zone = event.patient_time_zone
+        plan = await store.ensure_course(ctx.conn, event.course_id, event.patient_id, zone)
+        await self._book_consultation(plan or await store.load_plan(ctx.conn, event.course_id), ctx)
 
     async def on_preparation_completed(self, event: PreparationCompleted, ctx: HandlerContext) -> None:
         await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
