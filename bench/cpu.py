@@ -9,6 +9,8 @@ PostgreSQL's background writers and the Kafka broker are shared with whatever el
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -57,3 +59,19 @@ def snapshot(services: dict[str, list[int]], sink_pid: int | None, db_prefix: st
 def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds used between two snapshots (a process that appeared counts from zero)."""
     return {k: max(0.0, after.get(k, 0.0) - before.get(k, 0.0)) for k in after}
+
+
+def speed_probe(rounds: int = 5, steps: int = 200_000) -> float:
+    """Milliseconds a fixed pure-Python loop takes here now, the median of ``rounds`` (lower is
+    faster): the VM's speed at a phase's edge, taken while nothing of the run is busy. This VM runs
+    the same code 30–50 % slower in some minutes than in others, and a ratio between numbers
+    measured minutes apart mixes the two (the baselines before and after the phases, saturation in
+    between); the probe says whether they ran at the same speed."""
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        total = 0
+        for i in range(steps):
+            total += i * i % 7
+        times.append(time.perf_counter() - t)
+    return round(1000 * statistics.median(times), 1)

@@ -278,6 +278,7 @@ def render(report: dict[str, Any]) -> str:
         f"  scale-out: requests/s with 2 replicas ÷ 1 replica    {r.get('scale_out_requests')}",
         f"  CPU per baseline record ÷ CPU per pipeline event    {fmt_ratio(ratio(per_record, per_event))}"
         f"   ({_ms(per_record)} ÷ {_ms(per_event)}, saturation, harness aside)",
+        *_speed(report),
         "",
         "CHECKS",
         f"  staff alerts {report.get('staff_alerts')}, dead letters {report.get('dead_letters')}, "
@@ -311,6 +312,26 @@ def _loop_runs(report: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     after = report.get("baselines_after", {}).get("consume_txn_produce")
     runs = [("", report["baselines"]["consume_txn_produce"])]
     return runs + [(", after the run", after)] if after else runs
+
+
+def _speed(report: dict[str, Any]) -> list[str]:
+    """The VM's speed probe at each phase's edge, each against the baselines' (runs from before the
+    twelfth round have none): a ratio between a baseline and a phase that ran at different speeds
+    says as much about the VM as about the pipeline."""
+    probes: dict[str, float] = report.get("speed_probe_ms") or {}
+    if not probes:
+        return []
+    base = [v for k, v in probes.items() if k in ("baselines", "baselines_after")]
+    ref = sum(base) / len(base) if base else None
+
+    def cell(name: str, ms: float) -> str:
+        if ref is None or name in ("baselines", "baselines_after"):
+            return f"{name} {ms:g}"
+        return f"{name} {ms:g} ({100 * (ms / ref - 1):+.0f} %)"
+
+    cells = ", ".join(cell(k, v) for k, v in probes.items())
+    label = "VM speed probe, ms of a fixed Python loop (lower is faster; % against the baselines')"
+    return [f"  {label}: {cells}"]
 
 
 def _ms(value: float | None) -> str:

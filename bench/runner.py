@@ -313,9 +313,12 @@ async def run(
         "infrastructure": {"kafka_bootstrap": kafka, "postgresql": await postgres_version(pg_admin_dsn)},
         "service_env": dict(service_env or {}),
     }
+    probes: dict[str, float] = {}  # the VM's speed at each phase's edge (cpu.speed_probe)
+    report["speed_probe_ms"] = probes
     if "baselines" in skip:
         report["baselines"] = {}
     else:
+        probes["baselines"] = cpu.speed_probe()
         base = await run_baselines(profile, kafka, pg_admin_dsn)
         report["baselines"] = {k: v.as_json() for k, v in base.items()}
 
@@ -379,6 +382,7 @@ async def run(
             async def run_phase(name: str, per_second: float | None) -> None:
                 loop = "closed loop" if per_second is None else f"open loop at {per_second:g} requests/s"
                 say(f"{name}: {loop}")
+                probes[name] = cpu.speed_probe()  # the stack idle: the last phase drained
                 result, profiled = await measured_phase(
                     stack, client, tracker, intake_tap, profile, name, per_second, spy_dir
                 )
@@ -443,6 +447,7 @@ async def run(
         # again at the end, the stacks gone: the VM's speed drifts over minutes, and the phases ran
         # between the two; the ratio is taken against their mean, and against each (report)
         say("the consume → transaction → produce baseline again, after the run")
+        probes["baselines_after"] = cpu.speed_probe()
         after = await run_baselines(profile, kafka, pg_admin_dsn, raw_too=False)
         report["baselines_after"] = {k: v.as_json() for k, v in after.items()}
     report["phases"] = phases

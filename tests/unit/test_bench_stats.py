@@ -215,3 +215,11 @@ def test_the_loop_baseline_is_the_mean_of_its_runs_before_and_after_the_phases()
     assert ok is True and "33%" in measured and "40% and 29% against each" in measured
     text = render(report)
     assert "produce, after the run" in text and "before / after: 40% / 29%" in text
+
+
+def test_render_shows_the_vm_speed_at_each_phase_against_the_baselines() -> None:
+    report = _report(p99=0.5, events=40.0, loop=100.0)
+    assert "VM speed probe" not in render(report)  # older JSON: no probe
+    report["speed_probe_ms"] = {"baselines": 30.0, "saturation": 39.0, "fixed": 33.0, "baselines_after": 30.0}
+    [line] = [line for line in render(report).splitlines() if "VM speed probe" in line]
+    assert "baselines 30, saturation 39 (+30 %), fixed 33 (+10 %), baselines_after 30" in line
