@@ -88,12 +88,15 @@ def test_composed_statements_number_their_parameters_without_gaps_or_clashes() -
     audited = audit.entry("notifications", None, "message.sent", resource={"delivery_id": delivery_id})
     announced = (str(uuid.uuid4()), "topic", "key", "[]", b"{}")
     feed = asyncio.run(PostgresFeed().send(Outbound(delivery_id, "staff-1", Rendered("subject", "text"))))
+    email = deliveries.Accepted(delivery_id, Receipt("<id@katflow>"), now, audited, announced)
     for receipt in (Receipt("<id@katflow>"), feed):  # an email's settle, and one with the feed item
         for event in (None, announced):  # an integrator webhook's has no event
-            writes, head = deliveries.settled(delivery_id, receipt, now, audited, event, RELAY.wake())
-            notify, _ = resolved(writes.wakes, in_process=False)
-            statement, args = composed(writes.parts, [*writes.results, *notify], head)
-            assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))
+            accepted = deliveries.Accepted(delivery_id, receipt, now, audited, event)
+            for batch in ([accepted], [accepted, email]):  # alone, and sharing the statement
+                writes, head = deliveries.settled(batch, RELAY.wake())
+                notify, _ = resolved(writes.wakes, in_process=False)
+                statement, args = composed(writes.parts, [*writes.results, *notify], head)
+                assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))
 
 
 def test_composed_statements_carry_values_only_as_parameters() -> None:

@@ -303,66 +303,75 @@ async def record_attempt(
     return attempt
 
 
-# The attempt counted and logged, sending → sent (or delivered), the audit record, NotificationSent
-# in the outbox and what the channel itself writes (a staff feed item): one statement, so one round
-# trip between a provider's acceptance and the delivery being marked sent (the one window in which a
-# crash re-sends a message). A provider callback may already have moved the delivery on: its verdict
-# is kept and only the provider id and sent time are filled in. ``prior`` locks the row first so the
-# status it reports is the one being replaced. The head of ``db.composed``: parameters $1..$4.
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery a provider accepted, to be settled: the receipt and when, its audit record
+    (``audit.entry`` values) and, unless None, its NotificationSent (``outbox.values``)."""
+
+    delivery_id: UUID
+    receipt: Receipt
+    at: datetime
+    audited: tuple[object, ...]
+    announced: tuple[object, ...] | None
+
+
+# For each accepted delivery: the attempt counted and logged, sending → sent (or delivered), the
+# audit record, NotificationSent in the outbox and what the channel itself writes (a staff feed
+# item) — for all of them in one statement, so one round trip between a provider's acceptance and
+# the delivery being marked sent (the one window in which a crash re-sends a message). A provider
+# callback may already have moved a delivery on: its verdict is kept and only the provider id and
+# sent time are filled in. ``prior`` locks the rows first (in id order, so two statements never wait
+# on each other) so the status it reports is the one being replaced. The head of ``db.composed``:
+# parameters $1..$4, one array element per delivery.
 _SETTLE_SENT = """
-prior AS (
-  SELECT id, status FROM deliveries WHERE id = $1 FOR UPDATE
+accepted AS (
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[])
+    AS a(id, status, provider_id, at)
+), prior AS (
+  SELECT d.id, d.status FROM deliveries d JOIN accepted a ON a.id = d.id ORDER BY d.id FOR UPDATE OF d
+), moving AS (
+  SELECT a.*, p.status = 'sending' AS moved FROM prior p JOIN accepted a ON a.id = p.id
 ), settled AS (
   UPDATE deliveries d SET
     attempts = d.attempts + 1,
-    status = CASE WHEN prior.status = 'sending' THEN $2 ELSE d.status END,
-    provider_id = CASE WHEN prior.status = 'sending' THEN $3 ELSE COALESCE(d.provider_id, $3) END,
-    sent_at = CASE WHEN prior.status = 'sending' THEN $4 ELSE COALESCE(d.sent_at, $4) END,
-    last_error = CASE WHEN prior.status = 'sending' THEN NULL ELSE d.last_error END,
-    reason = CASE WHEN prior.status = 'sending' THEN NULL ELSE d.reason END,
-    delivered_at = CASE WHEN prior.status = 'sending' AND $2 = 'delivered' THEN $4 ELSE d.delivered_at END,
-    updated_at = CASE WHEN prior.status = 'sending' THEN $4 ELSE d.updated_at END
-  FROM prior WHERE d.id = prior.id
-  RETURNING d.attempts, prior.status = 'sending' AS moved
+    status = CASE WHEN m.moved THEN m.status ELSE d.status END,
+    provider_id = CASE WHEN m.moved THEN m.provider_id ELSE COALESCE(d.provider_id, m.provider_id) END,
+    sent_at = CASE WHEN m.moved THEN m.at ELSE COALESCE(d.sent_at, m.at) END,
+    last_error = CASE WHEN m.moved THEN NULL ELSE d.last_error END,
+    reason = CASE WHEN m.moved THEN NULL ELSE d.reason END,
+    delivered_at = CASE WHEN m.moved AND m.status = 'delivered' THEN m.at ELSE d.delivered_at END,
+    updated_at = CASE WHEN m.moved THEN m.at ELSE d.updated_at END
+  FROM moving m WHERE d.id = m.id
+  RETURNING d.id, d.attempts, m.provider_id, m.at
 ), logged AS (
   INSERT INTO delivery_attempts(delivery_id, attempt, attempted_at, outcome, error_code, provider_id)
-  SELECT $1, attempts, $4, 'accepted', NULL, $3 FROM settled
+  SELECT id, attempts, at, 'accepted', NULL, provider_id FROM settled
 )"""
-_MOVED: Part = ("(SELECT moved FROM settled)", ())
+_SETTLED: Part = ("(SELECT count(*) FROM settled)", ())
 
 
-async def settle_sent(
-    pool: asyncpg.Pool,
-    delivery_id: UUID,
-    receipt: Receipt,
-    now: datetime,
-    audited: Sequence[object],
-    announced: Sequence[object] | None,
-    relay: Wake,
-) -> bool:
-    """Record the accepted attempt, move sending → sent (or delivered), append the audit record
-    (``audit.entry`` values), unless None the event (``outbox.values``, the ``relay`` woken:
-    ``Emitter.wake``) and the receipt's own writes — in one statement and transaction of its own.
-    False when a provider callback had already moved the delivery on (its verdict is kept, the
-    provider id recorded)."""
-    writes, head = settled(delivery_id, receipt, now, audited, announced, relay)
-    return bool(await writes.run(pool, head))
+async def settle_sent(pool: asyncpg.Pool, accepted: Sequence[Accepted], relay: Wake) -> int:
+    """Settle ``accepted`` (see ``_SETTLE_SENT``; the ``relay`` woken for their events:
+    ``Emitter.wake``) in one statement and transaction of its own; how many were found."""
+    writes, head = settled(accepted, relay)
+    return int(await writes.run(pool, head))
 
 
-def settled(
-    delivery_id: UUID,
-    receipt: Receipt,
-    now: datetime,
-    audited: Sequence[object],
-    announced: Sequence[object] | None,
-    relay: Wake,
-) -> tuple[Writes, Part]:
+def settled(accepted: Sequence[Accepted], relay: Wake) -> tuple[Writes, Part]:
     """``settle_sent``'s statement: (the writes, their head for ``db.composed``)."""
-    status = st.DELIVERED if receipt.delivered else st.SENT
-    head = (_SETTLE_SENT, (delivery_id, status, receipt.provider_id, now))
-    writes = Writes([(audit.INSERT, audited), *receipt.writes], [_MOVED])
-    if announced is not None:
-        writes += Writes([(outbox.INSERT, announced)], wakes=[relay])
+    head = (
+        _SETTLE_SENT,
+        (
+            [a.delivery_id for a in accepted],
+            [st.DELIVERED if a.receipt.delivered else st.SENT for a in accepted],
+            [a.receipt.provider_id for a in accepted],
+            [a.at for a in accepted],
+        ),
+    )
+    parts = [*((audit.INSERT, a.audited) for a in accepted), *(w for a in accepted for w in a.receipt.writes)]
+    writes = Writes(parts, [_SETTLED])
+    if events := [a.announced for a in accepted if a.announced is not None]:
+        writes += Writes([outbox.rows(events)], wakes=[relay])
     return writes, head
 
 

@@ -3,7 +3,7 @@ the outbox (same transaction), and the fallback to the next channel or a staff t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,22 +15,25 @@ from katflow_shared.contracts import NotificationFailed, NotificationSent
 from katflow_shared.messaging.emitter import Emitter
 
 from ..adapters import postgres_deliveries as store
-from ..adapters.postgres_deliveries import Delivery
+from ..adapters.postgres_deliveries import Accepted, Delivery
 from ..domain import status as st
 from ..domain.catalogue import lookup, next_channel
 from ..ports import Receipt
 from .planning import Planner
+from .settling import Settler
 
 
 @dataclass(frozen=True)
 class Outcomes:
     planner: Planner
     emitter: Emitter
+    settler: Settler = field(default_factory=Settler)
 
     async def sent(self, pool: asyncpg.Pool, d: Delivery, receipt: Receipt, now: datetime) -> None:
         """The delivery is settled as sent, with the attempt, its audit record, NotificationSent (not
         for integrator webhooks, which are themselves the integrator's copy) and the channel's own
-        writes (a staff feed item), in one statement and transaction of its own."""
+        writes (a staff feed item), in one statement and transaction of its own — shared with the
+        deliveries accepted meanwhile (``Settler``)."""
         announced = None
         if d.audience != "integrator":
             event = NotificationSent(
@@ -43,7 +46,7 @@ class Outcomes:
             )
             announced = self.emitter.outbox_values(event)
         audited = self._entry(d, "sent", receipt.provider_id)
-        await store.settle_sent(pool, d.id, receipt, now, audited, announced, self.emitter.wake)
+        await self.settler.settle(pool, Accepted(d.id, receipt, now, audited, announced), self.emitter.wake)
 
     async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
         if await store.finish_unsent(conn, d.id, st.FAILED, code, now):
