@@ -7,15 +7,15 @@ on the machine, so the sink's stamps and the load generator's 202 stamps compare
 
 Its SMTP is its own (``SinkSession``, an ``asyncio.Protocol``) rather than aiosmtpd's, because the
 sink shares the two cores with what it measures, and in production the relay is another machine:
-aiosmtpd took ~0.5 ms of CPU per message here (a coroutine, a stream read and a drained write per
-command line), a protocol that parses the bytes it is handed and answers with one write ~0.1 ms
-(twelfth round). It speaks what a relay speaks to the services' client (aiosmtplib, unchanged):
-the greeting, EHLO/HELO with the extensions aiosmtpd advertised here (SIZE, 8BITMIME; not HELP), MAIL,
-RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT, and 5xx replies to commands out of order or
-unknown; commands sent ahead (pipelined) are answered in order. Like ``katflow_tools.smtp_sink``
-(aiosmtpd, whose semantics are untouched and which the tests use), but it keeps only what a
-benchmark needs: no message is parsed beyond its Subject and nothing is written per message but one
-line.
+aiosmtpd took 0.34–0.40 ms of CPU per message here (a coroutine, a stream read and a drained write
+per command line), a protocol that parses the bytes it is handed and answers with one write
+0.06–0.08 ms (twelfth round; docs/benchmarks.md). It speaks what a relay speaks to the services'
+client (aiosmtplib, unchanged): the greeting, EHLO/HELO with the extensions aiosmtpd advertised
+here (SIZE, 8BITMIME; not HELP), MAIL, RCPT, DATA with dot-unstuffing, RSET, NOOP, QUIT, and 5xx
+replies to commands out of order or unknown; commands sent ahead (pipelined) are answered in order.
+Like ``katflow_tools.smtp_sink`` (aiosmtpd, whose semantics are untouched and which the tests use),
+but it keeps only what a benchmark needs: no message is parsed beyond its Subject and nothing is
+written per message but one line.
 """
 
 from __future__ import annotations
