@@ -223,3 +223,18 @@ def test_render_shows_the_vm_speed_at_each_phase_against_the_baselines() -> None
     report["speed_probe_ms"] = {"baselines": 30.0, "saturation": 39.0, "fixed": 33.0, "baselines_after": 30.0}
     [line] = [line for line in render(report).splitlines() if "VM speed probe" in line]
     assert "baselines 30, saturation 39 (+30 %), fixed 33 (+10 %), baselines_after 30" in line
+
+
+def test_no_throughput_verdict_when_the_baselines_two_runs_disagree() -> None:
+    """A stalled or drifting baseline run: the mean of the two decides nothing."""
+    report = _report(p99=0.5, events=40.0, loop=50.0)  # the first run stalled at 50 records/s
+    report["baselines_after"] = {
+        "consume_txn_produce": {"records": 1, "record_bytes": 600, "records_per_second": 130.0}
+    }
+    report["ratios"] = {"events_vs_consume_txn_produce": ratio(40.0, 90.0)}
+    verdicts = {label: (ok, measured) for label, ok, measured in targets(report)}
+    ok, measured = verdicts["throughput ≥ 30% of consume→txn→produce"]
+    assert ok is None and "differ 2.6×: no verdict" in measured
+    report["baselines_after"]["consume_txn_produce"]["records_per_second"] = 60.0  # within the spread
+    ok, _ = {label: (ok, m) for label, ok, m in targets(report)}["throughput ≥ 30% of consume→txn→produce"]
+    assert ok is True
