@@ -35,9 +35,9 @@ def counted_statements(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     settle = store.settle_sent
 
-    async def counting(pool: asyncpg.Pool, accepted: Sequence[Accepted], relay: Any) -> int:
+    async def counting(pool: asyncpg.Pool, accepted: Sequence[Accepted], relay: Any) -> None:
         sizes.append(len(accepted))
-        return await settle(pool, accepted, relay)
+        await settle(pool, accepted, relay)
 
     monkeypatch.setattr(store, "settle_sent", counting)
     return sizes

@@ -347,14 +347,13 @@ accepted AS (
   INSERT INTO delivery_attempts(delivery_id, attempt, attempted_at, outcome, error_code, provider_id)
   SELECT id, attempts, at, 'accepted', NULL, provider_id FROM settled
 )"""
-_SETTLED: Part = ("(SELECT count(*) FROM settled)", ())
 
 
-async def settle_sent(pool: asyncpg.Pool, accepted: Sequence[Accepted], relay: Wake) -> int:
+async def settle_sent(pool: asyncpg.Pool, accepted: Sequence[Accepted], relay: Wake) -> None:
     """Settle ``accepted`` (see ``_SETTLE_SENT``; the ``relay`` woken for their events:
-    ``Emitter.wake``) in one statement and transaction of its own; how many were found."""
+    ``Emitter.wake``) in one statement and transaction of its own."""
     writes, head = settled(accepted, relay)
-    return int(await writes.run(pool, head))
+    await writes.run(pool, head)
 
 
 def settled(accepted: Sequence[Accepted], relay: Wake) -> tuple[Writes, Part]:
@@ -369,7 +368,7 @@ def settled(accepted: Sequence[Accepted], relay: Wake) -> tuple[Writes, Part]:
         ),
     )
     parts = [*((audit.INSERT, a.audited) for a in accepted), *(w for a in accepted for w in a.receipt.writes)]
-    writes = Writes(parts, [_SETTLED])
+    writes = Writes(parts)
     if events := [a.announced for a in accepted if a.announced is not None]:
         writes += Writes([outbox.rows(events)], wakes=[relay])
     return writes, head
