@@ -296,6 +296,11 @@ def render(report: dict[str, Any]) -> str:
         f"  every request's emails arrived before the final count: {report.get('all_delivered_before_count')}"
         " (undelivered = still missing then: late, or lost; a drained run tells them apart)",
     ]
+    if full := report.get("calendar_full"):
+        lines.append(
+            f"  [FAIL] the bench clinic's calendar filled up: {full} bookings waitlisted, so requests"
+            " stopped completing (undelivered counts them); enlarge bench.stack.bench_clinic"
+        )
     for label, met, measured in targets(report):
         verdict = "n/a " if met is None else ("PASS" if met else "FAIL")
         lines.append(f"  [{verdict}] {label}: {measured}")

@@ -380,6 +380,9 @@ async def run(
             say(f"idle: {report['idle']['total_ms_per_second']} ms of CPU per second with nothing to do")
 
             async def run_phase(name: str, per_second: float | None) -> None:
+                if tracker.calendar_full:
+                    say(f"{name}: skipped — the bench clinic's calendar is full")
+                    return
                 loop = "closed loop" if per_second is None else f"open loop at {per_second:g} requests/s"
                 say(f"{name}: {loop}")
                 probes[name] = cpu.speed_probe()  # the stack idle: the last phase drained
@@ -389,6 +392,11 @@ async def run(
                 phases[name] = phase_json(result, exactness(tracker, tracker.of(name)))
                 hot.update({f"{name}:{k}": v for k, v in profiled.items()})
                 _say_phase(phases[name])
+                if tracker.calendar_full:
+                    say(
+                        f"  the bench clinic's calendar filled up in {name}: {tracker.calendar_full}"
+                        " bookings waitlisted; from then on no request completes"
+                    )
 
             # saturation first: it finds the capacity the sustainable-rate phase is set from
             if "saturation" not in skip:
@@ -416,6 +424,7 @@ async def run(
             say("final count: waiting for every request's emails, then for any duplicate")
             all_drained = await drain_all(tracker, list(phases), profile.final_drain_seconds)
             report["all_delivered_before_count"] = all_drained
+            report["calendar_full"] = tracker.calendar_full
             await asyncio.sleep(3)  # anything sent twice would arrive now
             await tracker.stop()
             for phase in phases:

@@ -142,10 +142,16 @@ def bench_api_key() -> tuple[str, str]:
 
 
 def bench_clinic(path: Path) -> Path:
-    """The default clinic with 21 more consultants (24) and a 366-day horizon, written to ``path``."""
+    """The default clinic with 21 more consultants (24), a 366-day horizon and open at weekends too,
+    written to ``path``: ~70,000 consultation slots. A long profile on a fast machine sends ~50,000
+    requests, as many as the weekdays alone hold; once the calendar is full every booking is
+    waitlisted and no request completes (the run says so: ``Tracker.calendar_full``). Weekends add
+    days, not bookings per day, so a booking's search reads as many bookings as before."""
     clinic = json.loads(DEFAULT_CLINIC.read_text())
     clinic["version"] += "+bench"
     clinic["booking_horizon_days"] = 366
+    hours = clinic["opening_hours"]["mon"]
+    clinic["opening_hours"] |= {"sat": hours, "sun": hours}
     clinic["clinicians"] += [
         {"id": f"cons-{i:02d}", "display_name": f"Consultant {i}", "roles": ["consultation"]}
         for i in range(4, 25)

@@ -1,15 +1,21 @@
 """The benchmark harness's own parsing: the SMTP sink's subject reader and the load generator's
-HTTP/1.1 response reader (both replaced library code to keep the harness off the measured CPUs)."""
+HTTP/1.1 response reader (both replaced library code to keep the harness off the measured CPUs);
+the tracker's view of a full calendar, and the bench clinic's size."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
 from bench.http1 import _response
-from bench.sink import subject_of
+from bench.load import ACK, CALENDAR_FULL, Request, Tracker, drain
+from bench.sink import SinkReader, subject_of
+from bench.stack import bench_clinic
 
 
 def _message(subject: str) -> bytes:
@@ -62,3 +68,37 @@ def test_a_response_cut_short_or_without_length_is_an_error() -> None:
         _read(b"HTTP/1.1 202 Accepted\r\nContent-Length: 10\r\n\r\n{}")
     with pytest.raises(ValueError):
         _read(b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+
+
+def _tracker(tmp_path: Path, lines: str) -> Tracker:
+    path = tmp_path / "mail.tsv"
+    path.write_text(lines)
+    tracker = Tracker(SinkReader(path))
+    tracker.add(Request("saturation", 1, "a@example.org"))
+    tracker.absorb(tracker.mail.poll())
+    return tracker
+
+
+def test_a_full_calendar_ends_the_wait_for_requests_that_cannot_complete(tmp_path: Path) -> None:
+    """Once a booking is waitlisted its request never gets a confirmation: waiting out the final
+    drain's five minutes measured nothing (a long profile on a fast VM did, thirteenth round)."""
+    mail = f"1.0\ta@example.org\t{ACK}\n1.1\tstaff@clinic.example\t{CALENDAR_FULL}\n"
+    waitlisted = _tracker(tmp_path, mail)
+    started = time.monotonic()
+    assert asyncio.run(drain(waitlisted, "saturation", 30)) is False
+    assert time.monotonic() - started < 5
+    assert waitlisted.calendar_full == 1
+
+    late = _tracker(tmp_path, f"1.0\ta@example.org\t{ACK}\n")
+    assert asyncio.run(drain(late, "saturation", 0.3)) is False
+    assert late.calendar_full == 0
+
+
+def test_the_bench_clinic_holds_a_long_profile_on_a_fast_machine(tmp_path: Path) -> None:
+    """~50,000 requests filled the weekday-only calendar (24 × 261 days × 8 hours = 50,112)."""
+    clinic = json.loads(bench_clinic(tmp_path / "clinic.json").read_text())
+    days_open = len(clinic["opening_hours"])
+    consultants = sum("consultation" in c["roles"] for c in clinic["clinicians"])
+    hours = 8  # 09:00-17:00, 60-minute consultations
+    assert days_open == 7
+    assert consultants * clinic["booking_horizon_days"] * hours > 65_000
