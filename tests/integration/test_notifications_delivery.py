@@ -186,6 +186,7 @@ class Harness:
 async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]:
     async with scratch_database(infra.pg_admin_dsn, "notif_it") as db:
         pool = await create_pool(db.dsn, 6)
+        queue_pool = await create_pool(db.dsn, 2, generic_plans=True)  # claims and settles, as deployed
         sink = SmtpSink().start()
         provider = FakeProvider().start()
         try:
@@ -215,7 +216,7 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 **overrides,
             )
             clock = FixedClock(overrides.pop("start", MONDAY_10_CHICAGO))
-            runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+            runtime = Runtime(settings, pool, None, Emitter(settings), clock, queue_pool)
             templates = bootstrap.default_registry(settings.default_locale)
             planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
             reminders: Reminders = bootstrap.reminders(settings, planner, clock)
@@ -241,6 +242,7 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
             for close in dispatcher.on_close:
                 await close()
         finally:
+            await queue_pool.close()
             await pool.close()
             sink.stop()
             provider.stop()

@@ -129,3 +129,18 @@ async def test_alone_a_delivery_is_settled_at_once_in_a_statement_of_its_own(
         await h.dispatcher.outcomes.sent(h.pool, d, await receipt(d), h.clock.now())
     assert sizes == [1, 1, 1]
     assert {r["status"] for r in await h.deliveries()} <= {"sent", "delivered"}
+
+
+async def test_claims_and_settles_run_on_generic_plans(h: Harness) -> None:
+    """The dispatcher's queue statements run on sessions that plan each statement once
+    (db.GENERIC_PLANS) — the harness's runtime has that pool, as a deployed one does — and every
+    other test in this module and test_notifications_delivery claims and settles through it."""
+    queue = h.dispatcher.runtime.queue
+    assert queue is not h.pool
+    claimed = await claimed_staff_deliveries(h)
+    sends = {d.id: await receipt(d) for d in claimed}
+    await asyncio.gather(*(h.dispatcher.outcomes.sent(queue, d, sends[d.id], h.clock.now()) for d in claimed))
+    assert {r["status"] for r in await h.deliveries()} == {"sent", "delivered"}
+    async with queue.acquire() as conn:
+        assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+    assert await h.pool.fetchval("SHOW plan_cache_mode") == "auto"  # optional-filter searches keep theirs

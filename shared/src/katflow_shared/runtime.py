@@ -49,6 +49,9 @@ class Worker(Protocol):
     async def stop(self) -> None: ...
 
 
+QUEUE_CONNECTIONS = 2  # a queue's claim and its settle, one of each in flight at a time
+
+
 @dataclass
 class Runtime:
     settings: ServiceSettings
@@ -56,6 +59,13 @@ class Runtime:
     producer: AIOKafkaProducer
     emitter: Emitter
     clock: Clock
+    queue_pool: asyncpg.Pool | None = None  # generic plans (db.GENERIC_PLANS); opens when first used
+
+    @property
+    def queue(self) -> asyncpg.Pool:
+        """Where a work queue's claims and settles run: on their generic plans (``queue_pool``), or
+        on the service's pool where there is none (a test's runtime)."""
+        return self.queue_pool or self.pool
 
 
 @dataclass
@@ -110,7 +120,10 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         producer = await start_producer(settings)
         clock = spec.clock or clock_for(settings.environment, settings.clock_offset_file)
         relay = OutboxRelay(settings)
-        runtime = Runtime(settings, pool, producer, Emitter(settings, relay.announcer), clock)
+        queue_pool = await create_pool(
+            settings.database_url.get_secret_value(), QUEUE_CONNECTIONS, generic_plans=True
+        )
+        runtime = Runtime(settings, pool, producer, Emitter(settings, relay.announcer), clock, queue_pool)
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)
@@ -132,6 +145,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         finally:
             await _shutdown(settings, relay, consumer, workers, tasks)
             await producer.stop()
+            await queue_pool.close()
             await pool.close()
             shutdown_tracing()
             log.info("service_stopped")

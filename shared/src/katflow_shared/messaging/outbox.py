@@ -27,7 +27,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from ..db import Part, renumbered
+from ..db import GENERIC_PLANS, Part, renumbered
 from ..settings import ServiceSettings
 from ..wakeup import Announcer, Wakeup
 from . import metrics
@@ -133,7 +133,7 @@ class OutboxRelay:
         """Whether this relay leads, trying for the leadership (on its own connection) if not."""
         if self._conn is None or self._conn.is_closed():
             self._drop_connection()
-            self._conn = await asyncpg.connect(self._dsn)
+            self._conn = await asyncpg.connect(self._dsn, server_settings=GENERIC_PLANS)
         if not self._leading:
             self._set_leading(bool(await self._conn.fetchval(LEAD, RELAY_LOCK_ID)))
             if self._leading:

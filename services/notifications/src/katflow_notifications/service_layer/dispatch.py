@@ -165,7 +165,7 @@ class Dispatcher:
         """Claim up to ``limit`` due deliveries, at most one per lane (its head)."""
         s = self.settings
         return await store.claim_due(
-            self.runtime.pool,
+            self.runtime.queue,
             self.runtime.clock.now(),
             timedelta(seconds=s.delivery_lease_seconds),
             limit,
@@ -213,7 +213,7 @@ class Dispatcher:
         deadline = loop.time() + self.settings.delivery_lease_seconds / 2
         while True:
             try:
-                await self.outcomes.sent(self.runtime.pool, d, receipt, self.runtime.clock.now())
+                await self.outcomes.sent(self.runtime.queue, d, receipt, self.runtime.clock.now())
                 return
             except TRANSIENT_TYPES as exc:
                 if loop.time() + delay > deadline:
