@@ -70,7 +70,9 @@ async def test_deliveries_accepted_together_are_settled_in_one_statement_each_wh
     claimed = await claimed_staff_deliveries(h)
     sends = {d.id: await receipt(d) for d in claimed}
     now = h.clock.now()
-    await asyncio.gather(*(h.dispatcher.outcomes.sent(h.pool, d, sends[d.id], now) for d in claimed))
+    await asyncio.gather(
+        *(h.dispatcher.outcomes.sent(h.dispatcher.runtime.queue, d, sends[d.id], now) for d in claimed)
+    )
     assert sizes == [3]  # one round trip for the three
     rows = {r["id"]: r for r in await h.deliveries()}
     assert sorted((r["channel"], r["status"], r["attempts"]) for r in rows.values()) == [
@@ -109,7 +111,10 @@ async def test_a_statement_that_fails_on_one_delivery_records_the_others(
     bad = Accepted(claimed[0].id, good[0].receipt, now, tuple(entry), None)
     settler = Settler()
     results = await asyncio.gather(
-        *(settler.settle(h.pool, a, outcomes.emitter.wake) for a in [good[1], bad, good[2]]),
+        *(
+            settler.settle(h.dispatcher.runtime.queue, a, outcomes.emitter.wake)
+            for a in [good[1], bad, good[2]]
+        ),
         return_exceptions=True,
     )
     assert sizes == [3, 1, 1, 1]  # together, then one at a time
@@ -126,7 +131,7 @@ async def test_alone_a_delivery_is_settled_at_once_in_a_statement_of_its_own(
     sizes = counted_statements(monkeypatch)
     claimed = await claimed_staff_deliveries(h)
     for d in claimed:  # one after another: nothing to share a statement with
-        await h.dispatcher.outcomes.sent(h.pool, d, await receipt(d), h.clock.now())
+        await h.dispatcher.outcomes.sent(h.dispatcher.runtime.queue, d, await receipt(d), h.clock.now())
     assert sizes == [1, 1, 1]
     assert {r["status"] for r in await h.deliveries()} <= {"sent", "delivered"}
 
