@@ -12,7 +12,7 @@ help:  ## list the commands
 
 install:  ## install Python packages (uv + the locked workspace) and system tools (kcat)
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --root-user-action=ignore uv
-	@uv sync --frozen --quiet
+	@py="$$(deploy/local/python.sh)" && uv sync --frozen --quiet $${py:+--python "$$py"}
 	@deploy/local/packages.sh
 
 infra-up: install  ## start Apache Kafka and PostgreSQL locally (installs them on first use)
