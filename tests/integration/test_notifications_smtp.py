@@ -260,11 +260,19 @@ async def test_an_address_that_would_break_the_command_line_is_refused_before_an
 
 
 async def test_parameters_smuggled_into_an_address_never_reach_the_rcpt_line(server: CountingServer) -> None:
+    """Python's ``email.utils.parseaddr`` reads this unbalanced quote differently from one 3.11
+    patch release to another: 3.11.7 finds 'victim@example.org' (sent, with a bare RCPT), 3.11.2
+    keeps the whole string (refused before anything is sent). Either way no parameter reaches the
+    RCPT line."""
     smtp = channel(server)
-    receipt = await smtp.send(email('"victim@example.org> NOTIFY=SUCCESS ORCPT=rfc822;x@y'))
-    assert server.received() == [receipt.provider_id]
-    _, _, recipients, _ = server.messages[0]
-    assert recipients == ("victim@example.org",) and server.rcpt_options == [[]]
+    try:
+        receipt = await smtp.send(email('"victim@example.org> NOTIFY=SUCCESS ORCPT=rfc822;x@y'))
+    except ValueError:
+        assert server.received() == [] and server.rcpt_options == []
+    else:
+        assert server.received() == [receipt.provider_id]
+        _, _, recipients, _ = server.messages[0]
+        assert recipients == ("victim@example.org",) and server.rcpt_options == [[]]
     await smtp.aclose()
 
 
