@@ -8,7 +8,7 @@
 #   3. else nothing: uv finds a Python 3.11 as usual (on PATH, pyenv, ...).
 #
 # Why it matters: a Python compiled from source without --enable-optimizations --with-lto (pyenv's
-# default build) cost these services ~15 % more CPU per request than Debian's on the same machine
+# default build) cost these services ~10 % more CPU per request than Debian's on the same machine
 # (docs/benchmarks.md, fourteenth round). The images (python:3.11-slim) are optimized builds already.
 set -euo pipefail
 
