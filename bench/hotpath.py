@@ -27,28 +27,42 @@ def py_spy() -> str | None:
 
 
 def record(pid: int, seconds: float, out: Path, rate: int = 67) -> subprocess.Popen[bytes] | None:
+    """Sample ``pid`` into ``out``; py-spy's complaints go to ``errors(out)``."""
     exe = py_spy()
     if exe is None:
         return None
-    return subprocess.Popen(
-        [
-            exe,
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(int(seconds)),
-            "--rate",
-            str(rate),
-            "--format",
-            "raw",
-            "--output",
-            str(out),
-            "--nonblocking",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with errors(out).open("wb") as err:
+        return subprocess.Popen(
+            [
+                exe,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                str(rate),
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def errors(out: Path) -> Path:
+    return out.with_suffix(".err")
+
+
+def failure(out: Path) -> str:
+    """Why py-spy wrote no profile to ``out``: the first line of what it said (e.g. that it could
+    not find the interpreter's version in the process)."""
+    said = errors(out).read_text(errors="replace") if errors(out).exists() else ""
+    first = next((line.strip() for line in said.splitlines() if line.strip()), "")
+    return first or "py-spy wrote no samples"
 
 
 def top(collapsed: str, limit: int = 12, skip_own: tuple[str, ...] = ()) -> tuple[int, list[Hot], list[Hot]]:

@@ -308,6 +308,9 @@ def render(report: dict[str, Any]) -> str:
     if hot:
         lines += ["", "HOT PATH (py-spy, share of each process's CPU samples, own time)"]
         for label, prof in hot.items():
+            if prof.get("error"):
+                lines.append(f"  {label}: no profile — {prof['error']}")
+                continue
             tops = ", ".join(f"{h['function']} {h['own'] * 100:.0f}%" for h in prof["own"][:5])
             lines.append(f"  {label} ({prof['samples']} samples): {tops}")
     lines += [

@@ -181,14 +181,15 @@ async def measured_phase(
         except Exception:  # py-spy did not finish: no profile for this process
             proc.kill()
             continue
-        if out.exists():
-            samples, own, total = hotpath.top(out.read_text())
-            profiles[label] = {
-                "samples": samples,
-                "file": str(out),
-                "own": [h.__dict__ for h in own],
-                "total": [h.__dict__ for h in total],
-            }
+        samples, own, total = hotpath.top(out.read_text()) if out.exists() else (0, [], [])
+        profiles[label] = {
+            "samples": samples,
+            "file": str(out),
+            "own": [h.__dict__ for h in own],
+            "total": [h.__dict__ for h in total],
+        }
+        if samples == 0:
+            profiles[label]["error"] = hotpath.failure(out)
     del sent_until, start
     if not await quiesce(tracker, profile.drain_seconds):
         say("  the pipeline still had staff alerts to send when the next phase began")

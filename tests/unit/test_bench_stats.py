@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.hotpath import top
+from bench.hotpath import errors, failure, top
 from bench.report import render, targets
 from bench.sink import SinkReader
 from bench.stats import (
@@ -73,6 +73,25 @@ def test_py_spy_digest_by_own_and_inclusive_time() -> None:
     assert samples == 10
     assert (own[0].function, own[0].own) == ("work (lib/a.py)", 0.8)  # lines of one function merged
     assert total[0].function == "main (app.py)" and total[0].total == 1.0
+
+
+def test_a_profile_py_spy_could_not_take_says_why(tmp_path: Path) -> None:
+    out = tmp_path / "saturation-intake-1.txt"
+    assert failure(out) == "py-spy wrote no samples"  # nothing said, nothing written
+    errors(out).write_text("\nError: Failed to find python version from target process\n   0: anyhow\n")
+    assert failure(out) == "Error: Failed to find python version from target process"
+    report = _report(p99=0.5, events=40.0, loop=100.0)
+    report["hot_path"] = {
+        "saturation:intake#1": {"samples": 0, "own": [], "total": [], "error": failure(out)},
+        "saturation:scheduling#1": {
+            "samples": 10,
+            "own": [{"function": "work (lib/a.py)", "own": 0.8, "total": 0.8}],
+            "total": [],
+        },
+    }
+    text = render(report)
+    assert "saturation:intake#1: no profile — Error: Failed to find python version" in text
+    assert "saturation:scheduling#1 (10 samples): work (lib/a.py) 80%" in text
 
 
 def test_sink_reader_returns_only_complete_new_lines(tmp_path: Path) -> None:
