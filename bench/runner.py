@@ -178,10 +178,11 @@ async def measured_phase(
     for label, (proc, out) in spies.items():
         try:
             proc.wait(30)
-        except Exception:  # py-spy did not finish: no profile for this process
+            finished = True
+        except Exception:  # py-spy did not finish: no profile for this process, and the report says so
             proc.kill()
-            continue
-        samples, own, total = hotpath.top(out.read_text()) if out.exists() else (0, [], [])
+            finished = False
+        samples, own, total = hotpath.top(out.read_text()) if finished and out.exists() else (0, [], [])
         profiles[label] = {
             "samples": samples,
             "file": str(out),
@@ -189,7 +190,7 @@ async def measured_phase(
             "total": [h.__dict__ for h in total],
         }
         if samples == 0:
-            profiles[label]["error"] = hotpath.failure(out)
+            profiles[label]["error"] = hotpath.failure(out) if finished else "py-spy did not finish"
     del sent_until, start
     if not await quiesce(tracker, profile.drain_seconds):
         say("  the pipeline still had staff alerts to send when the next phase began")
