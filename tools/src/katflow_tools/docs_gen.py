@@ -25,7 +25,7 @@ import typing
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from functools import reduce
 from pathlib import Path
@@ -44,6 +44,7 @@ from katflow_shared.contracts.topics import (
     SCHEDULING,
     WORKFLOW_TOPICS,
     TopicSpec,
+    producer_source,
 )
 from katflow_shared.messaging.cloudevents import CONTENT_TYPE, SPECVERSION, Envelope
 from katflow_shared.settings import ServiceSettings
@@ -65,31 +66,26 @@ Json = dict[str, Any]
 
 @dataclass(frozen=True)
 class TopicRole:
-    """Who writes a workflow topic and which katflow services read it."""
+    """Which katflow services read a workflow topic (its producer is its TopicSpec's)."""
 
-    producer: str
     consumers: tuple[str, ...]
     about: str
 
 
 TOPOLOGY: dict[str, TopicRole] = {
     INTAKE: TopicRole(
-        "intake",
         ("scheduling", "notifications"),
         "The course's intake milestones: request, eligibility, urgent review, preparation.",
     ),
     SCHEDULING: TopicRole(
-        "scheduling",
         ("notifications",),
         "Appointments, dosing sessions, monitoring and integration timers, course completion.",
     ),
     NOTIFICATIONS: TopicRole(
-        "notifications",
         (),
         "Outcomes of patient and staff messages (ids and codes only, never content).",
     ),
     PATIENT_CONTACT: TopicRole(
-        "intake",
         ("notifications",),
         "Restricted (PHI): a patient's current contact details and channel consent.",
     ),
@@ -138,6 +134,10 @@ EXAMPLE_VALUES: dict[str, Any] = {
     "adverse_events": False,
     "dose_number": 1,
     "doses": 6,
+    "planned_day": date(2025, 3, 6),
+    "booked_day": date(2025, 3, 7),
+    "gap_days": 5,
+    "max_days_between": 4,
 }
 
 
@@ -146,9 +146,13 @@ def example_uuid(label: str) -> uuid.UUID:
     return uuid.uuid5(EXAMPLE_NAMESPACE, label)
 
 
+# Where the shared example value would read wrongly for one event type.
+EXAMPLE_OVERRIDES: dict[str, Json] = {"CadenceStretched": {"dose_number": 3}}
+
+
 def example_event(cls: type[Event]) -> Event:
     """A deterministic, valid instance of ``cls`` (raises if a field type has no example rule)."""
-    return cls.model_validate(_example_fields(cls))
+    return cls.model_validate(_example_fields(cls, EXAMPLE_OVERRIDES.get(cls.name)))
 
 
 def _example_fields(model: type[BaseModel], overrides: Mapping[str, Any] | None = None) -> Json:
@@ -191,7 +195,7 @@ def example_envelope(cls: type[Event]) -> Envelope:
     times = [value for value in dict(event).values() if isinstance(value, datetime)]
     return Envelope(
         event=event,
-        source=f"/katflow/{TOPOLOGY[cls.topic].producer}",
+        source=producer_source(cls.topic),
         id=str(example_uuid(f"ce_id/{cls.name}")),
         time=max(times, default=EXAMPLE_TIME),
         correlation_id=str(example_uuid("correlation")),
@@ -443,7 +447,7 @@ def build_app() -> Any:
             broker.publisher(
                 spec.name,
                 title=f"{spec.name}:{cls.name}",
-                description=f"{role.producer} publishes {cls.event_type()}: {_summary(cls)}",
+                description=f"{spec.producer} publishes {cls.event_type()}: {_summary(cls)}",
                 schema=cls,
             )
         for service in role.consumers:
@@ -690,7 +694,7 @@ def events_markdown() -> str:
         keys = sorted({cls.key_field for cls in events_on(spec.name)})
         out.append(
             f"| [`{spec.name}`](#{spec.name.replace('.', '')}) | {', '.join(f'`{k}`' for k in keys)} "
-            f"| {spec.partitions} | {_days(spec.retention_ms)} | {role.producer} "
+            f"| {spec.partitions} | {_days(spec.retention_ms)} | {spec.producer} "
             f"| {', '.join(role.consumers) or '—'} | {'**yes**' if spec.restricted else 'no'} |"
         )
     for spec in WORKFLOW_TOPICS:
@@ -705,7 +709,7 @@ def events_markdown() -> str:
             f"- **Key:** {'; '.join(sorted({key_text(cls) for cls in models}))}",
             f"- **Partitions:** {spec.partitions}",
             f"- **Retention:** {_days(spec.retention_ms)} (`retention.ms={spec.retention_ms}`)",
-            f"- **Producer:** {role.producer}",
+            f"- **Producer:** {spec.producer}",
             "- **Consumers:** "
             + (", ".join(f"{s} (group `{consumer_group(s)}`)" for s in role.consumers) or "none in katflow"),
             "- **Restricted:** "

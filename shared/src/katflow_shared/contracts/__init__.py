@@ -13,6 +13,7 @@ from .scheduling import (
     AppointmentRescheduled,
     AppointmentScheduled,
     AppointmentWaitlisted,
+    CadenceStretched,
     CourseCompleted,
     IntegrationDue,
     IntegrationOverdue,
@@ -31,6 +32,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     AppointmentCancelled,
     AppointmentCompleted,
     AppointmentMissed,
+    CadenceStretched,
     SessionAdministered,
     MonitoringCheckDue,
     IntegrationDue,
@@ -42,6 +44,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
 )
 REGISTRY: dict[str, type[Event]] = {cls.event_type(): cls for cls in EVENT_TYPES}
 
+
 __all__ = [
     "EVENT_TYPES",
     "REGISTRY",
@@ -51,6 +54,7 @@ __all__ = [
     "AppointmentRescheduled",
     "AppointmentScheduled",
     "AppointmentWaitlisted",
+    "CadenceStretched",
     "ChannelConsent",
     "ConsultationRequested",
     "CourseCompleted",

@@ -36,6 +36,14 @@ class CancellationReason(StrEnum):
     RESCHEDULED = "rescheduled"
 
 
+class StretchReason(StrEnum):
+    """Why a dose was booked after its cadence window (``CadenceStretched``)."""
+
+    NO_FREE_DAY = "no_free_day"  # every day inside the window closed, full or without a clinician/room
+    BOOKED_AFTER_WINDOW = "booked_after_window"  # booked too late: integration held late, missed dose
+    REQUESTED_BY_STAFF = "requested_by_staff"  # staff booked it at a time of their choosing
+
+
 class MonitoringCheck(StrEnum):
     BLOOD_PRESSURE = "blood_pressure"
     DISCHARGE = "discharge"

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
 
 from pydantic import Field
 
 from .base import Event
-from .common import AppointmentKind, CancellationReason, MonitoringCheck, Route, TimeZoneName
+from .common import (
+    AppointmentKind,
+    CancellationReason,
+    MonitoringCheck,
+    Route,
+    StretchReason,
+    TimeZoneName,
+)
 from .topics import SCHEDULING
 
 
@@ -46,6 +53,32 @@ class AppointmentWaitlisted(Event):
     dose_number: int | None = Field(None, ge=1, description="The dose waiting for a slot (dosing only).")
     waitlisted_at: datetime = Field(description="When no slot was found (UTC).")
     next_attempt_at: datetime = Field(description="When scheduling looks for a slot again (UTC).")
+
+
+class CadenceStretched(Event):
+    """A dose was booked later than its protocol's cadence allows (more than ``max_days_between``
+    calendar days, in the clinic's zone, after the previous dose). Scheduling plans each dosing phase
+    so that every gap fits; this is emitted when no day inside the window could be booked, so the
+    care team can decide (move another booking, add capacity, or accept the gap)."""
+
+    name: ClassVar[str] = "CadenceStretched"
+    topic: ClassVar[str] = SCHEDULING
+
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    appointment_id: UUID = Field(description="The dosing appointment that was booked.")
+    dose_number: int = Field(ge=1, description="The dose booked late (never the first, which has no gap).")
+    planned_day: date | None = Field(
+        description="The day the series plan had for this dose (clinic's zone), if it had one."
+    )
+    booked_day: date = Field(description="The day it was booked on (clinic's zone).")
+    gap_days: int = Field(ge=1, description="Calendar days since the previous dose.")
+    max_days_between: int = Field(ge=1, description="The protocol phase's most days between doses.")
+    reason: StretchReason = Field(
+        description="no_free_day (closed, full or nobody qualified free inside the window), "
+        "booked_after_window (the booking came after the window: integration held late, a missed or "
+        "cancelled dose), requested_by_staff (staff chose the time)."
+    )
 
 
 class SessionAdministered(Event):
