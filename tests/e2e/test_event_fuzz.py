@@ -30,7 +30,7 @@ def valid_record() -> tuple[Envelope, Headers, bytes]:
         patient_time_zone="America/Chicago",
         requested_at=datetime.now(UTC),
     )
-    envelope = Envelope(event=event, source="/fuzz")
+    envelope = Envelope(event=event, source=topics.producer_source(topics.INTAKE))
     return envelope, envelope.headers(), envelope.body()
 
 

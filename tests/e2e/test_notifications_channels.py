@@ -32,6 +32,7 @@ from katflow_shared.contracts import (
     topics,
 )
 from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.contracts.topics import producer_source
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
@@ -65,7 +66,7 @@ class World:
         self.offset_file.write_text(str((instant - datetime.now(UTC)).total_seconds()))
 
     async def publish(self, event: Event, envelope: Envelope | None = None) -> Envelope:
-        envelope = envelope or Envelope(event=event, source="/e2e-test")
+        envelope = envelope or Envelope(event=event, source=producer_source(event.topic))
         await self.producer.send_and_wait(
             self.stack.topic(event.topic),
             value=envelope.body(),

@@ -32,7 +32,7 @@ def _ce_headers(ce_type: str) -> list[tuple[str, bytes]]:
     return [
         ("ce_specversion", b"1.0"),
         ("ce_id", str(uuid.uuid4()).encode()),
-        ("ce_source", b"/test/poison"),
+        ("ce_source", topics.producer_source(topics.INTAKE).encode()),
         ("ce_type", ce_type.encode()),
         ("content-type", b"application/json"),
     ]
@@ -58,7 +58,7 @@ async def test_poison_messages_are_dead_lettered_and_the_partition_moves_on(stac
         "oversized": (_ce_headers(request_type), b'{"pad": "' + b"x" * 300_000 + b'"}'),
         "no CloudEvents headers": ([], b"{}"),
     }
-    good = Envelope(_request(key), source="/test/poison")
+    good = Envelope(_request(key), source=topics.producer_source(topics.INTAKE))
     producer = AIOKafkaProducer(bootstrap_servers=stack.infra.kafka_bootstrap, max_request_size=2_000_000)
     await producer.start()
     try:
@@ -112,7 +112,7 @@ async def test_poison_messages_are_dead_lettered_and_the_partition_moves_on(stac
 async def test_the_same_event_twice_has_one_effect(stack: Stack) -> None:
     stack.start("scheduling")
     course = uuid.uuid4()
-    envelope = Envelope(_request(course), source="/test/duplicates")
+    envelope = Envelope(_request(course), source=topics.producer_source(topics.INTAKE))
     producer = AIOKafkaProducer(bootstrap_servers=stack.infra.kafka_bootstrap)
     await producer.start()
     try:
@@ -125,7 +125,7 @@ async def test_the_same_event_twice_has_one_effect(stack: Stack) -> None:
             )
         # A later, different event on the same key proves both copies were consumed.
         marker = uuid.uuid4()
-        later = Envelope(_request(marker), source="/test/duplicates")
+        later = Envelope(_request(marker), source=topics.producer_source(topics.INTAKE))
         await producer.send_and_wait(
             stack.topic(topics.INTAKE), later.body(), key=str(course).encode(), headers=later.headers()
         )

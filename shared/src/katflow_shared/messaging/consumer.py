@@ -22,13 +22,13 @@ from aiokafka.errors import KafkaError
 
 from .. import audit, db, tracing
 from ..contracts import REGISTRY, Event
-from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic
+from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic, producer_source
 from ..settings import ServiceSettings
 from ..supervision import stop_process_on_failure
 from . import inbox, metrics
 from .cloudevents import Envelope, decode
 from .emitter import Emitter, HandlerContext, Planned, Writes
-from .errors import classify
+from .errors import InvalidMessage, classify
 from .kafka import make_consumer
 
 log = structlog.get_logger()
@@ -212,10 +212,19 @@ class EventConsumer:
 
     def _not_ours(self, record: Record) -> bool:
         """A record whose ce_type names a known event this consumer has no handler for (an unknown
-        or missing type is decoded, and dead-lettered, as before)."""
-        kind = next((v for k, v in record.headers or () if k == "ce_type"), None)
+        or missing type is decoded, and dead-lettered, as before). A known type must have come on
+        its own topic from its topic's producer (contracts.topics): InvalidMessage otherwise, even
+        if this consumer does not handle it."""
+        attrs = dict(record.headers or ())  # the last of repeated headers, as decode() reads them
+        kind = attrs.get("ce_type")
         cls = REGISTRY.get(kind.decode("utf-8", "replace")) if kind is not None else None
-        return cls is not None and cls not in self.handlers
+        if cls is None:
+            return False
+        if record.topic != self.settings.topic(cls.topic):
+            raise InvalidMessage(f"{cls.name} does not belong on {record.topic}")
+        if attrs.get("ce_source") != producer_source(cls.topic).encode():
+            raise InvalidMessage(f"{cls.name} is accepted only from {producer_source(cls.topic)}")
+        return cls not in self.handlers
 
     async def _dead_letter_until_written(
         self, record: Record, error: BaseException, attempts: int, stopping: Callable[[], bool]

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from .. import db
-from ..contracts import Event
+from ..contracts import Event, topics
 from ..db import Part
 from ..settings import ServiceSettings
 from ..wakeup import Announcer, Wake, resolved
@@ -20,7 +20,7 @@ from .cloudevents import Envelope
 class Emitter:
     def __init__(self, settings: ServiceSettings, announcer: Announcer | None = None) -> None:
         self.settings = settings
-        self.source = f"/katflow/{settings.service_name}"
+        self.source = topics.source(settings.service_name)
         # The relay's: attached while this process's relay leads (then new rows wake it in-process).
         self.announcer = announcer or Announcer(outbox.CHANNEL)
 
