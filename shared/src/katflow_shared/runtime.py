@@ -33,6 +33,7 @@ from .logging import configure_logging
 from .messaging import context, metrics
 from .messaging.consumer import AnyHandler, EventConsumer
 from .messaging.emitter import Emitter
+from .messaging.errors import TRANSIENT_TYPES
 from .messaging.kafka import make_producer
 from .messaging.outbox import OutboxRelay
 from .settings import ServiceSettings
@@ -159,13 +160,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     app.add_exception_handler(RuleViolation, rule_violation_handler)
     for unstorable in (asyncpg.DataError, asyncpg.exceptions._base.DataError, OverflowError):
         app.add_exception_handler(unstorable, _unstorable)
-    for transient in (
-        OSError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.AdminShutdownError,
-    ):
+    for transient in TRANSIENT_TYPES:  # what a consumer retries, a client is told to retry: 503
         app.add_exception_handler(transient, _unavailable)
     app.include_router(health.router)
     for router in spec.routers:
@@ -240,7 +235,7 @@ class RequestContext:
                 status = message["status"]
                 try:
                     await audit.record_http(request, status)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except (asyncpg.PostgresError, *TRANSIENT_TYPES) as exc:
                     replaced = True
                     refusal = await _unavailable(request, exc)
                     refusal.headers["X-Request-ID"] = request_id

@@ -20,7 +20,7 @@ class InvalidMessage(PermanentError):
     """The record is not a valid katflow CloudEvent (bad headers, bad JSON, schema violation)."""
 
 
-TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+TRANSIENT_TYPES: tuple[type[Exception], ...] = (
     TransientError,
     OSError,
     TimeoutError,
@@ -32,7 +32,7 @@ TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     asyncpg.DeadlockDetectedError,
     asyncpg.TooManyConnectionsError,
     asyncpg.AdminShutdownError,
-    asyncpg.InternalClientError,  # raised when a connection breaks mid-operation (server restart)
+    asyncpg.InternalClientError,  # a pooled connection told "shutting down" while idle (server restart)
     KafkaError,
 )
 

@@ -80,7 +80,7 @@ class OutboxRelay:
         self._conn: asyncpg.Connection | None = None  # our own: the leadership lock is its session's
         self._leading = False
         self._acknowledged: list[int] = []  # published, to be removed by the next read
-        self._busy = asyncio.Lock()  # the run loop and drain() share the connection
+        self._busy = asyncio.Lock()  # the run loop and drain() share the connection: one at a time
         self._stopping = False
 
     async def run(self) -> None:
@@ -89,8 +89,10 @@ class OutboxRelay:
             while not self._stopping:
                 try:
                     await self._wakeup.listen()
-                    if not await self._lead():
-                        await asyncio.sleep(self.poll_seconds)  # another replica relays
+                    async with self._busy:  # not while drain() publishes on the connection
+                        leading = not self._stopping and await self._lead()
+                    if not leading:
+                        await asyncio.sleep(0 if self._stopping else self.poll_seconds)  # another relays
                         continue
                     if self.producer is None:
                         self.producer = make_producer(self.settings)
