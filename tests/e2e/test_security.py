@@ -203,6 +203,30 @@ async def test_jwt_roles_and_the_public_form_rate_limit(infra: Infra, jwks: Jwks
         stack.stop()
 
 
+async def test_forwarded_headers_from_an_untrusted_peer_do_not_pick_the_rate_limit_bucket(
+    infra: Infra,
+) -> None:
+    """25 posts, each with another X-Forwarded-For, from loopback (not a trusted proxy by default):
+    one bucket, so all but the first three are refused (uvicorn used to take the header from
+    loopback, giving each post a fresh bucket)."""
+    stack = await make_stack(infra, RUN_ROOT, KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE="3")
+    try:
+        stack.start("intake")
+        form = f"{stack.url('intake')}/v1/consultation-requests"
+        async with httpx.AsyncClient(timeout=10) as http:
+            statuses = [
+                (
+                    await http.post(
+                        form, json=consultation_request(n), headers={"X-Forwarded-For": f"198.51.100.{n + 1}"}
+                    )
+                ).status_code
+                for n in range(25)
+            ]
+        assert statuses == [202] * 3 + [429] * 22
+    finally:
+        stack.stop()
+
+
 # --------------------------------------------------------------------------- PHI discipline
 
 MARK = "Zqxmark"  # in every name, the email and the indication

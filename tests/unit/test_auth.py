@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -34,7 +35,7 @@ from katflow_shared.auth import (
     require_roles,
     roles_from_claims,
 )
-from katflow_shared.ratelimit import RateLimiter
+from katflow_shared.ratelimit import RateLimiter, public_rate_limit
 from katflow_shared.settings import ServiceSettings
 
 ISSUER = "https://idp.clinic.example/realms/katflow"
@@ -308,3 +309,35 @@ def test_rate_limiter_forgets_the_oldest_clients_beyond_its_bound() -> None:
         assert limiter.retry_after(client) is None
     assert limiter.retry_after("a") is None  # forgotten, so a fresh bucket
     assert limiter.retry_after("c") is not None
+
+
+async def test_the_client_address_comes_from_forwarded_headers_only_through_trusted_proxies() -> None:
+    """The rate limit's bucket: forwarded headers from an untrusted peer are ignored; behind trusted
+    proxies it is the right-most address they did not add, whatever the client prepended."""
+    app = FastAPI()
+    app.state.runtime = SimpleNamespace(
+        settings=settings(public_rate_limit_per_minute=1, trusted_proxies=["10.0.0.0/8", "fd00::/8"])
+    )
+
+    @app.post("/form", dependencies=[public_rate_limit()])
+    async def form() -> None:
+        return None
+
+    async def post(peer: str, forwarded: str | None = None) -> int:
+        transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+        headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return (await http.post("/form", headers=headers)).status_code
+
+    # an untrusted peer: its own bucket, whatever it forwards
+    assert await post("203.0.113.5", "198.51.100.1") == 200
+    assert await post("203.0.113.5", "198.51.100.2") == 429
+    assert await post("203.0.113.5") == 429
+    # through trusted proxies: the right-most untrusted hop; what the client prepends changes nothing
+    assert await post("10.0.0.7", "6.6.6.6, 198.51.100.9") == 200
+    assert await post("10.0.0.7", "7.7.7.7, 198.51.100.9") == 429
+    assert await post("10.9.9.9", "198.51.100.9, 10.0.0.8") == 429  # two trusted hops, same client
+    assert await post("fd00::1", "198.51.100.10, fd00::2") == 200
+    # a trusted proxy that forwards nothing is the client itself
+    assert await post("10.0.0.7") == 200
+    assert await post("10.0.0.7") == 429

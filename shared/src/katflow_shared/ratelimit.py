@@ -1,19 +1,22 @@
 """Rate limiting for public (unauthenticated) endpoints: a token bucket per client IP.
 
 The limit is per process (``KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE``); with N replicas a client gets
-at most N times that. Behind an ingress, uvicorn takes the client address from X-Forwarded-For only
-for proxies listed in FORWARDED_ALLOW_IPS (docs/security.md).
+at most N times that. The client is the connection's peer; behind an ingress, the address that one
+of ``KATFLOW_TRUSTED_PROXIES`` put in X-Forwarded-For (``client_address``, docs/security.md): uvicorn
+itself does not read forwarded headers (serve.py).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from fastapi import Depends, HTTPException, Request
 from fastapi.params import Depends as DependsParam
+from pydantic import IPvAnyNetwork
 
 log = structlog.get_logger()
 
@@ -50,8 +53,27 @@ def _limiter(request: Request) -> RateLimiter:
     return found
 
 
+def client_address(request: Request, trusted: Sequence[IPvAnyNetwork]) -> str:
+    """The peer's address, unless the peer is a trusted proxy: then the right-most address in
+    X-Forwarded-For that is not itself trusted (the one the outermost trusted proxy saw). A client
+    can prepend to the header but not append to it, so what it writes there is never used."""
+    peer = request.client.host if request.client else "unknown"
+    if not _within(peer, trusted):
+        return peer
+    hops = [a.strip() for v in request.headers.getlist("x-forwarded-for") for a in v.split(",") if a.strip()]
+    return next((a for a in reversed(hops) if not _within(a, trusted)), hops[0] if hops else peer)
+
+
+def _within(address: str, networks: Sequence[IPvAnyNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
+
+
 async def _public_rate_limit(request: Request) -> None:
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request, request.app.state.runtime.settings.trusted_proxies)
     wait = _limiter(request).retry_after(client)
     if wait is not None:
         log.warning("rate_limited", path=request.url.path)

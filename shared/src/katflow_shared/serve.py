@@ -22,5 +22,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         port=settings.http_port,
         log_config=None,
         access_log=False,
+        proxy_headers=False,  # the client address is resolved by ratelimit.client_address, not from any peer
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
     )

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import DEV_API_KEY, ApiKey, hash_api_key
@@ -101,6 +101,12 @@ class ServiceSettings(BaseSettings):
     )
     public_rate_limit_per_minute: int = Field(
         20, ge=1, description="Requests per minute per client IP to public (unauthenticated) endpoints."
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="Proxies allowed to name the client in X-Forwarded-For (addresses or networks, JSON:"
+        ' ["10.0.0.0/8"]): the client is then the right-most address there that is not itself a'
+        " trusted proxy. Forwarded headers from any other peer are ignored (by default, from all).",
     )
 
     @field_validator("api_keys")
