@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -40,18 +40,22 @@ from katflow_shared.auth import CARE_TEAM, ApiKey, Authenticator, hash_api_key
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
     AppointmentScheduled,
+    CadenceStretched,
     ChannelConsent,
     ConsultationRequested,
     Event,
     IntegrationDue,
     PatientContactUpdated,
+    SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.contracts.common import AppointmentKind, Route, StretchReason
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.consumer import apply
 from katflow_shared.messaging.emitter import Emitter
+from katflow_shared.messaging.errors import PermanentError
+from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
 from katflow_shared.wakeup import Announcer
@@ -234,7 +238,9 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 clock,
                 sink,
                 provider,
-                EventHandlers(planner, reminders, dispatching, timing),
+                EventHandlers(
+                    planner, reminders, dispatching, timing, bootstrap.rems_form_due_days(load_protocols())
+                ),
                 dispatcher,
                 TimerWorker(runtime, reminders.timer_handlers(), announcer=timing),
                 app,
@@ -612,6 +618,62 @@ async def test_urgent_review_reaches_clinicians_at_3am_and_halts_automated_messa
     )
     assert tuple(feed_row) == ("staff-clinician-1", True)
     assert await h.pool.fetchval("SELECT count(*) FROM timers WHERE status = 'pending'") == 0
+
+
+async def test_a_stretched_cadence_reaches_the_care_team_by_email_and_feed(h: Harness) -> None:
+    await h.contact()
+    stretched = CadenceStretched(
+        course_id=h.course_id,
+        patient_id=h.patient_id,
+        appointment_id=uuid.uuid4(),
+        dose_number=3,
+        planned_day=date(2026, 12, 10),
+        booked_day=date(2026, 12, 14),
+        gap_days=5,
+        max_days_between=4,
+        reason=StretchReason.NO_FREE_DAY,
+    )
+    await h.handle(stretched)
+    await h.dispatch()
+    subject = "Course cadence stretched: a visit is booked late"
+    assert sorted((m.subject, m.rcpt_to) for m in h.mail()) == [
+        (subject, ("clinician@clinic.example",)),
+        (subject, ("intake@clinic.example",)),
+    ]
+    body = h.mail("clinician@clinic.example")[0].message.get_body(("plain",)).get_content()
+    lines = body.splitlines()
+    assert lines[0] == "Dose 3 is booked 5 days after the one before; the protocol allows at most 4."
+    assert lines[1:3] == ["Planned: Thursday 10 December 2026", "Booked: Monday 14 December 2026"]
+    assert f"/courses/{h.course_id}" in body and "Ana" not in body and EMAIL not in body
+    feed_rows = await h.pool.fetch(
+        "SELECT staff_id, title, urgent, course_id FROM feed_items"
+        " WHERE notification = 'cadence_stretched' ORDER BY staff_id"
+    )
+    assert [tuple(r) for r in feed_rows] == [
+        ("staff-clinician-1", subject, False, h.course_id),
+        ("staff-intake-1", subject, False, h.course_id),
+    ]
+    assert h.provider.texts() == [] and await h.deliveries(patient_id=h.patient_id) == []
+
+
+async def test_a_session_under_a_protocol_not_on_file_queues_nothing_and_is_permanent(h: Harness) -> None:
+    """The consumer dead-letters a permanent error (no retries); the transaction leaves no trace."""
+    session = SessionAdministered(
+        session_id=uuid.uuid4(),
+        appointment_id=uuid.uuid4(),
+        course_id=h.course_id,
+        patient_id=h.patient_id,
+        route=Route.INTRANASAL,
+        dose_number=1,
+        protocol_version="intranasal@99",
+        administered_at=h.clock.now() - timedelta(hours=2),
+        monitoring_ended_at=h.clock.now(),
+        adverse_events=False,
+    )
+    with pytest.raises(PermanentError, match="'intranasal@99' is not on file"):
+        await h.handle(session)
+    assert await h.deliveries() == []
+    assert await h.pool.fetchval("SELECT count(*) FROM inbox") == 0
 
 
 # --------------------------------------------------------------------------- rolling dispatch

@@ -11,6 +11,8 @@ import pytest
 
 from katflow_intake.bootstrap import build_app as build_intake
 from katflow_intake.settings import IntakeSettings
+from katflow_notifications.bootstrap import build_app as build_notifications
+from katflow_notifications.settings import NotificationsSettings
 from katflow_scheduling.bootstrap import build_app as build_scheduling
 from katflow_scheduling.settings import SchedulingSettings
 from katflow_shared.contracts.common import MonitoringCheck, Route
@@ -113,6 +115,8 @@ def test_services_refuse_to_start_with_a_bad_protocol_file(tmp_path: Path) -> No
         build_intake(IntakeSettings(protocols_dir=folder))
     with pytest.raises(ProtocolConfigError, match="intranasal@1.json"):
         build_scheduling(SchedulingSettings(protocols_dir=folder))
+    with pytest.raises(ProtocolConfigError, match="intranasal@1.json"):
+        build_notifications(NotificationsSettings(protocols_dir=folder))
 
 
 def test_every_staff_action_is_documented_in_openapi() -> None:

@@ -50,6 +50,12 @@ FACTS = {
     "error_code": "sms_400",
     "event_json": "{}",
     "event_type": "io.katflow.AppointmentScheduled.v1",
+    "dose_number": "3",
+    "planned_day": "2026-12-10",
+    "booked_day": "2026-12-14",
+    "gap_days": "5",
+    "max_days_between": "4",
+    "reason": "no_free_day",
 }
 ZONES = ("America/Chicago", "America/Los_Angeles", "Pacific/Honolulu", "America/St_Johns", "Asia/Kolkata")
 PATIENT_TEMPLATES = [t for t in REGISTRY.all() if t.audience == "patient"]
@@ -181,6 +187,8 @@ def test_every_staff_notification_is_routed_in_the_shipped_directory() -> None:
     }
     for notice in ("patient_opted_out", "delivery_failed"):
         assert [m.id for m in staff.recipients(notice)] == ["staff-intake-1"]
+    assert [m.id for m in staff.recipients("cadence_stretched")] == ["staff-intake-1", "staff-clinician-1"]
+    assert staff.routing["cadence_stretched"].channels == ["email", "feed"]
 
 
 def test_staff_subjects_are_neutral_too() -> None:
@@ -203,3 +211,38 @@ def test_calendar_email_has_method_parameter() -> None:
     parsed = message_from_bytes(bytes(msg))
     part = next(p for p in parsed.walk() if p.get_content_type() == "text/calendar")
     assert part.get_param("method") == "REQUEST"
+
+
+@pytest.mark.parametrize("channel", ["email", "feed", "staff_webhook"])
+def test_a_stretched_cadence_reads_as_days_and_reasons_with_ids_only(channel: str) -> None:
+    template = REGISTRY.latest("cadence_stretched", "staff", channel, "en")
+    assert template is not None
+    rendered = template.render(FACTS, env(template, "Pacific/Honolulu"))  # days are the clinic's: no zone
+    assert rendered.subject == "Course cadence stretched: a visit is booked late"
+    assert forbidden_terms(rendered.subject) == []
+    assert rendered.text == (
+        "Dose 3 is booked 5 days after the one before; the protocol allows at most 4.\n"
+        "Planned: Thursday 10 December 2026\n"
+        "Booked: Monday 14 December 2026\n"
+        "Why: no day inside the window could be booked (clinic closed, calendar full, or no qualified "
+        "clinician or room free).\n"
+        "Move another booking, add capacity, or accept the gap.\n"
+        f"Appointment: {FACTS['appointment_id']}\n\n"
+        f"Course: {FACTS['course_id']}\n"
+        f"Open: {SETTINGS.staff_console_url}/courses/{FACTS['course_id']}\n"
+    )
+    assert "Maximiliana" not in rendered.text and FACTS["patient_id"] not in rendered.text
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [
+        ("booked_after_window", "Why: it was booked after the window had passed (integration held late"),
+        ("requested_by_staff", "Why: staff booked it at a time of their choosing."),
+    ],
+)
+def test_a_stretched_cadence_without_a_planned_day_says_so(reason: str, words: str) -> None:
+    template = REGISTRY.latest("cadence_stretched", "staff", "email", "en")
+    assert template is not None
+    text = template.render({**FACTS, "planned_day": "", "reason": reason}, env(template, "UTC")).text
+    assert "Planned: none\nBooked: Monday 14 December 2026\n" in text and words in text

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 from katflow_shared import timers
 from katflow_shared.clock import Clock, clock_for
 from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.messaging.errors import PermanentError
+from katflow_shared.protocols import ProtocolBook, load_protocols
 from katflow_shared.runtime import Runtime, ServiceSpec, create_app
 from katflow_shared.timers import TimerWorker
 from katflow_shared.wakeup import Announcer
@@ -22,6 +24,7 @@ from .adapters.smtp_email import SmtpEmail
 from .adapters.staff_webhook import StaffWebhook
 from .domain.caps import FrequencyCap
 from .domain.catalogue import staff_notifications
+from .domain.intents import RemsFormDueDays
 from .domain.policy import Policy
 from .domain.quiet_hours import QuietHours
 from .domain.reminders import ReminderPolicy, ReminderRule
@@ -75,6 +78,19 @@ def load_directory(settings: NotificationsSettings) -> StaffDirectory:
     return staff
 
 
+def rems_form_due_days(protocols: ProtocolBook) -> RemsFormDueDays:
+    """A session's REMS form deadline from its protocol. A version not on file cannot be fixed by
+    retrying: the event is dead-lettered (replay it once that protocol file is deployed here)."""
+
+    def days(protocol_version: str) -> int | None:
+        try:
+            return protocols.get(protocol_version).dosing.rems_form_due_days
+        except KeyError as exc:
+            raise PermanentError(f"protocol {protocol_version!r} is not on file") from exc
+
+    return days
+
+
 def reminders(settings: NotificationsSettings, planner: Planner, clock: Clock) -> Reminders:
     offsets = [timedelta(days=d) for d in settings.survey_days_after_course]
     return Reminders(
@@ -123,7 +139,8 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
     planner = Planner(load_directory(settings), templates, settings, clock)
     timed = reminders(settings, planner, clock)
     dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
-    handlers = EventHandlers(planner, timed, dispatching, timing)
+    protocols = load_protocols(settings.protocols_dir)  # a bad file stops the service here
+    handlers = EventHandlers(planner, timed, dispatching, timing, rems_form_due_days(protocols))
     app = create_app(
         ServiceSpec(
             settings=settings,

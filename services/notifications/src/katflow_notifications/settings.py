@@ -80,6 +80,10 @@ class NotificationsSettings(ServiceSettings):
     default_locale: str = Field("en", description="Template locale when a recipient has none.")
     clinic_time_zone: TimeZoneName = Field("America/New_York", description="Zone for staff without one.")
     staff_directory: Path = Field(DEFAULT_STAFF, description="JSON file: staff, roles and routing rules.")
+    protocols_dir: Path | None = Field(
+        None,
+        description="Directory of protocol files (default: the versioned files shipped in katflow_shared).",
+    )
     # --- policy
     quiet_hours_start: str = Field("21:00", description="Quiet hours start, recipient local time.")
     quiet_hours_end: str = Field("08:00", description="Quiet hours end, recipient local time.")

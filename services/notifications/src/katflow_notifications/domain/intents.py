@@ -1,7 +1,10 @@
 """Which notifications each workflow event calls for (pure: event in, intents out).
 
-Facts are the strings templates may use: opaque ids and UTC instants (rendered in the recipient's
-zone later). They never hold names, contact details or clinical content.
+Facts are the strings templates may use: opaque ids, UTC instants and clinic-zone days (rendered for
+the recipient later). They never hold names, contact details or clinical content.
+
+What a rule needs from the treatment protocols comes in as a lookup (``RemsFormDueDays``), wired
+in bootstrap: this module reads no files.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from katflow_shared.contracts import (
     AppointmentRescheduled,
     AppointmentScheduled,
     AppointmentWaitlisted,
+    CadenceStretched,
     ConsultationRequested,
     EligibilityDecided,
     Event,
@@ -27,9 +31,11 @@ from katflow_shared.contracts import (
     SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.contracts.common import CancellationReason, EligibilityOutcome, Route
+from katflow_shared.contracts.common import CancellationReason, EligibilityOutcome
 
-REMS_FORM_DUE_AFTER = timedelta(days=7)
+RemsFormDueDays = Callable[[str], int | None]
+"""Days after a dose that its REMS patient monitoring form is due, by the protocol version the
+session names (None: that protocol has no such form)."""
 
 
 @dataclass(frozen=True)
@@ -105,10 +111,10 @@ def _missed(e: AppointmentMissed, _at: datetime) -> list[Intent]:
     ]
 
 
-def _administered(e: SessionAdministered, _at: datetime) -> list[Intent]:
+def _administered(e: SessionAdministered, rems_form_due_days: int | None) -> list[Intent]:
     intents = [_patient("aftercare", e, discharged_at=_iso(e.monitoring_ended_at))]
-    if e.route == Route.INTRANASAL:  # REMS: patient monitoring form due within 7 days of every session
-        due = e.administered_at + REMS_FORM_DUE_AFTER
+    if rems_form_due_days is not None:  # REMS: a patient monitoring form after every session
+        due = e.administered_at + timedelta(days=rems_form_due_days)
         intents.append(_staff("rems_form_due", e, session_id=str(e.session_id), due_by=_iso(due)))
     return intents
 
@@ -131,6 +137,19 @@ def _integration_overdue(e: IntegrationOverdue, _at: datetime) -> list[Intent]:
     return [_staff("integration_overdue", e, session_id=str(e.session_id), window_closed_at=closed)]
 
 
+def _stretched(e: CadenceStretched, _at: datetime) -> list[Intent]:
+    facts = {
+        "appointment_id": str(e.appointment_id),
+        "dose_number": str(e.dose_number),
+        "planned_day": e.planned_day.isoformat() if e.planned_day else "",  # "": the plan had none
+        "booked_day": e.booked_day.isoformat(),
+        "gap_days": str(e.gap_days),
+        "max_days_between": str(e.max_days_between),
+        "reason": e.reason.value,
+    }
+    return [_staff("cadence_stretched", e, **facts)]
+
+
 def _urgent(e: UrgentReviewRequired, _at: datetime) -> list[Intent]:
     return [_staff("urgent_review", e, alert_id=str(e.alert_id), raised_at=_iso(e.raised_at))]
 
@@ -143,7 +162,7 @@ RULES: Mapping[type[Event], Callable[[Any, datetime], list[Intent]]] = {
     AppointmentRescheduled: _rescheduled,
     AppointmentCancelled: _cancelled,
     AppointmentMissed: _missed,
-    SessionAdministered: _administered,
+    CadenceStretched: _stretched,
     MonitoringCheckDue: _monitoring,
     IntegrationDue: _integration_due,
     IntegrationOverdue: _integration_overdue,
@@ -151,7 +170,11 @@ RULES: Mapping[type[Event], Callable[[Any, datetime], list[Intent]]] = {
 }
 
 
-def intents_for(event: Event, event_time: datetime) -> list[Intent]:
+def intents_for(event: Event, event_time: datetime, rems_form_due_days: RemsFormDueDays) -> list[Intent]:
+    """The intents ``event`` calls for. A SessionAdministered's also depend on its protocol (the only
+    event whose rule asks ``rems_form_due_days``; what that raises for an unknown version, propagates)."""
+    if isinstance(event, SessionAdministered):
+        return _administered(event, rems_form_due_days(event.protocol_version))
     rule = RULES.get(type(event))
     return rule(event, event_time) if rule else []
 

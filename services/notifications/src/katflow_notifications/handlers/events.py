@@ -29,7 +29,7 @@ from katflow_shared.wakeup import Announcer
 from ..adapters import postgres_deliveries as deliveries
 from ..adapters import postgres_recipients as recipients
 from ..adapters.postgres_deliveries import NewDelivery
-from ..domain.intents import intents_for
+from ..domain.intents import RemsFormDueDays, intents_for
 from ..service_layer.planning import Planner
 from ..service_layer.reminders import Reminders
 
@@ -40,6 +40,7 @@ class EventHandlers:
     reminders: Reminders
     dispatching: Announcer  # wakes the dispatchers (this process's in-process while it runs)
     timing: Announcer  # wakes the timer workers, likewise
+    rems_form_due_days: RemsFormDueDays  # from the protocol files (bootstrap)
 
     def plan_contact(self, event: PatientContactUpdated, envelope: Envelope) -> Writes:
         """Contact details and consent, merged into what is on file; deliveries that waited for them
@@ -70,7 +71,7 @@ class EventHandlers:
         self, event: Event, envelope: Envelope, known: Mapping[str, str] | None = None
     ) -> list[NewDelivery]:
         new = []
-        for intent in intents_for(event, envelope.time):
+        for intent in intents_for(event, envelope.time, self.rems_form_due_days):
             if known:
                 intent = replace(intent, facts={**known, **intent.facts})
             new += self.planner.deliveries(intent, UUID(envelope.id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -32,20 +32,34 @@ CRISIS = {
 }
 CALENDAR_SUMMARY = {"en": "Clinic appointment", "es": "Cita en la clínica"}
 CHECKS = {"blood_pressure": "blood pressure check", "discharge": "discharge assessment"}
+NO_DAY = {"en": "none", "es": "ninguno"}
+STRETCH_REASONS = {  # CadenceStretched.reason, for staff
+    "no_free_day": "no day inside the window could be booked (clinic closed, calendar full, or no "
+    "qualified clinician or room free)",
+    "booked_after_window": "it was booked after the window had passed (integration held late, or a "
+    "missed or cancelled visit)",
+    "requested_by_staff": "staff booked it at a time of their choosing",
+}
 
 
 def _lang(locale: str) -> str:
     return locale.split("-")[0] if locale.split("-")[0] in DAYS else "en"
 
 
+def day_form(day: date, locale: str) -> str:
+    """'Tuesday 12 March 2024' / 'martes 12 de marzo de 2024'."""
+    lang = _lang(locale)
+    weekday, month = DAYS[lang][day.weekday()], MONTHS[lang][day.month - 1]
+    if lang == "es":
+        return f"{weekday} {day.day} de {month} de {day.year}"
+    return f"{weekday} {day.day} {month} {day.year}"
+
+
 def long_form(instant: datetime, zone: str, locale: str) -> str:
     """'Tuesday 12 March 2024 at 14:30 CDT' / 'martes 12 de marzo de 2024, 14:30 CDT'."""
     t = instant.astimezone(ZoneInfo(zone))
-    lang = _lang(locale)
-    day, month = DAYS[lang][t.weekday()], MONTHS[lang][t.month - 1]
-    if lang == "es":
-        return f"{day} {t.day} de {month} de {t.year}, {t:%H:%M} {t.tzname()}"
-    return f"{day} {t.day} {month} {t.year} at {t:%H:%M} {t.tzname()}"
+    separator = "," if _lang(locale) == "es" else " at"
+    return f"{day_form(t.date(), locale)}{separator} {t:%H:%M} {t.tzname()}"
 
 
 def short_form(instant: datetime, zone: str, locale: str) -> str:
@@ -56,14 +70,17 @@ def short_form(instant: datetime, zone: str, locale: str) -> str:
 
 
 def context(facts: Mapping[str, str], env: RenderEnv) -> dict[str, str]:
-    """Facts plus ``<fact>_local``/``<fact>_short`` for every instant, and the clinic's details."""
+    """Facts plus ``<fact>_local``/``<fact>_short`` for every instant, ``<fact>_long`` for every day
+    (a calendar day, already the clinic's: no zone applies; empty: none), and the clinic's details."""
     out = dict(facts)
+    lang = _lang(env.locale)
     for key, value in facts.items():
         if key.endswith(("_at", "_by")):
             instant = datetime.fromisoformat(value)
             out[f"{key}_local"] = long_form(instant, env.time_zone, env.locale)
             out[f"{key}_short"] = short_form(instant, env.time_zone, env.locale)
-    lang = _lang(env.locale)
+        elif key.endswith("_day"):
+            out[f"{key}_long"] = day_form(date.fromisoformat(value), env.locale) if value else NO_DAY[lang]
     out.update(
         given_name=env.given_name,
         portal_url=env.portal_url,
@@ -74,5 +91,6 @@ def context(facts: Mapping[str, str], env: RenderEnv) -> dict[str, str]:
         crisis=CRISIS[lang],
         calendar_summary=CALENDAR_SUMMARY[lang],
         check_label=CHECKS.get(facts.get("check", ""), facts.get("check", "")),
+        reason_label=STRETCH_REASONS.get(facts.get("reason", ""), facts.get("reason", "")),
     )
     return out

@@ -59,6 +59,14 @@ _TEXTS: dict[str, tuple[int, str, str]] = {
         "Missed appointment",
         "The patient did not attend the appointment at {starts_at_local}.\nAppointment: {appointment_id}",
     ),
+    "cadence_stretched": (
+        1,
+        "Course cadence stretched: a visit is booked late",
+        "Dose {dose_number} is booked {gap_days} days after the one before; the protocol allows at most "
+        "{max_days_between}.\nPlanned: {planned_day_long}\nBooked: {booked_day_long}\n"
+        "Why: {reason_label}.\nMove another booking, add capacity, or accept the gap.\n"
+        "Appointment: {appointment_id}",
+    ),
     "patient_opted_out": (
         1,
         "Patient opted out of texts",
