@@ -26,11 +26,14 @@ def _settings() -> ServiceSettings:
 
 
 def _stack_config() -> StackConfig:
+    """The local stack, with the operator's KATFLOW_* settings passed on to its services (less the
+    addresses and ports the stack gives each)."""
     return StackConfig(
         run_dir=RUN_DIR,
         kafka_bootstrap=os.environ.get("KATFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
         pg_admin_dsn=admin_dsn(),
         topic_prefix=os.environ.get("KATFLOW_TOPIC_PREFIX", ""),
+        extra_env={k: v for k, v in os.environ.items() if k.startswith("KATFLOW_")},
     )
 
 
@@ -98,13 +101,20 @@ def cmd_stack_down(_: argparse.Namespace) -> int:
 
 
 def _running(pid_file: Path) -> bool:
+    """Whether the process in ``pid_file`` runs: a killed one its parent has not reaped yet (a
+    zombie, state Z in /proc/<pid>/stat) passes ``kill -0`` but is gone all the same."""
     if not pid_file.exists():
         return False
     try:
-        os.kill(int(pid_file.read_text()), 0)
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
     except (ProcessLookupError, ValueError):
         return False
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()  # exited meanwhile; or no /proc: kill -0 must do
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # the state follows "(comm)"
 
 
 def cmd_smtp_sink(args: argparse.Namespace) -> int:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import email
+import os
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import Message
 from email.policy import default
 from pathlib import Path
@@ -42,8 +44,8 @@ class _Handler:
         with self.lock:
             self.received.append(item)
             count = len(self.received)
-        if self.folder is not None:
-            path = self.folder / f"{count:06d}.eml"
+        if self.folder is not None:  # named by time, process and sequence: a restart overwrites nothing
+            path = self.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{os.getpid()}-{count:06d}.eml"
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(raw)
             tmp.rename(path)
@@ -76,6 +78,7 @@ class SmtpSink:
 
 
 def read_folder(folder: Path) -> list[Message]:
+    """The messages kept in ``folder``, oldest first (by name: time, then sequence)."""
     return [email.message_from_bytes(p.read_bytes(), policy=default) for p in sorted(folder.glob("*.eml"))]
 
 

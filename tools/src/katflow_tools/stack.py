@@ -34,7 +34,7 @@ class StackConfig:
     topic_prefix: str = ""
     db_prefix: str = "katflow_"
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
-    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)  # KATFLOW_* settings for every service
 
     def database_url(self, service: str) -> str:
         parts = urlsplit(self.pg_admin_dsn)
@@ -94,14 +94,11 @@ class ServiceProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
+        """The process's environment without its KATFLOW_* variables (the stack's own settings,
+        then ``extra_env``), and last the addresses and ports this stack gives the service."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("KATFLOW_")}
         env.update(
             KATFLOW_ENVIRONMENT="dev",
-            KATFLOW_HTTP_PORT=str(self.cfg.ports[self.name]),
-            KATFLOW_DATABASE_URL=self.cfg.database_url(self.name),
-            KATFLOW_KAFKA_BOOTSTRAP=self.cfg.kafka_bootstrap,
-            KATFLOW_TOPIC_PREFIX=self.cfg.topic_prefix,
-            KATFLOW_SMTP_PORT=str(self.cfg.smtp_port),
             KATFLOW_SHUTDOWN_TIMEOUT_SECONDS="10",
             # the development key (every role; refused in prod): `katflow demo` and local curl use it
             KATFLOW_API_KEYS=json.dumps(
@@ -109,6 +106,13 @@ class ServiceProcess:
             ),
         )
         env.update(self.cfg.extra_env)
+        env.update(
+            KATFLOW_HTTP_PORT=str(self.cfg.ports[self.name]),
+            KATFLOW_DATABASE_URL=self.cfg.database_url(self.name),
+            KATFLOW_KAFKA_BOOTSTRAP=self.cfg.kafka_bootstrap,
+            KATFLOW_TOPIC_PREFIX=self.cfg.topic_prefix,
+            KATFLOW_SMTP_PORT=str(self.cfg.smtp_port),
+        )
         return env
 
     def start(self) -> ServiceProcess:
