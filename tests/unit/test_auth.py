@@ -3,13 +3,16 @@ verified against a JWKS, API keys checked by hash, and the FastAPI dependency an
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 
@@ -25,6 +28,7 @@ from pydantic import ValidationError
 from katflow_notifications.settings import NotificationsSettings
 from katflow_shared.auth import (
     DEV_API_KEY,
+    JWKS_MIN_REFETCH_SECONDS,
     Authenticator,
     JwksCache,
     Principal,
@@ -216,6 +220,78 @@ async def test_jwks_fetch_failure_without_cached_keys_is_503() -> None:
     with pytest.raises(HTTPException) as raised:
         await JwksCache(JWKS_URL, 300, fetch=down).key("k1")
     assert raised.value.status_code == 503
+
+
+class JwksServer:
+    """The issuer's JWKS endpoint on loopback, counting the requests it gets; ``down`` makes it
+    answer 503. Each answer takes a little while, as a real issuer's does."""
+
+    def __init__(self, issuer: Issuer) -> None:
+        self.fetches = 0
+        self.down = False
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                with counting:
+                    server.fetches += 1
+                time.sleep(0.05)
+                body = json.dumps({"keys": [issuer.jwk()]}).encode()
+                self.send_response(503 if server.down else 200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        counting = threading.Lock()
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/certs"
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def jwks_server(issuer: Issuer) -> Iterator[JwksServer]:
+    server = JwksServer(issuer)
+    yield server
+    server.http.shutdown()
+
+
+async def test_jwks_fetches_are_single_flight_so_50_forged_kids_cost_one_fetch(
+    jwks_server: JwksServer,
+) -> None:
+    now = [1000.0]
+    cache = JwksCache(jwks_server.url, ttl_seconds=300, clock=lambda: now[0])
+    first = await asyncio.gather(*(cache.key("k1") for _ in range(50)))
+    assert {k.key_id for k in first} == {"k1"} and jwks_server.fetches == 1
+    now[0] += JWKS_MIN_REFETCH_SECONDS + 1  # a refetch for an unknown kid is allowed again
+    forged = await asyncio.gather(*(cache.key(f"forged-{n}") for n in range(50)), return_exceptions=True)
+    assert all(isinstance(r, Unauthenticated) for r in forged)
+    assert jwks_server.fetches == 2
+
+
+async def test_cached_jwks_keys_serve_through_an_issuer_outage_without_a_fetch_per_request(
+    jwks_server: JwksServer,
+) -> None:
+    now = [1000.0]
+    cache = JwksCache(jwks_server.url, ttl_seconds=60, clock=lambda: now[0])
+    assert (await cache.key("k1")).key_id == "k1" and jwks_server.fetches == 1
+    jwks_server.down = True
+    now[0] += 61  # the keys are past their TTL and the issuer answers 503
+    served = [await cache.key("k1") for _ in range(20)]
+    served += await asyncio.gather(*(cache.key("k1") for _ in range(30)))
+    assert {k.key_id for k in served} == {"k1"}
+    with pytest.raises(Unauthenticated):
+        await cache.key("forged")  # 401, not 503: keys are known
+    assert jwks_server.fetches == 2  # one attempt for all of them
+    now[0] += JWKS_MIN_REFETCH_SECONDS + 1
+    assert (await cache.key("k1")).key_id == "k1" and jwks_server.fetches == 3
+    jwks_server.down = False
+    now[0] += JWKS_MIN_REFETCH_SECONDS + 1
+    assert (await cache.key("k1")).key_id == "k1" and jwks_server.fetches == 4
+    assert (await cache.key("k1")).key_id == "k1" and jwks_server.fetches == 4  # fresh again
 
 
 # --------------------------------------------------------------------------- the FastAPI dependency

@@ -7,7 +7,8 @@ bad ones) answer 401, a valid caller without an admitted role 403. There is no s
 this off: development and tests use real API keys and real signed JWTs.
 
 - JWTs are verified against the issuer's JWKS (``KATFLOW_AUTH_JWKS_URL``; keys cached, refetched
-  when a new ``kid`` appears, at most every ``JWKS_MIN_REFETCH_SECONDS``): signature with an
+  when a new ``kid`` appears, single-flight and at most every ``JWKS_MIN_REFETCH_SECONDS``, cached
+  keys serving through an issuer outage): signature with an
   asymmetric algorithm only, ``iss``, ``aud``, ``exp`` and ``sub`` required. Roles come from the
   claim named by ``KATFLOW_AUTH_ROLES_CLAIM`` (a dotted path; a list or a space-separated string).
 - API keys are stored as SHA-256 hashes (``KATFLOW_API_KEYS``: JSON, hash -> {name, roles}).
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 JWKS_MIN_REFETCH_SECONDS = 10.0
+RETRY_AFTER = str(int(JWKS_MIN_REFETCH_SECONDS))  # seconds, when no keys could be fetched yet
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
@@ -98,7 +100,11 @@ class Unauthenticated(Exception):
 
 
 class JwksCache:
-    """The issuer's signing keys by ``kid``, fetched over HTTP(S) and cached."""
+    """The issuer's signing keys by ``kid``, fetched over HTTP(S) and cached.
+
+    Fetches are single-flight and at most one per ``JWKS_MIN_REFETCH_SECONDS``, whether it worked or
+    not: neither forged ``kid``s nor an issuer outage turn requests into fetches. Fetched keys serve
+    until a fetch brings others, past ``ttl_seconds`` too while the issuer cannot be reached."""
 
     def __init__(
         self,
@@ -112,16 +118,17 @@ class JwksCache:
         self._fetch = fetch or _fetch_json
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._lock = asyncio.Lock()
+        self._fetched_at: float | None = None  # the last fetch that brought keys
+        self._tried_at: float | None = None  # the last fetch, whatever came of it
+        self._lock = asyncio.Lock()  # held by the fetch under way
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
-        if self._stale():
-            await self._refresh(force=False)
         found = self._lookup(kid)
-        if found is None and self._may_refetch():
-            await self._refresh(force=True)  # the issuer may have rotated its keys
+        if found is None or self._stale():
+            await self._refresh(wait=found is None)  # a new kid: the issuer may have rotated its keys
             found = self._lookup(kid)
+        if found is None and not self._keys:
+            raise HTTPException(503, "token issuer keys unavailable", {"Retry-After": RETRY_AFTER})
         if found is None:
             raise Unauthenticated("signing key not in the issuer's JWKS")
         return found
@@ -129,25 +136,28 @@ class JwksCache:
     def _stale(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at > self.ttl
 
-    def _may_refetch(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at > JWKS_MIN_REFETCH_SECONDS
-
     def _lookup(self, kid: str | None) -> jwt.PyJWK | None:
         if kid is None:
             return next(iter(self._keys.values())) if len(self._keys) == 1 else None
         return self._keys.get(kid)
 
-    async def _refresh(self, force: bool) -> None:
-        async with self._lock:
-            if not force and not self._stale():
-                return  # another request refreshed while this one waited
+    async def _refresh(self, wait: bool) -> None:
+        """Fetch the keys unless a fetch is under way (then ``wait`` for its result, or go on with
+        the keys in hand) or the last one started less than JWKS_MIN_REFETCH_SECONDS ago."""
+        if self._lock.locked():
+            if wait:
+                async with self._lock:
+                    return
+            return
+        if self._tried_at is not None and self._clock() - self._tried_at < JWKS_MIN_REFETCH_SECONDS:
+            return
+        async with self._lock:  # acquired at once: it was free and nothing was awaited since
+            self._tried_at = self._clock()
             try:
                 data = await self._fetch(self.url)
                 keys = jwt.PyJWKSet.from_dict(dict(data)).keys
             except (httpx.HTTPError, ValueError, jwt.PyJWKSetError) as exc:
-                log.warning("jwks_unavailable", error=type(exc).__name__)
-                if not self._keys:
-                    raise HTTPException(503, "token issuer keys unavailable", {"Retry-After": "5"}) from exc
+                log.warning("jwks_unavailable", error=type(exc).__name__, cached_keys=len(self._keys))
                 return  # keep serving with the keys already known
             self._keys = {k.key_id or f"#{i}": k for i, k in enumerate(keys)}
             self._fetched_at = self._clock()
