@@ -66,7 +66,9 @@ async def first_dose_under_rems(course: CourseDriver) -> None:
     await course.hold_integration(1)
 
 
-async def test_intranasal_course_under_rems_runs_to_completion(course: CourseDriver) -> None:
+@pytest.mark.parametrize("start", ["wed", "sat", "sun"])
+async def test_intranasal_course_under_rems_runs_to_completion(course: CourseDriver, start: str) -> None:
+    course.start_on(start, CLINIC_ZONE.key)
     await course.request("intranasal")
     await course.attend_consultation()
     await course.screen_and_decide("intranasal")
@@ -88,7 +90,8 @@ async def test_intranasal_course_under_rems_runs_to_completion(course: CourseDri
     assert names(course.tap.of(cid, topics.INTAKE)) == intake
     expected = ["AppointmentScheduled:consultation", "AppointmentCompleted:consultation"]
     expected += dose_steps(PROTOCOL) * PROTOCOL.total_doses + ["CourseCompleted"]
-    assert names(course.tap.of(cid, topics.SCHEDULING)) == expected
+    got = course.tap.of(cid, topics.SCHEDULING)
+    assert names(got) == expected, [(e.type, e.id[:8], e.data.get("dose_number")) for e in got]
 
     # cadence: twice weekly (≥ 3 days apart) for 8 doses, then weekly; never two on one day
     given = [e.data for e in course.tap.of(cid) if e.type == "SessionAdministered"]
@@ -97,8 +100,14 @@ async def test_intranasal_course_under_rems_runs_to_completion(course: CourseDri
     }
     days = [datetime.fromisoformat(g["administered_at"]).astimezone(CLINIC_ZONE).date() for g in given]
     gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
-    assert all(3 <= g <= 4 for g in gaps[:7]), gaps
-    assert all(g >= 7 for g in gaps[7:]), gaps
+    assert all(3 <= g <= 4 for g in gaps[:7]), gaps  # the plan keeps the phase's window ...
+    assert all(g == 7 for g in gaps[7:]), gaps
+    assert {d.weekday() for d in days} <= {0, 1, 2, 3, 4}, days  # ... on days the clinic is open
+    plan = await course.plan()
+    assert [(d["dose_number"], d["planned_day"]) for d in plan] == [
+        (n, day.isoformat()) for n, day in enumerate(days, 1)
+    ], plan  # every dose given on the day the plan had for it
+    assert not [e for e in course.tap.of(cid) if e.type == "CadenceStretched"]
     monitored = [
         datetime.fromisoformat(g["monitoring_ended_at"]) - datetime.fromisoformat(g["administered_at"])
         for g in given

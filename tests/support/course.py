@@ -15,9 +15,10 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -31,6 +32,16 @@ from .infra import Infra
 from .stack import Stack, consultation_request, make_stack
 
 STAFF = "staff-1"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def course_start(weekday: str, zone: str, today: date) -> datetime:
+    """A fixed day for a course test to start on, whatever day the suite runs: 10:00 in ``zone`` on
+    the first ``weekday`` of June next year. In the future (the services' clock only moves forward),
+    and the months a course lasts hold no daylight-saving change and no year end."""
+    first = date(today.year + 1, 6, 1)
+    day = first + timedelta(days=(WEEKDAYS.index(weekday) - first.weekday()) % 7)
+    return datetime(day.year, day.month, day.day, 10, tzinfo=ZoneInfo(zone))
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,19 @@ class CourseDriver:
         resp = await self.http.post(url, json=body)
         assert resp.status_code == status, f"{url}: {resp.status_code} {resp.text}"
         assert resp.json()["detail"][0]["type"] == rule, resp.text
+
+    def start_on(self, weekday: str, zone: str) -> datetime:
+        """Move the services' clock to the test's fixed start (``course_start``); return it."""
+        start = course_start(weekday, zone, datetime.now(UTC).date())
+        self.clock.jump_to(start)
+        return start
+
+    async def plan(self) -> list[dict[str, Any]]:
+        """The course's doses as ``GET /v1/courses/{id}`` shows them: planned against booked."""
+        resp = await self.http.get(self.scheduling(f"/courses/{self.course_id}"))
+        assert resp.status_code == 200, resp.text
+        doses: list[dict[str, Any]] = resp.json()["doses"]
+        return doses
 
     async def request(self, route: str, n: int = 0, time_zone: str | None = None) -> None:
         body = consultation_request(n, preferred_route=route)

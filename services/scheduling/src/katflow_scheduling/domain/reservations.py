@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .clinic import WEEKDAYS, ClinicConfig
@@ -98,6 +98,27 @@ def first_reservation(
         if found is not None:
             return Reservation(found[0], found[1], start, end)
     return None
+
+
+def free_days(
+    clinic: ClinicConfig,
+    need: Need,
+    busy: Busy,
+    earliest: datetime,
+    duration: timedelta,
+    patient_zone: str,
+) -> set[date]:
+    """The days (clinic's zone) from ``earliest`` to the booking horizon on which ``first_reservation``
+    would find a start: open, inside the patient's hours, a qualified clinician working and free and,
+    if needed, a room free for the whole ``duration``."""
+    cals, zone, days = calendars(busy), ZoneInfo(clinic.time_zone), set[date]()
+    for start in candidate_starts(clinic, earliest, duration):
+        day = start.astimezone(zone).date()
+        if day in days or not within_patient_hours(clinic, start, start + duration, patient_zone):
+            continue
+        if _pick(need, cals, Interval(start, start + duration), (None, None), clinic.works) is not None:
+            days.add(day)
+    return days
 
 
 @dataclass(frozen=True)

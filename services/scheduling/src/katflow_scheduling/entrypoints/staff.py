@@ -6,17 +6,18 @@ Every rule a request breaks is answered 4xx with ``detail[0].type`` naming the r
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from katflow_shared.auth import CARE_TEAM, Role, admits
 from katflow_shared.http import PoolDep, RuntimeDep
 
 from ..adapters import postgres_course as store
+from ..adapters import postgres_plans as plans
 from ..domain.visits import (
     AdministrationIn,
     BookIn,
@@ -100,6 +101,15 @@ class SessionRecordOut(BaseModel):
     integration_overdue_at: datetime | None
 
 
+class DoseOut(BaseModel):
+    dose_number: int
+    phase: str | None = Field(description="The cadence phase the dose was planned in.")
+    planned_day: date | None = Field(description="The series plan's day (clinic's zone).")
+    booked_day: date | None = Field(description="The day of its latest dosing appointment, if any.")
+    appointment_id: UUID | None
+    appointment_status: str | None
+
+
 class CourseOut(BaseModel):
     course_id: UUID
     status: str
@@ -109,18 +119,20 @@ class CourseOut(BaseModel):
     total_doses: int | None
     integration_outstanding: bool
     sessions: list[SessionRecordOut]
+    doses: list[DoseOut] = Field(description="Planned against booked, dose by dose.")
 
 
 @router.get(
     "/courses/{course_id}",
     response_model=CourseOut,
-    summary="A course's dosing progress and sessions",
+    summary="A course's dosing progress, sessions and series plan (planned against booked)",
     dependencies=CARE_TEAM_ONLY,
 )
 async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any]:
     plan = await store.load_plan(pool, course_id)
     total = deps.protocol(plan.protocol_version).total_doses if plan.protocol_version else None
     sessions = [dict(r) for r in await store.sessions_of_course(pool, course_id)]
+    doses = [dict(r) for r in await plans.doses_of_course(pool, course_id, deps.clinic.time_zone)]
     return {
         "course_id": plan.id,
         "status": plan.status.value,
@@ -130,6 +142,7 @@ async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any
         "total_doses": total,
         "integration_outstanding": plan.integration_outstanding,
         "sessions": sessions,
+        "doses": doses,
     }
 
 

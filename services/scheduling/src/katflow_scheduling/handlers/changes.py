@@ -24,7 +24,7 @@ from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, outside_hours
 from ..domain.slots import Interval
 from ..domain.visits import BookIn, CancelIn, NoShowIn, RescheduleIn
-from ..service_layer import booking, steps
+from ..service_layer import booking, dosing, steps
 from ..service_layer.deps import Deps
 from ..service_layer.unit import AppointmentUnit, appointment_unit, course_unit
 
@@ -115,7 +115,7 @@ def _rescheduled(appt: Appointment, start: datetime, end: datetime) -> Appointme
 
 async def book_dose(runtime: Runtime, deps: Deps, course_id: UUID, body: BookIn) -> dict[str, Any]:
     async with course_unit(runtime, course_id) as u:
-        found = await booking.book_dose(u.conn, deps, u.plan, u.emit, None, body.starts_at)
+        found = await dosing.book_dose(u.conn, deps, u.plan, u.emit, None, body.starts_at)
     return _booked(found, u.plan.doses_given + 1)
 
 

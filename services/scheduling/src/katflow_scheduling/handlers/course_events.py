@@ -27,7 +27,7 @@ from katflow_shared.messaging.errors import PermanentError
 
 from ..adapters import postgres_course as store
 from ..domain.course import CoursePlan, CourseStatus, after_integration, after_session
-from ..service_layer import booking, steps
+from ..service_layer import booking, dosing, steps
 from ..service_layer.deps import Deps
 
 FINISHED = (CourseStatus.COMPLETED, CourseStatus.ENDED)
@@ -85,7 +85,7 @@ class CourseEvents:
         fixed by retrying. ``cause`` (the event id) makes the booking idempotent; None when the event
         booked something else."""
         try:
-            booked = await booking.book_dose(ctx.conn, self.deps, plan, ctx.emit, cause)
+            booked = await dosing.book_dose(ctx.conn, self.deps, plan, ctx.emit, cause)
         except RuleViolation as exc:
             raise PermanentError(f"{exc.rule}: {exc.message}") from exc
         if booked is None:

@@ -21,7 +21,7 @@ from ..adapters import postgres_course as store
 from ..domain import timer_keys
 from ..domain.appointments import Status
 from ..domain.course import CoursePlan, CourseStatus
-from ..service_layer import booking, steps
+from ..service_layer import booking, dosing, steps
 from ..service_layer.deps import Deps
 
 log = structlog.get_logger()
@@ -121,7 +121,7 @@ class TimerHandlers:
                 if kind is AppointmentKind.CONSULTATION:
                     found = await booking.book_consultation(ctx.conn, self.deps, plan, cause, emit)
                 else:
-                    found = await booking.book_dose(ctx.conn, self.deps, plan, emit, cause)
+                    found = await dosing.book_dose(ctx.conn, self.deps, plan, emit, cause)
         except TRANSIENT_TYPES:
             raise
         except RuleViolation as exc:  # e.g. an integration is now outstanding: the course books on

@@ -5,7 +5,7 @@ monitoring extensions); the exclusion constraints stay as the last word."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,8 +22,7 @@ from katflow_shared.messaging.errors import TransientError
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store
 from ..domain import timer_keys
-from ..domain.cadence import check_dose_cadence, earliest_dose_start, require_future
-from ..domain.course import CoursePlan, require_dosing_open
+from ..domain.course import CoursePlan
 from ..domain.integration import Window, check_integration_time
 from ..domain.reservations import (
     Need,
@@ -52,6 +51,7 @@ class Request:
     latest_end: datetime | None = None
     at: datetime | None = None  # a start staff asked for, instead of searching
     grace_minutes: int = 15
+    appointment_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
 async def book(
@@ -65,7 +65,7 @@ async def book(
     if searched is None:
         return None
     found, watermark = searched
-    appointment_id = uuid.uuid4()
+    appointment_id = req.appointment_id
     no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
     writes = Writes([store.new_appointment(appointment_id, req.fields, found), *watermark])
     scheduled = _scheduled(plan, appointment_id, req.fields["kind"], found)
@@ -232,38 +232,6 @@ async def arm_retry(
     }
     await timers.schedule(conn, timer_keys.BOOKING_RETRY, timer_keys.waitlist(course_id, look), due, payload)
     return due
-
-
-async def book_dose(
-    conn: asyncpg.Connection,
-    deps: Deps,
-    plan: CoursePlan,
-    emit: Emit,
-    cause: str | None = None,
-    at: datetime | None = None,
-) -> Reservation | None:
-    """Book the course's next dose per its protocol's cadence (first free slot, or ``at``)."""
-    protocol = deps.protocol_of(plan)
-    require_dosing_open(plan, protocol)
-    if protocol.dosing.requires_rems_certified_site and not deps.clinic.rems_certified:
-        raise RuleViolation(["course_id"], "rems_certified_site", "this site is not REMS-certified", 409)
-    dose_number, zone, now = plan.doses_given + 1, deps.clinic.time_zone, deps.clock.now()
-    if at is not None:
-        require_future(at, now)
-        check_dose_cadence(protocol, dose_number, at, plan.last_dose_at, plan.dose_days, zone)
-    cadence = earliest_dose_start(protocol, dose_number, plan.last_dose_at, zone)
-    earliest = max(now + timedelta(hours=deps.clinic.booking_lead_hours), cadence or now)
-    fields = {
-        "course_id": plan.id,
-        "kind": AppointmentKind.DOSING.value,
-        "dose_number": dose_number,
-        "protocol_version": protocol.id,
-        "cause_event": cause,
-    }
-    need = deps.need("dosing", with_room=True)
-    duration = timedelta(minutes=protocol.dosing.reserved_minutes)
-    req = Request(fields, need, duration, earliest, at=at, grace_minutes=protocol.no_show_grace_minutes)
-    return await book(conn, deps, plan, req, emit)
 
 
 async def book_integration(
