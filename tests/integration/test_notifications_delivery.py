@@ -401,8 +401,9 @@ async def test_undelivered_callback_fails_and_falls_back(h: Harness) -> None:
     assert await h.events("NotificationFailed") == []  # recovered by the email
 
 
-@pytest.mark.parametrize("case", ["unsigned", "bad-signature", "stale"])
+@pytest.mark.parametrize("case", ["unsigned", "bad-signature", "stale", "non-ascii-signature"])
 async def test_unsigned_or_stale_callbacks_are_rejected(h: Harness, case: str) -> None:
+    """A non-ASCII signature was a 500 (hmac.compare_digest refuses non-ASCII str)."""
     payload = {"id": "SMx", "status": "delivered"}
     async with h.client(authenticated=False) as client:
         if case == "unsigned":
@@ -412,7 +413,12 @@ async def test_unsigned_or_stale_callbacks_are_rejected(h: Harness, case: str) -
             body, headers = signed(payload, SECRET, timestamp=stamp)
             if case == "bad-signature":
                 body = body.replace(b"delivered", b"failed")
-            resp = await client.post("/v1/sms/status", content=body, headers=headers)
+            sent: dict[str, str | bytes] = {**headers}
+            if case == "non-ascii-signature":
+                sent["webhook-signature"] = (
+                    "v1,é".encode("latin-1") + headers["webhook-signature"][3:].encode()
+                )
+            resp = await client.post("/v1/sms/status", content=body, headers=sent)
     assert resp.status_code == 401
     assert await h.pool.fetchval("SELECT count(*) FROM inbound_webhooks") == 0
 
@@ -967,6 +973,22 @@ async def test_staff_feed_list_read_and_event_stream(h: Harness) -> None:
     assert len(blocks) == 1 and f"id: {items[0]['id']}" in blocks[0] and "event: notification" in blocks[0]
     data = json.loads(blocks[0].split("data: ", 1)[1])
     assert data["title"] == "Follow-up session due" and data["read_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("last_event_id", "after"),
+    [(b"\xb2", None), (b"abc", None), (b"1" * 30, None), (b"-1", None), (None, str(2**63))],
+)
+async def test_a_malformed_resume_point_of_the_feed_stream_is_a_4xx_not_a_500(
+    h: Harness, last_event_id: bytes | None, after: str | None
+) -> None:
+    """Latin-1 b"\xb2" (superscript two) passed str.isdigit() and broke int(): a 500; 30 digits
+    overflowed the bigint query inside the stream."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+    params = {"after": after} if after is not None else {}
+    async with h.client() as client:
+        resp = await client.get("/v1/staff/staff-therapist-1/feed/stream", headers=headers, params=params)
+    assert resp.status_code == (400 if last_event_id is not None else 422)
 
 
 async def test_a_feed_item_is_written_by_the_statement_that_settles_its_delivery(h: Harness) -> None:

@@ -53,6 +53,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: datetime, 
     if abs(now.timestamp() - timestamp) > tolerance.total_seconds():
         raise SignatureError("webhook-timestamp outside the tolerance")
     expected = sign(secret, message_id, timestamp, body)
-    if not any(hmac.compare_digest(expected, s) for s in signatures.split()):
+    # compare_digest refuses non-ASCII str (TypeError, a 500): such a signature is simply not valid
+    if not any(s.isascii() and hmac.compare_digest(expected, s) for s in signatures.split()):
         raise SignatureError("no valid signature")
     return message_id

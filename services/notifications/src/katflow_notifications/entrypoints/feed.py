@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -22,6 +23,8 @@ from .deps import DepsDep
 
 router = APIRouter(prefix="/v1/staff", tags=["staff feed"], dependencies=[admits(*CARE_TEAM)])
 HEARTBEAT_SECONDS = 15.0
+MAX_ID = 2**63 - 1  # feed item ids are bigints
+ITEM_ID = re.compile(r"[0-9]{1,18}")  # what a Last-Event-ID the stream sent looks like (< MAX_ID)
 
 
 class FeedItem(BaseModel):
@@ -42,7 +45,7 @@ def _known(deps: DepsDep, staff_id: str) -> None:
 
 @router.get("/{staff_id}/feed", response_model=list[FeedItem], summary="Feed items after an id")
 async def list_feed(
-    staff_id: str, runtime: RuntimeDep, deps: DepsDep, after: Annotated[int, Query(ge=0)] = 0
+    staff_id: str, runtime: RuntimeDep, deps: DepsDep, after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0
 ) -> list[FeedItem]:
     _known(deps, staff_id)
     return [FeedItem(**dict(r)) for r in await feed.items_after(runtime.pool, staff_id, after)]
@@ -66,11 +69,12 @@ async def stream_feed(
     runtime: RuntimeDep,
     deps: DepsDep,
     last_event_id: Annotated[str | None, Header()] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> StreamingResponse:
     _known(deps, staff_id)
-    resume = last_event_id or ""
-    start = after if after is not None else int(resume) if resume.isdigit() else 0
+    if after is None and last_event_id and not ITEM_ID.fullmatch(last_event_id):
+        raise HTTPException(400, "Last-Event-ID is not a feed item id")
+    start = after if after is not None else int(last_event_id or 0)
     settings = deps.settings
 
     async def events() -> AsyncIterator[str]:
