@@ -13,8 +13,9 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,13 +26,14 @@ from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_shared.contracts import (
     AppointmentRescheduled,
     AppointmentScheduled,
+    CadenceStretched,
     ChannelConsent,
     Event,
     IntegrationDue,
     PatientContactUpdated,
     topics,
 )
-from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.contracts.common import AppointmentKind, StretchReason
 from katflow_shared.contracts.topics import producer_source
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
@@ -321,3 +323,50 @@ async def test_reminder_fires_at_its_time_and_a_reschedule_moves_it(world: World
     assert texts[2].startswith("Care Team: Reminder: your appointment is on")
     local = new_start.astimezone(ZoneInfo(ZONE))
     assert f"{local:%H:%M}" in texts[2]
+
+
+async def test_a_stretched_cadence_on_kafka_reaches_the_care_team_by_email_and_feed(world: World) -> None:
+    """Scheduling's CadenceStretched, consumed from its topic: an email to each coordinator and
+    clinician in the SMTP server and an item in their staff feeds (neither waits for quiet hours)."""
+    w = world
+    appointment = uuid.uuid4()
+    await w.publish(
+        CadenceStretched(
+            course_id=w.course_id,
+            patient_id=w.patient_id,
+            appointment_id=appointment,
+            dose_number=2,
+            planned_day=date(2026, 12, 10),
+            booked_day=date(2026, 12, 14),
+            gap_days=5,
+            max_days_between=4,
+            reason=StretchReason.NO_FREE_DAY,
+        )
+    )
+    subject = "Course cadence stretched: a visit is booked late"
+
+    async def mails() -> list[Any] | None:
+        found = [m for m in w.stack.sink.messages() if m.subject == subject]
+        return found if len(found) >= 2 else None
+
+    found = await wait_for(mails, within=60) or []
+    assert sorted(m.rcpt_to for m in found) == [("clinician@clinic.example",), ("intake@clinic.example",)]
+    body = found[0].message.get_body(("plain",)).get_content().splitlines()
+    assert body[:3] == [
+        "Dose 2 is booked 5 days after the one before; the protocol allows at most 4.",
+        "Planned: Thursday 10 December 2026",
+        "Booked: Monday 14 December 2026",
+    ]
+    assert f"Appointment: {appointment}" in body and f"Course: {w.course_id}" in body
+
+    async def feed(staff_id: str) -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(timeout=10) as http:
+            url = f"{w.url}/v1/staff/{staff_id}/feed"
+            items = (await http.get(url, headers=w.stack.auth_headers())).json()
+        return [i for i in items if i["notification"] == "cadence_stretched"]
+
+    for staff_id in ("staff-intake-1", "staff-clinician-1"):
+        [item] = await wait_for(lambda staff_id=staff_id: feed(staff_id), within=30)
+        assert (item["title"], item["course_id"], item["urgent"]) == (subject, str(w.course_id), False)
+        assert "Booked: Monday 14 December 2026" in item["body"]
+    assert w.provider.texts() == []  # nothing to the patient
