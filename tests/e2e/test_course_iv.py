@@ -7,9 +7,13 @@ an offset file, so two weeks of treatment run in about a minute without sleeping
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from katflow_scheduling.domain.clinic import load_clinic
+from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import topics
 from katflow_shared.protocols import load_protocols
 from tests.conftest import RUN_ROOT
@@ -19,6 +23,7 @@ from tests.support.infra import Infra
 
 PROTOCOL = load_protocols().get("iv@1")
 CHECKS = [(c.check.value, c.offset_minutes) for c in PROTOCOL.dosing.checks]
+CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
 
 
 @pytest.fixture
@@ -27,7 +32,9 @@ async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
         yield driver
 
 
-async def test_six_dose_iv_course_runs_to_completion(course: CourseDriver) -> None:
+@pytest.mark.parametrize("start", ["mon", "tue", "thu", "fri"])
+async def test_six_dose_iv_course_runs_to_completion(course: CourseDriver, start: str) -> None:
+    course.start_on(start, CLINIC_ZONE.key)
     await course.request("iv")
     await course.attend_consultation()
     await course.screen_and_decide("iv")
@@ -55,6 +62,15 @@ async def test_six_dose_iv_course_runs_to_completion(course: CourseDriver) -> No
     assert [s["dose_number"] for s in sessions] == list(range(1, 7))
     assert {s["protocol_version"] for s in sessions} == {"iv@1"}
     assert course.tap.of(cid)[-1].data["doses"] == 6
+
+    # the series plan kept the cadence on open days, and every dose was given on its planned day
+    days = [datetime.fromisoformat(s["administered_at"]).astimezone(CLINIC_ZONE).date() for s in sessions]
+    phase = PROTOCOL.cadence[0]
+    gaps = [(b - a).days for a, b in zip(days, days[1:], strict=False)]
+    assert all(phase.min_days_between <= g <= phase.max_days_between for g in gaps), gaps
+    assert {d.weekday() for d in days} <= {0, 1, 2, 3, 4}, days
+    assert [d["planned_day"] for d in await course.plan()] == [d.isoformat() for d in days]
+    assert not [e for e in course.tap.of(cid) if e.type == "CadenceStretched"]
 
     # notifications reacted to each step (channels, wording and extra messages are notifications' own)
     n = PROTOCOL.total_doses
