@@ -75,3 +75,23 @@ async def test_oversized_body_rejected(intake: Stack) -> None:
         resp = await http.post(f"{stack.url('intake')}/v1/consultation-requests", json=body)
     assert resp.status_code == 413
     assert await stack.fetchval("intake", "SELECT count(*) FROM outbox") == 0
+
+
+async def test_the_422_names_fields_and_rules_but_echoes_no_submitted_value(intake: Stack) -> None:
+    """FastAPI's 422 used to carry each invalid field's ``input``: the patient's details, sent back."""
+    mark = "Zqxmark"
+    body = _patient(
+        given_name=mark * 20,  # too long
+        email=f"{mark}-at-nowhere",
+        phone=f"+{mark}",
+        time_zone=f"Mars/{mark}",
+        date_of_birth=f"{mark}-01-01",
+    )
+    body["indication"] = {"text": mark}  # wrong type: the whole object would be echoed
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(f"{intake.url('intake')}/v1/consultation-requests", json=body)
+    assert resp.status_code == 422
+    assert mark.lower() not in resp.text.lower()
+    named = {e["loc"][-1] for e in resp.json()["detail"]}
+    assert {"given_name", "email", "phone", "time_zone", "date_of_birth", "indication"} <= named
+    assert all(set(e) == {"loc", "msg", "type"} for e in resp.json()["detail"])

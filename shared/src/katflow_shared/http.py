@@ -1,4 +1,5 @@
-"""HTTP edge helpers shared by the services: rule violations as 422s naming the field."""
+"""HTTP edge helpers shared by the services: rule violations and invalid requests as 422s naming the
+field and the rule, never the submitted value."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import asyncpg
 from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 if TYPE_CHECKING:
@@ -28,6 +31,22 @@ async def rule_violation_handler(_request: Request, exc: Exception) -> JSONRespo
     assert isinstance(exc, RuleViolation)
     detail = [{"loc": ["body", *exc.field], "msg": exc.message, "type": exc.rule}]
     return JSONResponse({"detail": detail}, status_code=exc.status)
+
+
+async def validation_error_handler(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 without the ``input`` (and ``ctx``) it echoes: a form's values are PHI. A message
+    that quotes the value (a validator's own words) gives way to the rule's name."""
+    assert isinstance(exc, RequestValidationError)
+    detail = [
+        {"loc": e["loc"], "msg": e["type"] if _quotes_input(e) else e["msg"], "type": e["type"]}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": jsonable_encoder(detail)}, status_code=422)
+
+
+def _quotes_input(error: dict[str, object]) -> bool:
+    value = error.get("input")
+    return isinstance(value, str) and len(value) >= 3 and value in str(error["msg"])
 
 
 async def _pool(request: Request) -> asyncpg.Pool:

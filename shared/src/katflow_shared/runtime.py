@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,7 +29,7 @@ from .auth import Authenticator
 from .clock import Clock, clock_for
 from .contracts import Event
 from .db import create_pool, migrate
-from .http import RuleViolation, rule_violation_handler
+from .http import RuleViolation, rule_violation_handler, validation_error_handler
 from .logging import configure_logging
 from .messaging import context, metrics
 from .messaging.consumer import AnyHandler, EventConsumer
@@ -158,6 +159,7 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     if not (settings.api_keys or settings.auth_jwks_url):
         log.warning("no_credentials_configured", hint="set KATFLOW_API_KEYS or KATFLOW_AUTH_JWKS_URL")
     app.add_exception_handler(RuleViolation, rule_violation_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     for unstorable in (asyncpg.DataError, asyncpg.exceptions._base.DataError, OverflowError):
         app.add_exception_handler(unstorable, _unstorable)
     for transient in TRANSIENT_TYPES:  # what a consumer retries, a client is told to retry: 503
