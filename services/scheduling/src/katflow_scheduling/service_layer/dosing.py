@@ -59,7 +59,10 @@ async def book_dose(
     duration = timedelta(minutes=protocol.dosing.reserved_minutes)
     req = Request(fields, deps.need("dosing", with_room=True), duration, earliest, at=at)
     req = replace(req, grace_minutes=protocol.no_show_grace_minutes)
-    planned, target = (None, None) if at else await _planned(conn, deps, plan, protocol, number, earliest)
+    if at is None:
+        planned, target = await _planned(conn, deps, plan, protocol, number, earliest)
+    else:  # staff chose the time: the plan still says what was planned
+        planned, target = (await plans.planned_days(conn, plan.id)).get(number), None
     found = None
     if target is not None:
         day_start, day_end = day_bounds(target, zone)
