@@ -87,3 +87,32 @@ async def _types_on(stack: Stack, topic: str) -> list[str]:
         return types
     finally:
         await consumer.stop()
+
+
+async def test_an_idempotency_key_is_its_callers_own(intake: Stack) -> None:
+    """The key used to be global: another caller's request under it got the first caller's ids back
+    and was dropped. Now it is scoped to the credential, or without one to the request itself."""
+    url = f"{intake.url('intake')}/v1/consultation-requests"
+    key = {"Idempotency-Key": "everyone-uses-this-key"}
+    staff, integrator = {**key, **intake.auth_headers()}, {**key, **intake.auth_headers("integrator")}
+    before = await stored(intake)
+    async with httpx.AsyncClient(timeout=30) as http:
+        first = await http.post(url, json=consultation_request(10), headers=key)
+        retried = await http.post(url, json=consultation_request(10), headers=key)
+        someone_else = await http.post(url, json=consultation_request(11), headers=key)
+        as_staff = await http.post(url, json=consultation_request(12), headers=staff)
+        staff_retry = await http.post(
+            url, json=consultation_request(13), headers=staff
+        )  # same caller and key
+        as_integrator = await http.post(url, json=consultation_request(12), headers=integrator)
+        forged = await http.post(
+            url, json=consultation_request(12), headers={**key, "Authorization": "Bearer x"}
+        )
+    answers = [first, retried, someone_else, as_staff, staff_retry, as_integrator]
+    assert [a.status_code for a in answers] == [202] * 6
+    ids = [a.json()["consultation_request_id"] for a in answers]
+    assert len({ids[0], ids[2], ids[3], ids[5]}) == 4  # nobody gets another's ids
+    assert ids[1] == ids[0] and ids[4] == ids[3]  # the same caller's retries get the first answer
+    assert forged.status_code == 401  # a credential that fails is not a scope of its own
+    after = await stored(intake)
+    assert after["consultation_requests"] - before["consultation_requests"] == 4

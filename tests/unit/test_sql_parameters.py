@@ -117,7 +117,7 @@ def test_composed_statements_carry_values_only_as_parameters() -> None:
     )
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
     event = (str(uuid.uuid4()), "topic", "key", '[["ce_id", "x"]]', hostile.encode())
-    parts = [*new_request(body, ids, datetime.now(UTC), hostile), outbox.rows([event, event])]
+    parts = [*new_request(body, ids, datetime.now(UTC), (hostile, hostile)), outbox.rows([event, event])]
     statement, args = composed(parts, resolved([RELAY.wake()], in_process=False)[0])
     assert "DROP" not in statement and "ana@" not in statement and str(ids["patient_id"]) not in statement
     assert hostile in args and hostile.encode() in args

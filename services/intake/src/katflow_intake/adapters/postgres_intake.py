@@ -11,25 +11,27 @@ from katflow_shared.db import Part
 
 from ..domain.consultation import ConsultationRequestIn
 
+Idempotency = tuple[str, str]  # (scope, key): whose Idempotency-Key (entrypoints.http) and the key
 
-async def stored_under(pool: asyncpg.Pool, key: str) -> dict[str, UUID] | None:
-    """The ids of the request stored under an Idempotency-Key, if one was."""
+
+async def stored_under(pool: asyncpg.Pool, idempotency: Idempotency) -> dict[str, UUID] | None:
+    """The ids of the request stored under this caller's Idempotency-Key, if one was."""
     row = await pool.fetchrow(
         "SELECT id AS consultation_request_id, patient_id, course_id FROM consultation_requests"
-        " WHERE idempotency_key = $1",
-        key,
+        " WHERE idempotency_scope = $1 AND idempotency_key = $2",
+        *idempotency,
     )
     return dict(row) if row is not None else None
 
 
-IDEMPOTENCY_KEY = "consultation_requests_idempotency_key_key"  # the unique constraint's name
+IDEMPOTENCY_KEY = "consultation_requests_idempotency"  # the unique constraint's name (migration 003)
 
 
 def new_request(
-    body: ConsultationRequestIn, ids: dict[str, UUID], now: datetime, idempotency_key: str | None
+    body: ConsultationRequestIn, ids: dict[str, UUID], now: datetime, idempotency: Idempotency | None
 ) -> list[Part]:
     """The patient, their consent per channel, the course and the request, for ``db.composed``.
-    Stored a second time under the same ``idempotency_key``, the request fails with
+    Stored a second time under the same ``idempotency`` (scope and key), the request fails with
     ``UniqueViolationError`` on ``IDEMPOTENCY_KEY`` (and so does the whole statement)."""
     p = body.patient
     return [
@@ -48,14 +50,14 @@ def new_request(
             (ids["course_id"], ids["patient_id"], body.preferred_route),
         ),
         (
-            "INSERT INTO consultation_requests(id, course_id, patient_id, indication, idempotency_key,"
-            " requested_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO consultation_requests(id, course_id, patient_id, indication, idempotency_scope,"
+            " idempotency_key, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             (
                 ids["consultation_request_id"],
                 ids["course_id"],
                 ids["patient_id"],
                 body.indication,
-                idempotency_key,
+                *(idempotency or (None, None)),
                 now,
             ),
         ),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel
 
+from katflow_shared.auth import Unauthenticated, authenticator
 from katflow_shared.http import RuntimeDep
 from katflow_shared.ratelimit import RATE_LIMITED_RESPONSES, public_rate_limit
 
@@ -30,8 +32,9 @@ class ConsultationAccepted(BaseModel):
     response_model=ConsultationAccepted,
     summary="Submit a consultation request (the public web form)",
     description="Stores the patient, their contact consent and the request, opens a treatment course "
-    "and emits ConsultationRequested. Send an Idempotency-Key header to make retries safe. Public (no "
-    "credentials), so rate-limited per client address (429).",
+    "and emits ConsultationRequested. Send an Idempotency-Key header to make retries safe: a key is "
+    "the caller's (its credential's, or without one the request's: the same body again). Public (no "
+    "credentials needed), so rate-limited per client address (429).",
     dependencies=[public_rate_limit()],
     responses=RATE_LIMITED_RESPONSES,
 )
@@ -41,7 +44,18 @@ async def submit(
     request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ConsultationAccepted:
-    ids = await request_consultation(
-        runtime, body, request.app.state.settings.minimum_age_years, idempotency_key
-    )
+    idempotency = (await _scope(request, body), idempotency_key) if idempotency_key else None
+    ids = await request_consultation(runtime, body, request.app.state.settings.minimum_age_years, idempotency)
     return ConsultationAccepted(**ids)
+
+
+async def _scope(request: Request, body: ConsultationRequestIn) -> str:
+    """Whose Idempotency-Key it is: the credential's subject, or for an anonymous caller the request
+    itself (a retry sends the same body; someone else's request under the same key is their own)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        try:
+            return (await authenticator(request).authenticate(token)).subject
+        except Unauthenticated as exc:
+            raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"}) from exc
+    return "anonymous:" + hashlib.sha256(body.model_dump_json().encode()).hexdigest()

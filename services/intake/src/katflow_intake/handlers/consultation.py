@@ -1,6 +1,6 @@
 """Accept a consultation request: store it, audit it and announce it in one statement (one round
-trip, one transaction). A retry under the same Idempotency-Key stores nothing and gets the first
-answer."""
+trip, one transaction). A retry under the same Idempotency-Key of the same caller stores nothing
+and gets the first answer."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ..domain.consultation import ConsultationRequestIn, age_on
 
 
 async def request_consultation(
-    runtime: Runtime, body: ConsultationRequestIn, min_age: int, idempotency_key: str | None
+    runtime: Runtime, body: ConsultationRequestIn, min_age: int, idempotency: store.Idempotency | None
 ) -> dict[str, uuid.UUID]:
     now = runtime.clock.now()
     if age_on(body.patient.date_of_birth, now.astimezone(UTC).date()) < min_age:
@@ -31,16 +31,16 @@ async def request_consultation(
         )
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
     parts = [
-        *store.new_request(body, ids, now, idempotency_key),
+        *store.new_request(body, ids, now, idempotency),
         (audit.INSERT, _audited(runtime, ids)),
         outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
     ]
     try:
         await Writes(parts, wakes=[runtime.emitter.wake]).run(runtime.pool)  # all of it, or nothing
     except asyncpg.UniqueViolationError as exc:
-        if idempotency_key is None or exc.constraint_name != store.IDEMPOTENCY_KEY:
+        if idempotency is None or exc.constraint_name != store.IDEMPOTENCY_KEY:
             raise
-        seen = await store.stored_under(runtime.pool, idempotency_key)
+        seen = await store.stored_under(runtime.pool, idempotency)
         assert seen is not None  # it was there to conflict with, and nothing deletes requests
         return seen
     return ids
