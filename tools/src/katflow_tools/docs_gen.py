@@ -175,6 +175,8 @@ def _example_value(name: str, annotation: Any, field: FieldInfo, index: int) -> 
         return example_uuid(name)
     if annotation is datetime:
         return EXAMPLE_TIME + timedelta(hours=index)
+    if annotation is date:
+        return date(1990, 1, 31)
     if annotation is bool:
         return True
     if annotation is int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import ClassVar
 from uuid import UUID
 
@@ -38,3 +38,8 @@ class PatientContactUpdated(Event):
     email_consent: ChannelConsent = Field(description="Consent to email.")
     sms_consent: ChannelConsent = Field(description="Consent to SMS.")
     updated_at: datetime = Field(description="When intake recorded this version (UTC).")
+    date_of_birth: date | None = Field(
+        None,
+        description="Date of birth: the second factor the patient's page asks before it shows anything "
+        "personal (a forwarded link is not enough). Absent from producers that predate it.",
+    )

@@ -82,4 +82,5 @@ def _contact(body: ConsultationRequestIn, patient_id: uuid.UUID, now: datetime) 
         email_consent=ChannelConsent(granted=body.consent.email, captured_at=now, method="web-form"),
         sms_consent=ChannelConsent(granted=body.consent.sms, captured_at=now, method="web-form"),
         updated_at=now,
+        date_of_birth=p.date_of_birth,
     )
