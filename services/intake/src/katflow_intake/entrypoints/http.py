@@ -50,12 +50,14 @@ async def submit(
 
 
 async def _scope(request: Request, body: ConsultationRequestIn) -> str:
-    """Whose Idempotency-Key it is: the credential's subject, or for an anonymous caller the request
-    itself (a retry sends the same body; someone else's request under the same key is their own)."""
+    """Whose Idempotency-Key it is: the credential's (how it was proved and whose), or for an
+    anonymous caller the request itself (a retry sends the same body; someone else's request under
+    the same key is their own)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
         try:
-            return (await authenticator(request).authenticate(token)).subject
+            principal = await authenticator(request).authenticate(token)
+            return f"{principal.method}:{principal.subject}"
         except Unauthenticated as exc:
             raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"}) from exc
     return "anonymous:" + hashlib.sha256(body.model_dump_json().encode()).hexdigest()
