@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Local, Docker-free infrastructure for katflow: one Kafka broker (KRaft) and one PostgreSQL.
+# Local, Docker-free infrastructure for katflow: one Kafka broker (KRaft), one PostgreSQL and the
+# identity provider (Keycloak, realm `clinic`: deploy/local/keycloak.sh; KATFLOW_LOCAL_KEYCLOAK=0 skips it).
 # Usage: deploy/local/infra.sh {up|down|status|env|kafka-start|kafka-stop|kafka-kill|
 #                              pg-start|pg-stop|pg-restart}
 # State lives in ${KATFLOW_RUN_DIR:-<repo>/.run}; everything binds to 127.0.0.1 only.
@@ -12,6 +13,8 @@ KAFKA_PORT=${KATFLOW_KAFKA_PORT:-19092}
 CONTROLLER_PORT=${KATFLOW_KAFKA_CONTROLLER_PORT:-19093}
 PG_PORT=${KATFLOW_PG_PORT:-55432}
 PG_SUPERUSER=katflow PG_PASSWORD=katflow
+KEYCLOAK=$HERE/keycloak.sh
+with_keycloak() { [[ ${KATFLOW_LOCAL_KEYCLOAK:-1} != 0 ]]; }
 
 mkdir -p "$RUN" && RUN=$(cd "$RUN" && pwd)   # absolute, even if given relative
 K=$RUN/kafka PG=$RUN/pg
@@ -214,8 +217,8 @@ lock() { exec 9>"$RUN/infra.lock"; flock 9; }   # one mutating command at a time
 
 cmd=${1:-}
 case $cmd in
-  up) lock; pg_start; pg_check_btree_gist; kafka_start ;;
-  down) lock; kafka_stop; pg_stop ;;
+  up) lock; pg_start; pg_check_btree_gist; kafka_start; if with_keycloak; then "$KEYCLOAK" up; fi ;;
+  down) lock; "$KEYCLOAK" down; kafka_stop; pg_stop ;;
   kafka-start) lock; kafka_start ;;
   kafka-stop) lock; kafka_stop ;;
   kafka-kill) lock; kafka_kill ;;
@@ -228,9 +231,11 @@ case $cmd in
     else echo "kafka: down"; rc=1; fi
     if pg_running && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; then echo "postgres: up (127.0.0.1:$PG_PORT)"
     else echo "postgres: down"; rc=1; fi
+    if with_keycloak; then "$KEYCLOAK" status || rc=1; fi
     exit "$rc" ;;
   env)
     echo "export KATFLOW_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
-    echo "export KATFLOW_PG_ADMIN_DSN=postgresql://$PG_SUPERUSER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres" ;;
+    echo "export KATFLOW_PG_ADMIN_DSN=postgresql://$PG_SUPERUSER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
+    if with_keycloak; then "$KEYCLOAK" env; fi ;;
   *) sed -n '2,5p' "$0" >&2; exit 2 ;;
 esac
