@@ -15,16 +15,16 @@ install:  ## install Python packages (uv + the locked workspace) and system tool
 	@py="$$(deploy/local/python.sh)" && uv sync --frozen --quiet $${py:+--python "$$py"}
 	@deploy/local/packages.sh
 
-infra-up: install  ## start Apache Kafka and PostgreSQL locally (installs them on first use)
+infra-up: install  ## start Kafka, PostgreSQL and Keycloak locally (installs them on first use)
 	@$(INFRA) up
 
-infra-down:  ## stop Kafka and PostgreSQL
+infra-down:  ## stop Kafka, PostgreSQL and Keycloak
 	@$(INFRA) down
 
-up: infra-up  ## everything: Kafka, PostgreSQL, SMTP sink, the three services; prints the URLs
+up: infra-up  ## everything: Kafka, PostgreSQL, Keycloak, SMTP sink, the three services; prints URLs and logins
 	@$(LOCAL_ENV) && uv run katflow stack up
 
-down:  ## stop the services, then Kafka and PostgreSQL
+down:  ## stop the services, then Kafka, PostgreSQL and Keycloak
 	@uv run katflow stack down || true
 	@$(INFRA) down
 
@@ -35,7 +35,8 @@ test: install lint  ## install, lint, provision real infrastructure, run the who
 	@if [ -z "$$KATFLOW_TEST_KAFKA_BOOTSTRAP" ]; then $(INFRA) up && $(LOCAL_ENV) && \
 	  export KATFLOW_TEST_KAFKA_BOOTSTRAP=$$KATFLOW_KAFKA_BOOTSTRAP \
 	         KATFLOW_TEST_PG_ADMIN_DSN=$$KATFLOW_PG_ADMIN_DSN \
-	         KATFLOW_TEST_INFRA_CONTROL=$(CURDIR)/$(INFRA); fi; \
+	         KATFLOW_TEST_INFRA_CONTROL=$(CURDIR)/$(INFRA) \
+	         KATFLOW_TEST_KEYCLOAK_URL=$$KATFLOW_KEYCLOAK_URL; fi; \
 	uv run pytest $(PYTEST_ARGS)
 
 test-fast: install  ## unit tests only (no infrastructure)

@@ -1,4 +1,5 @@
-"""Finding real infrastructure for tests: env vars → Docker (testcontainers) → local provisioning."""
+"""Finding real infrastructure for tests: env vars → Docker (testcontainers) → local provisioning;
+the identity provider (Keycloak): env var → local provisioning."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from katflow_tools import identity
+
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_SCRIPT = REPO / "deploy" / "local" / "infra.sh"
+KEYCLOAK_SCRIPT = REPO / "deploy" / "local" / "keycloak.sh"
 
 
 @dataclass
@@ -58,13 +62,18 @@ def _from_docker() -> tuple[Infra, list[object]]:
     return Infra(kafka.get_bootstrap_server(), dsn, "docker"), [kafka, pg]
 
 
-def _from_local() -> Infra:
-    subprocess.run([str(LOCAL_SCRIPT), "up"], check=True, timeout=900)
-    out = subprocess.run([str(LOCAL_SCRIPT), "env"], check=True, capture_output=True, text=True).stdout
+def _exports(script: Path) -> dict[str, str]:
+    """The variables ``script env`` exports."""
+    out = subprocess.run([str(script), "env"], check=True, capture_output=True, text=True).stdout
     env = dict(
         line.removeprefix("export ").split("=", 1) for line in out.splitlines() if line.startswith("export ")
     )
-    env = {k: shlex.split(v)[0] if v else v for k, v in env.items()}
+    return {k: shlex.split(v)[0] if v else v for k, v in env.items()}
+
+
+def _from_local() -> Infra:
+    subprocess.run([str(LOCAL_SCRIPT), "up"], check=True, timeout=900)
+    env = _exports(LOCAL_SCRIPT)
     return Infra(env["KATFLOW_KAFKA_BOOTSTRAP"], env["KATFLOW_PG_ADMIN_DSN"], "local", LOCAL_SCRIPT)
 
 
@@ -75,3 +84,33 @@ def find_infra() -> tuple[Infra, list[object]]:
     if _docker_reachable():
         return _from_docker()
     return _from_local(), []
+
+
+@dataclass
+class Idp:
+    """A Keycloak serving katflow's ``clinic`` realm (deploy/local/keycloak/clinic-realm.json)."""
+
+    url: str  # e.g. http://127.0.0.1:18080
+    source: str  # "env" or "local"
+    realm: str = "clinic"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/realms/{self.realm}"
+
+    def auth_env(self) -> dict[str, str]:
+        """The services' KATFLOW_AUTH_* settings for this realm, as ``make up`` gives them."""
+        return identity.auth_env({"KATFLOW_KEYCLOAK_ISSUER": self.issuer})
+
+    def token(self, username: str, client_id: str = "katflow-cli") -> str:
+        """An access token for a demo user (password grant; the realm's dev password)."""
+        return identity.password_grant(self.issuer, username, f"dev-{username}", client_id)
+
+
+def find_idp() -> Idp:
+    """``KATFLOW_TEST_KEYCLOAK_URL`` (a Keycloak with the clinic realm imported), else the local
+    provisioning's (started, and installed on first use, by deploy/local/keycloak.sh)."""
+    if url := os.environ.get("KATFLOW_TEST_KEYCLOAK_URL"):
+        return Idp(url.rstrip("/"), "env")
+    subprocess.run([str(KEYCLOAK_SCRIPT), "up"], check=True, timeout=900)
+    return Idp(_exports(KEYCLOAK_SCRIPT)["KATFLOW_KEYCLOAK_URL"], "local")

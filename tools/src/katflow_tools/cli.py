@@ -14,7 +14,7 @@ from pathlib import Path
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 
-from . import dlq
+from . import dlq, identity
 from .databases import admin_dsn
 from .stack import SERVICES, ServiceProcess, StackConfig, create_databases
 
@@ -27,13 +27,16 @@ def _settings() -> ServiceSettings:
 
 def _stack_config() -> StackConfig:
     """The local stack, with the operator's KATFLOW_* settings passed on to its services (less the
-    addresses and ports the stack gives each)."""
+    addresses and ports the stack gives each). With a local Keycloak named (``infra.sh env``) and no
+    KATFLOW_AUTH_JWKS_URL of the operator's, the services accept its tokens."""
+    operator = {k: v for k, v in os.environ.items() if k.startswith("KATFLOW_")}
+    idp = {} if "KATFLOW_AUTH_JWKS_URL" in operator else identity.auth_env(os.environ)
     return StackConfig(
         run_dir=RUN_DIR,
         kafka_bootstrap=os.environ.get("KATFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
         pg_admin_dsn=admin_dsn(),
         topic_prefix=os.environ.get("KATFLOW_TOPIC_PREFIX", ""),
-        extra_env={k: v for k, v in os.environ.items() if k.startswith("KATFLOW_")},
+        extra_env={**idp, **operator},
     )
 
 
@@ -82,6 +85,9 @@ def cmd_stack_up(_: argparse.Namespace) -> int:
     for name in SERVICES:
         print(f"{name:14} {cfg.url(name)}  (OpenAPI: {cfg.url(name)}/docs)")
     print(f"{'smtp sink':14} smtp://127.0.0.1:{cfg.smtp_port}  (messages in {RUN_DIR / 'mail'})")
+    realm = identity.load_realm() if identity.REALM_FILE.exists() else None
+    for line in identity.login_help(os.environ, realm):
+        print(line)
     return 0
 
 
