@@ -22,10 +22,10 @@ from pathlib import Path
 import asyncpg
 import uvloop
 
-from katflow_scheduling.adapters.postgres_calendar import sync_clinic
 from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.service_layer import booking
+from katflow_scheduling.service_layer.clinics import Clinics
 from katflow_scheduling.service_layer.deps import Deps
 from katflow_scheduling.settings import SchedulingSettings
 from katflow_shared.clock import SystemClock
@@ -57,8 +57,8 @@ async def one_round(admin_dsn: str, workers: int, bookings: int) -> float:
             await migrate(pool, ["katflow_shared", "katflow_scheduling"])
             with tempfile.TemporaryDirectory() as folder:  # the benchmark's clinic: 24 consultants
                 clinic = load_clinic(bench_clinic(Path(folder) / "clinic.json"))
-            await sync_clinic(pool, clinic)
-            deps = Deps(clinic, load_protocols(), SystemClock())
+            deps = Deps(Clinics(clinic), load_protocols(), SystemClock())
+            await deps.clinics.start(pool)  # the seed imported: the clinic is data
             emitter = Emitter(SchedulingSettings(environment="test", database_url=db.dsn))
             for _ in range(5):  # warm the connections and the plans
                 await _book_one(pool, deps, emitter)

@@ -1,7 +1,7 @@
 """scheduling's booking search against a real PostgreSQL: every consultation lands on the first free
 slot a search from scratch would find, even though searches resume at the stored watermark; anything
 that frees a reserved interval (cancel, reschedule, no-show) makes the freed time bookable again at
-once; a clinic configuration change at start-up drops the watermarks."""
+once; a restart (or an admin's change) drops the watermarks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import asyncpg
 import pytest
 
 from katflow_scheduling.adapters import postgres_calendar as calendar
-from katflow_scheduling.adapters.postgres_calendar import sync_clinic
 from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.domain.reservations import Reservation, Watermark, first_reservation
@@ -70,7 +69,7 @@ async def test_consultations_fill_the_calendar_in_order_through_the_watermark(h:
     full_until = await h.pool.fetchval("SELECT max(full_until) FROM search_watermarks")
     assert full_until is not None and full_until > h.clock.now() + timedelta(days=2)
     # no watermark to trust: the first two days read are full, the search reads further
-    await sync_clinic(h.pool, h.deps.clinic)
+    await h.deps.clinics.start(h.pool)  # a restart
     expected = await from_scratch(h)
     got = await consult(h)
     assert expected is not None and expected.start > h.clock.now() + timedelta(days=3)
@@ -257,7 +256,7 @@ async def test_a_no_show_frees_the_rest_of_its_time(h: Harness) -> None:
 async def test_restarting_with_a_clinic_file_drops_the_watermarks(h: Harness) -> None:
     await consult(h)
     before = await h.pool.fetchval("SELECT generation FROM calendar_generation")
-    await sync_clinic(h.pool, h.deps.clinic)
+    await h.deps.clinics.start(h.pool)  # a restart
     assert await h.pool.fetchval("SELECT generation FROM calendar_generation") == before + 1
     async with h.pool.acquire() as conn, conn.transaction():
         need = h.deps.need("consultation", with_room=False)

@@ -14,7 +14,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from katflow_scheduling.adapters.postgres_calendar import sync_clinic
 from katflow_scheduling.adapters.postgres_course import ensure_course
 from katflow_scheduling.domain.clinic import ClinicConfig, load_clinic
 from katflow_scheduling.domain.visits import (
@@ -24,6 +23,7 @@ from katflow_scheduling.domain.visits import (
 from katflow_scheduling.handlers import visits
 from katflow_scheduling.handlers.course_events import CourseEvents
 from katflow_scheduling.handlers.timers import TimerHandlers
+from katflow_scheduling.service_layer.clinics import Clinics
 from katflow_scheduling.service_layer.deps import Deps
 from katflow_scheduling.settings import DEFAULT_CLINIC, SchedulingSettings
 from katflow_shared.clock import FixedClock
@@ -168,8 +168,9 @@ async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIter
             await migrate(pool, ["katflow_shared", "katflow_scheduling"])
             settings = SchedulingSettings(environment="test", database_url=db.dsn)
             clock = FixedClock(START)
-            deps = Deps(clinic or load_clinic(DEFAULT_CLINIC), load_protocols(), clock)
-            await sync_clinic(pool, deps.clinic)
+            # the clinic file is the seed the database imports; from then on the clinic is data
+            deps = Deps(Clinics(clinic or load_clinic(DEFAULT_CLINIC)), load_protocols(), clock)
+            await deps.clinics.start(pool)
             runtime = Runtime(settings, pool, None, Emitter(settings), clock)
             worker = TimerWorker(runtime, TimerHandlers(deps).table(), announcer=deps.timing)
             yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)

@@ -17,12 +17,12 @@ from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
 from katflow_shared.timers import TimerWorker
 
-from .adapters.postgres_calendar import sync_clinic
 from .domain.clinic import load_clinic
-from .entrypoints import staff
+from .entrypoints import http_admin, staff
 from .entrypoints.http import router
 from .handlers.course_events import CourseEvents
 from .handlers.timers import TimerHandlers
+from .service_layer.clinics import ClinicListener, Clinics
 from .service_layer.deps import Deps
 from .settings import SchedulingSettings
 
@@ -30,14 +30,16 @@ from .settings import SchedulingSettings
 def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or SchedulingSettings()
     clock = clock or clock_for(settings.environment, settings.clock_offset_file)
-    # configuration is validated here: a bad clinic or protocol file stops the service with its reason
-    deps = Deps(load_clinic(settings.clinic_config), load_protocols(settings.protocols_dir), clock)
+    # configuration is validated here: a bad clinic seed or protocol file stops the service with its
+    # reason; the seed becomes the clinic only where the database has none (Clinics.start)
+    seed = Clinics(load_clinic(settings.clinic_config))
+    deps = Deps(seed, load_protocols(settings.protocols_dir), clock)
     course, timers = CourseEvents(deps), TimerHandlers(deps)
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_scheduling"],
-            routers=[router, staff.router],
+            routers=[router, staff.router, http_admin.router],
             handlers={
                 ConsultationRequested: course.on_consultation_requested,
                 PreparationCompleted: course.on_preparation_completed,
@@ -46,8 +48,11 @@ def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = 
                 UrgentReviewRequired: course.on_urgent_review,
                 EligibilityDecided: course.on_eligibility_decided,
             },
-            startup=[lambda runtime: sync_clinic(runtime.pool, deps.clinic)],
-            workers=[lambda runtime: TimerWorker(runtime, timers.table(), announcer=deps.timing)],
+            startup=[lambda runtime: deps.clinics.start(runtime.pool)],
+            workers=[
+                lambda runtime: TimerWorker(runtime, timers.table(), announcer=deps.timing),
+                lambda runtime: ClinicListener(runtime, deps.clinics),
+            ],
             clock=clock,
             title="katflow scheduling",
             description="Clinicians, rooms, availability, appointments, session records, durable timers.",

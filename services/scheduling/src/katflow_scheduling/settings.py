@@ -18,7 +18,9 @@ class SchedulingSettings(ServiceSettings):
     service_name: str = Field("scheduling", description="Service name.")
     http_port: int = Field(8002, description="Port the scheduling HTTP API listens on.")
     clinic_config: Path = Field(
-        DEFAULT_CLINIC, description="JSON file with the clinic's hours, clinicians and rooms."
+        DEFAULT_CLINIC,
+        description="JSON file with a new clinic's hours, clinicians and rooms: imported when the "
+        "database has no clinic yet; after that admins change the clinic through the admin API.",
     )
     protocols_dir: Path | None = Field(
         None,

@@ -44,6 +44,15 @@ class StretchReason(StrEnum):
     REQUESTED_BY_STAFF = "requested_by_staff"  # staff booked it at a time of their choosing
 
 
+class ClinicChange(StrEnum):
+    """What took away an appointment's time (AppointmentDisplaced)."""
+
+    CLOSURE = "closure"  # the clinic is closed that day
+    TIME_OFF = "time_off"  # the clinician is away that day
+    OPENING_HOURS = "opening_hours"  # the clinic no longer opens then
+    CLINICIAN_CHANGED = "clinician_changed"  # the clinician no longer has the role or works then
+
+
 class MonitoringCheck(StrEnum):
     BLOOD_PRESSURE = "blood_pressure"
     DISCHARGE = "discharge"

@@ -12,6 +12,7 @@ from .base import Event
 from .common import (
     AppointmentKind,
     CancellationReason,
+    ClinicChange,
     MonitoringCheck,
     Route,
     StretchReason,
@@ -207,3 +208,104 @@ class CourseCompleted(Event):
     patient_id: UUID = Field(description="Opaque patient id.")
     doses: int = Field(ge=1, description="Doses administered in the course.")
     completed_at: datetime = Field(description="When (UTC).")
+
+
+class AppointmentDisplaced(Event):
+    """A clinic change (a closure, or a clinician's time off) covers a booked appointment and no
+    other time could be found for it under the reschedule rules. It still stands at its time: staff
+    must move or cancel it (the patient has not been told anything yet)."""
+
+    name: ClassVar[str] = "AppointmentDisplaced"
+    topic: ClassVar[str] = SCHEDULING
+
+    appointment_id: UUID = Field(description="The appointment left in place.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    kind: AppointmentKind = Field(description="Appointment kind.")
+    starts_at: datetime = Field(description="Its start (UTC).")
+    cause: ClinicChange = Field(description="closure or time_off.")
+    displaced_at: datetime = Field(description="When the change was made (UTC).")
+
+
+class _ClinicEvent(Event):
+    """A change an admin made to the clinic: effective at once for every booking after it."""
+
+    key_field: ClassVar[str] = "clinic_id"
+
+    clinic_id: str = Field(description="The clinic (Kafka key); 'main' unless several share a deployment.")
+    changed_at: datetime = Field(description="When (UTC).")
+
+
+class ClinicianUpdated(_ClinicEvent):
+    """A clinician was added or changed (roles, qualifications, weekly hours); the details are in
+    scheduling's admin API."""
+
+    name: ClassVar[str] = "ClinicianUpdated"
+    topic: ClassVar[str] = SCHEDULING
+
+    clinician_id: str = Field(description="The clinician.")
+    created: bool = Field(description="True when the clinician is new.")
+
+
+class RoomUpdated(_ClinicEvent):
+    """A room was added or changed (capabilities such as iv_pump or recliner)."""
+
+    name: ClassVar[str] = "RoomUpdated"
+    topic: ClassVar[str] = SCHEDULING
+
+    room_id: str = Field(description="The room.")
+    created: bool = Field(description="True when the room is new.")
+
+
+class OpeningHoursChanged(_ClinicEvent):
+    """The clinic's weekly opening hours were set."""
+
+    name: ClassVar[str] = "OpeningHoursChanged"
+    topic: ClassVar[str] = SCHEDULING
+
+
+class ClosureAdded(_ClinicEvent):
+    """The clinic is closed on a day (a holiday, a closure): nothing is booked on it; what was booked
+    is moved (AppointmentRescheduled) or, when it cannot be, reported (AppointmentDisplaced)."""
+
+    name: ClassVar[str] = "ClosureAdded"
+    topic: ClassVar[str] = SCHEDULING
+
+    day: date = Field(description="The closed day (clinic's zone).")
+    moved: int = Field(ge=0, description="Appointments moved off the day.")
+    displaced: int = Field(ge=0, description="Appointments that could not be moved (AppointmentDisplaced).")
+
+
+class ClosureRemoved(_ClinicEvent):
+    """A closed day is open again."""
+
+    name: ClassVar[str] = "ClosureRemoved"
+    topic: ClassVar[str] = SCHEDULING
+
+    day: date = Field(description="The day (clinic's zone).")
+
+
+class TimeOffAdded(_ClinicEvent):
+    """A clinician is away for whole days: they are not booked then; their appointments on those days
+    go to another qualified clinician, move (AppointmentRescheduled), or are reported
+    (AppointmentDisplaced)."""
+
+    name: ClassVar[str] = "TimeOffAdded"
+    topic: ClassVar[str] = SCHEDULING
+
+    time_off_id: UUID = Field(description="The time off.")
+    clinician_id: str = Field(description="The clinician.")
+    first_day: date = Field(description="First day away (clinic's zone).")
+    last_day: date = Field(description="Last day away (clinic's zone).")
+    moved: int = Field(ge=0, description="Appointments moved or given to another clinician.")
+    displaced: int = Field(ge=0, description="Appointments that could not be moved (AppointmentDisplaced).")
+
+
+class TimeOffRemoved(_ClinicEvent):
+    """A clinician's time off was withdrawn."""
+
+    name: ClassVar[str] = "TimeOffRemoved"
+    topic: ClassVar[str] = SCHEDULING
+
+    time_off_id: UUID = Field(description="The time off.")
+    clinician_id: str = Field(description="The clinician.")

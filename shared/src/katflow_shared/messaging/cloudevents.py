@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, ValidationError
 
 from ..contracts import REGISTRY, Event
+from ..tracing import TraceContext, received_context
 from .errors import InvalidMessage
 
 SPECVERSION = "1.0"
@@ -42,6 +43,9 @@ class Envelope:
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
     correlation_id: str | None = None
     causation_id: str | None = None
+    # W3C trace context (``traceparent``, ``tracestate``): plain record headers, as OpenTelemetry's
+    # propagator writes them (tracing.current_context), not ce_* attributes.
+    trace_context: TraceContext = ()
 
     @property
     def type(self) -> str:
@@ -66,6 +70,7 @@ class Envelope:
             attrs["ce_correlationid"] = self.correlation_id
         if self.causation_id:
             attrs["ce_causationid"] = self.causation_id
+        attrs.update(self.trace_context)
         return [(k, v.encode()) for k, v in attrs.items()]
 
     def body(self) -> bytes:
@@ -148,4 +153,5 @@ def decode(headers: Sequence[tuple[str, bytes]] | None, body: bytes | None) -> E
         time=when,
         correlation_id=attrs.get("ce_correlationid"),
         causation_id=attrs.get("ce_causationid"),
+        trace_context=received_context(attrs),
     )

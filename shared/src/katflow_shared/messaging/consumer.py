@@ -195,7 +195,12 @@ class EventConsumer:
         if handler is None:
             return
         with (
-            tracing.span(f"handle {envelope.event.name}", event_id=envelope.id, course_id=envelope.subject),
+            tracing.span(
+                f"handle {envelope.event.name}",
+                envelope.trace_context,
+                event_id=envelope.id,
+                course_id=envelope.subject,
+            ),
             structlog.contextvars.bound_contextvars(
                 event_id=envelope.id,
                 event_type=envelope.type,

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from .. import db
+from .. import db, tracing
 from ..contracts import Event, topics
 from ..db import Part
 from ..settings import ServiceSettings
@@ -56,6 +56,8 @@ class Emitter:
             source=self.source,
             correlation_id=(cause.correlation_id if cause else None) or context.correlation_id.get(),
             causation_id=cause.id if cause else context.causation_id.get(),
+            # The span it is emitted in (an HTTP request's, a consumed event's): its trace goes on.
+            trace_context=tracing.current_context(),
         )
 
 

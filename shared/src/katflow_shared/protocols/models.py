@@ -54,6 +54,11 @@ class Dosing(_Frozen):
     max_pre_dose_bp: BloodPressure = Field(description="Dosing is refused at or above this pressure.")
     requires_rems_certified_site: bool = Field(False, description="Only a REMS-certified site may dose.")
     rems_form_due_days: int | None = Field(None, ge=1, le=30, description="REMS monitoring form due.")
+    room_capabilities: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="What the dosing room must have (e.g. iv_pump, recliner); none: any room.",
+    )
 
     @property
     def reserved_minutes(self) -> int:

@@ -62,6 +62,7 @@ NOTIFICATIONS: tuple[NotificationType, ...] = (
     _staff("integration_overdue"),
     _staff("appointment_missed"),
     _staff("cadence_stretched"),
+    _staff("appointment_displaced"),
     _staff("patient_opted_out"),
     _staff("delivery_failed"),
     NotificationType("integrator_event", "integrator", ("webhook",)),

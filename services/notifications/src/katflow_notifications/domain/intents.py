@@ -17,6 +17,7 @@ from uuid import UUID
 
 from katflow_shared.contracts import (
     AppointmentCancelled,
+    AppointmentDisplaced,
     AppointmentMissed,
     AppointmentRescheduled,
     AppointmentScheduled,
@@ -150,6 +151,11 @@ def _stretched(e: CadenceStretched, _at: datetime) -> list[Intent]:
     return [_staff("cadence_stretched", e, **facts)]
 
 
+def _displaced(e: AppointmentDisplaced, _at: datetime) -> list[Intent]:
+    facts = {"appointment_id": str(e.appointment_id), "kind": e.kind.value, "cause": e.cause.value}
+    return [_staff("appointment_displaced", e, starts_at=_iso(e.starts_at), **facts)]
+
+
 def _urgent(e: UrgentReviewRequired, _at: datetime) -> list[Intent]:
     return [_staff("urgent_review", e, alert_id=str(e.alert_id), raised_at=_iso(e.raised_at))]
 
@@ -163,6 +169,7 @@ RULES: Mapping[type[Event], Callable[[Any, datetime], list[Intent]]] = {
     AppointmentCancelled: _cancelled,
     AppointmentMissed: _missed,
     CadenceStretched: _stretched,
+    AppointmentDisplaced: _displaced,
     MonitoringCheckDue: _monitoring,
     IntegrationDue: _integration_due,
     IntegrationOverdue: _integration_overdue,

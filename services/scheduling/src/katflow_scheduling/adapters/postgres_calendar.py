@@ -1,5 +1,5 @@
-"""The calendar as booking sees it: clinicians and rooms, the booking lock, busy intervals and the
-search watermarks (SQL with parameters only)."""
+"""The calendar as booking sees it: the booking lock, busy intervals and the search watermarks (SQL
+with parameters only; the clinic's own tables are ``postgres_clinic``)."""
 
 from __future__ import annotations
 
@@ -14,27 +14,10 @@ import asyncpg
 
 from katflow_shared.db import Part
 
-from ..domain.clinic import ClinicConfig
 from ..domain.reservations import Need, Watermark
 from ..domain.slots import Interval
 
 CALENDAR_LOCK = 0x63616C656E646172  # "calendar"
-
-
-async def sync_clinic(conn: asyncpg.Pool, clinic: ClinicConfig) -> None:
-    """Make the clinicians and rooms tables match the configuration file; hours may have changed, so
-    no earlier search's watermark is trusted any more."""
-    await conn.executemany(
-        "INSERT INTO clinicians(id, display_name, roles) VALUES ($1, $2, $3)"
-        " ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, roles = EXCLUDED.roles",
-        [(c.id, c.display_name, c.roles) for c in clinic.clinicians],
-    )
-    await conn.executemany(
-        "INSERT INTO rooms(id, display_name) VALUES ($1, $2)"
-        " ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name",
-        [(r.id, r.display_name) for r in clinic.rooms],
-    )
-    await conn.execute("UPDATE calendar_generation SET generation = generation + 1")
 
 
 async def lock_calendar(conn: asyncpg.Connection) -> None:
@@ -52,10 +35,12 @@ def need_key(need: Need, minutes: int) -> str:
 
 @dataclass(frozen=True)
 class Locked:
-    """What a search reads as it takes the calendar lock: the generation, the need's watermark if it
-    was computed at that generation, and the reserved intervals of [since, until)."""
+    """What a search reads as it takes the calendar lock: the generation, the clinic's version, the
+    need's watermark if it was computed at that generation, and the reserved intervals of [since,
+    until)."""
 
     generation: int
+    clinic_version: int
     mark: Watermark | None
     since: datetime
     until: datetime
@@ -81,7 +66,8 @@ async def lock_for_search(
         row["clinician_ids"] or (), row["room_ids"] or (), row["starts"] or (), row["ends"] or (), strict=True
     )
     since = row["since"]
-    return Locked(int(row["generation"]), mark, since, since + span, _by_resource(rows, resources))
+    busy = _by_resource(rows, resources)
+    return Locked(int(row["generation"]), int(row["clinic_version"]), mark, since, since + span, busy)
 
 
 def new_watermark(key: str, generation: int, mark: Watermark) -> Part:

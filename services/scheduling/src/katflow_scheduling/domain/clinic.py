@@ -1,10 +1,14 @@
-"""The clinic's configuration: hours, clinicians, rooms (validated at start-up)."""
+"""The clinic as booking sees it: hours, clinicians (with their time off), rooms (with their
+capabilities) and closures. Kept in scheduling's database and changed by admins at run time
+(``service_layer.clinics``); the JSON file is only the seed of a new clinic."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from collections.abc import Collection
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Literal
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -15,25 +19,67 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+Hours = dict[Weekday, tuple[time, time]]
+
+
+def check_hours(hours: Hours | None, name: str) -> None:
+    """Each day opens before it closes."""
+    for day, (start, end) in (hours or {}).items():
+        if start >= end:
+            raise ValueError(f"{name}.{day}: opening must be before closing")
+
+
+class TimeOff(BaseModel):
+    """Whole days a clinician is away (clinic's zone), first and last included."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: UUID
+    first_day: date
+    last_day: date
+
+    @model_validator(mode="after")
+    def _days_ordered(self) -> TimeOff:
+        if self.first_day > self.last_day:
+            raise ValueError("first_day must not be after last_day")
+        return self
+
+    def covers(self, day: date) -> bool:
+        return self.first_day <= day <= self.last_day
+
+
 class Clinician(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str
     display_name: str
     roles: list[str]
-    hours: dict[Weekday, tuple[time, time]] | None = Field(
+    qualifications: list[str] = Field(default_factory=list, description="e.g. iv_certified, rems_trained.")
+    hours: Hours | None = Field(
         None, description="Weekly working hours in the clinic's zone; default: the clinic's opening hours."
     )
+    time_off: list[TimeOff] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _hours_ordered(self) -> Clinician:
+        check_hours(self.hours, "hours")
+        return self
+
+    def off_on(self, day: date) -> bool:
+        return any(t.covers(day) for t in self.time_off)
 
 
 class Room(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str
     display_name: str
+    capabilities: list[str] = Field(default_factory=list, description="e.g. iv_pump, recliner.")
 
 
 class ClinicConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    clinic_id: str = Field(
+        "main", description="One clinic by default; a group of clinics may share a deployment later."
+    )
     version: str
     time_zone: TimeZoneName
     opening_hours: dict[Weekday, tuple[time, time]]
@@ -44,6 +90,10 @@ class ClinicConfig(BaseModel):
     patient_local_hours: tuple[time, time]
     clinicians: list[Clinician] = Field(min_length=1)
     rooms: list[Room] = Field(default_factory=list)
+    closures: dict[date, str] = Field(
+        default_factory=dict,
+        description="Days the clinic is closed (clinic's zone), e.g. holidays: a label each.",
+    )
     rems_certified: bool = Field(False, description="Site certified for the esketamine REMS.")
     no_show_grace_minutes: int = Field(15, ge=0, le=120, description="No-show grace for consultations.")
     waitlist_retry_minutes: int = Field(
@@ -55,23 +105,31 @@ class ClinicConfig(BaseModel):
 
     @model_validator(mode="after")
     def _hours_ordered(self) -> ClinicConfig:
-        for day, (start, end) in self.opening_hours.items():
-            if start >= end:
-                raise ValueError(f"opening_hours.{day}: opening must be before closing")
+        check_hours(self.opening_hours, "opening_hours")
         return self
 
     def clinicians_for(self, role: str) -> list[Clinician]:
         return [c for c in self.clinicians if role in c.roles]
 
+    def rooms_with(self, capabilities: Collection[str]) -> list[Room]:
+        """The rooms that have every one of ``capabilities``."""
+        return [r for r in self.rooms if set(capabilities) <= set(r.capabilities)]
+
+    def closed_on(self, day: date) -> bool:
+        return day in self.closures
+
     def works(self, clinician_id: str, start: datetime, end: datetime) -> bool:
-        """Whether the clinician works the whole of [start, end) (rooms are always available)."""
+        """Whether the clinician works the whole of [start, end): not on time off, inside their
+        weekly hours (rooms are always available; closed days have no slots at all)."""
         clinician = next((c for c in self.clinicians if c.id == clinician_id), None)
-        if clinician is None or clinician.hours is None:
+        if clinician is None:
             return True
-        local_start, local_end = (
-            start.astimezone(ZoneInfo(self.time_zone)),
-            end.astimezone(ZoneInfo(self.time_zone)),
-        )
+        zone = ZoneInfo(self.time_zone)
+        local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+        if clinician.time_off and clinician.off_on(local_start.date()):
+            return False
+        if clinician.hours is None:
+            return True
         hours = clinician.hours.get(WEEKDAYS[local_start.weekday()])
         return (
             hours is not None

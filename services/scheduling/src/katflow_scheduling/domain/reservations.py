@@ -100,6 +100,30 @@ def first_reservation(
     return None
 
 
+def first_allowed(
+    clinic: ClinicConfig,
+    need: Need,
+    busy: Busy,
+    earliest: datetime,
+    duration: timedelta,
+    patient_zone: str,
+    allowed: Callable[[datetime], bool],
+    prefer: tuple[str | None, str | None] = (None, None),
+) -> Reservation | None:
+    """The first start on the grid from ``earliest`` that ``allowed`` accepts (the rules of the
+    appointment being moved: cadence, integration window) with everything free, preferred ones
+    first — where a clinic change moves an appointment to."""
+    cals = calendars(busy)
+    for start in candidate_starts(clinic, earliest, duration):
+        end = start + duration
+        if not within_patient_hours(clinic, start, end, patient_zone) or not allowed(start):
+            continue
+        found = _pick(need, cals, Interval(start, end), prefer, clinic.works)
+        if found is not None:
+            return Reservation(found[0], found[1], start, end)
+    return None
+
+
 def free_days(
     clinic: ClinicConfig,
     need: Need,
@@ -157,9 +181,11 @@ def advance(
 
 
 def outside_hours(clinic: ClinicConfig, start: datetime, end: datetime, patient_zone: str) -> str | None:
-    """The rule a requested time breaks (opening hours, patient's local hours), or None."""
+    """The rule a requested time breaks (a closed day, opening hours, patient's local hours), or None."""
     local_start = start.astimezone(ZoneInfo(clinic.time_zone))
     local_end = end.astimezone(ZoneInfo(clinic.time_zone))
+    if clinic.closed_on(local_start.date()):
+        return "clinic_closed"
     hours = clinic.opening_hours.get(WEEKDAYS[local_start.weekday()])
     if hours is None or local_start.date() != local_end.date():
         return "outside_opening_hours"
@@ -168,3 +194,13 @@ def outside_hours(clinic: ClinicConfig, start: datetime, end: datetime, patient_
     if not within_patient_hours(clinic, start, end, patient_zone):
         return "outside_patient_hours"
     return None
+
+
+def still_holds(clinic: ClinicConfig, role: str, clinician_id: str, start: datetime, end: datetime) -> bool:
+    """Whether an appointment booked for ``role`` with ``clinician_id`` at [start, end) still fits
+    the clinic: open then (not closed, inside opening hours), and the clinician still has the role
+    and works then (weekly hours, time off)."""
+    if outside_hours(clinic, start, end, clinic.time_zone) in ("clinic_closed", "outside_opening_hours"):
+        return False
+    qualified = any(c.id == clinician_id for c in clinic.clinicians_for(role))
+    return qualified and clinic.works(clinician_id, start, end)

@@ -23,8 +23,8 @@ class Interval:
 def candidate_starts(
     clinic: ClinicConfig, earliest: datetime, duration: timedelta, resume_at: datetime | None = None
 ) -> Iterator[datetime]:
-    """Slot starts inside opening hours (clinic's zone), from ``earliest`` (or the later ``resume_at``)
-    to the booking horizon, which is counted from ``earliest``."""
+    """Slot starts inside opening hours (clinic's zone), closed days skipped, from ``earliest`` (or
+    the later ``resume_at``) to the booking horizon, which is counted from ``earliest``."""
     zone = ZoneInfo(clinic.time_zone)
     step = timedelta(minutes=clinic.slot_minutes)
     first = max(earliest, resume_at or earliest)
@@ -32,7 +32,7 @@ def candidate_starts(
     last_day += timedelta(days=clinic.booking_horizon_days)
     while day <= last_day:
         hours = clinic.opening_hours.get(WEEKDAYS[day.weekday()])
-        if hours is not None:
+        if hours is not None and not clinic.closed_on(day):
             start = datetime.combine(day, hours[0], zone)
             close = datetime.combine(day, hours[1], zone)
             while start + duration <= close:

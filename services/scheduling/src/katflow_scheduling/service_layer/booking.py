@@ -5,7 +5,7 @@ monitoring extensions); the exclusion constraints stay as the last word."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,6 +61,10 @@ async def book(
     calendar lock every writer of reserved time waits its turn, so what the search found free is
     free: the appointment, the search's watermark, the no-show timer and AppointmentScheduled go
     in one statement."""
+    need = capable_need(deps, req)
+    if need is None:
+        return None  # no room has what the protocol asks for: waits like a full calendar
+    req = replace(req, need=need)
     searched = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
     if searched is None:
         return None
@@ -78,6 +82,20 @@ async def book(
     return found
 
 
+def capable_need(deps: Deps, req: Request) -> Need | None:
+    """A dose needs a room with every capability its protocol asks for (``room_capabilities``):
+    the request's need with only those rooms, or None when none has them."""
+    version = req.fields.get("protocol_version")
+    if req.fields.get("kind") != AppointmentKind.DOSING.value or not version:
+        return req.need
+    wanted = deps.protocol(version).dosing.room_capabilities
+    if not wanted:
+        return req.need
+    capable = {r.id for r in deps.clinic.rooms_with(wanted)}
+    rooms = tuple(r for r in req.need.rooms if r in capable)
+    return Need(req.need.clinicians, rooms) if rooms else None
+
+
 async def _search(
     conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request
 ) -> tuple[Reservation, list[Part]] | None:
@@ -88,6 +106,7 @@ async def _search(
     key = calendar.need_key(req.need, int(req.duration.total_seconds()) // 60)
     resources, zone = [*req.need.clinicians, *req.need.rooms], plan.patient_time_zone
     locked = await calendar.lock_for_search(conn, key, resources, req.earliest, SEARCH_WINDOWS[0])
+    await deps.clinics.require_current(conn, locked.clinic_version)
     mark = locked.mark
     start = mark.resume_at(req.earliest) if mark else req.earliest
     for window_end in (*(start + w for w in SEARCH_WINDOWS), None):
@@ -128,6 +147,7 @@ async def reserve_at(
 ) -> Reservation:
     """Qualified people (and a room) free and working for ``wanted``, preferred ones first, ignoring
     ``exclude``'s own booking (a move); double_booking (409) when there are none."""
+    await deps.clinics.require_current(conn)  # callers hold the calendar lock
     resources = [*need.clinicians, *need.rooms]
     busy = await calendar.busy(conn, resources, wanted.start, wanted.end, exclude=exclude)
     got = free_resources(need, busy, wanted, prefer, deps.clinic.works)

@@ -1,4 +1,4 @@
-"""What scheduling's handlers need besides a connection: configuration and the clock."""
+"""What scheduling's handlers need besides a connection: the clinic, the protocols and the clock."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from katflow_shared.wakeup import Announcer
 from ..domain.clinic import ClinicConfig
 from ..domain.course import CoursePlan
 from ..domain.reservations import Need
+from .clinics import Clinics
 
 
 class Emit(typing.Protocol):
@@ -28,11 +29,16 @@ class Emit(typing.Protocol):
 
 @dataclass(frozen=True)
 class Deps:
-    clinic: ClinicConfig
+    clinics: Clinics  # the clinic as the database has it (changed by admins at run time)
     protocols: ProtocolBook
     clock: Clock
     # Wakes the timer workers: in-process while this process's runs (it attaches it), else NOTIFY.
     timing: Announcer = field(default_factory=lambda: Announcer(timers.CHANNEL))
+
+    @property
+    def clinic(self) -> ClinicConfig:
+        """The current clinic: read it once per decision, it may be replaced between two reads."""
+        return self.clinics.current
 
     def protocol(self, protocol_id: str | None) -> Protocol:
         """The pinned protocol; a version not on file cannot be fixed by retrying."""
@@ -51,6 +57,8 @@ class Deps:
             else self.clinic.no_show_grace_minutes
         )
 
-    def need(self, role: str, with_room: bool) -> Need:
-        rooms = tuple(r.id for r in self.clinic.rooms) if with_room else ()
-        return Need(tuple(c.id for c in self.clinic.clinicians_for(role)), rooms)
+    def need(self, role: str, with_room: bool, room_capabilities: tuple[str, ...] = ()) -> Need:
+        """Who (and which rooms, having every one of ``room_capabilities``) can host ``role``."""
+        clinic = self.clinic
+        rooms = tuple(r.id for r in clinic.rooms_with(room_capabilities)) if with_room else ()
+        return Need(tuple(c.id for c in clinic.clinicians_for(role)), rooms)

@@ -41,6 +41,13 @@ STRETCH_REASONS = {  # CadenceStretched.reason, for staff
     "requested_by_staff": "staff booked it at a time of their choosing",
 }
 
+CLINIC_CHANGES = {  # AppointmentDisplaced.cause, for staff
+    "closure": "a day the clinic is now closed",
+    "time_off": "the clinician's time off",
+    "opening_hours": "hours the clinic no longer opens",
+    "clinician_changed": "hours or a role the clinician no longer has",
+}
+
 
 def _lang(locale: str) -> str:
     return locale.split("-")[0] if locale.split("-")[0] in DAYS else "en"
@@ -92,5 +99,6 @@ def context(facts: Mapping[str, str], env: RenderEnv) -> dict[str, str]:
         calendar_summary=CALENDAR_SUMMARY[lang],
         check_label=CHECKS.get(facts.get("check", ""), facts.get("check", "")),
         reason_label=STRETCH_REASONS.get(facts.get("reason", ""), facts.get("reason", "")),
+        cause_label=CLINIC_CHANGES.get(facts.get("cause", ""), facts.get("cause", "")),
     )
     return out

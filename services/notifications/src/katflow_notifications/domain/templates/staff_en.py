@@ -67,6 +67,13 @@ _TEXTS: dict[str, tuple[int, str, str]] = {
         "Why: {reason_label}.\nMove another booking, add capacity, or accept the gap.\n"
         "Appointment: {appointment_id}",
     ),
+    "appointment_displaced": (
+        1,
+        "Appointment could not be moved after a clinic change",
+        "A {kind} appointment at {starts_at_local} falls on {cause_label}, and no other time the "
+        "rules allow was free. It still stands: move or cancel it, and tell the patient.\n"
+        "Appointment: {appointment_id}",
+    ),
     "patient_opted_out": (
         1,
         "Patient opted out of texts",

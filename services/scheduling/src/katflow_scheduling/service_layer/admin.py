@@ -1,0 +1,115 @@
+"""Clinic administration: each change one transaction under the calendar lock (no booking decides
+meanwhile), with the clinic version bumped (every process's snapshot and every search watermark
+is replaced), the changed clinic in force in this process at once, its event emitted, and the
+appointments it leaves invalid resettled (``resettle``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
+from uuid import UUID
+
+import asyncpg
+
+from katflow_shared import db
+from katflow_shared.contracts.common import AppointmentKind, ClinicChange
+from katflow_shared.runtime import Runtime
+
+from ..adapters import postgres_calendar as calendar
+from ..adapters import postgres_clinic as store
+from ..adapters import postgres_course as courses
+from ..domain.appointments import Status
+from ..domain.clinic import ClinicConfig
+from ..domain.reservations import still_holds
+from ..domain.series import day_bounds
+from .deps import Deps, Emit
+from .resettle import Resettled, resettle
+
+Affected = Callable[[asyncpg.Connection], Awaitable[list[UUID]]]
+
+
+@dataclass
+class ChangeUnit:
+    conn: asyncpg.Connection
+    deps: Deps
+    now: datetime
+    emit: Emit
+    resettled: list[Resettled] = field(default_factory=list)
+
+    @property
+    def clinic_id(self) -> str:
+        return self.deps.clinic.clinic_id
+
+    async def in_force(self) -> ClinicConfig:
+        """The change written: a new version, and the clinic as it now stands in force here."""
+        version = await store.changed(self.conn)
+        clinic, _ = await store.load(self.conn, self.clinic_id)
+        self.deps.clinics.replace(clinic, version)
+        return clinic
+
+    async def resettle(self, affected: Affected, cause: ClinicChange) -> None:
+        """Move what no longer fits the clinic among the appointments ``affected`` finds."""
+        for appointment_id in await affected(self.conn):
+            appt = await courses.get_appointment(self.conn, appointment_id)
+            role = _role(appt.kind)
+            if appt.status is Status.SCHEDULED and not still_holds(
+                self.deps.clinic, role, appt.clinician_id, appt.starts_at, appt.ends_at
+            ):
+                found = await resettle(self.conn, self.deps, appt.id, cause, self.now, self.emit)
+                self.resettled.append(found)
+
+    def count(self, *outcomes: str) -> int:
+        return sum(1 for r in self.resettled if r.outcome in outcomes)
+
+
+def _role(kind: AppointmentKind) -> str:
+    return kind.value if kind is not AppointmentKind.PREPARATION else "integration"
+
+
+@contextlib.asynccontextmanager
+async def clinic_change(
+    runtime: Runtime, deps: Deps, affected: Affected | None = None
+) -> AsyncIterator[ChangeUnit]:
+    """One admin change. The courses of the appointments ``affected`` may find are locked before the
+    calendar (the order bookings take them in); on failure this process keeps the clinic it had."""
+    before = (deps.clinics.current, deps.clinics.version)
+    try:
+        async with runtime.pool.acquire() as conn, db.transaction(conn):
+            if affected is not None:
+                await _lock_courses(conn, await affected(conn))
+            await calendar.lock_calendar(conn)
+            if affected is not None:  # booked between the two reads: locked now (rare)
+                await _lock_courses(conn, await affected(conn))
+            yield ChangeUnit(conn, deps, runtime.clock.now(), partial(runtime.emitter.emit, conn))
+    except BaseException:
+        deps.clinics.replace(*before)
+        raise
+
+
+async def _lock_courses(conn: asyncpg.Connection, appointment_ids: list[UUID]) -> None:
+    ids = sorted({(await courses.get_appointment(conn, a)).course_id for a in appointment_ids})
+    for course_id in ids:
+        await courses.lock_course(conn, course_id)
+
+
+def on_days(deps: Deps, first: date, last: date, clinician_id: str | None = None) -> Affected:
+    """The scheduled appointments starting on ``first``..``last`` (clinic's days)."""
+    zone = deps.clinic.time_zone
+    since, until = day_bounds(first, zone)[0], day_bounds(last, zone)[1]
+    return partial(_between, since=since, until=until, clinician_id=clinician_id)
+
+
+def from_now(deps: Deps, clinician_id: str | None = None) -> Affected:
+    """The scheduled appointments from now to past the booking horizon."""
+    now = deps.clock.now()
+    until = now + timedelta(days=deps.clinic.booking_horizon_days + 2)
+    return partial(_between, since=now, until=until, clinician_id=clinician_id)
+
+
+async def _between(
+    conn: asyncpg.Connection, since: datetime, until: datetime, clinician_id: str | None
+) -> list[UUID]:
+    return await store.booked_between(conn, since, until, clinician_id)

@@ -1,0 +1,144 @@
+"""What a closure or a clinician's time off does to appointments already booked then: each is given
+another qualified clinician at the same time when one is free (nothing changes for the patient),
+else moved to the first later time the reschedule rules allow (AppointmentRescheduled: the patient
+is told), else left where it is and reported to staff (AppointmentDisplaced). Runs inside the
+admin change's transaction, under the calendar lock, with the changed clinic already in force."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+
+from katflow_shared.contracts import AppointmentDisplaced, AppointmentRescheduled
+from katflow_shared.contracts.common import AppointmentKind, ClinicChange
+from katflow_shared.http import RuleViolation
+
+from ..adapters import postgres_calendar as calendar
+from ..adapters import postgres_course as store
+from ..domain.appointments import Appointment
+from ..domain.cadence import spacing_violation
+from ..domain.integration import check_integration_time
+from ..domain.reservations import Need, Reservation, first_allowed
+from . import booking
+from .deps import Deps, Emit
+
+Allowed = Callable[[datetime], bool]
+Outcome = Literal["reassigned", "moved", "displaced"]
+
+
+@dataclass(frozen=True)
+class Resettled:
+    appointment_id: UUID
+    kind: str
+    outcome: Outcome
+    previous_starts_at: datetime
+    starts_at: datetime
+    clinician_id: str
+
+
+async def resettle(
+    conn: asyncpg.Connection, deps: Deps, appointment_id: UUID, cause: ClinicChange, now: datetime, emit: Emit
+) -> Resettled:
+    appt = await store.get_appointment(conn, appointment_id)
+    found = await _new_place(conn, deps, appt, now)
+    if found is None:
+        await emit(_displaced(appt, cause, now))
+        return Resettled(
+            appt.id, appt.kind.value, "displaced", appt.starts_at, appt.starts_at, appt.clinician_id
+        )
+    await store.move(conn, appt.id, found)
+    if found.start == appt.starts_at:
+        return Resettled(
+            appt.id, appt.kind.value, "reassigned", appt.starts_at, found.start, found.clinician_id
+        )
+    grace = deps.grace_minutes(appt.protocol_version)
+    await booking.arm_no_show(conn, appt.course_id, appt.id, found.start, grace)  # moves the timer
+    await emit(_rescheduled(appt, found))
+    return Resettled(appt.id, appt.kind.value, "moved", appt.starts_at, found.start, found.clinician_id)
+
+
+async def _new_place(
+    conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: datetime
+) -> Reservation | None:
+    clinic, duration = deps.clinic, appt.ends_at - appt.starts_at
+    need = _need(deps, appt)
+    if need is None:
+        return None
+    earliest = max(appt.starts_at, now)
+    until = earliest + timedelta(days=clinic.booking_horizon_days + 1)
+    busy = await calendar.busy(conn, [*need.clinicians, *need.rooms], earliest, until, exclude=appt.id)
+    allowed = await _rules(conn, deps, appt, now)
+    prefer = (None, appt.room_id)
+    return first_allowed(clinic, need, busy, earliest, duration, appt.patient_time_zone, allowed, prefer)
+
+
+def _need(deps: Deps, appt: Appointment) -> Need | None:
+    role = appt.kind.value if appt.kind is not AppointmentKind.PREPARATION else "integration"
+    capabilities: tuple[str, ...] = ()
+    if appt.kind is AppointmentKind.DOSING and appt.protocol_version:
+        capabilities = tuple(deps.protocol(appt.protocol_version).dosing.room_capabilities)
+    need = deps.need(role, with_room=appt.room_id is not None, room_capabilities=capabilities)
+    return None if appt.room_id is not None and not need.rooms else need
+
+
+async def _rules(conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: datetime) -> Allowed:
+    """The reschedule rules for ``appt`` as a test of a start: dose cadence, integration window."""
+    if appt.kind is AppointmentKind.DOSING:
+        plan = await store.load_plan(conn, appt.course_id)
+        protocol, number, zone = (
+            deps.protocol(appt.protocol_version),
+            appt.dose_number or 1,
+            deps.clinic.time_zone,
+        )
+
+        def keeps_cadence(start: datetime) -> bool:
+            return spacing_violation(protocol, number, start, plan.last_dose_at, plan.dose_days, zone) is None
+
+        return keeps_cadence
+    if appt.kind is AppointmentKind.INTEGRATION and appt.follows_session_id:
+        window = booking.window_of(await store.session_of(conn, session_id=appt.follows_session_id))
+        duration = appt.ends_at - appt.starts_at
+
+        def inside_window(start: datetime) -> bool:
+            try:
+                check_integration_time(window, start, duration, now)
+            except RuleViolation:
+                return False
+            return True
+
+        return inside_window
+    return _always
+
+
+def _always(_start: datetime) -> bool:
+    return True
+
+
+def _rescheduled(appt: Appointment, r: Reservation) -> AppointmentRescheduled:
+    return AppointmentRescheduled(
+        appointment_id=appt.id,
+        course_id=appt.course_id,
+        patient_id=appt.patient_id,
+        kind=appt.kind,
+        previous_starts_at=appt.starts_at,
+        starts_at=r.start,
+        ends_at=r.end,
+        patient_time_zone=appt.patient_time_zone,
+    )
+
+
+def _displaced(appt: Appointment, cause: ClinicChange, now: datetime) -> AppointmentDisplaced:
+    return AppointmentDisplaced(
+        appointment_id=appt.id,
+        course_id=appt.course_id,
+        patient_id=appt.patient_id,
+        kind=appt.kind,
+        starts_at=appt.starts_at,
+        cause=cause,
+        displaced_at=now,
+    )
