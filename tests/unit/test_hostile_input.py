@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI, Request
+from starlette.types import Message
 
 from katflow_shared.contracts import ConsultationRequested, PatientContactUpdated
 from katflow_shared.logging import REDACTED, redact_phi
@@ -45,7 +46,63 @@ async def test_body_over_the_limit_is_413_whether_declared_or_streamed() -> None
         assert streamed.status_code == 413
         assert (await http.post("/echo", content=chunks(1000))).json() == {"bytes": 1000}
         lying = await http.post("/echo", content=b"{}", headers={"content-length": "-1"})
-        assert lying.status_code in (400, 413)
+        assert lying.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "declared",
+    ["²".encode(), b"\xb2", "١٢".encode(), b"1_0", b" 10", b"+10", b"-1", b""],
+    ids=[
+        "superscript-utf8",
+        "superscript-latin1",
+        "arabic-digits",
+        "underscore",
+        "space",
+        "plus",
+        "minus",
+        "empty",
+    ],
+)
+async def test_a_content_length_that_is_not_ascii_digits_is_a_400(declared: bytes) -> None:
+    """A malformed Content-Length is the client's error: a 400 (it was a 413 by bytes.isdigit())."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "query_string": b"",
+        "headers": [(b"content-length", declared)],
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("t", 80),
+        "client": ("127.0.0.1", 1),
+        "root_path": "",
+        "asgi": {"version": "3.0"},
+    }
+    await echo_app()(scope, receive, send)
+    assert sent[0]["type"] == "http.response.start"
+    assert sent[0]["status"] == 400
+    assert (
+        b"".join(m.get("body", b"") for m in sent[1:])
+        == b'{"detail":"Content-Length must be a decimal number of bytes"}'
+    )
+
+
+async def test_a_declared_length_with_leading_zeros_is_read_as_its_number() -> None:
+    transport = httpx.ASGITransport(app=echo_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        padded = await http.post("/echo", content=b"{}", headers={"content-length": "0000000000002"})
+        assert padded.json() == {"bytes": 2}
+        huge = await http.post("/echo", content=b"{}", headers={"content-length": "9" * 5000})
+        assert huge.status_code == 413
 
 
 def test_phi_keys_are_redacted_at_any_depth() -> None:

@@ -44,6 +44,7 @@ from .tracing import configure_tracing, shutdown_tracing
 log = structlog.get_logger()
 MAX_BODY_BYTES = 64 * 1024
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # anything else is replaced, never logged
+DECLARED_LENGTH = re.compile(rb"[0-9]+")
 
 
 class Worker(Protocol):
@@ -281,7 +282,11 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.max_bytes:
+        if not DECLARED_LENGTH.fullmatch(declared):  # ASCII digits only: int() takes "²" and " 1_0 "
+            body = {"detail": "Content-Length must be a decimal number of bytes"}
+            await JSONResponse(body, 400, {"Connection": "close"})(scope, receive, send)
+            return
+        if len(declared.lstrip(b"0")) > len(str(self.max_bytes)) or int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
         seen = 0
