@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from katflow_scheduling.domain.clinic import load_clinic
+from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import topics
 from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
@@ -23,6 +25,8 @@ from tests.support.course import (
 from tests.support.infra import Infra
 from tests.support.stack import wait_for
 
+CLINIC_ZONE = load_clinic(DEFAULT_CLINIC).time_zone
+
 
 @pytest.fixture
 async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
@@ -35,6 +39,7 @@ def at(appt: dict[str, object]) -> datetime:
 
 
 async def test_reschedule_cancel_no_show_and_overdue_integration(course: CourseDriver) -> None:
+    course.start_on("mon", CLINIC_ZONE)  # a fixed day: "a day later" never lands where the real date puts it
     protocol = await course.prepared("iv")
     rebook = course.scheduling(f"/courses/{course.course_id}/dosing-appointments")
     grace = timedelta(minutes=protocol.no_show_grace_minutes)
@@ -94,6 +99,11 @@ async def test_reschedule_cancel_no_show_and_overdue_integration(course: CourseD
     )
     await course.hold_integration(1)
     await course.wait("AppointmentScheduled", 4, kind="dosing")
+    # dose 1 on Thursday, its window closed on Sunday, the catch-up on Monday: dose 2 on Tuesday is
+    # five days after dose 1, past the four the cadence allows, and says so
+    [stretched] = await course.wait("CadenceStretched")
+    assert (stretched.data["dose_number"], stretched.data["reason"]) == (2, "booked_after_window")
+    assert stretched.data["gap_days"] > stretched.data["max_days_between"], stretched.data
 
     assert names(course.tap.of(course.course_id, topics.SCHEDULING)) == [
         "AppointmentScheduled:consultation",
@@ -115,6 +125,7 @@ async def test_reschedule_cancel_no_show_and_overdue_integration(course: CourseD
         "AppointmentScheduled:integration",
         "AppointmentCompleted:integration",
         "AppointmentScheduled:dosing",
+        "CadenceStretched",
     ]
 
     # every record on the workflow topics parses with the CloudEvents SDK and matches its schema

@@ -38,6 +38,7 @@ from katflow_shared.contracts.topics import producer_source
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
+from tests.support.course import course_start
 from tests.support.infra import Infra
 from tests.support.stack import Stack, make_stack, read_topic, wait_for
 
@@ -106,10 +107,11 @@ class World:
         return list(await wait_for(enough, within=within) or self.provider.texts_to(PHONE))
 
 
-def next_local_noon() -> datetime:
-    """An instant at 12:00 in the patient's zone (so quiet hours never interfere with the test)."""
-    local = datetime.now(ZoneInfo(ZONE)) + timedelta(days=1)
-    return local.replace(hour=12, minute=0, second=0, microsecond=0).astimezone(UTC)
+def local_noon() -> datetime:
+    """12:00 in the patient's zone (so quiet hours never interfere with the test) on a fixed day: the
+    first Monday of June next year, ahead of the real date and days away from a daylight-saving
+    change, a month end or a year end, whatever day the suite runs."""
+    return course_start("mon", ZONE, datetime.now(UTC).date()).replace(hour=12).astimezone(UTC)
 
 
 @pytest.fixture
@@ -132,7 +134,7 @@ async def world(infra: Infra) -> AsyncIterator[World]:
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
     await producer.start()
     w = World(stack, provider, offset_file, producer, uuid.uuid4(), uuid.uuid4())
-    w.jump_to(next_local_noon())
+    w.jump_to(local_noon())
     stack.start("notifications")
     try:
         yield w

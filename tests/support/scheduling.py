@@ -8,7 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -46,17 +46,19 @@ from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
 
-def _monday_noon_ahead(days: int = 7) -> datetime:
-    """The first Monday 12:00 UTC at least ``days`` ahead (07:00 or 08:00 in New York). Ahead of the
-    real date, always: PostgreSQL judges "not ended yet" by its own now() (the calendar's freed-time
-    trigger), so a test clock behind the real one sees freed time as past (a fixed date here made
-    four tests fail once the real date passed it)."""
-    day = (datetime.now(UTC) + timedelta(days=days)).date()
-    day += timedelta(days=(7 - day.weekday()) % 7)
-    return datetime.combine(day, time(12), tzinfo=UTC)
+def monday_noon_in_june(today: date) -> datetime:
+    """12:00 UTC (08:00 in New York, 07:00 in Chicago) on the first Monday of June next year: the
+    harness's start, whatever day the suite runs. Ahead of the real date, always: PostgreSQL judges
+    "not ended yet" by its own now() (the calendar's freed-time trigger), so a test clock behind the
+    real one sees freed time as past (a fixed date here made four tests fail once the real date
+    passed it). And the same kind of day every year: a Monday, with months after it free of
+    daylight-saving changes, of a year end and of a February (a start "a week from now" put the
+    tests' days wherever the real date did)."""
+    first = date(today.year + 1, 6, 1)
+    return datetime.combine(first + timedelta(days=-first.weekday() % 7), time(12), tzinfo=UTC)
 
 
-START = _monday_noon_ahead()
+START = monday_noon_in_june(datetime.now(UTC).date())
 STAFF = "staff-1"
 
 
