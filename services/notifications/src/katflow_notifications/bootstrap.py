@@ -30,7 +30,7 @@ from .domain.quiet_hours import QuietHours
 from .domain.reminders import ReminderPolicy, ReminderRule
 from .domain.staff import StaffDirectory, load_staff
 from .domain.templates import TemplateRegistry, default_registry
-from .entrypoints import feed, http, sms
+from .entrypoints import feed, http, http_portal, sms
 from .entrypoints.deps import NotificationsDeps
 from .handlers.events import EventHandlers
 from .ports import Channel
@@ -38,6 +38,7 @@ from .service_layer.dispatch import Dispatcher
 from .service_layer.inbound import InboundTexts
 from .service_layer.outcomes import Outcomes
 from .service_layer.planning import Planner
+from .service_layer.portal import LinkMinter
 from .service_layer.reminders import Reminders
 from .service_layer.targets import TargetResolver
 from .settings import NotificationsSettings
@@ -129,6 +130,7 @@ def dispatcher(
         Outcomes(planner, runtime.emitter),
         on_close=[client.aclose, email.aclose],
         announcer=announcer,
+        links=LinkMinter(settings),
     )
 
 
@@ -145,7 +147,7 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings,
             migrations=["katflow_notifications"],
-            routers=[http.router, sms.router, feed.router],
+            routers=[http.router, sms.router, feed.router, http_portal.router],
             handlers=handlers.mapping(),
             workers=[
                 lambda runtime: dispatcher(runtime, settings, planner, templates, dispatching),
@@ -158,5 +160,5 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
             "delivery tracking, staff feed and integrator webhooks.",
         )
     )
-    app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner))
+    app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner), protocols)
     return app

@@ -12,6 +12,7 @@ from katflow_shared.contracts.common import TimeZoneName
 from katflow_shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
 
 DEFAULT_STAFF = Path(__file__).parent / "config" / "staff.json"
+DEV_PORTAL_SECRET = "dev-only-portal-link-secret-for-local-tests"
 DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktc2VjcmV0LWZvci1sb2NhbC10ZXN0cw=="  # base64("dev-only-secret-...")
 
 
@@ -74,6 +75,18 @@ class NotificationsSettings(ServiceSettings):
     webhook_timeout_seconds: float = Field(10.0, description="Outbound webhook request timeout.")
     # --- content
     portal_url: str = Field("https://portal.clinic.example", description="Patient portal link in messages.")
+    portal_link_secret: SecretStr = Field(
+        SecretStr(DEV_PORTAL_SECRET),
+        description="Key the patient page's links and session cookies are signed with (HMAC-SHA256). "
+        "Changing it invalidates every link sent.",
+    )
+    portal_link_days: int = Field(14, ge=1, le=90, description="How long a message's page link works.")
+    portal_session_minutes: int = Field(
+        30, ge=1, le=240, description="How long the page stays open after the second factor passed."
+    )
+    portal_rate_limit_per_minute: int = Field(
+        60, ge=1, description="Patient page requests per client address per minute (per process)."
+    )
     staff_console_url: str = Field("https://staff.clinic.example", description="Staff console link.")
     clinic_phone: str = Field("+1 555 010 0000", description="Number patients can call (HELP reply).")
     sender_name: str = Field("Care Team", description="Neutral sender name at the start of texts.")
@@ -146,6 +159,8 @@ class NotificationsSettings(ServiceSettings):
             return self
         if self.sms_webhook_secret.get_secret_value() in PLACEHOLDER_SECRETS | {DEV_WEBHOOK_SECRET}:
             raise ValueError("KATFLOW_SMS_WEBHOOK_SECRET must be set to a real secret in prod")
+        if self.portal_link_secret.get_secret_value() in PLACEHOLDER_SECRETS | {DEV_PORTAL_SECRET}:
+            raise ValueError("KATFLOW_PORTAL_LINK_SECRET must be set to a real secret in prod")
         if self.sms_base_url and not self.sms_api_key.get_secret_value():
             raise ValueError("KATFLOW_SMS_API_KEY must be set when an SMS provider is configured")
         return self

@@ -15,13 +15,16 @@ from katflow_shared.db import Part
 UPSERT_RECIPIENT = (
     "INSERT INTO recipients AS r (patient_id, given_name, email, phone, time_zone, updated_at,"
     " email_consent, email_consent_at, email_consent_method, sms_consent, sms_consent_at,"
-    " sms_consent_method, consent_updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-    " GREATEST($8::timestamptz, $11::timestamptz)) ON CONFLICT (patient_id) DO UPDATE SET"
+    " sms_consent_method, consent_updated_at, date_of_birth) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+    " $10, $11, $12, GREATEST($8::timestamptz, $11::timestamptz), $13) ON CONFLICT (patient_id) DO UPDATE SET"
     " given_name = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.given_name"
     "   ELSE r.given_name END,"
     " email = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.email ELSE r.email END,"
     " phone = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.phone ELSE r.phone END,"
     " time_zone = CASE WHEN EXCLUDED.updated_at > r.updated_at THEN EXCLUDED.time_zone ELSE r.time_zone END,"
+    " date_of_birth = CASE WHEN EXCLUDED.updated_at > r.updated_at"
+    "   THEN COALESCE(EXCLUDED.date_of_birth, r.date_of_birth)"
+    "   ELSE COALESCE(r.date_of_birth, EXCLUDED.date_of_birth) END,"
     " updated_at = GREATEST(r.updated_at, EXCLUDED.updated_at),"
     " email_consent = CASE WHEN consent_is_newer(EXCLUDED.email_consent_at, r.email_consent_at)"
     "   THEN EXCLUDED.email_consent ELSE r.email_consent END,"
@@ -43,7 +46,7 @@ def recipient_row(e: PatientContactUpdated) -> Part:
     email, sms = e.email_consent, e.sms_consent
     contact = (e.patient_id, e.given_name, e.email, e.phone, e.time_zone, e.updated_at)
     consents = (email.granted, email.captured_at, email.method, sms.granted, sms.captured_at, sms.method)
-    return UPSERT_RECIPIENT, (*contact, *consents)
+    return UPSERT_RECIPIENT, (*contact, *consents, e.date_of_birth)
 
 
 async def time_zone_of(conn: asyncpg.Connection, patient_id: UUID) -> str | None:
@@ -59,9 +62,15 @@ async def patients_with_phone(conn: asyncpg.Connection, phone: str) -> list[UUID
 
 
 async def set_sms_consent(
-    conn: asyncpg.Connection, phone: str, granted: bool, keyword: str, now: datetime
+    conn: asyncpg.Connection,
+    phone: str,
+    granted: bool,
+    keyword: str,
+    now: datetime,
+    method: str | None = None,
 ) -> None:
-    """An inbound keyword changes the number's opt-out and the consent of every patient using it."""
+    """An inbound keyword (or its twin on the patient's page, ``method`` 'portal') changes the
+    number's opt-out and the consent of every patient using it."""
     await conn.execute(
         "INSERT INTO sms_opt_outs(phone, opted_out, keyword, changed_at) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (phone) DO UPDATE SET opted_out = EXCLUDED.opted_out, keyword = EXCLUDED.keyword,"
@@ -77,7 +86,7 @@ async def set_sms_consent(
         phone,
         granted,
         now,
-        f"sms-keyword:{keyword}",
+        method or f"sms-keyword:{keyword}",
     )
 
 

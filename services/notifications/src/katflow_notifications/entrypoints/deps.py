@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from katflow_shared.protocols import ProtocolBook
+
 from ..service_layer.inbound import InboundTexts
 from ..service_layer.planning import Planner
 from ..settings import NotificationsSettings
@@ -17,6 +19,7 @@ class NotificationsDeps:
     settings: NotificationsSettings
     planner: Planner
     inbound: InboundTexts
+    protocols: ProtocolBook | None = None  # the patient page's visit instructions
 
 
 async def _deps(request: Request) -> NotificationsDeps:

@@ -19,6 +19,7 @@ from katflow_shared.contracts import (
     NotificationFailed,
     NotificationSent,
     PatientContactUpdated,
+    PreparationCompleted,
     UrgentReviewRequired,
 )
 from katflow_shared.messaging.cloudevents import Envelope
@@ -27,6 +28,7 @@ from katflow_shared.messaging.emitter import HandlerContext, Planned, Writes
 from katflow_shared.wakeup import Announcer
 
 from ..adapters import postgres_deliveries as deliveries
+from ..adapters import postgres_portal as portal
 from ..adapters import postgres_recipients as recipients
 from ..adapters.postgres_deliveries import NewDelivery
 from ..domain.intents import RemsFormDueDays, intents_for
@@ -58,6 +60,12 @@ class EventHandlers:
             deliveries.queued(self._deliveries(event, envelope), self.dispatching)
             + Writes([recipients.appointment_row(event)])
             + timers.scheduled(self.reminders.planned(event), self.timing)
+        )
+
+    def plan_preparation(self, event: PreparationCompleted, envelope: Envelope) -> Writes:
+        """Its notifications, and the course's protocol (the patient page's visit instructions)."""
+        return deliveries.queued(self._deliveries(event, envelope), self.dispatching) + Writes(
+            [portal.course_protocol_row(event)]
         )
 
     async def on_event(
@@ -107,6 +115,7 @@ class EventHandlers:
         special: dict[type[Event], AnyHandler] = {
             PatientContactUpdated: Planned(self.plan_contact),
             AppointmentScheduled: Planned(self.plan_scheduled),
+            PreparationCompleted: Planned(self.plan_preparation),
             AppointmentRescheduled: self.on_rescheduled,
             AppointmentCancelled: self.on_appointment_closed,
             AppointmentCompleted: self.on_appointment_closed,

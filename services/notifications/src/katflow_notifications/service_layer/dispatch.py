@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -50,6 +51,7 @@ from ..domain.templates import TemplateError, TemplateRegistry
 from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
 from ..settings import NotificationsSettings
 from .outcomes import Outcomes
+from .portal import LinkMinter
 from .targets import TargetResolver
 
 log = structlog.get_logger()
@@ -68,7 +70,9 @@ class Dispatcher:
         outcomes: Outcomes,
         on_close: Sequence[Callable[[], Awaitable[None]]] = (),
         announcer: Announcer | None = None,
+        links: LinkMinter | None = None,
     ) -> None:
+        self.links = links  # patient messages link to the patient's page with a token of their own
         self.runtime = runtime
         self.settings = settings
         self.channels = channels
@@ -239,7 +243,14 @@ class Dispatcher:
 
     async def _send(self, d: Delivery, traits: Traits, target: Target, address: str) -> Receipt:
         template = self.templates.get(d.template_id, d.template_version)
-        rendered = template.render(d.facts, self.targets.render_env(d, target))
+        env = self.targets.render_env(d, target)
+        rendered = template.render(d.facts, env)
+        if self.links is not None and d.audience == "patient" and d.patient_id is not None:
+            url = await self.links.url(self.runtime.pool, self.runtime.clock.now(), d.id, d.patient_id)
+            linked = template.render(d.facts, dataclasses.replace(env, portal_url=url))
+            # a text the token's length would push past one segment keeps the bare portal address
+            if self.policy.content_problem(traits, linked) is None:
+                rendered = linked
         problem = self.policy.content_problem(traits, rendered)
         if problem is not None:
             raise ChannelPermanent(problem)

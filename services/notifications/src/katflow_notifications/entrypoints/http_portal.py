@@ -1,0 +1,154 @@
+"""The patient's page, reached from the link in every patient message (``/portal/p/{token}``).
+
+Server-rendered HTML (Jinja2, no JavaScript). The URL holds only the opaque token; appointment ids
+travel in form bodies. A browser that passed the second factor holds a signed session cookie scoped
+to that link's path. Responses are never cached and send no Referer (the token stays out of other
+sites' logs). Rate-limited per client address."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from katflow_shared.http import RuntimeDep
+from katflow_shared.ratelimit import RateLimiter, client_address
+
+from ..domain.templates.formatting import CRISIS
+from ..service_layer.portal import Access, PatientPage
+from .deps import DepsDep
+
+COOKIE = "katflow_portal"
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "portal_templates"),
+    autoescape=select_autoescape(["html"]),
+)
+HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+
+
+async def _rate_limit(request: Request) -> None:
+    state = request.app.state
+    limiter: RateLimiter | None = getattr(state, "katflow_portal_limiter", None)
+    if limiter is None:
+        limiter = state.katflow_portal_limiter = RateLimiter(
+            state.notifications.settings.portal_rate_limit_per_minute
+        )
+    wait = limiter.retry_after(client_address(request, state.runtime.settings.trusted_proxies))
+    if wait is not None:
+        raise HTTPException(429, "too many requests; retry later", {"Retry-After": str(int(wait) + 1)})
+
+
+router = APIRouter(
+    prefix="/portal", tags=["patient page"], include_in_schema=False, dependencies=[Depends(_rate_limit)]
+)
+
+
+async def _page(runtime: RuntimeDep, deps: DepsDep) -> PatientPage:
+    return PatientPage(runtime.pool, deps.settings, deps.protocols, deps.planner, runtime.clock)
+
+
+PageDep = Annotated[PatientPage, Depends(_page)]
+
+
+def _html(p: PatientPage, name: str, status: int = 200, **values: object) -> HTMLResponse:
+    context = {"clinic_phone": p.settings.clinic_phone, "crisis": CRISIS["en"], **values}
+    return HTMLResponse(TEMPLATES.get_template(name).render(context), status, headers=HEADERS)
+
+
+def _base(token: str) -> str:
+    return f"/portal/p/{token}"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body())[:4096].decode(errors="replace")
+    return {k: v[0] for k, v in parse_qs(body).items()}
+
+
+async def _nothing(p: PatientPage, reason: str) -> HTMLResponse:
+    await p.refused("portal.open", reason)
+    return _html(p, "nothing.html", 404 if reason == "unknown" else 410)
+
+
+@router.get("/p/{token}")
+async def open_page(token: str, request: Request, p: PageDep) -> Response:
+    a = await p.access(token, request.cookies.get(COOKIE))
+    if isinstance(a, str):
+        return await _nothing(p, a)
+    if a is None:
+        return _html(p, "factor.html", base=_base(token))
+    shown = await p.show(a)
+    saved = request.query_params.get("saved") == "1"
+    return _html(p, "page.html", holder=shown.holder, page=shown.page, base=_base(token), saved=saved)
+
+
+@router.post("/p/{token}/confirm")
+async def confirm(token: str, request: Request, p: PageDep) -> Response:
+    answer = (await _form(request)).get("date_of_birth", "")
+    result = await p.confirm(token, answer)
+    if result in ("unknown", "expired", "revoked"):
+        return await _nothing(p, result)
+    if result == "wrong":
+        return _html(p, "factor.html", 401, base=_base(token), wrong=True)
+    response = RedirectResponse(_base(token), 303, headers=HEADERS)
+    secure = p.settings.portal_url.startswith("https://")
+    response.set_cookie(
+        COOKIE,
+        result,
+        max_age=p.settings.portal_session_minutes * 60,
+        path=_base(token),
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def _admitted(p: PatientPage, token: str, request: Request) -> Access | Response:
+    a = await p.access(token, request.cookies.get(COOKIE))
+    if isinstance(a, str):
+        return await _nothing(p, a)
+    if a is None:
+        return RedirectResponse(_base(token), 303, headers=HEADERS)
+    return a
+
+
+@router.post("/p/{token}/calendar")
+async def calendar(token: str, request: Request, p: PageDep) -> Response:
+    a = await _admitted(p, token, request)
+    if isinstance(a, Response):
+        return a
+    try:
+        appointment = uuid.UUID((await _form(request)).get("appointment", ""))
+    except ValueError:
+        return _html(p, "nothing.html", 404)
+    content = await p.calendar(a, appointment)
+    if content is None:
+        return _html(p, "nothing.html", 404)
+    disposition = {"Content-Disposition": 'attachment; filename="appointment.ics"'}
+    return Response(content, 200, media_type="text/calendar", headers={**HEADERS, **disposition})
+
+
+@router.post("/p/{token}/preferences")
+async def preferences(token: str, request: Request, p: PageDep) -> Response:
+    a = await _admitted(p, token, request)
+    if isinstance(a, Response):
+        return a
+    form = await _form(request)
+    await p.preferences(a, email="email" in form and a.holder.email, sms="sms" in form and a.holder.phone)
+    return RedirectResponse(_base(token) + "?saved=1", 303, headers=HEADERS)
+
+
+@router.post("/p/{token}/revoke")
+async def revoke(token: str, request: Request, p: PageDep) -> Response:
+    a = await _admitted(p, token, request)
+    if isinstance(a, Response):
+        return a
+    await p.revoke(a)
+    response = _html(p, "nothing.html", 200)
+    response.delete_cookie(COOKIE, path=_base(token))
+    return response

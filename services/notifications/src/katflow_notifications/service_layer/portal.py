@@ -1,0 +1,252 @@
+"""The patient's page: who a link lets in, the second factor, what the page shows, the calendar file
+and channel preferences. Every view is an audit record of the patient's own access; nothing here
+logs a token, a name or a contact detail."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+import asyncpg
+
+from katflow_shared import audit
+from katflow_shared.auth import Principal
+from katflow_shared.clock import Clock
+from katflow_shared.protocols import ProtocolBook
+
+from ..adapters import postgres_portal as store
+from ..adapters import postgres_recipients as recipients
+from ..domain.intents import Intent
+from ..domain.portal import factor, links
+from ..domain.portal.page import Page, page
+from ..domain.templates import RenderEnv
+from ..domain.templates.formatting import CALENDAR_SUMMARY
+from ..domain.templates.ics import calendar_attachment
+from ..settings import NotificationsSettings
+from .planning import Planner
+
+SERVICE = "notifications"
+ANONYMOUS = Principal("anonymous:portal-link", frozenset(), "anonymous")
+PREFERENCE_EVENTS = uuid.UUID("5d0c7a1e-7d43-4f0e-9f3b-3a1f6c2b9e10")
+Refusal = Literal["unknown", "expired", "revoked"]
+
+
+def patient_principal(patient_id: uuid.UUID) -> Principal:
+    """The patient themselves, admitted by a signed link and the second factor."""
+    return Principal(f"patient:{patient_id}", frozenset(), "signature")
+
+
+@dataclass(frozen=True)
+class Access:
+    link: store.LinkRow
+    holder: store.Holder
+
+
+@dataclass(frozen=True)
+class Shown:
+    holder: store.Holder
+    page: Page
+
+
+@dataclass(frozen=True)
+class LinkMinter:
+    """The link every patient message carries (RenderEnv.portal_url), one per message."""
+
+    settings: NotificationsSettings
+
+    @property
+    def secret(self) -> bytes:
+        return self.settings.portal_link_secret.get_secret_value().encode()
+
+    def link_id_for(self, delivery_id: uuid.UUID) -> bytes:
+        """A message's link id: derived from the delivery under the secret (so a retried message
+        carries the same link), meaningless without the secret."""
+        digest = hmac.new(self.secret, b"link-id|" + delivery_id.bytes, hashlib.sha256).digest()
+        return digest[: links.LINK_ID_BYTES]
+
+    async def url(
+        self, pool: asyncpg.Pool, now: datetime, delivery_id: uuid.UUID, patient_id: uuid.UUID
+    ) -> str:
+        link_id = self.link_id_for(delivery_id)
+        until = now + timedelta(days=self.settings.portal_link_days)
+        expires_at = await store.mint(pool, link_id, patient_id, delivery_id, now, until)
+        return f"{self.settings.portal_url.rstrip('/')}/p/{links.sign(self.secret, link_id, expires_at)}"
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    pool: asyncpg.Pool
+    settings: NotificationsSettings
+    protocols: ProtocolBook | None
+    planner: Planner
+    clock: Clock
+
+    @property
+    def secret(self) -> bytes:
+        return self.settings.portal_link_secret.get_secret_value().encode()
+
+    # ---------------------------------------------------------------- who is let in
+
+    async def link(self, token: str) -> store.LinkRow | Refusal:
+        now = self.clock.now()
+        try:
+            verified = links.verify(self.secret, token, now)
+        except links.LinkExpired:
+            return "expired"
+        except links.LinkRefused:
+            return "unknown"
+        row = await store.link(self.pool, verified.link_id)
+        if row is None:
+            return "unknown"
+        if row.revoked_at is not None:
+            return "revoked"
+        return "expired" if row.expires_at <= now else row
+
+    async def access(self, token: str, session: str | None) -> Access | Refusal | None:
+        """The patient behind a link whose second factor this browser passed; None: not passed."""
+        row = await self.link(token)
+        if isinstance(row, str):
+            return row
+        try:
+            opened = links.verify(self.secret, session or "", self.clock.now(), purpose="session")
+        except links.LinkRefused:
+            return None
+        if opened.link_id != row.link_id:
+            return None
+        holder = await store.holder(self.pool, row.patient_id)
+        return Access(row, holder) if holder else "unknown"
+
+    async def confirm(self, token: str, answer: str) -> str | Refusal | Literal["wrong"]:
+        """Check the second factor: a session cookie's value when right; a wrong answer counts, and
+        the link is revoked after factor.MAX_FAILED_ATTEMPTS."""
+        row = await self.link(token)
+        if isinstance(row, str):
+            return row
+        holder = await store.holder(self.pool, row.patient_id)
+        now = self.clock.now()
+        if holder is not None and factor.matches(answer, holder.date_of_birth):
+            await self._audit(row.patient_id, "portal.second_factor", "ok")
+            until = min(row.expires_at, now + timedelta(minutes=self.settings.portal_session_minutes))
+            return links.sign(self.secret, row.link_id, until, purpose="session")
+        async with self.pool.acquire() as conn, conn.transaction():
+            failed = await store.failed_attempt(conn, row.link_id)
+            if factor.locks_after(failed):
+                await store.revoke(conn, row.link_id, "too_many_attempts", now)
+            await audit.record(
+                conn,
+                audit.entry(
+                    SERVICE,
+                    ANONYMOUS,
+                    "portal.second_factor",
+                    patient_id=row.patient_id,
+                    outcome="denied",
+                    detail={"failed_attempts": failed},
+                ),
+            )
+        return "revoked" if factor.locks_after(failed) else "wrong"
+
+    # ---------------------------------------------------------------- what the page does
+
+    async def show(self, a: Access) -> Shown:
+        rows = await store.appointments(self.pool, a.holder.patient_id)
+        versions = await store.protocols(self.pool, sorted({r.course_id for r in rows}))
+        instructions = {c: self._instructions(v) for c, v in versions.items()}
+        shown = page(rows, a.holder.time_zone, self.clock.now(), instructions)
+        await self._audit(a.holder.patient_id, "portal.view", "ok")
+        return Shown(a.holder, shown)
+
+    def _instructions(self, version: str) -> Mapping[str, str]:
+        try:
+            return self.protocols.get(version).instructions.model_dump() if self.protocols else {}
+        except KeyError:
+            return {}
+
+    async def calendar(self, a: Access, appointment_id: uuid.UUID) -> bytes | None:
+        row = await store.appointment(self.pool, a.holder.patient_id, appointment_id)
+        if row is None:
+            return None
+        facts = {
+            "appointment_id": str(row["appointment_id"]),
+            "sequence": str(int(row["updated_at"].timestamp())),
+            "created_at": row["updated_at"].isoformat(),
+            "starts_at": row["starts_at"].isoformat(),
+            "ends_at": row["ends_at"].isoformat(),
+        }
+        cancelled = row["status"] == "cancelled"
+        await self._audit(a.holder.patient_id, "portal.calendar", "ok", {"appointment_id": appointment_id})
+        return calendar_attachment(
+            "CANCEL" if cancelled else "REQUEST", facts, self._env(), CALENDAR_SUMMARY["en"]
+        )
+
+    def _env(self) -> RenderEnv:
+        s = self.settings
+        return RenderEnv(
+            "en",
+            s.clinic_time_zone,
+            s.portal_url,
+            s.staff_console_url,
+            s.clinic_phone,
+            s.sender_name,
+            s.mail_from,
+        )
+
+    async def preferences(self, a: Access, email: bool, sms: bool) -> None:
+        """Consent per channel, at once: the dispatcher reads it when it sends. Texts go through the
+        same path as an SMS STOP/START (the number's opt-out and every patient on it), and an opt-out
+        tells the care team as a STOP does."""
+        now, h = self.clock.now(), a.holder
+        async with self.pool.acquire() as conn, conn.transaction():
+            phone = await store.phone_of(conn, h.patient_id)
+            if sms != h.sms_consent and phone:
+                keyword = "START" if sms else "STOP"
+                await recipients.set_sms_consent(conn, phone, sms, keyword, now, method="portal")
+                if not sms:
+                    facts = {"patient_id": str(h.patient_id), "keyword": "texts off on their page"}
+                    notice = Intent("patient_opted_out", "staff", None, None, None, facts)
+                    await self.planner.plan(conn, notice, uuid.uuid4())
+            if email != h.email_consent:
+                await store.set_email_consent(conn, h.patient_id, email, now)
+            changes = {"email": email, "sms": sms}
+            await audit.record(
+                conn,
+                audit.entry(
+                    SERVICE,
+                    patient_principal(h.patient_id),
+                    "portal.preferences",
+                    patient_id=h.patient_id,
+                    detail=changes,
+                ),
+            )
+
+    async def revoke(self, a: Access) -> None:
+        await store.revoke(self.pool, a.link.link_id, "revoked_by_patient", self.clock.now())
+        await self._audit(a.holder.patient_id, "portal.revoke", "ok")
+
+    async def refused(self, action: str, reason: str) -> None:
+        await audit.record(
+            self.pool, audit.entry(SERVICE, ANONYMOUS, action, outcome="denied", detail={"reason": reason})
+        )
+
+    async def _audit(
+        self,
+        patient_id: uuid.UUID,
+        action: str,
+        outcome: audit.Outcome,
+        resource: Mapping[str, Any] | None = None,
+    ) -> None:
+        await audit.record(
+            self.pool,
+            audit.entry(
+                SERVICE,
+                patient_principal(patient_id),
+                action,
+                patient_id=patient_id,
+                outcome=outcome,
+                resource=resource,
+            ),
+        )

@@ -1,0 +1,254 @@
+"""The patient's page in a real browser (Playwright driving Debian's chromium) against the real
+notifications process: from the booking email in the SMTP server, open the link, pass the second
+factor, read the next dose's fasting instruction, download its .ics; turn texts off and see the next
+reminders go by email only; a forwarded link without the second factor, an expired link and a
+revoked one show nothing personal. Events are produced straight onto the topics, and the service's
+clock is moved with its clock-offset file (a fixed June day next year, whatever day the suite runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from playwright.async_api import Browser, Page, async_playwright
+
+from katflow_notifications.devtools.fake_provider import FakeProvider
+from katflow_notifications.domain.portal import links
+from katflow_notifications.settings import DEV_PORTAL_SECRET
+from katflow_shared.contracts import (
+    AppointmentScheduled,
+    ChannelConsent,
+    Event,
+    PatientContactUpdated,
+    PreparationCompleted,
+)
+from katflow_shared.contracts.common import AppointmentKind, Route
+from katflow_shared.contracts.topics import producer_source
+from katflow_shared.messaging.cloudevents import Envelope
+from tests.conftest import RUN_ROOT
+from tests.support.course import course_start
+from tests.support.infra import Infra
+from tests.support.stack import Stack, make_stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+ZONE = "America/Chicago"
+PHONE = "+15557650029"
+EMAIL = "page-patient@example.org"
+BORN = date(1988, 4, 12)
+NAME = "Evelyn"
+FASTING = "No food for 6 hours and no drinks for 2 hours before your visit."  # iv@1's instructions
+LINK = re.compile(r"http://127\.0\.0\.1:\d+/portal/p/[A-Za-z0-9_-]{32}")
+
+
+@dataclass
+class World:
+    stack: Stack
+    provider: FakeProvider
+    offset_file: Path
+    producer: AIOKafkaProducer
+    browser: Browser
+    patient_id: uuid.UUID
+    course_id: uuid.UUID
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=float(self.offset_file.read_text() or 0))
+
+    def jump_to(self, instant: datetime) -> None:
+        self.offset_file.write_text(str((instant - datetime.now(UTC)).total_seconds()))
+
+    async def publish(self, event: Event) -> None:
+        envelope = Envelope(event=event, source=producer_source(event.topic))
+        await self.producer.send_and_wait(
+            self.stack.topic(event.topic),
+            value=envelope.body(),
+            key=envelope.subject.encode(),
+            headers=envelope.headers(),
+        )
+
+    def mails(self) -> list[tuple[str, str]]:
+        out = []
+        for m in self.stack.sink.messages():
+            if EMAIL in m.rcpt_to:
+                body = m.message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+                out.append((m.subject, body.get_content() if body else ""))
+        return out
+
+    async def mail(self, subject: str, within: float = 60) -> str:
+        async def found() -> str | None:
+            return next((text for s, text in self.mails() if s == subject), None)
+
+        text = await wait_for(found, within=within)
+        assert text, f"no mail {subject!r}: {[s for s, _ in self.mails()]}"
+        return str(text)
+
+    async def fresh_page(self) -> Page:
+        """A browser of its own (no cookies): the patient's, or whoever the link was forwarded to."""
+        context = await self.browser.new_context(accept_downloads=True)
+        return await context.new_page()
+
+
+def local_noon() -> datetime:
+    return course_start("mon", ZONE, datetime.now(UTC).date()).replace(hour=12).astimezone(UTC)
+
+
+@pytest.fixture
+async def world(infra: Infra) -> AsyncIterator[World]:
+    provider = FakeProvider().start()
+    offset_file = RUN_ROOT / f"clock-{uuid.uuid4().hex[:8]}"
+    offset_file.parent.mkdir(parents=True, exist_ok=True)
+    offset_file.write_text("0")
+    stack = await make_stack(
+        infra,
+        RUN_ROOT,
+        KATFLOW_SMS_BASE_URL=provider.url,
+        KATFLOW_SMS_API_KEY="e2e-key",
+        KATFLOW_CLOCK_OFFSET_FILE=str(offset_file),
+        KATFLOW_TIMER_POLL_SECONDS="0.2",
+    )
+    stack.cfg.extra_env["KATFLOW_PORTAL_URL"] = stack.url("notifications") + "/portal"
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
+    await producer.start()
+    playwright = await async_playwright().start()
+    browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
+    w = World(stack, provider, offset_file, producer, browser, uuid.uuid4(), uuid.uuid4())
+    w.jump_to(local_noon())
+    stack.start("notifications")
+    try:
+        yield w
+    finally:
+        await browser.close()
+        await playwright.stop()
+        await producer.stop()
+        stack.stop()
+        provider.stop()
+        offset_file.unlink(missing_ok=True)
+
+
+async def book_a_dose(w: World) -> AppointmentScheduled:
+    at = w.now()
+    consent = ChannelConsent(granted=True, captured_at=at, method="web-form")
+    await w.publish(
+        PatientContactUpdated(
+            patient_id=w.patient_id,
+            given_name=NAME,
+            family_name="Example",
+            email=EMAIL,
+            phone=PHONE,
+            time_zone=ZONE,
+            email_consent=consent,
+            sms_consent=consent,
+            updated_at=at,
+            date_of_birth=BORN,
+        )
+    )
+    await w.publish(
+        PreparationCompleted(
+            course_id=w.course_id,
+            patient_id=w.patient_id,
+            route=Route.IV,
+            protocol_version="iv@1",
+            patient_time_zone=ZONE,
+            completed_at=at,
+        )
+    )
+    start = at + timedelta(days=3)
+    dose = AppointmentScheduled(
+        appointment_id=uuid.uuid4(),
+        course_id=w.course_id,
+        patient_id=w.patient_id,
+        kind=AppointmentKind.DOSING,
+        clinician_id="clin-1",
+        starts_at=start,
+        ends_at=start + timedelta(hours=2),
+        patient_time_zone=ZONE,
+    )
+    await w.publish(dose)
+    return dose
+
+
+async def shows_nothing_personal(page: Page) -> str:
+    text = await page.inner_text("body")
+    for personal in (NAME, FASTING, "Treatment session", EMAIL, PHONE, BORN.isoformat()):
+        assert personal not in text
+    return text
+
+
+async def test_the_patient_page_from_the_booking_email(world: World) -> None:
+    w = world
+    dose = await book_a_dose(w)
+    mail = await w.mail("Your appointment is confirmed")
+    [link] = LINK.findall(mail)
+    token = link.rsplit("/", 1)[1]
+    assert str(w.patient_id) not in link and str(dose.appointment_id) not in link
+
+    # forwarded: whoever opens it without the second factor sees a question, nothing personal
+    stranger = await w.fresh_page()
+    await stranger.goto(link)
+    assert "Confirm it's you" in await shows_nothing_personal(stranger)
+    await stranger.fill("#dob", "1990-01-01")
+    await stranger.click("button[type=submit]")
+    assert "did not match" in await shows_nothing_personal(stranger)
+
+    # the patient: date of birth, then the visit written out with its fasting instruction
+    patient = await w.fresh_page()
+    await patient.goto(link)
+    await patient.fill("#dob", BORN.isoformat())
+    await patient.click("button[type=submit]")
+    await patient.wait_for_selector("text=Hello " + NAME)
+    visit = patient.locator("section.visit.upcoming").first
+    local = dose.starts_at.astimezone(ZoneInfo(ZONE))
+    text = await visit.inner_text()
+    assert f"{local:%A}, {local.day} {local:%B %Y}" in text
+    assert f"{local:%I:%M %p}".lstrip("0") in text and FASTING in text
+    assert "Do not drive until the next day" in text
+    async with patient.expect_download() as download_info:
+        await visit.locator("button", has_text="Add to calendar").click()
+    ics = await asyncio.to_thread(Path(await (await download_info.value).path()).read_text)
+    assert "BEGIN:VCALENDAR" in ics and f"UID:{dose.appointment_id}@katflow" in ics
+    assert f"DTSTART:{dose.starts_at.astimezone(UTC):%Y%m%dT%H%M%SZ}" in ics
+
+    # texts off, at once: the plan-ahead and 24 h reminders (texts first) go by email only
+    await patient.uncheck("input[name=sms]")
+    await patient.click("#preferences button[type=submit]")
+    await patient.wait_for_selector("#saved")
+    assert not await patient.is_checked("input[name=sms]")
+    texts_before = len(w.provider.texts_to(PHONE))
+    w.jump_to(dose.starts_at - timedelta(hours=24) + timedelta(seconds=5))
+    await w.mail("Planning for your upcoming visit")
+    reminder = await w.mail("Appointment reminder")
+    assert LINK.search(reminder)  # every message links to the page with a link of its own
+    assert len(w.provider.texts_to(PHONE)) == texts_before
+
+    # an expired link (a genuine one, past its time) and a revoked one show nothing personal
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    expired = links.sign(DEV_PORTAL_SECRET.encode(), raw[:8], w.now() - timedelta(minutes=1))
+    await stranger.goto(link.replace(token, expired))
+    assert "can't be opened" in await shows_nothing_personal(stranger)
+    await patient.goto(link)  # two days on, the page's session has ended: the second factor again
+    assert "Confirm it's you" in await shows_nothing_personal(patient)
+    await patient.fill("#dob", BORN.isoformat())
+    await patient.click("button[type=submit]")
+    await patient.click("#revoke")
+    await patient.goto(link)
+    assert "can't be opened" in await shows_nothing_personal(patient)
+
+    # every view is the patient's own access on the audit trail; the log has no token and no PHI
+    actions = await w.stack.fetchval(
+        "notifications",
+        "SELECT array_agg(DISTINCT action) FROM audit_log WHERE actor = $1",
+        f"patient:{w.patient_id}",
+    )
+    assert {"portal.view", "portal.calendar", "portal.preferences", "portal.revoke"} <= set(actions)
+    log = w.stack.services["notifications"].log_path.read_text(errors="replace")
+    for secret in (token, NAME, EMAIL, PHONE, BORN.isoformat()):
+        assert secret not in log
