@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from katflow_shared.auth import CARE_TEAM, Role
+from katflow_shared.settings import ServiceSettings
 from katflow_tools import cli, identity
 
 
@@ -86,3 +88,14 @@ def test_make_up_prints_the_logins(realm: dict[str, Any]) -> None:
         assert f"{user:9} / dev-{user}" in text
     assert "http://i/realms/clinic/account" in text
     assert identity.login_help({}, realm) == []
+
+
+def test_prod_refuses_realm_wide_roles() -> None:
+    prod: dict[str, Any] = {
+        "environment": "prod",
+        "database_url": "postgresql://intake:s3cr3t-value@db.internal:5432/intake?sslmode=require",
+    }
+    with pytest.raises(ValidationError, match="realm-wide"):
+        ServiceSettings(**prod, auth_roles_claim="realm_access.roles")
+    ServiceSettings(auth_roles_claim="realm_access.roles")  # development may try anything
+    ServiceSettings(auth_roles_claim="resource_access.katflow.roles")
