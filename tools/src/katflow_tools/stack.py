@@ -100,6 +100,8 @@ class ServiceProcess:
         env.update(
             KATFLOW_ENVIRONMENT="dev",
             KATFLOW_SHUTDOWN_TIMEOUT_SECONDS="10",
+            # patient messages link to the patient's page, which notifications serves under /portal
+            KATFLOW_PORTAL_URL=f"{self.cfg.url('notifications')}/portal",
             # the development key (every role; refused in prod): `katflow demo` and local curl use it
             KATFLOW_API_KEYS=json.dumps(
                 {hash_api_key(DEV_API_KEY): {"name": "dev", "roles": [r.value for r in Role]}}
