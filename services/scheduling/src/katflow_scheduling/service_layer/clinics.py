@@ -32,19 +32,21 @@ class Clinics:
         self.current = clinic
         self.version = version
 
-    def replace(self, clinic: ClinicConfig, version: int) -> None:
-        if version >= self.version:
+    def replace(self, clinic: ClinicConfig, version: int, force: bool = True) -> None:
+        """Take ``clinic`` at ``version``; unless ``force``d, only when it is not older than the
+        snapshot (a background read that began before a change this process made)."""
+        if force or version >= self.version:
             self.current, self.version = clinic, version
 
-    async def reload(self, conn: asyncpg.Connection) -> None:
-        """From ``conn``: under the calendar lock (no change can be under way) or in a snapshot."""
+    async def reload(self, conn: asyncpg.Connection, force: bool = True) -> None:
+        """From ``conn``: under the calendar lock (the database's word) or in a read-only snapshot."""
         clinic, version = await store.load(conn, self.current.clinic_id)
-        self.replace(clinic, version)
+        self.replace(clinic, version, force)
 
     async def refresh(self, pool: asyncpg.Pool) -> None:
-        """Reload in one consistent read."""
+        """Reload in one consistent read, never going back to an older version."""
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            await self.reload(conn)
+            await self.reload(conn, force=False)
 
     async def start(self, pool: asyncpg.Pool) -> None:
         """Import the seed (this snapshot) if the database has no clinic yet, then take the
