@@ -217,7 +217,10 @@ lock() { exec 9>"$RUN/infra.lock"; flock 9; }   # one mutating command at a time
 
 cmd=${1:-}
 case $cmd in
-  up) lock; pg_start; pg_check_btree_gist; kafka_start; if with_keycloak; then "$KEYCLOAK" up; fi ;;
+  up) lock   # Keycloak first, without waiting: it starts slowest, alongside PostgreSQL and Kafka
+    if with_keycloak; then "$KEYCLOAK" start; fi
+    pg_start; pg_check_btree_gist; kafka_start
+    if with_keycloak; then "$KEYCLOAK" up; fi ;;
   down) lock; "$KEYCLOAK" down; kafka_stop; pg_stop ;;
   kafka-start) lock; kafka_start ;;
   kafka-stop) lock; kafka_stop ;;

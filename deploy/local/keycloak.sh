@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Local, Docker-free Keycloak for katflow: the `clinic` realm (deploy/local/keycloak/clinic-realm.json)
 # with its demo staff, in dev mode on 127.0.0.1. Called by infra.sh; usable on its own.
-# Usage: deploy/local/keycloak.sh {up|down|status|env}
+# Usage: deploy/local/keycloak.sh {up|start|down|status|env}   (start: launch without waiting; up: and wait)
 # State lives in ${KATFLOW_RUN_DIR:-<repo>/.run}/keycloak. Development only: an H2 database, http,
 # an admin (admin/admin) and passwords written in the realm file.
 set -euo pipefail
@@ -63,7 +63,7 @@ kc_realm() {   # the realm file to import; a changed file means a fresh database
   fi
 }
 
-kc_start() {
+kc_launch() {   # install if need be and start it, without waiting for it
   if kc_pid >/dev/null; then log "Keycloak already running (pid $(kc_pid))"; else
     kc_install
     kc_realm
@@ -81,6 +81,10 @@ kc_start() {
       >>"$KC_LOG" 2>&1 </dev/null 9>&-) &
     echo $! >"$KC_PID"
   fi
+}
+
+kc_start() {
+  kc_launch
   local deadline=$((SECONDS + READY_SECONDS))
   until http_ok "$ISSUER/.well-known/openid-configuration"; do
     kc_pid >/dev/null || { tail_log; die "Keycloak exited during start-up"; }
@@ -101,6 +105,7 @@ kc_stop() {   # SIGTERM, up to 30 s, then SIGKILL
 cmd=${1:-}
 case $cmd in
   up) kc_start ;;
+  start) kc_launch ;;
   down) kc_stop ;;
   status)
     if pid=$(kc_pid) && http_ok "$ISSUER/.well-known/openid-configuration"; then
