@@ -6,9 +6,14 @@ deploy/local/keycloak/clinic-realm.json, password grant) against a real intake p
 from __future__ import annotations
 
 import base64
+import hashlib
+import html
 import json
+import re
+import secrets
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -31,13 +36,66 @@ def idp() -> Idp:
     return find_idp()
 
 
+CONSOLE, CONSOLE_SECRET = "katflow-console", "katflow-console-dev-secret"
+CONSOLE_REDIRECT = "http://127.0.0.1:8004/auth/callback"
+
+
+def console_login(idp: Idp, username: str, password: str, pkce: bool = True) -> httpx.Response:
+    """The console's login as a browser does it: the authorization request (PKCE S256), the realm's
+    login form, the redirect back with a code, and the code exchanged (with the client secret and the
+    verifier) at the token endpoint; returns the token endpoint's answer. Keycloak marks its login
+    cookies Secure even over http, which a client honouring the flag would not send back here: the
+    cookies are carried by hand."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    params = {
+        "client_id": CONSOLE,
+        "response_type": "code",
+        "redirect_uri": CONSOLE_REDIRECT,
+        "scope": "openid",
+        "state": secrets.token_urlsafe(8),
+    }
+    if pkce:
+        params |= {"code_challenge": challenge, "code_challenge_method": "S256"}
+    with httpx.Client(timeout=30, follow_redirects=False) as http:
+        page = http.get(f"{idp.issuer}/protocol/openid-connect/auth", params=params)
+        cookies = "; ".join(c.split(";", 1)[0] for c in page.headers.get_list("set-cookie"))
+        action = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
+        if page.status_code != 200 or action is None:
+            return page  # refused before any login form
+        sent = http.post(
+            html.unescape(action.group(1)),
+            data={"username": username, "password": password, "credentialId": ""},
+            headers={"Cookie": cookies},
+        )
+        assert sent.status_code == 302, sent.text[:500]
+        back = urlsplit(sent.headers["location"])
+        assert f"{back.scheme}://{back.netloc}{back.path}" == CONSOLE_REDIRECT
+        query = parse_qs(back.query)
+        assert query["state"] == [params["state"]]
+        return http.post(
+            f"{idp.issuer}/protocol/openid-connect/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"][0],
+                "redirect_uri": CONSOLE_REDIRECT,
+                "client_id": CONSOLE,
+                "client_secret": CONSOLE_SECRET,
+                "code_verifier": verifier,
+            },
+        )
+
+
 @pytest.fixture(scope="module")
 def tokens(idp: Idp) -> dict[str, str]:
     """Access tokens of the demo staff (client katflow-cli), of a user holding only a realm-wide
-    `clinician` role, and of clin-1 for another application of the realm (client other-app: the
-    same katflow client roles, its own audience)."""
+    `clinician` role, of clin-1 for another application of the realm (client other-app: the same
+    katflow client roles, its own audience), and of clin-1 logged in to the console."""
     found = {user: idp.token(user) for user in [*DEMO_STAFF, "realm-only-1"]}
     found["clin-1@other-app"] = idp.token("clin-1", client_id="other-app")
+    console = console_login(idp, "clin-1", "dev-clin-1")
+    assert console.status_code == 200, console.text
+    found["clin-1@console"] = console.json()["access_token"]
     return found
 
 
@@ -74,6 +132,17 @@ def test_demo_staff_tokens_name_the_staff_id_and_carry_katflow_client_roles(
     assert realm_only["realm_access"] == {"roles": ["clinician"]} and "resource_access" not in realm_only
     other = claims(tokens["clin-1@other-app"])
     assert other["aud"] == "other-app" and other["resource_access"] == {"katflow": {"roles": ["clinician"]}}
+    console = claims(tokens["clin-1@console"])
+    assert (console["sub"], console["aud"], console["azp"]) == ("clin-1", "katflow", CONSOLE)
+    assert console["resource_access"] == {"katflow": {"roles": ["clinician"]}}
+
+
+def test_the_console_client_needs_pkce(idp: Idp) -> None:
+    """An authorization request without a code challenge is sent back with an error, never a code."""
+    refused = console_login(idp, "clin-1", "dev-clin-1", pkce=False)
+    assert refused.status_code == 302
+    back = parse_qs(urlsplit(refused.headers["location"]).query)
+    assert back["error"] == ["invalid_request"] and "code" not in back
 
 
 async def test_keycloak_tokens_are_admitted_by_their_client_roles_only(
@@ -88,7 +157,7 @@ async def test_keycloak_tokens_are_admitted_by_their_client_roles_only(
             return (await http.request(method, path, headers=bearer(token), **kw)).status_code
 
         # the care team reads the course; an admin is not of the care team
-        for user in ("clin-1", "ther-1", "coord-1"):
+        for user in ("clin-1", "ther-1", "coord-1", "clin-1@console"):
             assert await status("GET", course, tokens[user]) == 200, user
         assert await status("GET", course, tokens["admin-1"]) == 403
         # admin-only: the audit trail
