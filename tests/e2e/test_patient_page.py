@@ -1,14 +1,17 @@
 """The patient's page in a real browser (Playwright driving Debian's chromium) against the real
 notifications process: from the booking email in the SMTP server, open the link, pass the second
 factor, read the next dose's fasting instruction, download its .ics; turn texts off and see the next
-reminders go by email only; a forwarded link without the second factor, an expired link and a
-revoked one show nothing personal. Events are produced straight onto the topics, and the service's
-clock is moved with its clock-offset file (a fixed June day next year, whatever day the suite runs)."""
+reminders go by email only; on the morning of the dose confirm the ride home and fasting and ask to
+reschedule (events on katflow.notifications.v1); a forwarded link without the second factor, an
+expired link and a revoked one show nothing personal. Events are produced straight onto the topics,
+and the service's clock is moved with its clock-offset file (a fixed June day next year, whatever day
+the suite runs)."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -18,7 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from playwright.async_api import Browser, Page, async_playwright
 
 from katflow_notifications.devtools.fake_provider import FakeProvider
@@ -32,12 +35,12 @@ from katflow_shared.contracts import (
     PreparationCompleted,
 )
 from katflow_shared.contracts.common import AppointmentKind, Route
-from katflow_shared.contracts.topics import producer_source
+from katflow_shared.contracts.topics import NOTIFICATIONS, producer_source
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
 from tests.support.course import course_start
 from tests.support.infra import Infra
-from tests.support.stack import Stack, make_stack, wait_for
+from tests.support.stack import Stack, make_stack, read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +50,7 @@ EMAIL = "page-patient@example.org"
 BORN = date(1988, 4, 12)
 NAME = "Evelyn"
 FASTING = "No food for 6 hours and no drinks for 2 hours before your visit."  # iv@1's instructions
+READY, REQUESTED = "io.katflow.ReadinessConfirmed.v1", "io.katflow.AppointmentChangeRequested.v1"
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/portal/p/[A-Za-z0-9_-]{32}")
 
 
@@ -95,6 +99,10 @@ class World:
         """A browser of its own (no cookies): the patient's, or whoever the link was forwarded to."""
         context = await self.browser.new_context(accept_downloads=True)
         return await context.new_page()
+
+
+def ce_type(record: ConsumerRecord[bytes, bytes]) -> str:
+    return dict(record.headers).get("ce_type", b"").decode()
 
 
 def local_noon() -> datetime:
@@ -229,15 +237,36 @@ async def test_the_patient_page_from_the_booking_email(world: World) -> None:
     assert LINK.search(reminder)  # every message links to the page with a link of its own
     assert len(w.provider.texts_to(PHONE)) == texts_before
 
+    # the morning of the dose (the session has ended: the second factor again): confirm the ride
+    # home and fasting, and ask to reschedule — events on the topic for staff to act on
+    w.jump_to(dose.starts_at - timedelta(hours=3))
+    await patient.goto(link)
+    assert "Confirm it's you" in await shows_nothing_personal(patient)
+    await patient.fill("#dob", BORN.isoformat())
+    await patient.click("button[type=submit]")
+    await patient.check("form.ready input[name=ride_home]")
+    await patient.check("form.ready input[name=fasting]")
+    await patient.click("form.ready button[type=submit]")
+    await patient.wait_for_selector("#sent")
+    await patient.locator("form.request button[value=reschedule]").first.click()
+    await patient.wait_for_selector("text=request to reschedule")
+    wanted = {READY, REQUESTED}
+    records = await read_topic(
+        w.stack.infra.kafka_bootstrap,
+        w.stack.topic(NOTIFICATIONS),
+        lambda rs: wanted <= {ce_type(r) for r in rs},
+    )
+    bodies = {ce_type(r): json.loads(r.value) for r in records if ce_type(r) in wanted}
+    assert bodies[READY]["appointment_id"] == str(dose.appointment_id)
+    assert bodies[READY]["ride_home"] is True and bodies[READY]["fasting"] is True
+    assert bodies[REQUESTED]["appointment_id"] == str(dose.appointment_id)
+    assert bodies[REQUESTED]["change"] == "reschedule"
+
     # an expired link (a genuine one, past its time) and a revoked one show nothing personal
     raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     expired = links.sign(DEV_PORTAL_SECRET.encode(), raw[:8], w.now() - timedelta(minutes=1))
     await stranger.goto(link.replace(token, expired))
     assert "can't be opened" in await shows_nothing_personal(stranger)
-    await patient.goto(link)  # two days on, the page's session has ended: the second factor again
-    assert "Confirm it's you" in await shows_nothing_personal(patient)
-    await patient.fill("#dob", BORN.isoformat())
-    await patient.click("button[type=submit]")
     await patient.click("#revoke")
     await patient.goto(link)
     assert "can't be opened" in await shows_nothing_personal(patient)
@@ -248,7 +277,8 @@ async def test_the_patient_page_from_the_booking_email(world: World) -> None:
         "SELECT array_agg(DISTINCT action) FROM audit_log WHERE actor = $1",
         f"patient:{w.patient_id}",
     )
-    assert {"portal.view", "portal.calendar", "portal.preferences", "portal.revoke"} <= set(actions)
+    expected = {"portal.view", "portal.calendar", "portal.preferences", "portal.readiness", "portal.revoke"}
+    assert expected | {"portal.request_reschedule"} <= set(actions)
     log = w.stack.services["notifications"].log_path.read_text(errors="replace")
     for secret in (token, NAME, EMAIL, PHONE, BORN.isoformat()):
         assert secret not in log

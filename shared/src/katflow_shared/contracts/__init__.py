@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from .base import Event
 from .intake import ConsultationRequested, EligibilityDecided, PreparationCompleted, UrgentReviewRequired
-from .notifications import NotificationFailed, NotificationSent
+from .notifications import (
+    AppointmentChangeRequested,
+    ChangeRequest,
+    NotificationFailed,
+    NotificationSent,
+    ReadinessConfirmed,
+)
 from .patient_contact import ChannelConsent, PatientContactUpdated
 from .scheduling import (
     AppointmentCancelled,
@@ -56,6 +62,8 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     TimeOffRemoved,
     NotificationSent,
     NotificationFailed,
+    AppointmentChangeRequested,
+    ReadinessConfirmed,
     PatientContactUpdated,
 )
 REGISTRY: dict[str, type[Event]] = {cls.event_type(): cls for cls in EVENT_TYPES}
@@ -65,6 +73,7 @@ __all__ = [
     "EVENT_TYPES",
     "REGISTRY",
     "AppointmentCancelled",
+    "AppointmentChangeRequested",
     "AppointmentCompleted",
     "AppointmentDisplaced",
     "AppointmentMissed",
@@ -72,6 +81,7 @@ __all__ = [
     "AppointmentScheduled",
     "AppointmentWaitlisted",
     "CadenceStretched",
+    "ChangeRequest",
     "ChannelConsent",
     "ClinicianUpdated",
     "ClosureAdded",
@@ -88,6 +98,7 @@ __all__ = [
     "NotificationSent",
     "PatientContactUpdated",
     "PreparationCompleted",
+    "ReadinessConfirmed",
     "RoomUpdated",
     "SessionAdministered",
     "TimeOffAdded",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 from uuid import UUID
 
@@ -48,3 +49,39 @@ class NotificationFailed(Event):
 
     def key(self) -> str:
         return str(self.course_id or self.delivery_id)
+
+
+class ChangeRequest(StrEnum):
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+
+
+class AppointmentChangeRequested(Event):
+    """The patient asked, on their page, to move or cancel an appointment. A request, not a change:
+    staff act on it in the console (scheduling's API), and the appointment's own events follow."""
+
+    name: ClassVar[str] = "AppointmentChangeRequested"
+    topic: ClassVar[str] = NOTIFICATIONS
+    key_field: ClassVar[str] = "course_id"
+
+    appointment_id: UUID = Field(description="The patient's appointment.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    change: ChangeRequest = Field(description="reschedule or cancel.")
+    requested_at: datetime = Field(description="When the patient asked (UTC).")
+
+
+class ReadinessConfirmed(Event):
+    """On the morning of a visit the patient confirmed, on their page, that a ride home is arranged
+    and that they followed the protocol's eating and drinking instructions; staff see it at check-in."""
+
+    name: ClassVar[str] = "ReadinessConfirmed"
+    topic: ClassVar[str] = NOTIFICATIONS
+    key_field: ClassVar[str] = "course_id"
+
+    appointment_id: UUID = Field(description="The visit.")
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+    ride_home: bool = Field(description="A ride home is arranged.")
+    fasting: bool = Field(description="The eating and drinking instructions were followed.")
+    confirmed_at: datetime = Field(description="When the patient confirmed (UTC).")

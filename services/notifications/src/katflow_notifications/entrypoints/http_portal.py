@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from katflow_shared.contracts import ChangeRequest
 from katflow_shared.http import RuntimeDep
 from katflow_shared.ratelimit import RateLimiter, client_address
 
@@ -28,6 +29,11 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "portal_templates"),
     autoescape=select_autoescape(["html"]),
 )
+SENT = {
+    "reschedule": "We have your request to reschedule; the clinic will contact you with a new time.",
+    "cancel": "We have your request to cancel; the clinic will confirm with you.",
+    "ready": "Thank you: the clinic will see your confirmation when you check in.",
+}
 HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
 
 
@@ -49,7 +55,9 @@ router = APIRouter(
 
 
 async def _page(runtime: RuntimeDep, deps: DepsDep) -> PatientPage:
-    return PatientPage(runtime.pool, deps.settings, deps.protocols, deps.planner, runtime.clock)
+    return PatientPage(
+        runtime.pool, deps.settings, deps.protocols, deps.planner, runtime.clock, runtime.emitter
+    )
 
 
 PageDep = Annotated[PatientPage, Depends(_page)]
@@ -83,7 +91,10 @@ async def open_page(token: str, request: Request, p: PageDep) -> Response:
         return _html(p, "factor.html", base=_base(token))
     shown = await p.show(a)
     saved = request.query_params.get("saved") == "1"
-    return _html(p, "page.html", holder=shown.holder, page=shown.page, base=_base(token), saved=saved)
+    sent = SENT.get(request.query_params.get("sent", ""))
+    return _html(
+        p, "page.html", holder=shown.holder, page=shown.page, base=_base(token), saved=saved, sent=sent
+    )
 
 
 @router.post("/p/{token}/confirm")
@@ -152,3 +163,35 @@ async def revoke(token: str, request: Request, p: PageDep) -> Response:
     response = _html(p, "nothing.html", 200)
     response.delete_cookie(COOKIE, path=_base(token))
     return response
+
+
+@router.post("/p/{token}/request")
+async def request_change(token: str, request: Request, p: PageDep) -> Response:
+    """Ask staff to reschedule or cancel a visit (AppointmentChangeRequested)."""
+    a = await _admitted(p, token, request)
+    if isinstance(a, Response):
+        return a
+    form = await _form(request)
+    try:
+        appointment, change = uuid.UUID(form.get("appointment", "")), ChangeRequest(form.get("change", ""))
+    except ValueError:
+        return _html(p, "nothing.html", 404)
+    if not await p.request_change(a, appointment, change):
+        return _html(p, "nothing.html", 404)
+    return RedirectResponse(f"{_base(token)}?sent={change.value}", 303, headers=HEADERS)
+
+
+@router.post("/p/{token}/ready")
+async def ready(token: str, request: Request, p: PageDep) -> Response:
+    """Morning-of readiness: the ride home and fasting confirmed (ReadinessConfirmed)."""
+    a = await _admitted(p, token, request)
+    if isinstance(a, Response):
+        return a
+    form = await _form(request)
+    try:
+        appointment = uuid.UUID(form.get("appointment", ""))
+    except ValueError:
+        return _html(p, "nothing.html", 404)
+    if not await p.confirm_ready(a, appointment, ride="ride_home" in form, fasting="fasting" in form):
+        return _html(p, "nothing.html", 404)
+    return RedirectResponse(f"{_base(token)}?sent=ready", 303, headers=HEADERS)

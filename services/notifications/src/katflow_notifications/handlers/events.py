@@ -10,6 +10,7 @@ from katflow_shared import timers
 from katflow_shared.contracts import (
     EVENT_TYPES,
     AppointmentCancelled,
+    AppointmentChangeRequested,
     AppointmentCompleted,
     AppointmentMissed,
     AppointmentRescheduled,
@@ -20,6 +21,7 @@ from katflow_shared.contracts import (
     NotificationSent,
     PatientContactUpdated,
     PreparationCompleted,
+    ReadinessConfirmed,
     UrgentReviewRequired,
 )
 from katflow_shared.messaging.cloudevents import Envelope
@@ -34,6 +36,8 @@ from ..adapters.postgres_deliveries import NewDelivery
 from ..domain.intents import RemsFormDueDays, intents_for
 from ..service_layer.planning import Planner
 from ..service_layer.reminders import Reminders
+
+PATIENT_REQUESTS = (AppointmentChangeRequested, ReadinessConfirmed)  # ours, from the patient's page
 
 
 @dataclass(frozen=True)
@@ -123,5 +127,5 @@ class EventHandlers:
             UrgentReviewRequired: self.on_urgent_review,
             CourseCompleted: self.on_course_completed,
         }
-        own, plain = (NotificationSent, NotificationFailed), Planned(self.plan_event)
+        own, plain = (NotificationSent, NotificationFailed, *PATIENT_REQUESTS), Planned(self.plan_event)
         return {cls: special.get(cls, plain) for cls in EVENT_TYPES if cls not in own}

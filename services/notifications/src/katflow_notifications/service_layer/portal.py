@@ -17,13 +17,15 @@ import asyncpg
 from katflow_shared import audit
 from katflow_shared.auth import Principal
 from katflow_shared.clock import Clock
+from katflow_shared.contracts import AppointmentChangeRequested, ChangeRequest, Event, ReadinessConfirmed
+from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.protocols import ProtocolBook
 
 from ..adapters import postgres_portal as store
 from ..adapters import postgres_recipients as recipients
 from ..domain.intents import Intent
 from ..domain.portal import factor, links
-from ..domain.portal.page import Page, page
+from ..domain.portal.page import Page, page, readiness_open
 from ..domain.templates import RenderEnv
 from ..domain.templates.formatting import CALENDAR_SUMMARY
 from ..domain.templates.ics import calendar_attachment
@@ -85,6 +87,7 @@ class PatientPage:
     protocols: ProtocolBook | None
     planner: Planner
     clock: Clock
+    emitter: Emitter | None = None
 
     @property
     def secret(self) -> bytes:
@@ -222,6 +225,55 @@ class PatientPage:
                     detail=changes,
                 ),
             )
+
+    async def request_change(self, a: Access, appointment_id: uuid.UUID, change: ChangeRequest) -> bool:
+        """A reschedule or cancellation request for staff (an event); False: not the patient's own
+        upcoming appointment."""
+        row = await store.appointment(self.pool, a.holder.patient_id, appointment_id)
+        if row is None or row["status"] != "scheduled":
+            return False
+        event = AppointmentChangeRequested(
+            appointment_id=appointment_id,
+            course_id=row["course_id"],
+            patient_id=a.holder.patient_id,
+            change=change,
+            requested_at=self.clock.now(),
+        )
+        await self._emit(a, event, f"portal.request_{change.value}", appointment_id)
+        return True
+
+    async def confirm_ready(self, a: Access, appointment_id: uuid.UUID, ride: bool, fasting: bool) -> bool:
+        """Morning-of readiness for a dosing visit the patient has today (their zone)."""
+        row = await store.appointment(self.pool, a.holder.patient_id, appointment_id)
+        now = self.clock.now()
+        if row is None or not readiness_open(
+            row["kind"], row["status"], row["starts_at"], a.holder.time_zone, now
+        ):
+            return False
+        event = ReadinessConfirmed(
+            appointment_id=appointment_id,
+            course_id=row["course_id"],
+            patient_id=a.holder.patient_id,
+            ride_home=ride,
+            fasting=fasting,
+            confirmed_at=self.clock.now(),
+        )
+        await self._emit(a, event, "portal.readiness", appointment_id)
+        return True
+
+    async def _emit(self, a: Access, event: Event, action: str, appointment_id: uuid.UUID) -> None:
+        if self.emitter is None:
+            raise RuntimeError("the patient page needs the runtime's emitter to send requests")
+        record = audit.entry(
+            SERVICE,
+            patient_principal(a.holder.patient_id),
+            action,
+            patient_id=a.holder.patient_id,
+            resource={"appointment_id": appointment_id},
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.emitter.emit(conn, event)
+            await audit.record(conn, record)
 
     async def revoke(self, a: Access) -> None:
         await store.revoke(self.pool, a.link.link_id, "revoked_by_patient", self.clock.now())

@@ -38,6 +38,7 @@ class Visit:
     arrive: str  # "11:45 AM"
     status: str
     instructions: tuple[tuple[str, str], ...]  # (heading, text)
+    ready_check: bool = False  # a dosing visit today: ask to confirm the ride home and fasting
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,16 @@ def _clock(moment: datetime) -> str:
     return moment.strftime("%I:%M %p").lstrip("0")
 
 
-def written(row: AppointmentRow, zone: str, instructions: Mapping[str, str] | None) -> Visit:
+def readiness_open(kind: str, status: str, starts_at: datetime, zone: str, now: datetime) -> bool:
+    """Morning-of readiness: a scheduled dosing visit on the patient's today, not yet started."""
+    tz = ZoneInfo(zone)
+    same_day = starts_at.astimezone(tz).date() == now.astimezone(tz).date()
+    return kind == "dosing" and status == "scheduled" and same_day and now < starts_at
+
+
+def written(
+    row: AppointmentRow, zone: str, instructions: Mapping[str, str] | None, now: datetime | None = None
+) -> Visit:
     tz = ZoneInfo(zone)
     start, end = row.starts_at.astimezone(tz), row.ends_at.astimezone(tz)
     arrive = start.timestamp() - ARRIVE_MINUTES * 60
@@ -70,6 +80,7 @@ def written(row: AppointmentRow, zone: str, instructions: Mapping[str, str] | No
         _clock(datetime.fromtimestamp(arrive, tz)),
         row.status,
         tuple(steps),
+        now is not None and readiness_open(row.kind, row.status, row.starts_at, zone, now),
     )
 
 
@@ -84,6 +95,6 @@ def page(
     upcoming = [r for r in ordered if r.ends_at > now and r.status == "scheduled"]
     past = [r for r in reversed(ordered) if r not in upcoming]
     return Page(
-        tuple(written(r, zone, instructions.get(r.course_id)) for r in upcoming),
+        tuple(written(r, zone, instructions.get(r.course_id), now) for r in upcoming),
         tuple(written(r, zone, instructions.get(r.course_id)) for r in past),
     )
