@@ -349,8 +349,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def test_prod_refuses_placeholder_and_development_credentials() -> None:
-    real_db = "postgresql://intake:s3cr3t-value@db.internal:5432/intake?sslmode=require"
-    prod: dict[str, Any] = {"environment": "prod", "database_url": real_db}
+    real_db = "postgresql://intake:s3cr3t-value@db.internal:5432/intake?sslmode=verify-full"
+    prod: dict[str, Any] = {"environment": "prod", "database_url": real_db, "kafka_security_protocol": "SSL"}
     ServiceSettings(**prod)
     for key in (DEV_API_KEY, "changeme"):
         with pytest.raises(ValidationError, match="KATFLOW_API_KEYS"):

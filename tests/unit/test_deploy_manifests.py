@@ -716,7 +716,7 @@ def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from:
     assert settings.kafka_sasl_password.get_secret_value() == "s3cr3t-katflow_kafka_sasl_password"
     if name in SERVICES:
         assert settings.http_port == SERVICES[name]
-        assert "sslmode=require" in settings.database_url.get_secret_value()
+        assert "sslmode=verify-full" in settings.database_url.get_secret_value()
         assert list(settings.api_keys) == [REAL_KEY_HASH]
     if isinstance(settings, NotificationsSettings):
         assert settings.smtp_security == "starttls" and settings.smtp_port == 587
@@ -749,7 +749,7 @@ def test_operations_doc_covers_both_ways_to_run_katflow() -> None:
         "/readyz",
         "advisory lock",
         "SASL_SSL",
-        "sslmode=require",
+        "sslmode=verify-full",
         "KATFLOW_SMTP_SECURITY",
         "KATFLOW_API_KEYS",
         "KATFLOW_AUTH_JWKS_URL",

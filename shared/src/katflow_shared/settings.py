@@ -3,16 +3,70 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .auth import DEV_API_KEY, ApiKey, hash_api_key
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "katflow", "secret", "password"})
-REFUSED_API_KEY_HASHES = frozenset(hash_api_key(k) for k in PLACEHOLDER_SECRETS | {DEV_API_KEY})
+# what a placeholder is once case and punctuation are gone: CHANGEME, Change-Me, <change_me>, "change me"
+PLACEHOLDER_WORDS = frozenset(
+    {"changeme", "replaceme", "katflow", "secret", "password", "placeholder", "todo"}
+)
+REFUSED_API_KEY_HASHES = frozenset(
+    hash_api_key(k)
+    for base in PLACEHOLDER_SECRETS | {"change_me", "replace-me", "replaceme"}
+    for k in (base, base.upper(), base.capitalize())
+) | {hash_api_key(DEV_API_KEY)}
+
+
+def is_placeholder(value: str) -> bool:
+    """A secret nobody chose: a placeholder word in any case or punctuation, or one containing
+    'changeme' / 'replaceme' ("changeme123", "<CHANGE-ME>"). The empty string means unset, not this."""
+    word = re.sub(r"[^a-z0-9]", "", value.lower())
+    return bool(value) and (word in PLACEHOLDER_WORDS or "changeme" in word or "replaceme" in word)
+
+
+def secrets_in(value: object, path: str) -> Iterator[tuple[str, str]]:
+    """Every secret value in a setting, nested models, lists and dicts included, with where it is."""
+    if isinstance(value, SecretStr):
+        yield path, value.get_secret_value()
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from secrets_in(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from secrets_in(item, f"{path}[{key!r}]")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from secrets_in(item, f"{path}[{index}]")
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why a prod database URL is refused: a placeholder password, or TLS that is not verified."""
+    try:
+        parts = urlsplit(url)
+        password = unquote(parts.password or "")
+    except ValueError:
+        return "is not a postgresql:// URL"
+    if is_placeholder(password):
+        return "uses a placeholder password; set a real secret in prod"
+    if parse_qs(parts.query).get("sslmode") != ["verify-full"]:
+        return "must verify the server's certificate in prod: sslmode=verify-full (sslrootcert= if private)"
+    return None
 
 
 class ServiceSettings(BaseSettings):
@@ -31,12 +85,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field("INFO", description="Minimum log level.")
     database_url: SecretStr = Field(
         SecretStr("postgresql://katflow:katflow@127.0.0.1:55432/katflow"),
-        description="PostgreSQL DSN of this service's own database (add sslmode=require for TLS).",
+        description="PostgreSQL DSN of this service's own database (prod: sslmode=verify-full, and"
+        " sslrootcert= for a private CA).",
     )
     database_pool_size: int = Field(10, description="Maximum connections in the asyncpg pool.")
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers, comma separated.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="Kafka transport security."
+        "PLAINTEXT", description="Kafka transport security (prod refuses the plaintext ones)."
     )
     kafka_sasl_mechanism: str = Field("SCRAM-SHA-512", description="SASL mechanism when SASL is on.")
     kafka_sasl_username: str = Field("", description="SASL username.")
@@ -135,19 +190,18 @@ class ServiceSettings(BaseSettings):
         if self.environment != "prod":
             return self
         for name, value in self:
-            if (
-                isinstance(value, SecretStr)
-                and value.get_secret_value()
-                and (value.get_secret_value().lower() in PLACEHOLDER_SECRETS)
-            ):
-                raise ValueError(f"KATFLOW_{name.upper()} is a placeholder; set a real secret in prod")
+            for where, secret in secrets_in(value, f"KATFLOW_{name.upper()}"):
+                if is_placeholder(secret):
+                    raise ValueError(f"{where} is a placeholder; set a real secret in prod")
         if REFUSED_API_KEY_HASHES & set(self.api_keys):
             raise ValueError("KATFLOW_API_KEYS holds a placeholder or development key; refused in prod")
         if self.auth_jwks_url and not (self.auth_jwks_url.startswith("https://") and self.auth_issuer):
             raise ValueError("in prod KATFLOW_AUTH_JWKS_URL must be https and KATFLOW_AUTH_ISSUER set")
-        password = self.database_url.get_secret_value().split("@")[0].rsplit(":", 1)[-1]
-        if password in PLACEHOLDER_SECRETS:
-            raise ValueError("KATFLOW_DATABASE_URL uses a placeholder password; set a real secret in prod")
+        problem = database_url_problem(self.database_url.get_secret_value())
+        if problem:
+            raise ValueError(f"KATFLOW_DATABASE_URL {problem}")
+        if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
+            raise ValueError("in prod KATFLOW_KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SSL (TLS to Kafka)")
         if self.kafka_security_protocol.startswith("SASL"):
             if self.kafka_sasl_password.get_secret_value() in PLACEHOLDER_SECRETS:
                 raise ValueError("KATFLOW_KAFKA_SASL_PASSWORD is a placeholder; set a real secret in prod")

@@ -37,7 +37,9 @@ class NotificationsSettings(ServiceSettings):
     # --- email
     smtp_host: str = Field("127.0.0.1", description="SMTP server host.")
     smtp_port: int = Field(1025, description="SMTP server port.")
-    smtp_security: Literal["none", "starttls", "tls"] = Field("none", description="SMTP transport security.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="SMTP transport security (prod refuses none)."
+    )
     smtp_username: str = Field("", description="SMTP username (empty: no AUTH).")
     smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
     smtp_timeout_seconds: float = Field(15.0, description="SMTP connect/send timeout.")
@@ -163,4 +165,15 @@ class NotificationsSettings(ServiceSettings):
             raise ValueError("KATFLOW_PORTAL_LINK_SECRET must be set to a real secret in prod")
         if self.sms_base_url and not self.sms_api_key.get_secret_value():
             raise ValueError("KATFLOW_SMS_API_KEY must be set when an SMS provider is configured")
+        if self.smtp_security == "none":
+            raise ValueError("in prod KATFLOW_SMTP_SECURITY must be starttls or tls (email carries PHI)")
+        urls = {"KATFLOW_SMS_BASE_URL": self.sms_base_url} if self.sms_base_url else {}
+        urls |= {f"KATFLOW_INTEGRATOR_WEBHOOKS[{e.id!r}].url": e.url for e in self.integrator_webhooks}
+        urls |= {
+            f"KATFLOW_STAFF_WEBHOOK_URLS[{n!r}]": u.get_secret_value()
+            for n, u in self.staff_webhook_urls.items()
+        }
+        for where, url in urls.items():
+            if not url.lower().startswith("https://"):
+                raise ValueError(f"in prod {where} must be an https:// URL")
         return self
