@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from katflow_tools import cli
 from tests.conftest import RUN_ROOT
 from tests.support.infra import Idp, Infra, find_idp
 from tests.support.stack import Stack, consultation_request, make_stack
@@ -187,3 +188,12 @@ async def test_keycloak_tokens_are_admitted_by_their_client_roles_only(
     )
     # the person is the token's subject, their staff id ("user:" is the old prefix of JWT callers)
     assert {"clin-1", "ther-1", "coord-1", "admin-1"} <= {a.removeprefix("user:") for a in actors}
+
+
+def test_katflow_token_prints_a_demo_users_token(
+    idp: Idp, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KATFLOW_KEYCLOAK_ISSUER", idp.issuer)
+    assert cli.main(["token", "ther-1"]) == 0
+    printed = claims(capsys.readouterr().out.strip())
+    assert (printed["sub"], printed["resource_access"]) == ("ther-1", {"katflow": {"roles": ["therapist"]}})

@@ -185,6 +185,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(_stack_config()))
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print an access token of a user of the local Keycloak (scripts; development only)."""
+    issuer = os.environ.get("KATFLOW_KEYCLOAK_ISSUER")
+    if not issuer:
+        raise SystemExit('no identity provider named: eval "$(deploy/local/infra.sh env)" first')
+    password = args.password or next(
+        (u.password for u in identity.demo_users(identity.load_realm()) if u.username == args.username), None
+    )
+    if password is None:
+        raise SystemExit(f"{args.username} is not a demo user of the realm file: give --password")
+    print(identity.password_grant(issuer, args.username, password, args.client))
+    return 0
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from .docs_gen import run
 
@@ -214,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--body", help="file with a corrected JSON body to publish instead")
         p.set_defaults(fn=fn)
     sub.add_parser("demo", help="submit a request and print its timeline").set_defaults(fn=cmd_demo)
+    token = sub.add_parser("token", help="print a local Keycloak user's access token (development)")
+    token.add_argument("username", help="e.g. clin-1, ther-1, coord-1, admin-1")
+    token.add_argument("--password", help="default: the demo user's password in the realm file")
+    token.add_argument("--client", default="katflow-cli", help="a client with direct access grants")
+    token.set_defaults(fn=cmd_token)
     docs = sub.add_parser("docs", help="regenerate the contract docs: schemas, AsyncAPI, events, settings")
     docs.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 on drift or a breaking change"

@@ -73,9 +73,8 @@ def login_help(environ: Mapping[str, str], realm: Mapping[str, Any] | None) -> l
     cli = environ.get("KATFLOW_KEYCLOAK_CLI_CLIENT", "katflow-cli")
     lines = [
         f"{'keycloak':14} {issuer}  (admin console {base}/admin: admin / admin; development only)",
-        f"{'':14} staff log in at {issuer}/account; API tokens (password grant, client {cli}):",
-        f"{'':14}   curl -s {issuer}{TOKEN_PATH} -d grant_type=password -d client_id={cli} "
-        "-d username=clin-1 -d password=dev-clin-1 | jq -r .access_token",
+        f"{'':14} staff log in at {issuer}/account; a script's token: uv run katflow token clin-1",
+        f"{'':14} (password grant, client {cli}; token endpoint {issuer}{TOKEN_PATH}). Demo staff:",
     ]
     users = demo_users(realm, environ.get("KATFLOW_KEYCLOAK_API_CLIENT", "katflow")) if realm else []
     lines += [f"{'':14}   {u.username:9} / {u.password:13} {', '.join(u.roles)}" for u in users]
