@@ -72,13 +72,13 @@ kc_launch() {   # install if need be and start it, without waiting for it
     log "starting Keycloak on $BASE_URL (realm $REALM)"
     # setsid: own session, so Keycloak outlives this shell. $! is kc.sh's pid: it forwards SIGTERM to
     # its java (and execs java itself after a re-augmentation); kc_pid knows it by its cwd.
-    # 9>&- : don't inherit infra.sh's lock.
+    # 8>&- 9>&- : don't inherit this script's lock nor infra.sh's.
     (cd "$DIST" && exec setsid nohup env \
       KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=admin \
       JAVA_OPTS_KC_HEAP="-Xms64m -Xmx512m" \
       bin/kc.sh start-dev --http-host=127.0.0.1 --http-port="$KC_PORT" \
       --http-management-port="$KC_MANAGEMENT_PORT" --hostname="$BASE_URL" --import-realm \
-      >>"$KC_LOG" 2>&1 </dev/null 9>&-) &
+      >>"$KC_LOG" 2>&1 </dev/null 8>&- 9>&-) &
     echo $! >"$KC_PID"
   fi
 }
@@ -102,11 +102,13 @@ kc_stop() {   # SIGTERM, up to 30 s, then SIGKILL
   rm -f "$KC_PID"
 }
 
+lock() { mkdir -p "$KC" && exec 8>"$KC/keycloak.lock" && flock 8; }   # one up/start/down at a time
+
 cmd=${1:-}
 case $cmd in
-  up) kc_start ;;
-  start) kc_launch ;;
-  down) kc_stop ;;
+  up) lock; kc_start ;;
+  start) lock; kc_launch ;;
+  down) lock; kc_stop ;;
   status)
     if pid=$(kc_pid) && http_ok "$ISSUER/.well-known/openid-configuration"; then
       echo "keycloak: up (pid $pid, $ISSUER)"
