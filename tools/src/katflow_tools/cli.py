@@ -190,9 +190,8 @@ def cmd_token(args: argparse.Namespace) -> int:
     issuer = os.environ.get("KATFLOW_KEYCLOAK_ISSUER")
     if not issuer:
         raise SystemExit('no identity provider named: eval "$(deploy/local/infra.sh env)" first')
-    password = args.password or next(
-        (u.password for u in identity.demo_users(identity.load_realm()) if u.username == args.username), None
-    )
+    demo = identity.demo_users(identity.load_realm()) if identity.REALM_FILE.exists() else []
+    password = args.password or next((u.password for u in demo if u.username == args.username), None)
     if password is None:
         raise SystemExit(f"{args.username} is not a demo user of the realm file: give --password")
     print(identity.password_grant(issuer, args.username, password, args.client))
