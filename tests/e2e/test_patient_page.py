@@ -17,9 +17,11 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from email.message import Message
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 from playwright.async_api import Browser, Page, async_playwright
@@ -30,6 +32,7 @@ from katflow_notifications.settings import DEV_PORTAL_SECRET
 from katflow_shared.contracts import (
     AppointmentScheduled,
     ChannelConsent,
+    CourseCompleted,
     Event,
     PatientContactUpdated,
     PreparationCompleted,
@@ -78,6 +81,9 @@ class World:
             key=envelope.subject.encode(),
             headers=envelope.headers(),
         )
+
+    def mail_headers(self, subject: str) -> list[Message]:
+        return [m.message for m in self.stack.sink.messages() if EMAIL in m.rcpt_to and m.subject == subject]
 
     def mails(self) -> list[tuple[str, str]]:
         out = []
@@ -142,7 +148,7 @@ async def world(infra: Infra) -> AsyncIterator[World]:
         offset_file.unlink(missing_ok=True)
 
 
-async def book_a_dose(w: World) -> AppointmentScheduled:
+async def contact(w: World) -> datetime:
     at = w.now()
     consent = ChannelConsent(granted=True, captured_at=at, method="web-form")
     await w.publish(
@@ -159,6 +165,11 @@ async def book_a_dose(w: World) -> AppointmentScheduled:
             date_of_birth=BORN,
         )
     )
+    return at
+
+
+async def book_a_dose(w: World) -> AppointmentScheduled:
+    at = await contact(w)
     await w.publish(
         PreparationCompleted(
             course_id=w.course_id,
@@ -282,3 +293,55 @@ async def test_the_patient_page_from_the_booking_email(world: World) -> None:
     log = w.stack.services["notifications"].log_path.read_text(errors="replace")
     for secret in (token, NAME, EMAIL, PHONE, BORN.isoformat()):
         assert secret not in log
+
+
+async def test_one_click_unsubscribe_stops_surveys_not_appointment_messages(world: World) -> None:
+    """RFC 8058: an optional message (the course survey) carries List-Unsubscribe and
+    List-Unsubscribe-Post; one POST of List-Unsubscribe=One-Click stops the next survey on every
+    channel, while an appointment's confirmation still goes, without those headers."""
+    w = world
+    await contact(w)
+    done = CourseCompleted(course_id=w.course_id, patient_id=w.patient_id, doses=6, completed_at=w.now())
+    await w.publish(done)
+    await w.mail("A short check-in survey")
+    [survey] = w.mail_headers("A short check-in survey")
+    assert survey["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    unsubscribe = str(survey["List-Unsubscribe"]).strip("<>")
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/portal/u/[A-Za-z0-9_-]{32}", unsubscribe)
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.post(
+            unsubscribe,
+            content=b"List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert answer.status_code == 200 and NAME not in answer.text
+
+    w.jump_to(done.completed_at + timedelta(days=30, hours=1))  # the second survey falls due
+
+    async def withheld() -> list[tuple[str, str]] | None:
+        rows = await w.stack.fetchval(
+            "notifications",
+            "SELECT array_agg(channel || ':' || coalesce(reason, '') ORDER BY created_at) FROM deliveries"
+            " WHERE notification = 'course_survey' AND status = 'suppressed'",
+        )
+        return rows if rows and len(rows) >= 2 else None
+
+    assert await wait_for(withheld, within=60) == ["email:unsubscribed", "sms:unsubscribed"]
+    assert len(w.mail_headers("A short check-in survey")) == 1 and not w.provider.texts_to(PHONE)
+
+    start = w.now() + timedelta(days=3)
+    await w.publish(
+        AppointmentScheduled(
+            appointment_id=uuid.uuid4(),
+            course_id=w.course_id,
+            patient_id=w.patient_id,
+            kind=AppointmentKind.INTEGRATION,
+            clinician_id="clin-1",
+            starts_at=start,
+            ends_at=start + timedelta(hours=1),
+            patient_time_zone=ZONE,
+        )
+    )
+    await w.mail("Your appointment is confirmed")
+    [confirmation] = w.mail_headers("Your appointment is confirmed")
+    assert confirmation["List-Unsubscribe"] is None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from katflow_notifications.adapters import mime
 from katflow_notifications.domain.portal import factor, links
 from katflow_notifications.domain.portal.page import AppointmentRow, page
 
@@ -89,3 +92,33 @@ def test_the_page_writes_out_times_in_the_patients_zone_with_the_visits_instruct
     assert ("Before: eating and drinking", "No food for 6 hours.") in visit.instructions
     assert [p.label for p in shown.past] == ["Preparation session"]
     assert shown.past[0].instructions == ()
+
+
+def test_a_genuine_expired_token_still_unsubscribes_but_a_forged_one_does_not() -> None:
+    link_id = links.new_link_id()
+    token = links.sign(SECRET, link_id, NOW - timedelta(days=1))
+    assert links.genuine(SECRET, token).link_id == link_id
+    with pytest.raises(links.LinkRefused):
+        links.genuine(b"another-secret", token)
+
+
+def test_an_optional_email_carries_rfc_8058_one_click_headers() -> None:
+    url = "https://portal.clinic.example/u/" + "A" * 32
+    raw = mime.message(
+        "care@clinic.example",
+        "p@example.org",
+        "Survey",
+        "<1@katflow>",
+        "Hi",
+        None,
+        eight_bit=True,
+        utf8=False,
+        unsubscribe_url=url,
+    )
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["List-Unsubscribe"] == f"<{url}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    plain = mime.message(
+        "care@clinic.example", "p@example.org", "Hi", "<2@katflow>", "Hi", None, eight_bit=True, utf8=False
+    )
+    assert b"List-Unsubscribe" not in plain

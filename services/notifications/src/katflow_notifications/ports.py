@@ -26,6 +26,7 @@ class Outbound:
     urgent: bool = False
     notification: str = ""
     course_id: UUID | None = None
+    unsubscribe_url: str | None = None  # an optional email's RFC 8058 one-click unsubscribe
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ def message(
     *,
     eight_bit: bool,
     utf8: bool,
+    unsubscribe_url: str | None = None,
 ) -> bytes:
     """The message's bytes; ``eight_bit``: the server takes 8BITMIME, ``utf8``: the session is
     SMTPUTF8 (headers may then carry UTF-8 as it is)."""
@@ -68,6 +69,11 @@ def message(
         f"Message-ID: {message_id}",
         "MIME-Version: 1.0",
     ]
+    if unsubscribe_url:  # RFC 8058: a mail client may POST "List-Unsubscribe=One-Click" to it
+        head += [
+            f"List-Unsubscribe: <{unsubscribe_url}>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        ]
     encoding, body = _text(text, eight_bit)
     text_headers = ['Content-Type: text/plain; charset="utf-8"', f"Content-Transfer-Encoding: {encoding}"]
     if attachment is None:

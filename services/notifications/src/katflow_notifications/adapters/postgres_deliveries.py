@@ -172,7 +172,7 @@ SELECT d.id, d.event_id, d.notification, d.audience, d.channel, d.template_id, d
        r.time_zone AS r_time_zone, r.locale AS r_locale,
        r.email_consent AS r_email_consent, r.email_consent_at AS r_email_consent_at,
        r.sms_consent AS r_sms_consent, r.sms_consent_at AS r_sms_consent_at,
-       o.changed_at AS r_sms_opted_out_at
+       o.changed_at AS r_sms_opted_out_at, r.optional_opted_out_at AS r_optional_opted_out_at
 """
 RECIPIENT_JOINS = """
   LEFT JOIN recipients r ON r.patient_id = d.patient_id

@@ -35,6 +35,7 @@ class Holder:
     phone: bool
     email_consent: bool
     sms_consent: bool
+    optional_messages: bool  # surveys: not stopped by a one-click unsubscribe
 
 
 def course_protocol_row(e: PreparationCompleted) -> Part:
@@ -98,7 +99,8 @@ async def revoke(conn: asyncpg.Connection | asyncpg.Pool, link_id: bytes, reason
 async def holder(conn: asyncpg.Connection | asyncpg.Pool, patient_id: UUID) -> Holder | None:
     row = await conn.fetchrow(
         "SELECT patient_id, given_name, time_zone, date_of_birth, email IS NOT NULL AS email,"
-        " phone IS NOT NULL AS phone, email_consent, sms_consent FROM recipients r"
+        " phone IS NOT NULL AS phone, email_consent, sms_consent,"
+        " optional_opted_out_at IS NULL AS optional_messages FROM recipients r"
         " WHERE patient_id = $1",
         patient_id,
     )
@@ -145,5 +147,18 @@ async def set_email_consent(conn: asyncpg.Connection, patient_id: UUID, granted:
         " WHERE patient_id = $1",
         patient_id,
         granted,
+        now,
+    )
+
+
+async def set_optional_messages(
+    conn: asyncpg.Connection | asyncpg.Pool, patient_id: UUID, wanted: bool, now: datetime
+) -> None:
+    """Optional messages (surveys) on or off; appointment-critical messages are never affected."""
+    await conn.execute(
+        "UPDATE recipients SET optional_opted_out_at = CASE WHEN $2 THEN NULL"
+        " ELSE COALESCE(optional_opted_out_at, $3) END WHERE patient_id = $1",
+        patient_id,
+        wanted,
         now,
     )

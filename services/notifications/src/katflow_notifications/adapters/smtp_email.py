@@ -55,6 +55,7 @@ class SmtpEmail:
             m.attachment,
             eight_bit=eight_bit,
             utf8=utf8,
+            unsubscribe_url=outbound.unsubscribe_url,
         )
 
     async def send(self, outbound: Outbound) -> Receipt:

@@ -24,12 +24,20 @@ class NotificationType:
     urgent: bool = False  # safety alert: quiet hours never apply
     exempt: bool = False  # reply to an inbound text: sent to that number whatever the consent
     reminder: bool = False  # bound to an appointment's time: cancelled when it moves
+    optional: bool = False  # not needed for care: one-click unsubscribe (RFC 8058) stops it
 
 
 def _patient(
-    name: str, *chain: str, automated: bool = False, exempt: bool = False, reminder: bool = False
+    name: str,
+    *chain: str,
+    automated: bool = False,
+    exempt: bool = False,
+    reminder: bool = False,
+    optional: bool = False,
 ) -> NotificationType:
-    return NotificationType(name, "patient", chain, automated=automated, exempt=exempt, reminder=reminder)
+    return NotificationType(
+        name, "patient", chain, automated=automated, exempt=exempt, reminder=reminder, optional=optional
+    )
 
 
 def _staff(name: str, urgent: bool = False) -> NotificationType:
@@ -48,7 +56,7 @@ NOTIFICATIONS: tuple[NotificationType, ...] = (
     _patient("aftercare", "email", "sms"),
     _patient("integration_due", "sms", "email", automated=True),
     _patient("no_show_followup", "sms", "email", automated=True),
-    _patient("course_survey", "email", "sms", automated=True),
+    _patient("course_survey", "email", "sms", automated=True, optional=True),
     _patient("sms_opt_out_confirmation", "sms", exempt=True),
     _patient("sms_opt_in_confirmation", "sms", exempt=True),
     _patient("sms_help", "sms", exempt=True),

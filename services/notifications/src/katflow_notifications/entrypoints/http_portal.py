@@ -150,7 +150,8 @@ async def preferences(token: str, request: Request, p: PageDep) -> Response:
     if isinstance(a, Response):
         return a
     form = await _form(request)
-    await p.preferences(a, email="email" in form and a.holder.email, sms="sms" in form and a.holder.phone)
+    email, sms = "email" in form and a.holder.email, "sms" in form and a.holder.phone
+    await p.preferences(a, email=email, sms=sms, optional="optional" in form)
     return RedirectResponse(_base(token) + "?saved=1", 303, headers=HEADERS)
 
 
@@ -195,3 +196,17 @@ async def ready(token: str, request: Request, p: PageDep) -> Response:
     if not await p.confirm_ready(a, appointment, ride="ride_home" in form, fasting="fasting" in form):
         return _html(p, "nothing.html", 404)
     return RedirectResponse(f"{_base(token)}?sent=ready", 303, headers=HEADERS)
+
+
+@router.post("/u/{token}")
+async def one_click_unsubscribe(token: str, p: PageDep) -> Response:
+    """RFC 8058: the mail client POSTs ``List-Unsubscribe=One-Click`` here; optional messages stop."""
+    if not await p.unsubscribe(token):
+        return await _nothing(p, "unknown")
+    return _html(p, "unsubscribed.html")
+
+
+@router.get("/u/{token}")
+async def unsubscribe_page(token: str, p: PageDep) -> Response:
+    """A person who opened the address: one button (a GET never changes anything: link scanners)."""
+    return _html(p, "unsubscribe.html", action=f"/portal/u/{token}")

@@ -46,6 +46,7 @@ from katflow_shared.wakeup import Announcer, Wakeup
 from ..adapters import postgres_deliveries as store
 from ..adapters.postgres_deliveries import Delivery
 from ..domain.backoff import retry_delay
+from ..domain.catalogue import lookup
 from ..domain.policy import Decision, Defer, Policy, Send, Suppress, Target, Traits
 from ..domain.templates import TemplateError, TemplateRegistry
 from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
@@ -244,20 +245,22 @@ class Dispatcher:
     async def _send(self, d: Delivery, traits: Traits, target: Target, address: str) -> Receipt:
         template = self.templates.get(d.template_id, d.template_version)
         env = self.targets.render_env(d, target)
-        rendered = template.render(d.facts, env)
+        rendered, unsubscribe = template.render(d.facts, env), None
         if self.links is not None and d.audience == "patient" and d.patient_id is not None:
             url = await self.links.url(self.runtime.pool, self.runtime.clock.now(), d.id, d.patient_id)
             linked = template.render(d.facts, dataclasses.replace(env, portal_url=url))
             # a text the token's length would push past one segment keeps the bare portal address
             if self.policy.content_problem(traits, linked) is None:
                 rendered = linked
+            if d.channel == "email" and lookup(d.notification, "patient").optional:
+                unsubscribe = self.links.unsubscribe_url(url)
         problem = self.policy.content_problem(traits, rendered)
         if problem is not None:
             raise ChannelPermanent(problem)
         channel = self.channels.get(d.channel)
         if channel is None:
             raise ChannelPermanent(f"{d.channel}_not_configured")
-        outbound = Outbound(d.id, address, rendered, d.urgent, d.notification, d.course_id)
+        outbound = Outbound(d.id, address, rendered, d.urgent, d.notification, d.course_id, unsubscribe)
         return await channel.send(outbound)
 
     async def _transient(self, d: Delivery, code: str, retry_after: float | None) -> None:

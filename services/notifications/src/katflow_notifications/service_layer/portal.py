@@ -79,6 +79,12 @@ class LinkMinter:
         expires_at = await store.mint(pool, link_id, patient_id, delivery_id, now, until)
         return f"{self.settings.portal_url.rstrip('/')}/p/{links.sign(self.secret, link_id, expires_at)}"
 
+    @staticmethod
+    def unsubscribe_url(page_url: str) -> str:
+        """The one-click unsubscribe address of a message: its page link's token under /u/."""
+        base, token = page_url.rsplit("/p/", 1)
+        return f"{base}/u/{token}"
+
 
 @dataclass(frozen=True)
 class PatientPage:
@@ -198,7 +204,32 @@ class PatientPage:
             s.mail_from,
         )
 
-    async def preferences(self, a: Access, email: bool, sms: bool) -> None:
+    async def unsubscribe(self, token: str) -> bool:
+        """RFC 8058 one-click: the message's own link stops optional messages (surveys). Works for
+        as long as the token is genuine (expired or turned off too: unsubscribing discloses nothing
+        and must keep working); no second factor, no confirmation step."""
+        try:
+            found = links.genuine(self.secret, token)
+        except links.LinkRefused:
+            return False
+        row = await store.link(self.pool, found.link_id)
+        if row is None:
+            return False
+        async with self.pool.acquire() as conn, conn.transaction():
+            await store.set_optional_messages(conn, row.patient_id, False, self.clock.now())
+            await audit.record(
+                conn,
+                audit.entry(
+                    SERVICE,
+                    patient_principal(row.patient_id),
+                    "portal.unsubscribe",
+                    patient_id=row.patient_id,
+                    detail={"optional_messages": False},
+                ),
+            )
+        return True
+
+    async def preferences(self, a: Access, email: bool, sms: bool, optional: bool = True) -> None:
         """Consent per channel, at once: the dispatcher reads it when it sends. Texts go through the
         same path as an SMS STOP/START (the number's opt-out and every patient on it), and an opt-out
         tells the care team as a STOP does."""
@@ -214,7 +245,9 @@ class PatientPage:
                     await self.planner.plan(conn, notice, uuid.uuid4())
             if email != h.email_consent:
                 await store.set_email_consent(conn, h.patient_id, email, now)
-            changes = {"email": email, "sms": sms}
+            if optional != h.optional_messages:
+                await store.set_optional_messages(conn, h.patient_id, optional, now)
+            changes = {"email": email, "sms": sms, "optional_messages": optional}
             await audit.record(
                 conn,
                 audit.entry(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..adapters.postgres_deliveries import Delivery
+from ..domain.catalogue import lookup
 from ..domain.consent import Consent, email_permitted, sms_permitted
 from ..domain.policy import Target
 from ..domain.staff import StaffDirectory
@@ -31,6 +32,8 @@ class TargetResolver:
         zone = r.get("time_zone") or self.settings.clinic_time_zone
         if r.get("patient_id") is None and d.address is None:
             return Target(None, zone, False, "no_contact_details")
+        if r.get("optional_opted_out_at") is not None and lookup(d.notification, "patient").optional:
+            return Target(None, zone, False, "unsubscribed")  # every channel: suppressed, no staff task
         if d.channel == "email":
             consent = Consent(bool(r.get("email_consent")), r.get("email_consent_at"))
             return Target(r.get("email"), zone, email_permitted(consent, r.get("email")), "no_email_consent")

@@ -52,6 +52,15 @@ def sign(secret: bytes, link_id: bytes, expires_at: datetime, purpose: str = "li
 
 def verify(secret: bytes, token: str, now: datetime, purpose: str = "link") -> LinkToken:
     """The token's link id and expiry, or LinkRefused / LinkExpired."""
+    found = genuine(secret, token, purpose)
+    if now >= found.expires_at:
+        raise LinkExpired("expired")
+    return found
+
+
+def genuine(secret: bytes, token: str, purpose: str = "link") -> LinkToken:
+    """The token's link id and expiry if we signed it, expired or not (one-click unsubscribe keeps
+    working after the page link expired), or LinkRefused."""
     if len(token) != 32 or not token.isascii():
         raise LinkRefused("malformed")
     try:
@@ -62,6 +71,4 @@ def verify(secret: bytes, token: str, now: datetime, purpose: str = "link") -> L
     if not hmac.compare_digest(tag, _tag(secret, purpose, payload)):
         raise LinkRefused("bad signature")
     expires_at = datetime.fromtimestamp(int.from_bytes(payload[LINK_ID_BYTES:], "big"), UTC)
-    if now >= expires_at:
-        raise LinkExpired("expired")
     return LinkToken(payload[:LINK_ID_BYTES], expires_at)
