@@ -189,6 +189,8 @@ async def make_bench_stack(
         extra_env={
             "KATFLOW_API_KEYS": api_keys_env,
             "KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE": "100000000",
+            "KATFLOW_PUBLIC_FORM_PER_DESTINATION_PER_DAY": "100000000",
+            "KATFLOW_PUBLIC_FORM_PER_HOUR": "100000000",
             # the default clinic (3 consultants, 120 days) is fully booked by ~2,000 requests, after
             # which consultation requests are waitlisted: the long profile sends ~12,000
             "KATFLOW_CLINIC_CONFIG": str(bench_clinic(run_dir / "clinic.json")),

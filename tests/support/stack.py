@@ -106,13 +106,16 @@ async def destroy_created() -> None:
 
 
 async def make_stack(infra: Infra, run_root: Path, **extra_env: str) -> Stack:
-    """A stack for one test. Services get test API keys (``Stack.auth_headers``) and a public-form
-    rate limit high enough for load tests; ``extra_env`` overrides either."""
+    """A stack for one test. Services get test API keys (``Stack.auth_headers``) and public-form
+    limits (per address, per destination, per hour) high enough for load tests; ``extra_env``
+    overrides any of them."""
     tag = f"t{uuid.uuid4().hex[:10]}"
     api_keys, api_keys_env = make_api_keys()
     extra_env = {
         "KATFLOW_API_KEYS": api_keys_env,
         "KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE": "1000000",
+        "KATFLOW_PUBLIC_FORM_PER_DESTINATION_PER_DAY": "1000000",
+        "KATFLOW_PUBLIC_FORM_PER_HOUR": "1000000",
         **extra_env,
     }
     sink = SmtpSink(port=free_port()).start()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -25,6 +27,34 @@ async def stored_under(pool: asyncpg.Pool, idempotency: Idempotency) -> dict[str
 
 
 IDEMPOTENCY_KEY = "consultation_requests_idempotency"  # the unique constraint's name (migration 003)
+DESTINATION_WINDOW = timedelta(days=1)
+GLOBAL_WINDOW = timedelta(hours=1)
+
+
+def destinations(email: str | None, phone: str | None) -> list[str]:
+    """The addresses a request makes the clinic write to, as the SHA-256 of their normalised form: an
+    email in lower case without a +tag (one inbox), a phone number as given (E.164)."""
+    keys = []
+    if email:
+        local, _, domain = email.lower().rpartition("@")
+        keys.append(f"email:{local.split('+')[0]}@{domain}")
+    if phone:
+        keys.append(f"phone:{phone}")
+    return [hashlib.sha256(k.encode()).hexdigest() for k in keys]
+
+
+async def recent_requests(pool: asyncpg.Pool, keys: Sequence[str], now: datetime) -> tuple[int, int]:
+    """(most requests naming one of ``keys`` in the last day, all requests in the last hour)."""
+    row = await pool.fetchrow(
+        "SELECT (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM public_form_destinations"
+        "         WHERE destination = ANY($1::text[]) AND requested_at > $2 GROUP BY destination) d),"
+        " (SELECT count(*) FROM consultation_requests WHERE requested_at > $3)",
+        list(keys),
+        now - DESTINATION_WINDOW,
+        now - GLOBAL_WINDOW,
+    )
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def new_request(
@@ -48,6 +78,14 @@ def new_request(
         (
             "INSERT INTO courses(id, patient_id, preferred_route) VALUES ($1, $2, $3)",
             (ids["course_id"], ids["patient_id"], body.preferred_route),
+        ),
+        (
+            "INSERT INTO public_form_destinations(destination, requested_at) SELECT unnest($1::text[]), $2",
+            (destinations(p.email, p.phone), now),
+        ),
+        (
+            "DELETE FROM public_form_destinations WHERE requested_at < $1",
+            (now - DESTINATION_WINDOW,),
         ),
         (
             "INSERT INTO consultation_requests(id, course_id, patient_id, indication, idempotency_scope,"

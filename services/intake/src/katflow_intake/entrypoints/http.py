@@ -6,15 +6,16 @@ import hashlib
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel
 
 from katflow_shared.auth import Unauthenticated, authenticator
 from katflow_shared.http import RuntimeDep
 from katflow_shared.ratelimit import RATE_LIMITED_RESPONSES, public_rate_limit
 
+from ..challenge import public_form_challenge
 from ..domain.consultation import ConsultationRequestIn
-from ..handlers.consultation import request_consultation
+from ..handlers.consultation import FormLimited, request_consultation
 
 router = APIRouter(prefix="/v1", tags=["consultation requests"])
 
@@ -34,9 +35,11 @@ class ConsultationAccepted(BaseModel):
     description="Stores the patient, their contact consent and the request, opens a treatment course "
     "and emits ConsultationRequested. Send an Idempotency-Key header to make retries safe: a key is "
     "the caller's (its credential's, or without one the request's: the same body again). Public (no "
-    "credentials needed), so rate-limited per client address (429).",
-    dependencies=[public_rate_limit()],
-    responses=RATE_LIMITED_RESPONSES,
+    "credentials needed), so rate-limited per client address, per email address or phone number and "
+    "in total (429); phone numbers must carry one of the clinic's country codes (422); a configured "
+    "captcha or proof of work must be met (403).",
+    dependencies=[public_rate_limit(), Depends(public_form_challenge)],
+    responses={**RATE_LIMITED_RESPONSES, 403: {"description": "The form's captcha or proof of work failed."}},
 )
 async def submit(
     body: ConsultationRequestIn,
@@ -45,7 +48,10 @@ async def submit(
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ConsultationAccepted:
     idempotency = (await _scope(request, body), idempotency_key) if idempotency_key else None
-    ids = await request_consultation(runtime, body, request.app.state.settings.minimum_age_years, idempotency)
+    try:
+        ids = await request_consultation(runtime, body, request.app.state.settings, idempotency)
+    except FormLimited as exc:
+        raise HTTPException(429, str(exc), {"Retry-After": str(exc.retry_after)}) from exc
     return ConsultationAccepted(**ids)
 
 

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import structlog
 
 from katflow_shared import audit
 from katflow_shared.auth import PUBLIC_FORM
@@ -19,16 +20,52 @@ from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_intake as store
 from ..domain.consultation import ConsultationRequestIn, age_on
+from ..settings import IntakeSettings
+
+log = structlog.get_logger()
+
+
+class FormLimited(Exception):
+    """Too many requests for one address, or for the form as a whole: a 429 after ``retry_after`` s."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many requests; retry later")
+        self.retry_after = retry_after
 
 
 async def request_consultation(
-    runtime: Runtime, body: ConsultationRequestIn, min_age: int, idempotency: store.Idempotency | None
+    runtime: Runtime,
+    body: ConsultationRequestIn,
+    settings: IntakeSettings,
+    idempotency: store.Idempotency | None,
 ) -> dict[str, uuid.UUID]:
     now = runtime.clock.now()
+    min_age = settings.minimum_age_years
     if age_on(body.patient.date_of_birth, now.astimezone(UTC).date()) < min_age:
         raise RuleViolation(
             ["patient", "date_of_birth"], "minimum_age", f"patient must be at least {min_age}"
         )
+    phone = body.patient.phone
+    if phone is not None and not phone.startswith(tuple(settings.phone_country_codes)):
+        raise RuleViolation(
+            ["patient", "phone"],
+            "phone_country_code",
+            "the clinic texts numbers starting with " + ", ".join(settings.phone_country_codes) + " only",
+        )
+    keys = store.destinations(body.patient.email, phone)
+    per_destination, last_hour = await store.recent_requests(runtime.pool, keys, now)
+    if (
+        per_destination >= settings.public_form_per_destination_per_day
+        or last_hour >= settings.public_form_per_hour
+    ):
+        seen = await store.stored_under(runtime.pool, idempotency) if idempotency else None
+        if seen is not None:  # a retry of a request stored before the limit was reached
+            return seen
+        log.warning(
+            "public_form_limited",
+            per_destination=per_destination >= settings.public_form_per_destination_per_day,
+        )
+        raise FormLimited(3600 if per_destination >= settings.public_form_per_destination_per_day else 60)
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
     parts = [
         *store.new_request(body, ids, now, idempotency),

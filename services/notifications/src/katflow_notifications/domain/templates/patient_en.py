@@ -26,6 +26,16 @@ TEMPLATES: tuple[Template, ...] = (
         "Hello {given_name},\n\nThank you for reaching out. We received your request for a consultation "
         "and will confirm a time with you shortly.\n\n{crisis}\n\nDetails are in your portal: {portal_url}",
     ),
+    # v2, issue 27: anyone can type any address into the public form, so the acknowledgement carries
+    # nothing they typed (no name): it cannot carry a phishing text from the clinic's domain
+    _email(
+        "consultation_ack",
+        2,
+        "We received your request",
+        "Hello,\n\nThank you for reaching out. We received a request for a consultation with this address "
+        "and will confirm a time with you shortly. If you did not send it, you can ignore this message."
+        "\n\n{crisis}\n\nDetails are in your portal: {portal_url}",
+    ),
     _sms(
         "consultation_ack",
         1,

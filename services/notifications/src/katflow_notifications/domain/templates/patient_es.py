@@ -25,6 +25,15 @@ TEMPLATES: tuple[Template, ...] = (
         "Hola {given_name}:\n\nGracias por escribirnos. Recibimos su solicitud de consulta y pronto le "
         "confirmaremos una hora.\n\n{crisis}\n\nLos detalles están en su portal: {portal_url}",
     ),
+    # v2: nada de lo escrito en el formulario público (ni el nombre), ver patient_en
+    _email(
+        "consultation_ack",
+        2,
+        "Recibimos su solicitud",
+        "Hola:\n\nGracias por escribirnos. Recibimos una solicitud de consulta con esta dirección y pronto "
+        "le confirmaremos una hora. Si usted no la envió, puede ignorar este mensaje."
+        "\n\n{crisis}\n\nLos detalles están en su portal: {portal_url}",
+    ),
     _sms(
         "consultation_ack",
         1,
