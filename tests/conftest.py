@@ -32,8 +32,8 @@ async def stack(infra: Infra) -> AsyncIterator[Stack]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its folder: unit, integration, e2e, fault."""
+    """Mark each test by its folder: unit, integration, e2e, fault, containers."""
     for item in items:
         tier = Path(str(item.fspath)).parent.name
-        if tier in ("unit", "integration", "e2e", "fault"):
+        if tier in ("unit", "integration", "e2e", "fault", "containers"):
             item.add_marker(getattr(pytest.mark, tier))

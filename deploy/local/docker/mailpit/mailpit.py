@@ -11,6 +11,7 @@ import email
 import email.policy
 import email.utils
 import json
+import signal
 import sys
 import threading
 import urllib.request
@@ -99,7 +100,12 @@ def serve() -> None:
     ThreadingHTTPServer(("0.0.0.0", HTTP_PORT), Api).serve_forever()
 
 
+def _stop(signum: int, frame: Any) -> None:
+    sys.exit(0)  # as PID 1 a signal without a handler is ignored: `docker stop` would wait it out
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _stop)
     if sys.argv[1:] == ["readyz"]:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{HTTP_PORT}/readyz", timeout=2)

@@ -1,0 +1,174 @@
+"""docker-compose.yml for real: images built from the real Dockerfiles, `docker compose up --wait`,
+a consultation request acknowledged by mail, a killed service container restarted by its restart
+policy and catching up, `docker compose down -v`.
+
+The engine, compose v2 and the base and stand-in images come from deploy/local/docker.sh (idempotent:
+seconds once built). Images that no registry gives here (PostgreSQL, Kafka, Mailpit) are replaced
+by deploy/compose/offline.yml; tests/containers/compose.test.yml moves every published port to a
+free one on 127.0.0.1. Container traffic stays on this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from tests.support.infra import REPO
+from tests.support.stack import consultation_request
+
+DOCKER_SH = REPO / "deploy" / "local" / "docker.sh"
+COMPOSE_FILES = ("docker-compose.yml", "deploy/compose/offline.yml", "tests/containers/compose.test.yml")
+SERVICES = ("intake", "scheduling", "notifications")
+ACK = "We received your request"
+
+pytestmark = [
+    pytest.mark.timeout(1800),  # a first run on a new machine builds everything
+    pytest.mark.skipif(
+        os.environ.get("KATFLOW_TEST_CONTAINERS") != "1",
+        reason="set KATFLOW_TEST_CONTAINERS=1 (make test does) to build the images and run compose",
+    ),
+]
+
+T = TypeVar("T")
+
+
+def _run(cmd: list[str], env: dict[str, str], timeout: float) -> str:
+    result = subprocess.run(
+        cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    output = f"{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"{' '.join(cmd)} exited {result.returncode}:\n{output}"
+    return result.stdout
+
+
+def _wait(fn: Callable[[], T | None], within: float, what: str) -> T:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"{what}: not within {within:.0f} s")
+
+
+@dataclass
+class Compose:
+    env: dict[str, str]
+    docker: str
+    project: str
+
+    def __call__(self, *args: str, timeout: float = 300) -> str:
+        files = [a for f in COMPOSE_FILES for a in ("-f", f)]
+        return _run([self.docker, "compose", "-p", self.project, *files, *args], self.env, timeout)
+
+    def docker_cmd(self, *args: str) -> str:
+        return _run([self.docker, *args], self.env, 60)
+
+    def url(self, service: str, port: int) -> str:
+        return "http://" + self(("port"), service, str(port)).strip()
+
+    def container(self, service: str) -> dict[str, Any]:
+        (cid,) = self("ps", "-a", "-q", service).split()
+        inspected: list[dict[str, Any]] = json.loads(self.docker_cmd("inspect", cid))
+        return inspected[0]
+
+
+@pytest.fixture(scope="module")
+def compose() -> Iterator[Compose]:
+    env = dict(os.environ)
+    _run(["bash", str(DOCKER_SH), "up"], env, 1500)
+    for line in _run(["bash", str(DOCKER_SH), "env"], env, 60).splitlines():
+        for assignment in line.removeprefix("export ").split():
+            key, _, value = assignment.partition("=")
+            env[key] = value
+    _run(["bash", str(DOCKER_SH), "images"], env, 1500)  # katflow/*:dev from the real Dockerfiles
+    c = Compose(env, env["KATFLOW_DOCKER"], f"katflow-ct-{uuid.uuid4().hex[:8]}")
+    try:
+        c("up", "--wait", "--no-build", "--quiet-pull", timeout=600)
+        yield c
+    except BaseException:
+        print(c("logs", "--no-color", "--tail", "80", timeout=60))
+        raise
+    finally:
+        c("down", "-v", "--remove-orphans", "--timeout", "20", timeout=180)
+        leftovers = c.docker_cmd("ps", "-aq", "--filter", f"label=com.docker.compose.project={c.project}")
+        assert not leftovers.strip(), "docker compose down -v left containers behind"
+
+
+def _submit(intake: str, n: int, tag: str) -> str:
+    """POST a consultation request; return its patient's email."""
+    body = consultation_request(n)
+    email = f"patient{n}.{tag}@example.org"
+    body["patient"]["email"] = email
+    resp = httpx.post(
+        f"{intake}/v1/consultation-requests", json=body, headers={"Idempotency-Key": f"{tag}-{n}"}, timeout=30
+    )
+    assert resp.status_code == 202, resp.text
+    return email
+
+
+def _acknowledged(mailpit: str) -> list[str]:
+    """The recipients of every acknowledgement in the mail server, one entry per message."""
+    resp = httpx.get(f"{mailpit}/api/v1/messages", params={"limit": 1000}, timeout=10)
+    resp.raise_for_status()
+    return [to["Address"] for m in resp.json()["messages"] if m["Subject"] == ACK for to in m["To"]]
+
+
+def test_the_stack_is_up_from_the_images_and_answers(compose: Compose) -> None:
+    for service, port in zip(SERVICES, (8001, 8002, 8003), strict=True):
+        container = compose.container(service)
+        assert container["Config"]["Image"] == f"katflow/{service}:dev"
+        assert container["State"]["Health"]["Status"] == "healthy"
+        assert container["HostConfig"]["ReadonlyRootfs"] is True
+        assert container["Config"]["User"] == "10001:10001"
+        ready = httpx.get(f"{compose.url(service, port)}/readyz", timeout=10)
+        assert ready.status_code == 200, ready.text  # database and Kafka reached over the network
+    topic_init = compose.container("topic-init")["State"]  # the one-shot created the topics
+    assert topic_init["Status"] == "exited" and topic_init["ExitCode"] == 0
+
+
+def test_a_request_is_acknowledged_and_a_killed_service_catches_up(compose: Compose) -> None:
+    intake, mailpit = compose.url("intake", 8001), compose.url("mailpit", 8025)
+    tag = uuid.uuid4().hex[:8]
+    first = _submit(intake, 0, tag)
+    _wait(lambda: first in _acknowledged(mailpit), 180, "the acknowledgement in the mail server")
+
+    # notifications dies as a crash would (SIGKILL from outside, not `docker stop`) ...
+    before = compose.container("notifications")
+    os.kill(before["State"]["Pid"], signal.SIGKILL)
+    _wait(
+        lambda: (
+            not compose.container("notifications")["State"]["Running"]
+            or compose.container("notifications")["RestartCount"] > before["RestartCount"]
+        ),
+        30,
+        "the kill",
+    )
+    # ... requests keep coming in meanwhile ...
+    later = [_submit(intake, n, tag) for n in (1, 2, 3)]
+
+    # ... and its restart policy brings it back; it reads what it missed from Kafka.
+    def restarted() -> bool:
+        now = compose.container("notifications")
+        return bool(
+            now["RestartCount"] > before["RestartCount"]
+            and now["State"]["Running"]
+            and now["State"]["Health"]["Status"] == "healthy"
+        )
+
+    _wait(restarted, 240, "notifications restarted by its restart policy and healthy")
+    wanted = [first, *later]
+    _wait(lambda: set(wanted) <= set(_acknowledged(mailpit)), 180, "the acknowledgements after the restart")
+    time.sleep(3)  # a duplicate would come right behind
+    acknowledged = _acknowledged(mailpit)
+    assert sorted(a for a in acknowledged if a in wanted) == sorted(wanted), "each exactly once"
