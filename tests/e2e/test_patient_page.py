@@ -303,8 +303,9 @@ async def test_one_click_unsubscribe_stops_surveys_not_appointment_messages(worl
     await contact(w)
     done = CourseCompleted(course_id=w.course_id, patient_id=w.patient_id, doses=6, completed_at=w.now())
     await w.publish(done)
-    await w.mail("A short check-in survey")
+    text = await w.mail("A short check-in survey")
     [survey] = w.mail_headers("A short check-in survey")
+    [survey_link] = re.findall(r"http://\S+/portal/p/[A-Za-z0-9_-]{32}/surveys", text)
     assert survey["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = str(survey["List-Unsubscribe"]).strip("<>")
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/portal/u/[A-Za-z0-9_-]{32}", unsubscribe)
@@ -314,7 +315,11 @@ async def test_one_click_unsubscribe_stops_surveys_not_appointment_messages(worl
             content=b"List-Unsubscribe=One-Click",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
-    assert answer.status_code == 200 and NAME not in answer.text
+        assert answer.status_code == 200 and NAME not in answer.text
+        opened = await http.get(survey_link, follow_redirects=True)  # surveys: the page (factor first)
+        assert opened.status_code == 200 and "Confirm it's you" in opened.text
+        bare = await http.get(w.stack.url("notifications") + "/portal")  # what too-long texts carry
+        assert bare.status_code == 200 and "most recent email" in bare.text
 
     w.jump_to(done.completed_at + timedelta(days=30, hours=1))  # the second survey falls due
 

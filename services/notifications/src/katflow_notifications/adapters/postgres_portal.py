@@ -14,6 +14,10 @@ from katflow_shared.db import Part
 from ..domain.portal.page import AppointmentRow
 
 
+class LinkCollision(Exception):
+    """Two messages derived one link id (the message then goes with the bare portal address)."""
+
+
 @dataclass(frozen=True)
 class LinkRow:
     link_id: bytes
@@ -54,17 +58,22 @@ async def mint(
     now: datetime,
     expires_at: datetime,
 ) -> datetime:
-    """The link of one message (the same on a retry of that message): its expiry."""
-    found: datetime = await conn.fetchval(
+    """The link of one message (the same on a retry of that message): its expiry. A link id already
+    held by another message (64 bits derived under the secret: not expected in the life of a
+    clinic) is refused rather than shared, so a token can never open another patient's page."""
+    row = await conn.fetchrow(
         "INSERT INTO portal_links(link_id, patient_id, delivery_id, created_at, expires_at)"
         " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (link_id) DO UPDATE SET link_id = EXCLUDED.link_id"
-        " RETURNING expires_at",
+        " RETURNING expires_at, delivery_id",
         link_id,
         patient_id,
         delivery_id,
         now,
         expires_at,
     )
+    if row["delivery_id"] != delivery_id:
+        raise LinkCollision("portal link id already taken by another message")
+    found: datetime = row["expires_at"]
     return found
 
 

@@ -82,6 +82,19 @@ async def _nothing(p: PatientPage, reason: str) -> HTMLResponse:
     return _html(p, "nothing.html", 404 if reason == "unknown" else 410)
 
 
+@router.get("")
+@router.get("/")
+async def landing(p: PageDep) -> Response:
+    """The bare portal address (texts too long for a personal link carry it): how to get in."""
+    return _html(p, "landing.html")
+
+
+@router.get("/p/{token}/surveys")
+async def surveys(token: str) -> Response:
+    """Surveys are not on the page yet: the survey message's link opens the page itself."""
+    return RedirectResponse(_base(token), 303, headers=HEADERS)
+
+
 @router.get("/p/{token}")
 async def open_page(token: str, request: Request, p: PageDep) -> Response:
     a = await p.access(token, request.cookies.get(COOKIE))

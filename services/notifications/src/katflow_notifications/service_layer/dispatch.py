@@ -248,11 +248,11 @@ class Dispatcher:
         rendered, unsubscribe = template.render(d.facts, env), None
         if self.links is not None and d.audience == "patient" and d.patient_id is not None:
             url = await self.links.url(self.runtime.pool, self.runtime.clock.now(), d.id, d.patient_id)
-            linked = template.render(d.facts, dataclasses.replace(env, portal_url=url))
+            linked = template.render(d.facts, dataclasses.replace(env, portal_url=url)) if url else rendered
             # a text the token's length would push past one segment keeps the bare portal address
             if self.policy.content_problem(traits, linked) is None:
                 rendered = linked
-            if d.channel == "email" and lookup(d.notification, "patient").optional:
+            if url and d.channel == "email" and lookup(d.notification, "patient").optional:
                 unsubscribe = self.links.unsubscribe_url(url)
         problem = self.policy.content_problem(traits, rendered)
         if problem is not None:

@@ -73,10 +73,14 @@ class LinkMinter:
 
     async def url(
         self, pool: asyncpg.Pool, now: datetime, delivery_id: uuid.UUID, patient_id: uuid.UUID
-    ) -> str:
+    ) -> str | None:
+        """The message's page link; None when its link id collided (the bare address is used)."""
         link_id = self.link_id_for(delivery_id)
         until = now + timedelta(days=self.settings.portal_link_days)
-        expires_at = await store.mint(pool, link_id, patient_id, delivery_id, now, until)
+        try:
+            expires_at = await store.mint(pool, link_id, patient_id, delivery_id, now, until)
+        except store.LinkCollision:
+            return None
         return f"{self.settings.portal_url.rstrip('/')}/p/{links.sign(self.secret, link_id, expires_at)}"
 
     @staticmethod
