@@ -65,7 +65,9 @@ def install_alone_and_import(package: str, root: Path) -> Installed:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_PROJECT"))}
     env.update(UV_PROJECT_ENVIRONMENT=str(venv), UV_LINK_MODE="copy", UV_PYTHON_DOWNLOADS="never")
     sync = subprocess.run(
-        [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--package", package, "--quiet"],
+        [uv, "sync", "--frozen", "--no-dev", "--no-editable", "--package", package, "--quiet"]
+        # built afresh from the working tree: uv's cache keys a local package by its pyproject.toml
+        + [arg for name in PACKAGES for arg in ("--refresh-package", name)],
         cwd=REPO,
         env=env,
         capture_output=True,
