@@ -241,7 +241,16 @@ async def test_clinicians_and_opening_hours_change_at_once(one: Harness) -> None
         r = await client.put("/v1/admin/opening-hours", json={"opening_hours": hours}, headers=admin())
         assert r.status_code == 200, r.text
         clinic = (await client.get("/v1/admin/clinic", headers=admin())).json()
-    assert clinic["opening_hours"]["mon"] == ["10:00:00", "16:00:00"]
+        for bad in (
+            {"mon": ["16:00", "10:00"]},
+            {"mon": ["10:00+01:00", "16:00"]},
+            {"xyz": ["10:00", "16:00"]},
+        ):
+            refused = await client.put(
+                "/v1/admin/opening-hours", json={"opening_hours": bad}, headers=admin()
+            )
+            assert refused.status_code == 422, bad
+    assert clinic["opening_hours"]["mon"] == ["10:00", "16:00"]
     assert h.deps.need("dosing", with_room=False).clinicians == ("clin-1", "clin-9")
     start = await consult(h)
     assert start.astimezone(ZONE).hour >= 10

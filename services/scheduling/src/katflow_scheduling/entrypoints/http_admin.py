@@ -4,29 +4,41 @@ off — changed at run time, and the protocol versions on file. Who acts is the 
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field
 
 from katflow_shared.auth import Role, admits
 from katflow_shared.http import RuleViolation, RuntimeDep
 from katflow_shared.protocols import Protocol
 
-from ..domain.clinic import ClinicConfig, Clinician, Hours, Room, check_hours
+from ..domain.clinic import Room
 from ..handlers import clinic_admin as admin
 from ..handlers.clinic_admin import Changed
 from ..service_layer.deps import Deps
+from .admin_bodies import (
+    AffectedOut,
+    ChangeOut,
+    ClinicianIn,
+    ClinicianOut,
+    ClinicOut,
+    ClosureIn,
+    OpeningHoursIn,
+    ProtocolOut,
+    RoomIn,
+    TimeOffIn,
+    TimeOffOut,
+    to_hours,
+)
 from .staff import DepsDep
 
 router = APIRouter(
     prefix="/v1/admin", tags=["clinic administration (admin)"], dependencies=[admits(Role.ADMIN)]
 )
-Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_]{0,39}$")]
 ResourceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")]
-BookingRole = Literal["consultation", "dosing", "integration"]
 MOVES = (
     " Appointments the change leaves invalid are listed in `affected`: given another qualified "
     "clinician at the same time (reassigned), moved to the first later time the reschedule rules allow "
@@ -35,90 +47,18 @@ MOVES = (
 )
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClinicianIn(_Body):
-    display_name: str = Field(min_length=1, max_length=100)
-    roles: list[BookingRole] = Field(max_length=3, description="What they are booked for; none: not booked.")
-    qualifications: list[Name] = Field(default_factory=list, max_length=20)
-    hours: Hours | None = Field(None, description="Weekly hours (clinic's zone); none: the opening hours.")
-
-    @model_validator(mode="after")
-    def _hours(self) -> ClinicianIn:
-        check_hours(self.hours, "hours")
-        return self
-
-
-class RoomIn(_Body):
-    display_name: str = Field(min_length=1, max_length=100)
-    capabilities: list[Name] = Field(
-        default_factory=list, max_length=20, description="e.g. iv_pump, recliner."
-    )
-
-
-class OpeningHoursIn(_Body):
-    opening_hours: Hours
-
-    @model_validator(mode="after")
-    def _hours(self) -> OpeningHoursIn:
-        check_hours(self.opening_hours, "opening_hours")
-        return self
-
-
-class ClosureIn(_Body):
-    day: date = Field(description="The closed day (clinic's zone).")
-    label: str = Field("", max_length=100, description="e.g. a holiday's name.")
-
-
-class TimeOffIn(_Body):
-    first_day: date
-    last_day: date
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TimeOffIn:
-        if self.first_day > self.last_day:
-            raise ValueError("first_day must not be after last_day")
-        return self
-
-
-class AffectedOut(BaseModel):
-    appointment_id: UUID
-    kind: str
-    outcome: Literal["reassigned", "moved", "displaced"]
-    previous_starts_at: datetime
-    starts_at: datetime
-    clinician_id: str
-
-
-class ChangeOut(BaseModel):
-    affected: list[AffectedOut] = Field(description="Appointments the change touched.")
-
-
-class TimeOffOut(ChangeOut):
-    time_off_id: UUID
-
-
-class ProtocolOut(BaseModel):
-    id: str
-    route: str
-    version: int
-    current: bool = Field(description="The version new courses of its route are pinned to.")
-
-
 def _changed(changed: Changed) -> ChangeOut:
     return ChangeOut(affected=[AffectedOut(**vars(r)) for r in changed.resettled])
 
 
-@router.get("/clinic", response_model=ClinicConfig, summary="The clinic as bookings see it now")
-async def clinic(deps: DepsDep) -> ClinicConfig:
-    return deps.clinic
+@router.get("/clinic", response_model=ClinicOut, summary="The clinic as bookings see it now")
+async def clinic(deps: DepsDep) -> ClinicOut:
+    return ClinicOut.of(deps.clinic)
 
 
-@router.get("/clinicians", response_model=list[Clinician], summary="Clinicians, with their time off")
-async def clinicians(deps: DepsDep) -> list[Clinician]:
-    return deps.clinic.clinicians
+@router.get("/clinicians", response_model=list[ClinicianOut], summary="Clinicians, with their time off")
+async def clinicians(deps: DepsDep) -> list[ClinicianOut]:
+    return [ClinicianOut.of(c) for c in deps.clinic.clinicians]
 
 
 @router.put(
@@ -130,7 +70,7 @@ async def clinicians(deps: DepsDep) -> list[Clinician]:
 async def put_clinician(
     clinician_id: ResourceId, body: ClinicianIn, runtime: RuntimeDep, deps: DepsDep, response: Response
 ) -> ChangeOut:
-    clinician = Clinician(id=clinician_id, **body.model_dump())
+    clinician = body.clinician(clinician_id)
     created, changed = await admin.save_clinician(runtime, deps, clinician)
     response.status_code = 201 if created else 200
     return _changed(changed)
@@ -163,7 +103,7 @@ async def put_room(
     description=MOVES.strip(),
 )
 async def put_opening_hours(body: OpeningHoursIn, runtime: RuntimeDep, deps: DepsDep) -> ChangeOut:
-    return _changed(await admin.set_opening_hours(runtime, deps, body.opening_hours))
+    return _changed(await admin.set_opening_hours(runtime, deps, to_hours(body.opening_hours)))
 
 
 @router.post(
