@@ -22,6 +22,7 @@ from .adapters.postgres_deliveries import DELIVERIES_CHANNEL, refresh_delivery_g
 from .adapters.postgres_feed import PostgresFeed
 from .adapters.smtp_email import SmtpEmail
 from .adapters.staff_webhook import StaffWebhook
+from .adapters.twilio_sms import TwilioSms
 from .domain.caps import FrequencyCap
 from .domain.catalogue import staff_notifications
 from .domain.intents import RemsFormDueDays
@@ -30,7 +31,7 @@ from .domain.quiet_hours import QuietHours
 from .domain.reminders import ReminderPolicy, ReminderRule
 from .domain.staff import StaffDirectory, load_staff
 from .domain.templates import TemplateRegistry, default_registry
-from .entrypoints import feed, http, http_portal, sms
+from .entrypoints import feed, http, http_portal, sms, sms_twilio
 from .entrypoints.deps import NotificationsDeps
 from .handlers.events import EventHandlers
 from .ports import Channel
@@ -108,9 +109,10 @@ def dispatcher(
 ) -> Dispatcher:
     client = httpx.AsyncClient(follow_redirects=False)
     email = SmtpEmail(settings)
+    twilio = TwilioSms(settings) if settings.sms_provider == "twilio" else None
     channels: dict[str, Channel] = {
         "email": email,
-        "sms": HttpSms(settings, client),
+        "sms": twilio or HttpSms(settings, client),  # one SMS port, the adapter the settings choose
         "feed": PostgresFeed(),
         "staff_webhook": StaffWebhook(settings.staff_webhook_urls, client, settings.webhook_timeout_seconds),
         "webhook": IntegratorWebhook(
@@ -128,7 +130,7 @@ def dispatcher(
         TargetResolver(planner.staff, settings),
         templates,
         Outcomes(planner, runtime.emitter),
-        on_close=[client.aclose, email.aclose],
+        on_close=[client.aclose, email.aclose, *([twilio.aclose] if twilio else [])],
         announcer=announcer,
         links=LinkMinter(settings),
     )
@@ -147,7 +149,7 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings,
             migrations=["katflow_notifications"],
-            routers=[http.router, sms.router, feed.router, http_portal.router],
+            routers=[http.router, sms.router, sms_twilio.router, feed.router, http_portal.router],
             handlers=handlers.mapping(),
             workers=[
                 lambda runtime: dispatcher(runtime, settings, planner, templates, dispatching),
@@ -160,5 +162,12 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
             "delivery tracking, staff feed and integrator webhooks.",
         )
     )
-    app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner), protocols)
+    app.state.notifications = NotificationsDeps(
+        settings,
+        planner,
+        InboundTexts(
+            planner, replies=settings.sms_provider != "twilio" or not settings.twilio_answers_keywords
+        ),
+        protocols,
+    )
     return app

@@ -62,6 +62,23 @@ class NotificationsSettings(ServiceSettings):
         SecretStr(DEV_WEBHOOK_SECRET),
         description="Secret the provider signs status callbacks and inbound texts with (Standard Webhooks).",
     )
+    sms_provider: Literal["http", "twilio"] = Field(
+        "http",
+        description="SMS adapter: http (KATFLOW_SMS_BASE_URL, Standard Webhooks) or twilio"
+        " (the KATFLOW_TWILIO_* settings, Twilio's request signatures on /v1/sms/twilio/*).",
+    )
+    twilio_account_sid: str = Field("", description="Twilio Account SID (AC...); empty: Twilio SMS disabled.")
+    twilio_auth_token: SecretStr = Field(
+        SecretStr(""), description="Twilio auth token: authenticates sends and verifies X-Twilio-Signature."
+    )
+    twilio_answers_keywords: bool = Field(
+        True,
+        description="Twilio answers STOP/START/HELP itself (its default opt-out handling): katflow records"
+        " consent and tells staff but sends no reply of its own. False: katflow replies.",
+    )
+    twilio_api_base_url: str = Field(
+        "", description="Twilio REST API base URL (empty: https://api.twilio.com; a local fake in tests)."
+    )
     webhook_tolerance_seconds: int = Field(300, description="Accepted clock skew of signed inbound webhooks.")
     public_base_url: str = Field(
         "http://127.0.0.1:8003", description="This service's public URL (for provider status callbacks)."
@@ -163,6 +180,8 @@ class NotificationsSettings(ServiceSettings):
             raise ValueError("KATFLOW_SMS_WEBHOOK_SECRET must be set to a real secret in prod")
         if self.portal_link_secret.get_secret_value() in PLACEHOLDER_SECRETS | {DEV_PORTAL_SECRET}:
             raise ValueError("KATFLOW_PORTAL_LINK_SECRET must be set to a real secret in prod")
+        if self.sms_provider == "twilio" and not self.twilio_auth_token.get_secret_value():
+            raise ValueError("KATFLOW_TWILIO_AUTH_TOKEN must be set when SMS goes through Twilio")
         if self.sms_base_url and not self.sms_api_key.get_secret_value():
             raise ValueError("KATFLOW_SMS_API_KEY must be set when an SMS provider is configured")
         if self.smtp_security == "none":

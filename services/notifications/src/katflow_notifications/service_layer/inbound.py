@@ -27,6 +27,10 @@ REPLIES = {
 @dataclass(frozen=True)
 class InboundTexts:
     planner: Planner
+    # False where the provider answers the keywords itself (Twilio's default opt-out handling, which
+    # also blocks texts to a number that sent STOP): consent is recorded and staff are told, but
+    # katflow sends no reply of its own (it would be a second one, or refused after STOP).
+    replies: bool = True
 
     async def handle(
         self, conn: asyncpg.Connection, webhook_id: str, phone: str, text: str, now: datetime
@@ -39,8 +43,9 @@ class InboundTexts:
         event_id = uuid.uuid5(INBOUND_EVENTS, webhook_id)
         if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
             await recipients.set_sms_consent(conn, phone, keyword == Keyword.OPT_IN, normalise(text), now)
-        reply = Intent(REPLIES[keyword], "patient", None, patients[0] if patients else None)
-        await self.planner.plan(conn, reply, event_id, address=phone)
+        if self.replies:
+            reply = Intent(REPLIES[keyword], "patient", None, patients[0] if patients else None)
+            await self.planner.plan(conn, reply, event_id, address=phone)
         if keyword == Keyword.OPT_OUT:
             for patient in patients:
                 facts = {"patient_id": str(patient), "keyword": normalise(text)}
