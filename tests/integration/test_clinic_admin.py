@@ -216,7 +216,10 @@ async def test_a_new_room_with_a_capability_is_used_by_the_next_booking(h: Harne
         assert r.status_code == 201, r.text
         listed = (await client.get("/v1/admin/rooms", headers=admin())).json()
     assert {"id": "room-iv", "display_name": "IV room", "capabilities": ["iv_pump", "recliner"]} in listed
-    course = await h.prepared_course("iv")
+    await h.advance(timedelta(seconds=1))  # the change woke the waiting dose: it looks now
+    room = await h.pool.fetchval("SELECT room_id FROM appointments WHERE course_id = $1", waiting)
+    assert room == "room-iv"
+    course = await h.prepared_course("iv")  # and the next booking too
     room = await h.pool.fetchval("SELECT room_id FROM appointments WHERE course_id = $1", course)
     assert room == "room-iv"
     await h.pump()

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared import db
+from katflow_shared import db, timers
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
 from katflow_shared.runtime import Runtime
 
@@ -44,10 +44,15 @@ class ChangeUnit:
         return self.deps.clinic.clinic_id
 
     async def in_force(self) -> ClinicConfig:
-        """The change written: a new version, and the clinic as it now stands in force here."""
+        """The change written: a new version, and the clinic as it now stands in force here. It may
+        have made room (a clinician, a room, hours, a day open again): the longest-waiting booking
+        of each kind looks for a slot now, as after a cancellation."""
         version = await store.changed(self.conn)
         clinic, _ = await store.load(self.conn, self.clinic_id)
         self.deps.clinics.replace(clinic, version)
+        for kind in (AppointmentKind.CONSULTATION, AppointmentKind.DOSING):
+            if (waiting := await courses.longest_waiting(self.conn, kind.value)) is not None:
+                await timers.move(self.conn, waiting, self.now)
         return clinic
 
     async def resettle(self, affected: Affected, cause: ClinicChange) -> None:
