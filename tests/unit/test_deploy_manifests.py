@@ -18,6 +18,7 @@ import base64
 import copy
 import functools
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -377,7 +378,15 @@ def test_compose_environment_is_valid_service_settings(name: str, settings_from:
 
 # ---------------------------------------------------------------- Kubernetes (kustomize)
 
-KUSTOMIZATION_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "configMapGenerator"}
+KUSTOMIZATION_FIELDS = {
+    "apiVersion",
+    "kind",
+    "resources",
+    "namespace",
+    "images",
+    "configMapGenerator",
+    "patches",
+}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass"}
 Resource = dict[str, Any]
 
@@ -416,6 +425,8 @@ def _build(directory: Path) -> Build:
             r for r in resources if r["kind"] == "ConfigMap" and r["metadata"]["name"] == generator["name"]
         ]
         target["data"] = {**target["data"], **data} if behavior == "merge" else data
+    for patch in kustomization.get("patches", []):
+        _apply_json6902(resources, patch)
     if "namespace" in kustomization:
         for resource in resources:
             if resource["kind"] not in CLUSTER_SCOPED:
@@ -427,6 +438,25 @@ def _build(directory: Path) -> Build:
                 tag = image.get("newTag", tag)
                 container["image"] = image.get("newName", name) + (f":{tag}" if tag else "")
     return Build(resources, generated)
+
+
+def _apply_json6902(resources: list[Resource], patch: Resource) -> None:
+    """An inline JSON 6902 patch of one resource named by kind and name: ``replace`` ops only, each
+    path must exist (kustomize fails on a missing one too)."""
+    assert set(patch) == {"target", "patch"} and set(patch["target"]) == {"kind", "name"}, patch
+    (target,) = [
+        r
+        for r in resources
+        if r["kind"] == patch["target"]["kind"] and r["metadata"]["name"] == patch["target"]["name"]
+    ]
+    for op in yaml.safe_load(patch["patch"]):
+        assert op["op"] == "replace", op
+        *parents, last = [int(p) if p.isdigit() else p for p in op["path"].strip("/").split("/")]
+        node: Any = target
+        for key in parents:
+            node = node[key]
+        assert (last in node) if isinstance(node, dict) else (last < len(node)), op["path"]
+        node[last] = op["value"]
 
 
 def _split_image(image: str) -> tuple[str, str]:
@@ -644,6 +674,15 @@ def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) 
     assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
     ingress_ports = [(p["protocol"], p["port"]) for rule in policy["ingress"] for p in rule["ports"]]
     assert ingress_ports == [("TCP", SERVICES[name])], "ingress to the HTTP port only"
+    admitted = {
+        (
+            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+            _workload(peer["podSelector"]),
+        )
+        for rule in policy["ingress"]
+        for peer in rule["from"]
+    }
+    assert admitted == {("ingress-nginx", "ingress-nginx"), ("monitoring", "prometheus")}
     egress = {
         (p["protocol"], p["port"], p.get("endPort")) for rule in policy["egress"] for p in rule["ports"]
     }
@@ -652,6 +691,50 @@ def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) 
     assert (smtp <= egress) == (name == "notifications"), "only notifications talks SMTP"
     # every HTTP service fetches the identity provider's JWKS over HTTPS to verify staff JWTs
     assert ("TCP", 443, None) in egress, "HTTPS egress for the JWKS"
+
+
+def _workload(selector: Resource) -> str:
+    (labels,) = [selector["matchLabels"]]
+    assert set(selector) == {"matchLabels"}
+    return str(labels.get("app.kubernetes.io/name") or labels["k8s-app"])
+
+
+DOCUMENTATION_NETWORKS = [
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+]
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_network_policies_admit_named_workloads_and_reach_only_configured_destinations(variant: str) -> None:
+    """Issue 27: the policies admitted any pod and let egress reach anywhere (rules with ports only).
+    Every ingress rule names its peers (namespace and workload); every egress rule names where it
+    goes: the cluster DNS by selector, else an address block no wider than a /16. The base's blocks
+    are documentation ranges that reach nothing; the example overlay replaces every one of them."""
+    policies = [r for r in rendered(variant) if r["kind"] == "NetworkPolicy"]
+    assert {p["metadata"]["name"] for p in policies} == {f"katflow-{n}" for n in [*SERVICES, "topic-init"]}
+    for policy in policies:
+        spec, name = policy["spec"], policy["metadata"]["name"]
+        for rule in spec.get("ingress", []):
+            assert rule.get("from"), f"{name}: an ingress rule without from admits every pod"
+            for peer in rule["from"]:
+                assert set(peer) == {"namespaceSelector", "podSelector"}, (name, peer)
+                assert _workload(peer["podSelector"]) and peer["namespaceSelector"]["matchLabels"]
+        for rule in spec["egress"]:
+            assert rule.get("to"), f"{name}: an egress rule without to reaches anywhere"
+            assert rule["ports"], f"{name}: an egress rule without ports opens every port"
+            for peer in rule["to"]:
+                if "ipBlock" in peer:
+                    assert set(peer["ipBlock"]) == {"cidr"}, (name, peer)
+                    network = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+                    assert network.prefixlen >= 16, f"{name}: {network} is not a configured destination"
+                    documentation = any(
+                        network.subnet_of(d) for d in DOCUMENTATION_NETWORKS if d.version == network.version
+                    )
+                    assert documentation == (variant == "base"), f"{name}: {network} in {variant}"
+                else:
+                    assert set(peer) == {"namespaceSelector", "podSelector"}, (name, peer)
+                    assert _workload(peer["podSelector"]) == "kube-dns"
+                    assert {p["port"] for p in rule["ports"]} == {53}, "only DNS goes to in-cluster selectors"
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
