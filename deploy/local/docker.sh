@@ -68,7 +68,7 @@ ensure_engine() {
   log "starting dockerd on $OWN_HOST (log: $CACHE/dockerd.log)"
   # its own exec root and pid file: a system dockerd, if one is ever started, is not disturbed
   setsid nohup dockerd -H "$OWN_HOST" --exec-root "$OWN_RUN/exec" --pidfile "$OWN_RUN/dockerd.pid" \
-    >>"$CACHE/dockerd.log" 2>&1 </dev/null &
+    >>"$CACHE/dockerd.log" 2>&1 </dev/null 9>&- &   # 9>&- : not our lock
   local i
   for i in $(seq 60); do answers "$DOCKER_HOST" && return 0; sleep 1; done
   tail -n 30 "$CACHE/dockerd.log" >&2; die "dockerd did not answer in 60 s"
@@ -172,9 +172,13 @@ build_service_images() {
   done
 }
 
+lock() {   # one up or images at a time (developers and test runs share the engine and the cache)
+  mkdir -p "$CACHE" && exec 9>"$CACHE/docker.lock" && flock 9
+}
+
 case ${1:-} in
   up)
-    mkdir -p "$CACHE"
+    lock
     ensure_packages
     ensure_engine
     ensure_compose
@@ -184,6 +188,7 @@ case ${1:-} in
     log "ready: DOCKER_HOST=$DOCKER_HOST, client $DOCKER, $("$DOCKER" compose version --short 2>/dev/null | sed 's/^/compose /')"
     ;;
   images)
+    lock
     export DOCKER_HOST; DOCKER_HOST=$(engine_host)
     answers "$DOCKER_HOST" || die "no Docker engine answers at $DOCKER_HOST: run $0 up"
     build_service_images
