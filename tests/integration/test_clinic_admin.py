@@ -277,3 +277,24 @@ async def test_only_admins_change_the_clinic(h: Harness) -> None:
     assert await h.pool.fetchval("SELECT count(*) FROM closures") == 0
     assert {"id": "iv@1", "route": "iv", "version": 1, "current": True} in listed.json()
     assert (one.json()["id"], one.json()["protocol"]["route"], missing.status_code) == ("iv@1", "iv", 404)
+
+
+async def test_a_need_built_before_a_change_is_read_again_under_the_lock(h: Harness) -> None:
+    """A booking whose need was built just before an admin's change (same process, awaiting
+    between the two) books with the clinic as it stands under the calendar lock."""
+    stale = h.deps.need("consultation", with_room=False)
+    assert "clin-1" in stale.clinicians
+    async with api(h) as client:
+        body = {"display_name": "Clinician 1", "roles": ["dosing"]}  # no longer consults
+        r = await client.put("/v1/admin/clinicians/clin-1", json=body, headers=admin())
+        assert r.status_code == 200, r.text
+    for _ in range(4):
+        course_id = uuid.uuid4()
+        async with h.pool.acquire() as conn, conn.transaction():
+            await ensure_course(conn, course_id, uuid.uuid4(), "America/New_York")
+            plan = await load_plan(conn, course_id)
+            fields = {"course_id": course_id, "kind": "consultation", "cause_event": str(uuid.uuid4())}
+            earliest = h.clock.now() + timedelta(hours=24)
+            req = booking.Request(fields, stale, timedelta(minutes=60), earliest)
+            found = await booking.book(conn, h.deps, plan, req, partial(h.runtime.emitter.emit, conn))
+        assert found is not None and found.clinician_id != "clin-1"

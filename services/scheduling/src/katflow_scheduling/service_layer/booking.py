@@ -5,7 +5,7 @@ monitoring extensions); the exclusion constraints stay as the last word."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,10 +61,6 @@ async def book(
     calendar lock every writer of reserved time waits its turn, so what the search found free is
     free: the appointment, the search's watermark, the no-show timer and AppointmentScheduled go
     in one statement."""
-    need = capable_need(deps, req)
-    if need is None:
-        return None  # no room has what the protocol asks for: waits like a full calendar
-    req = replace(req, need=need)
     searched = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
     if searched is None:
         return None
@@ -82,18 +78,22 @@ async def book(
     return found
 
 
-def capable_need(deps: Deps, req: Request) -> Need | None:
-    """A dose needs a room with every capability its protocol asks for (``room_capabilities``):
-    the request's need with only those rooms, or None when none has them."""
+def current_need(deps: Deps, req: Request) -> Need | None:
+    """``req.need`` as the clinic stands now: read under the calendar lock, it counts an admin's
+    change made since the need was built. Clinicians who (still) have the role; for a dose, rooms
+    with every capability its protocol asks for (``dosing.room_capabilities``). None when no room
+    has them: the booking waits as for a full calendar."""
+    clinic, kind = deps.clinic, str(req.fields.get("kind"))
+    role = "integration" if kind == AppointmentKind.PREPARATION.value else kind
+    qualified = {c.id for c in clinic.clinicians if role in c.roles}
+    clinicians = tuple(c for c in req.need.clinicians if c in qualified)
     version = req.fields.get("protocol_version")
-    if req.fields.get("kind") != AppointmentKind.DOSING.value or not version:
-        return req.need
-    wanted = deps.protocol(version).dosing.room_capabilities
-    if not wanted:
-        return req.need
-    capable = {r.id for r in deps.clinic.rooms_with(wanted)}
+    wanted = deps.protocol(version).dosing.room_capabilities if kind == "dosing" and version else []
+    if not (wanted and req.need.rooms):
+        return Need(clinicians, req.need.rooms)
+    capable = {r.id for r in clinic.rooms_with(wanted)}
     rooms = tuple(r for r in req.need.rooms if r in capable)
-    return Need(req.need.clinicians, rooms) if rooms else None
+    return Need(clinicians, rooms) if rooms else None
 
 
 async def _search(
@@ -107,6 +107,9 @@ async def _search(
     resources, zone = [*req.need.clinicians, *req.need.rooms], plan.patient_time_zone
     locked = await calendar.lock_for_search(conn, key, resources, req.earliest, SEARCH_WINDOWS[0])
     await deps.clinics.require_current(conn, locked.clinic_version)
+    need = current_need(deps, req)
+    if need is None:
+        return None
     mark = locked.mark
     start = mark.resume_at(req.earliest) if mark else req.earliest
     for window_end in (*(start + w for w in SEARCH_WINDOWS), None):
@@ -115,7 +118,7 @@ async def _search(
             busy = locked.busy  # read with the lock
         else:
             busy = await calendar.busy(conn, resources, start, window_end)
-        found = first_reservation(deps.clinic, req.need, busy, req.earliest, req.duration, zone, limit, start)
+        found = first_reservation(deps.clinic, need, busy, req.earliest, req.duration, zone, limit, start)
         if found is not None or limit != window_end:  # found, or the request's own limit ended it
             break
     if found is None:
@@ -131,10 +134,14 @@ async def _at(
     (no watermark)."""
     assert req.at is not None
     await calendar.lock_calendar(conn)
+    await deps.clinics.require_current(conn)
     end = req.at + req.duration
     if rule := outside_hours(deps.clinic, req.at, end, plan.patient_time_zone):
         raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
-    return await reserve_at(conn, deps, req.need, Interval(req.at, end)), []
+    need = current_need(deps, req)
+    if need is None:
+        raise RuleViolation(["starts_at"], "no_capable_room", "no room has what the protocol requires", 409)
+    return await reserve_at(conn, deps, need, Interval(req.at, end)), []
 
 
 async def reserve_at(
