@@ -21,7 +21,7 @@ infra-up: install  ## start Kafka, PostgreSQL and Keycloak locally (installs the
 infra-down:  ## stop Kafka, PostgreSQL and Keycloak
 	@$(INFRA) down
 
-up: infra-up  ## everything: Kafka, PostgreSQL, Keycloak, SMTP sink, the three services; prints URLs and logins
+up: infra-up  ## everything: Kafka, PostgreSQL, Keycloak, SMTP sink, the three services and the staff console; prints URLs and logins
 	@$(LOCAL_ENV) && uv run katflow stack up
 
 down:  ## stop the services, then Kafka, PostgreSQL and Keycloak

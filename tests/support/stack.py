@@ -22,7 +22,7 @@ from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.smtp_sink import SmtpSink
 from katflow_tools.stack import (
-    SERVICES,
+    BACKEND,
     ServiceProcess,
     StackConfig,
     create_databases,
@@ -67,9 +67,9 @@ class Stack:
             await conn.close()
 
     def start(self, *names: str) -> None:
-        for name in names or SERVICES:
+        for name in names or BACKEND:  # the console only where a test names it
             self.services[name] = ServiceProcess(self.cfg, name).start()
-        for name in names or SERVICES:
+        for name in names or BACKEND:
             self.services[name].wait_ready()
 
     def stop(self) -> None:

@@ -61,6 +61,8 @@ def test_the_services_take_roles_from_the_api_clients_roles() -> None:
         "KATFLOW_AUTH_ISSUER": "http://127.0.0.1:18080/realms/clinic",
         "KATFLOW_AUTH_AUDIENCE": "katflow",
         "KATFLOW_AUTH_ROLES_CLAIM": "resource_access.katflow.roles",
+        "KATFLOW_CONSOLE_OIDC_CLIENT_ID": "katflow-console",  # the console's login client
+        "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET": "",
     }
     assert identity.auth_env({}) == {}
 

@@ -83,7 +83,8 @@ def cmd_stack_up(_: argparse.Namespace) -> int:
     for service in started:
         service.wait_ready()
     for name in SERVICES:
-        print(f"{name:14} {cfg.url(name)}  (OpenAPI: {cfg.url(name)}/docs)")
+        what = f"OpenAPI: {cfg.url(name)}/docs" if name != "console" else "staff console: demo logins below"
+        print(f"{name:14} {cfg.url(name)}  ({what})")
     print(f"{'smtp sink':14} smtp://127.0.0.1:{cfg.smtp_port}  (messages in {RUN_DIR / 'mail'})")
     realm = identity.load_realm() if identity.REALM_FILE.exists() else None
     for line in identity.login_help(os.environ, realm):

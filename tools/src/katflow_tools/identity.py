@@ -38,6 +38,8 @@ def auth_env(environ: Mapping[str, str]) -> dict[str, str]:
         "KATFLOW_AUTH_ISSUER": issuer,
         "KATFLOW_AUTH_AUDIENCE": client,
         "KATFLOW_AUTH_ROLES_CLAIM": roles_claim(client),
+        "KATFLOW_CONSOLE_OIDC_CLIENT_ID": environ.get("KATFLOW_KEYCLOAK_CONSOLE_CLIENT", "katflow-console"),
+        "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET": environ.get("KATFLOW_KEYCLOAK_CONSOLE_SECRET", ""),
     }
 
 

@@ -1,4 +1,4 @@
-"""Start the three services as real OS processes (local `make up`, e2e and fault tests)."""
+"""Start the services (and the staff console) as real OS processes (local `make up`, e2e and fault tests)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from katflow_shared.auth import DEV_API_KEY, Role, hash_api_key
 from katflow_shared.contracts.topics import ALL_TOPICS
 from katflow_shared.messaging.kafka import delete_topics
 
-SERVICES = ("intake", "scheduling", "notifications")
-DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "notifications": 8003}
+BACKEND = ("intake", "scheduling", "notifications")  # what the console calls
+SERVICES = (*BACKEND, "console")
+DEFAULT_PORTS = {"intake": 8001, "scheduling": 8002, "notifications": 8003, "console": 8004}
 
 
 @dataclass
@@ -115,7 +116,19 @@ class ServiceProcess:
             KATFLOW_TOPIC_PREFIX=self.cfg.topic_prefix,
             KATFLOW_SMTP_PORT=str(self.cfg.smtp_port),
         )
+        env.update(self.links())
         return env
+
+    def links(self) -> dict[str, str]:
+        """Where the services are, for the console (it calls them as the person signed in) and for
+        notifications' staff links to it; http on loopback, so the console's cookie is not Secure."""
+        urls = {f"KATFLOW_{name.upper()}_URL": self.cfg.url(name) for name in self.cfg.ports}
+        if "console" not in self.cfg.ports:
+            return urls
+        return urls | {
+            "KATFLOW_STAFF_CONSOLE_URL": self.cfg.url("console"),
+            "KATFLOW_CONSOLE_COOKIE_SECURE": "false",
+        }
 
     def start(self) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,151 @@
+"""The console's read model tables: course events, today's board, patient names, alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ..domain.board import Alert
+
+
+async def save_event(
+    conn: asyncpg.Connection, event_id: str, course_id: UUID, type_: str, at: datetime, data: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO course_events (event_id, course_id, type, occurred_at, data)"
+        " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
+        event_id,
+        course_id,
+        type_,
+        at,
+        data,
+    )
+
+
+async def save_name(
+    conn: asyncpg.Connection, patient_id: UUID, given: str, family: str, at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO patient_names VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id) DO UPDATE"
+        " SET given_name = $2, family_name = $3, updated_at = $4 WHERE patient_names.updated_at <= $4",
+        patient_id,
+        given,
+        family,
+        at,
+    )
+
+
+async def save_course_patient(conn: asyncpg.Connection, course_id: UUID, patient_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO course_patients VALUES ($1, $2) ON CONFLICT DO NOTHING", course_id, UUID(patient_id)
+    )
+
+
+async def upsert_appointment(conn: asyncpg.Connection, d: dict[str, Any], at: datetime) -> None:
+    """AppointmentScheduled (every field) or AppointmentRescheduled (the new times)."""
+    await conn.execute(
+        "INSERT INTO board_appointments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', $9)"
+        " ON CONFLICT (appointment_id) DO UPDATE SET starts_at = $7, ends_at = $8,"
+        " status = 'scheduled', status_at = $9",
+        UUID(d["appointment_id"]),
+        UUID(d["course_id"]),
+        UUID(d["patient_id"]),
+        d["kind"],
+        d.get("clinician_id") or "",
+        d.get("room_id"),
+        datetime.fromisoformat(d["starts_at"]),
+        datetime.fromisoformat(d["ends_at"]),
+        at,
+    )
+
+
+async def set_status(conn: asyncpg.Connection, appointment_id: str | UUID, status: str, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE board_appointments SET status = $2, status_at = $3 WHERE appointment_id = $1",
+        UUID(str(appointment_id)),
+        status,
+        at,
+    )
+
+
+async def set_course_status(
+    conn: asyncpg.Connection, course_id: str, kind: str, status: str, at: datetime
+) -> None:
+    """The course's open appointment of ``kind`` (monitoring prompts name the course, not the visit)."""
+    await conn.execute(
+        "UPDATE board_appointments SET status = $3, status_at = $4 WHERE course_id = $1 AND kind = $2"
+        " AND status IN ('checked_in', 'in_monitoring', 'discharge_ready')",
+        UUID(course_id),
+        kind,
+        status,
+        at,
+    )
+
+
+async def raise_alert(
+    conn: asyncpg.Connection, event_id: str, course_id: UUID, a: Alert, at: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO alerts (event_id, course_id, kind, urgent, raised_at, summary)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        event_id,
+        course_id,
+        a.kind,
+        a.urgent,
+        at,
+        a.summary,
+    )
+
+
+async def day_board(pool: asyncpg.Pool, start: datetime, end: datetime) -> list[asyncpg.Record]:
+    return await pool.fetch(  # type: ignore[no-any-return]
+        "SELECT a.*, n.given_name, n.family_name FROM board_appointments a"
+        " LEFT JOIN patient_names n USING (patient_id)"
+        " WHERE a.starts_at >= $1 AND a.starts_at < $2 ORDER BY a.clinician_id, a.starts_at",
+        start,
+        end,
+    )
+
+
+async def appointment(pool: asyncpg.Pool, appointment_id: UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT a.*, n.given_name, n.family_name FROM board_appointments a"
+        " LEFT JOIN patient_names n USING (patient_id) WHERE appointment_id = $1",
+        appointment_id,
+    )
+
+
+async def timeline(pool: asyncpg.Pool, course_id: UUID) -> list[asyncpg.Record]:
+    return await pool.fetch(  # type: ignore[no-any-return]
+        "SELECT type, occurred_at, data FROM course_events WHERE course_id = $1"
+        " ORDER BY occurred_at, received_at",
+        course_id,
+    )
+
+
+async def course_patient(pool: asyncpg.Pool, course_id: UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(
+        "SELECT n.given_name, n.family_name FROM course_patients c"
+        " LEFT JOIN patient_names n USING (patient_id) WHERE c.course_id = $1",
+        course_id,
+    )
+
+
+async def open_alerts(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    return await pool.fetch(  # type: ignore[no-any-return]
+        "SELECT * FROM alerts WHERE resolved_at IS NULL ORDER BY urgent DESC, raised_at"
+    )
+
+
+async def act_on_alert(pool: asyncpg.Pool, event_id: str, action: str, who: str, at: datetime) -> bool:
+    column = {"acknowledge": "acknowledged", "resolve": "resolved"}[action]
+    done = await pool.execute(
+        f"UPDATE alerts SET {column}_by = $2, {column}_at = $3 WHERE event_id = $1 AND {column}_at IS NULL",  # noqa: S608 - column from a fixed map
+        event_id,
+        who,
+        at,
+    )
+    return bool(done != "UPDATE 0")

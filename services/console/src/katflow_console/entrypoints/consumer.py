@@ -1,0 +1,15 @@
+"""Event type -> use case: every event of the workflow topics and the contact topic is projected."""
+
+from __future__ import annotations
+
+from katflow_shared.contracts import EVENT_TYPES, Event
+from katflow_shared.contracts.topics import INTAKE, NOTIFICATIONS, PATIENT_CONTACT, SCHEDULING
+from katflow_shared.messaging.consumer import AnyHandler
+
+from ..service_layer.projection import project
+
+TOPICS = frozenset({INTAKE, SCHEDULING, NOTIFICATIONS, PATIENT_CONTACT})
+
+
+def handlers() -> dict[type[Event], AnyHandler]:
+    return {cls: project for cls in EVENT_TYPES if cls.topic in TOPICS}

@@ -1,0 +1,71 @@
+"""Today's board, a course (timeline, live, and the plan of doses), open alerts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..adapters import postgres_read_model as store
+from ..domain.board import timeline_line
+from .web import ClockDep, ConsoleDep, PoolDep, StaffDep, page
+
+router = APIRouter(tags=["pages"])
+
+
+@router.get("/", summary="Today's board")
+async def today(request: Request, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep) -> Response:
+    day = clock.now().astimezone(c.zone).date()
+    start = datetime.combine(day, time(), c.zone)
+    rows = await store.day_board(pool, start, start + timedelta(days=1))
+    by_clinician: dict[str, list[Any]] = {}
+    by_room: dict[str, list[Any]] = {}
+    for r in rows:
+        by_clinician.setdefault(r["clinician_id"], []).append(r)
+        by_room.setdefault(r["room_id"] or "no room", []).append(r)
+    context = {"day": day, "by_clinician": by_clinician, "by_room": by_room, "zone": c.zone}
+    return page(request, "today.html", who, **context)  # type: ignore[no-any-return]
+
+
+@router.get("/courses/{course_id}", summary="A course: its timeline and plan of doses")
+async def course(request: Request, course_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep) -> Response:
+    plan = await c.services.call(who.access_token, "GET", "scheduling", f"/courses/{course_id}")
+    patient = await store.course_patient(pool, course_id)
+    context = {
+        "course_id": course_id,
+        "patient": patient,
+        "plan": plan.body if plan.ok else None,
+        "plan_refusal": None if plan.ok else plan.refusal()[2],
+        "timeline": await _timeline(pool, course_id),
+        "zone": c.zone,
+    }
+    return page(request, "course.html", who, **context)  # type: ignore[no-any-return]
+
+
+@router.get("/courses/{course_id}/timeline", summary="The timeline alone (htmx polls it)")
+async def timeline(
+    request: Request, course_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep
+) -> Response:
+    context = {"course_id": course_id, "timeline": await _timeline(pool, course_id), "zone": c.zone}
+    return page(request, "_timeline.html", who, **context)  # type: ignore[no-any-return]
+
+
+async def _timeline(pool: Any, course_id: UUID) -> list[dict[str, Any]]:
+    rows = await store.timeline(pool, course_id)
+    return [{"at": r["occurred_at"], "line": timeline_line(r["type"], json.loads(r["data"]))} for r in rows]
+
+
+@router.get("/alerts", summary="Open alerts, urgent first")
+async def alerts(request: Request, c: ConsoleDep, pool: PoolDep, who: StaffDep) -> Response:
+    return page(request, "alerts.html", who, alerts=await store.open_alerts(pool), zone=c.zone)  # type: ignore[no-any-return]
+
+
+@router.post("/alerts/{event_id}/{action}", summary="Acknowledge or resolve an alert (who and when kept)")
+async def act(event_id: str, action: str, pool: PoolDep, clock: ClockDep, who: StaffDep) -> Response:
+    if action in ("acknowledge", "resolve"):
+        await store.act_on_alert(pool, event_id, action, who.subject, clock.now())
+    return RedirectResponse("/alerts", 303)

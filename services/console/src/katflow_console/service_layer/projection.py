@@ -1,0 +1,50 @@
+"""Every event the console consumes, into its read model (one transaction with the inbox row)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from katflow_shared.contracts import Event
+from katflow_shared.contracts.patient_contact import PatientContactUpdated
+from katflow_shared.messaging.emitter import HandlerContext
+
+from ..adapters import postgres_read_model as store
+from ..domain.board import STATUS_OF, alert_for
+
+
+async def project(event: Event, ctx: HandlerContext) -> None:
+    if isinstance(event, PatientContactUpdated):
+        await store.save_name(
+            ctx.conn, event.patient_id, event.given_name, event.family_name, event.updated_at
+        )
+        return
+    course_id = getattr(event, "course_id", None)
+    if course_id is None:
+        return  # clinic administration events: no course to show them on
+    data: dict[str, Any] = event.model_dump(mode="json")
+    at = _occurred_at(data, ctx.envelope.time)
+    await store.save_event(ctx.conn, ctx.envelope.id, course_id, type(event).name, at, json.dumps(data))
+    if patient_id := data.get("patient_id"):
+        await store.save_course_patient(ctx.conn, course_id, patient_id)
+    await _board(ctx, type(event).name, data, at)
+    if alert := alert_for(event):
+        await store.raise_alert(ctx.conn, ctx.envelope.id, course_id, alert, at)
+
+
+async def _board(ctx: HandlerContext, name: str, data: dict[str, Any], at: datetime) -> None:
+    if name in ("AppointmentScheduled", "AppointmentRescheduled"):
+        await store.upsert_appointment(ctx.conn, data, at)
+    elif name in STATUS_OF and "appointment_id" in data:
+        await store.set_status(ctx.conn, data["appointment_id"], STATUS_OF[name], at)
+    elif name == "MonitoringCheckDue":
+        status = "discharge_ready" if data["check"] == "discharge" else "in_monitoring"
+        await store.set_course_status(ctx.conn, data["course_id"], "dosing", status, at)
+
+
+def _occurred_at(data: dict[str, Any], fallback: datetime) -> datetime:
+    for key in ("raised_at", "failed_at", "administered_at", "due_at", "marked_at", "cancelled_at"):
+        if data.get(key):
+            return datetime.fromisoformat(data[key])
+    return fallback

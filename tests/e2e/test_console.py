@@ -1,0 +1,136 @@
+"""The staff console in a real browser (chromium driven by Playwright) against the real stack: the
+services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a dosing visit's
+check-in (refused for high blood pressure, shown in words beside the field, then accepted) and the
+administration, and watches a course's timeline take a new event without reloading; an intake
+coordinator sees no administration button and is refused when they post it anyway. Each page's
+screenshot is written to docs/screenshots/."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.async_api import Page, expect
+
+from katflow_scheduling.domain.clinic import load_clinic
+from katflow_scheduling.settings import DEFAULT_CLINIC
+from katflow_shared.protocols import load_protocols
+from katflow_tools.time_machine import TimeMachine
+from tests.conftest import RUN_ROOT
+from tests.support.console import CONSOLE_SECRET, browser, console_redirect_allowed, logged_in, screenshot
+from tests.support.course import CourseDriver, EventTap
+from tests.support.infra import Infra, find_idp
+from tests.support.stack import make_stack
+
+PROTOCOL = load_protocols().get("intranasal@1")
+CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
+ALL = ("intake", "scheduling", "notifications", "console")
+
+
+@pytest.fixture
+async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
+    """The four services on one clock this test moves, the services taking Keycloak's tokens."""
+    idp = find_idp()
+    clock = TimeMachine(RUN_ROOT / f"clock-{uuid.uuid4().hex}.txt")
+    stack = await make_stack(
+        infra,
+        RUN_ROOT,
+        KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
+        KATFLOW_CONSOLE_OIDC_CLIENT_SECRET=CONSOLE_SECRET,
+        **{k: v for k, v in idp.auth_env().items() if k != "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"},
+    )
+    try:
+        with console_redirect_allowed(idp, stack.url("console")):
+            stack.start(*ALL)
+            tap = await EventTap(stack).start()
+            try:
+                async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
+                    yield CourseDriver(stack, http, tap, clock)
+            finally:
+                await tap.stop()
+    finally:
+        stack.stop()
+
+
+async def board_shows(page: Page, appointment_id: str, within: float = 60) -> None:
+    """Today's board lists the appointment once the console has read its event (a page is a query)."""
+    row = page.locator(f'tr[data-appointment="{appointment_id}"]')
+    deadline = datetime.now() + timedelta(seconds=within)
+    while await row.count() == 0:
+        assert datetime.now() < deadline, await page.content()
+        await page.wait_for_timeout(500)
+        await page.reload()
+
+
+async def test_a_clinician_runs_a_dosing_check_in_and_watches_the_course_live(course: CourseDriver) -> None:
+    console = course.stack.url("console")
+    course.start_on("wed", CLINIC_ZONE.key)
+    await course.prepared("intranasal")
+    appt = await course.open_appointment("dosing")
+    course.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
+
+    async with browser() as b:
+        context, page = await logged_in(b, console, "clin-1")
+        await expect(page.locator("#staff-id")).to_have_text("clin-1")
+        await board_shows(page, appt["id"])
+        row = page.locator(f'tr[data-appointment="{appt["id"]}"]')
+        await expect(row).to_contain_text("Scheduled")
+        await screenshot(page, "today")
+
+        # the dosing visit: a check-in refused by scheduling's rule, in words beside the field
+        await row.get_by_role("link", name="Open dosing visit").click()
+        await page.get_by_label("Systolic").fill("150")
+        await page.get_by_label("Diastolic").fill("92")
+        await page.get_by_label("Ride home confirmed").check()
+        await page.get_by_label("Fasting instruction followed").check()
+        await page.get_by_role("button", name="Check in").click()
+        refusal = page.locator("#blood_pressure-refusal")
+        await expect(refusal).to_have_text(
+            "Blood pressure is too high to dose: at or above 140/90 (intranasal@1)."
+        )
+        await screenshot(page, "visit-refused")
+        await page.get_by_label("Systolic").fill("124")
+        await page.get_by_label("Diastolic").fill("78")
+        await page.get_by_label("Ride home confirmed").check()
+        await page.get_by_label("Fasting instruction followed").check()
+        await page.get_by_role("button", name="Check in").click()
+        await expect(page.locator("#visit-status")).to_have_text("Checked in")
+        await page.get_by_label("Dose given (mg)").fill("56")
+        await page.get_by_role("button", name="Record administration").click()
+        await expect(page.locator("#visit-status")).to_have_text("In monitoring")
+        await screenshot(page, "visit")
+        administered = course.clock.now()
+
+        # the course's timeline takes the 40-minute blood-pressure prompt without a reload
+        await page.get_by_role("link", name="course", exact=True).click()
+        timeline = page.locator("#timeline")
+        await expect(timeline).to_contain_text("PreparationCompleted")
+        await expect(page.locator("table.plan")).to_contain_text("1")
+        await page.evaluate("window.__not_reloaded = true")
+        await expect(timeline).not_to_contain_text("MonitoringCheckDue")
+        course.clock.jump_to(administered + timedelta(minutes=40, seconds=1))
+        await course.wait("MonitoringCheckDue", check="blood_pressure")
+        await expect(timeline).to_contain_text("MonitoringCheckDue · check: blood_pressure", timeout=30_000)
+        assert await page.evaluate("window.__not_reloaded === true"), "the page was reloaded"
+        await screenshot(page, "course")
+        await page.get_by_role("link", name="Alerts").click()
+        await expect(page.get_by_role("heading", name="Open alerts")).to_be_visible()
+        await screenshot(page, "alerts")
+        await context.close()
+
+        # an intake coordinator: no administration button, and refused by scheduling if posted anyway
+        context, page = await logged_in(b, console, "coord-1")
+        await page.goto(f"{console}/visits/{appt['id']}")
+        await expect(page.get_by_role("heading", name="Administration")).to_be_visible()
+        await expect(page.get_by_role("button", name="Record administration")).to_have_count(0)
+        await screenshot(page, "visit-coordinator")
+        posted = await page.request.post(
+            f"{console}/visits/{appt['id']}/administration", form={"dose_mg": "56"}
+        )
+        assert posted.status == 403, await posted.text()
+        assert "Your role may not do this" in await posted.text()
+        await context.close()
