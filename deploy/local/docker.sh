@@ -39,6 +39,9 @@ die() { log "ERROR: $*"; exit 1; }
 docker_cli() { if [[ -x /usr/bin/docker ]]; then echo /usr/bin/docker; else command -v docker || echo docker; fi; }
 DOCKER=$(docker_cli)
 
+# alive unless gone or a zombie
+pid_alive() { [[ $(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) =~ ^[^ZX]$ ]]; }
+
 answers() { DOCKER_HOST=$1 timeout 10 "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 
 engine_host() {   # the engine to use, without starting one
@@ -65,6 +68,13 @@ ensure_engine() {
   [[ $DOCKER_HOST == "$OWN_HOST" ]] || die "no Docker engine answers at DOCKER_HOST=$DOCKER_HOST"
   ((EUID == 0)) || die "no Docker engine answers; start one (dockerd runs as root)"
   mkdir -p "$OWN_RUN" "$CACHE"
+  # A killed dockerd leaves its pid file and its containerd's (and, where PID 1 reaps no orphans,
+  # zombies under those pids): dockerd then refuses to start or waits for a containerd that is gone.
+  local file pid
+  for file in "$OWN_RUN/dockerd.pid" "$OWN_RUN/exec/containerd/containerd.pid"; do
+    pid=$(cat "$file" 2>/dev/null) || continue
+    pid_alive "$pid" || rm -f "$file"
+  done
   log "starting dockerd on $OWN_HOST (log: $CACHE/dockerd.log)"
   # its own exec root and pid file: a system dockerd, if one is ever started, is not disturbed
   setsid nohup dockerd -H "$OWN_HOST" --exec-root "$OWN_RUN/exec" --pidfile "$OWN_RUN/dockerd.pid" \
@@ -206,9 +216,9 @@ case ${1:-} in
     ;;
   down)
     pid=$(cat "$OWN_RUN/dockerd.pid" 2>/dev/null) || { log "no dockerd of ours is running"; exit 0; }
-    if kill "$pid" 2>/dev/null; then
+    if pid_alive "$pid" && kill "$pid" 2>/dev/null; then
       log "stopping dockerd ($pid)"
-      for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+      for _ in $(seq 30); do pid_alive "$pid" || break; sleep 1; done
     fi
     ;;
   *)
