@@ -37,7 +37,7 @@ test: install lint  ## install, lint, provision real infrastructure, run the who
 	         KATFLOW_TEST_PG_ADMIN_DSN=$$KATFLOW_PG_ADMIN_DSN \
 	         KATFLOW_TEST_INFRA_CONTROL=$(CURDIR)/$(INFRA) \
 	         KATFLOW_TEST_KEYCLOAK_URL=$$KATFLOW_KEYCLOAK_URL; fi; \
-	uv run pytest $(PYTEST_ARGS)
+	KATFLOW_TEST_CONTAINERS=$${KATFLOW_TEST_CONTAINERS:-1} uv run pytest $(PYTEST_ARGS)
 
 test-fast: install  ## unit tests only (no infrastructure)
 	@uv run pytest tests/unit -q
