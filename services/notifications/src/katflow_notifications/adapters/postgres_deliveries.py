@@ -504,16 +504,24 @@ HISTORY = (
 )
 
 
-async def course_history(pool: asyncpg.Pool, course_id: UUID) -> list[asyncpg.Record]:
+After = tuple[datetime, UUID] | tuple[None, None]  # the (created_at, id) a page starts after
+PAGE = " AND ($2::timestamptz IS NULL OR (created_at, id) > ($2, $3::uuid)) ORDER BY created_at, id LIMIT $4"
+
+
+async def course_history(
+    pool: asyncpg.Pool, course_id: UUID, after: After = (None, None), limit: int | None = None
+) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await pool.fetch(
-        HISTORY + " WHERE course_id = $1 ORDER BY created_at, id", course_id
+        HISTORY + " WHERE course_id = $1" + PAGE, course_id, *after, limit
     )
     return rows
 
 
-async def patient_history(pool: asyncpg.Pool, patient_id: UUID) -> list[asyncpg.Record]:
+async def patient_history(
+    pool: asyncpg.Pool, patient_id: UUID, after: After = (None, None), limit: int | None = None
+) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await pool.fetch(
-        HISTORY + " WHERE patient_id = $1 ORDER BY created_at, id", patient_id
+        HISTORY + " WHERE patient_id = $1" + PAGE, patient_id, *after, limit
     )
     return rows
 

@@ -9,6 +9,7 @@ import asyncpg
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from katflow_shared import pagination
 from katflow_shared.auth import CARE_TEAM, admits
 from katflow_shared.http import PoolDep
 
@@ -62,19 +63,48 @@ async def _with_attempts(pool: asyncpg.Pool, rows: list[asyncpg.Record]) -> list
     return [DeliveryOut(**dict(r), attempt_log=attempts.get(r["id"], [])) for r in rows]
 
 
+PAGINATED = (
+    "Oldest first; paginated: `limit` (at most 200) and the `X-Next-Cursor` of the page before as `cursor`."
+)
+
+
+def _page(rows: list[asyncpg.Record], limit: int, response: pagination.PageResponse) -> list[asyncpg.Record]:
+    return pagination.page(rows, limit, response, lambda r: (r["created_at"], r["id"]))
+
+
 @router.get(
     "/courses/{course_id}/deliveries",
     response_model=list[DeliveryOut],
     summary="Every message queued, sent or withheld for a course, with its attempts",
+    description=PAGINATED,
+    responses=pagination.PAGINATED,
 )
-async def course_deliveries(course_id: UUID, pool: PoolDep) -> list[DeliveryOut]:
-    return await _with_attempts(pool, await store.course_history(pool, course_id))
+async def course_deliveries(
+    course_id: UUID,
+    pool: PoolDep,
+    response: pagination.PageResponse,
+    limit: pagination.Limit = pagination.MAX_LIMIT,
+    cursor: pagination.Cursor = None,
+) -> list[DeliveryOut]:
+    after = pagination.decode(cursor, UUID)
+    rows = _page(await store.course_history(pool, course_id, after, limit + 1), limit, response)
+    return await _with_attempts(pool, rows)
 
 
 @router.get(
     "/patients/{patient_id}/deliveries",
     response_model=list[DeliveryOut],
     summary="Every message queued, sent or withheld for a patient, with its attempts",
+    description=PAGINATED,
+    responses=pagination.PAGINATED,
 )
-async def patient_deliveries(patient_id: UUID, pool: PoolDep) -> list[DeliveryOut]:
-    return await _with_attempts(pool, await store.patient_history(pool, patient_id))
+async def patient_deliveries(
+    patient_id: UUID,
+    pool: PoolDep,
+    response: pagination.PageResponse,
+    limit: pagination.Limit = pagination.MAX_LIMIT,
+    cursor: pagination.Cursor = None,
+) -> list[DeliveryOut]:
+    after = pagination.decode(cursor, UUID)
+    rows = _page(await store.patient_history(pool, patient_id, after, limit + 1), limit, response)
+    return await _with_attempts(pool, rows)

@@ -158,16 +158,27 @@ async def has_consultation(conn: asyncpg.Connection, course_id: UUID) -> bool:
     return bool(found)
 
 
-async def waitlist(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+async def waitlist(
+    pool: asyncpg.Pool,
+    after: tuple[datetime, tuple[UUID, str]] | tuple[None, None] = (None, None),
+    limit: int | None = None,
+) -> list[asyncpg.Record]:
     """The bookings waiting for a slot (``booking.waitlist``), longest waiting first: their pending
-    look timers."""
+    look timers; a page of ``limit`` of them after ``after`` (waiting since, (course, kind))."""
+    since, (course_id, kind) = after[0], after[1] or (None, None)
     return list(
         await pool.fetch(
             "SELECT (payload->>'course_id')::uuid AS course_id, payload->>'kind' AS kind,"
             " (payload->>'since')::timestamptz AS waiting_since, (payload->>'look')::int - 1 AS looks,"
             " due_at AS next_look_at FROM timers WHERE kind = $1 AND status = 'pending'"
-            " ORDER BY waiting_since, course_id",
+            " AND ($2::timestamptz IS NULL OR ((payload->>'since')::timestamptz,"
+            " (payload->>'course_id')::uuid, payload->>'kind') > ($2, $3::uuid, $4::text))"
+            " ORDER BY waiting_since, course_id, kind LIMIT $5",
             timer_keys.BOOKING_RETRY,
+            since,
+            course_id,
+            kind,
+            limit,
         )
     )
 

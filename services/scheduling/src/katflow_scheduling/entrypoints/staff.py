@@ -13,6 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from katflow_shared import pagination
 from katflow_shared.auth import CARE_TEAM, Role, admits
 from katflow_shared.http import PoolDep, RuntimeDep
 
@@ -160,11 +161,27 @@ class WaitingOut(BaseModel):
     summary="Bookings waiting for a slot because the calendar was full, longest waiting first",
     description="A consultation or dose that found no free slot inside the booking horizon "
     "(AppointmentWaitlisted). Scheduling looks again every waitlist_retry_minutes (clinic file) and "
-    "books the first slot that opens; add hours or clinicians, or book a dose by hand, to end the wait.",
+    "books the first slot that opens; add hours or clinicians, or book a dose by hand, to end the wait. "
+    "Paginated: `limit` (at most 200) and the `X-Next-Cursor` of the page before as `cursor`.",
     dependencies=CARE_TEAM_ONLY,
+    responses=pagination.PAGINATED,
 )
-async def waitlist(pool: PoolDep) -> list[dict[str, Any]]:
-    return [dict(r) for r in await store.waitlist(pool)]
+async def waitlist(
+    pool: PoolDep,
+    response: pagination.PageResponse,
+    limit: pagination.Limit = pagination.MAX_LIMIT,
+    cursor: pagination.Cursor = None,
+) -> list[dict[str, Any]]:
+    after = pagination.decode(cursor, _waiting_key)
+    rows = [dict(r) for r in await store.waitlist(pool, after, limit + 1)]
+    return pagination.page(
+        rows, limit, response, lambda r: (r["waiting_since"], f"{r['course_id']} {r['kind']}")
+    )
+
+
+def _waiting_key(raw: str) -> tuple[UUID, str]:
+    course_id, kind = raw.split(" ")
+    return UUID(course_id), kind
 
 
 @router.post(
