@@ -94,6 +94,14 @@ class World:
             )
         )
 
+        async def landed() -> int:
+            sql = "SELECT count(*) FROM recipients WHERE patient_id = $1"
+            return int(await self.stack.fetchval("notifications", sql, self.patient_id))
+
+        # the contact topic is consumed apart from the others: a text or an event arriving before the
+        # details did finds no patient (a fixed one-second sleep lost that race on a busy machine)
+        assert await wait_for(landed, within=30), "the contact details never reached notifications"
+
     async def post_signed(self, path: str, payload: dict[str, object]) -> httpx.Response:
         body, headers = signed(payload, SECRET)
         async with httpx.AsyncClient(timeout=10) as http:
@@ -213,7 +221,6 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
     # another patient (today's text allowance of the first is used up), texts only: nobody is reached
     w.patient_id, w.course_id = uuid.uuid4(), uuid.uuid4()
     await w.contact(email=False)
-    await asyncio.sleep(1)  # the contact topic and the scheduling topic are consumed independently
     w.provider.script("/messages", 400)
     await w.publish(integration_due(w))
 
@@ -241,7 +248,6 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
 async def test_stop_via_inbound_webhook_and_the_staff_feed_stream(world: World) -> None:
     w = world
     await w.contact()
-    await asyncio.sleep(1)  # let the contact details land before the inbound text
     events: list[dict[str, object]] = []
 
     async def listen() -> None:
