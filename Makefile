@@ -43,7 +43,7 @@ test-fast: install  ## unit tests only (no infrastructure)
 	@uv run pytest tests/unit -q
 
 lint: install  ## ruff (lint + format check) and mypy --strict
-	@uv run ruff check -q . && uv run ruff format -q --check . && uv run mypy shared/src services/*/src tools/src bench
+	@uv run ruff check -q . && uv run ruff format -q --check . && uv run mypy shared/src services/*/src tools/src clients/katflow_client/src bench
 
 bench: infra-up  ## short benchmark profile (under 5 minutes); prints the table
 	@$(LOCAL_ENV) && uv run python -m bench --profile short

@@ -28,6 +28,7 @@ PACKAGES = {
     "katflow-scheduling": ["katflow_scheduling", "katflow_shared"],
     "katflow-notifications": ["katflow_notifications", "katflow_shared"],
     "katflow-tools": ["katflow_tools", "katflow_shared"],
+    "katflow-client": ["katflow_client", "katflow_shared"],
 }
 
 # Walk each package and import every module; print one line per failure.
