@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -69,3 +69,40 @@ async def test_a_closure_moves_the_dose_and_every_replica_has_it_at_once(course:
         assert (added.data["day"], added.data["moved"]) == (day.isoformat(), 1)
     finally:
         replica.terminate()
+
+
+@pytest.fixture
+async def notified(infra: Infra) -> AsyncIterator[CourseDriver]:
+    async with course_stack(infra, RUN_ROOT, "intake", "scheduling", "notifications") as driver:
+        yield driver
+
+
+async def test_time_off_moves_the_dose_the_patient_is_told_and_what_cannot_move_alerts_staff(
+    notified: CourseDriver,
+) -> None:
+    course = notified
+    course.start_on("mon", ZONE)
+    await course.prepared("iv")
+    dose = await course.open_appointment("dosing")
+    day = datetime.fromisoformat(dose["starts_at"]).astimezone(ZoneInfo(ZONE)).date()
+    admin = course.stack.auth_headers("admin")
+    away = course.scheduling("/admin/clinicians/{}/time-off")
+    async with httpx.AsyncClient(timeout=30, headers=admin) as http:
+        # both dosing clinicians away that day: nobody can take it at its time, so it moves
+        one_day = {"first_day": day.isoformat(), "last_day": day.isoformat()}
+        for clinician in ("clin-2", "clin-1"):
+            r = await http.post(away.format(clinician), json=one_day)
+            assert r.status_code == 201, r.text
+        [event] = await course.wait("AppointmentRescheduled", appointment_id=dose["id"])
+        moved_to = datetime.fromisoformat(event.data["starts_at"]).astimezone(ZoneInfo(ZONE)).date()
+        assert moved_to > day
+        # then away for months from that day: nothing inside the horizon, so staff are alerted
+        months = {"first_day": moved_to.isoformat(), "last_day": (moved_to + timedelta(days=200)).isoformat()}
+        for clinician in ("clin-2", "clin-1"):
+            r = await http.post(away.format(clinician), json=months)
+            assert r.status_code == 201, r.text
+    [alert] = await course.wait("AppointmentDisplaced", appointment_id=dose["id"])
+    assert alert.data["cause"] == "time_off"
+    wanted = {"patient:appointment_rescheduled": 1, "staff:appointment_displaced": 1}
+    got = await course.deliveries_at_least(wanted)
+    assert all(got[k] >= n for k, n in wanted.items()), got
