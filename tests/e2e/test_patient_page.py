@@ -212,7 +212,10 @@ async def test_the_patient_page_from_the_booking_email(world: World) -> None:
 
     # forwarded: whoever opens it without the second factor sees a question, nothing personal
     stranger = await w.fresh_page()
-    await stranger.goto(link)
+    response = await stranger.goto(link)
+    assert response is not None and response.headers["referrer-policy"] == "no-referrer"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
     assert "Confirm it's you" in await shows_nothing_personal(stranger)
     await stranger.fill("#dob", "1990-01-01")
     await stranger.click("button[type=submit]")

@@ -34,7 +34,15 @@ SENT = {
     "cancel": "We have your request to cancel; the clinic will confirm with you.",
     "ready": "Thank you: the clinic will see your confirmation when you check in.",
 }
-HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Robots-Tag": "noindex",
+    # no script at all, forms only to this origin, never inside another site's frame
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self';"
+    " frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 async def _rate_limit(request: Request) -> None:
