@@ -120,3 +120,52 @@ async def test_the_delivery_lists_page_with_a_maximum(stack: Stack) -> None:
             items, pages = await walk(http, url, 100)
             assert pages == 3
             assert [i["id"] for i in items] == expected
+
+
+async def test_list_answers_and_audit_queries_record_the_patients_they_carried(stack: Stack) -> None:
+    """Issue 27: a list answer's audit record named no patient, so "who read patient X" missed every
+    list; and an audit query recorded nothing of what it searched for."""
+    course_id, patients = uuid.uuid4(), [uuid.uuid4(), uuid.uuid4()]
+    conn = await stack.db("notifications")
+    try:
+        await conn.executemany(
+            "INSERT INTO deliveries(id, idempotency_key, event_id, course_id, patient_id, audience, channel,"
+            " template_id, template_version, context, notification, status)"
+            " VALUES ($1, $2, $3, $4, $5, 'patient', 'email', 'consultation_ack.patient.email.en', 2,"
+            " '{}'::jsonb, 'consultation_ack', 'cancelled')",
+            [(i, f"audit-{i}", uuid.uuid4(), course_id, p) for p in patients for i in [uuid.uuid4()]],
+        )
+    finally:
+        await conn.close()
+    notifications, scheduling = stack.url("notifications"), stack.url("scheduling")
+    async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers()) as http:
+        listed = await http.get(f"{notifications}/v1/courses/{course_id}/deliveries")
+        assert {d["patient_id"] for d in listed.json()} == {str(p) for p in patients}
+        waiting = await http.get(f"{scheduling}/v1/waitlist", params={"limit": 7})
+        assert len(waiting.json()) == 7
+    async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("admin")) as admin:
+        trail = await admin.get(f"{notifications}/v1/audit", params={"patient_id": str(patients[1])})
+        assert [r["action"] for r in trail.json()] == ["GET /v1/courses/{course_id}/deliveries"]
+        assert set(trail.json()[0]["patient_ids"]) == {str(p) for p in patients}
+        assert trail.json()[0]["course_id"] == str(course_id)
+        assert (await admin.get(f"{notifications}/v1/audit", params={"actor": "nobody"})).json() == []
+    conn = await stack.db("notifications")
+    try:
+        searches = await conn.fetch(
+            "SELECT patient_id, patient_ids, detail FROM audit_log WHERE action = 'GET /v1/audit' ORDER BY id"
+        )
+    finally:
+        await conn.close()
+    assert [(s["patient_id"], set(s["patient_ids"] or ())) for s in searches] == [
+        (patients[1], set(patients)),  # what it searched for, and whose records its answer named
+        (None, set()),
+    ]
+    assert [json.loads(s["detail"]) for s in searches] == [{}, {"query": {"actor": "nobody"}}]
+    conn = await stack.db("scheduling")
+    try:
+        read = await conn.fetchval(
+            "SELECT course_ids FROM audit_log WHERE action = 'GET /v1/waitlist' ORDER BY id DESC"
+        )
+    finally:
+        await conn.close()
+    assert sorted(read) == sorted(uuid.UUID(w["course_id"]) for w in waiting.json())

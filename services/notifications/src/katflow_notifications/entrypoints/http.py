@@ -6,10 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from katflow_shared import pagination
+from katflow_shared import audit, pagination
 from katflow_shared.auth import CARE_TEAM, admits
 from katflow_shared.http import PoolDep
 
@@ -68,8 +68,13 @@ PAGINATED = (
 )
 
 
-def _page(rows: list[asyncpg.Record], limit: int, response: pagination.PageResponse) -> list[asyncpg.Record]:
-    return pagination.page(rows, limit, response, lambda r: (r["created_at"], r["id"]))
+def _page(
+    rows: list[asyncpg.Record], limit: int, request: Request, response: pagination.PageResponse
+) -> list[asyncpg.Record]:
+    """One page of deliveries; its audit record names every patient and course the page carries."""
+    shown = pagination.page(rows, limit, response, lambda r: (r["created_at"], r["id"]))
+    audit.read(request, patients=(r["patient_id"] for r in shown), courses=(r["course_id"] for r in shown))
+    return shown
 
 
 @router.get(
@@ -82,12 +87,13 @@ def _page(rows: list[asyncpg.Record], limit: int, response: pagination.PageRespo
 async def course_deliveries(
     course_id: UUID,
     pool: PoolDep,
+    request: Request,
     response: pagination.PageResponse,
     limit: pagination.Limit = pagination.MAX_LIMIT,
     cursor: pagination.Cursor = None,
 ) -> list[DeliveryOut]:
     after = pagination.decode(cursor, UUID)
-    rows = _page(await store.course_history(pool, course_id, after, limit + 1), limit, response)
+    rows = _page(await store.course_history(pool, course_id, after, limit + 1), limit, request, response)
     return await _with_attempts(pool, rows)
 
 
@@ -101,10 +107,11 @@ async def course_deliveries(
 async def patient_deliveries(
     patient_id: UUID,
     pool: PoolDep,
+    request: Request,
     response: pagination.PageResponse,
     limit: pagination.Limit = pagination.MAX_LIMIT,
     cursor: pagination.Cursor = None,
 ) -> list[DeliveryOut]:
     after = pagination.decode(cursor, UUID)
-    rows = _page(await store.patient_history(pool, patient_id, after, limit + 1), limit, response)
+    rows = _page(await store.patient_history(pool, patient_id, after, limit + 1), limit, request, response)
     return await _with_attempts(pool, rows)

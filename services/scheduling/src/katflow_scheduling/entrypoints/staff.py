@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from katflow_shared import pagination
+from katflow_shared import audit, pagination
 from katflow_shared.auth import CARE_TEAM, Role, admits
 from katflow_shared.http import PoolDep, RuntimeDep
 
@@ -168,15 +168,18 @@ class WaitingOut(BaseModel):
 )
 async def waitlist(
     pool: PoolDep,
+    request: Request,
     response: pagination.PageResponse,
     limit: pagination.Limit = pagination.MAX_LIMIT,
     cursor: pagination.Cursor = None,
 ) -> list[dict[str, Any]]:
     after = pagination.decode(cursor, _waiting_key)
     rows = [dict(r) for r in await store.waitlist(pool, after, limit + 1)]
-    return pagination.page(
+    shown = pagination.page(
         rows, limit, response, lambda r: (r["waiting_since"], f"{r['course_id']} {r['kind']}")
     )
+    audit.read(request, courses=(r["course_id"] for r in shown))  # the audit record names each course
+    return shown
 
 
 def _waiting_key(raw: str) -> tuple[UUID, str]:
