@@ -25,7 +25,7 @@ import asyncpg
 import structlog
 from prometheus_client import Histogram
 
-from . import db
+from . import db, tracing
 from .messaging.emitter import Emitter, Writes
 from .messaging.errors import TRANSIENT_TYPES
 from .runtime import Runtime
@@ -228,8 +228,11 @@ class TimerWorker:
                 rows = await conn.fetch(CLAIM, now, kinds, self.batch)
                 for row in rows:
                     timer = _timer(row)
-                    async with conn.transaction():  # savepoint: one bad timer does not block the rest
-                        await self.handlers[timer.kind](timer, TimerContext(conn, self.runtime.emitter, now))
+                    # A span per fired timer: what its handler emits carries this span's trace context.
+                    with tracing.span(f"timer {timer.kind}", timer_id=str(timer.id)):
+                        async with conn.transaction():  # savepoint: one bad timer does not block the rest
+                            ctx = TimerContext(conn, self.runtime.emitter, now)
+                            await self.handlers[timer.kind](timer, ctx)
                     await conn.execute(
                         "UPDATE timers SET status = 'fired', fired_at = $2 WHERE id = $1", timer.id, now
                     )
