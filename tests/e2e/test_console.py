@@ -1,7 +1,8 @@
 """The staff console in a real browser (chromium driven by Playwright) against the real stack: the
 services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a dosing visit's
-check-in (refused for high blood pressure, shown in words beside the field, then accepted) and the
-administration, and watches a course's timeline take a new event without reloading; an intake
+check-in (refused for high blood pressure, shown in words beside the field, then accepted), the
+administration and the discharge, watches a course's timeline take a new event without reloading,
+and acknowledges and resolves the urgent alert of an integration left overdue; an intake
 coordinator sees no administration button and is refused when they post it anyway. Each page's
 screenshot is written to docs/screenshots/."""
 
@@ -66,7 +67,36 @@ async def board_shows(page: Page, appointment_id: str, within: float = 60) -> No
         await page.reload()
 
 
-async def test_a_clinician_runs_a_dosing_check_in_and_watches_the_course_live(course: CourseDriver) -> None:
+async def discharge(page: Page) -> None:
+    await page.get_by_label("Systolic after dose").fill("136")
+    await page.get_by_label("Diastolic after dose").fill("84")
+    await page.get_by_label("Highest systolic during monitoring").fill("138")
+    await page.get_by_label("Lowest SpO2 (%)").fill("96")
+    await page.get_by_label("Discharge assessment passed (fit to leave)").check()
+    await page.get_by_role("button", name="Discharge").click()
+
+
+async def resolve_the_urgent_alert(page: Page, console: str) -> None:
+    await page.goto(f"{console}/alerts")
+    urgent = page.locator('li.urgent[data-kind="IntegrationOverdue"]')
+    deadline = datetime.now() + timedelta(seconds=60)
+    while await urgent.count() == 0:
+        assert datetime.now() < deadline, await page.content()
+        await page.wait_for_timeout(500)
+        await page.reload()
+    await expect(urgent).to_contain_text("URGENT Integration overdue")
+    await urgent.get_by_role("button", name="Acknowledge").click()
+    await expect(urgent).to_contain_text("acknowledged by clin-1")
+    await screenshot(page, "alerts")
+    await urgent.get_by_role("button", name="Resolve").click()
+    await expect(urgent).to_have_count(0)
+    resolved = page.locator('ul.resolved li[data-kind="IntegrationOverdue"]')
+    await expect(resolved).to_contain_text("resolved by clin-1")
+
+
+async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resolves_an_alert(
+    course: CourseDriver,
+) -> None:
     console = course.stack.url("console")
     course.start_on("wed", CLINIC_ZONE.key)
     await course.prepared("intranasal")
@@ -83,8 +113,8 @@ async def test_a_clinician_runs_a_dosing_check_in_and_watches_the_course_live(co
 
         # the dosing visit: a check-in refused by scheduling's rule, in words beside the field
         await row.get_by_role("link", name="Open dosing visit").click()
-        await page.get_by_label("Systolic").fill("150")
-        await page.get_by_label("Diastolic").fill("92")
+        await page.get_by_label("Systolic", exact=True).fill("150")
+        await page.get_by_label("Diastolic", exact=True).fill("92")
         await page.get_by_label("Ride home confirmed").check()
         await page.get_by_label("Fasting instruction followed").check()
         await page.get_by_role("button", name="Check in").click()
@@ -93,8 +123,8 @@ async def test_a_clinician_runs_a_dosing_check_in_and_watches_the_course_live(co
             "Blood pressure is too high to dose: at or above 140/90 (intranasal@1)."
         )
         await screenshot(page, "visit-refused")
-        await page.get_by_label("Systolic").fill("124")
-        await page.get_by_label("Diastolic").fill("78")
+        await page.get_by_label("Systolic", exact=True).fill("124")
+        await page.get_by_label("Diastolic", exact=True).fill("78")
         await page.get_by_label("Ride home confirmed").check()
         await page.get_by_label("Fasting instruction followed").check()
         await page.get_by_role("button", name="Check in").click()
@@ -117,9 +147,18 @@ async def test_a_clinician_runs_a_dosing_check_in_and_watches_the_course_live(co
         await expect(timeline).to_contain_text("MonitoringCheckDue · check: blood_pressure", timeout=30_000)
         assert await page.evaluate("window.__not_reloaded === true"), "the page was reloaded"
         await screenshot(page, "course")
-        await page.get_by_role("link", name="Alerts").click()
-        await expect(page.get_by_role("heading", name="Open alerts")).to_be_visible()
-        await screenshot(page, "alerts")
+
+        # discharge at the protocol's time, then the integration window closes unheld: an urgent alert
+        course.clock.jump_to(administered + timedelta(minutes=120, seconds=1))
+        await course.wait("MonitoringCheckDue", check="discharge")
+        await page.goto(f"{console}/visits/{appt['id']}")
+        await expect(page.locator("#checks")).to_contain_text("Discharge check due at", timeout=30_000)
+        await discharge(page)
+        await expect(page.locator("#visit-status")).to_have_text("Done")
+        due = (await course.wait("IntegrationDue", dose_number=1))[0].data
+        course.clock.jump_to(datetime.fromisoformat(due["window_closes_at"]) + timedelta(seconds=1))
+        await course.wait("IntegrationOverdue", dose_number=1)
+        await resolve_the_urgent_alert(page, console)
         await context.close()
 
         # an intake coordinator: no administration button, and refused by scheduling if posted anyway

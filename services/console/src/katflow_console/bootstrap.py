@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from katflow_shared.clock import Clock
+from katflow_shared.clock import Clock, clock_for
 from katflow_shared.runtime import ServiceSpec, create_app
 
 from .adapters.oidc import Idp
@@ -22,12 +22,13 @@ from .settings import ConsoleSettings
 
 def build_app(settings: ConsoleSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
+    clock = clock or clock_for(settings.environment, settings.clock_offset_file)
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_console"],
             routers=[http_auth.router, http_pages.router, http_visits.router],
-            handlers=handlers(),
+            handlers=handlers(clock),
             clock=clock,
             title="katflow console",
             description="The staff console: today's board, dosing visits, alerts and course timelines.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -121,8 +122,26 @@ async def appointment(pool: asyncpg.Pool, appointment_id: UUID) -> asyncpg.Recor
 async def timeline(pool: asyncpg.Pool, course_id: UUID) -> list[asyncpg.Record]:
     return await pool.fetch(  # type: ignore[no-any-return]
         "SELECT type, occurred_at, data FROM course_events WHERE course_id = $1"
-        " ORDER BY occurred_at, received_at",
+        " ORDER BY received_at, occurred_at",  # as they arrived: a course's events are in key order
         course_id,
+    )
+
+
+async def checks_prompted(pool: asyncpg.Pool, course_id: UUID, since: datetime) -> list[dict[str, Any]]:
+    """The monitoring prompts of a course since a visit began (check and when it fell due)."""
+    rows = await pool.fetch(
+        "SELECT data FROM course_events WHERE course_id = $1 AND type = 'MonitoringCheckDue'"
+        " AND occurred_at >= $2 ORDER BY occurred_at",
+        course_id,
+        since,
+    )
+    found = [json.loads(r["data"]) for r in rows]
+    return [{"check": d["check"], "due_at": datetime.fromisoformat(d["due_at"])} for d in found]
+
+
+async def recently_resolved(pool: asyncpg.Pool, since: datetime) -> list[asyncpg.Record]:
+    return await pool.fetch(  # type: ignore[no-any-return]
+        "SELECT * FROM alerts WHERE resolved_at >= $1 ORDER BY resolved_at DESC LIMIT 50", since
     )
 
 

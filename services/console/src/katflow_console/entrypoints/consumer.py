@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from katflow_shared.clock import Clock
 from katflow_shared.contracts import EVENT_TYPES, Event
 from katflow_shared.contracts.topics import INTAKE, NOTIFICATIONS, PATIENT_CONTACT, SCHEDULING
 from katflow_shared.messaging.consumer import AnyHandler
 
-from ..service_layer.projection import project
+from ..service_layer.projection import Projection
 
 TOPICS = frozenset({INTAKE, SCHEDULING, NOTIFICATIONS, PATIENT_CONTACT})
 
 
-def handlers() -> dict[type[Event], AnyHandler]:
+def handlers(clock: Clock) -> dict[type[Event], AnyHandler]:
+    project = Projection(clock)
     return {cls: project for cls in EVENT_TYPES if cls.topic in TOPICS}

@@ -60,8 +60,10 @@ async def _timeline(pool: Any, course_id: UUID) -> list[dict[str, Any]]:
 
 
 @router.get("/alerts", summary="Open alerts, urgent first")
-async def alerts(request: Request, c: ConsoleDep, pool: PoolDep, who: StaffDep) -> Response:
-    return page(request, "alerts.html", who, alerts=await store.open_alerts(pool), zone=c.zone)  # type: ignore[no-any-return]
+async def alerts(request: Request, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep) -> Response:
+    resolved = await store.recently_resolved(pool, clock.now() - timedelta(days=1))
+    context = {"alerts": await store.open_alerts(pool), "resolved": resolved, "zone": c.zone}
+    return page(request, "alerts.html", who, **context)  # type: ignore[no-any-return]
 
 
 @router.post("/alerts/{event_id}/{action}", summary="Acknowledge or resolve an alert (who and when kept)")

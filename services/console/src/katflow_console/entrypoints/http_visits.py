@@ -17,6 +17,7 @@ from ..service_layer.sessions import Staff
 from .web import ClockDep, Console, ConsoleDep, PoolDep, StaffDep, page
 
 router = APIRouter(tags=["dosing visit"])
+ACTION_OF = {"check-in": "check-in", "administration": "administration", "session": "discharge"}
 FIELD_OF = {"blood_pressure": "blood_pressure", "systolic": "blood_pressure", "diastolic": "blood_pressure"}
 
 
@@ -25,6 +26,17 @@ async def visit(
     request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep
 ) -> Response:
     return await _render(request, appointment_id, c, pool, who, {}, 200)
+
+
+@router.get("/visits/{appointment_id}/checks", summary="The visit's monitoring prompts (htmx polls it)")
+async def checks(
+    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep
+) -> Response:
+    appt = await store.appointment(pool, appointment_id)
+    if appt is None:
+        raise HTTPException(404, "no such appointment on the board")
+    found = await store.checks_prompted(pool, appt["course_id"], appt["starts_at"])
+    return page(request, "_checks.html", who, checks=found, zone=c.zone)  # type: ignore[no-any-return]
 
 
 async def _render(
@@ -39,7 +51,9 @@ async def _render(
     appt = await store.appointment(pool, appointment_id)
     if appt is None:
         raise HTTPException(404, "no such appointment on the board")
-    context = {"appt": appt, "refusal": refusal, "zone": c.zone, "may_administer": who.holds(Role.CLINICIAN)}
+    checks = await store.checks_prompted(pool, appt["course_id"], appt["starts_at"])
+    context = {"appt": appt, "refusal": refusal, "zone": c.zone, "checks": checks}
+    context["may_administer"] = who.holds(Role.CLINICIAN)
     resp: Response = page(request, "visit.html", who, **context)
     resp.status_code = status
     return resp
@@ -99,8 +113,33 @@ async def _act(
     answer = await c.services.call(who.access_token, "POST", "scheduling", path, body)
     if not answer.ok:
         field, rule, sentence = answer.refusal()
-        refusal = {"action": path.rsplit("/", 1)[-1], "field": FIELD_OF.get(field, field), "rule": rule}
+        action = ACTION_OF.get(path.rsplit("/", 1)[-1], "")
+        refusal = {"action": action, "field": FIELD_OF.get(field, field), "rule": rule}
         refusal["sentence"] = rules.sentence(rule, sentence)
         return await _render(request, appointment_id, c, pool, who, refusal, answer.status)
     await store.set_status(pool, appointment_id, status, clock.now())
     return RedirectResponse(f"/visits/{appointment_id}", 303)
+
+
+@router.post("/visits/{appointment_id}/discharge", summary="Discharge: close monitoring, record the session")
+async def discharge(
+    request: Request,
+    appointment_id: UUID,
+    c: ConsoleDep,
+    pool: PoolDep,
+    clock: ClockDep,
+    who: StaffDep,
+    post_systolic: Annotated[int, Form()],
+    post_diastolic: Annotated[int, Form()],
+    max_systolic: Annotated[int, Form()],
+    min_spo2: Annotated[int, Form()],
+    assessment_passed: Annotated[bool, Form()] = False,
+) -> Response:
+    vitals = {
+        "post_dose_bp": {"systolic": post_systolic, "diastolic": post_diastolic},
+        "max_systolic": max_systolic,
+        "min_spo2": min_spo2,
+    }
+    body = {"vitals": vitals, "adverse_events": [], "discharge_assessment_passed": assessment_passed}
+    path = f"/appointments/{appointment_id}/session"
+    return await _act(request, appointment_id, c, pool, clock, who, path, body, "discharged")

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from katflow_shared.clock import Clock
 from katflow_shared.contracts import Event
 from katflow_shared.contracts.patient_contact import PatientContactUpdated
 from katflow_shared.messaging.emitter import HandlerContext
@@ -13,8 +14,25 @@ from katflow_shared.messaging.emitter import HandlerContext
 from ..adapters import postgres_read_model as store
 from ..domain.board import STATUS_OF, alert_for
 
+# when an event happened, by its own fields (else when the console reads it, on its clock)
+WHEN = (
+    "raised_at", "failed_at", "sent_at", "administered_at", "due_at", "marked_at", "cancelled_at",
+    "completed_at", "requested_at", "decided_at", "confirmed_at", "window_closed_at", "waitlisted_at",
+    "displaced_at",
+)  # fmt: skip
 
-async def project(event: Event, ctx: HandlerContext) -> None:
+
+class Projection:
+    """Every event, into the read model; ``clock`` dates the events that carry no time of their own."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    async def __call__(self, event: Event, ctx: HandlerContext) -> None:
+        await project(event, ctx, self.clock.now())
+
+
+async def project(event: Event, ctx: HandlerContext, now: datetime) -> None:
     if isinstance(event, PatientContactUpdated):
         await store.save_name(
             ctx.conn, event.patient_id, event.given_name, event.family_name, event.updated_at
@@ -24,7 +42,7 @@ async def project(event: Event, ctx: HandlerContext) -> None:
     if course_id is None:
         return  # clinic administration events: no course to show them on
     data: dict[str, Any] = event.model_dump(mode="json")
-    at = _occurred_at(data, ctx.envelope.time)
+    at = _occurred_at(data, now)
     await store.save_event(ctx.conn, ctx.envelope.id, course_id, type(event).name, at, json.dumps(data))
     if patient_id := data.get("patient_id"):
         await store.save_course_patient(ctx.conn, course_id, patient_id)
@@ -44,7 +62,7 @@ async def _board(ctx: HandlerContext, name: str, data: dict[str, Any], at: datet
 
 
 def _occurred_at(data: dict[str, Any], fallback: datetime) -> datetime:
-    for key in ("raised_at", "failed_at", "administered_at", "due_at", "marked_at", "cancelled_at"):
+    for key in WHEN:
         if data.get(key):
             return datetime.fromisoformat(data[key])
     return fallback

@@ -1,0 +1,45 @@
+"""The console's pure decisions: which events raise alerts, how a refusal reads, a timeline line."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from katflow_console.domain.board import alert_for, timeline_line
+from katflow_console.domain.rules import sentence
+from katflow_console.entrypoints.consumer import handlers
+from katflow_shared.clock import FixedClock
+from katflow_shared.contracts import IntegrationOverdue, PatientContactUpdated
+from katflow_shared.contracts.topics import PATIENT_CONTACT
+
+NOW = datetime(2027, 6, 4, 15, tzinfo=UTC)
+
+
+def test_an_integration_overdue_is_an_urgent_alert() -> None:
+    overdue = IntegrationOverdue(
+        course_id=uuid.uuid4(),
+        patient_id=uuid.uuid4(),
+        session_id=uuid.uuid4(),
+        dose_number=2,
+        window_closed_at=NOW,
+    )
+    alert = alert_for(overdue)
+    assert alert is not None and alert.urgent and alert.summary.endswith("(dose 2)")
+
+
+def test_a_refusal_reads_as_a_sentence_with_the_services_message() -> None:
+    said = sentence("blood_pressure_above_dosing_limit", "at or above 140/90 (intranasal@1)")
+    assert said == "Blood pressure is too high to dose: at or above 140/90 (intranasal@1)."
+    assert sentence("some_new_rule", "") == "Some new rule."
+    assert sentence("http_403", "role not permitted").startswith("Your role may not do this: ")
+
+
+def test_a_timeline_line_names_the_event_and_its_codes_only() -> None:
+    line = timeline_line("MonitoringCheckDue", {"check": "blood_pressure", "course_id": "c", "due_at": "x"})
+    assert line == "MonitoringCheckDue · check: blood_pressure"
+
+
+def test_the_console_reads_the_workflow_topics_and_the_contact_topic() -> None:
+    read = handlers(FixedClock(NOW))
+    assert PatientContactUpdated in read and IntegrationOverdue in read
+    assert {cls.topic for cls in read} >= {PATIENT_CONTACT, "katflow.intake.v1", "katflow.scheduling.v1"}
