@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import re
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from katflow_shared.contracts import (
 from katflow_shared.contracts.common import AppointmentKind, Route
 from katflow_shared.contracts.topics import NOTIFICATIONS, producer_source
 from katflow_shared.messaging.cloudevents import Envelope
+from katflow_tools.stack import free_port
 from tests.conftest import RUN_ROOT
 from tests.support.course import course_start
 from tests.support.infra import Infra
@@ -296,6 +298,43 @@ async def test_the_patient_page_from_the_booking_email(world: World) -> None:
     log = w.stack.services["notifications"].log_path.read_text(errors="replace")
     for secret in (token, NAME, EMAIL, PHONE, BORN.isoformat()):
         assert secret not in log
+
+
+async def test_the_page_alone_serves_links_the_notifications_process_minted(world: World) -> None:
+    """``python -m katflow_notifications.portal``: the page without the rest of notifications (the
+    internet-facing deployment) opens the links in messages the notifications process sent, and
+    serves none of notifications' staff or provider endpoints."""
+    w = world
+    await book_a_dose(w)
+    [link] = LINK.findall(await w.mail("Your appointment is confirmed"))
+    port = free_port()
+    env = {**w.stack.services["notifications"].env(), "KATFLOW_HTTP_PORT": str(port)}
+    log = w.stack.cfg.run_dir / "logs" / "portal.log"
+    with log.open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "katflow_notifications.portal", env=env, stdout=out, stderr=out
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+
+            async def ready() -> bool:
+                try:
+                    return (await http.get(f"{base}/readyz")).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            assert await wait_for(ready, within=60), log.read_text(errors="replace")[-2000:]
+            page = await w.fresh_page()
+            await page.goto(base + link.split(w.stack.url("notifications"), 1)[1])
+            await page.fill("#dob", BORN.isoformat())
+            await page.click("button[type=submit]")
+            assert FASTING in await page.inner_text("section.visit.upcoming")
+            assert (await http.get(f"{base}/v1/staff/clin-1/feed")).status_code == 404
+            assert (await http.post(f"{base}/v1/sms/inbound", content=b"{}")).status_code == 404
+    finally:
+        proc.terminate()
+        await proc.wait()
 
 
 async def test_one_click_unsubscribe_stops_surveys_not_appointment_messages(world: World) -> None:
