@@ -3,7 +3,7 @@ services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a do
 check-in (refused for high blood pressure, shown in words beside the field, then accepted), the
 administration and the discharge, watches a course's timeline take a new event without reloading,
 and acknowledges and resolves the urgent alert of an integration left overdue; an intake
-coordinator sees no administration button and is refused when they post it anyway. Each page's
+coordinator sees no administration button, is refused when they post it anyway, and logs out. Each page's
 screenshot is written to docs/screenshots/."""
 
 from __future__ import annotations
@@ -172,4 +172,9 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         )
         assert posted.status == 403, await posted.text()
         assert "Your role may not do this" in await posted.text()
+        # logging out ends the console's session and Keycloak's: the next page asks for the password
+        await page.get_by_role("button", name="Log out").click()
+        await expect(page.get_by_text("Signed out.")).to_be_visible()
+        await page.goto(f"{console}/")
+        await expect(page.locator("#kc-form-login")).to_be_visible()
         await context.close()
