@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +22,21 @@ import pytest
 
 from tests.support.infra import REPO
 
-# package name -> the import packages it ships (its own and katflow_shared).
-PACKAGES = {
-    "katflow-shared": ["katflow_shared"],
-    "katflow-intake": ["katflow_intake", "katflow_shared"],
-    "katflow-scheduling": ["katflow_scheduling", "katflow_shared"],
-    "katflow-notifications": ["katflow_notifications", "katflow_shared"],
-    "katflow-tools": ["katflow_tools", "katflow_shared"],
-    "katflow-client": ["katflow_client", "katflow_shared"],
-}
+
+def workspace_packages() -> dict[str, list[str]]:
+    """Every member of the uv workspace (a new one is covered without editing this test): its
+    package name -> the import packages installed with it (its own and katflow_shared's)."""
+    members = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
+    packages: dict[str, list[str]] = {}
+    for member in members:
+        project = tomllib.loads((REPO / member / "pyproject.toml").read_text())
+        wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
+        own = [Path(path).name for path in wheel]
+        packages[project["project"]["name"]] = sorted({*own, "katflow_shared"})
+    return packages
+
+
+PACKAGES = workspace_packages()
 
 # Walk each package and import every module; print one line per failure.
 IMPORT_ALL = textwrap.dedent(
