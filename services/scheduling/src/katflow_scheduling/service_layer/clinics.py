@@ -11,7 +11,7 @@ import contextlib
 import asyncpg
 import structlog
 
-from katflow_shared.messaging.errors import TransientError
+from katflow_shared.messaging.errors import TRANSIENT_TYPES, TransientError
 from katflow_shared.runtime import Runtime
 from katflow_shared.wakeup import Wakeup
 
@@ -84,7 +84,7 @@ class ClinicListener:
             try:
                 await self.wakeup.listen()
                 await self.clinics.refresh(self.runtime.pool)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except (*TRANSIENT_TYPES, asyncpg.PostgresError) as exc:  # a database restart: try again
                 log.warning("clinic_reload_failed", error=type(exc).__name__)
                 self.wakeup.drop()
                 await asyncio.sleep(1)
