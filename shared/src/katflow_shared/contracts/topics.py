@@ -38,7 +38,7 @@ WORKFLOW_TOPICS = (
 # Restricted too: a dead letter is the raw record, and it may come from the patient-contact topic.
 DEAD_LETTER_TOPICS = tuple(
     TopicSpec(dead_letter_topic(s), s, 3, 90 * DAY_MS, restricted=True)
-    for s in ("intake", "scheduling", "notifications")
+    for s in ("intake", "scheduling", "notifications", "console")  # the console's read model consumes too
 )
 ALL_TOPICS = WORKFLOW_TOPICS + DEAD_LETTER_TOPICS
 PRODUCERS = {spec.name: spec.producer for spec in WORKFLOW_TOPICS}
