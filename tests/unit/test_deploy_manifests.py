@@ -800,6 +800,8 @@ def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from:
     if name in SERVICES:
         assert settings.http_port == SERVICES[name]
         assert "sslmode=verify-full" in settings.database_url.get_secret_value()
+        owner = settings.migration_database_url.get_secret_value()  # a role that owns the tables
+        assert f"katflow_{name}_owner:" in owner and "sslmode=verify-full" in owner
         assert list(settings.api_keys) == [REAL_KEY_HASH]
     if isinstance(settings, NotificationsSettings):
         assert settings.smtp_security == "starttls" and settings.smtp_port == 587

@@ -107,6 +107,41 @@ async def migrate(pool: asyncpg.Pool, packages: list[str]) -> list[str]:
     return applied
 
 
+# What the running service's role may do once a migration role owns the tables (``prepare_schema``):
+# read and write every table, but on the audit trail only insert and read. Only an owner can ALTER
+# or DROP a table or disable its triggers, so the append-only triggers hold against the service.
+# (Role names cannot be parameters: the role comes in through a setting, quoted by format's %I.)
+SERVICE_GRANTS = (
+    "DO $$ DECLARE r text := current_setting('katflow.service_role'); BEGIN"
+    " EXECUTE format('GRANT USAGE ON SCHEMA public TO %I', r);"
+    " EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', r);"
+    " EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO %I', r);"
+    " EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON audit_log FROM %I', r);"
+    " END $$"
+)
+
+
+async def prepare_schema(service_pool: asyncpg.Pool, packages: list[str], migration_dsn: str = "") -> None:
+    """Migrate the database. Without ``migration_dsn`` the service's own role does it (and owns the
+    tables). With it, that role (the owner) migrates and the service's role is granted only what it
+    needs (``SERVICE_GRANTS``), so the service cannot alter the audit trail or its triggers."""
+    if not migration_dsn:
+        await migrate(service_pool, packages)
+        return
+    owner_pool = await create_pool(migration_dsn, 1)
+    try:
+        await migrate(owner_pool, packages)
+        service_role = await service_pool.fetchval("SELECT current_user")
+        async with owner_pool.acquire() as conn:
+            if service_role == await conn.fetchval("SELECT current_user"):
+                return  # one role for both: nothing to grant (and never revoke from the owner)
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('katflow.service_role', $1, true)", service_role)
+                await conn.execute(SERVICE_GRANTS)
+    finally:
+        await owner_pool.close()
+
+
 @functools.lru_cache(maxsize=4096)  # constant statements at a handful of offsets: computed once each
 def renumbered(statement: str, offset: int) -> str:
     """``statement`` with its parameters $1, $2, ... moved to $(1 + offset), ...: for composing

@@ -28,7 +28,7 @@ from . import audit, health
 from .auth import Authenticator
 from .clock import Clock, clock_for
 from .contracts import Event
-from .db import create_pool, migrate
+from .db import create_pool, prepare_schema
 from .http import RuleViolation, rule_violation_handler, validation_error_handler
 from .logging import configure_logging
 from .messaging import context, metrics
@@ -119,7 +119,9 @@ def create_app(spec: ServiceSpec) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
         pool = await connect_with_retry(settings)
-        await migrate(pool, ["katflow_shared", *spec.migrations])
+        await prepare_schema(
+            pool, ["katflow_shared", *spec.migrations], settings.migration_database_url.get_secret_value()
+        )
         producer = await start_producer(settings)
         clock = spec.clock or clock_for(settings.environment, settings.clock_offset_file)
         relay = OutboxRelay(settings)

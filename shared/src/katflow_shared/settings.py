@@ -89,6 +89,13 @@ class ServiceSettings(BaseSettings):
         " sslrootcert= for a private CA).",
     )
     database_pool_size: int = Field(10, description="Maximum connections in the asyncpg pool.")
+    migration_database_url: SecretStr = Field(
+        SecretStr(""),
+        description="DSN of the role that owns this service's tables and runs its migrations at start;"
+        " the KATFLOW_DATABASE_URL role is then granted only reads and writes, and on audit_log only"
+        " INSERT and SELECT, so the running service cannot alter the audit trail or disable its"
+        " append-only triggers. Empty: the service's own role migrates and owns the tables (dev, tests).",
+    )
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers, comma separated.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
         "PLAINTEXT", description="Kafka transport security (prod refuses the plaintext ones)."
@@ -200,6 +207,10 @@ class ServiceSettings(BaseSettings):
         problem = database_url_problem(self.database_url.get_secret_value())
         if problem:
             raise ValueError(f"KATFLOW_DATABASE_URL {problem}")
+        migration_url = self.migration_database_url.get_secret_value()
+        problem = database_url_problem(migration_url) if migration_url else None
+        if problem:
+            raise ValueError(f"KATFLOW_MIGRATION_DATABASE_URL {problem}")
         if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):
             raise ValueError("in prod KATFLOW_KAFKA_SECURITY_PROTOCOL must be SASL_SSL or SSL (TLS to Kafka)")
         if self.kafka_security_protocol.startswith("SASL"):
