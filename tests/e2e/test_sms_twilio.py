@@ -213,3 +213,28 @@ async def test_inbound_stop_start_help_signed_by_twilio(world: World) -> None:
     other = w.twilio.send_inbound(inbound, PHONE, "see you Tuesday")
     assert [c.headers["x-katflow-keyword"] for c in (help_, start, other)] == ["help", "opt_in", "other"]
     assert w.twilio.requests == 0
+
+
+async def test_an_undelivered_text_falls_back_to_email(world: World) -> None:
+    w = world
+    await w.contact()
+    await w.publish(w.integration_due())
+
+    async def sent() -> list[str]:
+        return w.twilio.texts_to(PHONE)
+
+    assert await wait_for(sent, within=60)
+    [message] = w.twilio.texts()
+    # The carrier could not deliver it (Twilio's 30003: unreachable handset).
+    callback = w.twilio.send_status(message.sid, "undelivered", error_code="30003")
+    assert (callback.status, callback.answer) == (200, '{"status":"failed"}')
+
+    async def emailed() -> bool:
+        return any(EMAIL in m.rcpt_to for m in w.stack.sink.messages())
+
+    assert await wait_for(emailed, within=30)  # the next channel
+    deliveries = await w.deliveries()
+    sms = [d for d in deliveries if d["channel"] == "sms"]
+    assert [(d["status"], d["reason"], d["provider_id"]) for d in sms] == [
+        ("failed", "sms_30003", message.sid)
+    ]
