@@ -23,7 +23,7 @@ from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_plans as plans
 from ..domain.cadence import check_dose_cadence, dose_day, earliest_dose_start, require_future
 from ..domain.course import CoursePlan, require_dosing_open
-from ..domain.reservations import Reservation, free_days
+from ..domain.reservations import Need, Reservation, free_days
 from ..domain.series import day_bounds, phase_doses, plan_days, stretch, windows
 from .booking import Request, book
 from .deps import Deps, Emit
@@ -109,10 +109,13 @@ async def plan_phase(
     """Plan doses ``first``.. to the end of their phase on the days the calendar can host them, and
     save the plan."""
     clinic, doses = deps.clinic, phase_doses(protocol, first)
-    need, duration = deps.need("dosing", with_room=True), timedelta(minutes=protocol.dosing.reserved_minutes)
+    need, duration = _need(deps, protocol), timedelta(minutes=protocol.dosing.reserved_minutes)
     until = earliest + timedelta(days=clinic.booking_horizon_days + 1)
     busy = await calendar.busy(conn, [*need.clinicians, *need.rooms], earliest, until)
-    bookable = free_days(clinic, need, busy, earliest, duration, plan.patient_time_zone) - plan.dose_days
+    bookable = (
+        free_days(clinic, need, busy, earliest, duration, plan.patient_time_zone) if need.rooms else set()
+    )
+    bookable -= plan.dose_days  # no room has what the protocol needs: nothing to plan on
     gaps = windows(protocol, doses.start, doses.stop - 1)
     days = dict(
         zip(doses, plan_days(bookable, gaps, dose_day(earliest, clinic.time_zone), previous), strict=False)
@@ -150,6 +153,12 @@ async def _report_stretch(
             reason=found.reason,
         )
     )
+
+
+def _need(deps: Deps, protocol: Protocol) -> Need:
+    """For planning: a dosing clinician and a room with every capability the protocol asks for (the
+    booking itself narrows its need the same way under the calendar lock, ``booking.current_need``)."""
+    return deps.need("dosing", with_room=True, room_capabilities=tuple(protocol.dosing.room_capabilities))
 
 
 def _midnight_after(day: date, zone: str) -> datetime:
