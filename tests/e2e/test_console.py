@@ -3,8 +3,9 @@ services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a do
 check-in (refused for high blood pressure, shown in words beside the field, then accepted), the
 administration and the discharge, watches a course's timeline take a new event without reloading,
 and acknowledges and resolves the urgent alert of an integration left overdue; an intake
-coordinator sees no administration button, is refused when they post it anyway, and logs out. Each page's
-screenshot is written to docs/screenshots/."""
+coordinator sees no administration button, is refused when they post it anyway, and logs out. The
+access token is refreshed when it expires. Each page's screenshot is written to docs/screenshots/,
+after axe-core found no serious accessibility violation on it."""
 
 from __future__ import annotations
 
@@ -67,6 +68,21 @@ async def board_shows(page: Page, appointment_id: str, within: float = 60) -> No
         await page.reload()
 
 
+async def the_access_token_is_refreshed_when_it_expires(course: CourseDriver, page: Page) -> None:
+    """A session whose access token has expired gets a new one from Keycloak (refresh token): the page
+    still opens as the same person, without a login."""
+    conn = await course.stack.db("console")
+    try:
+        expire = "UPDATE console_sessions SET access_expires_at = now() RETURNING access_token"
+        before = await conn.fetchval(expire)
+        await page.reload()
+        await expect(page.locator("#staff-id")).to_have_text("clin-1")
+        after = await conn.fetchval("SELECT access_token FROM console_sessions")
+    finally:
+        await conn.close()
+    assert after != before
+
+
 async def discharge(page: Page) -> None:
     await page.get_by_label("Systolic after dose").fill("136")
     await page.get_by_label("Diastolic after dose").fill("84")
@@ -110,6 +126,7 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         row = page.locator(f'tr[data-appointment="{appt["id"]}"]')
         await expect(row).to_contain_text("Scheduled")
         await screenshot(page, "today")
+        await the_access_token_is_refreshed_when_it_expires(course, page)
 
         # the dosing visit: a check-in refused by scheduling's rule, in words beside the field
         await row.get_by_role("link", name="Open dosing visit").click()

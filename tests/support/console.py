@@ -17,6 +17,7 @@ from .infra import Idp
 CHROMIUM = "/usr/bin/chromium"
 CONSOLE_CLIENT, CONSOLE_SECRET = "katflow-console", "katflow-console-dev-secret"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 (vendor/README.md)
 
 
 def _admin(idp: Idp) -> httpx.Client:
@@ -74,6 +75,18 @@ async def logged_in(b: Browser, console_url: str, username: str) -> tuple[Browse
     return context, page
 
 
+async def serious_accessibility_violations(page: Page) -> list[str]:
+    """axe-core's WCAG 2 A/AA rules on the page as it stands: the serious and critical violations."""
+    await page.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = await page.evaluate(
+        "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', 'best-practice']})).violations"
+    )
+    serious = [v for v in found if v["impact"] in ("serious", "critical")]
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in serious]
+
+
 async def screenshot(page: Page, name: str) -> None:
+    """The page's screenshot in docs/screenshots, once axe-core finds nothing serious on it."""
+    assert await serious_accessibility_violations(page) == [], name
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
