@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from katflow_shared.messaging.kafka import ensure_topics
@@ -25,6 +26,27 @@ def _settings() -> ServiceSettings:
     return ServiceSettings(service_name="katflow-cli")
 
 
+# KATFLOW_STACK_SMS=fake-twilio: ``stack up`` starts a fake Twilio (katflow_notifications.devtools.
+# fake_twilio, every text reported delivered) and notifications texts through Twilio's API to it.
+STACK_SMS = "KATFLOW_STACK_SMS"
+FAKE_TWILIO_PORT = 8090
+# The fake's development account (fake_twilio.DEV_ACCOUNT_SID / DEV_AUTH_TOKEN; not imported: the
+# katflow-tools package does not depend on katflow-notifications).
+FAKE_TWILIO_ACCOUNT = ("AC" + "0" * 31 + "1", "dev-twilio-auth-token-not-secret")
+
+
+def _sms_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The notifications settings that point SMS at the fake Twilio, when asked for."""
+    if environ.get(STACK_SMS) != "fake-twilio":
+        return {}
+    return {
+        "KATFLOW_SMS_PROVIDER": "twilio",
+        "KATFLOW_TWILIO_ACCOUNT_SID": FAKE_TWILIO_ACCOUNT[0],
+        "KATFLOW_TWILIO_AUTH_TOKEN": FAKE_TWILIO_ACCOUNT[1],
+        "KATFLOW_TWILIO_API_BASE_URL": f"http://127.0.0.1:{FAKE_TWILIO_PORT}",
+    }
+
+
 def _stack_config() -> StackConfig:
     """The local stack, with the operator's KATFLOW_* settings passed on to its services (less the
     addresses and ports the stack gives each). With a local Keycloak named (``infra.sh env``) and no
@@ -36,7 +58,7 @@ def _stack_config() -> StackConfig:
         kafka_bootstrap=os.environ.get("KATFLOW_KAFKA_BOOTSTRAP", "127.0.0.1:19092"),
         pg_admin_dsn=admin_dsn(),
         topic_prefix=os.environ.get("KATFLOW_TOPIC_PREFIX", ""),
-        extra_env={**idp, **operator},
+        extra_env={**idp, **_sms_env(os.environ), **operator},
     )
 
 
@@ -73,6 +95,8 @@ def cmd_stack_up(_: argparse.Namespace) -> int:
             start_new_session=True,
         )
         (pids / "smtp-sink.pid").write_text(str(proc.pid))
+    if _sms_env(os.environ) and not _running(pids / "fake-twilio.pid"):
+        _start_fake_twilio(pids / "fake-twilio.pid")
     started = []
     for name in SERVICES:
         if _running(pids / f"{name}.pid"):
@@ -86,10 +110,28 @@ def cmd_stack_up(_: argparse.Namespace) -> int:
         what = f"OpenAPI: {cfg.url(name)}/docs" if name != "console" else "staff console: demo logins below"
         print(f"{name:14} {cfg.url(name)}  ({what})")
     print(f"{'smtp sink':14} smtp://127.0.0.1:{cfg.smtp_port}  (messages in {RUN_DIR / 'mail'})")
+    if _sms_env(os.environ):
+        texts = RUN_DIR / "logs" / "fake-twilio.log"
+        print(f"{'sms':14} http://127.0.0.1:{FAKE_TWILIO_PORT}  (fake Twilio: texts in {texts})")
     realm = identity.load_realm() if identity.REALM_FILE.exists() else None
     for line in identity.login_help(os.environ, realm):
         print(line)
     return 0
+
+
+def _start_fake_twilio(pid_file: Path) -> None:
+    import subprocess
+
+    log = RUN_DIR / "logs" / "fake-twilio.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "katflow_notifications.devtools.fake_twilio"]
+    proc = subprocess.Popen(
+        [*command, "--port", str(FAKE_TWILIO_PORT), "--log-texts"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    pid_file.write_text(str(proc.pid))
 
 
 def cmd_stack_down(_: argparse.Namespace) -> int:

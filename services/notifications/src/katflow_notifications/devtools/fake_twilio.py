@@ -71,10 +71,12 @@ class FakeTwilio:
         host: str = "127.0.0.1",
         port: int = 0,
         auto_callbacks: bool = False,
+        log_texts: bool = False,
     ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.auto_callbacks = auto_callbacks
+        self.log_texts = log_texts  # print each accepted text (development: the local stack's log)
         self.validator = RequestValidator(auth_token)
         self.messages: dict[str, Message] = {}
         self.callbacks: list[Callback] = []
@@ -215,6 +217,8 @@ class FakeTwilio:
                 "SM" + uuid.uuid4().hex, to, form.get("From", ""), form["Body"], form.get("StatusCallback")
             )
             self.messages[message.sid] = message
+        if self.log_texts:
+            print(f"{message.sid} to {message.to} from {message.from_}: {message.body}", flush=True)
         if self.auto_callbacks and message.status_callback:
             threading.Thread(target=self._report, args=(message.sid,), daemon=True).start()
         return 201, self._resource(message)
@@ -295,8 +299,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--account-sid", default=DEV_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=DEV_AUTH_TOKEN)
+    parser.add_argument("--log-texts", action="store_true", help="print every text accepted")
     args = parser.parse_args()
-    fake = FakeTwilio(args.account_sid, args.auth_token, args.host, args.port, auto_callbacks=True).start()
+    fake = FakeTwilio(
+        args.account_sid, args.auth_token, args.host, args.port, auto_callbacks=True, log_texts=args.log_texts
+    ).start()
     print(f"fake Twilio on {fake.url} (account {args.account_sid}); texts are reported delivered", flush=True)
     try:
         fake._thread.join()
