@@ -5,7 +5,7 @@ INFRA := deploy/local/infra.sh
 # Infrastructure addresses: from the environment when given, else from the local provisioning.
 LOCAL_ENV = eval "$$($(INFRA) env)"
 
-.PHONY: help install infra-up infra-down up down test test-fast demo lint bench
+.PHONY: help install infra-up infra-down up down test test-fast test-testcontainers demo lint bench
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -41,6 +41,14 @@ test: install lint  ## install, lint, provision real infrastructure, run the who
 
 test-fast: install  ## unit tests only (no infrastructure)
 	@uv run pytest tests/unit -q
+
+test-testcontainers: install  ## the integration tier on Kafka and PostgreSQL from testcontainers (docker.sh's engine)
+	@deploy/local/docker.sh up && eval "$$(deploy/local/docker.sh env)" && \
+	  unset KATFLOW_TEST_KAFKA_BOOTSTRAP KATFLOW_TEST_PG_ADMIN_DSN && \
+	  TESTCONTAINERS_RYUK_DISABLED=true \
+	  KATFLOW_TEST_KAFKA_IMAGE=$${KATFLOW_TEST_KAFKA_IMAGE:-katflow/offline-kafka:4.1.1} \
+	  KATFLOW_TEST_PG_IMAGE=$${KATFLOW_TEST_PG_IMAGE:-katflow/offline-postgres:15} \
+	  uv run pytest tests/integration $(PYTEST_ARGS)
 
 lint: install  ## ruff (lint + format check) and mypy --strict
 	@uv run ruff check -q . && uv run ruff format -q --check . && uv run mypy shared/src services/*/src tools/src clients/katflow_client/src bench

@@ -7,7 +7,7 @@
 #           katflow/python:3.11 (the stand-in for python:3.11-slim) and the stand-ins for
 #           postgres:16, apache/kafka and axllent/mailpit (deploy/local/docker/*, used through
 #           deploy/compose/offline.yml); the compose v2 CLI plugin built from its Go module.
-#   images  katflow/{intake,scheduling,notifications,tools}:dev from the real Dockerfiles, on
+#   images  katflow/<service>:dev from each services/*/Dockerfile and katflow/tools:dev, on
 #           python:3.11-slim when a registry answers, else on katflow/python:3.11 (PYTHON_IMAGE).
 #   env     prints the exports for a shell: eval "$(deploy/local/docker.sh env)"
 #   status  which engine, client, compose and images
@@ -174,11 +174,11 @@ python_base_for_services() {   # the public base when it is here or a registry g
 build_service_images() {
   local base; base=${PYTHON_IMAGE:-$(python_base_for_services)}
   local name file
-  for name in intake scheduling notifications tools; do
-    file=services/$name/Dockerfile
-    [[ $name == tools ]] && file=deploy/compose/Dockerfile.tools
+  for file in "$REPO"/services/*/Dockerfile "$REPO/deploy/compose/Dockerfile.tools"; do
+    name=$(basename "$(dirname "$file")")
+    [[ $file == */Dockerfile.tools ]] && name=tools
     log "building katflow/$name:dev (on $base)"
-    build "katflow/$name:dev" "$REPO" -f "$REPO/$file" --build-arg PYTHON_IMAGE="$base"
+    build "katflow/$name:dev" "$REPO" -f "$file" --build-arg PYTHON_IMAGE="$base"
   done
 }
 
@@ -191,10 +191,13 @@ case ${1:-} in
     lock
     ensure_packages
     ensure_engine
-    ensure_compose
+    # The compose plugin (a Go build: CPU) alongside the images (debootstrap and apt: mostly network)
+    ensure_compose 9>&- &
+    compose_job=$!
     ensure_debian_base
     ensure_python_base
     ensure_infra_images
+    wait "$compose_job" || die "no compose v2 plugin"
     log "ready: DOCKER_HOST=$DOCKER_HOST, client $DOCKER, $("$DOCKER" compose version --short 2>/dev/null | sed 's/^/compose /')"
     ;;
   images)

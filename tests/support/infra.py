@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from katflow_tools import identity
 
@@ -52,14 +54,65 @@ def _docker_reachable() -> bool:
         return False
 
 
+# The images testcontainers starts; where no registry answers, the stand-ins deploy/local/docker.sh
+# builds (make test-testcontainers: katflow/offline-kafka:4.1.1, katflow/offline-postgres:15).
+KAFKA_IMAGE = os.environ.get("KATFLOW_TEST_KAFKA_IMAGE", "confluentinc/cp-kafka:7.6.0")
+PG_IMAGE = os.environ.get("KATFLOW_TEST_PG_IMAGE", "postgres:16")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _apache_kafka(image: str) -> tuple[Any, str]:
+    """A one-node KRaft broker from an image configured as apache/kafka is (KAFKA_* variables):
+    apache/kafka or katflow's offline stand-in. The host port equals the container's, so the one
+    advertised address works inside the container and on the host."""
+    from testcontainers.core.container import DockerContainer  # type: ignore[import-untyped]
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy  # type: ignore[import-untyped]
+
+    port = _free_port()
+    env = {
+        "CLUSTER_ID": "lF5l-7YVQoODHwcxgD-mhA",
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_LISTENERS": f"PLAINTEXT://:{port},CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://127.0.0.1:{port}",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_AUTO_CREATE_TOPICS_ENABLE": "false",
+    }
+    container = DockerContainer(image)
+    container.ports[f"{port}/tcp"] = ("127.0.0.1", port)  # loopback only (with_bind_ports: 0.0.0.0)
+    for key, value in env.items():
+        container = container.with_env(key, value)
+    started = LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(180)
+    return container.waiting_for(started).start(), f"127.0.0.1:{port}"
+
+
 def _from_docker() -> tuple[Infra, list[object]]:
-    from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
     from testcontainers.postgres import PostgresContainer  # type: ignore[import-untyped]
 
-    kafka = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft().start()
-    pg = PostgresContainer("postgres:16", username="katflow", password="katflow", dbname="postgres").start()
+    if KAFKA_IMAGE.startswith("confluentinc/"):
+        from testcontainers.kafka import KafkaContainer  # type: ignore[import-untyped]
+
+        kafka = KafkaContainer(KAFKA_IMAGE).with_kraft().start()
+        bootstrap = kafka.get_bootstrap_server()
+    else:
+        kafka, bootstrap = _apache_kafka(KAFKA_IMAGE)
+    pg = PostgresContainer(PG_IMAGE, username="katflow", password="katflow", dbname="postgres").start()
     dsn = pg.get_connection_url().replace("postgresql+psycopg2://", "postgresql://")
-    return Infra(kafka.get_bootstrap_server(), dsn, "docker"), [kafka, pg]
+    return Infra(bootstrap, dsn, "docker"), [kafka, pg]
 
 
 def _exports(script: Path) -> dict[str, str]:
