@@ -520,6 +520,11 @@ def _ce_headers(models: Sequence[type[Event]]) -> Json:
                 "type": "string",
                 "description": "Optional: ce_id of the event that caused it.",
             },
+            "traceparent": {
+                "type": "string",
+                "description": "Optional: W3C Trace Context of the span it was emitted in (OpenTelemetry).",
+            },
+            "tracestate": {"type": "string", "description": "Optional: W3C Trace Context vendor state."},
         },
     }
 
@@ -679,6 +684,8 @@ def events_markdown() -> str:
         f"| `content-type` | yes | `{CONTENT_TYPE}` |",
         "| `ce_correlationid` | no | The request that started the chain of events. |",
         "| `ce_causationid` | no | `ce_id` of the event this one was caused by. |",
+        "| `traceparent`, `tracestate` | no | W3C Trace Context of the span the event was emitted in: "
+        "continue the trace from it (OpenTelemetry's propagator reads these headers as they are). |",
         "",
         "Ordering holds per key: all events of a course are on one partition, in the order they happened. "
         "Delivery is at least once. A consumer ignores `ce_type`s it does not know, and fields it does "
