@@ -9,6 +9,7 @@ after axe-core found no serious accessibility violation on it."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -83,6 +84,21 @@ async def the_access_token_is_refreshed_when_it_expires(course: CourseDriver, pa
     assert after != before
 
 
+async def find_the_patient_and_look_at_the_waitlist(page: Page, course_id: str) -> None:
+    await page.get_by_role("link", name="Patients").click()
+    await page.get_by_label("Name (given or family, start of)").fill("family0")
+    await page.get_by_label("Date of birth").fill("1980-02-03")
+    await page.get_by_role("button", name="Search").click()
+    found = page.locator("#patients")
+    await expect(found).to_contain_text("Given0 Family0")
+    link = found.get_by_role("link", name="course 1")
+    await expect(link).to_have_attribute("href", f"/courses/{course_id}")
+    await screenshot(page, "patients")
+    await page.get_by_role("link", name="Waitlist").click()
+    await expect(page.get_by_role("heading", name="Waitlist")).to_be_visible()
+    await screenshot(page, "waitlist")
+
+
 async def discharge(page: Page) -> None:
     await page.get_by_label("Systolic after dose").fill("136")
     await page.get_by_label("Diastolic after dose").fill("84")
@@ -151,9 +167,12 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         await expect(page.locator("#visit-status")).to_have_text("In monitoring")
         await screenshot(page, "visit")
         administered = course.clock.now()
+        await page.get_by_role("link", name="Today").click()
+        await expect(row).to_contain_text(re.compile(r"In monitoring \(\d+ min\)"))
 
         # the course's timeline takes the 40-minute blood-pressure prompt without a reload
-        await page.get_by_role("link", name="course", exact=True).click()
+        await page.goto(f"{console}/courses/{course.course_id}")
+        await expect(page.locator("#phase")).to_contain_text("preparation complete")
         timeline = page.locator("#timeline")
         await expect(timeline).to_contain_text("PreparationCompleted")
         await expect(page.locator("table.plan")).to_contain_text("1")
@@ -176,6 +195,7 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         course.clock.jump_to(datetime.fromisoformat(due["window_closes_at"]) + timedelta(seconds=1))
         await course.wait("IntegrationOverdue", dose_number=1)
         await resolve_the_urgent_alert(page, console)
+        await find_the_patient_and_look_at_the_waitlist(page, course.course_id)
         await context.close()
 
         # an intake coordinator: no administration button, and refused by scheduling if posted anyway

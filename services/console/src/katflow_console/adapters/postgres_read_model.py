@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+
+from katflow_shared.contracts.patient_contact import PatientContactUpdated
 
 from ..domain.board import Alert
 
@@ -26,16 +28,31 @@ async def save_event(
     )
 
 
-async def save_name(
-    conn: asyncpg.Connection, patient_id: UUID, given: str, family: str, at: datetime
-) -> None:
+async def save_name(conn: asyncpg.Connection, e: PatientContactUpdated) -> None:
+    """A patient's name and date of birth, the latest version winning (what staff search by)."""
     await conn.execute(
-        "INSERT INTO patient_names VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id) DO UPDATE"
-        " SET given_name = $2, family_name = $3, updated_at = $4 WHERE patient_names.updated_at <= $4",
-        patient_id,
-        given,
-        family,
-        at,
+        "INSERT INTO patient_names (patient_id, given_name, family_name, updated_at, date_of_birth)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (patient_id) DO UPDATE SET given_name = $2,"
+        " family_name = $3, updated_at = $4, date_of_birth = $5 WHERE patient_names.updated_at <= $4",
+        e.patient_id,
+        e.given_name,
+        e.family_name,
+        e.updated_at,
+        e.date_of_birth,
+    )
+
+
+async def find_patients(pool: asyncpg.Pool, name: str, born: date | None) -> list[asyncpg.Record]:
+    """Patients whose given or family name starts with ``name`` (and born on ``born``), with courses."""
+    return await pool.fetch(  # type: ignore[no-any-return]
+        "SELECT n.patient_id, n.given_name, n.family_name, n.date_of_birth,"
+        " array_remove(array_agg(c.course_id), NULL) AS courses FROM patient_names n"
+        " LEFT JOIN course_patients c USING (patient_id)"
+        " WHERE (lower(n.family_name) LIKE $1 OR lower(n.given_name) LIKE $1)"
+        " AND ($2::date IS NULL OR n.date_of_birth = $2)"
+        " GROUP BY n.patient_id ORDER BY n.family_name, n.given_name LIMIT 50",
+        name.lower().replace("%", "").replace("_", "") + "%",
+        born,
     )
 
 
@@ -77,7 +94,9 @@ async def set_course_status(
 ) -> None:
     """The course's open appointment of ``kind`` (monitoring prompts name the course, not the visit)."""
     await conn.execute(
-        "UPDATE board_appointments SET status = $3, status_at = $4 WHERE course_id = $1 AND kind = $2"
+        "UPDATE board_appointments SET status = $3,"  # monitoring's minutes count from its start
+        " status_at = CASE WHEN status = 'checked_in' THEN $4 ELSE status_at END"
+        " WHERE course_id = $1 AND kind = $2"
         " AND status IN ('checked_in', 'in_monitoring', 'discharge_ready')",
         UUID(course_id),
         kind,
@@ -117,6 +136,20 @@ async def appointment(pool: asyncpg.Pool, appointment_id: UUID) -> asyncpg.Recor
         " LEFT JOIN patient_names n USING (patient_id) WHERE appointment_id = $1",
         appointment_id,
     )
+
+
+async def readiness(pool: asyncpg.Pool, course_id: UUID, appointment_id: UUID) -> dict[str, Any] | None:
+    """The patient's latest morning-of confirmation of a visit from their page (ReadinessConfirmed)."""
+    row = await pool.fetchrow(
+        "SELECT data, occurred_at FROM course_events WHERE course_id = $1 AND type = 'ReadinessConfirmed'"
+        " AND data->>'appointment_id' = $2 ORDER BY occurred_at DESC LIMIT 1",
+        course_id,
+        str(appointment_id),
+    )
+    if row is None:
+        return None
+    data = json.loads(row["data"]) if isinstance(row["data"], str) else dict(row["data"])
+    return {**data, "occurred_at": row["occurred_at"]}
 
 
 async def timeline(pool: asyncpg.Pool, course_id: UUID) -> list[asyncpg.Record]:

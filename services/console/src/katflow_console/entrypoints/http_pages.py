@@ -28,18 +28,21 @@ async def today(request: Request, c: ConsoleDep, pool: PoolDep, clock: ClockDep,
         by_clinician.setdefault(r["clinician_id"], []).append(r)
         by_room.setdefault(r["room_id"] or "no room", []).append(r)
     context = {"day": day, "by_clinician": by_clinician, "by_room": by_room, "zone": c.zone}
+    context["now"] = clock.now()
     return page(request, "today.html", who, **context)  # type: ignore[no-any-return]
 
 
 @router.get("/courses/{course_id}", summary="A course: its timeline and plan of doses")
 async def course(request: Request, course_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep) -> Response:
     plan = await c.services.call(who.access_token, "GET", "scheduling", f"/courses/{course_id}")
+    phase = await c.services.call(who.access_token, "GET", "intake", f"/courses/{course_id}")
     patient = await store.course_patient(pool, course_id)
     context = {
         "course_id": course_id,
         "patient": patient,
         "plan": plan.body if plan.ok else None,
         "plan_refusal": None if plan.ok else plan.refusal()[2],
+        "phase": phase.body if phase.ok else None,
         "timeline": await _timeline(pool, course_id),
         "zone": c.zone,
     }

@@ -52,7 +52,8 @@ async def _render(
     if appt is None:
         raise HTTPException(404, "no such appointment on the board")
     checks = await store.checks_prompted(pool, appt["course_id"], appt["starts_at"])
-    context = {"appt": appt, "refusal": refusal, "zone": c.zone, "checks": checks}
+    ready = await store.readiness(pool, appt["course_id"], appointment_id)
+    context = {"appt": appt, "refusal": refusal, "zone": c.zone, "checks": checks, "readiness": ready}
     context["may_administer"] = who.holds(Role.CLINICIAN)
     resp: Response = page(request, "visit.html", who, **context)
     resp.status_code = status

@@ -34,9 +34,7 @@ class Projection:
 
 async def project(event: Event, ctx: HandlerContext, now: datetime) -> None:
     if isinstance(event, PatientContactUpdated):
-        await store.save_name(
-            ctx.conn, event.patient_id, event.given_name, event.family_name, event.updated_at
-        )
+        await store.save_name(ctx.conn, event)
         return
     course_id = getattr(event, "course_id", None)
     if course_id is None:
