@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from katflow_console.adapters.services_api import Answer
 from katflow_console.domain.board import alert_for, timeline_line
 from katflow_console.domain.rules import sentence
 from katflow_console.entrypoints.consumer import handlers
@@ -43,3 +44,13 @@ def test_the_console_reads_the_workflow_topics_and_the_contact_topic() -> None:
     read = handlers(FixedClock(NOW))
     assert PatientContactUpdated in read and IntegrationOverdue in read
     assert {cls.topic for cls in read} >= {PATIENT_CONTACT, "katflow.intake.v1", "katflow.scheduling.v1"}
+
+
+def test_a_service_that_still_asks_who_acts_is_asked_again_naming_the_person() -> None:
+    missing = {"detail": [{"loc": ["body", "checked_in_by"], "msg": "Field required", "type": "missing"}]}
+    assert Answer(422, missing).missing_actor_field() == "checked_in_by"
+    refused = {"loc": ["body", "dosing", "blood_pressure"], "msg": "at or above 140/90", "type": "x"}
+    rule = {"detail": [refused]}
+    assert Answer(422, rule).missing_actor_field() is None
+    assert Answer(422, rule).refusal() == ("blood_pressure", "x", "at or above 140/90")
+    assert Answer(403, {"detail": "role not permitted"}).refusal() == ("", "http_403", "role not permitted")

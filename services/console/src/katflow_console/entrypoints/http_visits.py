@@ -111,7 +111,7 @@ async def _act(
     body: dict[str, Any],
     status: str,
 ) -> Response:
-    answer = await c.services.call(who.access_token, "POST", "scheduling", path, body)
+    answer = await c.services.act(who.access_token, who.subject, "scheduling", path, body)
     if not answer.ok:
         field, rule, sentence = answer.refusal()
         action = ACTION_OF.get(path.rsplit("/", 1)[-1], "")
