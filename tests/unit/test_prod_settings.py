@@ -21,6 +21,12 @@ NOTIFICATIONS_PROD: dict[str, Any] = PROD | {
     "sms_webhook_secret": "whsec_cmVhbC1wcm9kLXNlY3JldC12YWx1ZQ==",
     "portal_link_secret": "a-real-portal-link-secret-0f9e8d7c6b5a",
 }
+TWILIO: dict[str, Any] = {
+    "sms_provider": "twilio",
+    "twilio_account_sid": "AC" + "1" * 32,
+    "twilio_auth_token": "r3al-twilio-token",
+    "public_base_url": "https://notifications.clinic.example",
+}
 PLACEHOLDERS = ["changeme", "CHANGEME", "ChangeMe", "change-me", "Change_Me", "<CHANGE-ME>", "changeme123"]
 
 
@@ -98,12 +104,20 @@ def test_prod_refuses_placeholder_secrets_in_nested_settings() -> None:
             r"KATFLOW_STAFF_WEBHOOK_URLS\['oncall'\]",
         ),
         ({"sms_base_url": "http://sms.example", "sms_api_key": "r3al-k3y"}, "KATFLOW_SMS_BASE_URL"),
+        (TWILIO | {"public_base_url": "http://notifications.clinic.example"}, "KATFLOW_PUBLIC_BASE_URL"),
+        (TWILIO | {"twilio_api_base_url": "http://127.0.0.1:8090"}, "KATFLOW_TWILIO_API_BASE_URL"),
     ],
-    ids=["integrator", "staff", "sms-provider"],
+    ids=["integrator", "staff", "sms-provider", "twilio-callbacks", "twilio-api"],
 )
 def test_prod_refuses_http_webhooks(changes: dict[str, Any], where: str) -> None:
     with pytest.raises(ValidationError, match=f"{where} must be an https:// URL"):
         NotificationsSettings(**NOTIFICATIONS_PROD | changes)
+
+
+def test_prod_twilio_needs_its_auth_token_and_https() -> None:
+    NotificationsSettings(**NOTIFICATIONS_PROD | TWILIO)
+    with pytest.raises(ValidationError, match="KATFLOW_TWILIO_AUTH_TOKEN must be set"):
+        NotificationsSettings(**NOTIFICATIONS_PROD | TWILIO | {"twilio_auth_token": ""})
 
 
 def test_development_and_test_settings_still_start_on_their_defaults() -> None:

@@ -187,6 +187,10 @@ class NotificationsSettings(ServiceSettings):
         if self.smtp_security == "none":
             raise ValueError("in prod KATFLOW_SMTP_SECURITY must be starttls or tls (email carries PHI)")
         urls = {"KATFLOW_SMS_BASE_URL": self.sms_base_url} if self.sms_base_url else {}
+        if self.sms_provider == "twilio":  # the address Twilio calls back (and signs), and Twilio's API
+            urls["KATFLOW_PUBLIC_BASE_URL"] = self.public_base_url
+            if self.twilio_api_base_url:
+                urls["KATFLOW_TWILIO_API_BASE_URL"] = self.twilio_api_base_url
         urls |= {f"KATFLOW_INTEGRATOR_WEBHOOKS[{e.id!r}].url": e.url for e in self.integrator_webhooks}
         urls |= {
             f"KATFLOW_STAFF_WEBHOOK_URLS[{n!r}]": u.get_secret_value()
