@@ -2,7 +2,8 @@
 as often as they liked, premium-rate ranges included. Against a real intake on a real PostgreSQL: one
 email address or phone number is named in at most N requests (so acknowledgements) a day however it
 is spelled, the form takes at most M requests an hour from everyone together, and phone numbers
-outside the clinic's country codes are refused."""
+outside the clinic's country codes are refused. The limits are the anonymous form's: a caller with
+valid credentials is audited under its name instead."""
 
 from __future__ import annotations
 
@@ -69,11 +70,22 @@ async def test_per_destination_and_global_limits_and_country_codes(infra: Infra)
             assert (await post(request("b@example.org"))).status_code == 202
             over = await post(request("c@example.org"))
             assert over.status_code == 429 and int(over.headers["Retry-After"]) > 0
+            # a credentialed caller (an integrator) is audited under its own name, not limited; a
+            # credential that fails is a 401, never taken for an anonymous caller
+            key = stack.auth_headers("integrator")
+            assert (await post(request("victim@example.org", name="Imported"), **key)).status_code == 202
+            assert (await post(request("d@example.org"), Authorization="Bearer kfk_wrong")).status_code == 401
         stored = await stack.fetchval("intake", "SELECT count(*) FROM consultation_requests")
-        assert stored == 6
+        assert stored == 7
         to_victim = await stack.fetchval(
             "intake", "SELECT count(*) FROM patients WHERE lower(email) LIKE 'victim%@example.org'"
         )
-        assert to_victim == 2
+        assert to_victim == 3
+        actors = await stack.fetchval(
+            "intake",
+            "SELECT array_agg(DISTINCT actor ORDER BY actor) FROM audit_log"
+            " WHERE action = 'consultation_request.create'",
+        )
+        assert len(actors) == 2 and "anonymous:web-form" in actors  # and the integrator key's name
     finally:
         stack.stop()

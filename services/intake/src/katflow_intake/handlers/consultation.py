@@ -11,7 +11,7 @@ import asyncpg
 import structlog
 
 from katflow_shared import audit
-from katflow_shared.auth import PUBLIC_FORM
+from katflow_shared.auth import PUBLIC_FORM, Principal
 from katflow_shared.contracts import ChannelConsent, ConsultationRequested, Event, PatientContactUpdated
 from katflow_shared.http import RuleViolation
 from katflow_shared.messaging import outbox
@@ -38,7 +38,10 @@ async def request_consultation(
     body: ConsultationRequestIn,
     settings: IntakeSettings,
     idempotency: store.Idempotency | None,
+    caller: Principal | None = None,
 ) -> dict[str, uuid.UUID]:
+    """Store the request. Without a ``caller`` (the anonymous public form) the per-destination and
+    hourly limits apply; a credentialed caller is not limited, and is the audit record's actor."""
     now = runtime.clock.now()
     min_age = settings.minimum_age_years
     if age_on(body.patient.date_of_birth, now.astimezone(UTC).date()) < min_age:
@@ -53,7 +56,9 @@ async def request_consultation(
             "the clinic texts numbers starting with " + ", ".join(settings.phone_country_codes) + " only",
         )
     keys = store.destinations(body.patient.email, phone)
-    per_destination, last_hour = await store.recent_requests(runtime.pool, keys, now)
+    per_destination, last_hour = (
+        await store.recent_requests(runtime.pool, keys, now) if caller is None else (0, 0)
+    )
     if (
         per_destination >= settings.public_form_per_destination_per_day
         or last_hour >= settings.public_form_per_hour
@@ -69,7 +74,7 @@ async def request_consultation(
     ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
     parts = [
         *store.new_request(body, ids, now, idempotency),
-        (audit.INSERT, _audited(runtime, ids)),
+        (audit.INSERT, _audited(runtime, ids, caller)),
         outbox.rows([runtime.emitter.outbox_values(e) for e in _events(body, ids, now)]),
     ]
     try:
@@ -83,10 +88,10 @@ async def request_consultation(
     return ids
 
 
-def _audited(runtime: Runtime, ids: dict[str, uuid.UUID]) -> tuple[object, ...]:
+def _audited(runtime: Runtime, ids: dict[str, uuid.UUID], caller: Principal | None) -> tuple[object, ...]:
     return audit.entry(
         runtime.settings.service_name,
-        PUBLIC_FORM,
+        caller or PUBLIC_FORM,
         "consultation_request.create",
         patient_id=ids["patient_id"],
         course_id=ids["course_id"],
