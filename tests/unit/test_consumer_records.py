@@ -7,10 +7,13 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from aiokafka import TopicPartition
 
-from katflow_shared.contracts import AppointmentScheduled, ConsultationRequested
+from katflow_shared.contracts import AppointmentScheduled, ConsultationRequested, Event
+from katflow_shared.contracts.topics import producer_source
 from katflow_shared.messaging.consumer import EventConsumer
+from katflow_shared.messaging.errors import InvalidMessage
 from katflow_shared.messaging.metrics import CONSUMER_LAG
 from katflow_shared.settings import ServiceSettings
 
@@ -29,15 +32,25 @@ async def _handler(event: Any, ctx: Any) -> None:
     raise AssertionError("not called here")
 
 
+def _on_its_topic(cls: type[Event], settings: ServiceSettings) -> FakeRecord:
+    """A record of ``cls`` as its producer sends it: on its topic, with the producer as source."""
+    headers = [("ce_type", cls.event_type().encode()), ("ce_source", producer_source(cls.topic).encode())]
+    return FakeRecord(headers, topic=settings.topic(cls.topic))
+
+
 async def test_known_events_without_a_handler_are_passed_over_unread() -> None:  # a loop for aiokafka
-    consumer = EventConsumer(ServiceSettings(), None, None, {ConsultationRequested: _handler})  # type: ignore[arg-type]
-    ours = FakeRecord([("ce_type", ConsultationRequested.event_type().encode())])
-    theirs = FakeRecord([("ce_type", AppointmentScheduled.event_type().encode())])
+    settings = ServiceSettings()
+    consumer = EventConsumer(settings, None, None, {ConsultationRequested: _handler})  # type: ignore[arg-type]
+    ours = _on_its_topic(ConsultationRequested, settings)
+    theirs = _on_its_topic(AppointmentScheduled, settings)
     unknown = FakeRecord([("ce_type", b"io.example.Whatever.v1")])
     nameless = FakeRecord([("ce_id", b"x")])
     assert not consumer._not_ours(ours)
     assert consumer._not_ours(theirs)
     assert not consumer._not_ours(unknown) and not consumer._not_ours(nameless)  # decoded: dead letters
+    misplaced = FakeRecord(theirs.headers, topic=ours.topic)  # a known type off its topic: a dead letter
+    with pytest.raises(InvalidMessage):
+        consumer._not_ours(misplaced)
 
 
 class StubKafka:
