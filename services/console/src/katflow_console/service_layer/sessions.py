@@ -76,7 +76,8 @@ async def _verified(auth: Authenticator, token: str) -> Staff:
         principal = await auth.authenticate(token)
     except Unauthenticated as exc:
         raise LoginFailed(str(exc)) from exc
-    return Staff(principal.subject, frozenset(r.value for r in principal.roles), token)
+    subject = principal.subject.removeprefix("user:")  # the staff id (older kernels prefixed JWT callers)
+    return Staff(subject, frozenset(r.value for r in principal.roles), token)
 
 
 def _expiry(tokens: Tokens, now: datetime) -> datetime:
