@@ -41,8 +41,15 @@ PUBLIC = {
     ("POST", "/v1/consultation-requests"),
     ("POST", "/v1/sms/status"),
     ("POST", "/v1/sms/inbound"),
+    ("POST", "/v1/sms/twilio/status"),
+    ("POST", "/v1/sms/twilio/inbound"),
 }
-SIGNED = {("POST", "/v1/sms/status"), ("POST", "/v1/sms/inbound")}
+SIGNED = {
+    ("POST", "/v1/sms/status"),
+    ("POST", "/v1/sms/inbound"),
+    ("POST", "/v1/sms/twilio/status"),
+    ("POST", "/v1/sms/twilio/inbound"),
+}
 
 
 def concrete(path: str, operation: dict[str, Any]) -> str:
