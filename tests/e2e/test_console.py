@@ -3,7 +3,8 @@ services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a do
 check-in (refused for high blood pressure, shown in words beside the field, then accepted), the
 administration and the discharge, watches a course's timeline take a new event without reloading,
 and acknowledges and resolves the urgent alert of an integration left overdue; an intake
-coordinator sees no administration button, is refused when they post it anyway, and logs out. The
+coordinator sees no administration button, is refused when they post it anyway, and logs out; an
+admin replays a dead letter from the Operations page. The
 access token is refreshed when it expires. Each page's screenshot is written to docs/screenshots/,
 after axe-core found no serious accessibility violation on it."""
 
@@ -17,10 +18,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from playwright.async_api import Page, expect
 
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
+from katflow_shared.contracts import ConsultationRequested, topics
 from katflow_shared.protocols import load_protocols
 from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
@@ -97,6 +100,39 @@ async def find_the_patient_and_look_at_the_waitlist(page: Page, course_id: str) 
     await page.get_by_role("link", name="Waitlist").click()
     await expect(page.get_by_role("heading", name="Waitlist")).to_be_visible()
     await screenshot(page, "waitlist")
+
+
+async def poison(course: CourseDriver) -> None:
+    """A record on the intake topic that is no event (invalid JSON): each consumer dead-letters it."""
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(uuid.uuid4()).encode()),
+        ("ce_source", topics.producer_source(topics.INTAKE).encode()),
+        ("ce_type", ConsultationRequested.event_type().encode()),
+        ("content-type", b"application/json"),
+    ]
+    producer = AIOKafkaProducer(bootstrap_servers=course.stack.infra.kafka_bootstrap)
+    await producer.start()
+    try:
+        topic = course.stack.topic(topics.INTAKE)
+        await producer.send_and_wait(topic, b'{"course_id": ', key=b"poison", headers=headers)
+    finally:
+        await producer.stop()
+
+
+async def replay_a_dead_letter(page: Page, source_topic: str) -> None:
+    await page.get_by_role("link", name="Operations").click()
+    letters = page.locator('table.letters[data-service="scheduling"]')
+    deadline = datetime.now() + timedelta(seconds=60)
+    while await letters.count() == 0:
+        assert datetime.now() < deadline, await page.content()
+        await page.wait_for_timeout(1000)
+        await page.reload()
+    await expect(letters).to_contain_text(ConsultationRequested.event_type())
+    await expect(page.locator("#lag")).to_contain_text("katflow-scheduling-workflow")
+    await screenshot(page, "operations")
+    await letters.get_by_role("button", name="Replay").first.click()
+    await expect(page.locator("#replayed")).to_contain_text(f"Replayed scheduling 0:0 to {source_topic}.")
 
 
 async def discharge(page: Page) -> None:
@@ -209,9 +245,17 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         )
         assert posted.status == 403, await posted.text()
         assert "Your role may not do this" in await posted.text()
+        await expect(page.get_by_role("link", name="Operations")).to_have_count(0)  # admins only
+        assert (await page.request.get(f"{console}/operations")).status == 403
         # logging out ends the console's session and Keycloak's: the next page asks for the password
         await page.get_by_role("button", name="Log out").click()
         await expect(page.get_by_text("Signed out.")).to_be_visible()
         await page.goto(f"{console}/")
         await expect(page.locator("#kc-form-login")).to_be_visible()
+        await context.close()
+
+        # an admin: a poison record's dead letters per service, one replayed to its source topic
+        await poison(course)
+        context, page = await logged_in(b, console, "admin-1")
+        await replay_a_dead_letter(page, course.stack.topic(topics.INTAKE))
         await context.close()

@@ -14,7 +14,7 @@ from katflow_shared.runtime import ServiceSpec, create_app
 
 from .adapters.oidc import Idp
 from .adapters.services_api import Services
-from .entrypoints import http_auth, http_lists, http_pages, http_visits
+from .entrypoints import http_auth, http_lists, http_operations, http_pages, http_visits
 from .entrypoints.consumer import handlers
 from .entrypoints.web import Console, LoginRequired
 from .settings import ConsoleSettings
@@ -27,7 +27,7 @@ def build_app(settings: ConsoleSettings | None = None, clock: Clock | None = Non
         ServiceSpec(
             settings=settings,
             migrations=["katflow_console"],
-            routers=[http_auth.router, http_pages.router, http_visits.router, http_lists.router],
+            routers=[m.router for m in (http_auth, http_pages, http_visits, http_lists, http_operations)],
             handlers=handlers(clock),
             clock=clock,
             title="katflow console",

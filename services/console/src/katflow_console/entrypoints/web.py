@@ -33,6 +33,11 @@ class Console:
     idp: Idp
     services: Services
 
+    def service_url(self, service: str) -> str:
+        if service == "console":
+            return self.settings.console_url
+        return self.services.urls[service]
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.settings.clinic_time_zone)
