@@ -33,13 +33,12 @@ from .load import consultation_request
 from .stack import BenchStack
 from .stats import Summary
 
-STAFF = "staff-1"
 IV_PREPARATION: list[tuple[str, dict[str, Any]]] = [
     ("/sessions", {"held_on": "2026-01-05", "clinician_id": "ther-1"}),
-    ("/consent", {"document_version": "kat-iv-consent@1", "signed": True, "witnessed_by": STAFF}),
-    ("/intention", {"recorded": True, "recorded_by": "ther-1"}),
-    ("/baseline", {"phq9": 19, "gad7": 12, "recorded_by": STAFF}),
-    ("/ride-home", {"arranged": True, "confirmed_by": STAFF}),
+    ("/consent", {"document_version": "kat-iv-consent@1", "signed": True}),
+    ("/intention", {"recorded": True}),
+    ("/baseline", {"phq9": 19, "gad7": 12}),
+    ("/ride-home", {"arranged": True}),
 ]
 SCREENING = {
     "phq9": 19,
@@ -47,10 +46,8 @@ SCREENING = {
     "cssrs": {"wish_to_be_dead": True, "suicidal_thoughts": False, "behaviour_past_3_months": False},
     "blood_pressure": {"systolic": 122, "diastolic": 80},
     "contraindications": [],
-    "screened_by": "clin-1",
 }
 DOSING_CHECK_IN = {
-    "checked_in_by": STAFF,
     "dosing": {
         "blood_pressure": {"systolic": 124, "diastolic": 78},
         "ride_home_confirmed": True,
@@ -61,7 +58,6 @@ DISCHARGE = {
     "vitals": {"post_dose_bp": {"systolic": 136, "diastolic": 84}, "max_systolic": 138, "min_spo2": 96},
     "adverse_events": [],
     "discharge_assessment_passed": True,
-    "discharged_by": STAFF,
 }
 
 
@@ -147,7 +143,7 @@ class CoursePhase:
     async def _prepare(self, c: _Course) -> None:
         cid = c.course_id
         await self._post(self._intake(f"/courses/{cid}/screening"), SCREENING)
-        decision = {"outcome": "eligible", "route": "iv", "decided_by": "clin-1"}
+        decision = {"outcome": "eligible", "route": "iv"}
         await self._post(self._intake(f"/courses/{cid}/eligibility"), decision)
         for path, body in IV_PREPARATION:
             await self._post(self._intake(f"/courses/{cid}/preparation{path}"), body)
@@ -163,8 +159,8 @@ class CoursePhase:
                 assert c.consultation is not None
                 self._clock().jump_to(_at(c.consultation))
                 url = self._scheduling(f"/appointments/{c.consultation['id']}")
-                await self._post(f"{url}/check-in", {"checked_in_by": STAFF})
-                await self._post(f"{url}/complete", {"completed_by": STAFF})
+                await self._post(f"{url}/check-in", {})
+                await self._post(f"{url}/complete", {})
             await asyncio.gather(*(self._prepare(c) for c in self.courses))
             await self._dose_all()
             expected = {c.session_id for c in self.courses}
@@ -186,9 +182,7 @@ class CoursePhase:
             url = self._scheduling(f"/appointments/{c.dosing['id']}")
             if step == 0:
                 await self._post(f"{url}/check-in", DOSING_CHECK_IN)
-                given = await self._post(
-                    f"{url}/administration", {"dose_mg": 35.0, "administered_by": "clin-1"}
-                )
+                given = await self._post(f"{url}/administration", {"dose_mg": 35.0})
                 until = datetime.fromisoformat(given["monitoring_until"]) + timedelta(seconds=1)
                 agenda.append((until, 1, c))
             else:

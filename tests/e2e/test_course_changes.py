@@ -14,7 +14,6 @@ from katflow_shared.contracts import topics
 from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
 from tests.support.course import (
-    STAFF,
     CourseDriver,
     course_stack,
     discharge,
@@ -49,35 +48,31 @@ async def test_reschedule_cancel_no_show_and_overdue_integration(course: CourseD
     moved_to = at(first) + timedelta(days=1)
     if moved_to.weekday() >= 5:
         moved_to += timedelta(days=7 - moved_to.weekday())
-    body = {"starts_at": moved_to.isoformat(), "rescheduled_by": STAFF}
+    body = {"starts_at": moved_to.isoformat()}
     await course.post(course.scheduling(f"/appointments/{first['id']}/reschedule"), body)
     await course.wait("AppointmentRescheduled")
     assert await course.pending_timers(first["id"]) == [("no_show", moved_to + grace)]
 
     # cancel: the appointment's timers go, clinician and room are free again
-    cancel = {"reason": "patient_request", "cancelled_by": STAFF}
+    cancel = {"reason": "patient_request"}
     await course.post(course.scheduling(f"/appointments/{first['id']}/cancel"), cancel)
     await course.wait("AppointmentCancelled", kind="dosing", reason="patient_request")
     assert await course.pending_timers(first["id"]) == []
 
     # staff rebook; nobody checks in: the no-show timer marks it missed after the grace period
-    await course.post(
-        course.scheduling(f"/courses/{course.course_id}/dosing-appointments"), {"booked_by": STAFF}, 201
-    )
+    await course.post(course.scheduling(f"/courses/{course.course_id}/dosing-appointments"), {}, 201)
     second = await course.open_appointment("dosing")
     course.clock.jump_to(at(second) + grace + timedelta(seconds=1))
     await course.wait("AppointmentMissed", kind="dosing", appointment_id=second["id"])
 
     # rebook; a manual no-show inside the grace period is refused; then the dose is given
-    await course.post(
-        course.scheduling(f"/courses/{course.course_id}/dosing-appointments"), {"booked_by": STAFF}, 201
-    )
+    await course.post(course.scheduling(f"/courses/{course.course_id}/dosing-appointments"), {}, 201)
     third = await course.open_appointment("dosing")
     url = course.scheduling(f"/appointments/{third['id']}")
     course.clock.jump_to(at(third) + timedelta(minutes=5))
-    await course.refused(f"{url}/no-show", {"marked_by": STAFF}, 409, "no_show_grace_period")
+    await course.refused(f"{url}/no-show", {}, 409, "no_show_grace_period")
     await course.post(f"{url}/check-in", dosing_check_in())
-    await course.post(f"{url}/administration", {"dose_mg": 35.0, "administered_by": "clin-1"})
+    await course.post(f"{url}/administration", {"dose_mg": 35.0})
     administered = course.clock.now()
     for check in protocol.dosing.checks:
         course.clock.jump_to(administered + timedelta(minutes=check.offset_minutes, seconds=1))
@@ -89,14 +84,12 @@ async def test_reschedule_cancel_no_show_and_overdue_integration(course: CourseD
     integration = await course.open_appointment("integration")
     await course.post(course.scheduling(f"/appointments/{integration['id']}/cancel"), cancel)
     await course.wait("AppointmentCancelled", kind="integration")
-    await course.refused(rebook, {"booked_by": STAFF}, 409, "integration_outstanding")
+    await course.refused(rebook, {}, 409, "integration_outstanding")
     course.clock.jump_to(administered + timedelta(hours=protocol.integration.window_hours, seconds=1))
     await course.wait("IntegrationOverdue", dose_number=1)
 
     # a catch-up integration releases the hold: dose 2 is booked on its own
-    await course.post(
-        course.scheduling(f"/courses/{course.course_id}/integration-appointments"), {"booked_by": STAFF}, 201
-    )
+    await course.post(course.scheduling(f"/courses/{course.course_id}/integration-appointments"), {}, 201)
     await course.hold_integration(1)
     await course.wait("AppointmentScheduled", 4, kind="dosing")
     # dose 1 on Thursday, its window closed on Sunday, the catch-up on Monday: dose 2 on Tuesday is
@@ -154,13 +147,13 @@ async def test_high_risk_screening_halts_the_course_until_review(course: CourseD
 
     # automation is stopped everywhere until a clinician reviews
     book = course.scheduling(f"/courses/{course.course_id}/dosing-appointments")
-    await course.refused(book, {"booked_by": STAFF}, 409, "course_halted")
-    decide = {"outcome": "eligible", "route": "iv", "decided_by": "clin-1"}
+    await course.refused(book, {}, 409, "course_halted")
+    decide = {"outcome": "eligible", "route": "iv"}
     eligibility = course.intake(f"/courses/{course.course_id}/eligibility")
     await course.refused(eligibility, decide, 409, "course_halted")
 
     # review: resume, rescreen, decide again; scheduling resumes and staff book the dose
-    resolve = {"decision": "resume", "resolved_by": "clin-1"}
+    resolve = {"decision": "resume"}
     await course.post(course.intake(f"/courses/{course.course_id}/urgent-review/resolve"), resolve)
     await course.refused(eligibility, decide, 409, "rescreening_required")
     await course.post(course.intake(f"/courses/{course.course_id}/screening"), screening(), 201)
@@ -168,7 +161,7 @@ async def test_high_risk_screening_halts_the_course_until_review(course: CourseD
     await course.wait("EligibilityDecided", 2)
 
     async def booked_again() -> dict[str, object]:
-        resp = await course.http.post(book, json={"booked_by": STAFF})
+        resp = await course.http.post(book, json={})
         assert resp.status_code in (201, 409), resp.text
         return dict(resp.json()) if resp.status_code == 201 else {}
 

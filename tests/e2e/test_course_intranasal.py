@@ -20,7 +20,6 @@ from katflow_shared.protocols import load_protocols
 from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
 from tests.support.course import (
-    STAFF,
     CourseDriver,
     course_stack,
     discharge,
@@ -49,7 +48,7 @@ async def first_dose_under_rems(course: CourseDriver) -> None:
     high["dosing"]["blood_pressure"] = {"systolic": 150, "diastolic": 92}
     await course.refused(f"{url}/check-in", high, 422, "blood_pressure_above_dosing_limit")
     await course.post(f"{url}/check-in", dosing_check_in())
-    await course.post(f"{url}/administration", {"dose_mg": 56.0, "administered_by": "clin-1"})
+    await course.post(f"{url}/administration", {"dose_mg": 56.0})
     administered = course.clock.now()
     course.clock.jump_to(administered + timedelta(minutes=40, seconds=1))
     await course.wait("MonitoringCheckDue", check="blood_pressure")
@@ -75,7 +74,7 @@ async def test_intranasal_course_under_rems_runs_to_completion(course: CourseDri
     prep = PROTOCOL.preparation
     answers = await course.prepare(prep.consent_document, prep.sessions_required, rems=False)
     assert answers[-1]["missing"] == ["rems_enrollment"]  # no dose before REMS enrolment
-    enrol = {"enrollment_id": "REMS-123456", "enrolled_by": STAFF}
+    enrol = {"enrollment_id": "REMS-123456"}
     done = await course.post(course.intake(f"/courses/{course.course_id}/preparation/rems-enrollment"), enrol)
     assert done["prepared"] is True
     await course.wait("PreparationCompleted", protocol_version="intranasal@1")

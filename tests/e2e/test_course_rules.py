@@ -12,7 +12,7 @@ import pytest
 
 from katflow_shared.protocols import load_protocols
 from tests.conftest import RUN_ROOT
-from tests.support.course import STAFF, CourseDriver, course_stack, discharge, dosing_check_in, screening
+from tests.support.course import CourseDriver, course_stack, discharge, dosing_check_in, screening
 from tests.support.infra import Infra
 
 IV = load_protocols().get("iv@1")
@@ -30,9 +30,9 @@ async def test_intake_rules_are_named(course: CourseDriver) -> None:
     await course.refused(nobody, screening(), 404, "course_not_found")
     await course.request("iv")
     c = lambda path: course.intake(f"/courses/{course.course_id}{path}")  # noqa: E731
-    eligible = {"outcome": "eligible", "route": "iv", "decided_by": "clin-1"}
+    eligible = {"outcome": "eligible", "route": "iv"}
     await course.refused(c("/eligibility"), eligible, 409, "screening_required")
-    consent = {"document_version": IV.preparation.consent_document, "signed": True, "witnessed_by": STAFF}
+    consent = {"document_version": IV.preparation.consent_document, "signed": True}
     await course.refused(c("/preparation/consent"), consent, 409, "eligibility_required")
     await course.refused(c("/screening"), screening(phq9=30), 422, "less_than_equal")  # schema: field named
 
@@ -48,10 +48,8 @@ async def test_intake_rules_are_named(course: CourseDriver) -> None:
     await course.refused(
         c("/preparation/consent"), {**consent, "document_version": "old@0"}, 422, "consent_document_version"
     )
-    await course.refused(
-        c("/preparation/baseline"), {"phq9": 17, "recorded_by": STAFF}, 422, "baseline_measures_required"
-    )
-    rems = {"enrollment_id": "REMS-1", "enrolled_by": STAFF}
+    await course.refused(c("/preparation/baseline"), {"phq9": 17}, 422, "baseline_measures_required")
+    rems = {"enrollment_id": "REMS-1"}
     await course.refused(c("/preparation/rems-enrollment"), rems, 422, "rems_not_applicable")
     await course.prepare(IV.preparation.consent_document, IV.preparation.sessions_required, rems=False)
     await course.wait("PreparationCompleted")
@@ -79,18 +77,16 @@ async def test_scheduling_rules_are_named(course: CourseDriver) -> None:
     )
     await course.refused(
         course.scheduling(f"/courses/{uuid.uuid4()}/dosing-appointments"),
-        {"booked_by": STAFF},
+        {},
         404,
         "course_not_found",
     )
     await course.refused(a("/check-in"), dosing_check_in(), 409, "check_in_too_early")
-    await course.refused(a("/complete"), {"completed_by": STAFF}, 409, "dosing_completes_with_session")
-    await course.refused(
-        a("/administration"), {"dose_mg": 35, "administered_by": STAFF}, 409, "appointment_state"
-    )
-    await course.refused(book, {"booked_by": STAFF}, 409, "dose_already_booked")
+    await course.refused(a("/complete"), {}, 409, "dosing_completes_with_session")
+    await course.refused(a("/administration"), {"dose_mg": 35}, 409, "appointment_state")
+    await course.refused(book, {}, 409, "dose_already_booked")
     saturday = start + timedelta(days=(5 - start.weekday()) % 7 or 7)
-    move = lambda when: {"starts_at": when.isoformat(), "rescheduled_by": STAFF}  # noqa: E731
+    move = lambda when: {"starts_at": when.isoformat()}  # noqa: E731
     await course.refused(a("/reschedule"), move(saturday), 422, "outside_opening_hours")
     morning = start.replace(hour=9, minute=0) + timedelta(days=1 if start.weekday() < 4 else 3)
     await course.refused(a("/reschedule"), move(morning), 422, "outside_patient_hours")  # 03:00 in Honolulu
@@ -103,10 +99,10 @@ async def test_scheduling_rules_are_named(course: CourseDriver) -> None:
     fed = dosing_check_in()
     fed["dosing"]["fasting_confirmed"] = False
     await course.refused(a("/check-in"), fed, 422, "fasting_required")
-    await course.refused(a("/check-in"), {"checked_in_by": STAFF}, 422, "pre_dose_checks_required")
+    await course.refused(a("/check-in"), {}, 422, "pre_dose_checks_required")
     await course.post(a("/check-in"), dosing_check_in())
     await course.refused(a("/check-in"), dosing_check_in(), 409, "appointment_state")
-    await course.post(a("/administration"), {"dose_mg": 35, "administered_by": STAFF})
+    await course.post(a("/administration"), {"dose_mg": 35})
     await course.refused(a("/session"), discharge(), 409, "minimum_monitoring")
     course.clock.jump_to(course.clock.now() + timedelta(minutes=IV.dosing.monitoring_minutes, seconds=1))
     await course.post(a("/session"), discharge())
@@ -117,10 +113,10 @@ async def test_scheduling_rules_are_named(course: CourseDriver) -> None:
     late += timedelta(days=(7 - late.weekday()) % 7 if late.weekday() >= 5 else 0)  # a weekday, open hours
     await course.refused(i("/reschedule"), move(late), 422, "integration_window")
     catch_up = course.scheduling(f"/courses/{course.course_id}/integration-appointments")
-    await course.refused(catch_up, {"booked_by": STAFF}, 409, "integration_already_booked")
-    await course.refused(i("/complete"), {"completed_by": STAFF}, 409, "appointment_not_started")
-    await course.refused(i("/no-show"), {"marked_by": STAFF}, 409, "no_show_grace_period")
-    await course.refused(book, {"booked_by": STAFF}, 409, "integration_outstanding")
+    await course.refused(catch_up, {}, 409, "integration_already_booked")
+    await course.refused(i("/complete"), {}, 409, "appointment_not_started")
+    await course.refused(i("/no-show"), {}, 409, "no_show_grace_period")
+    await course.refused(book, {}, 409, "integration_outstanding")
     # nothing a refused request touched changed: one dose given, one integration booked
     assert [(x["kind"], x["status"]) for x in await course.appointments()] == [
         ("consultation", "completed"),

@@ -252,8 +252,8 @@ async def test_stop_via_inbound_webhook_and_the_staff_feed_stream(world: World) 
 
     async def listen() -> None:
         async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=30)) as http:
-            url = f"{w.url}/v1/staff/staff-intake-1/feed/stream"
-            async with http.stream("GET", url, headers=w.stack.auth_headers()) as resp:
+            url = f"{w.url}/v1/staff/coord-1/feed/stream"
+            async with http.stream("GET", url, headers=w.stack.person_headers("coord-1")) as resp:
                 assert resp.headers["content-type"].startswith("text/event-stream")
                 async for line in resp.aiter_lines():
                     if line.startswith("data: "):
@@ -370,10 +370,10 @@ async def test_a_stretched_cadence_on_kafka_reaches_the_care_team_by_email_and_f
     async def feed(staff_id: str) -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=10) as http:
             url = f"{w.url}/v1/staff/{staff_id}/feed"
-            items = (await http.get(url, headers=w.stack.auth_headers())).json()
+            items = (await http.get(url, headers=w.stack.person_headers(staff_id))).json()
         return [i for i in items if i["notification"] == "cadence_stretched"]
 
-    for staff_id in ("staff-intake-1", "staff-clinician-1"):
+    for staff_id in ("coord-1", "clin-1"):
         [item] = await wait_for(lambda staff_id=staff_id: feed(staff_id), within=30)
         assert (item["title"], item["course_id"], item["urgent"]) == (subject, str(w.course_id), False)
         assert "Booked: Monday 14 December 2026" in item["body"]

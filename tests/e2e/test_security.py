@@ -31,7 +31,7 @@ from katflow_tools.stack import SERVICES
 from tests.conftest import RUN_ROOT
 from tests.support.course import CourseDriver, EventTap, TimeMachine
 from tests.support.infra import Infra
-from tests.support.stack import Stack, consultation_request, make_stack, wait_for
+from tests.support.stack import SUBJECTS, Stack, consultation_request, make_stack, wait_for
 
 WEBHOOK_SECRET = "whsec_ZTJlLXNlY3VyaXR5LXdlYmhvb2stc2VjcmV0"
 # Unauthenticated by design: health, the public web form (rate-limited), signed provider webhooks.
@@ -97,7 +97,11 @@ async def test_every_endpoint_declares_its_roles_and_answers_401_and_403(stack: 
                     assert await call({"Authorization": "Bearer not-a-key"}) == 401, (service, key)
                     assert await call({"Authorization": "Basic YWRtaW46YWRtaW4="}) == 401, (service, key)
                     for role in Role:
-                        status = await call(stack.auth_headers(role.value))
+                        # a staff feed is its owner's: each role asks for its key's subject's feed
+                        subject = SUBJECTS.get(role.value, "someone")
+                        own = url.replace("/v1/staff/someone/", f"/v1/staff/{subject}/")
+                        own += "?after=-1" if own.endswith("/feed/stream") else ""  # a 422, not a stream
+                        status = await call(stack.auth_headers(role.value), own)
                         if role.value in admitted:
                             assert status not in (401, 403), (service, key, role, status)
                         else:
@@ -205,7 +209,7 @@ async def test_jwt_roles_and_the_public_form_rate_limit(infra: Infra, jwks: Jwks
         actors = await stack.fetchval(
             "intake", "SELECT array_agg(DISTINCT actor ORDER BY actor) FROM audit_log WHERE outcome = 'ok'"
         )
-        assert actors == ["anonymous:web-form", "api-key:test-staff", "user:dr-jones"]
+        assert actors == ["anonymous:web-form", "clin-1", "dr-jones"]  # subjects: the key's name, the sub
     finally:
         stack.stop()
 
@@ -392,7 +396,7 @@ async def test_phi_markers_stay_off_workflow_topics_logs_and_audit(course: Cours
     )
     reads = await stack.fetchval(
         "scheduling",
-        "SELECT count(*) FROM audit_log WHERE actor = 'api-key:test-staff' AND course_id = $1",
+        "SELECT count(*) FROM audit_log WHERE actor = 'clin-1' AND course_id = $1",
         uuid.UUID(course.course_id),
     )
     assert (created, contact_written) == (1, 1) and messages >= 2 and reads >= 1

@@ -13,7 +13,6 @@ import pytest
 from katflow_shared.contracts import topics
 from tests.conftest import RUN_ROOT
 from tests.support.course import (
-    STAFF,
     CourseDriver,
     course_stack,
     discharge,
@@ -64,7 +63,7 @@ async def test_pending_timers_survive_restarts_and_fire_once(course: CourseDrive
     course.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
     url = course.scheduling(f"/appointments/{appt['id']}")
     await course.post(f"{url}/check-in", dosing_check_in())
-    await course.post(f"{url}/administration", {"dose_mg": 35.0, "administered_by": "clin-1"})
+    await course.post(f"{url}/administration", {"dose_mg": 35.0})
 
     # 1. kill -9 just before the +40 min prompt is due: it fires after the restart, once
     bp_due, status, _ = await timer(course, ":blood_pressure")
@@ -89,7 +88,7 @@ async def test_pending_timers_survive_restarts_and_fire_once(course: CourseDrive
     await course.post(f"{url}/session", discharge())
     await course.wait("IntegrationDue", dose_number=1)
     integration = await course.open_appointment("integration")
-    cancel = {"reason": "patient_request", "cancelled_by": STAFF}
+    cancel = {"reason": "patient_request"}
     await course.post(course.scheduling(f"/appointments/{integration['id']}/cancel"), cancel)
     overdue_due, status, _ = await timer(course, ":integration_overdue")
     assert status == "pending"

@@ -116,11 +116,11 @@ async def test_every_authenticated_request_is_audited_with_who_what_and_outcome(
     async with svc.client() as http:
         assert (await http.get(path)).status_code == 401  # anonymous noise leaves no record
     allowed, denied = await svc.rows()
-    assert allowed["actor"] == "api-key:it-clinician" and allowed["role"] == "clinician"
+    assert allowed["actor"] == "it-clinician" and allowed["role"] == "clinician"
     assert allowed["action"] == "GET /v1/patients/{patient_id}/summary"
     assert (allowed["patient_id"], allowed["outcome"], allowed["status"]) == (patient, "ok", 200)
     assert allowed["request_id"] == "req-it-1" and allowed["service"] == "auditee"
-    assert (denied["actor"], denied["outcome"], denied["status"]) == ("api-key:it-admin", "denied", 403)
+    assert (denied["actor"], denied["outcome"], denied["status"]) == ("it-admin", "denied", 403)
 
 
 async def test_no_audit_record_no_answer(svc: Audited) -> None:
@@ -163,10 +163,10 @@ async def test_admin_queries_the_trail_and_the_query_is_audited(svc: Audited) ->
         ).json()
         assert [r["action"] for r in page + rest] == [f"action.{n}" for n in (4, 3, 2, 1, 0)]
         denied = (await http.get("/v1/audit", params={"outcome": "denied"})).json()
-        assert [(r["actor"], r["action"]) for r in denied] == [("api-key:it-clinician", "GET /v1/audit")]
+        assert [(r["actor"], r["action"]) for r in denied] == [("it-clinician", "GET /v1/audit")]
         hostile = (await http.get("/v1/audit", params={"actor": "x' OR '1'='1"})).json()
         assert hostile == []  # parameters, never SQL text
         assert (await http.get("/v1/audit", params={"limit": 5000})).status_code == 422
     reads = [r for r in await svc.rows() if r["action"] == "GET /v1/audit" and r["outcome"] == "ok"]
-    assert len(reads) == 5 and {r["actor"] for r in reads} == {"api-key:it-admin"}
+    assert len(reads) == 5 and {r["actor"] for r in reads} == {"it-admin"}
     assert json.loads(reads[0]["resource"]) == {} and json.loads(reads[0]["detail"]) == {}

@@ -36,7 +36,7 @@ from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.reminders import Reminders
 from katflow_notifications.settings import IntegratorEndpoint, NotificationsSettings
 from katflow_shared import timers
-from katflow_shared.auth import CARE_TEAM, ApiKey, Authenticator, hash_api_key
+from katflow_shared.auth import CARE_TEAM, ApiKey, Authenticator, Role, hash_api_key
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
     AppointmentScheduled,
@@ -71,6 +71,12 @@ EMAIL = "pat@example.org"
 MONDAY_10_CHICAGO = datetime(2024, 6, 3, 15, 0, tzinfo=UTC)
 GROUP = "katflow-notifications-workflow"
 STAFF_KEY = "kfk_test_notifications_integration_staff_key"
+# Keys of people in the staff directory: the key's name is the subject, the staff id.
+PERSON_KEYS = {
+    "ther-1": ("kfk_test_notifications_ther_1", Role.THERAPIST),
+    "clin-1": ("kfk_test_notifications_clin_1", Role.CLINICIAN),
+    "admin-1": ("kfk_test_notifications_admin_1", Role.ADMIN),
+}
 
 
 @dataclass
@@ -179,9 +185,11 @@ class Harness:
     def mail(self, to: str | None = None) -> list[Any]:
         return [m for m in self.sink.messages() if to is None or to in m.rcpt_to]
 
-    def client(self, authenticated: bool = True) -> httpx.AsyncClient:
-        """An HTTP client for the routes (the care team's API key unless ``authenticated`` is False)."""
-        headers = {"Authorization": f"Bearer {STAFF_KEY}"} if authenticated else {}
+    def client(self, authenticated: bool = True, person: str | None = None) -> httpx.AsyncClient:
+        """An HTTP client for the routes: the care team's API key, ``person``'s own key (PERSON_KEYS),
+        or none when ``authenticated`` is False."""
+        key = PERSON_KEYS[person][0] if person else STAFF_KEY
+        headers = {"Authorization": f"Bearer {key}"} if authenticated else {}
         transport = httpx.ASGITransport(app=self.app)
         return httpx.AsyncClient(transport=transport, base_url="http://notifications", headers=headers)
 
@@ -215,7 +223,10 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                     )
                 ],
                 feed_stream_max_seconds=1.0,
-                api_keys={hash_api_key(STAFF_KEY): ApiKey(name="it-staff", roles=list(CARE_TEAM))},
+                api_keys={
+                    hash_api_key(STAFF_KEY): ApiKey(name="it-staff", roles=list(CARE_TEAM)),
+                    **{hash_api_key(k): ApiKey(name=who, roles=[r]) for who, (k, r) in PERSON_KEYS.items()},
+                },
                 feed_poll_seconds=0.1,
                 **overrides,
             )
@@ -337,7 +348,7 @@ async def test_no_consented_channel_left_becomes_a_staff_task(h: Harness) -> Non
     assert task.subject == "Message delivery failed"
     assert "sms_400_invalid_number" in task.message.get_content() and PHONE not in task.message.get_content()
     tasks = await h.pool.fetch("SELECT staff_id FROM feed_items WHERE notification = 'delivery_failed'")
-    assert [r["staff_id"] for r in tasks] == ["staff-intake-1"]
+    assert [r["staff_id"] for r in tasks] == ["coord-1"]
     [sms_row, _] = await h.deliveries(patient_id=h.patient_id)
     [failed] = await h.events("NotificationFailed")  # once, naming the delivery that failed
     assert (failed["delivery_id"], failed["channel"], failed["error_code"]) == (
@@ -622,7 +633,7 @@ async def test_urgent_review_reaches_clinicians_at_3am_and_halts_automated_messa
     feed_row = await h.pool.fetchrow(
         "SELECT staff_id, urgent FROM feed_items WHERE notification = 'urgent_review'"
     )
-    assert tuple(feed_row) == ("staff-clinician-1", True)
+    assert tuple(feed_row) == ("clin-1", True)
     assert await h.pool.fetchval("SELECT count(*) FROM timers WHERE status = 'pending'") == 0
 
 
@@ -656,8 +667,8 @@ async def test_a_stretched_cadence_reaches_the_care_team_by_email_and_feed(h: Ha
         " WHERE notification = 'cadence_stretched' ORDER BY staff_id"
     )
     assert [tuple(r) for r in feed_rows] == [
-        ("staff-clinician-1", subject, False, h.course_id),
-        ("staff-intake-1", subject, False, h.course_id),
+        ("clin-1", subject, False, h.course_id),
+        ("coord-1", subject, False, h.course_id),
     ]
     assert h.provider.texts() == [] and await h.deliveries(patient_id=h.patient_id) == []
 
@@ -960,19 +971,40 @@ async def test_staff_feed_list_read_and_event_stream(h: Harness) -> None:
     await h.contact()
     await h.handle(h.integration_due())
     await h.dispatch()
-    async with h.client() as client:
-        items = (await client.get("/v1/staff/staff-therapist-1/feed")).json()
+    async with h.client(person="ther-1") as client:
+        items = (await client.get("/v1/staff/ther-1/feed")).json()
         assert [i["title"] for i in items] == ["Follow-up session due"]
-        assert (
-            await client.post(f"/v1/staff/staff-therapist-1/feed/{items[0]['id']}/read")
-        ).status_code == 204
-        stream = await client.get("/v1/staff/staff-therapist-1/feed/stream", headers={"Last-Event-ID": "0"})
-        assert (await client.get("/v1/staff/nobody/feed")).status_code == 404
+        assert (await client.post(f"/v1/staff/ther-1/feed/{items[0]['id']}/read")).status_code == 204
+        stream = await client.get("/v1/staff/ther-1/feed/stream", headers={"Last-Event-ID": "0"})
+        assert (await client.get("/v1/staff/nobody/feed")).status_code == 403  # not theirs
     assert stream.headers["content-type"].startswith("text/event-stream")
     blocks = [b for b in stream.text.split("\n\n") if b.startswith("id:")]
     assert len(blocks) == 1 and f"id: {items[0]['id']}" in blocks[0] and "event: notification" in blocks[0]
     data = json.loads(blocks[0].split("data: ", 1)[1])
     assert data["title"] == "Follow-up session due" and data["read_at"] is not None
+
+
+async def test_a_feed_is_its_owners_and_an_admin_may_read_but_not_mark_another(h: Harness) -> None:
+    """Issue 27: any care-team credential read any staff member's feed and marked their items read
+    (urgent alerts included). Now a clinician gets 403 on a therapist's feed; an admin may read it
+    but not mark it. (That the admin's read is audited: tests/e2e/test_actor_identity.py.)"""
+    await h.contact()
+    await h.handle(h.integration_due())  # a feed item for the therapist ther-1
+    await h.dispatch()
+    feed = "/v1/staff/ther-1/feed"
+    async with h.client(person="ther-1") as own:
+        [item] = (await own.get(feed)).json()
+    mark = f"{feed}/{item['id']}/read"
+    async with h.client(person="clin-1") as colleague:
+        for call in (colleague.get(feed), colleague.get(f"{feed}/stream"), colleague.post(mark)):
+            assert (await call).status_code == 403
+        assert (await colleague.get("/v1/staff/clin-1/feed")).status_code == 200  # their own
+    async with h.client(person="admin-1") as admin:
+        assert [i["id"] for i in (await admin.get(feed)).json()] == [item["id"]]
+        assert (await admin.post(mark)).status_code == 403  # reading is not marking
+        assert (await admin.get("/v1/staff/nobody/feed")).status_code == 404
+    async with h.client(person="ther-1") as own:
+        assert [i["read_at"] for i in (await own.get(feed)).json()] == [None]  # still unread
 
 
 @pytest.mark.parametrize(
@@ -986,8 +1018,8 @@ async def test_a_malformed_resume_point_of_the_feed_stream_is_a_4xx_not_a_500(
     overflowed the bigint query inside the stream."""
     headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
     params = {"after": after} if after is not None else {}
-    async with h.client() as client:
-        resp = await client.get("/v1/staff/staff-therapist-1/feed/stream", headers=headers, params=params)
+    async with h.client(person="ther-1") as client:
+        resp = await client.get("/v1/staff/ther-1/feed/stream", headers=headers, params=params)
     assert resp.status_code == (400 if last_event_id is not None else 422)
 
 
@@ -1011,7 +1043,7 @@ async def test_a_feed_item_is_written_by_the_statement_that_settles_its_delivery
     )
     assert row is not None and await h.pool.fetchval("SELECT count(*) FROM feed_items") == 1
     assert (row["status"], row["provider_id"]) == ("delivered", f"feed:{row['id']}")
-    assert row["staff_id"] == "staff-therapist-1"
+    assert row["staff_id"] == "ther-1"
     attempts = await h.pool.fetch("SELECT outcome FROM delivery_attempts WHERE delivery_id = $1", row["id"])
     assert [a["outcome"] for a in attempts] == ["accepted"]
     sent = [e for e in await h.events("NotificationSent") if e["delivery_id"] == str(row["id"])]

@@ -38,7 +38,6 @@ def discharge() -> SessionIn:
         {
             "vitals": {"post_dose_bp": {"systolic": 130, "diastolic": 82}},
             "discharge_assessment_passed": True,
-            "discharged_by": STAFF,
         }
     )
 
@@ -67,7 +66,7 @@ async def test_discharge_arms_integration_timers_and_holding_it_cancels_the_over
     course = await h.prepared_course("iv")
     appt, given = await h.give_dose(course)
     await h.at(given + timedelta(minutes=100))
-    await visits.record_session(h.runtime, h.deps, appt, discharge())
+    await visits.record_session(h.runtime, h.deps, appt, discharge(), STAFF)
     events = await h.pump()
     assert (
         kinds(events)
@@ -88,10 +87,10 @@ async def test_integration_overdue_fires_once_when_none_is_held(h: Harness) -> N
     course = await h.prepared_course("iv")
     appt, given = await h.give_dose(course)
     await h.at(given + timedelta(minutes=100))
-    await visits.record_session(h.runtime, h.deps, appt, discharge())
+    await visits.record_session(h.runtime, h.deps, appt, discharge(), STAFF)
     await h.advance(timedelta(seconds=1))
     integration = await h.open(course, "integration")
-    await changes.cancel(h.runtime, integration["id"], CancelIn(reason="patient_request", cancelled_by=STAFF))  # type: ignore[arg-type]
+    await changes.cancel(h.runtime, integration["id"], CancelIn(reason="patient_request"), STAFF)  # type: ignore[arg-type]
     closes = given + timedelta(hours=72)
     assert "IntegrationOverdue" not in kinds(await h.at(closes - timedelta(seconds=1)))
     late = await h.advance(timedelta(seconds=1))
@@ -107,13 +106,11 @@ async def test_reschedule_moves_the_no_show_timer_and_cancel_drops_it(h: Harness
     grace = timedelta(minutes=15)
     assert await h.timers() == [("no_show", appt["starts_at"] + grace)]
     later = appt["starts_at"] + timedelta(days=1)
-    await changes.reschedule(
-        h.runtime, h.deps, appt["id"], RescheduleIn(starts_at=later, rescheduled_by=STAFF)
-    )
+    await changes.reschedule(h.runtime, h.deps, appt["id"], RescheduleIn(starts_at=later))
     assert await h.timers() == [("no_show", later + grace)]
     assert kinds(await h.pump()) == ["AppointmentRescheduled"]
     assert await h.at(appt["starts_at"] + grace + timedelta(minutes=1)) == []  # the old time passes quietly
-    await changes.cancel(h.runtime, appt["id"], CancelIn(reason="clinic_request", cancelled_by=STAFF))  # type: ignore[arg-type]
+    await changes.cancel(h.runtime, appt["id"], CancelIn(reason="clinic_request"), STAFF)  # type: ignore[arg-type]
     assert await h.timers() == []
     assert "AppointmentMissed" not in kinds(await h.at(later + timedelta(hours=1)))
 
@@ -125,7 +122,7 @@ async def test_no_show_timer_marks_missed_only_after_the_grace_period(h: Harness
     missed = await h.advance(timedelta(seconds=1))
     assert kinds(missed) == ["AppointmentMissed"] and missed[0][1]["appointment_id"] == str(appt["id"])
     # staff rebook by hand: a new appointment with its own timer
-    await changes.book_dose(h.runtime, h.deps, course, BookIn(booked_by=STAFF))
+    await changes.book_dose(h.runtime, h.deps, course, BookIn())
     assert [k for k, _ in await h.timers()] == ["no_show"]
 
 

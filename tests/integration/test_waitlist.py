@@ -115,7 +115,7 @@ async def test_a_full_calendar_waitlists_the_request_and_books_the_first_slot_th
 
     # a patient cancels: the waiting request looks at once and takes the freed slot
     first = await h.open(booked[0], "consultation")
-    await changes.cancel(h.runtime, first["id"], CancelIn(reason="patient_request", cancelled_by=STAFF))
+    await changes.cancel(h.runtime, first["id"], CancelIn(reason="patient_request"), STAFF)
     await h.pump()
     scheduled = [data for name, data in await h.advance(timedelta(0)) if name == "AppointmentScheduled"]
     assert [(d["course_id"], d["kind"]) for d in scheduled] == [(str(waiting), "consultation")]
@@ -182,8 +182,8 @@ async def test_a_dose_waits_for_a_slot_and_a_booking_by_hand_ends_the_wait(h: Ha
 
     # a slot opens and staff book the waiting dose by hand before the next look
     dose = await h.open(booked[0], "dosing")
-    await changes.cancel(h.runtime, dose["id"], CancelIn(reason="clinic_request", cancelled_by=STAFF))
-    await changes.book_dose(h.runtime, h.deps, waiting, BookIn(booked_by=STAFF))
+    await changes.cancel(h.runtime, dose["id"], CancelIn(reason="clinic_request"), STAFF)
+    await changes.book_dose(h.runtime, h.deps, waiting, BookIn())
     await h.pump()
     assert await h.advance(RETRY) == []  # the look finds the dose booked: the wait ends quietly
     assert await retries(h) == [] and len(waitlisted(h, waiting)) == 1

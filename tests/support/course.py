@@ -31,7 +31,7 @@ from katflow_tools.time_machine import TimeMachine
 from .infra import Infra
 from .stack import Stack, consultation_request, make_stack
 
-STAFF = "staff-1"
+STAFF = "clin-1"  # the test staff key's subject (tests.support.stack.SUBJECTS)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -137,7 +137,6 @@ def names(events: list[Seen]) -> list[str]:
 
 def dosing_check_in() -> dict[str, Any]:
     return {
-        "checked_in_by": STAFF,
         "dosing": {
             "blood_pressure": {"systolic": 124, "diastolic": 78},
             "ride_home_confirmed": True,
@@ -151,7 +150,6 @@ def discharge() -> dict[str, Any]:
         "vitals": {"post_dose_bp": {"systolic": 136, "diastolic": 84}, "max_systolic": 138, "min_spo2": 96},
         "adverse_events": [{"code": "nausea", "severity": "mild"}],
         "discharge_assessment_passed": True,
-        "discharged_by": STAFF,
     }
 
 
@@ -162,7 +160,6 @@ def screening(**changes: Any) -> dict[str, Any]:
         "cssrs": {"wish_to_be_dead": True, "suicidal_thoughts": False, "behaviour_past_3_months": False},
         "blood_pressure": {"systolic": 122, "diastolic": 80},
         "contraindications": [],
-        "screened_by": "clin-1",
     }
     body.update(changes)
     return body
@@ -236,14 +233,14 @@ class CourseDriver:
     async def attend_consultation(self) -> None:
         appt = await self.open_appointment("consultation")
         self.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
-        await self.post(self.scheduling(f"/appointments/{appt['id']}/check-in"), {"checked_in_by": STAFF})
-        await self.post(self.scheduling(f"/appointments/{appt['id']}/complete"), {"completed_by": STAFF})
+        await self.post(self.scheduling(f"/appointments/{appt['id']}/check-in"), {})
+        await self.post(self.scheduling(f"/appointments/{appt['id']}/complete"), {})
         await self.wait("AppointmentCompleted", kind="consultation")
 
     async def screen_and_decide(self, route: str) -> None:
         out = await self.post(self.intake(f"/courses/{self.course_id}/screening"), screening(), 201)
         assert out["halted"] is False and out["suggested_outcome"] == "eligible", out
-        decision = {"outcome": "eligible", "route": route, "decided_by": "clin-1"}
+        decision = {"outcome": "eligible", "route": route}
         await self.post(self.intake(f"/courses/{self.course_id}/eligibility"), decision)
         await self.wait("EligibilityDecided")
 
@@ -254,13 +251,13 @@ class CourseDriver:
             ("/sessions", {"held_on": "2026-01-05", "clinician_id": "ther-1"}) for _ in range(sessions)
         ]
         steps += [
-            ("/consent", {"document_version": consent_document, "signed": True, "witnessed_by": STAFF}),
-            ("/intention", {"recorded": True, "recorded_by": "ther-1"}),
-            ("/baseline", {"phq9": 19, "gad7": 12, "recorded_by": STAFF}),
-            ("/ride-home", {"arranged": True, "confirmed_by": STAFF}),
+            ("/consent", {"document_version": consent_document, "signed": True}),
+            ("/intention", {"recorded": True}),
+            ("/baseline", {"phq9": 19, "gad7": 12}),
+            ("/ride-home", {"arranged": True}),
         ]
         if rems:
-            steps.append(("/rems-enrollment", {"enrollment_id": "REMS-123456", "enrolled_by": STAFF}))
+            steps.append(("/rems-enrollment", {"enrollment_id": "REMS-123456"}))
         return [await self.post(self.intake(base + path), body) for path, body in steps]
 
     async def prepared(self, route: str) -> Protocol:
@@ -308,7 +305,7 @@ class CourseDriver:
         self.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
         url = self.scheduling(f"/appointments/{appt['id']}")
         await self.post(f"{url}/check-in", dosing_check_in())
-        given = await self.post(f"{url}/administration", {"dose_mg": 35.0, "administered_by": "clin-1"})
+        given = await self.post(f"{url}/administration", {"dose_mg": 35.0})
         administered = self.clock.now()
         for check, minutes in checks:
             self.clock.jump_to(administered + timedelta(minutes=minutes, seconds=1))
@@ -322,8 +319,8 @@ class CourseDriver:
         appt = await self.open_appointment("integration")
         self.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
         url = self.scheduling(f"/appointments/{appt['id']}")
-        await self.post(f"{url}/check-in", {"checked_in_by": "ther-1"})
-        await self.post(f"{url}/complete", {"completed_by": "ther-1"})
+        await self.post(f"{url}/check-in", {})
+        await self.post(f"{url}/complete", {})
         await self.wait("AppointmentCompleted", count, kind="integration")
 
 

@@ -59,7 +59,7 @@ def monday_noon_in_june(today: date) -> datetime:
 
 
 START = monday_noon_in_june(datetime.now(UTC).date())
-STAFF = "staff-1"
+STAFF = "clin-1"  # the test staff key's subject (tests.support.stack.SUBJECTS)
 
 
 @dataclass
@@ -154,11 +154,10 @@ class Harness:
             self.runtime,
             self.deps,
             appt["id"],
-            CheckInIn.model_validate({"checked_in_by": STAFF, "dosing": checks}),
+            CheckInIn.model_validate({"dosing": checks}),
+            STAFF,
         )
-        await visits.administer(
-            self.runtime, self.deps, appt["id"], AdministrationIn(dose_mg=35, administered_by=STAFF)
-        )
+        await visits.administer(self.runtime, self.deps, appt["id"], AdministrationIn(dose_mg=35), STAFF)
         return appt["id"], self.clock.now()
 
 

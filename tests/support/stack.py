@@ -47,6 +47,10 @@ class Stack:
         team's roles) or "all" (every role)."""
         return {"Authorization": f"Bearer {self.api_keys[role]}"}
 
+    def person_headers(self, staff_id: str) -> dict[str, str]:
+        """Bearer credentials of the test key whose subject is ``staff_id`` (SUBJECTS): that person."""
+        return self.auth_headers(next(k for k, s in SUBJECTS.items() if s == staff_id and k != "staff"))
+
     def topic(self, name: str) -> str:
         return self.cfg.topic_prefix + name
 
@@ -78,6 +82,18 @@ class Stack:
         self.sink.stop()
 
 
+# The subject (the key's name) of each test key that acts as a person: a staff id, the same in
+# scheduling's clinicians, the notifications directory and the actor fields staff actions record.
+# "staff" (every care-team role) is clin-1 too; other keys are machines, named test-<label>.
+SUBJECTS = {
+    "staff": "clin-1",
+    Role.CLINICIAN.value: "clin-1",
+    Role.THERAPIST.value: "ther-1",
+    Role.INTAKE_COORDINATOR.value: "coord-1",
+    Role.ADMIN.value: "admin-1",
+}
+
+
 def make_api_keys() -> tuple[dict[str, str], str]:
     """Fresh API keys for one stack: label -> key, and KATFLOW_API_KEYS (hashes only) for the services."""
     grants: dict[str, list[str]] = {r.value: [r.value] for r in Role}
@@ -85,7 +101,7 @@ def make_api_keys() -> tuple[dict[str, str], str]:
     grants["all"] = [r.value for r in Role]
     keys = {label: f"kfk_test_{label}_{secrets.token_urlsafe(24)}" for label in grants}
     config = {
-        hash_api_key(keys[label]): {"name": f"test-{label}", "roles": roles}
+        hash_api_key(keys[label]): {"name": SUBJECTS.get(label, f"test-{label}"), "roles": roles}
         for label, roles in grants.items()
     }
     return keys, json.dumps(config)

@@ -23,12 +23,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import Depends, FastAPI, HTTPException
 from jwt.algorithms import RSAAlgorithm
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from katflow_notifications.settings import NotificationsSettings
 from katflow_shared.auth import (
     DEV_API_KEY,
     JWKS_MIN_REFETCH_SECONDS,
+    Actor,
     Authenticator,
     JwksCache,
     Principal,
@@ -101,7 +102,7 @@ def issuer() -> Issuer:
 
 async def test_api_key_is_recognised_by_its_hash() -> None:
     principal = await Authenticator(settings()).authenticate(KEY)
-    assert principal == Principal("api-key:ehr-sync", frozenset({Role.INTEGRATOR}), "api_key")
+    assert principal == Principal("ehr-sync", frozenset({Role.INTEGRATOR}), "api_key")
     assert hash_api_key(KEY) == hashlib.sha256(KEY.encode()).hexdigest()
 
 
@@ -132,7 +133,7 @@ def test_api_keys_come_from_json_in_the_environment(monkeypatch: pytest.MonkeyPa
 async def test_valid_jwt_gives_its_subject_and_roles(issuer: Issuer) -> None:
     auth = Authenticator(settings(), fetch=issuer.fetch)
     principal = await auth.authenticate(issuer.token(roles=["clinician", "therapist", "not-a-role"]))
-    assert principal.subject == "user:staff-42" and principal.method == "jwt"
+    assert principal.subject == "staff-42" and principal.method == "jwt"
     assert principal.roles == {Role.CLINICIAN, Role.THERAPIST}
 
 
@@ -322,8 +323,33 @@ async def test_endpoint_answers_401_403_and_200(issuer: Issuer) -> None:
         assert (await http.get("/clinical", headers=bearer("garbage"))).status_code == 401
         assert (await http.get("/clinical", headers=bearer(KEY))).status_code == 403  # integrator
         assert (await http.get("/clinical", headers=bearer(issuer.token()))).json() == {"ok": "yes"}
-        assert (await http.get("/who", headers=bearer(KEY))).json() == "api-key:ehr-sync"
+        assert (await http.get("/who", headers=bearer(KEY))).json() == "ehr-sync"
         assert (await http.get("/who", headers=bearer(issuer.token()))).status_code == 403
+
+
+class ActIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dose_mg: float
+
+
+async def test_the_actor_is_the_credentials_subject_and_a_body_naming_one_is_refused(issuer: Issuer) -> None:
+    """Issue 27: actions were done in whatever name the body gave. Actor is the caller's subject."""
+    app = FastAPI()
+    app.state.katflow_auth = Authenticator(settings(), fetch=issuer.fetch)
+
+    @app.post("/act", dependencies=[admits(Role.CLINICIAN)])
+    async def act(body: ActIn, actor: Actor) -> str:
+        return actor
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        token = bearer(issuer.token())
+        assert (await http.post("/act", json={"dose_mg": 35}, headers=token)).json() == "staff-42"
+        named = await http.post("/act", json={"dose_mg": 35, "administered_by": "clin-2"}, headers=token)
+        assert named.status_code == 422
+        assert [(e["loc"], e["type"]) for e in named.json()["detail"]] == [
+            (["body", "administered_by"], "extra_forbidden")
+        ]
 
 
 def test_admitted_roles_are_published_in_the_openapi_security_requirement() -> None:

@@ -69,15 +69,12 @@ def screening(**changes: Any) -> ScreeningIn:
         "phq9": 18,
         "cssrs": {"wish_to_be_dead": True, "suicidal_thoughts": False, "behaviour_past_3_months": False},
         "blood_pressure": {"systolic": 120, "diastolic": 80},
-        "screened_by": "clin-1",
     }
     return ScreeningIn.model_validate({**body, **changes})
 
 
 def eligible(**changes: Any) -> EligibilityIn:
-    return EligibilityIn.model_validate(
-        {"outcome": "eligible", "route": "iv", "decided_by": "clin-1", **changes}
-    )
+    return EligibilityIn.model_validate({"outcome": "eligible", "route": "iv", **changes})
 
 
 # --- screening and eligibility -------------------------------------------------------------------
@@ -140,7 +137,7 @@ def test_eligibility_rules() -> None:
     assert rule(check_decision, eligible(), flagged) == "clinician_review_required"
     assert rule(check_decision, eligible(), risky) == "rescreening_required"
     check_decision(eligible(flags_reviewed=True), flagged)
-    check_decision(EligibilityIn(outcome=EligibilityOutcome.NOT_ELIGIBLE, decided_by="clin-1"), risky)
+    check_decision(EligibilityIn(outcome=EligibilityOutcome.NOT_ELIGIBLE), risky)
     check_decision(eligible(), clean)
 
 
@@ -159,10 +156,10 @@ def test_checklist_follows_the_protocol() -> None:
 
 
 def test_consent_document_and_baseline_measures() -> None:
-    wrong = ConsentIn(document_version="old@0", signed=True, witnessed_by="s")
+    wrong = ConsentIn(document_version="old@0", signed=True)
     assert rule(check_consent, wrong, IV) == "consent_document_version"
-    assert rule(check_baseline, BaselineIn(phq9=12, recorded_by="s"), IV) == "baseline_measures_required"
-    check_baseline(BaselineIn(phq9=12, recorded_by="s"), NASAL)
+    assert rule(check_baseline, BaselineIn(phq9=12), IV) == "baseline_measures_required"
+    check_baseline(BaselineIn(phq9=12), NASAL)
 
 
 # --- cadence, windows, monitoring ----------------------------------------------------------------
@@ -222,11 +219,11 @@ def check_in(**dosing: Any) -> CheckInIn:
         "ride_home_confirmed": True,
         "fasting_confirmed": True,
     }
-    return CheckInIn.model_validate({"checked_in_by": "s", "dosing": {**base, **dosing}})
+    return CheckInIn.model_validate({"dosing": {**base, **dosing}})
 
 
 def test_dosing_check_in_rechecks_prerequisites() -> None:
-    assert rule(check_dosing_check_in, CheckInIn(checked_in_by="s"), IV, True) == "pre_dose_checks_required"
+    assert rule(check_dosing_check_in, CheckInIn(), IV, True) == "pre_dose_checks_required"
     assert rule(check_dosing_check_in, check_in(), NASAL, False) == "rems_certified_site"
     high = check_in(blood_pressure={"systolic": 142, "diastolic": 80})
     assert rule(check_dosing_check_in, high, NASAL, True) == "blood_pressure_above_dosing_limit"
@@ -240,7 +237,6 @@ def test_discharge_needs_monitoring_time_assessment_and_post_dose_bp() -> None:
         {
             "vitals": {"post_dose_bp": {"systolic": 130, "diastolic": 85}},
             "discharge_assessment_passed": True,
-            "discharged_by": "s",
         }
     )
     assert rule(check_discharge, ok, NASAL, T, T + timedelta(minutes=119)) == "minimum_monitoring"

@@ -179,15 +179,15 @@ def test_every_staff_notification_is_routed_in_the_shipped_directory() -> None:
     staff = load_directory(SETTINGS)
     assert staff.unrouted(staff_notifications()) == []
     assert [m.email for m in staff.recipients("new_consultation_request")] == ["intake@clinic.example"]
-    assert {m.id for m in staff.recipients("urgent_review")} == {"staff-clinician-1"}
+    assert {m.id for m in staff.recipients("urgent_review")} == {"clin-1"}
     assert staff.routing["urgent_review"].urgent and lookup("urgent_review", "staff").urgent
     assert {r for m in staff.recipients("integration_overdue") for r in m.roles} >= {
         "therapist",
         "care_coordinator",
     }
     for notice in ("patient_opted_out", "delivery_failed"):
-        assert [m.id for m in staff.recipients(notice)] == ["staff-intake-1"]
-    assert [m.id for m in staff.recipients("cadence_stretched")] == ["staff-intake-1", "staff-clinician-1"]
+        assert [m.id for m in staff.recipients(notice)] == ["coord-1"]
+    assert [m.id for m in staff.recipients("cadence_stretched")] == ["coord-1", "clin-1"]
     assert staff.routing["cadence_stretched"].channels == ["email", "feed"]
 
 

@@ -180,7 +180,10 @@ class AuditRecordOut(BaseModel):
     id: int
     occurred_at: datetime
     service: str
-    actor: str = Field(description="Who: user:<sub>, api-key:<name>, service:<name>, anonymous:web-form.")
+    actor: str = Field(
+        description="Who: the credential's subject (a JWT's sub or an API key's name; a staff id for "
+        "staff), provider:sms, service:<name> or anonymous:web-form."
+    )
     role: str = Field(description="The role the action was admitted under (or the roles held).")
     auth_method: str = Field(description="jwt, api_key, signature, anonymous or system.")
     action: str = Field(description="'METHOD /route/{param}' for HTTP, or a named action.")

@@ -63,7 +63,11 @@ class ApiKey(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, description="Who holds the key, e.g. 'ehr-sync'.")
+    name: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Who holds the key, e.g. 'ehr-sync': the caller's subject (a staff id for a person).",
+    )
     roles: list[Role] = Field(min_length=1, description="Roles the key grants.")
 
 
@@ -74,7 +78,11 @@ def hash_api_key(key: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller (or the service itself, for background work)."""
+    """An authenticated caller (or the service itself, for background work).
+
+    ``subject`` is the person or client: a JWT's ``sub`` or an API key's ``name`` as it stands, so a
+    staff member's subject is their staff id (``clin-1``, the id scheduling books and notifications
+    addresses); ``method`` says how they proved it. Background work is ``service:<name>``."""
 
     subject: str
     roles: frozenset[Role]
@@ -189,7 +197,7 @@ class Authenticator:
     async def authenticate(self, token: str) -> Principal:
         entry = self.api_keys.get(hash_api_key(token))
         if entry is not None:
-            return Principal(f"api-key:{entry.name}", frozenset(entry.roles), "api_key")
+            return Principal(entry.name, frozenset(entry.roles), "api_key")
         if token.count(".") == 2 and self.jwks is not None:
             return await self._verify_jwt(token)
         raise Unauthenticated("unknown API key" if token.count(".") != 2 else "JWTs are not configured")
@@ -216,7 +224,7 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"JWT rejected: {type(exc).__name__}") from exc
-        return Principal(f"user:{claims['sub']}", roles_from_claims(claims, s.auth_roles_claim), "jwt")
+        return Principal(str(claims["sub"]), roles_from_claims(claims, s.auth_roles_claim), "jwt")
 
 
 def roles_from_claims(claims: Mapping[str, Any], path: str) -> frozenset[Role]:
@@ -310,4 +318,14 @@ def _unauthenticated(reason: str) -> HTTPException:
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_actor(principal: PrincipalDep) -> str:
+    """Who does a staff action: the credential's subject, a staff id. Request bodies never name the
+    actor (their models forbid extra fields, so one that tries is a 422 naming the field)."""
+    return principal.subject
+
+
+# Every ``*_by`` a service records (administered_by, cancelled_by, decided_by, ...) comes from this.
+Actor = Annotated[str, Depends(current_actor)]
 AdminDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

@@ -50,7 +50,13 @@ def _course(row: asyncpg.Record | None, course_id: UUID) -> Course:
 
 
 async def insert_screening(
-    conn: asyncpg.Connection, course_id: UUID, body: ScreeningIn, a: Assessment, rules: str, now: datetime
+    conn: asyncpg.Connection,
+    course_id: UUID,
+    body: ScreeningIn,
+    a: Assessment,
+    rules: str,
+    by: str,
+    now: datetime,
 ) -> UUID:
     screening_id = uuid.uuid4()
     await conn.execute(
@@ -70,7 +76,7 @@ async def insert_screening(
         a.review_flags,
         a.high_risk,
         rules,
-        body.screened_by,
+        by,
         now,
     )
     return screening_id

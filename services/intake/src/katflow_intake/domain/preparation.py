@@ -22,37 +22,35 @@ class _Body(BaseModel):
 
 class PreparationSessionIn(_Body):
     held_on: date = Field(description="Day the preparation session was held.")
-    clinician_id: StaffId = Field(description="Clinician or therapist who held it.")
+    clinician_id: StaffId = Field(
+        description="Clinician or therapist who held it: data, not the actor (a coordinator may record "
+        "a session a therapist held); whoever records it is the caller, in the audit trail."
+    )
 
 
 class ConsentIn(_Body):
     document_version: str = Field(min_length=1, max_length=64, description="Consent document signed.")
     signed: Literal[True] = Field(description="The patient signed informed consent.")
-    witnessed_by: StaffId
 
 
 class IntentionIn(_Body):
     """That an intention was recorded; its words stay in the therapy record, never here."""
 
     recorded: Literal[True]
-    recorded_by: StaffId
 
 
 class BaselineIn(_Body):
     phq9: int | None = Field(None, ge=0, le=27)
     gad7: int | None = Field(None, ge=0, le=21)
     pcl5: int | None = Field(None, ge=0, le=80)
-    recorded_by: StaffId
 
 
 class RideHomeIn(_Body):
     arranged: Literal[True] = Field(description="A responsible adult will take the patient home.")
-    confirmed_by: StaffId
 
 
 class RemsEnrollmentIn(_Body):
     enrollment_id: str = Field(min_length=3, max_length=64, description="REMS patient enrolment number.")
-    enrolled_by: StaffId
 
 
 @dataclass(frozen=True)

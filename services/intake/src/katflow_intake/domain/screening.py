@@ -2,7 +2,8 @@
 
 A high-risk C-SSRS result (ideation with intent in the past month, or any suicidal behaviour in the
 past 3 months) halts the course; blocking contraindications forbid an 'eligible' decision; review
-flags need a clinician's explicit review first.
+flags need a clinician's explicit review first. No body names who acts: that is the caller
+(``katflow_shared.auth.Actor``); a body that tries (``screened_by``, ...) is a 422.
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ class ScreeningIn(_Body):
     contraindications: list[Contraindication] = Field(
         default_factory=list, description="Contraindications found (codes, never free text)."
     )
-    screened_by: StaffId = Field(description="Clinician who screened.")
 
 
 class EligibilityIn(_Body):
@@ -54,14 +54,12 @@ class EligibilityIn(_Body):
     outcome: EligibilityOutcome
     route: Route | None = Field(None, description="Route approved; required when eligible.")
     flags_reviewed: bool = Field(False, description="Clinician reviewed every flag of the screening.")
-    decided_by: StaffId = Field(description="Clinician who decided.")
 
 
 class ResolveIn(_Body):
     """Body of POST /v1/courses/{id}/urgent-review/resolve."""
 
     decision: Literal["resume", "end"] = Field(description="Resume the course, or end it.")
-    resolved_by: StaffId = Field(description="Clinician who reviewed the alert.")
 
 
 @dataclass(frozen=True)

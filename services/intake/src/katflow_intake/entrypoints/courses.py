@@ -1,6 +1,9 @@
 """intake's staff API for a course: screening, eligibility, urgent review, preparation checklist.
 
-Every rule a request breaks is answered 4xx with ``detail[0].type`` naming the rule.
+Every rule a request breaks is answered 4xx with ``detail[0].type`` naming the rule. Who acts
+(screened_by, decided_by, resolved_by, each checklist item's recorded_by) is the caller (``Actor``,
+the credential's subject); no body names them. A preparation session's ``clinician_id`` is data:
+who held the session, not who records it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from katflow_shared.auth import CARE_TEAM, Role, admits
+from katflow_shared.auth import CARE_TEAM, Actor, Role, admits
 from katflow_shared.http import RuntimeDep
 from katflow_shared.protocols import ProtocolBook
 
@@ -95,9 +98,9 @@ async def course_status(course_id: UUID, runtime: RuntimeDep, book: BookDep) -> 
     "months) halts the course and emits UrgentReviewRequired; scores never leave intake. " + RULES,
 )
 async def post_screening(
-    course_id: UUID, body: ScreeningIn, runtime: RuntimeDep, book: BookDep
+    course_id: UUID, body: ScreeningIn, runtime: RuntimeDep, book: BookDep, actor: Actor
 ) -> dict[str, Any]:
-    return await screening.record_screening(runtime, book, course_id, body)
+    return await screening.record_screening(runtime, book, course_id, body, actor)
 
 
 @router.post(
@@ -110,9 +113,9 @@ async def post_screening(
     "(contraindication_blocks_dosing) or unreviewed flags (clinician_review_required). " + RULES,
 )
 async def post_eligibility(
-    course_id: UUID, body: EligibilityIn, runtime: RuntimeDep, book: BookDep
+    course_id: UUID, body: EligibilityIn, runtime: RuntimeDep, book: BookDep, actor: Actor
 ) -> dict[str, Any]:
-    return await screening.decide_eligibility(runtime, book, course_id, body)
+    return await screening.decide_eligibility(runtime, book, course_id, body, actor)
 
 
 @router.post(
@@ -123,8 +126,8 @@ async def post_eligibility(
     description="'end' emits EligibilityDecided(not_eligible); 'resume' lifts the halt in intake, and a new "
     "screening plus an eligible decision resumes scheduling. " + RULES,
 )
-async def post_resolve(course_id: UUID, body: ResolveIn, runtime: RuntimeDep) -> dict[str, Any]:
-    return await screening.resolve_urgent_review(runtime, course_id, body)
+async def post_resolve(course_id: UUID, body: ResolveIn, runtime: RuntimeDep, actor: Actor) -> dict[str, Any]:
+    return await screening.resolve_urgent_review(runtime, course_id, body, actor)
 
 
 @router.post(
@@ -148,10 +151,10 @@ async def post_session(
     description="The document version must be the protocol's (consent_document_version). " + RULES,
 )
 async def post_consent(
-    course_id: UUID, body: prep.ConsentIn, runtime: RuntimeDep, book: BookDep
+    course_id: UUID, body: prep.ConsentIn, runtime: RuntimeDep, book: BookDep, actor: Actor
 ) -> dict[str, Any]:
     return await checklist.record_item(
-        runtime, book, course_id, "consent", body, body.witnessed_by, lambda p: prep.check_consent(body, p)
+        runtime, book, course_id, "consent", body, actor, lambda p: prep.check_consent(body, p)
     )
 
 
@@ -163,9 +166,9 @@ async def post_consent(
     description=RULES,
 )
 async def post_intention(
-    course_id: UUID, body: prep.IntentionIn, runtime: RuntimeDep, book: BookDep
+    course_id: UUID, body: prep.IntentionIn, runtime: RuntimeDep, book: BookDep, actor: Actor
 ) -> dict[str, Any]:
-    return await checklist.record_item(runtime, book, course_id, "intention", body, body.recorded_by)
+    return await checklist.record_item(runtime, book, course_id, "intention", body, actor)
 
 
 @router.post(
@@ -176,10 +179,10 @@ async def post_intention(
     description="Every instrument the protocol lists is required (baseline_measures_required). " + RULES,
 )
 async def post_baseline(
-    course_id: UUID, body: prep.BaselineIn, runtime: RuntimeDep, book: BookDep
+    course_id: UUID, body: prep.BaselineIn, runtime: RuntimeDep, book: BookDep, actor: Actor
 ) -> dict[str, Any]:
     return await checklist.record_item(
-        runtime, book, course_id, "baseline", body, body.recorded_by, lambda p: prep.check_baseline(body, p)
+        runtime, book, course_id, "baseline", body, actor, lambda p: prep.check_baseline(body, p)
     )
 
 
@@ -191,9 +194,9 @@ async def post_baseline(
     description=RULES,
 )
 async def post_ride_home(
-    course_id: UUID, body: prep.RideHomeIn, runtime: RuntimeDep, book: BookDep
+    course_id: UUID, body: prep.RideHomeIn, runtime: RuntimeDep, book: BookDep, actor: Actor
 ) -> dict[str, Any]:
-    return await checklist.record_item(runtime, book, course_id, "ride_home", body, body.confirmed_by)
+    return await checklist.record_item(runtime, book, course_id, "ride_home", body, actor)
 
 
 @router.post(
@@ -204,9 +207,8 @@ async def post_ride_home(
     description="Only for protocols that require it (rems_not_applicable). " + RULES,
 )
 async def post_rems(
-    course_id: UUID, body: prep.RemsEnrollmentIn, runtime: RuntimeDep, book: BookDep
+    course_id: UUID, body: prep.RemsEnrollmentIn, runtime: RuntimeDep, book: BookDep, actor: Actor
 ) -> dict[str, Any]:
-    check = prep.check_rems
     return await checklist.record_item(
-        runtime, book, course_id, "rems_enrollment", body, body.enrolled_by, check
+        runtime, book, course_id, "rems_enrollment", body, actor, prep.check_rems
     )

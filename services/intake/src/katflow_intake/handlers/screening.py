@@ -19,14 +19,16 @@ from .preparation import complete_if_ready
 
 
 async def record_screening(
-    runtime: Runtime, book: ProtocolBook, course_id: UUID, body: ScreeningIn
+    runtime: Runtime, book: ProtocolBook, course_id: UUID, body: ScreeningIn, by: str
 ) -> dict[str, Any]:
     now = runtime.clock.now()
     assessment = assess(body, book.screening)
     async with runtime.pool.acquire() as conn, conn.transaction():
         course = await store.lock_course(conn, course_id)
         require_not_halted(course)
-        screening_id = await store.insert_screening(conn, course_id, body, assessment, book.screening.id, now)
+        screening_id = await store.insert_screening(
+            conn, course_id, body, assessment, book.screening.id, by, now
+        )
         if assessment.high_risk:  # automation stops; a clinician is alerted (never quiet-houred)
             alert_id = await store.halt(conn, course_id, screening_id, now)
             await runtime.emitter.emit(conn, _alert(alert_id, course, now))
@@ -48,7 +50,7 @@ def _alert(alert_id: UUID, course: Course, now: datetime) -> UrgentReviewRequire
 
 
 async def decide_eligibility(
-    runtime: Runtime, book: ProtocolBook, course_id: UUID, body: EligibilityIn
+    runtime: Runtime, book: ProtocolBook, course_id: UUID, body: EligibilityIn, by: str
 ) -> dict[str, Any]:
     now = runtime.clock.now()
     async with runtime.pool.acquire() as conn, conn.transaction():
@@ -57,7 +59,11 @@ async def decide_eligibility(
         latest = await store.latest_screening(conn, course_id)
         check_decision(body, latest[1] if latest else None)
         protocol = _protocol_for(course, book, body)
-        decision = {**body.model_dump(), "protocol_version": protocol.id if protocol else None}
+        decision = {
+            **body.model_dump(),
+            "protocol_version": protocol.id if protocol else None,
+            "decided_by": by,
+        }
         await store.insert_decision(conn, course_id, latest[0] if latest else None, decision, now)
         await store.set_phase(
             conn, course_id, phase_after_decision(body.outcome, course.prepared_at is not None)
@@ -88,13 +94,15 @@ def _protocol_for(course: Course, book: ProtocolBook, body: EligibilityIn) -> Pr
     return book.current(body.route)
 
 
-async def resolve_urgent_review(runtime: Runtime, course_id: UUID, body: ResolveIn) -> dict[str, Any]:
+async def resolve_urgent_review(
+    runtime: Runtime, course_id: UUID, body: ResolveIn, by: str
+) -> dict[str, Any]:
     now = runtime.clock.now()
     async with runtime.pool.acquire() as conn, conn.transaction():
         course = await store.lock_course(conn, course_id)
         if course.halted_at is None:
             raise RuleViolation(["course_id"], "no_urgent_review", "the course is not halted", 409)
-        await store.resolve_alerts(conn, course_id, body.decision, body.resolved_by, now)
+        await store.resolve_alerts(conn, course_id, body.decision, by, now)
         if body.decision == "end":
             await store.set_phase(conn, course_id, Phase.ENDED)
             await runtime.emitter.emit(conn, _decided(course, EligibilityOutcome.NOT_ELIGIBLE, None, now))

@@ -1,4 +1,10 @@
-"""The in-app staff feed: a list, a read mark, and a live stream (server-sent events)."""
+"""The in-app staff feed: a list, a read mark, and a live stream (server-sent events).
+
+A feed is its staff member's own: the caller's subject is the ``staff_id`` in the path (one id
+space: token subject = staff directory id = scheduling's clinician id). An admin may read, never
+mark, another's feed; every such read is in the audit trail (the HTTP record names the caller and
+the ``staff_id`` read). Anyone else gets 403.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +21,13 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from katflow_shared.auth import CARE_TEAM, admits
+from katflow_shared.auth import CARE_TEAM, Principal, PrincipalDep, Role, admits
 from katflow_shared.http import RuntimeDep
 
 from ..adapters import postgres_feed as feed
 from .deps import DepsDep
 
-router = APIRouter(prefix="/v1/staff", tags=["staff feed"], dependencies=[admits(*CARE_TEAM)])
+router = APIRouter(prefix="/v1/staff", tags=["staff feed"], dependencies=[admits(*CARE_TEAM, Role.ADMIN)])
 HEARTBEAT_SECONDS = 15.0
 MAX_ID = 2**63 - 1  # feed item ids are bigints
 ITEM_ID = re.compile(r"[0-9]{1,18}")  # what a Last-Event-ID the stream sent looks like (< MAX_ID)
@@ -43,17 +49,37 @@ def _known(deps: DepsDep, staff_id: str) -> None:
         raise HTTPException(404, "unknown staff member")
 
 
+def _may_read(principal: Principal, deps: DepsDep, staff_id: str) -> None:
+    """Your own feed; an admin may read anyone's (the request's audit record says whose)."""
+    if staff_id != principal.subject and Role.ADMIN not in principal.roles:
+        raise HTTPException(403, "this is another staff member's feed")
+    _known(deps, staff_id)
+
+
+def _may_mark(principal: Principal, deps: DepsDep, staff_id: str) -> None:
+    """Only your own items: an admin reading another's feed leaves it unread for them."""
+    if staff_id != principal.subject:
+        raise HTTPException(403, "this is another staff member's feed")
+    _known(deps, staff_id)
+
+
 @router.get("/{staff_id}/feed", response_model=list[FeedItem], summary="Feed items after an id")
 async def list_feed(
-    staff_id: str, runtime: RuntimeDep, deps: DepsDep, after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0
+    staff_id: str,
+    runtime: RuntimeDep,
+    deps: DepsDep,
+    principal: PrincipalDep,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[FeedItem]:
-    _known(deps, staff_id)
+    _may_read(principal, deps, staff_id)
     return [FeedItem(**dict(r)) for r in await feed.items_after(runtime.pool, staff_id, after)]
 
 
 @router.post("/{staff_id}/feed/{item_id}/read", status_code=204, summary="Mark a feed item read")
-async def read_item(staff_id: str, item_id: int, runtime: RuntimeDep, deps: DepsDep) -> None:
-    _known(deps, staff_id)
+async def read_item(
+    staff_id: str, item_id: int, runtime: RuntimeDep, deps: DepsDep, principal: PrincipalDep
+) -> None:
+    _may_mark(principal, deps, staff_id)
     if not await feed.mark_read(runtime.pool, staff_id, item_id, runtime.clock.now()):
         raise HTTPException(404, "no such feed item")
 
@@ -68,10 +94,11 @@ async def stream_feed(
     request: Request,
     runtime: RuntimeDep,
     deps: DepsDep,
+    principal: PrincipalDep,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> StreamingResponse:
-    _known(deps, staff_id)
+    _may_read(principal, deps, staff_id)
     if after is None and last_event_id and not ITEM_ID.fullmatch(last_event_id):
         raise HTTPException(400, "Last-Event-ID is not a feed item id")
     start = after if after is not None else int(last_event_id or 0)

@@ -314,7 +314,12 @@ async def session_of(
 
 
 async def discharge(
-    conn: asyncpg.Connection, session_id: UUID, details: dict[str, Any], window: Window, now: datetime
+    conn: asyncpg.Connection,
+    session_id: UUID,
+    details: dict[str, Any],
+    by: str,
+    window: Window,
+    now: datetime,
 ) -> None:
     await conn.execute(
         "UPDATE sessions SET monitoring_ended_at = $2, vitals = $3, adverse_events = $4, discharged_by = $5,"
@@ -323,7 +328,7 @@ async def discharge(
         now,
         json.dumps(details["vitals"]),
         json.dumps(details["adverse_events"]),
-        details["discharged_by"],
+        by,
         window.opens_at,
         window.closes_at,
         window.due_at,
@@ -379,7 +384,8 @@ async def open_integration(conn: asyncpg.Connection, session_id: UUID) -> bool:
 async def sessions_of_course(pool: asyncpg.Pool, course_id: UUID) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await pool.fetch(
         "SELECT id, appointment_id, dose_number, route, protocol_version, administered_at,"
-        " monitoring_ended_at, jsonb_array_length(adverse_events) > 0 AS adverse_events,"
+        " monitoring_ended_at, jsonb_array_length(adverse_events) > 0 AS adverse_events, administered_by,"
+        " discharged_by,"
         " integration_opens_at, integration_closes_at, integration_held_at, integration_overdue_at"
         " FROM sessions WHERE course_id = $1 ORDER BY dose_number",
         course_id,

@@ -1,18 +1,20 @@
-"""Staff request bodies for a visit, and the clinical checks at check-in, dosing and discharge."""
+"""Staff request bodies for a visit, and the clinical checks at check-in, dosing and discharge.
+
+No body names who acts: that is the caller (``katflow_shared.auth.Actor``), and a body that tries
+(``administered_by``, ``cancelled_by``, ...) is refused as an extra field (422).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from katflow_shared.contracts.common import CancellationReason, MonitoringCheck
 from katflow_shared.http import RuleViolation
 from katflow_shared.protocols import BloodPressure, Protocol
-
-StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 
 
 class _Body(BaseModel):
@@ -28,14 +30,12 @@ class DosingCheckIn(_Body):
 
 
 class CheckInIn(_Body):
-    checked_in_by: StaffId
     dosing: DosingCheckIn | None = Field(None, description="Required for dosing appointments.")
 
 
 class AdministrationIn(_Body):
     dose_mg: float = Field(gt=0, le=500, description="Dose given, mg.")
     dose_mg_per_kg: float | None = Field(None, gt=0, le=5, description="Weight-based dose, if used.")
-    administered_by: StaffId
 
 
 class AdverseEventCode(StrEnum):
@@ -69,26 +69,22 @@ class SessionIn(_Body):
     vitals: VitalsSummary
     adverse_events: list[AdverseEvent] = Field(default_factory=list)
     discharge_assessment_passed: bool = Field(description="A clinician assessed the patient fit to leave.")
-    discharged_by: StaffId
 
 
 class CancelIn(_Body):
     reason: Literal[CancellationReason.PATIENT_REQUEST, CancellationReason.CLINIC_REQUEST]
-    cancelled_by: StaffId
 
 
 class RescheduleIn(_Body):
     starts_at: datetime = Field(description="New start (ISO 8601 with offset).")
-    rescheduled_by: StaffId
 
 
-class NoShowIn(_Body):
-    marked_by: StaffId
+class NoActionBody(_Body):
+    """An action with nothing to say but who does it (the caller): no fields; the body may be left out."""
 
 
 class BookIn(_Body):
     starts_at: datetime | None = Field(None, description="Wanted start; default the first free slot.")
-    booked_by: StaffId
 
 
 def check_dosing_check_in(body: CheckInIn, protocol: Protocol, rems_certified: bool) -> DosingCheckIn:

@@ -2,6 +2,7 @@
 
 Every rule a request breaks is answered 4xx with ``detail[0].type`` naming the rule, e.g.
 ``one_dose_per_day``, ``integration_window``, ``double_booking``, ``no_show_grace_period``.
+Who acts is the caller (``Actor``, the credential's subject); no body names them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, Field
 
 from katflow_shared import audit, pagination
-from katflow_shared.auth import CARE_TEAM, Role, admits
+from katflow_shared.auth import CARE_TEAM, Actor, Role, admits
 from katflow_shared.http import PoolDep, RuntimeDep
 
 from ..adapters import postgres_course as store
@@ -24,10 +25,9 @@ from ..domain.visits import (
     BookIn,
     CancelIn,
     CheckInIn,
-    NoShowIn,
+    NoActionBody,
     RescheduleIn,
     SessionIn,
-    StaffId,
 )
 from ..handlers import changes, visits
 from ..service_layer.deps import Deps
@@ -44,11 +44,8 @@ async def _deps(request: Request) -> Deps:
 
 
 DepsDep = Annotated[Deps, Depends(_deps)]
-
-
-class CompleteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    completed_by: StaffId
+# No fields: `{}` or no body at all; a body naming the actor (`completed_by`, `marked_by`) is a 422.
+NoBody = Annotated[NoActionBody | None, Body()]
 
 
 class StatusOut(BaseModel):
@@ -100,6 +97,8 @@ class SessionRecordOut(BaseModel):
     integration_closes_at: datetime | None
     integration_held_at: datetime | None
     integration_overdue_at: datetime | None
+    administered_by: str = Field(description="Staff id of the caller who recorded the administration.")
+    discharged_by: str | None = Field(description="Staff id of the caller who discharged the patient.")
 
 
 class DoseOut(BaseModel):
@@ -197,9 +196,9 @@ def _waiting_key(raw: str) -> tuple[UUID, str]:
     "the no-show timer." + RULES,
 )
 async def check_in(
-    appointment_id: UUID, body: CheckInIn, runtime: RuntimeDep, deps: DepsDep
+    appointment_id: UUID, body: CheckInIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
 ) -> dict[str, Any]:
-    return await visits.check_in(runtime, deps, appointment_id, body)
+    return await visits.check_in(runtime, deps, appointment_id, body, actor)
 
 
 @router.post(
@@ -212,9 +211,9 @@ async def check_in(
     "(MonitoringCheckDue, e.g. +40 min blood pressure, discharge check)." + RULES,
 )
 async def administer(
-    appointment_id: UUID, body: AdministrationIn, runtime: RuntimeDep, deps: DepsDep
+    appointment_id: UUID, body: AdministrationIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
 ) -> dict[str, Any]:
-    return await visits.administer(runtime, deps, appointment_id, body)
+    return await visits.administer(runtime, deps, appointment_id, body, actor)
 
 
 @router.post(
@@ -228,9 +227,9 @@ async def administer(
     "IntegrationDue/IntegrationOverdue and books the integration inside its window." + RULES,
 )
 async def session(
-    appointment_id: UUID, body: SessionIn, runtime: RuntimeDep, deps: DepsDep
+    appointment_id: UUID, body: SessionIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
 ) -> dict[str, Any]:
-    return await visits.record_session(runtime, deps, appointment_id, body)
+    return await visits.record_session(runtime, deps, appointment_id, body, actor)
 
 
 @router.post(
@@ -241,8 +240,10 @@ async def session(
     description="An integration completes the dose's integration (cancels IntegrationOverdue); the next dose "
     "or CourseCompleted follows on its own." + RULES,
 )
-async def complete(appointment_id: UUID, body: CompleteIn, runtime: RuntimeDep) -> dict[str, Any]:
-    return await visits.complete(runtime, appointment_id, body.completed_by)
+async def complete(
+    appointment_id: UUID, runtime: RuntimeDep, actor: Actor, body: NoBody = None
+) -> dict[str, Any]:
+    return await visits.complete(runtime, appointment_id, actor)
 
 
 @router.post(
@@ -252,8 +253,8 @@ async def complete(appointment_id: UUID, body: CompleteIn, runtime: RuntimeDep) 
     summary="Cancel an appointment (emits AppointmentCancelled; frees room and clinician; drops its timers)",
     description=RULES.strip(),
 )
-async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep) -> dict[str, Any]:
-    return await changes.cancel(runtime, appointment_id, body)
+async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep, actor: Actor) -> dict[str, Any]:
+    return await changes.cancel(runtime, appointment_id, body, actor)
 
 
 @router.post(
@@ -279,8 +280,10 @@ async def reschedule(
     description="Refused inside the grace period (no_show_grace_period). A durable timer also marks "
     "it on its own when nobody checked in by then." + RULES,
 )
-async def no_show(appointment_id: UUID, body: NoShowIn, runtime: RuntimeDep, deps: DepsDep) -> dict[str, Any]:
-    return await changes.no_show(runtime, deps, appointment_id, body)
+async def no_show(
+    appointment_id: UUID, runtime: RuntimeDep, deps: DepsDep, actor: Actor, body: NoBody = None
+) -> dict[str, Any]:
+    return await changes.no_show(runtime, deps, appointment_id, actor)
 
 
 @router.post(

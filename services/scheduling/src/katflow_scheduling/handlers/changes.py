@@ -23,23 +23,23 @@ from ..domain.cadence import check_dose_cadence, require_future
 from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, outside_hours
 from ..domain.slots import Interval
-from ..domain.visits import BookIn, CancelIn, NoShowIn, RescheduleIn
+from ..domain.visits import BookIn, CancelIn, RescheduleIn
 from ..service_layer import booking, dosing, steps
 from ..service_layer.deps import Deps
 from ..service_layer.unit import AppointmentUnit, appointment_unit, course_unit
 
 
-async def cancel(runtime: Runtime, appointment_id: UUID, body: CancelIn) -> dict[str, Any]:
+async def cancel(runtime: Runtime, appointment_id: UUID, body: CancelIn, by: str) -> dict[str, Any]:
     async with appointment_unit(runtime, appointment_id) as u:
         require(u.appt, Status.SCHEDULED, Status.CHECKED_IN)
-        await steps.cancel_appointment(u.conn, u.appt, body.reason, body.cancelled_by, u.now, u.emit)
+        await steps.cancel_appointment(u.conn, u.appt, body.reason, by, u.now, u.emit)
     return {"appointment_id": appointment_id, "status": Status.CANCELLED.value}
 
 
-async def no_show(runtime: Runtime, deps: Deps, appointment_id: UUID, body: NoShowIn) -> dict[str, Any]:
+async def no_show(runtime: Runtime, deps: Deps, appointment_id: UUID, by: str) -> dict[str, Any]:
     async with appointment_unit(runtime, appointment_id) as u:
         no_show_allowed(u.appt, u.now, deps.grace_minutes(u.appt.protocol_version))
-        await steps.mark_missed(u.conn, u.appt, body.marked_by, u.now, u.emit)
+        await steps.mark_missed(u.conn, u.appt, by, u.now, u.emit)
     return {"appointment_id": appointment_id, "status": Status.MISSED.value}
 
 

@@ -28,13 +28,15 @@ from ..service_layer.deps import Deps
 from ..service_layer.unit import AppointmentUnit, appointment_unit
 
 
-async def check_in(runtime: Runtime, deps: Deps, appointment_id: UUID, body: CheckInIn) -> dict[str, Any]:
+async def check_in(
+    runtime: Runtime, deps: Deps, appointment_id: UUID, body: CheckInIn, by: str
+) -> dict[str, Any]:
     async with appointment_unit(runtime, appointment_id) as u:
         check_in_allowed(u.appt, u.now)
         if u.appt.kind is AppointmentKind.DOSING:
             protocol = _dose_allowed(deps, u)
             check_dosing_check_in(body, protocol, deps.clinic.rems_certified)
-        await store.check_in(u.conn, u.appt.id, body.model_dump(mode="json"), u.now)
+        await store.check_in(u.conn, u.appt.id, {**body.model_dump(mode="json"), "checked_in_by": by}, u.now)
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id), timer_keys.NO_SHOW)
     return {"appointment_id": appointment_id, "status": Status.CHECKED_IN.value}
 
@@ -48,7 +50,7 @@ def _dose_allowed(deps: Deps, u: AppointmentUnit) -> Protocol:
 
 
 async def administer(
-    runtime: Runtime, deps: Deps, appointment_id: UUID, body: AdministrationIn
+    runtime: Runtime, deps: Deps, appointment_id: UUID, body: AdministrationIn, by: str
 ) -> dict[str, Any]:
     async with appointment_unit(runtime, appointment_id) as u:
         _require_dosing(u.appt)
@@ -57,7 +59,7 @@ async def administer(
         await _hold_room_for_monitoring(u, protocol)
         session_id = uuid.uuid4()
         pre = (await store.check_in_details(u.conn, u.appt.id))["dosing"]["blood_pressure"]
-        await store.insert_session(u.conn, session_id, _session_fields(deps, u, protocol, body, pre))
+        await store.insert_session(u.conn, session_id, _session_fields(deps, u, protocol, body, pre, by))
         await store.set_status_of(u.conn, u.appt.id, Status.IN_MONITORING, u.now, None, None)
         await steps.arm_monitoring(u.conn, u.appt, session_id, protocol, u.now)
     return {"session_id": session_id, "monitoring_until": monitoring_end(protocol, u.now)}
@@ -86,7 +88,12 @@ async def _hold_room_for_monitoring(u: AppointmentUnit, protocol: Protocol) -> N
 
 
 def _session_fields(
-    deps: Deps, u: AppointmentUnit, protocol: Protocol, body: AdministrationIn, pre: dict[str, int]
+    deps: Deps,
+    u: AppointmentUnit,
+    protocol: Protocol,
+    body: AdministrationIn,
+    pre: dict[str, int],
+    by: str,
 ) -> dict[str, Any]:
     return {
         "appointment_id": u.appt.id,
@@ -99,13 +106,13 @@ def _session_fields(
         "dose_day": dose_day(u.now, deps.clinic.time_zone),
         "pre_dose_systolic": pre["systolic"],
         "pre_dose_diastolic": pre["diastolic"],
-        "administered_by": body.administered_by,
+        "administered_by": by,
         "administered_at": u.now,
     }
 
 
 async def record_session(
-    runtime: Runtime, deps: Deps, appointment_id: UUID, body: SessionIn
+    runtime: Runtime, deps: Deps, appointment_id: UUID, body: SessionIn, by: str
 ) -> dict[str, Any]:
     async with appointment_unit(runtime, appointment_id) as u:
         _require_dosing(u.appt)
@@ -114,8 +121,8 @@ async def record_session(
         session = await store.session_of(u.conn, appointment_id=u.appt.id)
         check_discharge(body, protocol, session["administered_at"], u.now)
         window = integration_window(protocol, session["administered_at"], u.now)
-        await store.discharge(u.conn, session["id"], body.model_dump(mode="json"), window, u.now)
-        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, body.discharged_by)
+        await store.discharge(u.conn, session["id"], body.model_dump(mode="json"), by, window, u.now)
+        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id))
         await u.emit(_administered(u, session, bool(body.adverse_events)))
         await u.emit(_completed(u))
