@@ -74,19 +74,19 @@ class TopicRole:
 
 TOPOLOGY: dict[str, TopicRole] = {
     INTAKE: TopicRole(
-        ("scheduling", "notifications"),
+        ("scheduling", "notifications", "console"),
         "The course's intake milestones: request, eligibility, urgent review, preparation.",
     ),
     SCHEDULING: TopicRole(
-        ("notifications",),
+        ("notifications", "console"),
         "Appointments, dosing sessions, monitoring and integration timers, course completion.",
     ),
     NOTIFICATIONS: TopicRole(
-        (),
+        ("console",),
         "Outcomes of patient and staff messages (ids and codes only, never content).",
     ),
     PATIENT_CONTACT: TopicRole(
-        ("notifications",),
+        ("notifications", "console"),
         "Restricted (PHI): a patient's current contact details and channel consent.",
     ),
 }
@@ -770,6 +770,7 @@ def events_markdown() -> str:
 
 
 def settings_classes() -> dict[str, type[ServiceSettings]]:
+    from katflow_console.settings import ConsoleSettings
     from katflow_intake.settings import IntakeSettings
     from katflow_notifications.settings import NotificationsSettings
     from katflow_scheduling.settings import SchedulingSettings
@@ -778,6 +779,7 @@ def settings_classes() -> dict[str, type[ServiceSettings]]:
         "intake": IntakeSettings,
         "scheduling": SchedulingSettings,
         "notifications": NotificationsSettings,
+        "console": ConsoleSettings,
     }
 
 

@@ -192,12 +192,16 @@ async def open_alerts(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     )
 
 
+ACKNOWLEDGE = (
+    "UPDATE alerts SET acknowledged_by = $2, acknowledged_at = $3"
+    " WHERE event_id = $1 AND acknowledged_at IS NULL"
+)
+RESOLVE = "UPDATE alerts SET resolved_by = $2, resolved_at = $3 WHERE event_id = $1 AND resolved_at IS NULL"
+
+
 async def act_on_alert(pool: asyncpg.Pool, event_id: str, action: str, who: str, at: datetime) -> bool:
-    column = {"acknowledge": "acknowledged", "resolve": "resolved"}[action]
-    done = await pool.execute(
-        f"UPDATE alerts SET {column}_by = $2, {column}_at = $3 WHERE event_id = $1 AND {column}_at IS NULL",  # noqa: S608 - column from a fixed map
-        event_id,
-        who,
-        at,
-    )
+    if action == "resolve":
+        done = await pool.execute(RESOLVE, event_id, who, at)
+    else:
+        done = await pool.execute(ACKNOWLEDGE, event_id, who, at)
     return bool(done != "UPDATE 0")
