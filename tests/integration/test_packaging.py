@@ -25,15 +25,23 @@ from tests.support.infra import REPO
 
 def workspace_packages() -> dict[str, list[str]]:
     """Every member of the uv workspace (a new one is covered without editing this test): its
-    package name -> the import packages installed with it (its own and katflow_shared's)."""
+    package name -> the import packages installed with it (its own and those of the workspace
+    members it depends on, katflow_shared's at least, e.g. the console's katflow_tools)."""
     members = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]["members"]
-    packages: dict[str, list[str]] = {}
+    own: dict[str, set[str]] = {}
+    needs: dict[str, set[str]] = {}
     for member in members:
         project = tomllib.loads((REPO / member / "pyproject.toml").read_text())
+        name = project["project"]["name"]
         wheel = project["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
-        own = [Path(path).name for path in wheel]
-        packages[project["project"]["name"]] = sorted({*own, "katflow_shared"})
-    return packages
+        own[name] = {Path(path).name for path in wheel}
+        sources = project.get("tool", {}).get("uv", {}).get("sources", {})
+        needs[name] = {dep for dep, source in sources.items() if source.get("workspace")}
+
+    def closure(name: str) -> set[str]:
+        return own[name].union(*(closure(dep) for dep in needs[name] if dep in own))
+
+    return {name: sorted(closure(name) | {"katflow_shared"}) for name in own}
 
 
 PACKAGES = workspace_packages()
