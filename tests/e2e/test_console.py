@@ -1,10 +1,10 @@
 """The staff console in a real browser (chromium driven by Playwright) against the real stack: the
 services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a dosing visit's
 check-in (refused for high blood pressure, shown in words beside the field, then accepted), the
-administration and the discharge, watches a course's timeline take a new event without reloading,
-and acknowledges and resolves the urgent alert of an integration left overdue; an intake
-coordinator sees no administration button, is refused when they post it anyway, and logs out; an
-admin replays a dead letter from the Operations page. The
+administration and the discharge, finds the REMS monitoring form filled, watches a course's
+timeline take a new event without reloading, and acknowledges and resolves the urgent alert of an
+integration left overdue; an intake coordinator sees no administration button, is refused when
+they post it anyway, and logs out; an admin replays a dead letter from the Operations page. The
 access token is refreshed when it expires. Each page's screenshot is written to docs/screenshots/,
 after axe-core found no serious accessibility violation on it."""
 
@@ -136,11 +136,34 @@ async def replay_a_dead_letter(page: Page, source_topic: str) -> None:
     await expect(page.locator("#replayed")).to_contain_text(f"Replayed scheduling 0:0 to {source_topic}.")
 
 
+async def the_rems_form_is_filled(page: Page) -> None:
+    await page.get_by_role("link", name="REMS monitoring form").click()
+    form = page.locator("#rems")
+    expected = {
+        "Dose and lot number": "56 mg, lot LOT-2027-06",
+        "Blood pressure before dosing": "124/78",
+        "Blood pressure about 40 minutes after dosing": "136/84",
+        "Blood pressure before completion of monitoring": "128/80",
+        "Dissociation": "mild",
+        "Sedation": "none",
+        "Dose number": "1",
+    }
+    for label, value in expected.items():
+        await expect(form.get_by_role("row", name=label, exact=False)).to_contain_text(value)
+    await expect(form).to_contain_text(re.compile(r"Total monitoring time\s*12\d minutes"))
+    await expect(page.locator("#filing")).to_contain_text(f"due in {PROTOCOL.dosing.rems_form_due_days} days")
+    await screenshot(page, "rems")
+    await page.go_back()
+
+
 async def discharge(page: Page) -> None:
     await page.get_by_label("Systolic after dose").fill("136")
     await page.get_by_label("Diastolic after dose").fill("84")
     await page.get_by_label("Highest systolic during monitoring").fill("138")
     await page.get_by_label("Lowest SpO2 (%)").fill("96")
+    await page.get_by_label("Systolic before leaving").fill("128")
+    await page.get_by_label("Diastolic before leaving").fill("80")
+    await page.get_by_label("Dissociation").select_option("mild")
     await page.get_by_label("Discharge assessment passed (fit to leave)").check()
     await page.get_by_role("button", name="Discharge").click()
 
@@ -200,6 +223,7 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         await page.get_by_role("button", name="Check in").click()
         await expect(page.locator("#visit-status")).to_have_text("Checked in")
         await page.get_by_label("Dose given (mg)").fill("56")
+        await page.get_by_label("Lot number").fill("LOT-2027-06")
         await page.get_by_role("button", name="Record administration").click()
         await expect(page.locator("#visit-status")).to_have_text("In monitoring")
         await screenshot(page, "visit")
@@ -228,6 +252,7 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         await expect(page.locator("#checks")).to_contain_text("Discharge check due at", timeout=30_000)
         await discharge(page)
         await expect(page.locator("#visit-status")).to_have_text("Done")
+        await the_rems_form_is_filled(page)
         due = (await course.wait("IntegrationDue", dose_number=1))[0].data
         course.clock.jump_to(datetime.fromisoformat(due["window_closes_at"]) + timedelta(seconds=1))
         await course.wait("IntegrationOverdue", dose_number=1)

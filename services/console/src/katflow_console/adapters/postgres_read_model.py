@@ -205,3 +205,36 @@ async def act_on_alert(pool: asyncpg.Pool, event_id: str, action: str, who: str,
     else:
         done = await pool.execute(ACKNOWLEDGE, event_id, who, at)
     return bool(done != "UPDATE 0")
+
+
+async def record_visit(
+    pool: asyncpg.Pool, appointment_id: UUID, fields: dict[str, Any], at: datetime
+) -> None:
+    await pool.execute(
+        "INSERT INTO visit_records VALUES ($1, $2::jsonb, $3) ON CONFLICT (appointment_id)"
+        " DO UPDATE SET fields = visit_records.fields || $2::jsonb, updated_at = $3",
+        appointment_id,
+        json.dumps(fields),
+        at,
+    )
+
+
+async def visit_record(pool: asyncpg.Pool, appointment_id: UUID) -> dict[str, Any]:
+    found = await pool.fetchval("SELECT fields FROM visit_records WHERE appointment_id = $1", appointment_id)
+    return dict(json.loads(found)) if found else {}
+
+
+async def session_of(pool: asyncpg.Pool, appointment_id: UUID) -> dict[str, Any] | None:
+    """The SessionAdministered of a dosing appointment, if it happened."""
+    found = await pool.fetchval(
+        "SELECT data FROM course_events WHERE type = 'SessionAdministered' AND data->>'appointment_id' = $1",
+        str(appointment_id),
+    )
+    return dict(json.loads(found)) if found else None
+
+
+async def date_of_birth(pool: asyncpg.Pool, patient_id: UUID) -> date | None:
+    born: date | None = await pool.fetchval(
+        "SELECT date_of_birth FROM patient_names WHERE patient_id = $1", patient_id
+    )
+    return born
