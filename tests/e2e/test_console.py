@@ -47,6 +47,7 @@ async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
         RUN_ROOT,
         KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
         KATFLOW_CONSOLE_OIDC_CLIENT_SECRET=CONSOLE_SECRET,
+        KATFLOW_CONSOLE_REMS_WATCH_SECONDS="1",
         **{k: v for k, v in idp.auth_env().items() if k != "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"},
     )
     try:
@@ -156,6 +157,27 @@ async def the_rems_form_is_filled(page: Page) -> None:
     await page.go_back()
 
 
+async def the_unfiled_rems_form_is_escalated_then_filed(page: Page, console: str, appointment: str) -> None:
+    """Two days before its day an unfiled REMS form is an urgent alert; filing it resolves the alert."""
+    await page.goto(f"{console}/alerts")
+    due = page.locator('li.urgent[data-kind="RemsFormDue"]')
+    deadline = datetime.now() + timedelta(seconds=60)
+    while await due.count() == 0:
+        assert datetime.now() < deadline, await page.content()
+        await page.wait_for_timeout(500)
+        await page.reload()
+    await expect(due).to_contain_text("REMS monitoring form due by")
+    await page.goto(f"{console}/visits/{appointment}/rems")
+    await expect(page.locator("#filing")).to_contain_text("due in 2 days")
+    await page.get_by_role("button", name="Mark the form filed").click()
+    await expect(page.locator("#filing")).to_contain_text("Filed by clin-1")
+    await page.goto(f"{console}/alerts")
+    await expect(due).to_have_count(0)
+    await expect(page.locator('ul.resolved li[data-kind="RemsFormDue"]')).to_contain_text(
+        "resolved by clin-1"
+    )
+
+
 async def discharge(page: Page) -> None:
     await page.get_by_label("Systolic after dose").fill("136")
     await page.get_by_label("Diastolic after dose").fill("84")
@@ -257,6 +279,8 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         course.clock.jump_to(datetime.fromisoformat(due["window_closes_at"]) + timedelta(seconds=1))
         await course.wait("IntegrationOverdue", dose_number=1)
         await resolve_the_urgent_alert(page, console)
+        course.clock.jump_to(administered + timedelta(days=5))
+        await the_unfiled_rems_form_is_escalated_then_filed(page, console, appt["id"])
         await find_the_patient_and_look_at_the_waitlist(page, course.course_id)
         await context.close()
 

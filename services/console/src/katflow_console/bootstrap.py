@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,18 +18,21 @@ from .adapters.services_api import Services
 from .entrypoints import http_auth, http_lists, http_operations, http_pages, http_visits
 from .entrypoints.consumer import handlers
 from .entrypoints.web import Console, LoginRequired
+from .service_layer.rems_watch import RemsWatch
 from .settings import ConsoleSettings
 
 
 def build_app(settings: ConsoleSettings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
     clock = clock or clock_for(settings.environment, settings.clock_offset_file)
+    zone = ZoneInfo(settings.clinic_time_zone)
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_console"],
             routers=[m.router for m in (http_auth, http_pages, http_visits, http_lists, http_operations)],
-            handlers=handlers(clock),
+            handlers=handlers(clock, zone),
+            workers=[lambda runtime: RemsWatch(runtime, zone, settings)],
             clock=clock,
             title="katflow console",
             description="The staff console: today's board, dosing visits, alerts and course timelines.",

@@ -28,6 +28,14 @@ class ConsoleSettings(ServiceSettings):
     )
     console_session_hours: float = Field(10, description="A login lasts at most this long.")
     clinic_time_zone: str = Field("America/New_York", description="The clinic's zone: what 'today' is.")
+    console_rems_escalate_days: int = Field(
+        2,
+        ge=0,
+        description="An unfiled REMS monitoring form becomes an urgent alert this many days before its day.",
+    )
+    console_rems_watch_seconds: float = Field(
+        60, gt=0, description="How often unfiled REMS forms are looked at."
+    )
     intake_url: str = Field("http://127.0.0.1:8001", description="intake's API.")
     scheduling_url: str = Field("http://127.0.0.1:8002", description="scheduling's API.")
     notifications_url: str = Field("http://127.0.0.1:8003", description="notifications' API.")

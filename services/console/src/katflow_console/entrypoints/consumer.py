@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import EVENT_TYPES, Event
 from katflow_shared.contracts.topics import INTAKE, NOTIFICATIONS, PATIENT_CONTACT, SCHEDULING
@@ -12,6 +14,6 @@ from ..service_layer.projection import Projection
 TOPICS = frozenset({INTAKE, SCHEDULING, NOTIFICATIONS, PATIENT_CONTACT})
 
 
-def handlers(clock: Clock) -> dict[type[Event], AnyHandler]:
-    project = Projection(clock)
+def handlers(clock: Clock, zone: ZoneInfo) -> dict[type[Event], AnyHandler]:
+    project = Projection(clock, zone)
     return {cls: project for cls in EVENT_TYPES if cls.topic in TOPICS}

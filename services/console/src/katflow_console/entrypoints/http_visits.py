@@ -13,6 +13,7 @@ from katflow_shared.auth import Role
 from katflow_shared.protocols import load_protocols
 
 from ..adapters import postgres_read_model as store
+from ..adapters import postgres_rems
 from ..domain import rems as rems_form
 from ..domain import rules
 from ..service_layer.sessions import Staff
@@ -187,5 +188,12 @@ async def rems(
     days = load_protocols().get(session["protocol_version"]).dosing.rems_form_due_days if session else None
     today = clock.now().astimezone(c.zone).date()
     due = rems_form.filing_due(session, days, today, c.zone) if days else None
-    context = {"appt": appt, "rows": rows, "due": due, "session": session}
+    filed = await postgres_rems.filing(pool, appointment_id)
+    context = {"appt": appt, "rows": rows, "due": due, "session": session, "filed": filed, "zone": c.zone}
     return page(request, "rems.html", who, **context)  # type: ignore[no-any-return]
+
+
+@router.post("/visits/{appointment_id}/rems/filed", summary="The REMS form was filed (who and when kept)")
+async def rems_filed(appointment_id: UUID, pool: PoolDep, clock: ClockDep, who: StaffDep) -> Response:
+    await postgres_rems.mark_filed(pool, appointment_id, who.subject, clock.now())
+    return RedirectResponse(f"/visits/{appointment_id}/rems", 303)

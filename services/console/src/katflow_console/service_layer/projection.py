@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from katflow_shared.clock import Clock
-from katflow_shared.contracts import Event
+from katflow_shared.contracts import Event, SessionAdministered
 from katflow_shared.contracts.patient_contact import PatientContactUpdated
 from katflow_shared.messaging.emitter import HandlerContext
+from katflow_shared.protocols import load_protocols
 
 from ..adapters import postgres_read_model as store
+from ..adapters import postgres_rems
 from ..domain.board import STATUS_OF, alert_for
 
 # when an event happened, by its own fields (else when the console reads it, on its clock)
@@ -25,11 +29,19 @@ WHEN = (
 class Projection:
     """Every event, into the read model; ``clock`` dates the events that carry no time of their own."""
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
+    def __init__(self, clock: Clock, zone: ZoneInfo) -> None:
+        self.clock, self.zone = clock, zone
 
     async def __call__(self, event: Event, ctx: HandlerContext) -> None:
         await project(event, ctx, self.clock.now())
+        if isinstance(event, SessionAdministered):
+            await self._expect_rems_form(event, ctx)
+
+    async def _expect_rems_form(self, event: SessionAdministered, ctx: HandlerContext) -> None:
+        days = rems_form_due_days(event.protocol_version)
+        if days is not None:
+            due = event.administered_at.astimezone(self.zone).date() + timedelta(days=days)
+            await postgres_rems.expect_form(ctx.conn, event.model_dump(mode="json"), due)
 
 
 async def project(event: Event, ctx: HandlerContext, now: datetime) -> None:
@@ -64,3 +76,12 @@ def _occurred_at(data: dict[str, Any], fallback: datetime) -> datetime:
         if data.get(key):
             return datetime.fromisoformat(data[key])
     return fallback
+
+
+@cache
+def rems_form_due_days(protocol_version: str) -> int | None:
+    """Days after a session its REMS monitoring form is due (None: no REMS form for the protocol)."""
+    try:
+        return load_protocols().get(protocol_version).dosing.rems_form_due_days
+    except KeyError:
+        return None
