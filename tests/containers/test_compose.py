@@ -83,6 +83,20 @@ class Compose:
         return inspected[0]
 
 
+PROJECT_PREFIX = "katflow-ct-"
+ABANDONED_AFTER = 3 * 3600  # seconds: no run of this test lives that long; others' may be running
+
+
+def _remove_abandoned_stacks(c: Compose) -> None:
+    """Stacks of runs that were killed before their `down -v` (their containers restart with the
+    engine): removed once they are hours old, so that concurrent runs are left alone."""
+    labels = c.docker_cmd("ps", "-a", "--format", '{{.Label "com.docker.compose.project"}}').split()
+    for project in sorted({p for p in labels if p.startswith(PROJECT_PREFIX)}):
+        started = project.removeprefix(PROJECT_PREFIX).split("-")[0]
+        if started.isdigit() and time.time() - int(started) > ABANDONED_AFTER:
+            _run([c.docker, "compose", "-p", project, "down", "-v", "--timeout", "5"], c.env, 180)
+
+
 @pytest.fixture(scope="module")
 def compose() -> Iterator[Compose]:
     env = dict(os.environ)
@@ -92,14 +106,13 @@ def compose() -> Iterator[Compose]:
             key, _, value = assignment.partition("=")
             env[key] = value
     _run(["bash", str(DOCKER_SH), "images"], env, 1500)  # katflow/*:dev from the real Dockerfiles
-    c = Compose(env, env["KATFLOW_DOCKER"], f"katflow-ct-{uuid.uuid4().hex[:8]}")
+    c = Compose(env, env["KATFLOW_DOCKER"], f"{PROJECT_PREFIX}{int(time.time())}-{uuid.uuid4().hex[:6]}")
+    _remove_abandoned_stacks(c)
     try:
         c("up", "--wait", "--no-build", "--quiet-pull", timeout=600)
         yield c
-    except BaseException:
-        print(c("logs", "--no-color", "--tail", "80", timeout=60))
-        raise
     finally:
+        print(c("logs", "--no-color", "--tail", "60", timeout=60))  # shown when a test failed
         c("down", "-v", "--remove-orphans", "--timeout", "20", timeout=180)
         leftovers = c.docker_cmd("ps", "-aq", "--filter", f"label=com.docker.compose.project={c.project}")
         assert not leftovers.strip(), "docker compose down -v left containers behind"
