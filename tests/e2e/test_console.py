@@ -2,8 +2,9 @@
 services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a dosing visit's
 check-in (refused for high blood pressure, shown in words beside the field, then accepted), the
 administration and the discharge, finds the REMS monitoring form filled, watches a course's
-timeline take a new event without reloading, and acknowledges and resolves the urgent alert of an
-integration left overdue; an intake coordinator sees no administration button, is refused when
+timeline take a new event without reloading, acknowledges and resolves the urgent alert of an
+integration left overdue, files the REMS form its alert asked for, and resumes a course a
+high-risk screening halted; an intake coordinator sees no administration button, is refused when
 they post it anyway, and logs out; an admin replays a dead letter from the Operations page. The
 access token is refreshed when it expires. Each page's screenshot is written to docs/screenshots/,
 after axe-core found no serious accessibility violation on it."""
@@ -28,7 +29,7 @@ from katflow_shared.protocols import load_protocols
 from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
 from tests.support.console import CONSOLE_SECRET, browser, console_redirect_allowed, logged_in, screenshot
-from tests.support.course import CourseDriver, EventTap
+from tests.support.course import CourseDriver, EventTap, screening
 from tests.support.infra import Infra, find_idp
 from tests.support.stack import make_stack
 
@@ -178,6 +179,22 @@ async def the_unfiled_rems_form_is_escalated_then_filed(page: Page, console: str
     )
 
 
+async def a_halted_course_is_resumed(course: CourseDriver, page: Page, console: str) -> None:
+    """A high-risk screening halts the course (an urgent alert); the clinician resumes it from its page."""
+    cssrs = {"wish_to_be_dead": True, "suicidal_thoughts": True, "intent": True}
+    cssrs["behaviour_past_3_months"] = False
+    risky = screening(cssrs=cssrs)
+    out = await course.post(course.intake(f"/courses/{course.course_id}/screening"), risky, 201)
+    assert out["halted"] is True
+    await course.wait("UrgentReviewRequired")
+    await page.goto(f"{console}/courses/{course.course_id}")
+    await expect(page.locator("#phase")).to_contain_text("HALTED for urgent review")
+    await page.get_by_role("button", name="Resume (then rescreen)").click()
+    await expect(page.locator("#phase")).not_to_contain_text("HALTED")
+    await page.goto(f"{console}/alerts")
+    await expect(page.locator('li.urgent[data-kind="UrgentReviewRequired"]')).to_contain_text("Urgent review")
+
+
 async def discharge(page: Page) -> None:
     await page.get_by_label("Systolic after dose").fill("136")
     await page.get_by_label("Diastolic after dose").fill("84")
@@ -281,6 +298,7 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         await resolve_the_urgent_alert(page, console)
         course.clock.jump_to(administered + timedelta(days=5))
         await the_unfiled_rems_form_is_escalated_then_filed(page, console, appt["id"])
+        await a_halted_course_is_resumed(course, page, console)
         await find_the_patient_and_look_at_the_waitlist(page, course.course_id)
         await context.close()
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..adapters import postgres_read_model as store
+from ..domain import rules
 from ..domain.board import timeline_line
-from .web import ClockDep, ConsoleDep, PoolDep, StaffDep, page
+from ..service_layer.sessions import Staff
+from .web import ClockDep, Console, ConsoleDep, PoolDep, StaffDep, page
 
 router = APIRouter(tags=["pages"])
 
@@ -34,6 +36,12 @@ async def today(request: Request, c: ConsoleDep, pool: PoolDep, clock: ClockDep,
 
 @router.get("/courses/{course_id}", summary="A course: its timeline and plan of doses")
 async def course(request: Request, course_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep) -> Response:
+    return await _course_page(request, course_id, c, pool, who, "")
+
+
+async def _course_page(
+    request: Request, course_id: UUID, c: Console, pool: Any, who: Staff, halt_refusal: str
+) -> Response:
     plan = await c.services.call(who.access_token, "GET", "scheduling", f"/courses/{course_id}")
     phase = await c.services.call(who.access_token, "GET", "intake", f"/courses/{course_id}")
     patient = await store.course_patient(pool, course_id)
@@ -43,10 +51,30 @@ async def course(request: Request, course_id: UUID, c: ConsoleDep, pool: PoolDep
         "plan": plan.body if plan.ok else None,
         "plan_refusal": None if plan.ok else plan.refusal()[2],
         "phase": phase.body if phase.ok else None,
+        "halt_refusal": halt_refusal,
         "timeline": await _timeline(pool, course_id),
         "zone": c.zone,
     }
     return page(request, "course.html", who, **context)  # type: ignore[no-any-return]
+
+
+@router.post("/courses/{course_id}/urgent-review", summary="Resolve a halted course: resume or end")
+async def resolve_halt(
+    request: Request,
+    course_id: UUID,
+    c: ConsoleDep,
+    pool: PoolDep,
+    who: StaffDep,
+    decision: Annotated[Literal["resume", "end"], Form()],
+) -> Response:
+    path = f"/courses/{course_id}/urgent-review/resolve"
+    answer = await c.services.act(who.access_token, who.subject, "intake", path, {"decision": decision})
+    if answer.ok:
+        return RedirectResponse(f"/courses/{course_id}", 303)
+    _, rule, words = answer.refusal()
+    resp = await _course_page(request, course_id, c, pool, who, rules.sentence(rule, words))
+    resp.status_code = answer.status
+    return resp
 
 
 @router.get("/courses/{course_id}/timeline", summary="The timeline alone (htmx polls it)")
