@@ -84,9 +84,13 @@ def first_reservation(
     patient_zone: str,
     latest_end: datetime | None = None,
     resume_at: datetime | None = None,
+    allowed: Callable[[datetime], bool] | None = None,
+    prefer: tuple[str | None, str | None] = (None, None),
 ) -> Reservation | None:
     """The first start on the grid from ``earliest`` (or from ``resume_at``, when a watermark proved the
-    grid full until then) with everything free, ending by ``latest_end``."""
+    grid full until then) with everything free, ending by ``latest_end``; only starts ``allowed``
+    accepts (the rules of an appointment being moved: cadence, integration window), preferred
+    clinician and room first."""
     cals = calendars(busy)
     for start in candidate_starts(clinic, earliest, duration, resume_at):
         end = start + duration
@@ -94,29 +98,7 @@ def first_reservation(
             return None
         if not within_patient_hours(clinic, start, end, patient_zone):
             continue
-        found = _pick(need, cals, Interval(start, end), (None, None), clinic.works)
-        if found is not None:
-            return Reservation(found[0], found[1], start, end)
-    return None
-
-
-def first_allowed(
-    clinic: ClinicConfig,
-    need: Need,
-    busy: Busy,
-    earliest: datetime,
-    duration: timedelta,
-    patient_zone: str,
-    allowed: Callable[[datetime], bool],
-    prefer: tuple[str | None, str | None] = (None, None),
-) -> Reservation | None:
-    """The first start on the grid from ``earliest`` that ``allowed`` accepts (the rules of the
-    appointment being moved: cadence, integration window) with everything free, preferred ones
-    first — where a clinic change moves an appointment to."""
-    cals = calendars(busy)
-    for start in candidate_starts(clinic, earliest, duration):
-        end = start + duration
-        if not within_patient_hours(clinic, start, end, patient_zone) or not allowed(start):
+        if allowed is not None and not allowed(start):
             continue
         found = _pick(need, cals, Interval(start, end), prefer, clinic.works)
         if found is not None:

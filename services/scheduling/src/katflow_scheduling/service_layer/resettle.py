@@ -23,7 +23,7 @@ from ..adapters import postgres_course as store
 from ..domain.appointments import Appointment
 from ..domain.cadence import spacing_violation
 from ..domain.integration import check_integration_time
-from ..domain.reservations import Need, Reservation, first_allowed
+from ..domain.reservations import Need, Reservation, first_reservation
 from . import booking
 from .deps import Deps, Emit
 
@@ -74,7 +74,8 @@ async def _new_place(
     busy = await calendar.busy(conn, [*need.clinicians, *need.rooms], earliest, until, exclude=appt.id)
     allowed = await _rules(conn, deps, appt, now)
     prefer = (None, appt.room_id)
-    return first_allowed(clinic, need, busy, earliest, duration, appt.patient_time_zone, allowed, prefer)
+    zone = appt.patient_time_zone
+    return first_reservation(clinic, need, busy, earliest, duration, zone, allowed=allowed, prefer=prefer)
 
 
 def _need(deps: Deps, appt: Appointment) -> Need | None:
