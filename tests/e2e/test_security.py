@@ -27,7 +27,7 @@ from katflow_shared.auth import Role
 from katflow_shared.contracts import topics
 from katflow_shared.contracts.common import Route
 from katflow_shared.protocols import load_protocols
-from katflow_tools.stack import SERVICES
+from katflow_tools.stack import BACKEND
 from tests.conftest import RUN_ROOT
 from tests.support.course import CourseDriver, EventTap, TimeMachine
 from tests.support.infra import Infra
@@ -72,7 +72,7 @@ async def test_every_endpoint_declares_its_roles_and_answers_401_and_403(stack: 
     stack.start()
     checked = 0
     async with httpx.AsyncClient(timeout=10) as http:
-        for service in SERVICES:
+        for service in BACKEND:
             base = stack.url(service)
             spec = (await http.get(f"{base}/openapi.json")).json()
             for path, operations in spec["paths"].items():
@@ -109,7 +109,7 @@ async def test_every_endpoint_declares_its_roles_and_answers_401_and_403(stack: 
                     checked += 1
     assert checked >= 20
     # refusals by authenticated callers are in each service's audit trail
-    for service in SERVICES:
+    for service in BACKEND:
         denied = await stack.fetchval(service, "SELECT count(*) FROM audit_log WHERE outcome = 'denied'")
         assert denied > 0, service
 
@@ -363,13 +363,13 @@ async def test_phi_markers_stay_off_workflow_topics_logs_and_audit(course: Cours
 
     # nor in any log line of any service
     logs = sorted((stack.cfg.run_dir / "logs").glob("*.log"))
-    assert {p.stem for p in logs} >= set(SERVICES)
+    assert {p.stem for p in logs} >= set(BACKEND)
     for path in logs:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             assert not leaks(line), f"PHI marker in {path.name}:{number}: {line[:300]}"
 
     # the audit trail names the patient by id only, and has the write, the reads and the messages
-    for service in SERVICES:
+    for service in BACKEND:
         conn: asyncpg.Connection = await stack.db(service)
         try:
             rows = [dict(r) for r in await conn.fetch("SELECT * FROM audit_log")]
