@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from katflow_tools.stack import SERVICES
+from katflow_tools.stack import BACKEND
 from tests.conftest import RUN_ROOT
 from tests.support.infra import Infra
 from tests.support.stack import Stack, make_stack
@@ -81,13 +81,13 @@ async def run_schemathesis(stack: Stack, service: str) -> tuple[int, str]:
 @pytest.mark.timeout(240)
 async def test_generated_requests_never_get_a_5xx_and_responses_match_the_schema(stack: Stack) -> None:
     stack.start()
-    results = await asyncio.gather(*(run_schemathesis(stack, service) for service in SERVICES))
+    results = await asyncio.gather(*(run_schemathesis(stack, service) for service in BACKEND))
     failures = [
         f"--- {service} (exit {code})\n{out[-6000:]}"
-        for service, (code, out) in zip(SERVICES, results, strict=True)
+        for service, (code, out) in zip(BACKEND, results, strict=True)
         if code != 0
     ]
     assert not failures, "\n".join(failures)
-    for service, (_, out) in zip(SERVICES, results, strict=True):
+    for service, (_, out) in zip(BACKEND, results, strict=True):
         assert "No issues found" in out or "passed" in out, f"{service}: {out[-2000:]}"
         assert stack.services[service].alive(), stack.services[service].log_tail()
