@@ -35,7 +35,7 @@ from katflow_notifications.service_layer.inbound import InboundTexts
 from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.reminders import Reminders
 from katflow_notifications.settings import IntegratorEndpoint, NotificationsSettings
-from katflow_shared import timers
+from katflow_shared import audit, timers
 from katflow_shared.auth import CARE_TEAM, ApiKey, Authenticator, Role, hash_api_key
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
@@ -45,18 +45,19 @@ from katflow_shared.contracts import (
     ConsultationRequested,
     Event,
     IntegrationDue,
+    MonitoringCheckDue,
     PatientContactUpdated,
     SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.contracts.common import AppointmentKind, Route, StretchReason
+from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck, Route, StretchReason
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.consumer import apply
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.messaging.errors import PermanentError
 from katflow_shared.protocols import load_protocols
-from katflow_shared.runtime import Runtime
+from katflow_shared.runtime import RequestContext, Runtime
 from katflow_shared.timers import TimerWorker
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
@@ -238,8 +239,9 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
             dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
             dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates, dispatching)
             app = FastAPI()
-            for router in (http.router, sms.router, feed.router):
+            for router in (http.router, sms.router, feed.router, audit.router):
                 app.include_router(router)
+            app.add_middleware(RequestContext)  # each request's audit record, as the service writes it
             app.state.runtime = runtime
             app.state.katflow_auth = Authenticator(settings)
             app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner))
@@ -673,6 +675,49 @@ async def test_a_stretched_cadence_reaches_the_care_team_by_email_and_feed(h: Ha
     assert h.provider.texts() == [] and await h.deliveries(patient_id=h.patient_id) == []
 
 
+async def test_a_sessions_alerts_reach_its_booked_clinician_and_the_on_call_group(h: Harness) -> None:
+    """Issue 27: session alerts went to the role's group only. clin-2 and clin-3 are on no rota
+    (config/staff.json); booked for a session, they get its alerts beside on-call clin-1, once each."""
+    await h.contact()
+    session_id = uuid.uuid4()
+    for booked in ("clin-2", "clin-1"):  # clin-1 is on call and booked: one item, not two
+        check = MonitoringCheckDue(
+            session_id=session_id,
+            course_id=h.course_id,
+            check=MonitoringCheck.BLOOD_PRESSURE,
+            due_at=h.clock.now(),
+            clinician_id=booked,
+        )
+        await h.handle(check)
+    administered = SessionAdministered(
+        session_id=session_id,
+        appointment_id=uuid.uuid4(),
+        course_id=h.course_id,
+        patient_id=h.patient_id,
+        route=Route.INTRANASAL,
+        dose_number=1,
+        protocol_version="intranasal@1",
+        administered_at=h.clock.now() - timedelta(hours=2),
+        monitoring_ended_at=h.clock.now(),
+        adverse_events=False,
+        clinician_id="clin-3",
+    )
+    await h.handle(administered)
+    await h.dispatch()
+    rows = await h.pool.fetch(
+        "SELECT notification, staff_id, urgent FROM feed_items ORDER BY notification, staff_id"
+    )
+    assert [tuple(r) for r in rows] == [
+        ("monitoring_check", "clin-1", True),
+        ("monitoring_check", "clin-1", True),
+        ("monitoring_check", "clin-2", True),
+        ("rems_form_due", "clin-1", False),
+        ("rems_form_due", "clin-3", False),
+    ]
+    rems = sorted(m.rcpt_to for m in h.mail() if m.subject == "Patient monitoring form due")
+    assert rems == [("clinician-3@clinic.example",), ("clinician@clinic.example",)]
+
+
 async def test_a_session_under_a_protocol_not_on_file_queues_nothing_and_is_permanent(h: Harness) -> None:
     """The consumer dead-letters a permanent error (no retries); the transaction leaves no trace."""
     session = SessionAdministered(
@@ -982,6 +1027,31 @@ async def test_staff_feed_list_read_and_event_stream(h: Harness) -> None:
     assert len(blocks) == 1 and f"id: {items[0]['id']}" in blocks[0] and "event: notification" in blocks[0]
     data = json.loads(blocks[0].split("data: ", 1)[1])
     assert data["title"] == "Follow-up session due" and data["read_at"] is not None
+
+
+async def test_who_read_a_patient_in_a_staff_feed_is_in_the_audit_trail(h: Harness) -> None:
+    """Issue 27: the feed and its live stream named no patients in their audit records, so "who read
+    patient X" missed them. A list names its items' patients in its request's record; a stream writes
+    a record per batch it sends (after its request's record was written)."""
+    await h.contact()
+    await h.handle(h.integration_due())  # a feed item for ther-1 about h.patient_id
+    await h.dispatch()
+    async with h.client(person="ther-1") as client:
+        [item] = (await client.get("/v1/staff/ther-1/feed")).json()
+        stream = await client.get("/v1/staff/ther-1/feed/stream", headers={"Last-Event-ID": "0"})
+    assert item["patient_id"] == str(h.patient_id) and f"id: {item['id']}" in stream.text
+    rows = await h.pool.fetch(
+        "SELECT actor, action, resource FROM audit_log WHERE patient_ids @> ARRAY[$1::uuid] ORDER BY id",
+        h.patient_id,
+    )
+    assert [(r["actor"], r["action"]) for r in rows] == [
+        ("ther-1", "GET /v1/staff/{staff_id}/feed"),
+        ("ther-1", "feed.stream.sent"),
+    ]
+    assert json.loads(rows[1]["resource"]) == {"staff_id": "ther-1", "items": [item["id"]]}
+    async with h.client(person="admin-1") as admin:
+        found = (await admin.get("/v1/audit", params={"patient_id": str(h.patient_id)})).json()
+    assert {"GET /v1/staff/{staff_id}/feed", "feed.stream.sent"} <= {r["action"] for r in found}
 
 
 async def test_a_feed_is_its_owners_and_an_admin_may_read_but_not_mark_another(h: Harness) -> None:

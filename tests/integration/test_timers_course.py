@@ -60,6 +60,9 @@ async def test_monitoring_prompts_fire_once_each_at_their_offsets(h: Harness) ->
     assert [k for k, _ in await h.timers("fired")] == ["monitoring_check", "monitoring_check"]
     due = [data["due_at"] for name, data in h.events if name == "MonitoringCheckDue"]
     assert due == [(given + timedelta(minutes=m)).isoformat().replace("+00:00", "Z") for m in (40, 100)]
+    # each alert names the clinician booked for the session, who gets it with the on-call group
+    booked = await h.pool.fetchval("SELECT clinician_id FROM appointments WHERE id = $1", appt)
+    assert booked and {d["clinician_id"] for n, d in h.events if n == "MonitoringCheckDue"} == {booked}
 
 
 async def test_discharge_arms_integration_timers_and_holding_it_cancels_the_overdue(h: Harness) -> None:
@@ -72,6 +75,8 @@ async def test_discharge_arms_integration_timers_and_holding_it_cancels_the_over
         kinds(events)
         == ["SessionAdministered", "AppointmentCompleted", "AppointmentScheduled", "IntegrationDue"][:3]
     )
+    booked = await h.pool.fetchval("SELECT clinician_id FROM appointments WHERE id = $1", appt)
+    assert events[0][1]["clinician_id"] == booked
     assert kinds(await h.advance(timedelta(seconds=1))) == ["IntegrationDue"]
     closes = given + timedelta(hours=72)
     assert ("integration_overdue", closes) in await h.timers()

@@ -27,6 +27,7 @@ class Outbound:
     notification: str = ""
     course_id: UUID | None = None
     unsubscribe_url: str | None = None  # an optional email's RFC 8058 one-click unsubscribe
+    patient_id: UUID | None = None  # whose message it is (a staff alert's patient: the feed's audit)
 
 
 @dataclass(frozen=True)

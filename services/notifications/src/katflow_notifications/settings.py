@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -31,6 +31,7 @@ class IntegratorEndpoint(BaseModel):
 
 class NotificationsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
+    owns_database: ClassVar[bool] = True
 
     service_name: str = Field("notifications", description="Service name.")
     http_port: int = Field(8003, description="Port the notifications HTTP API listens on.")

@@ -100,6 +100,9 @@ class SessionAdministered(Event):
     adverse_events: bool = Field(
         description="Whether any adverse event was recorded (details stay in scheduling)."
     )
+    clinician_id: str | None = Field(
+        None, description="Staff id of the clinician booked for the session (its alerts go to them too)."
+    )
 
 
 class IntegrationDue(Event):
@@ -183,6 +186,9 @@ class MonitoringCheckDue(Event):
     course_id: UUID = Field(description="The treatment course (Kafka key).")
     check: MonitoringCheck = Field(description="Which check.")
     due_at: datetime = Field(description="When the check is due (UTC).")
+    clinician_id: str | None = Field(
+        None, description="Staff id of the clinician booked for the session (the alert goes to them too)."
+    )
 
 
 class IntegrationOverdue(Event):

@@ -10,8 +10,8 @@ import asyncpg
 from ..ports import Outbound, Receipt
 
 ITEM = (
-    "INSERT INTO feed_items(staff_id, delivery_id, notification, title, body, urgent, course_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id) DO NOTHING"
+    "INSERT INTO feed_items(staff_id, delivery_id, notification, title, body, urgent, course_id, patient_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (delivery_id) DO NOTHING"
 )
 
 
@@ -20,11 +20,20 @@ class PostgresFeed:
         """No I/O of its own: the item (once per delivery) goes in the statement that settles the
         delivery. (It used to NOTIFY a channel no stream listened on: the streams poll.)"""
         o = outbound
-        item = (o.to, o.delivery_id, o.notification, o.message.subject, o.message.text, o.urgent, o.course_id)
+        item = (
+            o.to,
+            o.delivery_id,
+            o.notification,
+            o.message.subject,
+            o.message.text,
+            o.urgent,
+            o.course_id,
+            o.patient_id,
+        )
         return Receipt(f"feed:{o.delivery_id}", delivered=True, writes=[(ITEM, item)])
 
 
-FEED_COLUMNS = "id, notification, title, body, urgent, course_id, created_at, read_at"
+FEED_COLUMNS = "id, notification, title, body, urgent, course_id, patient_id, created_at, read_at"
 
 
 async def items_after(

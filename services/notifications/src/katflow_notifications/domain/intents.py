@@ -47,6 +47,7 @@ class Intent:
     patient_id: UUID | None = None
     appointment_id: UUID | None = None
     facts: Mapping[str, str] = field(default_factory=dict)
+    clinician_id: str | None = None  # staff: the clinician booked for the session it is about
 
 
 def _iso(t: datetime) -> str:
@@ -65,7 +66,8 @@ def _staff(name: str, e: Any, **facts: str) -> Intent:
     base = {"course_id": str(e.course_id)}
     if (patient := getattr(e, "patient_id", None)) is not None:
         base["patient_id"] = str(patient)
-    return Intent(name, "staff", e.course_id, getattr(e, "patient_id", None), None, {**base, **facts})
+    patient, clinician = getattr(e, "patient_id", None), getattr(e, "clinician_id", None)
+    return Intent(name, "staff", e.course_id, patient, None, {**base, **facts}, clinician)
 
 
 def _consultation(e: ConsultationRequested, _at: datetime) -> list[Intent]:

@@ -35,6 +35,9 @@ class RoutingRule(BaseModel):
     channels: list[StaffChannel] = Field(default_factory=_email_and_feed)
     webhooks: list[str] = Field(default_factory=list, description="Staff webhook names (settings).")
     urgent: bool = False
+    booked_clinician: bool = Field(
+        False, description="Also the clinician booked for the session the alert is about (on no rota too)."
+    )
 
 
 class StaffDirectory(BaseModel):
@@ -43,11 +46,13 @@ class StaffDirectory(BaseModel):
     staff: list[StaffMember] = Field(min_length=1)
     routing: dict[str, RoutingRule]
 
-    def recipients(self, notification: str) -> list[StaffMember]:
+    def recipients(self, notification: str, clinician_id: str | None = None) -> list[StaffMember]:
+        """The rule's groups (the on-call rota), and the booked clinician when the rule says so."""
         rule = self.routing.get(notification)
         if rule is None:
             return []
-        return [m for m in self.staff if set(rule.roles).intersection(m.roles)]
+        booked = clinician_id if rule.booked_clinician else None
+        return [m for m in self.staff if set(rule.roles).intersection(m.roles) or m.id == booked]
 
     def member(self, staff_id: str) -> StaffMember | None:
         return next((m for m in self.staff if m.id == staff_id), None)

@@ -4,6 +4,9 @@ A feed is its staff member's own: the caller's subject is the ``staff_id`` in th
 space: token subject = staff directory id = scheduling's clinician id). An admin may read, never
 mark, another's feed; every such read is in the audit trail (the HTTP record names the caller and
 the ``staff_id`` read). Anyone else gets 403.
+
+Every read names the patients and courses of the items it carried: a list in its request's record,
+a live stream in one record per batch it sent (a stream outlives its request's record).
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import re
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from katflow_shared import audit
 from katflow_shared.auth import CARE_TEAM, Principal, PrincipalDep, Role, admits
 from katflow_shared.http import RuntimeDep
 
@@ -31,6 +35,7 @@ router = APIRouter(prefix="/v1/staff", tags=["staff feed"], dependencies=[admits
 HEARTBEAT_SECONDS = 15.0
 MAX_ID = 2**63 - 1  # feed item ids are bigints
 ITEM_ID = re.compile(r"[0-9]{1,18}")  # what a Last-Event-ID the stream sent looks like (< MAX_ID)
+STREAM_SENT = "feed.stream.sent"  # the audit action of items a live stream sent
 
 
 class FeedItem(BaseModel):
@@ -40,6 +45,7 @@ class FeedItem(BaseModel):
     body: str
     urgent: bool
     course_id: UUID | None
+    patient_id: UUID | None
     created_at: datetime
     read_at: datetime | None
 
@@ -66,13 +72,16 @@ def _may_mark(principal: Principal, deps: DepsDep, staff_id: str) -> None:
 @router.get("/{staff_id}/feed", response_model=list[FeedItem], summary="Feed items after an id")
 async def list_feed(
     staff_id: str,
+    request: Request,
     runtime: RuntimeDep,
     deps: DepsDep,
     principal: PrincipalDep,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[FeedItem]:
     _may_read(principal, deps, staff_id)
-    return [FeedItem(**dict(r)) for r in await feed.items_after(runtime.pool, staff_id, after)]
+    rows = await feed.items_after(runtime.pool, staff_id, after)
+    audit.read(request, patients=(r["patient_id"] for r in rows), courses=(r["course_id"] for r in rows))
+    return [FeedItem(**dict(r)) for r in rows]
 
 
 @router.post("/{staff_id}/feed/{item_id}/read", status_code=204, summary="Mark a feed item read")
@@ -110,7 +119,10 @@ async def stream_feed(
         while time.monotonic() - began < settings.feed_stream_max_seconds:
             if await request.is_disconnected():
                 return
-            for row in await feed.items_after(runtime.pool, staff_id, cursor):
+            rows = await feed.items_after(runtime.pool, staff_id, cursor)
+            if rows:
+                await audit.record(runtime.pool, _sent(settings.service_name, principal, staff_id, rows))
+            for row in rows:
                 cursor = row["id"]
                 item = FeedItem(**dict(row)).model_dump(mode="json")
                 yield f"id: {cursor}\nevent: notification\ndata: {json.dumps(item)}\n\n"
@@ -121,3 +133,15 @@ async def stream_feed(
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _sent(service: str, principal: Principal, staff_id: str, rows: list[Any]) -> tuple[Any, ...]:
+    """The audit record of items a live stream is about to send: whose, and about which patients."""
+    return audit.entry(
+        service,
+        principal,
+        STREAM_SENT,
+        resource={"staff_id": staff_id, "items": [r["id"] for r in rows]},
+        patient_ids=(r["patient_id"] for r in rows if r["patient_id"] is not None),
+        course_ids=(r["course_id"] for r in rows if r["course_id"] is not None),
+    )

@@ -260,7 +260,10 @@ class Dispatcher:
         channel = self.channels.get(d.channel)
         if channel is None:
             raise ChannelPermanent(f"{d.channel}_not_configured")
-        outbound = Outbound(d.id, address, rendered, d.urgent, d.notification, d.course_id, unsubscribe)
+        about = d.patient_id or (UUID(d.facts["patient_id"]) if d.facts.get("patient_id") else None)
+        outbound = Outbound(
+            d.id, address, rendered, d.urgent, d.notification, d.course_id, unsubscribe, about
+        )
         return await channel.send(outbound)
 
     async def _transient(self, d: Delivery, code: str, retry_after: float | None) -> None:

@@ -58,7 +58,7 @@ class Planner:
         if rule is None:
             raise PermanentError(f"no staff routing rule for {ntype.name}")
         urgent = ntype.urgent or rule.urgent
-        members = self.staff.recipients(ntype.name)
+        members = self.staff.recipients(ntype.name, intent.clinician_id)
         targets: list[tuple[str, str]] = [(m.id, ch) for m in members for ch in rule.channels]
         targets += [
             (hook, "staff_webhook") for hook in rule.webhooks if hook in self.settings.staff_webhook_urls

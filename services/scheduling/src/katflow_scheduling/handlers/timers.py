@@ -67,11 +67,15 @@ class TimerHandlers:
             await steps.mark_missed(ctx.conn, appt, None, ctx.now, partial(ctx.emitter.emit, ctx.conn))
 
     async def on_monitoring_check(self, timer: Timer, ctx: TimerContext) -> None:
+        """The check's alert names the clinician booked now (the booking may have been reassigned)."""
+        session = await store.session_of(ctx.conn, session_id=UUID(timer.payload["session_id"]))
+        appt = await store.get_appointment(ctx.conn, session["appointment_id"])
         event = MonitoringCheckDue(
-            session_id=UUID(timer.payload["session_id"]),
+            session_id=session["id"],
             course_id=UUID(timer.payload["course_id"]),
             check=MonitoringCheck(timer.payload["check"]),
             due_at=timer.due_at,
+            clinician_id=appt.clinician_id,
         )
         await ctx.emitter.emit(ctx.conn, event)
 

@@ -141,6 +141,7 @@ def _administered(u: AppointmentUnit, session: asyncpg.Record, adverse: bool) ->
         administered_at=session["administered_at"],
         monitoring_ended_at=u.now,
         adverse_events=adverse,
+        clinician_id=u.appt.clinician_id,
     )
 
 
