@@ -16,7 +16,9 @@ from katflow_shared.settings import ServiceSettings, is_placeholder
 
 REAL_DB = "postgresql://intake:s3cr3t-value@db.internal:5432/intake?sslmode=verify-full"
 PROD: dict[str, Any] = {"environment": "prod", "database_url": REAL_DB, "kafka_security_protocol": "SSL"}
+OWNER_DB = "postgresql://intake_owner:0wner-s3cret@db.internal:5432/intake?sslmode=verify-full"
 NOTIFICATIONS_PROD: dict[str, Any] = PROD | {
+    "migration_database_url": OWNER_DB,
     "smtp_security": "starttls",
     "sms_webhook_secret": "whsec_cmVhbC1wcm9kLXNlY3JldC12YWx1ZQ==",
     "portal_link_secret": "a-real-portal-link-secret-0f9e8d7c6b5a",
@@ -57,6 +59,33 @@ def test_prod_refuses_a_placeholder_database_password_in_any_case(password: str)
     url = f"postgresql://intake:{password}@db.internal:5432/intake?sslmode=verify-full"
     with pytest.raises(ValidationError, match="KATFLOW_DATABASE_URL (is|uses) a placeholder"):
         ServiceSettings(**PROD | {"database_url": url})
+
+
+@pytest.mark.parametrize("settings_class", [IntakeSettings, SchedulingSettings, NotificationsSettings])
+@pytest.mark.parametrize(
+    ("owner", "refusal"),
+    [
+        ("", "is required in prod"),
+        (REAL_DB, "names the service's own role"),
+        (OWNER_DB.replace("0wner-s3cret", "changeme"), "placeholder"),
+        (OWNER_DB.replace("verify-full", "require"), "must verify"),
+    ],
+)
+def test_prod_refuses_a_service_that_would_own_its_audit_trail(
+    settings_class: type[ServiceSettings], owner: str, refusal: str
+) -> None:
+    """Issue 27: the migration role was optional, so a prod deployment that left it out ran as its
+    tables' owner, able to disable the audit trail's append-only triggers. Tools that never connect
+    to a database (``katflow topics``, on the base settings) need none."""
+    base = (
+        NOTIFICATIONS_PROD
+        if settings_class is NotificationsSettings
+        else PROD | {"migration_database_url": OWNER_DB}
+    )
+    settings_class(**base)
+    with pytest.raises(ValidationError, match=f"KATFLOW_MIGRATION_DATABASE_URL .*{refusal}"):
+        settings_class(**base | {"migration_database_url": owner})
+    ServiceSettings(**PROD)
 
 
 def test_prod_refuses_smtp_without_tls() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import (
@@ -69,10 +69,23 @@ def database_url_problem(url: str) -> str | None:
     return None
 
 
+def migration_url_problem(migration_url: str, service_url: str) -> str | None:
+    """Why prod refuses the migration role: none (the service's own role would own the tables, and so
+    could alter the audit trail or disable its triggers), the service's own role, or a bad URL."""
+    if not migration_url:
+        return "is required in prod: a migration role must own the tables (the audit trail), not the service"
+    if urlsplit(migration_url).username == urlsplit(service_url).username:
+        return "names the service's own role; the tables' owner must be another role"
+    return database_url_problem(migration_url)
+
+
 class ServiceSettings(BaseSettings):
     """Settings every katflow service shares. Services subclass it to add their own."""
 
     model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
+    # A service migrates a database of its own (with an audit trail): prod requires a migration role.
+    # The base settings also serve tools that never connect (``katflow topics``).
+    owns_database: ClassVar[bool] = False
 
     environment: Literal["dev", "test", "prod"] = Field(
         "dev", description="dev and test allow development defaults; prod refuses placeholder secrets."
@@ -94,7 +107,8 @@ class ServiceSettings(BaseSettings):
         description="DSN of the role that owns this service's tables and runs its migrations at start;"
         " the KATFLOW_DATABASE_URL role is then granted only reads and writes, and on audit_log only"
         " INSERT and SELECT, so the running service cannot alter the audit trail or disable its"
-        " append-only triggers. Empty: the service's own role migrates and owns the tables (dev, tests).",
+        " append-only triggers. Required in prod (another role than KATFLOW_DATABASE_URL's); empty in dev"
+        " and tests: the service's own role migrates and owns the tables.",
     )
     kafka_bootstrap: str = Field("127.0.0.1:19092", description="Kafka bootstrap servers, comma separated.")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
@@ -208,7 +222,10 @@ class ServiceSettings(BaseSettings):
         if problem:
             raise ValueError(f"KATFLOW_DATABASE_URL {problem}")
         migration_url = self.migration_database_url.get_secret_value()
-        problem = database_url_problem(migration_url) if migration_url else None
+        if self.owns_database:
+            problem = migration_url_problem(migration_url, self.database_url.get_secret_value())
+        else:
+            problem = database_url_problem(migration_url) if migration_url else None
         if problem:
             raise ValueError(f"KATFLOW_MIGRATION_DATABASE_URL {problem}")
         if self.kafka_security_protocol not in ("SSL", "SASL_SSL"):

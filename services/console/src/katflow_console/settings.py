@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -10,6 +12,7 @@ from katflow_shared.settings import ServiceSettings
 
 class ConsoleSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
+    owns_database: ClassVar[bool] = True
 
     service_name: str = Field("console", description="Service name.")
     http_port: int = Field(8004, description="Port the staff console listens on.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -14,6 +15,7 @@ from .challenge import load_verifier
 
 class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
+    owns_database: ClassVar[bool] = True
 
     service_name: str = Field("intake", description="Service name.")
     http_port: int = Field(8001, description="Port the intake HTTP API listens on.")

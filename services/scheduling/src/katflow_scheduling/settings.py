@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -14,6 +15,7 @@ DEFAULT_CLINIC = Path(__file__).parent / "config" / "clinic.json"
 
 class SchedulingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
+    owns_database: ClassVar[bool] = True
 
     service_name: str = Field("scheduling", description="Service name.")
     http_port: int = Field(8002, description="Port the scheduling HTTP API listens on.")
