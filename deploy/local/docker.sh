@@ -5,8 +5,9 @@
 #           on the second run): docker.io and debootstrap from apt when missing; dockerd started
 #           when no engine answers; katflow/debian:bookworm (debootstrap + docker import, once),
 #           katflow/python:3.11 (the stand-in for python:3.11-slim) and the stand-ins for
-#           postgres:16, apache/kafka and axllent/mailpit (deploy/local/docker/*, used through
-#           deploy/compose/offline.yml); the compose v2 CLI plugin built from its Go module.
+#           postgres:16, apache/kafka, axllent/mailpit and quay.io/keycloak/keycloak
+#           (deploy/local/docker/*, used through deploy/compose/offline.yml); the compose v2 CLI
+#           plugin built from its Go module.
 #   images  katflow/<service>:dev from each services/*/Dockerfile and katflow/tools:dev, on
 #           python:3.11-slim when a registry answers, else on katflow/python:3.11 (PYTHON_IMAGE).
 #   env     prints the exports for a shell: eval "$(deploy/local/docker.sh env)"
@@ -31,6 +32,7 @@ PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 DEBIAN_IMAGE=katflow/debian:bookworm
 LOCAL_PYTHON_IMAGE=katflow/python:3.11
 PUBLIC_PYTHON_IMAGE=python:3.11-slim
+KEYCLOAK_VERSION=$(sed -n 's/^KC_VERSION=//p' "$HERE/keycloak.sh")   # the one `make up` runs
 export DOCKER_BUILDKIT=1
 
 log() { echo "[docker] $*" >&2; }
@@ -127,8 +129,22 @@ kafka_jars() {   # the broker jars `make up` runs (Maven, cached in ~/.m2)
   echo "$sum" >"$dest.sha256"
 }
 
+keycloak_dist() {   # the Keycloak distribution `make up` runs (Maven, cached in ~/.m2), unpacked
+  local dest=$1 version=$2
+  [[ -x $dest/bin/kc.sh && $(cat "$dest.version" 2>/dev/null) == "$version" ]] && return 0
+  command -v mvn >/dev/null || die "mvn (Maven) is required for Keycloak"
+  log "fetching Keycloak $version (Maven)"
+  rm -rf "$dest" "$dest.zip.d" && mkdir -p "$dest.zip.d"
+  mvn -q -B dependency:copy -Dartifact="org.keycloak:keycloak-quarkus-dist:$version:zip" \
+    -DoutputDirectory="$dest.zip.d" >"$CACHE/mvn.log" 2>&1 || { tail -n 20 "$CACHE/mvn.log" >&2; die "mvn failed"; }
+  python3 -m zipfile -e "$dest.zip.d/keycloak-quarkus-dist-$version.zip" "$dest.zip.d"
+  mv "$dest.zip.d/keycloak-$version" "$dest" && rm -rf "$dest.zip.d"
+  chmod +x "$dest"/bin/*.sh
+  echo "$version" >"$dest.version"
+}
+
 ensure_infra_images() {
-  log "building katflow/offline-{postgres,kafka,mailpit}"
+  log "building katflow/offline-{postgres,kafka,mailpit,keycloak}"
   build katflow/offline-postgres:15 "$HERE/docker/postgres" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE"
   local ctx=$CACHE/build/kafka
   mkdir -p "$ctx"
@@ -136,6 +152,11 @@ ensure_infra_images() {
   cp "$HERE/docker/kafka/"{Dockerfile,entrypoint.sh,api_versions.py,log4j2.properties} "$ctx/"
   build katflow/offline-kafka:4.1.1 "$ctx" --build-arg PYTHON_IMAGE="$LOCAL_PYTHON_IMAGE"
   build katflow/offline-mailpit:1 "$HERE/docker/mailpit" --build-arg PYTHON_IMAGE="$LOCAL_PYTHON_IMAGE"
+  ctx=$CACHE/build/keycloak
+  mkdir -p "$ctx"
+  keycloak_dist "$ctx/keycloak" "$KEYCLOAK_VERSION"
+  cp "$HERE/docker/keycloak/Dockerfile" "$ctx/"
+  build "katflow/offline-keycloak:$KEYCLOAK_VERSION" "$ctx" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE"
 }
 
 compose_works() { "$DOCKER" compose version >/dev/null 2>&1; }

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from katflow_tools import identity
 from tests.support.infra import REPO
 from tests.support.stack import consultation_request
 
@@ -148,6 +149,33 @@ def test_the_stack_is_up_from_the_images_and_answers(compose: Compose) -> None:
         assert ready.status_code == 200, ready.text  # database and Kafka reached over the network
     topic_init = compose.container("topic-init")["State"]  # the one-shot created the topics
     assert topic_init["Status"] == "exited" and topic_init["ExitCode"] == 0
+
+
+def test_staff_call_the_services_with_their_own_keycloak_tokens(compose: Compose) -> None:
+    """Keycloak in compose (issue 27): a demo user's token from the published port is admitted by
+    the containers (which check it against the realm's keys over the compose network), its subject is
+    the audited actor, a role it lacks is 403 and an altered token 401."""
+    issuer = f"{compose.url('keycloak', 8080)}/realms/clinic"
+    users = {u.username: u for u in identity.demo_users(identity.load_realm())}
+    token = {
+        name: identity.password_grant(issuer, name, users[name].password) for name in ("coord-1", "admin-1")
+    }
+    scheduling = compose.url("scheduling", 8002)
+
+    def get(path: str, bearer: str, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {bearer}"}
+        return httpx.get(f"{scheduling}{path}", headers=headers, params=params, timeout=30)
+
+    assert get("/v1/waitlist", token["coord-1"]).status_code == 200
+    assert get("/v1/audit", token["coord-1"]).status_code == 403  # an admin's
+    head, payload, signature = token["coord-1"].split(".")
+    altered = f"{head}.{payload}.{signature[:-4]}{'AAAA' if signature[-4:] != 'AAAA' else 'BBBB'}"
+    assert get("/v1/waitlist", altered).status_code == 401
+    audited = get("/v1/audit", token["admin-1"], actor="coord-1").json()
+    assert {(r["action"], r["auth_method"], r["status"]) for r in audited} >= {
+        ("GET /v1/waitlist", "jwt", 200),
+        ("GET /v1/audit", "jwt", 403),
+    }
 
 
 def test_a_request_is_acknowledged_and_a_killed_service_catches_up(compose: Compose) -> None:

@@ -269,14 +269,33 @@ def _one_shot(services: dict[str, Any], name: str) -> bool:
 
 def test_compose_stack_has_the_infrastructure_and_the_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "kafka", "mailpit", "topic-init", *SERVICES}
+    assert set(services) == {"postgres", "kafka", "mailpit", "keycloak", "topic-init", *SERVICES}
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
+    keycloak_sh = (REPO / "deploy" / "local" / "keycloak.sh").read_text()
+    version = re.search(r"^KC_VERSION=(\S+)$", keycloak_sh, re.M)
+    assert version and services["keycloak"]["image"] == f"quay.io/keycloak/keycloak:{version[1]}"
     assert re.fullmatch(r"postgres:16(\.\d+)?(-\w+)?", services["postgres"]["image"])
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
     assert services["topic-init"]["command"] == ["katflow", "topics"]
     assert services["topic-init"]["build"]["dockerfile"] == "deploy/compose/Dockerfile.tools"
     for name in SERVICES:
         assert services[name]["build"] == {"context": ".", "dockerfile": f"services/{name}/Dockerfile"}
+
+
+def test_compose_services_validate_keycloak_tokens_as_in_production() -> None:
+    """Issue 27: staff log in through the realm in compose too; tokens are checked against its keys,
+    issuer, audience and katflow's client roles, the issuer being Keycloak's published address."""
+    services = _compose()["services"]
+    keycloak = services["keycloak"]
+    assert "--import-realm" in keycloak["command"]
+    assert any(v.startswith("./deploy/local/keycloak/clinic-realm.json:") for v in keycloak["volumes"])
+    hostname = next(a.split("=", 1)[1] for a in keycloak["command"] if a.startswith("--hostname="))
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert env["KATFLOW_AUTH_ISSUER"] == f"{hostname}/realms/clinic"
+        assert env["KATFLOW_AUTH_JWKS_URL"].startswith("http://keycloak:8080/realms/clinic/")
+        assert env["KATFLOW_AUTH_AUDIENCE"] == "katflow"
+        assert env["KATFLOW_AUTH_ROLES_CLAIM"] == "resource_access.katflow.roles"
 
 
 def test_compose_kafka_is_a_single_kraft_node_without_topic_auto_creation() -> None:
