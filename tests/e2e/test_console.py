@@ -104,6 +104,27 @@ async def find_the_patient_and_look_at_the_waitlist(page: Page, course_id: str) 
     await screenshot(page, "waitlist")
 
 
+async def the_console_audited_who_saw_the_patient(course: CourseDriver) -> None:
+    """Issue 27: the console's own pages (its read model holds names and dates of birth) recorded no
+    reader. Each request is the signed-in person's; each page names the patients and courses it showed."""
+    conn = await course.stack.db("console")
+    try:
+        rows = await conn.fetch(
+            "SELECT actor, auth_method, action, course_id, patient_ids, course_ids FROM audit_log"
+            " WHERE actor = 'clin-1' ORDER BY id"
+        )
+    finally:
+        await conn.close()
+    patient, course_id = uuid.UUID(course.patient_id), uuid.UUID(course.course_id)
+    saw = {r["action"] for r in rows if patient in (r["patient_ids"] or [])}
+    assert {"GET /", "GET /courses/{course_id}", "GET /patients", "GET /visits/{appointment_id}"} <= saw, saw
+    assert all(r["auth_method"] == "jwt" for r in rows)
+    [course_page, *_] = [r for r in rows if r["action"] == "GET /courses/{course_id}"]
+    assert course_page["course_id"] == course_id
+    done = {r["action"] for r in rows}
+    assert {"POST /visits/{appointment_id}/check-in", "POST /visits/{appointment_id}/administration"} <= done
+
+
 async def poison(course: CourseDriver) -> None:
     """A record on the intake topic that is no event (invalid JSON): each consumer dead-letters it."""
     headers = [
@@ -301,6 +322,7 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         await a_halted_course_is_resumed(course, page, console)
         await find_the_patient_and_look_at_the_waitlist(page, course.course_id)
         await context.close()
+        await the_console_audited_who_saw_the_patient(course)
 
         # an intake coordinator: no administration button, and refused by scheduling if posted anyway
         context, page = await logged_in(b, console, "coord-1")

@@ -180,7 +180,7 @@ async def recently_resolved(pool: asyncpg.Pool, since: datetime) -> list[asyncpg
 
 async def course_patient(pool: asyncpg.Pool, course_id: UUID) -> asyncpg.Record | None:
     return await pool.fetchrow(
-        "SELECT n.given_name, n.family_name FROM course_patients c"
+        "SELECT c.patient_id, n.given_name, n.family_name FROM course_patients c"
         " LEFT JOIN patient_names n USING (patient_id) WHERE c.course_id = $1",
         course_id,
     )

@@ -1,18 +1,25 @@
-"""What every page needs: templates, the signed-in person (or a redirect to log in), the wiring."""
+"""What every page needs: templates, the signed-in person (or a redirect to log in), the wiring.
+
+Every request of a signed-in person is in the console's audit trail as theirs (``staff`` hands the
+kernel's request middleware the person), and every page names the patients and courses it showed
+(``page`` finds their ids in what it renders): "who saw patient X" covers the console too."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 
-from katflow_shared.auth import Authenticator
+from katflow_shared import audit
+from katflow_shared.auth import STATE_PRINCIPAL, Authenticator, Principal, Role
 from katflow_shared.clock import Clock
 
 from ..adapters.oidc import Idp
@@ -73,6 +80,8 @@ async def staff(request: Request) -> Staff:
         if request.method != "GET":
             raise HTTPException(401, "log in again")
         raise LoginRequired(request.url.path)
+    roles = frozenset(r for r in Role if r.value in found.roles)
+    setattr(request.state, STATE_PRINCIPAL, Principal(found.subject, roles, "jwt"))  # the audit's actor
     return found
 
 
@@ -83,7 +92,47 @@ StaffDep = Annotated[Staff, Depends(staff)]
 
 
 def page(request: Request, name: str, who: Staff, **context: Any) -> Any:
+    patients: set[UUID] = set()
+    courses: set[UUID] = set()
+    _ids_in(context, patients, courses)
+    audit.read(request, patients=patients, courses=courses)
     return TEMPLATES.TemplateResponse(request, name, {"staff": who, **context})
+
+
+def _ids_in(value: Any, patients: set[UUID], courses: set[UUID], depth: int = 0) -> None:
+    """Collect the ``patient_id`` / ``course_id`` values (and lists of them) of what a page renders:
+    rows, API answers and their nesting (a few levels: pages render nothing deeper)."""
+    if depth > 4:
+        return
+    items: Any = None
+    if isinstance(value, Mapping | asyncpg.Record):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        for element in value:
+            _ids_in(element, patients, courses, depth + 1)
+        return
+    for key, inner in items or ():
+        found = patients if key in ("patient_id", "patient_ids") else courses if key in COURSE_KEYS else None
+        if found is not None:
+            for candidate in inner if isinstance(inner, list | tuple) else [inner]:
+                if (known := _uuid(candidate)) is not None:
+                    found.add(known)
+                else:
+                    _ids_in(candidate, patients, courses, depth + 1)
+        else:
+            _ids_in(inner, patients, courses, depth + 1)
+
+
+COURSE_KEYS = ("course_id", "course_ids", "courses")
+
+
+def _uuid(value: Any) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def local(at: datetime, zone: ZoneInfo) -> str:
