@@ -31,13 +31,19 @@ down:  ## stop the services, then Kafka, PostgreSQL and Keycloak
 demo:  ## with the stack up: submit a consultation request and print its timeline
 	@$(LOCAL_ENV) && uv run katflow demo
 
+# The whole suite: every tier on the local infrastructure, except that with containers on (the
+# default) the integration tier runs on Kafka and PostgreSQL from testcontainers, on the Docker
+# engine the container tests use. PYTEST_ARGS given: one run, on the local infrastructure.
 test: install lint  ## install, lint, provision real infrastructure, run the whole suite
 	@if [ -z "$$KATFLOW_TEST_KAFKA_BOOTSTRAP" ]; then $(INFRA) up && $(LOCAL_ENV) && \
 	  export KATFLOW_TEST_KAFKA_BOOTSTRAP=$$KATFLOW_KAFKA_BOOTSTRAP \
 	         KATFLOW_TEST_PG_ADMIN_DSN=$$KATFLOW_PG_ADMIN_DSN \
 	         KATFLOW_TEST_INFRA_CONTROL=$(CURDIR)/$(INFRA) \
 	         KATFLOW_TEST_KEYCLOAK_URL=$$KATFLOW_KEYCLOAK_URL; fi; \
-	KATFLOW_TEST_CONTAINERS=$${KATFLOW_TEST_CONTAINERS:-1} uv run pytest $(PYTEST_ARGS)
+	export KATFLOW_TEST_CONTAINERS=$${KATFLOW_TEST_CONTAINERS:-1}; \
+	if [ "$$KATFLOW_TEST_CONTAINERS" = 1 ] && [ -z "$(PYTEST_ARGS)" ]; then \
+	  uv run pytest --ignore=tests/integration && $(MAKE) --no-print-directory test-testcontainers; \
+	else uv run pytest $(PYTEST_ARGS); fi
 
 test-fast: install  ## unit tests only (no infrastructure)
 	@uv run pytest tests/unit -q
