@@ -29,7 +29,7 @@ from tests.support.stack import consultation_request
 
 DOCKER_SH = REPO / "deploy" / "local" / "docker.sh"
 COMPOSE_FILES = ("docker-compose.yml", "deploy/compose/offline.yml", "tests/containers/compose.test.yml")
-SERVICES = ("intake", "scheduling", "notifications")
+SERVICES = {"intake": 8001, "scheduling": 8002, "notifications": 8003, "console": 8004}
 ACK = "We received your request"
 
 pytestmark = [
@@ -139,7 +139,7 @@ def _acknowledged(mailpit: str) -> list[str]:
 
 
 def test_the_stack_is_up_from_the_images_and_answers(compose: Compose) -> None:
-    for service, port in zip(SERVICES, (8001, 8002, 8003), strict=True):
+    for service, port in SERVICES.items():
         container = compose.container(service)
         assert container["Config"]["Image"] == f"katflow/{service}:dev"
         assert container["State"]["Health"]["Status"] == "healthy"
@@ -149,6 +149,16 @@ def test_the_stack_is_up_from_the_images_and_answers(compose: Compose) -> None:
         assert ready.status_code == 200, ready.text  # database and Kafka reached over the network
     topic_init = compose.container("topic-init")["State"]  # the one-shot created the topics
     assert topic_init["Status"] == "exited" and topic_init["ExitCode"] == 0
+    # the console sends a browser to log in at Keycloak's published address, coming back to itself
+    console = compose.url("console", 8004)
+    to_login = httpx.get(f"{console}/", timeout=10)  # no session: the console's login page
+    assert to_login.status_code == 303, to_login.text
+    login = httpx.get(f"{console}{to_login.headers['location']}", timeout=10)
+    assert login.status_code in (302, 303, 307), login.text
+    target = httpx.URL(login.headers["location"])
+    assert str(target).startswith("http://127.0.0.1:18080/realms/clinic/protocol/openid-connect/auth?")
+    assert target.params["client_id"] == "katflow-console"
+    assert target.params["redirect_uri"] == "http://127.0.0.1:8004/auth/callback"
 
 
 def test_staff_call_the_services_with_their_own_keycloak_tokens(compose: Compose) -> None:

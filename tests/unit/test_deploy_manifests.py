@@ -37,6 +37,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from katflow_console.settings import ConsoleSettings
 from katflow_intake.settings import IntakeSettings
 from katflow_notifications.settings import NotificationsSettings
 from katflow_scheduling.settings import SchedulingSettings
@@ -49,8 +50,10 @@ K8S_BASE = REPO / "deploy" / "k8s" / "base"
 K8S_EXAMPLE = REPO / "deploy" / "k8s" / "overlays" / "example"
 SECRETS_EXAMPLE = K8S_EXAMPLE / "secrets.example.yaml"
 
-SERVICES: dict[str, int] = {"intake": 8001, "scheduling": 8002, "notifications": 8003}
+SERVICES: dict[str, int] = {"intake": 8001, "scheduling": 8002, "notifications": 8003, "console": 8004}
+BACKEND = ("intake", "scheduling", "notifications")  # the APIs; the console calls them as the person
 SETTINGS: dict[str, type[ServiceSettings]] = {
+    "console": ConsoleSettings,
     "intake": IntakeSettings,
     "scheduling": SchedulingSettings,
     "notifications": NotificationsSettings,
@@ -168,13 +171,15 @@ def test_dockerfile_is_multi_stage_slim_and_non_root(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(DOCKERFILES))
 def test_dockerfile_copies_only_its_package_and_shared(name: str) -> None:
-    own = "tools/src" if name == "tools" else f"services/{name}/src"
+    own = {"tools/src"} if name == "tools" else {f"services/{name}/src"}
+    if name == "console":
+        own.add("tools/src")  # dead-letter replay is the katflow CLI's code
     code = {
         s.rstrip("/")
         for s in _copy_sources(DOCKERFILES[name])
         if not s.endswith(("pyproject.toml", "uv.lock"))
     }
-    assert code == {"shared/src", own}
+    assert code == {"shared/src", *own}
     for source in _copy_sources(DOCKERFILES[name]):
         assert (REPO / source).exists(), f"{source} is COPYed but missing from the repository"
 
@@ -389,6 +394,7 @@ def test_compose_environment_is_valid_service_settings(name: str, settings_from:
     if name in SERVICES:
         assert settings.http_host == "0.0.0.0" and settings.http_port == SERVICES[name]
         assert settings.database_url.get_secret_value().endswith(f"@postgres:5432/katflow_{name}")
+    if name in BACKEND:
         dev_key = settings.api_keys[hash_api_key(DEV_API_KEY)]  # the key `make up` gives its services
         assert set(dev_key.roles) == set(Role), "the development key has every role"
     if isinstance(settings, NotificationsSettings):
@@ -619,7 +625,11 @@ def test_every_secret_reference_is_documented_in_the_example() -> None:
 def test_config_maps_carry_a_content_hash_and_references_resolve() -> None:
     for resources in map(rendered, VARIANTS):
         names = {r["metadata"]["name"] for r in resources if r["kind"] == "ConfigMap"}
-        assert {n.rsplit("-", 1)[0] for n in names} == {"katflow-config", "katflow-notifications-config"}
+        assert {n.rsplit("-", 1)[0] for n in names} == {
+            "katflow-config",
+            "katflow-notifications-config",
+            "katflow-console-config",
+        }
         for container in _containers(resources):
             for source in container.get("envFrom", []):
                 assert source["configMapRef"]["name"] in names
@@ -673,7 +683,18 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     assert values["KATFLOW_HTTP_PORT"] == str(SERVICES[name]) and values["KATFLOW_HTTP_HOST"] == "0.0.0.0"
     assert secrets["KATFLOW_DATABASE_URL"] == {"name": f"katflow-{name}", "key": "database-url"}
     assert secrets["KATFLOW_KAFKA_SASL_PASSWORD"]["name"] == f"katflow-{name}"
-    assert secrets["KATFLOW_API_KEYS"] == {"name": f"katflow-{name}", "key": "api-keys", "optional": True}
+    if name in BACKEND:
+        assert secrets["KATFLOW_API_KEYS"] == {"name": f"katflow-{name}", "key": "api-keys", "optional": True}
+    else:  # the console holds no keys: it calls the services with the signed-in person's token
+        assert "KATFLOW_API_KEYS" not in secrets
+        assert secrets["KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"] == {
+            "name": "katflow-console",
+            "key": "oidc-client-secret",
+        }
+    assert secrets["KATFLOW_MIGRATION_DATABASE_URL"] == {
+        "name": f"katflow-{name}",
+        "key": "migration-database-url",
+    }
     assert "KATFLOW_DATABASE_URL" not in values and "KATFLOW_KAFKA_SASL_PASSWORD" not in values
     assert "KATFLOW_API_KEYS" not in values
 
@@ -694,14 +715,12 @@ def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) 
     ingress_ports = [(p["protocol"], p["port"]) for rule in policy["ingress"] for p in rule["ports"]]
     assert ingress_ports == [("TCP", SERVICES[name])], "ingress to the HTTP port only"
     admitted = {
-        (
-            peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-            _workload(peer["podSelector"]),
-        )
+        (_namespace_of(peer), _workload(peer["podSelector"]))
         for rule in policy["ingress"]
         for peer in rule["from"]
     }
-    assert admitted == {("ingress-nginx", "ingress-nginx"), ("monitoring", "prometheus")}
+    console = {("(this namespace)", "katflow-console")} if name in BACKEND else set()
+    assert admitted == {("ingress-nginx", "ingress-nginx"), ("monitoring", "prometheus"), *console}
     egress = {
         (p["protocol"], p["port"], p.get("endPort")) for rule in policy["egress"] for p in rule["ports"]
     }
@@ -710,6 +729,13 @@ def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) 
     assert (smtp <= egress) == (name == "notifications"), "only notifications talks SMTP"
     # every HTTP service fetches the identity provider's JWKS over HTTPS to verify staff JWTs
     assert ("TCP", 443, None) in egress, "HTTPS egress for the JWKS"
+
+
+def _namespace_of(peer: Resource) -> str:
+    """The namespace a NetworkPolicy peer names; a podSelector alone is the policy's own namespace."""
+    if "namespaceSelector" not in peer:
+        return "(this namespace)"
+    return str(peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"])
 
 
 def _workload(selector: Resource) -> str:
@@ -736,6 +762,9 @@ def test_network_policies_admit_named_workloads_and_reach_only_configured_destin
         for rule in spec.get("ingress", []):
             assert rule.get("from"), f"{name}: an ingress rule without from admits every pod"
             for peer in rule["from"]:
+                if set(peer) == {"podSelector"}:  # a katflow workload of this namespace: the console
+                    assert _workload(peer["podSelector"]) == "katflow-console", (name, peer)
+                    continue
                 assert set(peer) == {"namespaceSelector", "podSelector"}, (name, peer)
                 assert _workload(peer["podSelector"]) and peer["namespaceSelector"]["matchLabels"]
         for rule in spec["egress"]:
@@ -750,10 +779,18 @@ def test_network_policies_admit_named_workloads_and_reach_only_configured_destin
                         network.subnet_of(d) for d in DOCUMENTATION_NETWORKS if d.version == network.version
                     )
                     assert documentation == (variant == "base"), f"{name}: {network} in {variant}"
+                elif set(peer) == {
+                    "podSelector"
+                }:  # the console to a service of this namespace, its port only
+                    assert name == "katflow-console", f"{name}: only the console calls the services"
+                    target = _workload(peer["podSelector"]).removeprefix("katflow-")
+                    assert [p["port"] for p in rule["ports"]] == [SERVICES[target]], (name, peer)
                 else:
                     assert set(peer) == {"namespaceSelector", "podSelector"}, (name, peer)
                     assert _workload(peer["podSelector"]) == "kube-dns"
-                    assert {p["port"] for p in rule["ports"]} == {53}, "only DNS goes to in-cluster selectors"
+                    assert {p["port"] for p in rule["ports"]} == {53}, (
+                        "only DNS goes to the cluster's namespaces"
+                    )
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -821,7 +858,7 @@ def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from:
         assert "sslmode=verify-full" in settings.database_url.get_secret_value()
         owner = settings.migration_database_url.get_secret_value()  # a role that owns the tables
         assert f"katflow_{name}_owner:" in owner and "sslmode=verify-full" in owner
-        assert list(settings.api_keys) == [REAL_KEY_HASH]
+        assert list(settings.api_keys) == ([REAL_KEY_HASH] if name in BACKEND else [])
     if isinstance(settings, NotificationsSettings):
         assert settings.smtp_security == "starttls" and settings.smtp_port == 587
 

@@ -4,3 +4,4 @@
 CREATE DATABASE katflow_intake OWNER katflow;
 CREATE DATABASE katflow_scheduling OWNER katflow;
 CREATE DATABASE katflow_notifications OWNER katflow;
+CREATE DATABASE katflow_console OWNER katflow;

@@ -46,7 +46,8 @@ def build_app(settings: ConsoleSettings | None = None, clock: Clock | None = Non
 
 def _idp(s: ConsoleSettings) -> Idp:
     redirect = f"{s.console_url.rstrip('/')}/auth/callback"
-    return Idp(s.issuer, s.console_oidc_client_id, s.console_oidc_client_secret.get_secret_value(), redirect)
+    secret = s.console_oidc_client_secret.get_secret_value()
+    return Idp(s.issuer, s.console_oidc_client_id, secret, redirect, s.console_oidc_internal_url)
 
 
 def _services(s: ConsoleSettings) -> Services:

@@ -22,6 +22,11 @@ class ConsoleSettings(ServiceSettings):
     console_oidc_issuer: str = Field(
         "", description="The staff IdP's issuer (a Keycloak realm); empty: KATFLOW_AUTH_ISSUER."
     )
+    console_oidc_internal_url: str = Field(
+        "",
+        description="Where the console itself reaches the IdP's realm (token, refresh, logout) when that"
+        " differs from the issuer people's browsers use (compose, Kubernetes); empty: the issuer.",
+    )
     console_oidc_client_id: str = Field("katflow-console", description="The console's OIDC client.")
     console_oidc_client_secret: SecretStr = Field(
         SecretStr(""), description="The console client's secret (confidential client)."

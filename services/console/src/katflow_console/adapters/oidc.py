@@ -26,10 +26,18 @@ class Tokens:
 
 @dataclass(frozen=True)
 class Idp:
+    """``issuer`` is where browsers go (the login page); ``internal`` is where the console itself
+    calls the realm (token, refresh, logout), when that is another address (compose, Kubernetes)."""
+
     issuer: str
     client_id: str
     client_secret: str
     redirect_uri: str
+    internal: str = ""
+
+    @property
+    def backchannel(self) -> str:
+        return (self.internal or self.issuer).rstrip("/")
 
     def authorization_url(self, state: str, verifier: str) -> str:
         query = {
@@ -48,7 +56,7 @@ class Idp:
         auth = (self.client_id, self.client_secret)
         async with httpx.AsyncClient(timeout=15) as http:
             await http.post(
-                f"{self.issuer}/protocol/openid-connect/logout",
+                f"{self.backchannel}/protocol/openid-connect/logout",
                 data={"refresh_token": refresh_token},
                 auth=auth,
             )
@@ -63,7 +71,7 @@ class Idp:
     async def _token(self, form: dict[str, str]) -> Tokens:
         auth = (self.client_id, self.client_secret)
         async with httpx.AsyncClient(timeout=15) as http:
-            resp = await http.post(f"{self.issuer}/protocol/openid-connect/token", data=form, auth=auth)
+            resp = await http.post(f"{self.backchannel}/protocol/openid-connect/token", data=form, auth=auth)
         if resp.status_code != 200:
             raise LoginFailed(f"token endpoint answered {resp.status_code}")
         body: dict[str, Any] = resp.json()
