@@ -1,7 +1,9 @@
 """The staff console in a real browser (chromium driven by Playwright) against the real stack: the
 services, Kafka, PostgreSQL and Keycloak's own login page. A clinician runs a dosing visit's
-check-in (refused for high blood pressure, shown in words beside the field, then accepted), the
-administration and the discharge, finds the REMS monitoring form filled, watches a course's
+check-in (refused for high blood pressure, shown in words beside the field, then accepted; the
+concomitant medications entered with it stay in the form and reach no event and no log), the
+administration, the 40-minute blood pressure recorded from its prompt, and the discharge with when the
+patient would have been ready to leave, finds the REMS monitoring form filled, watches a course's
 timeline take a new event without reloading, acknowledges and resolves the urgent alert of an
 integration left overdue, files the REMS form its alert asked for, and resumes a course a
 high-risk screening halted; an intake coordinator sees no administration button, is refused when
@@ -28,7 +30,14 @@ from katflow_shared.contracts import ConsultationRequested, topics
 from katflow_shared.protocols import load_protocols
 from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
-from tests.support.console import CONSOLE_SECRET, browser, console_redirect_allowed, logged_in, screenshot
+from tests.support.console import (
+    CONSOLE_SECRET,
+    browser,
+    console_redirect_allowed,
+    logged_in,
+    screenshot,
+    serious_accessibility_violations,
+)
 from tests.support.course import CourseDriver, EventTap, screening
 from tests.support.infra import Infra, find_idp
 from tests.support.stack import make_stack
@@ -36,6 +45,11 @@ from tests.support.stack import make_stack
 PROTOCOL = load_protocols().get("intranasal@1")
 CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
 ALL = ("intake", "scheduling", "notifications", "console")
+MEDICATIONS = "Sertraline 50 mg daily; lisinopril 10 mg daily"  # clinical free text: the console's only
+
+
+def hhmm(at: datetime) -> str:
+    return at.astimezone(CLINIC_ZONE).strftime("%H:%M")
 
 
 @pytest.fixture
@@ -159,13 +173,35 @@ async def replay_a_dead_letter(page: Page, source_topic: str) -> None:
     await expect(page.locator("#replayed")).to_contain_text(f"Replayed scheduling 0:0 to {source_topic}.")
 
 
-async def the_rems_form_is_filled(page: Page) -> None:
+async def record_the_40_minute_blood_pressure(page: Page, taken: str) -> None:
+    """The visit's prompt offers the check's form; what is typed survives the prompts' polling
+    (htmx swaps them every 2 s); once recorded, the visit shows it with who recorded it."""
+    checks = page.locator("#checks")
+    await expect(checks).to_contain_text("Blood pressure check due at", timeout=30_000)
+    early = {"systolic": "136", "diastolic": "84", "taken_at": "00:00"}
+    posted = await page.request.post(f"{page.url}/checks/blood-pressure", form=early)
+    assert posted.status == 422 and "before the dose" in await posted.text(), await posted.text()
+    await page.get_by_label("Systolic at 40 minutes").fill("136")
+    await page.get_by_label("Diastolic at 40 minutes").fill("84")
+    await page.get_by_label("Time taken").fill(taken)
+    assert await serious_accessibility_violations(page) == [], "visit with the 40-minute check's form"
+    await page.wait_for_timeout(2500)  # at least one poll of the prompts
+    await expect(page.get_by_label("Systolic at 40 minutes")).to_have_value("136")
+    await page.get_by_role("button", name="Record blood pressure").click()
+    recorded = page.locator("#bp40-recorded")
+    await expect(recorded).to_contain_text(f"136/84 mmHg, taken at {taken}; recorded by clin-1")
+    await expect(page.get_by_role("button", name="Record blood pressure")).to_have_count(0)
+
+
+async def the_rems_form_is_filled(page: Page, bp_taken: str, ready: str) -> None:
     await page.get_by_role("link", name="REMS monitoring form").click()
     form = page.locator("#rems")
     expected = {
         "Dose and lot number": "56 mg, lot LOT-2027-06",
+        "Concomitant medications": MEDICATIONS,
         "Blood pressure before dosing": "124/78",
-        "Blood pressure about 40 minutes after dosing": "136/84",
+        "Blood pressure about 40 minutes after dosing": f"136/84 at {bp_taken}",
+        "When the patient would have been ready to leave": ready,
         "Blood pressure before completion of monitoring": "128/80",
         "Dissociation": "mild",
         "Sedation": "none",
@@ -216,16 +252,38 @@ async def a_halted_course_is_resumed(course: CourseDriver, page: Page, console: 
     await expect(page.locator('li.urgent[data-kind="UrgentReviewRequired"]')).to_contain_text("Urgent review")
 
 
-async def discharge(page: Page) -> None:
-    await page.get_by_label("Systolic after dose").fill("136")
-    await page.get_by_label("Diastolic after dose").fill("84")
+async def discharge(page: Page, ready: str) -> None:
+    """The 40-minute blood pressure comes filled from its check; the time the patient would have
+    been ready to leave is offered as now (the end of monitoring) and entered."""
+    await expect(page.get_by_label("Systolic after dose")).to_have_value("136")
+    await expect(page.get_by_label("Diastolic after dose")).to_have_value("84")
+    ready_at = page.get_by_label("When the patient would have been ready to leave")
+    await expect(ready_at).to_have_value(re.compile(r"^\d\d:\d\d$"))
+    await ready_at.fill(ready)
     await page.get_by_label("Highest systolic during monitoring").fill("138")
     await page.get_by_label("Lowest SpO2 (%)").fill("96")
     await page.get_by_label("Systolic before leaving").fill("128")
     await page.get_by_label("Diastolic before leaving").fill("80")
     await page.get_by_label("Dissociation").select_option("mild")
     await page.get_by_label("Discharge assessment passed (fit to leave)").check()
+    assert await serious_accessibility_violations(page) == [], "visit with the discharge form filled"
     await page.get_by_role("button", name="Discharge").click()
+
+
+async def the_medications_reached_no_event_and_no_log(course: CourseDriver) -> None:
+    """Concomitant medications are clinical content: the console's visit record holds them; no
+    event, no service's log and no audit record does."""
+    assert all(MEDICATIONS not in str(e.data) for e in course.tap.events)
+    for service in course.stack.services.values():
+        assert "Sertraline" not in service.log_path.read_text(errors="replace"), service.log_path
+    conn = await course.stack.db("console")
+    try:
+        audited = await conn.fetchval(
+            "SELECT count(*) FROM audit_log WHERE audit_log::text LIKE '%Sertraline%'"
+        )
+    finally:
+        await conn.close()
+    assert audited == 0
 
 
 async def resolve_the_urgent_alert(page: Page, console: str) -> None:
@@ -266,6 +324,8 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
 
         # the dosing visit: a check-in refused by scheduling's rule, in words beside the field
         await row.get_by_role("link", name="Open dosing visit").click()
+        medications = page.get_by_label("Concomitant medications")
+        await medications.fill(MEDICATIONS)
         await page.get_by_label("Systolic", exact=True).fill("150")
         await page.get_by_label("Diastolic", exact=True).fill("92")
         await page.get_by_label("Ride home confirmed").check()
@@ -276,6 +336,7 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
             "Blood pressure is too high to dose: at or above 140/90 (intranasal@1)."
         )
         await screenshot(page, "visit-refused")
+        await expect(medications).to_have_value(MEDICATIONS)  # kept in the form through the refusal
         await page.get_by_label("Systolic", exact=True).fill("124")
         await page.get_by_label("Diastolic", exact=True).fill("78")
         await page.get_by_label("Ride home confirmed").check()
@@ -305,14 +366,22 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         assert await page.evaluate("window.__not_reloaded === true"), "the page was reloaded"
         await screenshot(page, "course")
 
+        # the prompt on the visit page: the clinician records the 40-minute blood pressure there
+        await page.goto(f"{console}/visits/{appt['id']}")
+        bp_taken = hhmm(administered + timedelta(minutes=40))
+        await record_the_40_minute_blood_pressure(page, bp_taken)
+
         # discharge at the protocol's time, then the integration window closes unheld: an urgent alert
         course.clock.jump_to(administered + timedelta(minutes=120, seconds=1))
         await course.wait("MonitoringCheckDue", check="discharge")
         await page.goto(f"{console}/visits/{appt['id']}")
         await expect(page.locator("#checks")).to_contain_text("Discharge check due at", timeout=30_000)
-        await discharge(page)
+        await expect(page.locator("#bp40-recorded")).to_contain_text("136/84 mmHg")
+        ready = hhmm(administered + timedelta(minutes=118))
+        await discharge(page, ready)
         await expect(page.locator("#visit-status")).to_have_text("Done")
-        await the_rems_form_is_filled(page)
+        await the_rems_form_is_filled(page, bp_taken, ready)
+        await the_medications_reached_no_event_and_no_log(course)
         due = (await course.wait("IntegrationDue", dose_number=1))[0].data
         course.clock.jump_to(datetime.fromisoformat(due["window_closes_at"]) + timedelta(seconds=1))
         await course.wait("IntegrationOverdue", dose_number=1)
@@ -335,6 +404,9 @@ async def test_a_clinician_runs_a_dosing_visit_watches_the_course_live_and_resol
         )
         assert posted.status == 403, await posted.text()
         assert "Your role may not do this" in await posted.text()
+        check = {"systolic": "120", "diastolic": "80", "taken_at": "00:00"}
+        posted = await page.request.post(f"{console}/visits/{appt['id']}/checks/blood-pressure", form=check)
+        assert posted.status == 403, await posted.text()  # the console's own record: clinicians only
         await expect(page.get_by_role("link", name="Operations")).to_have_count(0)  # admins only
         assert (await page.request.get(f"{console}/operations")).status == 403
         # logging out ends the console's session and Keycloak's: the next page asks for the password

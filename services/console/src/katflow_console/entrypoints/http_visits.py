@@ -1,8 +1,17 @@
-"""The dosing visit: check-in with the pre-dose checks, administration, discharge. Each is the
-owning service's API called as the person; a refusal is shown as its sentence beside the field."""
+"""The dosing visit: check-in with the pre-dose checks, administration, the 40-minute blood-pressure
+check, discharge. Each is the owning service's API called as the person; a refusal is shown as its
+sentence beside the field.
+
+What the REMS monitoring form needs and no service keeps is stored in the console's ``visit_records``
+only: the concomitant medications (entered at check-in: clinical free text, so it is never logged,
+never sent to a service and never in an event), the time the patient would have been ready to leave
+(entered at discharge) and the 40-minute blood pressure. Scheduling has no endpoint that records a
+monitoring check's vitals (its MonitoringCheckDue is a prompt only), so the check is the console's
+own record: the clinician's, with who recorded it and when."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -17,7 +26,7 @@ from ..adapters import postgres_rems
 from ..domain import rems as rems_form
 from ..domain import rules
 from ..service_layer.sessions import Staff
-from .web import ClockDep, Console, ConsoleDep, PoolDep, StaffDep, page
+from .web import ClockDep, Console, ConsoleDep, PoolDep, StaffDep, local, page
 
 router = APIRouter(tags=["dosing visit"])
 Severity = Literal["none", "mild", "moderate", "severe"]
@@ -28,24 +37,50 @@ ADVERSE_CODE = {
 }
 ACTION_OF = {"check-in": "check-in", "administration": "administration", "session": "discharge"}
 FIELD_OF = {"blood_pressure": "blood_pressure", "systolic": "blood_pressure", "diastolic": "blood_pressure"}
+MONITORING = ("in_monitoring", "discharge_ready")  # after the dose, before discharge
+NOTES_MAX = 2000  # concomitant medications: characters
 
 
 @router.get("/visits/{appointment_id}", summary="A visit: check-in, administration, discharge")
 async def visit(
-    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep
+    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep
 ) -> Response:
-    return await _render(request, appointment_id, c, pool, who, {}, 200)
+    return await _render(request, appointment_id, c, pool, clock, who, {}, 200)
 
 
 @router.get("/visits/{appointment_id}/checks", summary="The visit's monitoring prompts (htmx polls it)")
 async def checks(
-    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, who: StaffDep
+    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep
 ) -> Response:
     appt = await store.appointment(pool, appointment_id)
     if appt is None:
         raise HTTPException(404, "no such appointment on the board")
+    context = await _monitoring(pool, appt, c, clock, who)
+    return page(request, "_checks.html", who, **context)  # type: ignore[no-any-return]
+
+
+async def _monitoring(pool: Any, appt: Any, c: Console, clock: Any, who: Staff) -> dict[str, Any]:
+    """The monitoring prompts since the visit began, the 40-minute blood pressure if recorded, and
+    whether this person may record it now (a clinician, during monitoring, once it was prompted)."""
     found = await store.checks_prompted(pool, appt["course_id"], appt["starts_at"])
-    return page(request, "_checks.html", who, checks=found, zone=c.zone)  # type: ignore[no-any-return]
+    record = await store.visit_record(pool, appt["appointment_id"])
+    bp40 = record.get("bp_40min")
+    prompted = any(check["check"] == "blood_pressure" for check in found)
+    may = prompted and not bp40 and appt["status"] in MONITORING and who.holds(Role.CLINICIAN)
+    return {
+        "appt": appt,
+        "checks": found,
+        "zone": c.zone,
+        "record": record,
+        "bp40": _shown_check(bp40, c) if bp40 else None,
+        "may_record_bp": may,
+        "now_hhmm": local(clock.now(), c.zone),
+    }
+
+
+def _shown_check(check: dict[str, Any], c: Console) -> dict[str, Any]:
+    taken, recorded = (datetime.fromisoformat(check[k]) for k in ("taken_at", "recorded_at"))
+    return {**check, "taken": local(taken, c.zone), "recorded": recorded}
 
 
 async def _render(
@@ -53,16 +88,20 @@ async def _render(
     appointment_id: UUID,
     c: Console,
     pool: Any,
+    clock: Any,
     who: Staff,
     refusal: dict[str, str],
     status: int,
+    entered: dict[str, str] | None = None,
 ) -> Response:
+    """The visit page; after a refusal, ``entered`` is what the form held (the person's own text,
+    back in their form rather than lost)."""
     appt = await store.appointment(pool, appointment_id)
     if appt is None:
         raise HTTPException(404, "no such appointment on the board")
-    checks = await store.checks_prompted(pool, appt["course_id"], appt["starts_at"])
     ready = await store.readiness(pool, appt["course_id"], appointment_id)
-    context = {"appt": appt, "refusal": refusal, "zone": c.zone, "checks": checks, "readiness": ready}
+    context = await _monitoring(pool, appt, c, clock, who)
+    context.update(refusal=refusal, readiness=ready, entered=entered or {})
     context["may_administer"] = who.holds(Role.CLINICIAN)
     resp: Response = page(request, "visit.html", who, **context)
     resp.status_code = status
@@ -81,7 +120,9 @@ async def check_in(
     diastolic: Annotated[int, Form()],
     ride_home: Annotated[bool, Form()] = False,
     fasting: Annotated[bool, Form()] = False,
+    concomitant_medications: Annotated[str, Form(max_length=NOTES_MAX)] = "",
 ) -> Response:
+    """The concomitant medications go to ``visit_records`` only, never to scheduling."""
     body = {
         "dosing": {
             "blood_pressure": {"systolic": systolic, "diastolic": diastolic},
@@ -90,8 +131,12 @@ async def check_in(
         }
     }
     path = f"/appointments/{appointment_id}/check-in"
-    record = {"pre_bp": f"{systolic}/{diastolic}"}
-    return await _act(request, appointment_id, c, pool, clock, who, path, body, "checked_in", record)
+    record: dict[str, Any] = {"pre_bp": f"{systolic}/{diastolic}"}
+    medications = concomitant_medications.strip()
+    if medications:
+        record["concomitant_medications"] = medications
+    entered = {"concomitant_medications": medications}
+    return await _act(request, appointment_id, c, pool, clock, who, path, body, "checked_in", record, entered)
 
 
 @router.post("/visits/{appointment_id}/administration", summary="Record the dose given; monitoring starts")
@@ -122,6 +167,7 @@ async def _act(
     body: dict[str, Any],
     status: str,
     record: dict[str, Any],
+    entered: dict[str, str] | None = None,
 ) -> Response:
     answer = await c.services.act(who.access_token, who.subject, "scheduling", path, body)
     if not answer.ok:
@@ -129,7 +175,7 @@ async def _act(
         action = ACTION_OF.get(path.rsplit("/", 1)[-1], "")
         refusal = {"action": action, "field": FIELD_OF.get(field, field), "rule": rule}
         refusal["sentence"] = rules.sentence(rule, sentence)
-        return await _render(request, appointment_id, c, pool, who, refusal, answer.status)
+        return await _render(request, appointment_id, c, pool, clock, who, refusal, answer.status, entered)
     await store.set_status(pool, appointment_id, status, clock.now())
     await store.record_visit(pool, appointment_id, record, clock.now())
     return RedirectResponse(f"/visits/{appointment_id}", 303)
@@ -153,7 +199,16 @@ async def discharge(
     sedation: Annotated[Severity, Form()] = "none",
     dissociation: Annotated[Severity, Form()] = "none",
     respiratory_depression: Annotated[Severity, Form()] = "none",
+    ready_at: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """``ready_at``: when the patient would have been ready to leave (a time today, no later than
+    now; the REMS form's own field, kept in ``visit_records``). Left empty, the form shows the end of
+    monitoring."""
+    ready = rems_form.time_today(ready_at, clock.now(), c.zone) if ready_at.strip() else None
+    if ready_at.strip() and ready is None:
+        refusal = {"action": "discharge", "field": "ready_at", "rule": "ready_at"}
+        refusal["sentence"] = "Ready to leave: a time today, not later than now."
+        return await _render(request, appointment_id, c, pool, clock, who, refusal, 422)
     vitals = {
         "post_dose_bp": {"systolic": post_systolic, "diastolic": post_diastolic},
         "max_systolic": max_systolic,
@@ -169,8 +224,55 @@ async def discharge(
         "discharge_bp": f"{end_systolic}/{end_diastolic}",
         "effects": effects,
     }
+    if ready is not None:
+        record["ready_to_leave_at"] = ready.isoformat()
     path = f"/appointments/{appointment_id}/session"
     return await _act(request, appointment_id, c, pool, clock, who, path, body, "discharged", record)
+
+
+@router.post(
+    "/visits/{appointment_id}/checks/blood-pressure",
+    summary="Record the 40-minute blood-pressure check (the console's own record: who and when kept)",
+)
+async def blood_pressure_check(
+    request: Request,
+    appointment_id: UUID,
+    c: ConsoleDep,
+    pool: PoolDep,
+    clock: ClockDep,
+    who: StaffDep,
+    systolic: Annotated[int, Form()],
+    diastolic: Annotated[int, Form()],
+    taken_at: Annotated[str, Form(max_length=8)],
+) -> Response:
+    """Scheduling has no endpoint for a monitoring check's vitals, so this is stored in the console's
+    ``visit_records`` (``bp_40min``: the values, when taken, who recorded it and when) and fills the
+    REMS form's "Blood pressure about 40 minutes after dosing". A clinician's, during monitoring (after
+    the dose, before discharge); a later record replaces an earlier one."""
+    appt = await store.appointment(pool, appointment_id)
+    if appt is None:
+        raise HTTPException(404, "no such appointment on the board")
+    now = clock.now()
+    taken = rems_form.time_today(taken_at, now, c.zone)
+    problem, status = "", 422
+    if not who.holds(Role.CLINICIAN):
+        problem, status = "Your role may not do this: a clinician records the monitoring checks.", 403
+    elif appt["status"] not in MONITORING:
+        problem, status = "The 40-minute blood pressure is recorded during monitoring (after the dose).", 409
+    elif not (50 <= systolic <= 260 and 30 <= diastolic <= 160 and diastolic < systolic):
+        problem = "Enter systolic 50–260 and diastolic 30–160 mmHg, the systolic higher."
+    elif taken is None:
+        problem = "The time taken must be a time today, not later than now."
+    elif taken < appt["status_at"].astimezone(c.zone).replace(second=0, microsecond=0):
+        problem = f"The time taken is before the dose ({local(appt['status_at'], c.zone)})."
+    if problem:
+        refusal = {"action": "blood-pressure-check", "field": "bp40", "rule": "", "sentence": problem}
+        return await _render(request, appointment_id, c, pool, clock, who, refusal, status)
+    assert taken is not None
+    check = {"systolic": systolic, "diastolic": diastolic, "taken_at": taken.isoformat()}
+    check.update(recorded_by=who.subject, recorded_at=now.isoformat())
+    await store.record_visit(pool, appointment_id, {"bp_40min": check}, now)
+    return RedirectResponse(f"/visits/{appointment_id}", 303)
 
 
 @router.get("/visits/{appointment_id}/rems", summary="The visit's REMS Patient Monitoring Form, filled")
