@@ -22,7 +22,7 @@ from katflow_shared.contracts.topics import WORKFLOW_TOPICS
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.stack import (
-    SERVICES,
+    BACKEND,
     ServiceProcess,
     StackConfig,
     create_databases,
@@ -61,9 +61,9 @@ class BenchStack:
         return await asyncpg.connect(self.cfg.database_url(service))
 
     def start(self) -> None:
-        for name in SERVICES:
+        for name in BACKEND:
             self.processes[name] = [ServiceProcess(self.cfg, name).start()]
-        for name in SERVICES:
+        for name in BACKEND:
             self.processes[name][0].wait_ready()
 
     def add_replica(self, name: str) -> ServiceProcess:
@@ -114,7 +114,7 @@ class BenchStack:
         await admin.start()
         try:
             total = 0
-            for service in SERVICES:
+            for service in BACKEND:
                 offsets = await admin.list_consumer_group_offsets(f"katflow-{service}-workflow")
                 total += sum(
                     max(meta.offset, 0) for tp, meta in offsets.items() if tp.topic.startswith(self.prefix)
@@ -176,7 +176,7 @@ async def make_bench_stack(
     api_key, api_keys_env = bench_api_key()
     clock = TimeMachine(run_dir / "clock-offset.txt") if movable_clock else None
     clock_env = {"KATFLOW_CLOCK_OFFSET_FILE": str(clock.path)} if clock else {}
-    sink_port, *ports = free_ports(1 + len(SERVICES))  # chosen together: the sink binds later
+    sink_port, *ports = free_ports(1 + len(BACKEND))  # chosen together: the sink binds later
     sink = SinkProcess(sink_port, run_dir / "mail.tsv").start()
     cfg = StackConfig(
         run_dir=run_dir,
@@ -185,7 +185,7 @@ async def make_bench_stack(
         smtp_port=sink.port,
         topic_prefix=f"{tag}.",
         db_prefix=f"{tag}_",
-        ports=dict(zip(SERVICES, ports, strict=True)),
+        ports=dict(zip(BACKEND, ports, strict=True)),
         extra_env={
             "KATFLOW_API_KEYS": api_keys_env,
             "KATFLOW_PUBLIC_RATE_LIMIT_PER_MINUTE": "100000000",
