@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
 
-from .entrypoints import courses
+from .entrypoints import admin, courses
 from .entrypoints.http import router
 from .settings import IntakeSettings
 
@@ -19,9 +19,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         ServiceSpec(
             settings=settings,
             migrations=["katflow_intake"],
-            routers=[router, courses.router],
+            routers=[router, courses.router, admin.router],
             title="katflow intake",
-            description="Consultation requests, patients and consent, screening, preparation.",
+            description="Consultation requests, patients and consent, screening, preparation, protocols.",
         )
     )
     app.state.settings = settings

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from .base import Event
-from .intake import ConsultationRequested, EligibilityDecided, PreparationCompleted, UrgentReviewRequired
+from .intake import (
+    ConsultationRequested,
+    EligibilityDecided,
+    PreparationCompleted,
+    ProtocolVersionActivated,
+    UrgentReviewRequired,
+)
 from .notifications import (
     AppointmentChangeRequested,
     ChangeRequest,
@@ -40,6 +46,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     EligibilityDecided,
     UrgentReviewRequired,
     PreparationCompleted,
+    ProtocolVersionActivated,
     AppointmentScheduled,
     AppointmentWaitlisted,
     AppointmentRescheduled,
@@ -98,6 +105,7 @@ __all__ = [
     "NotificationSent",
     "PatientContactUpdated",
     "PreparationCompleted",
+    "ProtocolVersionActivated",
     "ReadinessConfirmed",
     "RoomUpdated",
     "SessionAdministered",

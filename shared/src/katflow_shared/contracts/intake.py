@@ -69,3 +69,17 @@ class UrgentReviewRequired(Event):
     course_id: UUID = Field(description="The treatment course (Kafka key).")
     patient_id: UUID = Field(description="Opaque patient id.")
     raised_at: datetime = Field(description="When the alert was raised (UTC).")
+
+
+class ProtocolVersionActivated(Event):
+    """An admin made a protocol version the one new courses of its route are pinned to (at their
+    first eligible decision). Courses already pinned keep theirs."""
+
+    name: ClassVar[str] = "ProtocolVersionActivated"
+    topic: ClassVar[str] = INTAKE
+    key_field: ClassVar[str] = "route"
+
+    route: Route = Field(description="The route (Kafka key).")
+    protocol_version: str = Field(description="The version now pinned to new courses, e.g. 'iv@2'.")
+    previous_version: str = Field(description="The version new courses were pinned to before.")
+    activated_at: datetime = Field(description="When (UTC).")

@@ -35,8 +35,13 @@ class ProtocolBook:
             raise KeyError(f"protocol {protocol_id!r} is not on file") from None
 
     def current(self, route: Route) -> Protocol:
-        """The highest version for ``route``: what a course starting now is pinned to."""
+        """The highest version on file for ``route``."""
         return max((p for p in self.protocols.values() if p.route is route), key=lambda p: p.version)
+
+    def first(self, route: Route) -> Protocol:
+        """The lowest version on file for ``route``: what new courses are pinned to until an admin
+        activates another (intake's ``POST /v1/admin/protocols/{id}/activate``)."""
+        return min((p for p in self.protocols.values() if p.route is route), key=lambda p: p.version)
 
 
 def default_directory() -> Path:

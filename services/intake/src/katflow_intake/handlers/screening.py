@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
+
 from katflow_shared.contracts import EligibilityDecided, UrgentReviewRequired
 from katflow_shared.contracts.common import EligibilityOutcome, Route
 from katflow_shared.http import RuleViolation
@@ -15,6 +17,7 @@ from katflow_shared.runtime import Runtime
 from ..adapters import postgres_course as store
 from ..domain.course import Course, Phase, phase_after_decision, require_not_halted
 from ..domain.screening import EligibilityIn, ResolveIn, ScreeningIn, assess, check_decision
+from . import protocols
 from .preparation import complete_if_ready
 
 
@@ -58,7 +61,7 @@ async def decide_eligibility(
         require_not_halted(course)
         latest = await store.latest_screening(conn, course_id)
         check_decision(body, latest[1] if latest else None)
-        protocol = _protocol_for(course, book, body)
+        protocol = await _protocol_for(conn, course, book, body)
         decision = {
             **body.model_dump(),
             "protocol_version": protocol.id if protocol else None,
@@ -81,8 +84,10 @@ def _decided(
     )
 
 
-def _protocol_for(course: Course, book: ProtocolBook, body: EligibilityIn) -> Protocol | None:
-    """Pin the route's current protocol on the first eligible decision; keep it afterwards."""
+async def _protocol_for(
+    conn: asyncpg.Connection, course: Course, book: ProtocolBook, body: EligibilityIn
+) -> Protocol | None:
+    """Pin the route's active protocol on the first eligible decision; keep it afterwards."""
     if body.outcome is not EligibilityOutcome.ELIGIBLE or body.route is None:
         return None
     if course.route is body.route and course.protocol_version:
@@ -91,7 +96,7 @@ def _protocol_for(course: Course, book: ProtocolBook, body: EligibilityIn) -> Pr
         raise RuleViolation(
             ["route"], "preparation_already_completed", "the course was prepared for another route", 409
         )
-    return book.current(body.route)
+    return await protocols.active(conn, book, body.route)
 
 
 async def resolve_urgent_review(

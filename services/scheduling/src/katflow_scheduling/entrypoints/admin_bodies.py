@@ -110,7 +110,10 @@ class ProtocolOut(BaseModel):
     id: str
     route: str
     version: int
-    current: bool = Field(description="The version new courses of its route are pinned to.")
+    current: bool = Field(
+        description="The newest version on file for its route. Which one new courses are pinned to is"
+        " intake's: its GET /v1/admin/protocols (`active`)."
+    )
 
 
 class ClinicianOut(BaseModel):
