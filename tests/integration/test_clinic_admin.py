@@ -298,3 +298,102 @@ async def test_a_need_built_before_a_change_is_read_again_under_the_lock(h: Harn
             req = booking.Request(fields, stale, timedelta(minutes=60), earliest)
             found = await booking.book(conn, h.deps, plan, req, partial(h.runtime.emitter.emit, conn))
         assert found is not None and found.clinician_id != "clin-1"
+
+
+PUMP = {"display_name": "IV room", "capabilities": ["iv_pump", "recliner"]}
+NO_PUMP = {"display_name": "IV room", "capabilities": ["recliner"]}
+
+
+def iv_needs_a_pump(h: Harness) -> None:
+    iv = h.deps.protocols.get("iv@1")
+    needs_pump = iv.dosing.model_copy(update={"room_capabilities": ["iv_pump"]})
+    h.deps.protocols.protocols["iv@1"] = iv.model_copy(update={"dosing": needs_pump})
+
+
+async def booked_in(h: Harness, course: uuid.UUID) -> Any:
+    return await h.pool.fetchrow(
+        "SELECT id, room_id, clinician_id, lower(during) AS s FROM appointments"
+        " WHERE course_id = $1 AND kind = 'dosing' AND status = 'scheduled'",
+        course,
+    )
+
+
+async def a_dose_in_the_only_pump_room(h: Harness, client: httpx.AsyncClient) -> Any:
+    """iv@1 needs an iv_pump; room-iv, the only room with one, is added; an IV dose is booked in it."""
+    iv_needs_a_pump(h)
+    r = await client.put("/v1/admin/rooms/room-iv", json=PUMP, headers=admin())
+    assert r.status_code == 201, r.text
+    dose = await booked_in(h, await h.prepared_course("iv"))
+    assert dose["room_id"] == "room-iv"
+    return dose
+
+
+async def test_a_room_losing_a_capability_gives_its_doses_another_room_with_it(h: Harness) -> None:
+    async with api(h) as client:
+        dose = await a_dose_in_the_only_pump_room(h, client)
+        r = await client.put(
+            "/v1/admin/rooms/room-iv2", json={**PUMP, "display_name": "IV 2"}, headers=admin()
+        )
+        assert r.status_code == 201, r.text
+        r = await client.put("/v1/admin/rooms/room-iv", json=NO_PUMP, headers=admin())
+        assert r.status_code == 200, r.text
+    now = await h.pool.fetchrow(
+        "SELECT room_id, clinician_id, lower(during) AS s FROM appointments WHERE id = $1", dose["id"]
+    )
+    assert (now["room_id"], now["clinician_id"], now["s"]) == ("room-iv2", dose["clinician_id"], dose["s"])
+    await h.pump()
+    assert named(h, "AppointmentRescheduled") == [] and named(h, "AppointmentDisplaced") == []
+    last = named(h, "RoomUpdated")[-1]
+    assert (last["room_id"], last["created"], last["moved"], last["displaced"]) == ("room-iv", False, 1, 0)
+
+
+async def test_a_room_losing_a_capability_moves_a_dose_when_no_other_room_is_free(h: Harness) -> None:
+    async with api(h) as client:
+        dose = await a_dose_in_the_only_pump_room(h, client)
+        r = await client.put(
+            "/v1/admin/rooms/room-iv2", json={**PUMP, "display_name": "IV 2"}, headers=admin()
+        )
+        assert r.status_code == 201, r.text
+        other = await booked_in(h, await h.prepared_course("iv"))  # the other dosing clinician, same time
+        assert (other["room_id"], other["s"]) == ("room-iv2", dose["s"])
+        await h.pump()
+        r = await client.put("/v1/admin/rooms/room-iv", json=NO_PUMP, headers=admin())
+        assert r.status_code == 200, r.text
+    now = await h.pool.fetchrow(
+        "SELECT room_id, lower(during) AS s FROM appointments WHERE id = $1", dose["id"]
+    )
+    assert now["room_id"] == "room-iv2" and now["s"] > dose["s"]
+    await h.pump()
+    [event] = named(h, "AppointmentRescheduled")
+    assert event["appointment_id"] == str(dose["id"])
+    assert datetime.fromisoformat(event["starts_at"]) == now["s"]
+    assert named(h, "AppointmentDisplaced") == []
+    last = named(h, "RoomUpdated")[-1]
+    assert (last["room_id"], last["moved"], last["displaced"]) == ("room-iv", 1, 0)
+    no_show = await h.pool.fetchval(
+        "SELECT due_at FROM timers WHERE kind = 'no_show' AND status = 'pending' AND due_at > $1"
+        " ORDER BY due_at DESC LIMIT 1",
+        dose["s"],
+    )
+    assert no_show is not None and no_show > now["s"]  # the no-show timer moved with it
+
+
+async def test_a_dose_left_without_any_room_with_the_capability_is_reported(h: Harness) -> None:
+    async with api(h) as client:
+        dose = await a_dose_in_the_only_pump_room(h, client)
+        r = await client.put("/v1/admin/rooms/room-iv", json=NO_PUMP, headers=admin())
+        assert r.status_code == 200, r.text
+    now = await h.pool.fetchrow(
+        "SELECT room_id, lower(during) AS s FROM appointments WHERE id = $1", dose["id"]
+    )
+    assert (now["room_id"], now["s"]) == ("room-iv", dose["s"])  # left for staff
+    await h.pump()
+    [alert] = named(h, "AppointmentDisplaced")
+    assert (alert["appointment_id"], alert["cause"], alert["kind"]) == (
+        str(dose["id"]),
+        "room_changed",
+        "dosing",
+    )
+    assert named(h, "AppointmentRescheduled") == []
+    last = named(h, "RoomUpdated")[-1]
+    assert (last["room_id"], last["moved"], last["displaced"]) == ("room-iv", 0, 1)

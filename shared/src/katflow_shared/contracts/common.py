@@ -51,6 +51,7 @@ class ClinicChange(StrEnum):
     TIME_OFF = "time_off"  # the clinician is away that day
     OPENING_HOURS = "opening_hours"  # the clinic no longer opens then
     CLINICIAN_CHANGED = "clinician_changed"  # the clinician no longer has the role or works then
+    ROOM_CHANGED = "room_changed"  # the room no longer has a capability the appointment needs
 
 
 class MonitoringCheck(StrEnum):

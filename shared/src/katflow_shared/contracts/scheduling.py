@@ -217,11 +217,13 @@ class CourseCompleted(Event):
 
 
 class AppointmentDisplaced(Event):
-    """A clinic change (a closure, or a clinician's time off) covers a booked appointment and no
-    other time could be found for it under the reschedule rules. It still stands at its time: staff
-    must move or cancel it (the patient has not been told anything yet)."""
+    """A clinic change (a closure, a clinician's time off, opening hours, a clinician's roles or
+    hours, a room's capabilities) leaves a booked appointment invalid and no other time could be
+    found for it under the reschedule rules. It still stands at its time: staff must move or cancel
+    it (the patient has not been told anything yet). v2: ``cause`` may be room_changed."""
 
     name: ClassVar[str] = "AppointmentDisplaced"
+    version: ClassVar[int] = 2
     topic: ClassVar[str] = SCHEDULING
 
     appointment_id: UUID = Field(description="The appointment left in place.")
@@ -229,7 +231,9 @@ class AppointmentDisplaced(Event):
     patient_id: UUID = Field(description="Opaque patient id.")
     kind: AppointmentKind = Field(description="Appointment kind.")
     starts_at: datetime = Field(description="Its start (UTC).")
-    cause: ClinicChange = Field(description="closure or time_off.")
+    cause: ClinicChange = Field(
+        description="closure, time_off, opening_hours, clinician_changed or room_changed."
+    )
     displaced_at: datetime = Field(description="When the change was made (UTC).")
 
 
@@ -254,13 +258,19 @@ class ClinicianUpdated(_ClinicEvent):
 
 
 class RoomUpdated(_ClinicEvent):
-    """A room was added or changed (capabilities such as iv_pump or recliner)."""
+    """A room was added or changed (capabilities such as iv_pump or recliner). Dosing appointments
+    booked in it whose protocol needs a capability it no longer has go to another room with it at the
+    same time, move (AppointmentRescheduled), or are reported (AppointmentDisplaced)."""
 
     name: ClassVar[str] = "RoomUpdated"
     topic: ClassVar[str] = SCHEDULING
 
     room_id: str = Field(description="The room.")
     created: bool = Field(description="True when the room is new.")
+    moved: int = Field(0, ge=0, description="Appointments given another room or moved.")
+    displaced: int = Field(
+        0, ge=0, description="Appointments that could not be moved (AppointmentDisplaced)."
+    )
 
 
 class OpeningHoursChanged(_ClinicEvent):

@@ -165,14 +165,21 @@ async def remove_time_off(conn: asyncpg.Connection, clinician_id: str, time_off_
 
 
 async def booked_between(
-    conn: asyncpg.Connection, since: datetime, until: datetime, clinician_id: str | None = None
+    conn: asyncpg.Connection,
+    since: datetime,
+    until: datetime,
+    clinician_id: str | None = None,
+    room_id: str | None = None,
 ) -> list[UUID]:
-    """Scheduled appointments starting in [since, until), of one clinician or of all, in time order."""
+    """Scheduled appointments starting in [since, until), of one clinician (in one room) or of all,
+    in time order."""
     rows = await conn.fetch(
         "SELECT id FROM appointments WHERE status = 'scheduled' AND during && tstzrange($1, $2)"
-        " AND lower(during) >= $1 AND ($3::text IS NULL OR clinician_id = $3) ORDER BY lower(during), id",
+        " AND lower(during) >= $1 AND ($3::text IS NULL OR clinician_id = $3)"
+        " AND ($4::text IS NULL OR room_id = $4) ORDER BY lower(during), id",
         since,
         until,
         clinician_id,
+        room_id,
     )
     return [r["id"] for r in rows]

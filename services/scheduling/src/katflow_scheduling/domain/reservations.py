@@ -8,7 +8,7 @@ be full, so a busy calendar is not walked from the start on every booking.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -178,11 +178,22 @@ def outside_hours(clinic: ClinicConfig, start: datetime, end: datetime, patient_
     return None
 
 
-def still_holds(clinic: ClinicConfig, role: str, clinician_id: str, start: datetime, end: datetime) -> bool:
-    """Whether an appointment booked for ``role`` with ``clinician_id`` at [start, end) still fits
-    the clinic: open then (not closed, inside opening hours), and the clinician still has the role
-    and works then (weekly hours, time off)."""
+def still_holds(
+    clinic: ClinicConfig,
+    role: str,
+    clinician_id: str,
+    start: datetime,
+    end: datetime,
+    room_id: str | None = None,
+    room_capabilities: Collection[str] = (),
+) -> bool:
+    """Whether an appointment booked for ``role`` with ``clinician_id`` (and ``room_id``, if any) at
+    [start, end) still fits the clinic: open then (not closed, inside opening hours), the clinician
+    still has the role and works then (weekly hours, time off), and the room still has every one of
+    ``room_capabilities``."""
     if outside_hours(clinic, start, end, clinic.time_zone) in ("clinic_closed", "outside_opening_hours"):
+        return False
+    if room_id is not None and all(r.id != room_id for r in clinic.rooms_with(room_capabilities)):
         return False
     qualified = any(c.id == clinician_id for c in clinic.clinicians_for(role))
     return qualified and clinic.works(clinician_id, start, end)

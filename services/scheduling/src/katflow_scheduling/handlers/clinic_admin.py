@@ -50,13 +50,32 @@ async def save_clinician(runtime: Runtime, deps: Deps, clinician: Clinician) -> 
 
 
 async def save_room(runtime: Runtime, deps: Deps, room: Room) -> bool:
-    """Add or change a room; True when it is new."""
-    async with clinic_change(runtime, deps) as u:
+    """Add or change a room; True when it is new (what moved: ``change_room``)."""
+    created, _ = await change_room(runtime, deps, room)
+    return created
+
+
+async def change_room(runtime: Runtime, deps: Deps, room: Room) -> tuple[bool, Changed]:
+    """Add or change a room; (created, what moved). Doses booked in it whose protocol needs a
+    capability it no longer has are resettled like a closure's (``service_layer.resettle``)."""
+    affected = from_now(deps, room_id=room.id)
+    async with clinic_change(runtime, deps, affected) as u:
         created = all(r.id != room.id for r in deps.clinic.rooms)
         await store.upsert_room(u.conn, u.clinic_id, room)
         await u.in_force()
-        await u.emit(RoomUpdated(clinic_id=u.clinic_id, changed_at=u.now, room_id=room.id, created=created))
-    return created
+        await u.resettle(affected, ClinicChange.ROOM_CHANGED)
+        moved, displaced = u.count("moved", "reassigned"), u.count("displaced")
+        await u.emit(
+            RoomUpdated(
+                clinic_id=u.clinic_id,
+                changed_at=u.now,
+                room_id=room.id,
+                created=created,
+                moved=moved,
+                displaced=displaced,
+            )
+        )
+    return created, Changed(u.resettled)
 
 
 async def set_opening_hours(runtime: Runtime, deps: Deps, hours: Hours) -> Changed:

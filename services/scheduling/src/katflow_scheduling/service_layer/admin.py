@@ -1,7 +1,8 @@
 """Clinic administration: each change one transaction under the calendar lock (no booking decides
 meanwhile), with the clinic version bumped (every process's snapshot and every search watermark
 is replaced), the changed clinic in force in this process at once, its event emitted, and the
-appointments it leaves invalid resettled (``resettle``)."""
+appointments it leaves invalid resettled (``resettle``): outside the hours, with a clinician who no
+longer has the role or works then, or in a room without a capability the appointment needs."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ..domain.clinic import ClinicConfig
 from ..domain.reservations import still_holds
 from ..domain.series import day_bounds
 from .deps import Deps, Emit
-from .resettle import Resettled, resettle
+from .resettle import Resettled, resettle, room_capabilities
 
 Affected = Callable[[asyncpg.Connection], Awaitable[list[UUID]]]
 
@@ -60,8 +61,10 @@ class ChangeUnit:
         for appointment_id in await affected(self.conn):
             appt = await courses.get_appointment(self.conn, appointment_id)
             role = _role(appt.kind)
+            needs = room_capabilities(self.deps, appt)
+            clinic, room = self.deps.clinic, appt.room_id
             if appt.status is Status.SCHEDULED and not still_holds(
-                self.deps.clinic, role, appt.clinician_id, appt.starts_at, appt.ends_at
+                clinic, role, appt.clinician_id, appt.starts_at, appt.ends_at, room, needs
             ):
                 found = await resettle(self.conn, self.deps, appt.id, cause, self.now, self.emit)
                 self.resettled.append(found)
@@ -107,14 +110,18 @@ def on_days(deps: Deps, first: date, last: date, clinician_id: str | None = None
     return partial(_between, since=since, until=until, clinician_id=clinician_id)
 
 
-def from_now(deps: Deps, clinician_id: str | None = None) -> Affected:
-    """The scheduled appointments from now to past the booking horizon."""
+def from_now(deps: Deps, clinician_id: str | None = None, room_id: str | None = None) -> Affected:
+    """The scheduled appointments from now to past the booking horizon (of a clinician, in a room)."""
     now = deps.clock.now()
     until = now + timedelta(days=deps.clinic.booking_horizon_days + 2)
-    return partial(_between, since=now, until=until, clinician_id=clinician_id)
+    return partial(_between, since=now, until=until, clinician_id=clinician_id, room_id=room_id)
 
 
 async def _between(
-    conn: asyncpg.Connection, since: datetime, until: datetime, clinician_id: str | None
+    conn: asyncpg.Connection,
+    since: datetime,
+    until: datetime,
+    clinician_id: str | None,
+    room_id: str | None = None,
 ) -> list[UUID]:
-    return await store.booked_between(conn, since, until, clinician_id)
+    return await store.booked_between(conn, since, until, clinician_id, room_id)

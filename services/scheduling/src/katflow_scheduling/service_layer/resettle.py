@@ -1,5 +1,6 @@
-"""What a closure or a clinician's time off does to appointments already booked then: each is given
-another qualified clinician at the same time when one is free (nothing changes for the patient),
+"""What a clinic change (a closure, a clinician's time off, a room's capabilities, ...) does to the
+appointments it leaves invalid: each is given another qualified clinician (or a room with the
+capabilities it needs) at the same time when one is free (nothing changes for the patient),
 else moved to the first later time the reschedule rules allow (AppointmentRescheduled: the patient
 is told), else left where it is and reported to staff (AppointmentDisplaced). Runs inside the
 admin change's transaction, under the calendar lock, with the changed clinic already in force."""
@@ -73,16 +74,21 @@ async def _new_place(
     until = earliest + timedelta(days=clinic.booking_horizon_days + 1)
     busy = await calendar.busy(conn, [*need.clinicians, *need.rooms], earliest, until, exclude=appt.id)
     allowed = await _rules(conn, deps, appt, now)
-    prefer = (None, appt.room_id)
+    prefer = (appt.clinician_id, appt.room_id)  # kept when they still can (a room change)
     zone = appt.patient_time_zone
     return first_reservation(clinic, need, busy, earliest, duration, zone, allowed=allowed, prefer=prefer)
 
 
+def room_capabilities(deps: Deps, appt: Appointment) -> tuple[str, ...]:
+    """What the appointment's room must have: its protocol's dosing.room_capabilities for a dose."""
+    if appt.kind is AppointmentKind.DOSING and appt.protocol_version:
+        return tuple(deps.protocol(appt.protocol_version).dosing.room_capabilities)
+    return ()
+
+
 def _need(deps: Deps, appt: Appointment) -> Need | None:
     role = appt.kind.value if appt.kind is not AppointmentKind.PREPARATION else "integration"
-    capabilities: tuple[str, ...] = ()
-    if appt.kind is AppointmentKind.DOSING and appt.protocol_version:
-        capabilities = tuple(deps.protocol(appt.protocol_version).dosing.room_capabilities)
+    capabilities = room_capabilities(deps, appt)
     need = deps.need(role, with_room=appt.room_id is not None, room_capabilities=capabilities)
     return None if appt.room_id is not None and not need.rooms else need
 

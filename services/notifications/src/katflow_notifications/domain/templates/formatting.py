@@ -46,6 +46,7 @@ CLINIC_CHANGES = {  # AppointmentDisplaced.cause, for staff
     "time_off": "the clinician's time off",
     "opening_hours": "hours the clinic no longer opens",
     "clinician_changed": "hours or a role the clinician no longer has",
+    "room_changed": "a capability the room no longer has",
 }
 
 
