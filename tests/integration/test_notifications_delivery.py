@@ -42,6 +42,7 @@ from katflow_shared.contracts import (
     AppointmentScheduled,
     CadenceStretched,
     ChannelConsent,
+    ClinicianUpdated,
     ConsultationRequested,
     Event,
     IntegrationDue,
@@ -77,6 +78,7 @@ PERSON_KEYS = {
     "ther-1": ("kfk_test_notifications_ther_1", Role.THERAPIST),
     "clin-1": ("kfk_test_notifications_clin_1", Role.CLINICIAN),
     "admin-1": ("kfk_test_notifications_admin_1", Role.ADMIN),
+    "clin-9": ("kfk_test_notifications_clin_9", Role.CLINICIAN),  # in no directory file: see issue 30
 }
 
 
@@ -716,6 +718,49 @@ async def test_a_sessions_alerts_reach_its_booked_clinician_and_the_on_call_grou
     ]
     rems = sorted(m.rcpt_to for m in h.mail() if m.subject == "Patient monitoring form due")
     assert rems == [("clinician-3@clinic.example",), ("clinician@clinic.example",)]
+
+
+async def test_a_clinician_added_in_scheduling_gets_a_feed_and_their_sessions_alerts(h: Harness) -> None:
+    """Issue 30: a clinician added through scheduling's admin API (ClinicianUpdated) was unknown
+    here: their feed was 404 and their sessions' alerts reached nobody. Known from the event now:
+    the alert reaches their feed (no email: the event has no address) beside on-call clin-1's."""
+    await h.contact()
+    check = MonitoringCheckDue(
+        session_id=uuid.uuid4(),
+        course_id=h.course_id,
+        check=MonitoringCheck.BLOOD_PRESSURE,
+        due_at=h.clock.now(),
+        clinician_id="clin-9",
+    )
+    async with h.client(person="clin-9") as own:
+        assert (await own.get("/v1/staff/clin-9/feed")).status_code == 404  # not known yet
+    await h.handle(
+        ClinicianUpdated(clinic_id="main", changed_at=h.clock.now(), clinician_id="clin-9", created=True)
+    )
+    await h.handle(check)
+    await h.dispatch()
+    rows = await h.pool.fetch("SELECT notification, staff_id, urgent FROM feed_items ORDER BY staff_id")
+    assert [tuple(r) for r in rows] == [
+        ("monitoring_check", "clin-1", True),
+        ("monitoring_check", "clin-9", True),
+    ]
+    nine = await h.deliveries(staff_id="clin-9")
+    assert [(d["channel"], d["status"]) for d in nine] == [("feed", "delivered")]
+    async with h.client(person="clin-9") as own:
+        r = await own.get("/v1/staff/clin-9/feed")
+        assert r.status_code == 200, r.text
+        [item] = r.json()
+        assert (item["notification"], item["urgent"]) == ("monitoring_check", True)
+        assert (await own.post(f"/v1/staff/clin-9/feed/{item['id']}/read")).status_code == 204
+    # the directory file wins when both know a person: ClinicianUpdated for clin-2 changes nothing
+    await h.handle(
+        ClinicianUpdated(clinic_id="main", changed_at=h.clock.now(), clinician_id="clin-2", created=False)
+    )
+    await h.handle(check.model_copy(update={"clinician_id": "clin-2", "session_id": uuid.uuid4()}))
+    await h.dispatch()
+    two = await h.deliveries(staff_id="clin-2")
+    assert [(d["channel"], d["status"]) for d in two] == [("feed", "delivered")]  # the file's rule: feed
+    assert h.mail() == []  # nobody is emailed for a monitoring check
 
 
 async def test_a_session_under_a_protocol_not_on_file_queues_nothing_and_is_permanent(h: Harness) -> None:

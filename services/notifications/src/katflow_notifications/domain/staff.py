@@ -1,8 +1,12 @@
-"""The staff directory and who receives which staff notification, on which channels (configuration)."""
+"""The staff directory and who receives which staff notification, on which channels (configuration).
+
+Clinicians added through scheduling's admin API are known from its ClinicianUpdated events too
+(``adapters.postgres_staff``): they have a feed and get their booked sessions' alerts on it; this
+file stays the place for emails and rota groups, and wins when both know a person."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -53,6 +57,19 @@ class StaffDirectory(BaseModel):
             return []
         booked = clinician_id if rule.booked_clinician else None
         return [m for m in self.staff if set(rule.roles).intersection(m.roles) or m.id == booked]
+
+    def booked_from_events(
+        self, notification: str, clinician_id: str | None, listed: Collection[str]
+    ) -> str | None:
+        """The booked clinician, when the rule sends to them and to their feed, and they are known
+        only from scheduling's events (``listed``: ClinicianUpdated), not from this file (which wins:
+        a person it lists is routed by it alone)."""
+        rule = self.routing.get(notification)
+        if rule is None or not rule.booked_clinician or "feed" not in rule.channels:
+            return None
+        if clinician_id is None or clinician_id not in listed or self.member(clinician_id) is not None:
+            return None
+        return clinician_id
 
     def member(self, staff_id: str) -> StaffMember | None:
         return next((m for m in self.staff if m.id == staff_id), None)

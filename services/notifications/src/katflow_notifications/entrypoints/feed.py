@@ -27,8 +27,10 @@ from pydantic import BaseModel
 from katflow_shared import audit
 from katflow_shared.auth import CARE_TEAM, Principal, PrincipalDep, Role, admits
 from katflow_shared.http import RuntimeDep
+from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_feed as feed
+from ..adapters import postgres_staff as staff
 from .deps import DepsDep
 
 router = APIRouter(prefix="/v1/staff", tags=["staff feed"], dependencies=[admits(*CARE_TEAM, Role.ADMIN)])
@@ -50,23 +52,24 @@ class FeedItem(BaseModel):
     read_at: datetime | None
 
 
-def _known(deps: DepsDep, staff_id: str) -> None:
-    if deps.planner.staff.member(staff_id) is None:
+async def _known(runtime: Runtime, deps: DepsDep, staff_id: str) -> None:
+    """In the staff directory file, or known from scheduling's ClinicianUpdated."""
+    if deps.planner.staff.member(staff_id) is None and not await staff.known(runtime.pool, staff_id):
         raise HTTPException(404, "unknown staff member")
 
 
-def _may_read(principal: Principal, deps: DepsDep, staff_id: str) -> None:
+async def _may_read(runtime: Runtime, principal: Principal, deps: DepsDep, staff_id: str) -> None:
     """Your own feed; an admin may read anyone's (the request's audit record says whose)."""
     if staff_id != principal.subject and Role.ADMIN not in principal.roles:
         raise HTTPException(403, "this is another staff member's feed")
-    _known(deps, staff_id)
+    await _known(runtime, deps, staff_id)
 
 
-def _may_mark(principal: Principal, deps: DepsDep, staff_id: str) -> None:
+async def _may_mark(runtime: Runtime, principal: Principal, deps: DepsDep, staff_id: str) -> None:
     """Only your own items: an admin reading another's feed leaves it unread for them."""
     if staff_id != principal.subject:
         raise HTTPException(403, "this is another staff member's feed")
-    _known(deps, staff_id)
+    await _known(runtime, deps, staff_id)
 
 
 @router.get("/{staff_id}/feed", response_model=list[FeedItem], summary="Feed items after an id")
@@ -78,7 +81,7 @@ async def list_feed(
     principal: PrincipalDep,
     after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[FeedItem]:
-    _may_read(principal, deps, staff_id)
+    await _may_read(runtime, principal, deps, staff_id)
     rows = await feed.items_after(runtime.pool, staff_id, after)
     audit.read(request, patients=(r["patient_id"] for r in rows), courses=(r["course_id"] for r in rows))
     return [FeedItem(**dict(r)) for r in rows]
@@ -88,7 +91,7 @@ async def list_feed(
 async def read_item(
     staff_id: str, item_id: int, runtime: RuntimeDep, deps: DepsDep, principal: PrincipalDep
 ) -> None:
-    _may_mark(principal, deps, staff_id)
+    await _may_mark(runtime, principal, deps, staff_id)
     if not await feed.mark_read(runtime.pool, staff_id, item_id, runtime.clock.now()):
         raise HTTPException(404, "no such feed item")
 
@@ -107,7 +110,7 @@ async def stream_feed(
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None,
 ) -> StreamingResponse:
-    _may_read(principal, deps, staff_id)
+    await _may_read(runtime, principal, deps, staff_id)
     if after is None and last_event_id and not ITEM_ID.fullmatch(last_event_id):
         raise HTTPException(400, "Last-Event-ID is not a feed item id")
     start = after if after is not None else int(last_event_id or 0)

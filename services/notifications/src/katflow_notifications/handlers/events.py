@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -15,6 +15,7 @@ from katflow_shared.contracts import (
     AppointmentMissed,
     AppointmentRescheduled,
     AppointmentScheduled,
+    ClinicianUpdated,
     CourseCompleted,
     Event,
     NotificationFailed,
@@ -32,6 +33,7 @@ from katflow_shared.wakeup import Announcer
 from ..adapters import postgres_deliveries as deliveries
 from ..adapters import postgres_portal as portal
 from ..adapters import postgres_recipients as recipients
+from ..adapters import postgres_staff as staff
 from ..adapters.postgres_deliveries import NewDelivery
 from ..domain.intents import RemsFormDueDays, intents_for
 from ..service_layer.planning import Planner
@@ -66,6 +68,11 @@ class EventHandlers:
             + timers.scheduled(self.reminders.planned(event), self.timing)
         )
 
+    def plan_clinician(self, event: ClinicianUpdated, envelope: Envelope) -> Writes:
+        """A clinician added or changed in scheduling: known from now on (a feed, their booked
+        sessions' alerts on it), beside what the event calls for (integrator pushes)."""
+        return self.plan_event(event, envelope) + Writes([staff.member_row(event)])
+
     def plan_preparation(self, event: PreparationCompleted, envelope: Envelope) -> Writes:
         """Its notifications, and the course's protocol (the patient page's visit instructions)."""
         return deliveries.queued(self._deliveries(event, envelope), self.dispatching) + Writes(
@@ -76,17 +83,28 @@ class EventHandlers:
         self, event: Event, ctx: HandlerContext, known: Mapping[str, str] | None = None
     ) -> None:
         """An event whose handling reads first: the notifications it calls for, and integrator
-        pushes, in its transaction. ``known`` facts (from earlier events) fill what it does not carry."""
-        await deliveries.queue(ctx.conn, self._deliveries(event, ctx.envelope, known), self.dispatching)
+        pushes, in its transaction. ``known`` facts (from earlier events) fill what it does not carry.
+        A booked clinician the staff directory file does not list is looked up among those known
+        from ClinicianUpdated."""
+        clinician = getattr(event, "clinician_id", None)
+        listed: set[str] = set()
+        if isinstance(clinician, str) and self.planner.staff.member(clinician) is None:
+            listed = await staff.listed(ctx.conn, [clinician])
+        new = self._deliveries(event, ctx.envelope, known, listed)
+        await deliveries.queue(ctx.conn, new, self.dispatching)
 
     def _deliveries(
-        self, event: Event, envelope: Envelope, known: Mapping[str, str] | None = None
+        self,
+        event: Event,
+        envelope: Envelope,
+        known: Mapping[str, str] | None = None,
+        listed: Collection[str] = (),
     ) -> list[NewDelivery]:
         new = []
         for intent in intents_for(event, envelope.time, self.rems_form_due_days):
             if known:
                 intent = replace(intent, facts={**known, **intent.facts})
-            new += self.planner.deliveries(intent, UUID(envelope.id))
+            new += self.planner.deliveries(intent, UUID(envelope.id), listed=listed)
         return new + self.planner.integrator_pushes(envelope)
 
     async def on_rescheduled(self, event: AppointmentRescheduled, ctx: HandlerContext) -> None:
@@ -126,6 +144,12 @@ class EventHandlers:
             AppointmentMissed: self.on_appointment_closed,
             UrgentReviewRequired: self.on_urgent_review,
             CourseCompleted: self.on_course_completed,
+            ClinicianUpdated: Planned(self.plan_clinician),
         }
         own, plain = (NotificationSent, NotificationFailed, *PATIENT_REQUESTS), Planned(self.plan_event)
-        return {cls: special.get(cls, plain) for cls in EVENT_TYPES if cls not in own}
+        return {cls: special.get(cls, self._plain(cls, plain)) for cls in EVENT_TYPES if cls not in own}
+
+    def _plain(self, cls: type[Event], plain: AnyHandler) -> AnyHandler:
+        """Events naming a booked clinician (session alerts) read first: the clinician may be known
+        only from ClinicianUpdated (``on_event``)."""
+        return self.on_event if "clinician_id" in cls.model_fields else plain

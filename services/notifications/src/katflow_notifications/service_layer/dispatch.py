@@ -44,6 +44,7 @@ from katflow_shared.runtime import Runtime
 from katflow_shared.wakeup import Announcer, Wakeup
 
 from ..adapters import postgres_deliveries as store
+from ..adapters import postgres_staff as staff_store
 from ..adapters.postgres_deliveries import Delivery
 from ..domain.backoff import retry_delay
 from ..domain.catalogue import lookup
@@ -177,10 +178,19 @@ class Dispatcher:
             timedelta(hours=s.recipient_wait_hours),
         )
 
+    async def _listed(self, d: Delivery) -> bool:
+        """A staff feed delivery to someone the directory file does not list: known from
+        ClinicianUpdated? (One look-up, only then.)"""
+        if d.audience != "staff" or d.channel != "feed" or d.staff_id is None:
+            return False
+        if self.targets.staff.member(d.staff_id) is not None:
+            return False
+        return await staff_store.known(self.runtime.pool, d.staff_id)
+
     async def deliver(self, d: Delivery) -> None:
         pool, now = self.runtime.pool, self.runtime.clock.now()
         traits = Traits(d.audience, d.channel, d.urgent, d.automated, d.exempt)
-        target = self.targets.resolve(d)
+        target = self.targets.resolve(d, await self._listed(d))
         if self.policy.capped(traits) and d.patient_id is not None:
             decision = await self._decide_capped(d, d.patient_id, traits, target)
         else:

@@ -7,6 +7,7 @@ yet (intake's form has no field for it, PatientContactUpdated carries none)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -38,13 +39,15 @@ class Planner:
         """Queue what ``intent`` calls for."""
         await store.queue(conn, self.deliveries(intent, event_id, address))
 
-    def deliveries(self, intent: Intent, event_id: UUID, address: str | None = None) -> list[NewDelivery]:
+    def deliveries(
+        self, intent: Intent, event_id: UUID, address: str | None = None, listed: Collection[str] = ()
+    ) -> list[NewDelivery]:
         """The deliveries ``intent`` calls for: the patient's first channel, or every routed staff
-        channel."""
+        channel. ``listed``: staff known from scheduling's events, not in the directory file."""
         ntype = lookup(intent.notification, intent.audience)
         if ntype.audience == "patient":
             return [self._patient(ntype, intent, event_id, address)]
-        return self._staff(ntype, intent, event_id)
+        return self._staff(ntype, intent, event_id, listed)
 
     def _patient(
         self, ntype: NotificationType, intent: Intent, event_id: UUID, address: str | None
@@ -53,13 +56,17 @@ class Planner:
         locale = self.settings.default_locale
         return self._delivery(ntype, intent, event_id, ntype.chain[0], recipient, locale, address=address)
 
-    def _staff(self, ntype: NotificationType, intent: Intent, event_id: UUID) -> list[NewDelivery]:
+    def _staff(
+        self, ntype: NotificationType, intent: Intent, event_id: UUID, listed: Collection[str] = ()
+    ) -> list[NewDelivery]:
         rule = self.staff.routing.get(ntype.name)
         if rule is None:
             raise PermanentError(f"no staff routing rule for {ntype.name}")
         urgent = ntype.urgent or rule.urgent
         members = self.staff.recipients(ntype.name, intent.clinician_id)
         targets: list[tuple[str, str]] = [(m.id, ch) for m in members for ch in rule.channels]
+        if booked := self.staff.booked_from_events(ntype.name, intent.clinician_id, listed):
+            targets.append((booked, "feed"))  # no address on file for them: their feed only
         targets += [
             (hook, "staff_webhook") for hook in rule.webhooks if hook in self.settings.staff_webhook_urls
         ]

@@ -19,9 +19,10 @@ class TargetResolver:
     staff: StaffDirectory
     settings: NotificationsSettings
 
-    def resolve(self, d: Delivery) -> Target:
+    def resolve(self, d: Delivery, listed: bool = False) -> Target:
+        """``listed``: the staff member is known from scheduling's events (their feed only)."""
         if d.audience == "staff":
-            return self._staff(d)
+            return self._staff(d, listed)
         if d.audience == "integrator":
             known = any(e.id == d.address for e in self.settings.integrator_webhooks)
             return Target(d.address if known else None, "UTC", known, "integrator_not_configured")
@@ -45,12 +46,14 @@ class TargetResolver:
             return Target(phone, zone, sms_permitted(consent, phone, opted_out), refusal)
         return Target(None, zone, False, "unsupported_channel")
 
-    def _staff(self, d: Delivery) -> Target:
+    def _staff(self, d: Delivery, listed: bool = False) -> Target:
         zone = self.settings.clinic_time_zone
         if d.channel == "staff_webhook":
             known = d.staff_id in self.settings.staff_webhook_urls
             return Target(d.staff_id if known else None, zone, known, "staff_webhook_not_configured")
         member = self.staff.member(d.staff_id or "")
+        if member is None and listed and d.channel == "feed":
+            return Target(d.staff_id, zone, True)  # known from ClinicianUpdated: the clinic's zone
         if member is None:
             return Target(None, zone, False, "unknown_staff_member")
         zone = member.time_zone or zone
