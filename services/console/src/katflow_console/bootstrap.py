@@ -15,7 +15,7 @@ from katflow_shared.runtime import ServiceSpec, create_app
 
 from .adapters.oidc import Idp
 from .adapters.services_api import Services
-from .entrypoints import http_auth, http_lists, http_operations, http_pages, http_visits
+from .entrypoints import http_admin, http_auth, http_lists, http_operations, http_pages, http_visits
 from .entrypoints.consumer import handlers
 from .entrypoints.web import Console, LoginRequired
 from .service_layer.rems_watch import RemsWatch
@@ -30,7 +30,10 @@ def build_app(settings: ConsoleSettings | None = None, clock: Clock | None = Non
         ServiceSpec(
             settings=settings,
             migrations=["katflow_console"],
-            routers=[m.router for m in (http_auth, http_pages, http_visits, http_lists, http_operations)],
+            routers=[
+                m.router
+                for m in (http_auth, http_pages, http_visits, http_lists, http_operations, http_admin)
+            ],
             handlers=handlers(clock, zone),
             workers=[lambda runtime: RemsWatch(runtime, zone, settings)],
             clock=clock,
