@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,6 +24,7 @@ from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
+from tests.e2e.test_protocol_activation import protocols_with_iv_2
 from tests.support.console import (
     CONSOLE_SECRET,
     browser,
@@ -43,14 +45,16 @@ ADMIN_PAGES += ("/admin/protocols", "/admin/protocols/intranasal@1")
 
 
 @pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    """The four services on one clock this test moves, the services taking Keycloak's tokens."""
+async def course(infra: Infra, tmp_path: Path) -> AsyncIterator[CourseDriver]:
+    """The four services on one clock this test moves, the services taking Keycloak's tokens, and
+    the shipped protocol files with an iv@2 waiting for activation."""
     idp = find_idp()
     clock = TimeMachine(RUN_ROOT / f"clock-{uuid.uuid4().hex}.txt")
     stack = await make_stack(
         infra,
         RUN_ROOT,
         KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
+        KATFLOW_PROTOCOLS_DIR=str(protocols_with_iv_2(tmp_path / "protocols")),
         KATFLOW_CONSOLE_OIDC_CLIENT_SECRET=CONSOLE_SECRET,
         **{k: v for k, v in idp.auth_env().items() if k != "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"},
     )
@@ -219,6 +223,16 @@ async def read_the_protocols(page: Page) -> None:
         .get_by_role("link", name="Protocols")
         .click()
     )
+    # iv@2 is on file and waits; activating it changes what new IV courses get (intake pins it)
+    table = page.locator("#protocols")
+    await expect(table.locator('tr[data-protocol="iv@1"]')).to_contain_text("active")
+    await table.get_by_role("button", name="Activate iv@2").click()
+    await expect(page.locator("#outcome-sentence")).to_have_text(
+        "New iv courses now get iv@2 (before: iv@1); pinned courses keep theirs."
+    )
+    await expect(table.get_by_role("button", name="Activate iv@1")).to_be_visible()
+    await expect(table.locator('tr[data-protocol="iv@2"]')).to_contain_text("active")
+    assert await serious_accessibility_violations(page) == [], "protocols after an activation"
     await page.locator('#protocols tr[data-protocol="intranasal@1"]').get_by_role("link").click()
     await expect(page.get_by_role("heading", name="Protocol intranasal@1")).to_be_visible()
     await expect(page.locator("#protocol-text")).to_contain_text('"monitoring_minutes": 120')

@@ -4,8 +4,6 @@ through preparation (PreparationCompleted names it)."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,26 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from katflow_shared.protocols import default_directory, load_protocols
+from katflow_shared.protocols import load_protocols
 from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
-from tests.support.course import CourseDriver, EventTap, screening
+from tests.support.course import CourseDriver, EventTap, protocols_with_iv_2, screening
 from tests.support.infra import Infra
 from tests.support.stack import Stack, make_stack
 
 ACTIVATE = "/admin/protocols/iv@2/activate"
-
-
-def protocols_with_iv_2(folder: Path) -> Path:
-    """The shipped files and an `iv@2` (iv@1 revised: one preparation session more)."""
-    shutil.copytree(default_directory(), folder)
-    revised = json.loads((folder / "iv@1.json").read_text())
-    revised["version"] = 2
-    revised["title"] += " (revised)"
-    revised["preparation"]["sessions_required"] += 1
-    (folder / "iv@2.json").write_text(json.dumps(revised))
-    assert load_protocols(folder).get("iv@2").version == 2  # a valid file, as a release would ship it
-    return folder
 
 
 @pytest.fixture

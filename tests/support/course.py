@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -25,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 from katflow_shared.contracts import topics
 from katflow_shared.contracts.common import Route
-from katflow_shared.protocols import Protocol, load_protocols
+from katflow_shared.protocols import Protocol, default_directory, load_protocols
 from katflow_tools.time_machine import TimeMachine
 
 from .infra import Infra
@@ -352,3 +353,15 @@ def dose_steps(protocol: Protocol) -> list[str]:
         "IntegrationDue",
         "AppointmentCompleted:integration",
     ]
+
+
+def protocols_with_iv_2(folder: Path) -> Path:
+    """The shipped files and an `iv@2` (iv@1 revised: one preparation session more)."""
+    shutil.copytree(default_directory(), folder)
+    revised = json.loads((folder / "iv@1.json").read_text())
+    revised["version"] = 2
+    revised["title"] += " (revised)"
+    revised["preparation"]["sessions_required"] += 1
+    (folder / "iv@2.json").write_text(json.dumps(revised))
+    assert load_protocols(folder).get("iv@2").version == 2  # a valid file, as a release would ship it
+    return folder

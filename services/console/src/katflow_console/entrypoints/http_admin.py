@@ -1,6 +1,7 @@
 """Clinic administration (admins): clinicians, rooms, opening hours, closures, time off and the
 protocol versions on file, each read and changed through scheduling's admin API (``/v1/admin``) with
-the person's own access token. Scheduling owns every rule: its refusal (``detail[0]``) is shown as a
+the person's own access token — except which protocol version new courses get, which is intake's
+(it pins a course's version). Scheduling owns every rule: its refusal (``detail[0]``) is shown as a
 sentence beside the field, and what a change did to booked appointments (its ``affected``: given to
 another clinician, moved, displaced) as a sentence with the appointments listed.
 
@@ -403,19 +404,46 @@ async def save_room(
 # --- protocol versions -------------------------------------------------------------------------
 
 
-@router.get("/protocols", summary="The protocol versions on file (admins)")
+ProtocolId = Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,30}@[0-9]{1,6}$")]
+
+
+@router.get("/protocols", summary="The protocol versions on file, and which new courses get (admins)")
 async def protocols(request: Request, c: ConsoleDep, who: StaffDep) -> Response:
     _admin(who)
-    answer = await c.services.call(who.access_token, "GET", "scheduling", "/admin/protocols")
-    refusal = None if answer.ok else refusal_of(answer, "protocols")["sentence"]
+    return await _protocols_page(request, c, who)
+
+
+@router.post("/protocols/{protocol_id}/activate", summary="Pin new courses of its route to a version")
+async def activate(request: Request, protocol_id: ProtocolId, c: ConsoleDep, who: StaffDep) -> Response:
+    """Intake pins a course's version at its first eligible decision, so activation is intake's."""
+    _admin(who)
+    path = f"/admin/protocols/{protocol_id}/activate"
+    answer = await c.services.call(who.access_token, "POST", "intake", path)
+    if not answer.ok:
+        refusal = refusal_of(answer, "activate")["sentence"]
+        return await _protocols_page(request, c, who, refusal=refusal, status=answer.status)
+    route, before = answer.body["route"], answer.body["previous_version"]
+    done = f"New {route} courses now get {protocol_id} (before: {before}); pinned courses keep theirs."
+    return await _protocols_page(request, c, who, done=done)
+
+
+async def _protocols_page(
+    request: Request, c: Console, who: Staff, done: str = "", refusal: str | None = None, status: int = 200
+) -> Response:
+    answer = await c.services.call(who.access_token, "GET", "intake", "/admin/protocols")
+    if not answer.ok and refusal is None:
+        refusal = refusal_of(answer, "protocols")["sentence"]
     on_file = answer.body if answer.ok else []
-    return page(request, "admin_protocols.html", who, protocols=on_file, refusal=refusal)  # type: ignore[no-any-return]
+    context = {"protocols": on_file, "refusal": refusal, "done": done, "zone": c.zone}
+    resp: Response = page(request, "admin_protocols.html", who, **context)
+    resp.status_code = status
+    return resp
 
 
 @router.get("/protocols/{protocol_id}", summary="One protocol version, in full (admins)")
 async def protocol(
     request: Request,
-    protocol_id: Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,30}@[0-9]{1,6}$")],
+    protocol_id: ProtocolId,
     c: ConsoleDep,
     who: StaffDep,
 ) -> Response:
