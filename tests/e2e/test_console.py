@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Page, expect
@@ -28,23 +27,20 @@ from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import ConsultationRequested, topics
 from katflow_shared.protocols import load_protocols
-from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
 from tests.support.console import (
-    CONSOLE_SECRET,
+    ALL,
     browser,
-    console_redirect_allowed,
+    console_course,
     logged_in,
     screenshot,
     serious_accessibility_violations,
 )
-from tests.support.course import CourseDriver, EventTap, screening
-from tests.support.infra import Infra, find_idp
-from tests.support.stack import make_stack
+from tests.support.course import CourseDriver, screening
+from tests.support.infra import Infra
 
 PROTOCOL = load_protocols().get("intranasal@1")
 CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
-ALL = ("intake", "scheduling", "notifications", "console")
 MEDICATIONS = "Sertraline 50 mg daily; lisinopril 10 mg daily"  # clinical free text: the console's only
 
 
@@ -54,28 +50,8 @@ def hhmm(at: datetime) -> str:
 
 @pytest.fixture
 async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    """The four services on one clock this test moves, the services taking Keycloak's tokens."""
-    idp = find_idp()
-    clock = TimeMachine(RUN_ROOT / f"clock-{uuid.uuid4().hex}.txt")
-    stack = await make_stack(
-        infra,
-        RUN_ROOT,
-        KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
-        KATFLOW_CONSOLE_OIDC_CLIENT_SECRET=CONSOLE_SECRET,
-        KATFLOW_CONSOLE_REMS_WATCH_SECONDS="1",
-        **{k: v for k, v in idp.auth_env().items() if k != "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"},
-    )
-    try:
-        with console_redirect_allowed(idp, stack.url("console")):
-            stack.start(*ALL)
-            tap = await EventTap(stack).start()
-            try:
-                async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
-                    yield CourseDriver(stack, http, tap, clock)
-            finally:
-                await tap.stop()
-    finally:
-        stack.stop()
+    async with console_course(infra, RUN_ROOT, KATFLOW_CONSOLE_REMS_WATCH_SECONDS="1") as driver:
+        yield driver
 
 
 async def board_shows(page: Page, appointment_id: str, within: float = 60) -> None:

@@ -10,65 +10,40 @@ off; a clinician is refused every admin page. axe-core finds nothing serious on 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from playwright.async_api import Page, expect
 
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
-from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
 from tests.e2e.test_protocol_activation import protocols_with_iv_2
 from tests.support.console import (
-    CONSOLE_SECRET,
     browser,
-    console_redirect_allowed,
+    console_course,
     logged_in,
     screenshot,
     serious_accessibility_violations,
 )
-from tests.support.course import CourseDriver, EventTap
-from tests.support.infra import Infra, find_idp
-from tests.support.stack import make_stack
+from tests.support.course import CourseDriver
+from tests.support.infra import Infra
 
 CLINIC = load_clinic(DEFAULT_CLINIC)
 CLINIC_ZONE = ZoneInfo(CLINIC.time_zone)
-ALL = ("intake", "scheduling", "notifications", "console")
 ADMIN_PAGES = ("/admin/clinic", "/admin/clinicians", "/admin/clinicians/clin-1", "/admin/rooms")
 ADMIN_PAGES += ("/admin/protocols", "/admin/protocols/intranasal@1")
 
 
 @pytest.fixture
 async def course(infra: Infra, tmp_path: Path) -> AsyncIterator[CourseDriver]:
-    """The four services on one clock this test moves, the services taking Keycloak's tokens, and
-    the shipped protocol files with an iv@2 waiting for activation."""
-    idp = find_idp()
-    clock = TimeMachine(RUN_ROOT / f"clock-{uuid.uuid4().hex}.txt")
-    stack = await make_stack(
-        infra,
-        RUN_ROOT,
-        KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
-        KATFLOW_PROTOCOLS_DIR=str(protocols_with_iv_2(tmp_path / "protocols")),
-        KATFLOW_CONSOLE_OIDC_CLIENT_SECRET=CONSOLE_SECRET,
-        **{k: v for k, v in idp.auth_env().items() if k != "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"},
-    )
-    try:
-        with console_redirect_allowed(idp, stack.url("console")):
-            stack.start(*ALL)
-            tap = await EventTap(stack).start()
-            try:
-                async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
-                    yield CourseDriver(stack, http, tap, clock)
-            finally:
-                await tap.stop()
-    finally:
-        stack.stop()
+    """The shipped protocol files with an iv@2 waiting for activation."""
+    protocols = str(protocols_with_iv_2(tmp_path / "protocols"))
+    async with console_course(infra, RUN_ROOT, KATFLOW_PROTOCOLS_DIR=protocols) as driver:
+        yield driver
 
 
 def local_day(at: str) -> date:

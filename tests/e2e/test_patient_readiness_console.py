@@ -7,53 +7,31 @@ morning of the dose, and the clinician opening that dosing visit in the console 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from playwright.async_api import expect
 
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
-from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
-from tests.support.console import CONSOLE_SECRET, browser, console_redirect_allowed, logged_in
-from tests.support.course import CourseDriver, EventTap
-from tests.support.infra import Infra, find_idp
-from tests.support.stack import consultation_request, make_stack, wait_for
+from tests.support.console import browser, console_course, logged_in
+from tests.support.course import CourseDriver
+from tests.support.infra import Infra
+from tests.support.stack import consultation_request, wait_for
 
 pytestmark = pytest.mark.e2e
 
 CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
-ALL = ("intake", "scheduling", "notifications", "console")
 PATIENT = consultation_request(0)["patient"]
 
 
 @pytest.fixture
 async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    idp = find_idp()
-    clock = TimeMachine(RUN_ROOT / f"clock-{uuid.uuid4().hex}.txt")
-    stack = await make_stack(
-        infra,
-        RUN_ROOT,
-        KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
-        KATFLOW_CONSOLE_OIDC_CLIENT_SECRET=CONSOLE_SECRET,
-        **{k: v for k, v in idp.auth_env().items() if k != "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"},
-    )
-    try:
-        with console_redirect_allowed(idp, stack.url("console")):
-            stack.start(*ALL)
-            tap = await EventTap(stack).start()
-            try:
-                async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
-                    yield CourseDriver(stack, http, tap, clock)
-            finally:
-                await tap.stop()
-    finally:
-        stack.stop()
+    async with console_course(infra, RUN_ROOT) as driver:
+        yield driver
 
 
 async def test_the_patients_readiness_shows_at_check_in_in_the_console(course: CourseDriver) -> None:

@@ -5,6 +5,7 @@ for the test's port while the test runs (the realm allows only 127.0.0.1:8004, `
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,12 +13,42 @@ from typing import Any
 import httpx
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from .infra import Idp
+from katflow_tools.time_machine import TimeMachine
+
+from .course import CourseDriver, EventTap
+from .infra import Idp, Infra, find_idp
+from .stack import make_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CONSOLE_CLIENT, CONSOLE_SECRET = "katflow-console", "katflow-console-dev-secret"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"  # axe-core 4.14.1 (vendor/README.md)
+ALL = ("intake", "scheduling", "notifications", "console")
+
+
+@contextlib.asynccontextmanager
+async def console_course(infra: Infra, run_root: Path, **env: str) -> AsyncIterator[CourseDriver]:
+    """The four services on one clock the test moves, taking Keycloak's tokens, the console's
+    redirect allowed for its port; ``env``: more settings for every service."""
+    idp = find_idp()
+    clock = TimeMachine(run_root / f"clock-{uuid.uuid4().hex}.txt")
+    auth = {k: v for k, v in idp.auth_env().items() if k != "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"}
+    settings = {
+        "KATFLOW_CLOCK_OFFSET_FILE": str(clock.path),
+        "KATFLOW_CONSOLE_OIDC_CLIENT_SECRET": CONSOLE_SECRET,
+    }
+    stack = await make_stack(infra, run_root, **settings, **auth, **env)
+    try:
+        with console_redirect_allowed(idp, stack.url("console")):
+            stack.start(*ALL)
+            tap = await EventTap(stack).start()
+            try:
+                async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
+                    yield CourseDriver(stack, http, tap, clock)
+            finally:
+                await tap.stop()
+    finally:
+        stack.stop()
 
 
 def _admin(idp: Idp) -> httpx.Client:
