@@ -92,7 +92,8 @@ async def put_room(
     room_id: ResourceId, body: RoomIn, runtime: RuntimeDep, deps: DepsDep, response: Response
 ) -> Room:
     room = Room(id=room_id, **body.model_dump())
-    response.status_code = 201 if await admin.save_room(runtime, deps, room) else 200
+    created, _ = await admin.change_room(runtime, deps, room)
+    response.status_code = 201 if created else 200
     return room
 
 

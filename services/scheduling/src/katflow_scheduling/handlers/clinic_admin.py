@@ -49,12 +49,6 @@ async def save_clinician(runtime: Runtime, deps: Deps, clinician: Clinician) -> 
     return created, Changed(u.resettled)
 
 
-async def save_room(runtime: Runtime, deps: Deps, room: Room) -> bool:
-    """Add or change a room; True when it is new (what moved: ``change_room``)."""
-    created, _ = await change_room(runtime, deps, room)
-    return created
-
-
 async def change_room(runtime: Runtime, deps: Deps, room: Room) -> tuple[bool, Changed]:
     """Add or change a room; (created, what moved). Doses booked in it whose protocol needs a
     capability it no longer has are resettled like a closure's (``service_layer.resettle``)."""
