@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import html
 import json
 import re
 import sys
@@ -241,15 +242,21 @@ async def test_the_patient_page_from_the_booking_email(world: World) -> None:
     assert "BEGIN:VCALENDAR" in ics and f"UID:{dose.appointment_id}@katflow" in ics
     assert f"DTSTART:{dose.starts_at.astimezone(UTC):%Y%m%dT%H%M%SZ}" in ics
 
-    # texts off, at once: the plan-ahead and 24 h reminders (texts first) go by email only
+    # texts off and Spanish, at once: the page speaks Spanish, and the plan-ahead and 24 h reminders
+    # (texts first) go by email only, in Spanish
     await patient.uncheck("input[name=sms]")
+    await patient.select_option("#locale", "es")
     await patient.click("#preferences button[type=submit]")
     await patient.wait_for_selector("#saved")
     assert not await patient.is_checked("input[name=sms]")
+    assert await patient.get_attribute("html", "lang") == "es"
+    assert "Próximas citas" in await patient.inner_text("main")
+    spanish = await patient.locator("section.visit.upcoming").first.inner_text()
+    assert f"{local.day} de " in spanish and f"{local:%H:%M}" in spanish and FASTING in spanish
     texts_before = len(w.provider.texts_to(PHONE))
     w.jump_to(dose.starts_at - timedelta(hours=24) + timedelta(seconds=5))
-    await w.mail("Planning for your upcoming visit")
-    reminder = await w.mail("Appointment reminder")
+    await w.mail("Prepárese para su próxima visita")
+    reminder = await w.mail("Recordatorio de su cita")
     assert LINK.search(reminder)  # every message links to the page with a link of its own
     assert len(w.provider.texts_to(PHONE)) == texts_before
 
@@ -265,7 +272,7 @@ async def test_the_patient_page_from_the_booking_email(world: World) -> None:
     await patient.click("form.ready button[type=submit]")
     await patient.wait_for_selector("#sent")
     await patient.locator("form.request button[value=reschedule]").first.click()
-    await patient.wait_for_selector("text=request to reschedule")
+    await patient.wait_for_selector("text=solicitud de cambio de fecha")
     wanted = {READY, REQUESTED}
     records = await read_topic(
         w.stack.infra.kafka_bootstrap,
@@ -359,7 +366,7 @@ async def test_one_click_unsubscribe_stops_surveys_not_appointment_messages(worl
         )
         assert answer.status_code == 200 and NAME not in answer.text
         opened = await http.get(survey_link, follow_redirects=True)  # surveys: the page (factor first)
-        assert opened.status_code == 200 and "Confirm it's you" in opened.text
+        assert opened.status_code == 200 and "Confirm it's you" in html.unescape(opened.text)
         bare = await http.get(w.stack.url("notifications") + "/portal")  # what too-long texts carry
         assert bare.status_code == 200 and "most recent email" in bare.text
 

@@ -574,6 +574,25 @@ async def test_consultation_flow_sends_exactly_three_emails_for_email_only_conse
     assert [r["key"].rsplit(":", 1)[1] for r in planned] == ["appointment_reminder_2h"]
 
 
+async def test_a_message_queued_before_the_patient_chose_spanish_goes_in_spanish(h: Harness) -> None:
+    """The language chosen on the patient's page counts from the next message sent, queued ones too:
+    the delivery, its audit record and NotificationSent name the Spanish template that went."""
+    await h.contact(email=True, sms=False)
+    await h.handle(h.appointment(h.clock.now() + timedelta(days=3)))
+    await h.pool.execute("UPDATE recipients SET locale = 'es' WHERE patient_id = $1", h.patient_id)
+    await h.dispatch()
+    [mail] = h.mail(EMAIL)
+    assert mail.subject == "Su cita está confirmada"
+    [d] = await h.deliveries(channel="email", patient_id=h.patient_id)
+    assert (d["status"], d["template_id"], d["locale"]) == (
+        "sent",
+        "booking_confirmation.patient.email.es",
+        "es",
+    )
+    [event] = [e for e in await h.events("NotificationSent") if e["delivery_id"] == str(d["id"])]
+    assert event["template_id"] == "booking_confirmation.patient.email.es"
+
+
 # --------------------------------------------------------------------------- quiet hours, caps, urgent
 
 

@@ -16,6 +16,7 @@ from katflow_notifications.adapters import postgres_portal as store
 from katflow_notifications.adapters.postgres_recipients import recipient_row
 from katflow_notifications.domain.staff import load_staff
 from katflow_notifications.domain.templates import default_registry
+from katflow_notifications.service_layer.link_purge import LinkPurge
 from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.portal import Access, LinkMinter, PatientPage
 from katflow_notifications.settings import NotificationsSettings
@@ -163,3 +164,42 @@ async def test_texts_off_on_the_page_is_a_stop_of_the_number_and_tells_the_care_
         "SELECT count(*) FROM deliveries WHERE notification = 'patient_opted_out' AND audience = 'staff'"
     )
     assert notices >= 1
+
+
+async def test_links_are_deleted_once_expired_past_the_keeping_time(pool: asyncpg.Pool) -> None:
+    """A link expired longer than portal_link_keep_days ago is deleted; one expired more recently
+    is kept, and its message's one-click unsubscribe still works."""
+    patient, clock = uuid.uuid4(), FixedClock(T0)
+    await on_file(pool, patient)
+    p = page(pool, clock)
+    old = await token_of(p, patient)
+    clock.advance(timedelta(days=30))
+    recent = await token_of(p, patient)
+    keep, days = p.settings.portal_link_keep_days, p.settings.portal_link_days
+    clock.advance(timedelta(days=days + keep - 30, minutes=1))  # old: expired keep days + 1 min ago
+    purge = LinkPurge(pool, clock, p.settings)
+    assert await purge.purge() == 1
+    assert await pool.fetchval("SELECT count(*) FROM portal_links WHERE patient_id = $1", patient) == 1
+    assert await p.link(old) == "expired" and not await p.unsubscribe(old)
+    assert await p.unsubscribe(recent)  # expired 60 days ago, still kept
+    assert await purge.purge() == 0
+    clock.advance(timedelta(days=30))
+    assert await purge.purge() == 1
+    assert await pool.fetchval("SELECT count(*) FROM portal_links WHERE patient_id = $1", patient) == 0
+
+
+async def test_the_language_chosen_on_the_page_is_the_pages_and_the_next_messages(pool: asyncpg.Pool) -> None:
+    patient, clock = uuid.uuid4(), FixedClock(T0)
+    await on_file(pool, patient)
+    p = page(pool, clock)
+    token = await token_of(p, patient)
+    opened = await p.access(token, str(await p.confirm(token, BORN.isoformat())))
+    assert isinstance(opened, Access) and p.language(opened.holder) == "en"
+    await p.preferences(opened, email=True, sms=True, locale="es")
+    again = await p.access(token, str(await p.confirm(token, BORN.isoformat())))
+    assert isinstance(again, Access) and again.holder.locale == "es"
+    assert (await p.show(again)).lang == "es"
+    detail = await pool.fetchval(
+        "SELECT detail FROM audit_log WHERE action = 'portal.preferences' AND patient_id = $1", patient
+    )
+    assert '"locale": "es"' in detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from email import message_from_bytes
 
 import pytest
@@ -74,6 +75,15 @@ def env(template: Template, zone: str) -> RenderEnv:
     )
 
 
+# A message's personal page link with a 30-character KATFLOW_PORTAL_URL (docs/configuration.md)
+PAGE_LINK = "https://portal.clinicname.org" + "/p/" + "A" * 32
+LATEST = [
+    t
+    for t in PATIENT_TEMPLATES
+    if REGISTRY.latest(t.family.split(".")[0], "patient", t.channel, t.locale) == t
+]
+
+
 @pytest.mark.parametrize("template", PATIENT_TEMPLATES, ids=lambda t: f"{t.id}.v{t.version}")
 @pytest.mark.parametrize("zone", ZONES)
 def test_patient_template_is_phi_minimal_and_fits(template: Template, zone: str) -> None:
@@ -86,6 +96,21 @@ def test_patient_template_is_phi_minimal_and_fits(template: Template, zone: str)
     else:
         assert forbidden_terms(rendered.subject) == [], rendered.subject
         assert rendered.subject and rendered.text
+
+
+@pytest.mark.parametrize("template", LATEST, ids=lambda t: f"{t.id}.v{t.version}")
+@pytest.mark.parametrize("zone", ZONES)
+def test_every_patient_message_carries_its_page_link_and_still_fits(template: Template, zone: str) -> None:
+    """The current version of each patient message links to the patient's page (the survey's link is
+    the page's too); a text fits one segment with the link in it, so no text falls back to the bare
+    address. The STOP confirmation alone carries no link: it says only that texts stopped."""
+    rendered = template.render(FACTS, dataclasses.replace(env(template, zone), portal_url=PAGE_LINK))
+    if template.family.startswith("sms_opt_out_confirmation"):
+        assert PAGE_LINK not in rendered.text
+        return
+    assert PAGE_LINK in rendered.text, rendered.text
+    if template.channel == "sms":
+        assert fits_one_sms(rendered.text) and len(rendered.text) <= 160, (len(rendered.text), rendered.text)
 
 
 def test_forbidden_words_are_caught() -> None:
@@ -157,12 +182,12 @@ def test_booking_carries_an_ics_in_the_patient_zone_and_cancel_cancels() -> None
 
 def test_old_versions_stay_renderable_and_ids_are_unique() -> None:
     v1 = REGISTRY.get("booking_confirmation.patient.sms.en", 1)
-    v2 = Template("booking_confirmation", "patient", "sms", "en", 2, "{sender}: Booked {starts_at_short}.")
-    registry = TemplateRegistry([*REGISTRY.all(), v2])
-    assert registry.latest("booking_confirmation", "patient", "sms", "en") == v2
+    v9 = Template("booking_confirmation", "patient", "sms", "en", 9, "{sender}: Booked {starts_at_short}.")
+    registry = TemplateRegistry([*REGISTRY.all(), v9])
+    assert registry.latest("booking_confirmation", "patient", "sms", "en") == v9
     assert registry.get(v1.id, 1) == v1
     with pytest.raises(ValueError, match="twice"):
-        TemplateRegistry([v2, v2])
+        TemplateRegistry([v9, v9])
 
 
 def test_unknown_locale_falls_back_to_english() -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from katflow_notifications.adapters import mime
-from katflow_notifications.domain.portal import factor, links
+from katflow_notifications.domain.portal import factor, links, wording
 from katflow_notifications.domain.portal.page import AppointmentRow, page
 
 SECRET = b"unit-test-portal-secret"
@@ -89,7 +89,7 @@ def test_the_page_writes_out_times_in_the_patients_zone_with_the_visits_instruct
     [visit] = shown.upcoming
     assert visit.date == "Tuesday, 8 June 2027"
     assert visit.time == "12:00 PM – 2:00 PM (CDT)" and visit.arrive == "11:45 AM"
-    assert ("Before: eating and drinking", "No food for 6 hours.") in visit.instructions
+    assert ("fasting", "Before: eating and drinking", "No food for 6 hours.") in visit.instructions
     assert [p.label for p in shown.past] == ["Preparation session"]
     assert shown.past[0].instructions == ()
 
@@ -122,3 +122,27 @@ def test_an_optional_email_carries_rfc_8058_one_click_headers() -> None:
         "care@clinic.example", "p@example.org", "Hi", "<2@katflow>", "Hi", None, eight_bit=True, utf8=False
     )
     assert b"List-Unsubscribe" not in plain
+
+
+def test_the_page_speaks_the_browsers_language_before_the_second_factor() -> None:
+    assert wording.from_accept_language("es-MX,es;q=0.9,en;q=0.8", "en") == "es"
+    assert wording.from_accept_language("fr-FR, en;q=0.5, es;q=0.7", "en") == "es"
+    assert wording.from_accept_language("fr-FR", "es") == "es"
+    assert wording.from_accept_language("es;q=0, en-GB", "es") == "en"
+    assert wording.from_accept_language(None, "es-US") == "es"
+    assert wording.language("pt") == "en"
+
+
+def test_every_language_of_the_page_says_everything() -> None:
+    keys = set(wording.TEXT["en"])
+    assert all(set(words) == keys for words in wording.TEXT.values())
+    assert set(wording.TEXT) == set(wording.LANGUAGES)
+
+
+def test_a_spanish_page_writes_dates_and_times_the_spanish_way() -> None:
+    course, start = uuid.uuid4(), datetime(2027, 6, 8, 19, 30, tzinfo=UTC)  # 14:30 in Chicago
+    row = AppointmentRow(uuid.uuid4(), course, "dosing", start, start + timedelta(hours=2), "scheduled")
+    [visit] = page([row], "America/Chicago", NOW, {course: INSTRUCTIONS}, "es").upcoming
+    assert (visit.label, visit.date) == ("Sesión de tratamiento", "martes, 8 de junio de 2027")
+    assert visit.time == "14:30 – 16:30 (CDT)" and visit.arrive == "14:15"
+    assert visit.instructions[0][:2] == ("fasting", "Antes: comida y bebida")

@@ -37,6 +37,7 @@ from .handlers.events import EventHandlers
 from .ports import Channel
 from .service_layer.dispatch import Dispatcher
 from .service_layer.inbound import InboundTexts
+from .service_layer.link_purge import LinkPurge
 from .service_layer.outcomes import Outcomes
 from .service_layer.planning import Planner
 from .service_layer.portal import LinkMinter
@@ -154,6 +155,7 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
             workers=[
                 lambda runtime: dispatcher(runtime, settings, planner, templates, dispatching),
                 lambda runtime: TimerWorker(runtime, timed.timer_handlers(), announcer=timing),
+                lambda runtime: LinkPurge(runtime.pool, runtime.clock, settings),
             ],
             clock=clock,
             scrape=[refresh_delivery_gauges],

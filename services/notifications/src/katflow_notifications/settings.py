@@ -94,13 +94,24 @@ class NotificationsSettings(ServiceSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, description="Outbound webhook request timeout.")
     # --- content
-    portal_url: str = Field("https://portal.clinic.example", description="Patient portal link in messages.")
+    portal_url: str = Field(
+        "https://portal.clinic.example",
+        description="The patient page's public address; messages link to <this>/p/<token>. Up to 30"
+        " characters lets every text carry the personal link within 160 characters.",
+    )
     portal_link_secret: SecretStr = Field(
         SecretStr(DEV_PORTAL_SECRET),
         description="Key the patient page's links and session cookies are signed with (HMAC-SHA256). "
         "Changing it invalidates every link sent.",
     )
     portal_link_days: int = Field(14, ge=1, le=90, description="How long a message's page link works.")
+    portal_link_keep_days: int = Field(
+        90,
+        ge=0,
+        le=3650,
+        description="Days an expired or turned-off page link is kept before it is deleted: its"
+        " one-click unsubscribe keeps working until then.",
+    )
     portal_session_minutes: int = Field(
         30, ge=1, le=240, description="How long the page stays open after the second factor passed."
     )

@@ -542,3 +542,16 @@ async def refresh_delivery_gauges(pool: asyncpg.Pool) -> None:
     """Scrape hook for /metrics: deliveries by channel and status."""
     for row in await pool.fetch("SELECT channel, status, count(*) AS n FROM deliveries GROUP BY 1, 2"):
         DELIVERIES_BY_STATUS.labels(row["channel"], row["status"]).set(row["n"])
+
+
+async def retemplate(
+    pool: asyncpg.Pool, delivery_id: UUID, template_id: str, version: int, locale: str
+) -> None:
+    """The patient chose another language after this delivery was planned: it goes in theirs."""
+    await pool.execute(
+        "UPDATE deliveries SET template_id = $2, template_version = $3, locale = $4 WHERE id = $1",
+        delivery_id,
+        template_id,
+        version,
+        locale,
+    )

@@ -40,6 +40,7 @@ class Holder:
     email_consent: bool
     sms_consent: bool
     optional_messages: bool  # surveys: not stopped by a one-click unsubscribe
+    locale: str | None  # their language (page and messages); None: the clinic's
 
 
 def course_protocol_row(e: PreparationCompleted) -> Part:
@@ -109,7 +110,7 @@ async def holder(conn: asyncpg.Connection | asyncpg.Pool, patient_id: UUID) -> H
     row = await conn.fetchrow(
         "SELECT patient_id, given_name, time_zone, date_of_birth, email IS NOT NULL AS email,"
         " phone IS NOT NULL AS phone, email_consent, sms_consent,"
-        " optional_opted_out_at IS NULL AS optional_messages FROM recipients r"
+        " optional_opted_out_at IS NULL AS optional_messages, locale FROM recipients r"
         " WHERE patient_id = $1",
         patient_id,
     )
@@ -171,3 +172,19 @@ async def set_optional_messages(
         wanted,
         now,
     )
+
+
+async def set_locale(conn: asyncpg.Connection, patient_id: UUID, locale: str) -> None:
+    """The patient's language: their page's, and their messages' from the next one sent."""
+    await conn.execute("UPDATE recipients SET locale = $2 WHERE patient_id = $1", patient_id, locale)
+
+
+async def purge(pool: asyncpg.Pool, before: datetime, batch: int) -> int:
+    """Delete up to ``batch`` links that expired before ``before`` (turned off or not)."""
+    deleted: str = await pool.execute(
+        "DELETE FROM portal_links WHERE link_id IN (SELECT link_id FROM portal_links"
+        " WHERE expires_at < $1 LIMIT $2)",
+        before,
+        batch,
+    )
+    return int(deleted.split()[-1])

@@ -20,6 +20,7 @@ from katflow_shared.contracts import ChangeRequest
 from katflow_shared.http import RuntimeDep
 from katflow_shared.ratelimit import RateLimiter, client_address
 
+from ..domain.portal.wording import LANGUAGES, TEXT, from_accept_language
 from ..domain.templates.formatting import CRISIS
 from ..service_layer.portal import Access, PatientPage
 from .deps import DepsDep
@@ -29,11 +30,7 @@ TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "portal_templates"),
     autoescape=select_autoescape(["html"]),
 )
-SENT = {
-    "reschedule": "We have your request to reschedule; the clinic will contact you with a new time.",
-    "cancel": "We have your request to cancel; the clinic will confirm with you.",
-    "ready": "Thank you: the clinic will see your confirmation when you check in.",
-}
+SENT = ("reschedule", "cancel", "ready")
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
@@ -71,9 +68,20 @@ async def _page(runtime: RuntimeDep, deps: DepsDep) -> PatientPage:
 PageDep = Annotated[PatientPage, Depends(_page)]
 
 
-def _html(p: PatientPage, name: str, status: int = 200, **values: object) -> HTMLResponse:
-    context = {"clinic_phone": p.settings.clinic_phone, "crisis": CRISIS["en"], **values}
+def _html(p: PatientPage, name: str, lang: str, status: int = 200, **values: object) -> HTMLResponse:
+    context = {
+        "clinic_phone": p.settings.clinic_phone,
+        "crisis": CRISIS[lang],
+        "lang": lang,
+        "t": TEXT[lang],
+        **values,
+    }
     return HTMLResponse(TEMPLATES.get_template(name).render(context), status, headers=HEADERS)
+
+
+def _browser_language(p: PatientPage, request: Request) -> str:
+    """Before the second factor (nobody known yet): the browser's language, else the clinic's."""
+    return from_accept_language(request.headers.get("accept-language"), p.settings.default_locale)
 
 
 def _base(token: str) -> str:
@@ -85,16 +93,20 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body).items()}
 
 
-async def _nothing(p: PatientPage, reason: str) -> HTMLResponse:
+async def _nothing(p: PatientPage, request: Request, reason: str) -> HTMLResponse:
     await p.refused("portal.open", reason)
-    return _html(p, "nothing.html", 404 if reason == "unknown" else 410)
+    return _html(p, "nothing.html", _browser_language(p, request), 404 if reason == "unknown" else 410)
+
+
+def _not_found(p: PatientPage, request: Request) -> HTMLResponse:
+    return _html(p, "nothing.html", _browser_language(p, request), 404)
 
 
 @router.get("")
 @router.get("/")
-async def landing(p: PageDep) -> Response:
+async def landing(request: Request, p: PageDep) -> Response:
     """The bare portal address (texts too long for a personal link carry it): how to get in."""
-    return _html(p, "landing.html")
+    return _html(p, "landing.html", _browser_language(p, request))
 
 
 @router.get("/p/{token}/surveys")
@@ -107,14 +119,22 @@ async def surveys(token: str) -> Response:
 async def open_page(token: str, request: Request, p: PageDep) -> Response:
     a = await p.access(token, request.cookies.get(COOKIE))
     if isinstance(a, str):
-        return await _nothing(p, a)
+        return await _nothing(p, request, a)
     if a is None:
-        return _html(p, "factor.html", base=_base(token))
+        return _html(p, "factor.html", _browser_language(p, request), base=_base(token))
     shown = await p.show(a)
     saved = request.query_params.get("saved") == "1"
-    sent = SENT.get(request.query_params.get("sent", ""))
+    sent = request.query_params.get("sent", "")
     return _html(
-        p, "page.html", holder=shown.holder, page=shown.page, base=_base(token), saved=saved, sent=sent
+        p,
+        "page.html",
+        shown.lang,
+        holder=shown.holder,
+        page=shown.page,
+        base=_base(token),
+        saved=saved,
+        sent=TEXT[shown.lang][f"sent_{sent}"] if sent in SENT else None,
+        languages=LANGUAGES,
     )
 
 
@@ -123,9 +143,10 @@ async def confirm(token: str, request: Request, p: PageDep) -> Response:
     answer = (await _form(request)).get("date_of_birth", "")
     result = await p.confirm(token, answer)
     if result in ("unknown", "expired", "revoked"):
-        return await _nothing(p, result)
+        return await _nothing(p, request, result)
     if result == "wrong":
-        return _html(p, "factor.html", 401, base=_base(token), wrong=True)
+        lang = _browser_language(p, request)
+        return _html(p, "factor.html", lang, 401, base=_base(token), wrong=True)
     response = RedirectResponse(_base(token), 303, headers=HEADERS)
     secure = p.settings.portal_url.startswith("https://")
     response.set_cookie(
@@ -143,7 +164,7 @@ async def confirm(token: str, request: Request, p: PageDep) -> Response:
 async def _admitted(p: PatientPage, token: str, request: Request) -> Access | Response:
     a = await p.access(token, request.cookies.get(COOKIE))
     if isinstance(a, str):
-        return await _nothing(p, a)
+        return await _nothing(p, request, a)
     if a is None:
         return RedirectResponse(_base(token), 303, headers=HEADERS)
     return a
@@ -157,10 +178,10 @@ async def calendar(token: str, request: Request, p: PageDep) -> Response:
     try:
         appointment = uuid.UUID((await _form(request)).get("appointment", ""))
     except ValueError:
-        return _html(p, "nothing.html", 404)
+        return _not_found(p, request)
     content = await p.calendar(a, appointment)
     if content is None:
-        return _html(p, "nothing.html", 404)
+        return _not_found(p, request)
     disposition = {"Content-Disposition": 'attachment; filename="appointment.ics"'}
     return Response(content, 200, media_type="text/calendar", headers={**HEADERS, **disposition})
 
@@ -172,7 +193,10 @@ async def preferences(token: str, request: Request, p: PageDep) -> Response:
         return a
     form = await _form(request)
     email, sms = "email" in form and a.holder.email, "sms" in form and a.holder.phone
-    await p.preferences(a, email=email, sms=sms, optional="optional" in form)
+    locale = form.get("locale")
+    if locale is not None and locale not in LANGUAGES:
+        raise HTTPException(422, f"locale: one of {', '.join(LANGUAGES)}", headers=HEADERS)
+    await p.preferences(a, email=email, sms=sms, optional="optional" in form, locale=locale)
     return RedirectResponse(_base(token) + "?saved=1", 303, headers=HEADERS)
 
 
@@ -182,7 +206,7 @@ async def revoke(token: str, request: Request, p: PageDep) -> Response:
     if isinstance(a, Response):
         return a
     await p.revoke(a)
-    response = _html(p, "nothing.html", 200)
+    response = _html(p, "nothing.html", p.language(a.holder), 200)
     response.delete_cookie(COOKIE, path=_base(token))
     return response
 
@@ -197,9 +221,9 @@ async def request_change(token: str, request: Request, p: PageDep) -> Response:
     try:
         appointment, change = uuid.UUID(form.get("appointment", "")), ChangeRequest(form.get("change", ""))
     except ValueError:
-        return _html(p, "nothing.html", 404)
+        return _not_found(p, request)
     if not await p.request_change(a, appointment, change):
-        return _html(p, "nothing.html", 404)
+        return _not_found(p, request)
     return RedirectResponse(f"{_base(token)}?sent={change.value}", 303, headers=HEADERS)
 
 
@@ -213,21 +237,21 @@ async def ready(token: str, request: Request, p: PageDep) -> Response:
     try:
         appointment = uuid.UUID(form.get("appointment", ""))
     except ValueError:
-        return _html(p, "nothing.html", 404)
+        return _not_found(p, request)
     if not await p.confirm_ready(a, appointment, ride="ride_home" in form, fasting="fasting" in form):
-        return _html(p, "nothing.html", 404)
+        return _not_found(p, request)
     return RedirectResponse(f"{_base(token)}?sent=ready", 303, headers=HEADERS)
 
 
 @router.post("/u/{token}")
-async def one_click_unsubscribe(token: str, p: PageDep) -> Response:
+async def one_click_unsubscribe(token: str, request: Request, p: PageDep) -> Response:
     """RFC 8058: the mail client POSTs ``List-Unsubscribe=One-Click`` here; optional messages stop."""
     if not await p.unsubscribe(token):
-        return await _nothing(p, "unknown")
-    return _html(p, "unsubscribed.html")
+        return await _nothing(p, request, "unknown")
+    return _html(p, "unsubscribed.html", _browser_language(p, request))
 
 
 @router.get("/u/{token}")
-async def unsubscribe_page(token: str, p: PageDep) -> Response:
+async def unsubscribe_page(token: str, request: Request, p: PageDep) -> Response:
     """A person who opened the address: one button (a GET never changes anything: link scanners)."""
-    return _html(p, "unsubscribe.html", action=f"/portal/u/{token}")
+    return _html(p, "unsubscribe.html", _browser_language(p, request), action=f"/portal/u/{token}")

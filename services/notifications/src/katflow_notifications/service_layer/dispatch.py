@@ -188,6 +188,7 @@ class Dispatcher:
         return await staff_store.known(self.runtime.pool, d.staff_id)
 
     async def deliver(self, d: Delivery) -> None:
+        d = await self._in_their_language(d)
         pool, now = self.runtime.pool, self.runtime.clock.now()
         traits = Traits(d.audience, d.channel, d.urgent, d.automated, d.exempt)
         target = self.targets.resolve(d, await self._listed(d))
@@ -218,6 +219,20 @@ class Dispatcher:
         else:
             await self._record_sent(d, receipt)
             log.info("delivery_sent", delivery_id=str(d.id), channel=d.channel, template=d.template_id)
+
+    async def _in_their_language(self, d: Delivery) -> Delivery:
+        """A patient's message goes in the language they chose on their page, as it is sent (queued
+        ones too): the newest template of that language replaces the planned one, on the row too."""
+        wanted = d.recipient.get("locale") if d.audience == "patient" else None
+        if not wanted or wanted == d.locale:
+            return d
+        template = self.templates.latest(d.notification, "patient", d.channel, wanted)
+        if template is None or template.locale == d.locale:
+            return d
+        await store.retemplate(self.runtime.pool, d.id, template.id, template.version, template.locale)
+        return dataclasses.replace(
+            d, template_id=template.id, template_version=template.version, locale=template.locale
+        )
 
     async def _record_sent(self, d: Delivery, receipt: Receipt) -> None:
         """The provider accepted the message: record it, retrying through a database outage. Giving
@@ -259,9 +274,12 @@ class Dispatcher:
         if self.links is not None and d.audience == "patient" and d.patient_id is not None:
             url = await self.links.url(self.runtime.pool, self.runtime.clock.now(), d.id, d.patient_id)
             linked = template.render(d.facts, dataclasses.replace(env, portal_url=url)) if url else rendered
-            # a text the token's length would push past one segment keeps the bare portal address
+            # the templates fit a text with its link (a KATFLOW_PORTAL_URL of up to 30 characters); one
+            # a longer address or sender name would push past one segment keeps the bare address
             if self.policy.content_problem(traits, linked) is None:
                 rendered = linked
+            elif url:
+                log.warning("portal_link_left_out", delivery_id=str(d.id), reason="sms_too_long")
             if url and d.channel == "email" and lookup(d.notification, "patient").optional:
                 unsubscribe = self.links.unsubscribe_url(url)
         problem = self.policy.content_problem(traits, rendered)

@@ -26,6 +26,7 @@ from ..adapters import postgres_recipients as recipients
 from ..domain.intents import Intent
 from ..domain.portal import factor, links
 from ..domain.portal.page import Page, page, readiness_open
+from ..domain.portal.wording import language
 from ..domain.templates import RenderEnv
 from ..domain.templates.formatting import CALENDAR_SUMMARY
 from ..domain.templates.ics import calendar_attachment
@@ -53,6 +54,7 @@ class Access:
 class Shown:
     holder: store.Holder
     page: Page
+    lang: str  # the language the page speaks to them
 
 
 @dataclass(frozen=True)
@@ -169,9 +171,14 @@ class PatientPage:
         rows = await store.appointments(self.pool, a.holder.patient_id)
         versions = await store.protocols(self.pool, sorted({r.course_id for r in rows}))
         instructions = {c: self._instructions(v) for c, v in versions.items()}
-        shown = page(rows, a.holder.time_zone, self.clock.now(), instructions)
+        lang = self.language(a.holder)
+        shown = page(rows, a.holder.time_zone, self.clock.now(), instructions, lang)
         await self._audit(a.holder.patient_id, "portal.view", "ok")
-        return Shown(a.holder, shown)
+        return Shown(a.holder, shown, lang)
+
+    def language(self, holder: store.Holder) -> str:
+        """The patient's chosen language, else the clinic's."""
+        return language(holder.locale or self.settings.default_locale)
 
     def _instructions(self, version: str) -> Mapping[str, str]:
         try:
@@ -192,14 +199,15 @@ class PatientPage:
         }
         cancelled = row["status"] == "cancelled"
         await self._audit(a.holder.patient_id, "portal.calendar", "ok", {"appointment_id": appointment_id})
+        lang = self.language(a.holder)
         return calendar_attachment(
-            "CANCEL" if cancelled else "REQUEST", facts, self._env(), CALENDAR_SUMMARY["en"]
+            "CANCEL" if cancelled else "REQUEST", facts, self._env(lang), CALENDAR_SUMMARY[lang]
         )
 
-    def _env(self) -> RenderEnv:
+    def _env(self, lang: str) -> RenderEnv:
         s = self.settings
         return RenderEnv(
-            "en",
+            lang,
             s.clinic_time_zone,
             s.portal_url,
             s.staff_console_url,
@@ -233,10 +241,13 @@ class PatientPage:
             )
         return True
 
-    async def preferences(self, a: Access, email: bool, sms: bool, optional: bool = True) -> None:
+    async def preferences(
+        self, a: Access, email: bool, sms: bool, optional: bool = True, locale: str | None = None
+    ) -> None:
         """Consent per channel, at once: the dispatcher reads it when it sends. Texts go through the
         same path as an SMS STOP/START (the number's opt-out and every patient on it), and an opt-out
-        tells the care team as a STOP does."""
+        tells the care team as a STOP does. ``locale``: their language (a page language), from the
+        next message sent, queued ones too."""
         now, h = self.clock.now(), a.holder
         async with self.pool.acquire() as conn, conn.transaction():
             phone = await store.phone_of(conn, h.patient_id)
@@ -251,7 +262,10 @@ class PatientPage:
                 await store.set_email_consent(conn, h.patient_id, email, now)
             if optional != h.optional_messages:
                 await store.set_optional_messages(conn, h.patient_id, optional, now)
-            changes = {"email": email, "sms": sms, "optional_messages": optional}
+            changes: dict[str, object] = {"email": email, "sms": sms, "optional_messages": optional}
+            if locale is not None and locale != h.locale:
+                await store.set_locale(conn, h.patient_id, locale)
+                changes["locale"] = locale
             await audit.record(
                 conn,
                 audit.entry(

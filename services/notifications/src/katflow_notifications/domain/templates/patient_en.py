@@ -203,4 +203,59 @@ TEMPLATES: tuple[Template, ...] = (
         "{sender}: Help: call {clinic_phone} or visit {portal_url}. Msg & data rates may apply. Reply"
         " STOP to opt out. In crisis call/text 988.",
     ),
+    # v2, issue 29: every patient text carries its personal page link ({portal_url} is the signed link,
+    # 65 characters with a 30-character KATFLOW_PORTAL_URL) and still fits one 160-character text
+    _sms(
+        "consultation_ack",
+        2,
+        "{sender}: Request received, we'll confirm a time soon. Crisis: call/text 988. {portal_url}"
+        " STOP to opt out",
+    ),
+    _sms(
+        "booking_confirmation",
+        2,
+        "{sender}: Confirmed: your appointment on {starts_at_short}. Details: {portal_url}"
+        " Reply STOP to opt out.",
+    ),
+    _sms(
+        "appointment_reminder_24h",
+        2,
+        "{sender}: Reminder: appointment on {starts_at_short}. Details: {portal_url} Reply STOP to opt out.",
+    ),
+    _email(
+        "appointment_reminder_2h",
+        2,
+        "Your appointment is soon",
+        "Hello {given_name},\n\nYour appointment starts at {starts_at_local}.\n"
+        "If you cannot make it, please call us at {clinic_phone}.\nDetails: {portal_url}",
+    ),
+    _sms(
+        "appointment_reminder_2h",
+        2,
+        "{sender}: Your appointment starts {starts_at_short}. Can't make it? Call {clinic_phone}."
+        " {portal_url}",
+    ),
+    _sms(
+        "plan_ahead",
+        2,
+        "{sender}: Visit {starts_at_short}: plan a ride home, no driving until next day. Food/drink:"
+        " {portal_url}",
+    ),
+    _sms(
+        "aftercare",
+        2,
+        "{sender}: Rest today; no driving until tomorrow after sleep. Aftercare: {portal_url}"
+        " Crisis? Call/text 988.",
+    ),
+    _sms(
+        "sms_opt_in_confirmation",
+        2,
+        "{sender}: You will get texts again. Rates may apply. HELP for help, STOP to opt out. {portal_url}",
+    ),
+    _sms(
+        "sms_help",
+        2,
+        "{sender}: Help: call {clinic_phone} or see {portal_url} Rates may apply. STOP to opt out."
+        " Crisis: 988.",
+    ),
 )

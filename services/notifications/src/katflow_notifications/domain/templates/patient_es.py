@@ -198,4 +198,55 @@ TEMPLATES: tuple[Template, ...] = (
         "{sender}: Ayuda: llame al {clinic_phone} o visite {portal_url}. Responda STOP para no recibir"
         " mensajes. En crisis llame al 988.",
     ),
+    # v2, issue 29: el enlace personal cabe en cada mensaje de texto (ver patient_en)
+    _sms(
+        "consultation_ack",
+        2,
+        "{sender}: Recibimos su solicitud; confirmaremos una hora. ¿Crisis? Llame al 988."
+        " {portal_url} STOP: baja",
+    ),
+    _sms(
+        "booking_confirmation",
+        2,
+        "{sender}: Cita confirmada: {starts_at_short}. Detalles: {portal_url} STOP para no recibir mensajes.",
+    ),
+    _sms(
+        "appointment_reminder_24h",
+        2,
+        "{sender}: Recordatorio: cita el {starts_at_short}. Detalles: {portal_url} STOP: baja",
+    ),
+    _email(
+        "appointment_reminder_2h",
+        2,
+        "Su cita es pronto",
+        "Hola {given_name}:\n\nSu cita empieza el {starts_at_local}.\n"
+        "Si no puede venir, llámenos al {clinic_phone}.\nDetalles: {portal_url}",
+    ),
+    _sms(
+        "appointment_reminder_2h",
+        2,
+        "{sender}: Su cita empieza {starts_at_short}. ¿No puede venir? Llame al {clinic_phone}. {portal_url}",
+    ),
+    _sms(
+        "plan_ahead",
+        2,
+        "{sender}: Visita {starts_at_short}: vuelva acompañado, no conduzca hasta el otro día."
+        " Ayuno: {portal_url}",
+    ),
+    _sms(
+        "aftercare",
+        2,
+        "{sender}: Descanse hoy; no conduzca hasta mañana. Cuidados: {portal_url} ¿Crisis? Llame al 988.",
+    ),
+    _sms(
+        "sms_opt_in_confirmation",
+        2,
+        "{sender}: Volverá a recibir mensajes. Pueden aplicarse tarifas. HELP: ayuda, STOP: baja."
+        " {portal_url}",
+    ),
+    _sms(
+        "sms_help",
+        2,
+        "{sender}: Ayuda: llame al {clinic_phone} o visite {portal_url} STOP: baja. En crisis llame al 988.",
+    ),
 )
