@@ -1,9 +1,8 @@
-"""HTTP edge helpers shared by the services: rule violations and invalid requests as 422s naming the
-field and the rule, never the submitted value."""
+"""HTTP edge helpers shared by the services: rule violations (``errors.RuleViolation``) and invalid
+requests as 422s naming the field and the rule, never the submitted value."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import asyncpg
@@ -12,19 +11,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from .errors import RuleViolation
+
 if TYPE_CHECKING:
     from .runtime import Runtime
-
-
-class RuleViolation(Exception):
-    """A request that is well-formed but breaks a rule; answered 422 (or ``status``)."""
-
-    def __init__(self, field: Sequence[str], rule: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = list(field)
-        self.rule = rule
-        self.message = message
-        self.status = status
 
 
 async def rule_violation_handler(_request: Request, exc: Exception) -> JSONResponse:

@@ -29,7 +29,8 @@ from .auth import Authenticator
 from .clock import Clock, clock_for
 from .contracts import Event
 from .db import create_pool, prepare_schema
-from .http import RuleViolation, rule_violation_handler, validation_error_handler
+from .errors import RuleViolation
+from .http import rule_violation_handler, validation_error_handler
 from .logging import configure_logging
 from .messaging import context, metrics
 from .messaging.consumer import AnyHandler, EventConsumer

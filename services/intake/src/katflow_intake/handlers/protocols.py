@@ -14,7 +14,7 @@ import asyncpg
 
 from katflow_shared.contracts import ProtocolVersionActivated
 from katflow_shared.contracts.common import Route
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.protocols import Protocol, ProtocolBook
 from katflow_shared.runtime import Runtime
 

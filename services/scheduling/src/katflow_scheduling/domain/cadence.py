@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.protocols import Protocol
 
 

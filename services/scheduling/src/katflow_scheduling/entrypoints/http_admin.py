@@ -12,7 +12,8 @@ from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
 from katflow_shared.auth import Role, admits
-from katflow_shared.http import RuleViolation, RuntimeDep
+from katflow_shared.errors import RuleViolation
+from katflow_shared.http import RuntimeDep
 from katflow_shared.protocols import Protocol
 
 from ..domain.clinic import Room

@@ -11,7 +11,7 @@ import asyncpg
 from katflow_shared import timers
 from katflow_shared.contracts import AppointmentCompleted, SessionAdministered
 from katflow_shared.contracts.common import AppointmentKind
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.protocols import Protocol
 from katflow_shared.runtime import Runtime
 
