@@ -9,13 +9,14 @@ from pathlib import Path
 from tests.support.import_graph import SOURCES, Import, Module, imports, modules, parents
 
 FRAMEWORKS = frozenset({"fastapi", "starlette", "asyncpg", "aiokafka", "faststream"})
-# The kernel's pure modules (packages with all their modules): errors the domain raises, and what it
-# reads and returns. They must stay framework-free as well.
+# The kernel's pure modules (packages with all their modules): errors the domain raises, what it
+# reads and returns, and the roles settings and auth share. They must stay framework-free as well.
 PURE_SHARED = (
     "katflow_shared.errors",
     "katflow_shared.clock",
     "katflow_shared.contracts",
     "katflow_shared.protocols",
+    "katflow_shared.roles",
 )
 
 

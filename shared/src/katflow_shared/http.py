@@ -3,7 +3,7 @@ requests as 422s naming the field and the rule, never the submitted value."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
@@ -12,9 +12,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .errors import RuleViolation
-
-if TYPE_CHECKING:
-    from .runtime import Runtime
 
 
 async def rule_violation_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -44,10 +41,4 @@ async def _pool(request: Request) -> asyncpg.Pool:
     return pool
 
 
-async def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
-RuntimeDep = Annotated["Runtime", Depends(_runtime)]
