@@ -50,7 +50,7 @@ from katflow_scheduling.domain.visits import CheckInIn, SessionIn, check_dischar
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts.common import AppointmentKind, EligibilityOutcome, MonitoringCheck, Route
 from katflow_shared.errors import RuleViolation
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 
 BOOK = load_protocols()
 IV, NASAL, ORAL = BOOK.get("iv@1"), BOOK.get("intranasal@1"), BOOK.get("oral@1")

@@ -15,7 +15,7 @@ PURE_SHARED = (
     "katflow_shared.errors",
     "katflow_shared.clock",
     "katflow_shared.contracts",
-    "katflow_shared.protocols",
+    "katflow_shared.treatment_protocols",
     "katflow_shared.roles",
 )
 

@@ -12,7 +12,7 @@ import asyncpg
 
 from katflow_shared.contracts.common import Route
 from katflow_shared.errors import RuleViolation
-from katflow_shared.protocols import Contraindication
+from katflow_shared.treatment_protocols import Contraindication
 
 from ..domain.course import Course, Phase
 from ..domain.preparation import Checklist
