@@ -32,7 +32,7 @@ from katflow_shared.clock import SystemClock
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.logging import configure_logging
 from katflow_shared.messaging.emitter import Emitter
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 from katflow_tools import databases
 
 from .stack import bench_clinic

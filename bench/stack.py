@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from katflow_scheduling.settings import DEFAULT_CLINIC
-from katflow_shared.auth import Role, hash_api_key
 from katflow_shared.contracts.topics import WORKFLOW_TOPICS
 from katflow_shared.messaging.kafka import ensure_topics
+from katflow_shared.roles import Role, hash_api_key
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.stack import (
     BACKEND,

@@ -26,7 +26,7 @@ from playwright.async_api import Page, expect
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import ConsultationRequested, topics
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 from tests.conftest import RUN_ROOT
 from tests.support.console import (
     ALL,

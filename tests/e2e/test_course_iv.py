@@ -15,7 +15,7 @@ import pytest
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import topics
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
 from tests.support.course import CourseDriver, course_stack, dose_steps, names

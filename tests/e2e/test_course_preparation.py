@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 from tests.conftest import RUN_ROOT
 from tests.support.course import CourseDriver, course_stack
 from tests.support.infra import Infra

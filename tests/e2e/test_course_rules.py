@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 from tests.conftest import RUN_ROOT
 from tests.support.course import CourseDriver, course_stack, discharge, dosing_check_in, screening
 from tests.support.infra import Infra

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 from katflow_tools.time_machine import TimeMachine
 from tests.conftest import RUN_ROOT
 from tests.support.course import CourseDriver, EventTap, protocols_with_iv_2, screening

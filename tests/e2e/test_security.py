@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
-from katflow_shared.auth import Role
 from katflow_shared.contracts import topics
 from katflow_shared.contracts.common import Route
-from katflow_shared.protocols import load_protocols
+from katflow_shared.roles import Role
+from katflow_shared.treatment_protocols import load_protocols
 from katflow_tools.stack import BACKEND
 from tests.conftest import RUN_ROOT
 from tests.support.course import CourseDriver, EventTap, TimeMachine

@@ -16,10 +16,11 @@ import pytest
 from fastapi import APIRouter, FastAPI
 
 from katflow_shared import audit
-from katflow_shared.auth import PUBLIC_FORM, Role, admits, hash_api_key, system_principal
+from katflow_shared.auth import PUBLIC_FORM, admits, system_principal
 from katflow_shared.clock import FixedClock
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.emitter import Emitter
+from katflow_shared.roles import Role, hash_api_key
 from katflow_shared.runtime import Runtime, ServiceSpec, create_app
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.databases import scratch_database

@@ -24,7 +24,7 @@ from katflow_scheduling.service_layer import booking
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared import db
 from katflow_shared.contracts.common import CancellationReason
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from tests.support.infra import Infra
 from tests.support.scheduling import STAFF, Harness, harness
 

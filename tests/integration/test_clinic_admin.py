@@ -25,8 +25,10 @@ from katflow_scheduling.service_layer import booking
 from katflow_scheduling.service_layer.clinics import ClinicChanged, Clinics
 from katflow_scheduling.service_layer.deps import Deps
 from katflow_scheduling.settings import DEFAULT_CLINIC
-from katflow_shared.auth import ApiKey, Authenticator, Role, hash_api_key
-from katflow_shared.http import RuleViolation, rule_violation_handler, validation_error_handler
+from katflow_shared.auth import Authenticator
+from katflow_shared.errors import RuleViolation
+from katflow_shared.http import rule_violation_handler, validation_error_handler
+from katflow_shared.roles import ApiKey, Role, hash_api_key
 from tests.support.infra import Infra
 from tests.support.scheduling import Harness, harness
 

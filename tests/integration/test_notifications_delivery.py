@@ -36,7 +36,7 @@ from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.reminders import Reminders
 from katflow_notifications.settings import IntegratorEndpoint, NotificationsSettings
 from katflow_shared import audit, timers
-from katflow_shared.auth import CARE_TEAM, ApiKey, Authenticator, Role, hash_api_key
+from katflow_shared.auth import Authenticator
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
     AppointmentScheduled,
@@ -57,9 +57,10 @@ from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.consumer import apply
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.messaging.errors import PermanentError
-from katflow_shared.protocols import load_protocols
+from katflow_shared.roles import CARE_TEAM, ApiKey, Role, hash_api_key
 from katflow_shared.runtime import RequestContext, Runtime
 from katflow_shared.timers import TimerWorker
+from katflow_shared.treatment_protocols import load_protocols
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink

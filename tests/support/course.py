@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 from katflow_shared.contracts import topics
 from katflow_shared.contracts.common import Route
-from katflow_shared.protocols import Protocol, default_directory, load_protocols
+from katflow_shared.treatment_protocols import Protocol, default_directory, load_protocols
 from katflow_tools.time_machine import TimeMachine
 
 from .infra import Infra

@@ -39,9 +39,9 @@ from katflow_shared.contracts.common import Route
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.emitter import Emitter, HandlerContext
-from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
+from katflow_shared.treatment_protocols import load_protocols
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 

@@ -17,8 +17,8 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
-from katflow_shared.auth import CARE_TEAM, Role, hash_api_key
 from katflow_shared.messaging.kafka import ensure_topics
+from katflow_shared.roles import CARE_TEAM, Role, hash_api_key
 from katflow_shared.settings import ServiceSettings
 from katflow_tools.smtp_sink import SmtpSink
 from katflow_tools.stack import (

@@ -27,20 +27,18 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from katflow_notifications.settings import NotificationsSettings
 from katflow_shared.auth import (
-    DEV_API_KEY,
     JWKS_MIN_REFETCH_SECONDS,
     Actor,
     Authenticator,
     JwksCache,
     Principal,
-    Role,
     Unauthenticated,
     admits,
-    hash_api_key,
     require_roles,
     roles_from_claims,
 )
 from katflow_shared.ratelimit import RateLimiter, public_rate_limit
+from katflow_shared.roles import DEV_API_KEY, Role, hash_api_key
 from katflow_shared.settings import ServiceSettings
 
 ISSUER = "https://idp.clinic.example/realms/katflow"

@@ -31,7 +31,7 @@ from katflow_scheduling.domain.integration import Window, integration_window
 from katflow_scheduling.domain.reservations import Need, first_reservation, free_resources, outside_hours
 from katflow_scheduling.domain.slots import Interval
 from katflow_scheduling.settings import DEFAULT_CLINIC
-from katflow_shared.protocols import Protocol, load_protocols
+from katflow_shared.treatment_protocols import Protocol, load_protocols
 
 CLINIC = load_clinic(Path(DEFAULT_CLINIC))
 BOOK = load_protocols()

@@ -16,7 +16,7 @@ from katflow_notifications.settings import NotificationsSettings
 from katflow_scheduling.bootstrap import build_app as build_scheduling
 from katflow_scheduling.settings import SchedulingSettings
 from katflow_shared.contracts.common import MonitoringCheck, Route
-from katflow_shared.protocols import ProtocolConfigError, default_directory, load_protocols
+from katflow_shared.treatment_protocols import ProtocolConfigError, default_directory, load_protocols
 
 
 def test_every_route_has_a_valid_protocol_with_the_clinic_rule_numbers() -> None:

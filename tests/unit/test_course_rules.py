@@ -49,8 +49,8 @@ from katflow_scheduling.domain.reservations import Need, first_reservation
 from katflow_scheduling.domain.visits import CheckInIn, SessionIn, check_discharge, check_dosing_check_in
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts.common import AppointmentKind, EligibilityOutcome, MonitoringCheck, Route
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import load_protocols
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import load_protocols
 
 BOOK = load_protocols()
 IV, NASAL, ORAL = BOOK.get("iv@1"), BOOK.get("intranasal@1"), BOOK.get("oral@1")

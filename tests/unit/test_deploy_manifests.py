@@ -41,7 +41,7 @@ from katflow_console.settings import ConsoleSettings
 from katflow_intake.settings import IntakeSettings
 from katflow_notifications.settings import NotificationsSettings
 from katflow_scheduling.settings import SchedulingSettings
-from katflow_shared.auth import DEV_API_KEY, Role, hash_api_key
+from katflow_shared.roles import DEV_API_KEY, Role, hash_api_key
 from katflow_shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[2]

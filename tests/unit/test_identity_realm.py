@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from katflow_shared.auth import CARE_TEAM, Role
+from katflow_shared.roles import CARE_TEAM, Role
 from katflow_shared.settings import ServiceSettings
 from katflow_tools import cli, identity
 

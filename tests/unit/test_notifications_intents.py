@@ -40,7 +40,7 @@ from katflow_shared.contracts.common import (
     StretchReason,
 )
 from katflow_shared.messaging.errors import PermanentError, classify
-from katflow_shared.protocols import default_directory, load_protocols
+from katflow_shared.treatment_protocols import default_directory, load_protocols
 
 T = datetime(2024, 6, 3, 15, tzinfo=UTC)
 IDS = {k: uuid.uuid4() for k in ("course_id", "patient_id", "appointment_id", "session_id")}

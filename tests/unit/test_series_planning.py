@@ -17,7 +17,7 @@ from katflow_scheduling.domain.series import Window, phase_doses, plan_days, str
 from katflow_scheduling.domain.slots import Interval
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts.common import StretchReason
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 
 MONDAY = date(2030, 6, 3)  # any Monday: the rules speak of weekdays, never of today
 NY = "America/New_York"

@@ -28,9 +28,10 @@ import asyncpg
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from .auth import STATE_ADMITTED, STATE_PRINCIPAL, Principal, Role, admits, system_principal
+from .auth import STATE_ADMITTED, STATE_PRINCIPAL, Principal, admits, system_principal
 from .http import PoolDep
 from .messaging import context
+from .roles import Role
 
 Outcome = Literal["ok", "denied", "rejected", "error"]
 ID_PARAMS = ("patient_id", "course_id")

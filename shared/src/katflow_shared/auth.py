@@ -17,11 +17,9 @@ this off: development and tests use real API keys and real signed JWTs.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
@@ -30,7 +28,8 @@ import structlog
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.params import Depends as DependsParam
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+
+from .roles import Role, hash_api_key
 
 if TYPE_CHECKING:
     from .settings import ServiceSettings
@@ -42,38 +41,6 @@ RETRY_AFTER = str(int(JWKS_MIN_REFETCH_SECONDS))  # seconds, when no keys could 
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
-# Development only: `katflow up` and `katflow demo` use it; prod settings refuse its hash.
-DEV_API_KEY = "kfk_dev_local_only_do_not_use_in_production"
-
-
-class Role(StrEnum):
-    INTAKE_COORDINATOR = "intake_coordinator"
-    CLINICIAN = "clinician"
-    THERAPIST = "therapist"
-    ADMIN = "admin"
-    INTEGRATOR = "integrator"
-    PROVIDER_CALLBACK = "provider_callback"
-
-
-CARE_TEAM = (Role.INTAKE_COORDINATOR, Role.CLINICIAN, Role.THERAPIST)
-
-
-class ApiKey(BaseModel):
-    """A machine client's key, as configured: the key itself is never stored, only its hash."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str = Field(
-        min_length=1,
-        max_length=100,
-        description="Who holds the key, e.g. 'ehr-sync': the caller's subject (a staff id for a person).",
-    )
-    roles: list[Role] = Field(min_length=1, description="Roles the key grants.")
-
-
-def hash_api_key(key: str) -> str:
-    """The value to put in KATFLOW_API_KEYS for ``key`` (lowercase hex SHA-256)."""
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

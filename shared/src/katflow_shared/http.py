@@ -1,10 +1,9 @@
-"""HTTP edge helpers shared by the services: rule violations and invalid requests as 422s naming the
-field and the rule, never the submitted value."""
+"""HTTP edge helpers shared by the services: rule violations (``errors.RuleViolation``) and invalid
+requests as 422s naming the field and the rule, never the submitted value."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
@@ -12,19 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-if TYPE_CHECKING:
-    from .runtime import Runtime
-
-
-class RuleViolation(Exception):
-    """A request that is well-formed but breaks a rule; answered 422 (or ``status``)."""
-
-    def __init__(self, field: Sequence[str], rule: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.field = list(field)
-        self.rule = rule
-        self.message = message
-        self.status = status
+from .errors import RuleViolation
 
 
 async def rule_violation_handler(_request: Request, exc: Exception) -> JSONResponse:
@@ -54,10 +41,4 @@ async def _pool(request: Request) -> asyncpg.Pool:
     return pool
 
 
-async def _runtime(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
 PoolDep = Annotated[asyncpg.Pool, Depends(_pool)]
-RuntimeDep = Annotated["Runtime", Depends(_runtime)]

@@ -14,12 +14,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +29,8 @@ from .auth import Authenticator
 from .clock import Clock, clock_for
 from .contracts import Event
 from .db import create_pool, prepare_schema
-from .http import RuleViolation, rule_violation_handler, validation_error_handler
+from .errors import RuleViolation
+from .http import rule_violation_handler, validation_error_handler
 from .logging import configure_logging
 from .messaging import context, metrics
 from .messaging.consumer import AnyHandler, EventConsumer
@@ -69,6 +70,14 @@ class Runtime:
         """Where a work queue's claims and settles run: on their generic plans (``queue_pool``), or
         on the service's pool where there is none (a test's runtime)."""
         return self.queue_pool or self.pool
+
+
+async def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .auth import DEV_API_KEY, ApiKey, hash_api_key
+from .roles import DEV_API_KEY, ApiKey, hash_api_key
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "katflow", "secret", "password"})
 # what a placeholder is once case and punctuation are gone: CHANGEME, Change-Me, <change_me>, "change me"

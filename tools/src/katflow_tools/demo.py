@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer
 
-from katflow_shared.auth import DEV_API_KEY
 from katflow_shared.contracts import topics
 from katflow_shared.messaging.cloudevents import header_map
+from katflow_shared.roles import DEV_API_KEY
 
 from .stack import StackConfig
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 
-from katflow_shared.auth import DEV_API_KEY, Role, hash_api_key
 from katflow_shared.contracts.topics import ALL_TOPICS
 from katflow_shared.messaging.kafka import delete_topics
+from katflow_shared.roles import DEV_API_KEY, Role, hash_api_key
 
 BACKEND = ("intake", "scheduling", "notifications")  # what the console calls
 SERVICES = (*BACKEND, "console")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
+from katflow_shared.treatment_protocols import load_protocols
 
 from .entrypoints import admin, courses
 from .entrypoints.http import router

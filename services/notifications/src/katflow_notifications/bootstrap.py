@@ -11,9 +11,9 @@ from katflow_shared import timers
 from katflow_shared.clock import Clock, clock_for
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.messaging.errors import PermanentError
-from katflow_shared.protocols import ProtocolBook, load_protocols
 from katflow_shared.runtime import Runtime, ServiceSpec, create_app
 from katflow_shared.timers import TimerWorker
+from katflow_shared.treatment_protocols import ProtocolBook, load_protocols
 from katflow_shared.wakeup import Announcer
 
 from .adapters.http_sms import HttpSms

@@ -11,9 +11,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from katflow_shared.clock import clock_for
-from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
 from katflow_shared.serve import serve
+from katflow_shared.treatment_protocols import load_protocols
 
 from .bootstrap import load_directory
 from .domain.templates import default_registry

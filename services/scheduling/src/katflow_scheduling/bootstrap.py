@@ -13,9 +13,9 @@ from katflow_shared.contracts import (
     SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.protocols import load_protocols
 from katflow_shared.runtime import ServiceSpec, create_app
 from katflow_shared.timers import TimerWorker
+from katflow_shared.treatment_protocols import load_protocols
 
 from .domain.clinic import load_clinic
 from .entrypoints import http_admin, staff

@@ -19,7 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
-from katflow_shared.auth import Role
+from katflow_shared.roles import Role
 
 from ..adapters.services_api import Answer
 from ..domain import rules

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from katflow_shared.auth import Role
+from katflow_shared.roles import Role
 from katflow_tools import dlq
 
 from ..adapters.service_metrics import consumer_lag

@@ -18,8 +18,8 @@ from uuid import UUID
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from katflow_shared.auth import Role
-from katflow_shared.protocols import load_protocols
+from katflow_shared.roles import Role
+from katflow_shared.treatment_protocols import load_protocols
 
 from ..adapters import postgres_read_model as store
 from ..adapters import postgres_rems

@@ -19,8 +19,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.templating import Jinja2Templates
 
 from katflow_shared import audit
-from katflow_shared.auth import STATE_PRINCIPAL, Authenticator, Principal, Role
+from katflow_shared.auth import STATE_PRINCIPAL, Authenticator, Principal
 from katflow_shared.clock import Clock
+from katflow_shared.roles import Role
 
 from ..adapters.oidc import Idp
 from ..adapters.services_api import Services

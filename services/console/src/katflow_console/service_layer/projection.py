@@ -12,7 +12,7 @@ from katflow_shared.clock import Clock
 from katflow_shared.contracts import Event, SessionAdministered
 from katflow_shared.contracts.patient_contact import PatientContactUpdated
 from katflow_shared.messaging.emitter import HandlerContext
-from katflow_shared.protocols import load_protocols
+from katflow_shared.treatment_protocols import load_protocols
 
 from ..adapters import postgres_read_model as store
 from ..adapters import postgres_rems

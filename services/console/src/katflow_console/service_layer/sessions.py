@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from katflow_shared.auth import Authenticator, Role, Unauthenticated
+from katflow_shared.auth import Authenticator, Unauthenticated
+from katflow_shared.roles import Role
 
 from ..adapters import postgres_sessions as store
 from ..adapters.oidc import Idp, LoginFailed, Tokens, new_secret

@@ -11,8 +11,8 @@ from uuid import UUID
 import asyncpg
 
 from katflow_shared.contracts.common import Route
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Contraindication
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import Contraindication
 
 from ..domain.course import Course, Phase
 from ..domain.preparation import Checklist

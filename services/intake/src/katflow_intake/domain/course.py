@@ -8,7 +8,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from katflow_shared.contracts.common import Route
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 
 
 class Phase(StrEnum):

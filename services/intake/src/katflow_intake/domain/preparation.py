@@ -8,8 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Measure, Protocol
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import Measure, Protocol
 
 from .screening import StaffId
 

@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from katflow_shared.contracts.common import EligibilityOutcome, Route
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import BloodPressure, Contraindication, ScreeningRules
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import BloodPressure, Contraindication, ScreeningRules
 
 StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 

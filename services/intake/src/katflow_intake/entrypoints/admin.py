@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, Field
 
-from katflow_shared.auth import Actor, Role, admits
-from katflow_shared.http import RuntimeDep
+from katflow_shared.auth import Actor, admits
+from katflow_shared.roles import Role
+from katflow_shared.runtime import RuntimeDep
 
 from ..handlers import protocols
 from .courses import BookDep

@@ -15,9 +15,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
-from katflow_shared.auth import CARE_TEAM, Actor, Role, admits
-from katflow_shared.http import RuntimeDep
-from katflow_shared.protocols import ProtocolBook
+from katflow_shared.auth import Actor, admits
+from katflow_shared.roles import CARE_TEAM, Role
+from katflow_shared.runtime import RuntimeDep
+from katflow_shared.treatment_protocols import ProtocolBook
 
 from ..domain import preparation as prep
 from ..domain.screening import EligibilityIn, ResolveIn, ScreeningIn

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from pydantic import BaseModel
 
 from katflow_shared.auth import Principal, Unauthenticated, authenticator
-from katflow_shared.http import RuntimeDep
 from katflow_shared.ratelimit import RATE_LIMITED_RESPONSES, public_rate_limit
+from katflow_shared.runtime import RuntimeDep
 
 from ..challenge import public_form_challenge
 from ..domain.consultation import ConsultationRequestIn

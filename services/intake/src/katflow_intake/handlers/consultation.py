@@ -13,7 +13,7 @@ import structlog
 from katflow_shared import audit
 from katflow_shared.auth import PUBLIC_FORM, Principal
 from katflow_shared.contracts import ChannelConsent, ConsultationRequested, Event, PatientContactUpdated
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Writes
 from katflow_shared.runtime import Runtime

@@ -10,8 +10,8 @@ import asyncpg
 from pydantic import BaseModel
 
 from katflow_shared.contracts import PreparationCompleted
-from katflow_shared.protocols import Protocol, ProtocolBook
 from katflow_shared.runtime import Runtime
+from katflow_shared.treatment_protocols import Protocol, ProtocolBook
 
 from ..adapters import postgres_course as store
 from ..domain.course import Course, require_preparation

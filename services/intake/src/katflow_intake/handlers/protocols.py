@@ -1,6 +1,6 @@
 """Which protocol version new courses are pinned to, and an admin activating another.
 
-Protocol versions are files, shipped and validated at start (``katflow_shared.protocols``): a new
+Protocol versions are files, shipped and validated at start (``katflow_shared.treatment_protocols``): a new
 version arrives with a release and waits. Until an admin activates one, new courses of a route are
 pinned to the route's first version on file; after, to the version activated last. A course keeps
 the version it was pinned to (at its first eligible decision) whatever is activated later.
@@ -14,9 +14,9 @@ import asyncpg
 
 from katflow_shared.contracts import ProtocolVersionActivated
 from katflow_shared.contracts.common import Route
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Protocol, ProtocolBook
+from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
+from katflow_shared.treatment_protocols import Protocol, ProtocolBook
 
 from ..adapters import postgres_protocols as store
 

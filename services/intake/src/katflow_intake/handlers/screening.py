@@ -10,9 +10,9 @@ import asyncpg
 
 from katflow_shared.contracts import EligibilityDecided, UrgentReviewRequired
 from katflow_shared.contracts.common import EligibilityOutcome, Route
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Protocol, ProtocolBook
+from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
+from katflow_shared.treatment_protocols import Protocol, ProtocolBook
 
 from ..adapters import postgres_course as store
 from ..domain.course import Course, Phase, phase_after_decision, require_not_halted

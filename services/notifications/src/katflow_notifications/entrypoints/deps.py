@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from katflow_shared.protocols import ProtocolBook
+from katflow_shared.treatment_protocols import ProtocolBook
 
 from ..service_layer.inbound import InboundTexts
 from ..service_layer.planning import Planner

@@ -25,9 +25,9 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from katflow_shared import audit
-from katflow_shared.auth import CARE_TEAM, Principal, PrincipalDep, Role, admits
-from katflow_shared.http import RuntimeDep
-from katflow_shared.runtime import Runtime
+from katflow_shared.auth import Principal, PrincipalDep, admits
+from katflow_shared.roles import CARE_TEAM, Role
+from katflow_shared.runtime import Runtime, RuntimeDep
 
 from ..adapters import postgres_feed as feed
 from ..adapters import postgres_staff as staff

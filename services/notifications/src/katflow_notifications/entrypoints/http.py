@@ -10,8 +10,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from katflow_shared import audit, pagination
-from katflow_shared.auth import CARE_TEAM, admits
+from katflow_shared.auth import admits
 from katflow_shared.http import PoolDep
+from katflow_shared.roles import CARE_TEAM
 
 from ..adapters import postgres_deliveries as store
 

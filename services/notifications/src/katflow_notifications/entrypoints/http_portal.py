@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from katflow_shared.contracts import ChangeRequest
-from katflow_shared.http import RuntimeDep
 from katflow_shared.ratelimit import RateLimiter, client_address
+from katflow_shared.runtime import RuntimeDep
 
 from ..domain.portal.wording import LANGUAGES, TEXT, from_accept_language
 from ..domain.templates.formatting import CRISIS

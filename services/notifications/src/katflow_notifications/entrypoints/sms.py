@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from katflow_shared.auth import SMS_PROVIDER, mark_authenticated
-from katflow_shared.http import RuntimeDep
+from katflow_shared.runtime import RuntimeDep
 
 from ..adapters import postgres_recipients as recipients
 from ..domain.signing import SignatureError, verify

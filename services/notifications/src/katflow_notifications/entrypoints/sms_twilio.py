@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from katflow_shared.auth import SMS_PROVIDER, mark_authenticated
-from katflow_shared.http import RuntimeDep
+from katflow_shared.runtime import RuntimeDep
 
 from ..adapters import postgres_recipients as recipients
 from ..adapters.twilio_sms import INBOUND_PATH, STATUS_PATH

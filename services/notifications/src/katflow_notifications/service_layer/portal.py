@@ -19,7 +19,7 @@ from katflow_shared.auth import Principal
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import AppointmentChangeRequested, ChangeRequest, Event, ReadinessConfirmed
 from katflow_shared.messaging.emitter import Emitter
-from katflow_shared.protocols import ProtocolBook
+from katflow_shared.treatment_protocols import ProtocolBook
 
 from ..adapters import postgres_portal as store
 from ..adapters import postgres_recipients as recipients

@@ -12,7 +12,7 @@ import asyncpg
 from katflow_shared import timers
 from katflow_shared.contracts.common import AppointmentKind, Route
 from katflow_shared.db import Part
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 
 from ..domain import timer_keys
 from ..domain.appointments import RESERVING, Appointment, Status

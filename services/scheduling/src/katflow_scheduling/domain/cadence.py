@@ -6,8 +6,8 @@ from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Protocol
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import Protocol
 
 
 def dose_day(at: datetime, zone: str) -> date:

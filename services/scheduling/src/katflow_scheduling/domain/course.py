@@ -9,8 +9,8 @@ from typing import Literal
 from uuid import UUID
 
 from katflow_shared.contracts.common import Route
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Protocol
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import Protocol
 
 
 class CourseStatus(StrEnum):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from katflow_shared.contracts.common import MonitoringCheck
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Protocol
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import Protocol
 
 from .cadence import require_future
 

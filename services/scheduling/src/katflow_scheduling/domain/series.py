@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from katflow_shared.contracts.common import StretchReason
-from katflow_shared.protocols import Protocol
+from katflow_shared.treatment_protocols import Protocol
 
 
 @dataclass(frozen=True)

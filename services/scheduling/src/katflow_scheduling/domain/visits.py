@@ -13,8 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from katflow_shared.contracts.common import CancellationReason, MonitoringCheck
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import BloodPressure, Protocol
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import BloodPressure, Protocol
 
 
 class _Body(BaseModel):

@@ -8,8 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from katflow_shared.auth import CARE_TEAM, admits
+from katflow_shared.auth import admits
 from katflow_shared.http import PoolDep
+from katflow_shared.roles import CARE_TEAM
 
 from ..adapters import postgres_course as store
 

@@ -11,9 +11,11 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Response
 from pydantic import Field
 
-from katflow_shared.auth import Role, admits
-from katflow_shared.http import RuleViolation, RuntimeDep
-from katflow_shared.protocols import Protocol
+from katflow_shared.auth import admits
+from katflow_shared.errors import RuleViolation
+from katflow_shared.roles import Role
+from katflow_shared.runtime import RuntimeDep
+from katflow_shared.treatment_protocols import Protocol
 
 from ..domain.clinic import Room
 from ..handlers import clinic_admin as admin

@@ -15,8 +15,10 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, Field
 
 from katflow_shared import audit, pagination
-from katflow_shared.auth import CARE_TEAM, Actor, Role, admits
-from katflow_shared.http import PoolDep, RuntimeDep
+from katflow_shared.auth import Actor, admits
+from katflow_shared.http import PoolDep
+from katflow_shared.roles import CARE_TEAM, Role
+from katflow_shared.runtime import RuntimeDep
 
 from ..adapters import postgres_course as store
 from ..adapters import postgres_plans as plans

@@ -13,7 +13,7 @@ import asyncpg
 
 from katflow_shared.contracts import AppointmentRescheduled
 from katflow_shared.contracts.common import AppointmentKind
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_calendar as calendar

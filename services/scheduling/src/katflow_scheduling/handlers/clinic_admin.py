@@ -17,7 +17,7 @@ from katflow_shared.contracts import (
     TimeOffRemoved,
 )
 from katflow_shared.contracts.common import ClinicChange
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_clinic as store

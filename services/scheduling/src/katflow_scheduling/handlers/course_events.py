@@ -21,7 +21,7 @@ from katflow_shared.contracts import (
     UrgentReviewRequired,
 )
 from katflow_shared.contracts.common import AppointmentKind, CancellationReason, EligibilityOutcome
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging.emitter import HandlerContext
 from katflow_shared.messaging.errors import PermanentError
 

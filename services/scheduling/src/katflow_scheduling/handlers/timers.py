@@ -13,7 +13,7 @@ import structlog
 from katflow_shared import timers
 from katflow_shared.contracts import IntegrationDue, IntegrationOverdue, MonitoringCheckDue
 from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging.errors import TRANSIENT_TYPES
 from katflow_shared.timers import Timer, TimerContext, TimerHandler
 

@@ -15,7 +15,7 @@ from katflow_shared import timers
 from katflow_shared.contracts import AppointmentScheduled, AppointmentWaitlisted
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.db import Part
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging.emitter import Writes
 from katflow_shared.messaging.errors import TransientError
 

@@ -11,7 +11,7 @@ from katflow_shared.clock import Clock
 from katflow_shared.contracts import Event
 from katflow_shared.messaging.emitter import Writes
 from katflow_shared.messaging.errors import PermanentError
-from katflow_shared.protocols import Protocol, ProtocolBook
+from katflow_shared.treatment_protocols import Protocol, ProtocolBook
 from katflow_shared.wakeup import Announcer
 
 from ..domain.clinic import ClinicConfig

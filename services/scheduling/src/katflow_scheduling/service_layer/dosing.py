@@ -16,8 +16,8 @@ import asyncpg
 
 from katflow_shared.contracts import CadenceStretched
 from katflow_shared.contracts.common import AppointmentKind
-from katflow_shared.http import RuleViolation
-from katflow_shared.protocols import Protocol
+from katflow_shared.errors import RuleViolation
+from katflow_shared.treatment_protocols import Protocol
 
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_plans as plans

@@ -17,7 +17,7 @@ import asyncpg
 
 from katflow_shared.contracts import AppointmentDisplaced, AppointmentRescheduled
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
-from katflow_shared.http import RuleViolation
+from katflow_shared.errors import RuleViolation
 
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_course as store

@@ -10,7 +10,7 @@ import asyncpg
 from katflow_shared import timers
 from katflow_shared.contracts import AppointmentCancelled, AppointmentMissed, CourseCompleted
 from katflow_shared.contracts.common import CancellationReason
-from katflow_shared.protocols import Protocol
+from katflow_shared.treatment_protocols import Protocol
 
 from ..adapters import postgres_course as store
 from ..domain import timer_keys

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ..contracts.common import Route
 from .models import Protocol, ScreeningRules
 
-PACKAGED = "katflow_shared.protocols"
+PACKAGED = "katflow_shared.treatment_protocols"
 M = TypeVar("M", Protocol, ScreeningRules)
 
 
