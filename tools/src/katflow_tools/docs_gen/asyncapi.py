@@ -13,7 +13,7 @@ from katflow_shared.messaging.cloudevents import CONTENT_TYPE, SPECVERSION
 
 from .common import KAFKA_BINDING_VERSION, LOCAL_BOOTSTRAP, Json, events_on, schema_url, summary
 from .examples import key_text
-from .topology import TOPOLOGY, consumer_group
+from .topology import consumer_group, consumers
 
 
 def build_app() -> Any:
@@ -27,7 +27,6 @@ def build_app() -> Any:
         description="Local development broker (`make up`); deployments set KATFLOW_KAFKA_BOOTSTRAP.",
     )
     for spec in WORKFLOW_TOPICS:
-        role = TOPOLOGY[spec.name]
         models = events_on(spec.name)
         for cls in models:
             broker.publisher(
@@ -36,13 +35,13 @@ def build_app() -> Any:
                 description=f"{spec.producer} publishes {cls.event_type()}: {summary(cls)}",
                 schema=cls,
             )
-        for service in role.consumers:
+        for service, handled in consumers(spec.name):
             broker.subscriber(
                 spec.name,
                 group_id=consumer_group(service),
                 title=f"{spec.name}:{service}",
-                description=f"{service} consumes every event type on {spec.name}.",
-            )(_handler(models))
+                description=f"{service} consumes {_which(handled, models)} on {spec.name}.",
+            )(_handler(handled))
     return FastStream(
         broker,
         specification=AsyncAPI(
@@ -57,6 +56,12 @@ def build_app() -> Any:
             schema_version="3.0.0",
         ),
     )
+
+
+def _which(handled: Sequence[type[Event]], on_topic: Sequence[type[Event]]) -> str:
+    if list(handled) == list(on_topic):
+        return "every event type"
+    return ", ".join(cls.event_type() for cls in handled) + " (it skips the other types)"
 
 
 def _handler(models: Sequence[type[Event]]) -> Callable[..., Any]:
@@ -120,11 +125,10 @@ def asyncapi_document() -> Json:
     messages: Json = doc["components"]["messages"]
     operations: Json = doc["operations"]
     for spec in WORKFLOW_TOPICS:
-        role = TOPOLOGY[spec.name]
         models = events_on(spec.name)
         entries: list[tuple[str, list[type[Event]], str | None]]
         entries = [(f"{spec.name}:{cls.name}", [cls], None) for cls in models]
-        entries += [(f"{spec.name}:{s}", models, consumer_group(s)) for s in role.consumers]
+        entries += [(f"{spec.name}:{s}", handled, consumer_group(s)) for s, handled in consumers(spec.name)]
         for key, carried, group in entries:
             channel = channels[key]
             channel["bindings"]["kafka"].update(

@@ -11,7 +11,7 @@ from katflow_shared.messaging.cloudevents import CONTENT_TYPE, SPECVERSION
 from .common import GENERATED_NOTE, Json, cell, days, events_on, summary
 from .examples import example_envelope, key_text
 from .schemas import event_schema
-from .topology import TOPOLOGY, consumer_group
+from .topology import ABOUT, consumer_group, consumers, consumers_of, publisher
 
 
 class _Types:
@@ -60,6 +60,22 @@ class _Types:
             if (inner := self.nested(prop)) is not None:
                 rows += self.rows(inner, f"{prefix}{name}.")
         return rows
+
+
+def _consumers(topic: str, models: list[type[Event]]) -> list[str]:
+    """The topic's consumer groups, each with the event types its service handles."""
+    readers = consumers(topic)
+    if not readers:
+        return ["- **Consumers:** none in katflow"]
+    lines = ["- **Consumers:**"]
+    for service, handled in readers:
+        which = (
+            "every event type"
+            if handled == models
+            else ", ".join(f"[{cls.name}](#{cls.name.lower()})" for cls in handled) + " (skips the others)"
+        )
+        lines.append(f"  - {service} (group `{consumer_group(service)}`): {which}")
+    return lines
 
 
 def _example_record(cls: type[Event]) -> list[str]:
@@ -122,28 +138,26 @@ def events_markdown() -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for spec in WORKFLOW_TOPICS:
-        role = TOPOLOGY[spec.name]
+        readers = ", ".join(service for service, _ in consumers(spec.name))
         keys = sorted({cls.key_field for cls in events_on(spec.name)})
         out.append(
             f"| [`{spec.name}`](#{spec.name.replace('.', '')}) | {', '.join(f'`{k}`' for k in keys)} "
             f"| {spec.partitions} | {days(spec.retention_ms)} | {spec.producer} "
-            f"| {', '.join(role.consumers) or '—'} | {'**yes**' if spec.restricted else 'no'} |"
+            f"| {readers or '—'} | {'**yes**' if spec.restricted else 'no'} |"
         )
     for spec in WORKFLOW_TOPICS:
-        role = TOPOLOGY[spec.name]
         models = events_on(spec.name)
         out += [
             "",
             f"## {spec.name}",
             "",
-            role.about,
+            ABOUT[spec.name],
             "",
             f"- **Key:** {'; '.join(sorted({key_text(cls) for cls in models}))}",
             f"- **Partitions:** {spec.partitions}",
             f"- **Retention:** {days(spec.retention_ms)} (`retention.ms={spec.retention_ms}`)",
             f"- **Producer:** {spec.producer}",
-            "- **Consumers:** "
-            + (", ".join(f"{s} (group `{consumer_group(s)}`)" for s in role.consumers) or "none in katflow"),
+            *_consumers(spec.name, models),
             "- **Restricted:** "
             + (
                 "**yes**: carries PHI. Only services that need it may read it (grant per-topic ACLs); "
@@ -160,6 +174,10 @@ def events_markdown() -> str:
                 f"### {cls.name}",
                 "",
                 f"`{cls.event_type()}`: {summary(cls)}",
+                "",
+                f"Published by {publisher(cls)}; consumed by "
+                + (", ".join(consumers_of(cls)) or "no katflow service")
+                + ".",
                 "",
                 f"Schema: [schemas/{cls.name}/v{cls.version}.json](schemas/{cls.name}/v{cls.version}.json)",
                 "",
