@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from katflow_shared.contracts import EVENT_TYPES, Event
@@ -43,21 +42,6 @@ def worktree_schemas(root: Path) -> SchemaFiles:
         path.relative_to(root).as_posix(): path.read_text(encoding="utf-8")
         for path in sorted(base.glob("*/v*.json"))
     }
-
-
-def git_schemas(root: Path, ref: str) -> SchemaFiles | None:
-    """The schema files as committed at ``ref`` (None when there is no git or no such ref)."""
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
-        ).stdout
-
-    try:
-        names = git("ls-tree", "-r", "--name-only", ref, "--", SCHEMAS_DIR).split()
-        return {name: git("show", f"{ref}:{name}") for name in names if name.endswith(".json")}
-    except (OSError, subprocess.CalledProcessError):
-        return None
 
 
 def compatibility_problems(baseline: SchemaFiles, current: SchemaFiles | None = None) -> list[str]:
