@@ -244,7 +244,7 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_docs(args: argparse.Namespace) -> int:
     from .docs_gen import run
 
-    return run(check_only=args.check)
+    return run(check_only=args.check, publishing=args.publish)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,8 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--client", default="katflow-cli", help="a client with direct access grants")
     token.set_defaults(fn=cmd_token)
     docs = sub.add_parser("docs", help="regenerate the contract docs: schemas, AsyncAPI, events, settings")
-    docs.add_argument(
+    mode = docs.add_mutually_exclusive_group()
+    mode.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 on drift or a breaking change"
+    )
+    mode.add_argument(
+        "--publish",
+        action="store_true",
+        help="record docs/schemas as published (docs/schemas/published.json), the baseline --check holds "
+        "the models to; refused on drift or a breaking change",
     )
     docs.set_defaults(fn=cmd_docs)
     args = parser.parse_args(argv)

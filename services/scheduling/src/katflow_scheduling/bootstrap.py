@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from fastapi import FastAPI
 
 from katflow_shared.clock import Clock, clock_for
@@ -9,10 +11,12 @@ from katflow_shared.contracts import (
     AppointmentCompleted,
     ConsultationRequested,
     EligibilityDecided,
+    Event,
     PreparationCompleted,
     SessionAdministered,
     UrgentReviewRequired,
 )
+from katflow_shared.messaging.consumer import AnyHandler
 from katflow_shared.runtime import ServiceSpec, create_app
 from katflow_shared.timers import TimerWorker
 from katflow_shared.treatment_protocols import load_protocols
@@ -25,6 +29,18 @@ from .handlers.timers import TimerHandlers
 from .service_layer.clinics import ClinicListener, Clinics
 from .service_layer.deps import Deps
 from .settings import SchedulingSettings
+
+# The event types scheduling consumes, each with the CourseEvents handler that takes it: its
+# ServiceSpec's handler map is built from this table, the contract docs (katflow docs) from CONSUMES.
+HANDLERS: Mapping[type[Event], Callable[[CourseEvents], AnyHandler]] = {
+    ConsultationRequested: lambda course: course.on_consultation_requested,
+    PreparationCompleted: lambda course: course.on_preparation_completed,
+    SessionAdministered: lambda course: course.on_session_administered,
+    AppointmentCompleted: lambda course: course.on_appointment_completed,
+    UrgentReviewRequired: lambda course: course.on_urgent_review,
+    EligibilityDecided: lambda course: course.on_eligibility_decided,
+}
+CONSUMES = tuple(HANDLERS)
 
 
 def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -40,14 +56,7 @@ def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = 
             settings=settings,
             migrations=["katflow_scheduling"],
             routers=[router, staff.router, http_admin.router],
-            handlers={
-                ConsultationRequested: course.on_consultation_requested,
-                PreparationCompleted: course.on_preparation_completed,
-                SessionAdministered: course.on_session_administered,
-                AppointmentCompleted: course.on_appointment_completed,
-                UrgentReviewRequired: course.on_urgent_review,
-                EligibilityDecided: course.on_eligibility_decided,
-            },
+            handlers={cls: handler(course) for cls, handler in HANDLERS.items()},
             startup=[lambda runtime: deps.clinics.start(runtime.pool)],
             workers=[
                 lambda runtime: TimerWorker(runtime, timers.table(), announcer=deps.timing),

@@ -12,8 +12,10 @@ from katflow_shared.messaging.consumer import AnyHandler
 from ..service_layer.projection import Projection
 
 TOPICS = frozenset({INTAKE, SCHEDULING, NOTIFICATIONS, PATIENT_CONTACT})
+# What the console consumes (the keys of its handler map; the contract docs, katflow docs, read it).
+CONSUMES = tuple(cls for cls in EVENT_TYPES if cls.topic in TOPICS)
 
 
 def handlers(clock: Clock, zone: ZoneInfo) -> dict[type[Event], AnyHandler]:
     project = Projection(clock, zone)
-    return {cls: project for cls in EVENT_TYPES if cls.topic in TOPICS}
+    return {cls: project for cls in CONSUMES}

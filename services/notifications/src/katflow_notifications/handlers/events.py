@@ -40,6 +40,10 @@ from ..service_layer.planning import Planner
 from ..service_layer.reminders import Reminders
 
 PATIENT_REQUESTS = (AppointmentChangeRequested, ReadinessConfirmed)  # ours, from the patient's page
+OWN = (NotificationSent, NotificationFailed, *PATIENT_REQUESTS)
+# What notifications consumes: every event type of the course except its own. EventHandlers.mapping
+# (the ServiceSpec's handler map) has a handler for each; the contract docs (katflow docs) read it.
+CONSUMES = tuple(cls for cls in EVENT_TYPES if cls not in OWN)
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,8 @@ class EventHandlers:
             CourseCompleted: self.on_course_completed,
             ClinicianUpdated: Planned(self.plan_clinician),
         }
-        own, plain = (NotificationSent, NotificationFailed, *PATIENT_REQUESTS), Planned(self.plan_event)
-        return {cls: special.get(cls, self._plain(cls, plain)) for cls in EVENT_TYPES if cls not in own}
+        plain = Planned(self.plan_event)
+        return {cls: special.get(cls, self._plain(cls, plain)) for cls in CONSUMES}
 
     def _plain(self, cls: type[Event], plain: AnyHandler) -> AnyHandler:
         """Events naming a booked clinician (session alerts) read first: the clinician may be known
