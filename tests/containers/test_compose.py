@@ -1,4 +1,4 @@
-"""docker-compose.yml for real: images built from the real Dockerfiles, `docker compose up --wait`,
+"""docker-compose.yml for real: images built from the real Dockerfile, `docker compose up --wait`,
 a consultation request acknowledged by mail, a killed service container restarted by its restart
 policy and catching up, `docker compose down -v`.
 

@@ -1,6 +1,7 @@
 """Deployment files checked without a Docker engine or a cluster.
 
-- Dockerfiles: parsed with the official BuildKit parser (``dockerfile``) and linted by hadolint.
+- Dockerfiles (services/Dockerfile, one for the four services, and the tools image's): parsed with
+  the official BuildKit parser (``dockerfile``) and linted by hadolint.
 - docker-compose.yml: validated against the compose-spec JSON schema that check-jsonschema ships,
   then held to katflow's own rules (health checks, start order, loopback ports, non-root images).
 - deploy/k8s: rendered by the small kustomize renderer below (only the kustomization fields katflow
@@ -59,9 +60,10 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "notifications": NotificationsSettings,
     "topic-init": ServiceSettings,
 }
-DOCKERFILES = {name: REPO / "services" / name / "Dockerfile" for name in SERVICES} | {
-    "tools": REPO / "deploy" / "compose" / "Dockerfile.tools"
-}
+SERVICE_DOCKERFILE = REPO / "services" / "Dockerfile"  # --build-arg SERVICE=<service>
+TOOLS_DOCKERFILE = REPO / "deploy" / "compose" / "Dockerfile.tools"
+DOCKERFILES = {"services": SERVICE_DOCKERFILE, "tools": TOOLS_DOCKERFILE}
+IMAGES = [*SERVICES, "tools"]  # the images built from them
 APP_UID = 10001
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
@@ -108,7 +110,9 @@ class Stage:
         return [c for c in self.commands if c.cmd == cmd]
 
 
-def _stages(path: Path) -> list[Stage]:
+def _stages(path: Path, build_args: dict[str, str] | None = None) -> list[Stage]:
+    """The stages, with the global build arguments (their defaults, or ``build_args``) put into
+    FROM lines and into the COPY and RUN instructions of stages that declare them."""
     commands = dockerfile.parse_file(str(path))
     global_args = {}
     for command in commands:
@@ -116,23 +120,51 @@ def _stages(path: Path) -> list[Stage]:
             break
         if command.cmd == "ARG":
             name, _, default = command.value[0].partition("=")
-            global_args[name] = default
+            global_args[name] = (build_args or {}).get(name, default)
+
+    def expand(text: str, known: dict[str, str]) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: known.get(m.group(1), m.group(0)), text)
+
     stages: list[Stage] = []
+    declared: dict[str, str] = {}
     for command in commands:
         if command.cmd == "FROM":
-            base = re.sub(r"\$\{(\w+)\}", lambda m: global_args[m.group(1)], command.value[0])
+            base = expand(command.value[0], global_args)
             name = command.value[2] if len(command.value) == 3 else ""
             stages.append(Stage(base, name, []))
+            declared = {}
         elif stages:
+            if command.cmd == "ARG" and command.value[0] in global_args:
+                declared[command.value[0]] = global_args[command.value[0]]
+            if command.cmd in ("COPY", "RUN") and declared:
+                value = tuple(expand(v, declared) for v in command.value)
+                command = command._replace(value=value, original=expand(command.original, declared))
             stages[-1].commands.append(command)
     return stages
 
 
-def _copy_sources(path: Path) -> list[str]:
+def _image(path: Path, build_args: dict[str, str] | None = None) -> tuple[Stage, Stage]:
+    """(builder, runtime) of the image built from ``path``: the builder is the first stage; the
+    runtime is the last stage with the stages it is built FROM, their instructions in order."""
+    stages = _stages(path, build_args)
+    by_name = {stage.name: stage for stage in stages if stage.name}
+    chain = [stages[-1]]
+    while chain[0].base in by_name:
+        chain.insert(0, by_name[chain[0].base])
+    runtime = Stage(chain[0].base, chain[-1].name, [c for stage in chain for c in stage.commands])
+    return stages[0], runtime
+
+
+def _image_file(name: str) -> tuple[Path, dict[str, str]]:
+    """The Dockerfile and build arguments of an image: a service's, or the tools image's."""
+    return (TOOLS_DOCKERFILE, {}) if name == "tools" else (SERVICE_DOCKERFILE, {"SERVICE": name})
+
+
+def _copy_sources(path: Path, build_args: dict[str, str] | None = None) -> list[str]:
     """What a Dockerfile COPYs from the build context (not from other stages)."""
     return [
         source
-        for stage in _stages(path)
+        for stage in _stages(path, build_args)
         for command in stage.all("COPY")
         if not any(flag.startswith("--from") for flag in command.flags)
         for source in command.value[:-1]
@@ -150,15 +182,21 @@ def test_dockerfile_passes_hadolint(name: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_one_dockerfile_for_the_services() -> None:
+    assert not list(REPO.glob("services/*/Dockerfile")), "services/Dockerfile builds every service"
+    stages = _stages(SERVICE_DOCKERFILE, {"SERVICE": "intake"})
+    assert stages[-1].base == "intake" and not stages[-1].commands, "the last stage picks the service's"
+    assert {s.name for s in stages} >= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", IMAGES)
 def test_dockerfile_is_multi_stage_slim_and_non_root(name: str) -> None:
-    stages = _stages(DOCKERFILES[name])
+    builder, runtime = _image(*_image_file(name))
     package = f"katflow-{name}"
-    assert len(stages) >= 2, "a builder stage and a runtime stage"
-    builder, runtime = stages[0], stages[-1]
+    assert runtime.name != builder.name, "a builder stage and a runtime stage"
     assert runtime.base == "python:3.11-slim"
     assert builder.base == runtime.base, "the venv's interpreter path must exist in the runtime image"
-    syncs = [c.value[0] for c in builder.all("RUN") if "uv sync" in c.value[0]]
+    syncs = [c.value[0].replace('"', "") for c in builder.all("RUN") if "uv sync" in c.value[0]]
     assert syncs and all("--frozen" in s and "--no-dev" in s and f"--package {package}" in s for s in syncs)
     assert "--no-editable" in syncs[-1], "the venv must not point back into the builder's /src"
     assert [c.flags for c in runtime.all("COPY")] == [("--from=builder",)], "runtime gets the venv only"
@@ -169,32 +207,31 @@ def test_dockerfile_is_multi_stage_slim_and_non_root(name: str) -> None:
     assert runtime.commands.index(users[-1]) > max(runtime.commands.index(c) for c in runtime.all("RUN"))
 
 
-@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+@pytest.mark.parametrize("name", IMAGES)
 def test_dockerfile_copies_only_its_package_and_shared(name: str) -> None:
+    """The builder gets katflow_shared, katflow_tools (the console's dead-letter replay is the CLI's
+    code; the others do not depend on it, so it stays out of their virtualenv) and its own code."""
     own = {"tools/src"} if name == "tools" else {f"services/{name}/src"}
-    if name == "console":
-        own.add("tools/src")  # dead-letter replay is the katflow CLI's code
     code = {
         s.rstrip("/")
-        for s in _copy_sources(DOCKERFILES[name])
+        for s in _copy_sources(*_image_file(name))
         if not s.endswith(("pyproject.toml", "uv.lock"))
     }
-    assert code == {"shared/src", *own}
-    for source in _copy_sources(DOCKERFILES[name]):
+    assert code == {"shared/src", "tools/src", *own}
+    for source in _copy_sources(*_image_file(name)):
         assert (REPO / source).exists(), f"{source} is COPYed but missing from the repository"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_service_dockerfile_runs_the_service(name: str) -> None:
-    runtime = _stages(DOCKERFILES[name])[-1]
+    _, runtime = _image(SERVICE_DOCKERFILE, {"SERVICE": name})
     port = SERVICES[name]
     assert [c.value for c in runtime.all("EXPOSE")] == [(str(port),)]
     (cmd,) = runtime.all("CMD")
     assert cmd.json and list(cmd.value) == ["python", "-m", f"katflow_{name}"]
     (check,) = runtime.all("HEALTHCHECK")
-    assert (
-        check.value[0] == "CMD" and "/healthz" in " ".join(check.value) and str(port) in " ".join(check.value)
-    )
+    probe = " ".join(check.value)
+    assert check.value[0] == "CMD" and "/healthz" in probe and "KATFLOW_HTTP_PORT" in probe
     env = " ".join(" ".join(c.value) for c in runtime.all("ENV"))
     assert "KATFLOW_HTTP_HOST 0.0.0.0" in env, "the service must listen beyond the container's loopback"
     assert f"KATFLOW_HTTP_PORT {port}" in env
@@ -218,7 +255,7 @@ def _dockerignored(path: str, patterns: list[str]) -> bool:
 def test_dockerignore_sends_only_what_the_images_copy() -> None:
     lines = (REPO / ".dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    for source in {s.rstrip("/") for path in DOCKERFILES.values() for s in _copy_sources(path)}:
+    for source in {s.rstrip("/") for name in IMAGES for s in _copy_sources(*_image_file(name))}:
         root = REPO / source
         files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
         for file in files:
@@ -284,7 +321,8 @@ def test_compose_stack_has_the_infrastructure_and_the_services() -> None:
     assert services["topic-init"]["command"] == ["katflow", "topics"]
     assert services["topic-init"]["build"]["dockerfile"] == "deploy/compose/Dockerfile.tools"
     for name in SERVICES:
-        assert services[name]["build"] == {"context": ".", "dockerfile": f"services/{name}/Dockerfile"}
+        args = {"SERVICE": name}
+        assert services[name]["build"] == {"context": ".", "dockerfile": "services/Dockerfile", "args": args}
 
 
 def test_compose_services_validate_keycloak_tokens_as_in_production() -> None:
@@ -377,7 +415,8 @@ def test_compose_built_images_run_as_non_root_with_a_read_only_filesystem() -> N
     for name, svc in _compose()["services"].items():
         if "build" not in svc:
             continue
-        runtime = _stages(REPO / svc["build"]["context"] / svc["build"]["dockerfile"])[-1]
+        build = svc["build"]
+        _, runtime = _image(REPO / build["context"] / build["dockerfile"], build.get("args"))
         users = runtime.all("USER")
         assert users and users[-1].value[0].split(":")[0] not in ("0", "root"), name
         assert svc.get("user") in (None, f"{APP_UID}:{APP_UID}"), name
