@@ -53,11 +53,16 @@ SECRETS_EXAMPLE = K8S_EXAMPLE / "secrets.example.yaml"
 
 SERVICES: dict[str, int] = {"intake": 8001, "scheduling": 8002, "notifications": 8003, "console": 8004}
 BACKEND = ("intake", "scheduling", "notifications")  # the APIs; the console calls them as the person
+# The patient's page deployed alone: the notifications image, database and Secret, its own port.
+PORTAL = {"portal": 8005}
+HTTP_WORKLOADS = SERVICES | PORTAL
+IMAGE_OF = {name: name for name in SERVICES} | {"portal": "notifications"}
 SETTINGS: dict[str, type[ServiceSettings]] = {
     "console": ConsoleSettings,
     "intake": IntakeSettings,
     "scheduling": SchedulingSettings,
     "notifications": NotificationsSettings,
+    "portal": NotificationsSettings,
     "topic-init": ServiceSettings,
 }
 SERVICE_DOCKERFILE = REPO / "services" / "Dockerfile"  # --build-arg SERVICE=<service>
@@ -311,7 +316,7 @@ def _one_shot(services: dict[str, Any], name: str) -> bool:
 
 def test_compose_stack_has_the_infrastructure_and_the_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "kafka", "mailpit", "keycloak", "topic-init", *SERVICES}
+    assert set(services) == {"postgres", "kafka", "mailpit", "keycloak", "topic-init", *HTTP_WORKLOADS}
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
     keycloak_sh = (REPO / "deploy" / "local" / "keycloak.sh").read_text()
     version = re.search(r"^KC_VERSION=(\S+)$", keycloak_sh, re.M)
@@ -320,9 +325,26 @@ def test_compose_stack_has_the_infrastructure_and_the_services() -> None:
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
     assert services["topic-init"]["command"] == ["katflow", "topics"]
     assert services["topic-init"]["build"]["dockerfile"] == "deploy/compose/Dockerfile.tools"
-    for name in SERVICES:
-        args = {"SERVICE": name}
+    for name in HTTP_WORKLOADS:
+        assert services[name]["image"] == f"katflow/{IMAGE_OF[name]}:dev"
+        args = {"SERVICE": IMAGE_OF[name]}
         assert services[name]["build"] == {"context": ".", "dockerfile": "services/Dockerfile", "args": args}
+    assert "command" not in services["notifications"]
+    assert services["portal"]["command"] == ["python", "-m", "katflow_notifications.portal"]
+
+
+def test_compose_messages_link_to_the_portal_service() -> None:
+    """The patient's page deployed alone: notifications and the portal share the database and the
+    configuration, and the links in messages name the portal's published address."""
+    services = _compose()["services"]
+    notifications, portal = services["notifications"]["environment"], services["portal"]["environment"]
+    assert notifications["KATFLOW_PORTAL_URL"] == "http://127.0.0.1:8005/portal"
+    assert services["portal"]["ports"] == ["127.0.0.1:8005:8005"]
+    assert portal["KATFLOW_HTTP_PORT"] == "8005" and "KATFLOW_API_KEYS" not in portal
+    mine = {"KATFLOW_HTTP_PORT", "KATFLOW_API_KEYS"}
+    assert {k: v for k, v in notifications.items() if k not in mine} == {
+        k: v for k, v in portal.items() if k not in mine
+    }
 
 
 def test_compose_services_validate_keycloak_tokens_as_in_production() -> None:
@@ -333,7 +355,7 @@ def test_compose_services_validate_keycloak_tokens_as_in_production() -> None:
     assert "--import-realm" in keycloak["command"]
     assert any(v.startswith("./deploy/local/keycloak/clinic-realm.json:") for v in keycloak["volumes"])
     hostname = next(a.split("=", 1)[1] for a in keycloak["command"] if a.startswith("--hostname="))
-    for name in SERVICES:
+    for name in HTTP_WORKLOADS:
         env = services[name]["environment"]
         assert env["KATFLOW_AUTH_ISSUER"] == f"{hostname}/realms/clinic"
         assert env["KATFLOW_AUTH_JWKS_URL"].startswith("http://keycloak:8080/realms/clinic/")
@@ -375,7 +397,7 @@ def test_every_compose_service_has_a_healthcheck() -> None:
             assert _one_shot(services, name), f"{name} disables its healthcheck but is not a one-shot job"
         else:
             assert check["test"][0] in ("CMD", "CMD-SHELL"), name
-    for name, port in SERVICES.items():
+    for name, port in HTTP_WORKLOADS.items():
         probe = " ".join(services[name]["healthcheck"]["test"])
         assert f"127.0.0.1:{port}/healthz" in probe, name
 
@@ -391,7 +413,7 @@ def test_compose_start_order_uses_conditions() -> None:
                 assert _one_shot(services, dependency), dependency
             else:
                 pytest.fail(f"{name} -> {dependency}: {spec['condition']} does not wait for readiness")
-    for name in SERVICES:
+    for name in HTTP_WORKLOADS:
         conditions = {d: s["condition"] for d, s in services[name]["depends_on"].items()}
         assert conditions["postgres"] == conditions["kafka"] == "service_healthy"
         assert conditions["topic-init"] == "service_completed_successfully"
@@ -406,7 +428,7 @@ def test_compose_publishes_ports_on_loopback_only() -> None:
             assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond 127.0.0.1"
         assert "network_mode" not in svc, name
     services = _compose()["services"]
-    for name, port in SERVICES.items():
+    for name, port in HTTP_WORKLOADS.items():
         assert services[name]["ports"] == [f"127.0.0.1:{port}:{port}"]
     assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
 
@@ -424,15 +446,16 @@ def test_compose_built_images_run_as_non_root_with_a_read_only_filesystem() -> N
         assert "no-new-privileges:true" in svc["security_opt"], name
 
 
-@pytest.mark.parametrize("name", [*sorted(SERVICES), "topic-init"])
+@pytest.mark.parametrize("name", [*sorted(HTTP_WORKLOADS), "topic-init"])
 def test_compose_environment_is_valid_service_settings(name: str, settings_from: SettingsFromEnv) -> None:
     env = {k: str(v) for k, v in _compose()["services"][name]["environment"].items()}
     settings = settings_from(SETTINGS[name], env)
     assert settings.environment == "dev"
     assert settings.kafka_bootstrap == "kafka:9092"
-    if name in SERVICES:
-        assert settings.http_host == "0.0.0.0" and settings.http_port == SERVICES[name]
-        assert settings.database_url.get_secret_value().endswith(f"@postgres:5432/katflow_{name}")
+    if name in HTTP_WORKLOADS:
+        assert settings.http_host == "0.0.0.0" and settings.http_port == HTTP_WORKLOADS[name]
+        database = f"@postgres:5432/katflow_{IMAGE_OF[name]}"
+        assert settings.database_url.get_secret_value().endswith(database)
     if name in BACKEND:
         dev_key = settings.api_keys[hash_api_key(DEV_API_KEY)]  # the key `make up` gives its services
         assert set(dev_key.roles) == set(Role), "the development key has every role"
@@ -678,7 +701,7 @@ def test_config_maps_carry_a_content_hash_and_references_resolve() -> None:
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(HTTP_WORKLOADS))
 def test_deployment_probes_resources_and_security(name: str, variant: str) -> None:
     resources = rendered(variant)
     deployment = _get(resources, "Deployment", f"katflow-{name}")
@@ -694,7 +717,7 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     assert pod["enableServiceLinks"] is False, "service links inject KATFLOW_<SERVICE>_* variables"
     (container,) = pod["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": SERVICES[name]}
+    assert ports == {"http": HTTP_WORKLOADS[name]}
     for probe, path in (
         ("startupProbe", "/healthz"),
         ("livenessProbe", "/healthz"),
@@ -702,7 +725,7 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     ):
         get = container[probe]["httpGet"]
         assert get["path"] == path, probe
-        assert ports.get(get["port"], get["port"]) == SERVICES[name], probe
+        assert ports.get(get["port"], get["port"]) == HTTP_WORKLOADS[name], probe
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, (
         "room for DB/Kafka retries + migrations"
@@ -715,50 +738,62 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     assert security["readOnlyRootFilesystem"] is True
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
-    assert _split_image(container["image"])[0].endswith(f"katflow/{name}")
+    assert _split_image(container["image"])[0].endswith(f"katflow/{IMAGE_OF[name]}")
     if variant == "example":
-        assert container["image"] == f"registry.example.com/katflow/{name}:0.1.0"
+        assert container["image"] == f"registry.example.com/katflow/{IMAGE_OF[name]}:0.1.0"
+    assert container.get("command") == (
+        ["python", "-m", "katflow_notifications.portal"] if name in PORTAL else None
+    )
     values, secrets = _env_of(container, resources)
-    assert values["KATFLOW_HTTP_PORT"] == str(SERVICES[name]) and values["KATFLOW_HTTP_HOST"] == "0.0.0.0"
-    assert secrets["KATFLOW_DATABASE_URL"] == {"name": f"katflow-{name}", "key": "database-url"}
-    assert secrets["KATFLOW_KAFKA_SASL_PASSWORD"]["name"] == f"katflow-{name}"
+    assert (
+        values["KATFLOW_HTTP_PORT"] == str(HTTP_WORKLOADS[name]) and values["KATFLOW_HTTP_HOST"] == "0.0.0.0"
+    )
+    secret = f"katflow-{IMAGE_OF[name]}"  # the portal: notifications' database, so its Secret
+    assert secrets["KATFLOW_DATABASE_URL"] == {"name": secret, "key": "database-url"}
+    assert secrets["KATFLOW_KAFKA_SASL_PASSWORD"]["name"] == secret
     if name in BACKEND:
-        assert secrets["KATFLOW_API_KEYS"] == {"name": f"katflow-{name}", "key": "api-keys", "optional": True}
+        assert secrets["KATFLOW_API_KEYS"] == {"name": secret, "key": "api-keys", "optional": True}
+    elif name in PORTAL:  # no staff endpoints; of notifications' credentials only what settings need
+        assert set(secrets) == {
+            "KATFLOW_DATABASE_URL",
+            "KATFLOW_MIGRATION_DATABASE_URL",
+            "KATFLOW_KAFKA_SASL_USERNAME",
+            "KATFLOW_KAFKA_SASL_PASSWORD",
+            "KATFLOW_PORTAL_LINK_SECRET",
+            "KATFLOW_SMS_WEBHOOK_SECRET",
+        }
     else:  # the console holds no keys: it calls the services with the signed-in person's token
         assert "KATFLOW_API_KEYS" not in secrets
         assert secrets["KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"] == {
             "name": "katflow-console",
             "key": "oidc-client-secret",
         }
-    assert secrets["KATFLOW_MIGRATION_DATABASE_URL"] == {
-        "name": f"katflow-{name}",
-        "key": "migration-database-url",
-    }
+    assert secrets["KATFLOW_MIGRATION_DATABASE_URL"] == {"name": secret, "key": "migration-database-url"}
     assert "KATFLOW_DATABASE_URL" not in values and "KATFLOW_KAFKA_SASL_PASSWORD" not in values
     assert "KATFLOW_API_KEYS" not in values
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(HTTP_WORKLOADS))
 def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) -> None:
     resources = rendered(variant)
     labels = _get(resources, "Deployment", f"katflow-{name}")["spec"]["template"]["metadata"]["labels"]
     service = _get(resources, "Service", f"katflow-{name}")["spec"]
     assert service["selector"].items() <= labels.items()
-    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(SERVICES[name], "http")]
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(HTTP_WORKLOADS[name], "http")]
     pdb = _get(resources, "PodDisruptionBudget", f"katflow-{name}")["spec"]
     assert pdb["minAvailable"] == 1 and _selects(pdb["selector"], labels)
     policy = _get(resources, "NetworkPolicy", f"katflow-{name}")["spec"]
     assert _selects(policy["podSelector"], labels)
     assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
     ingress_ports = [(p["protocol"], p["port"]) for rule in policy["ingress"] for p in rule["ports"]]
-    assert ingress_ports == [("TCP", SERVICES[name])], "ingress to the HTTP port only"
+    assert ingress_ports == [("TCP", HTTP_WORKLOADS[name])], "ingress to the HTTP port only"
     admitted = {
         (_namespace_of(peer), _workload(peer["podSelector"]))
         for rule in policy["ingress"]
         for peer in rule["from"]
     }
-    console = {("(this namespace)", "katflow-console")} if name in BACKEND else set()
+    console = {("(this namespace)", "katflow-console")} if name in BACKEND else set()  # not the portal
     assert admitted == {("ingress-nginx", "ingress-nginx"), ("monitoring", "prometheus"), *console}
     egress = {
         (p["protocol"], p["port"], p.get("endPort")) for rule in policy["egress"] for p in rule["ports"]
@@ -766,8 +801,12 @@ def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) 
     assert {("UDP", 53, None), ("TCP", 53, None), ("TCP", 5432, None), ("TCP", 9092, 9096)} <= egress
     smtp = {("TCP", 25, None), ("TCP", 465, None), ("TCP", 587, None)}
     assert (smtp <= egress) == (name == "notifications"), "only notifications talks SMTP"
-    # every HTTP service fetches the identity provider's JWKS over HTTPS to verify staff JWTs
-    assert ("TCP", 443, None) in egress, "HTTPS egress for the JWKS"
+    # every HTTP service fetches the identity provider's JWKS over HTTPS to verify staff JWTs; the
+    # patient's page, internet-facing, has no staff endpoints and reaches only PostgreSQL and Kafka
+    if name in PORTAL:
+        assert egress == {("UDP", 53, None), ("TCP", 53, None), ("TCP", 5432, None), ("TCP", 9092, 9096)}
+    else:
+        assert ("TCP", 443, None) in egress, "HTTPS egress for the JWKS"
 
 
 def _namespace_of(peer: Resource) -> str:
@@ -795,7 +834,8 @@ def test_network_policies_admit_named_workloads_and_reach_only_configured_destin
     goes: the cluster DNS by selector, else an address block no wider than a /16. The base's blocks
     are documentation ranges that reach nothing; the example overlay replaces every one of them."""
     policies = [r for r in rendered(variant) if r["kind"] == "NetworkPolicy"]
-    assert {p["metadata"]["name"] for p in policies} == {f"katflow-{n}" for n in [*SERVICES, "topic-init"]}
+    names = {f"katflow-{n}" for n in [*HTTP_WORKLOADS, "topic-init"]}
+    assert {p["metadata"]["name"] for p in policies} == names
     for policy in policies:
         spec, name = policy["spec"], policy["metadata"]["name"]
         for rule in spec.get("ingress", []):
@@ -881,7 +921,7 @@ def _replace_placeholders(example: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("name", [*sorted(SERVICES), "topic-init"])
+@pytest.mark.parametrize("name", [*sorted(HTTP_WORKLOADS), "topic-init"])
 def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from: SettingsFromEnv) -> None:
     """ConfigMaps + the example Secrets with their placeholders replaced make valid prod settings."""
     values, secrets = _workload_env(name)
@@ -892,17 +932,18 @@ def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from:
     assert settings.auth_jwks_url.startswith("https://") and settings.auth_issuer.startswith("https://")
     assert settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_replication_factor == 3
     assert settings.kafka_sasl_password.get_secret_value() == "s3cr3t-katflow_kafka_sasl_password"
-    if name in SERVICES:
-        assert settings.http_port == SERVICES[name]
+    if name in HTTP_WORKLOADS:
+        assert settings.http_port == HTTP_WORKLOADS[name]
         assert "sslmode=verify-full" in settings.database_url.get_secret_value()
         owner = settings.migration_database_url.get_secret_value()  # a role that owns the tables
-        assert f"katflow_{name}_owner:" in owner and "sslmode=verify-full" in owner
+        assert f"katflow_{IMAGE_OF[name]}_owner:" in owner and "sslmode=verify-full" in owner
         assert list(settings.api_keys) == ([REAL_KEY_HASH] if name in BACKEND else [])
     if isinstance(settings, NotificationsSettings):
         assert settings.smtp_security == "starttls" and settings.smtp_port == 587
+        assert settings.portal_url.startswith("https://"), "links in messages open the portal"
 
 
-@pytest.mark.parametrize("name", [*sorted(SERVICES), "topic-init"])
+@pytest.mark.parametrize("name", [*sorted(HTTP_WORKLOADS), "topic-init"])
 def test_unreplaced_example_secrets_are_refused_in_prod(name: str, settings_from: SettingsFromEnv) -> None:
     values, secrets = _workload_env(name)
     cls = SETTINGS[name]
