@@ -8,8 +8,9 @@
 #           postgres:16, apache/kafka, axllent/mailpit and quay.io/keycloak/keycloak
 #           (deploy/local/docker/*, used through deploy/compose/offline.yml); the compose v2 CLI
 #           plugin built from its Go module.
-#   images  katflow/<service>:dev from each services/*/Dockerfile and katflow/tools:dev, on
-#           python:3.11-slim when a registry answers, else on katflow/python:3.11 (PYTHON_IMAGE).
+#   images  katflow/<service>:dev from services/Dockerfile (--build-arg SERVICE=<service>) and
+#           katflow/tools:dev, on python:3.11-slim when a registry answers, else on
+#           katflow/python:3.11 (PYTHON_IMAGE).
 #   env     prints the exports for a shell: eval "$(deploy/local/docker.sh env)"
 #   status  which engine, client, compose and images
 #   down    stops the dockerd this script started (never an engine it did not start)
@@ -195,12 +196,14 @@ python_base_for_services() {   # the public base when it is here or a registry g
 build_service_images() {
   local base; base=${PYTHON_IMAGE:-$(python_base_for_services)}
   local name file
-  for file in "$REPO"/services/*/Dockerfile "$REPO/deploy/compose/Dockerfile.tools"; do
+  for file in "$REPO"/services/*/pyproject.toml; do   # one Dockerfile, the service as its argument
     name=$(basename "$(dirname "$file")")
-    [[ $file == */Dockerfile.tools ]] && name=tools
     log "building katflow/$name:dev (on $base)"
-    build "katflow/$name:dev" "$REPO" -f "$file" --build-arg PYTHON_IMAGE="$base"
+    build "katflow/$name:dev" "$REPO" -f "$REPO/services/Dockerfile" --build-arg SERVICE="$name" \
+      --build-arg PYTHON_IMAGE="$base"
   done
+  log "building katflow/tools:dev (on $base)"
+  build katflow/tools:dev "$REPO" -f "$REPO/deploy/compose/Dockerfile.tools" --build-arg PYTHON_IMAGE="$base"
 }
 
 lock() {   # one up or images at a time (developers and test runs share the engine and the cache)

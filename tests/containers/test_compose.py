@@ -1,5 +1,6 @@
-"""docker-compose.yml for real: images built from the real Dockerfiles, `docker compose up --wait`,
-a consultation request acknowledged by mail, a killed service container restarted by its restart
+"""docker-compose.yml for real: images built from the real Dockerfile, `docker compose up --wait`,
+a consultation request acknowledged by mail, the acknowledgement's link opening on the patient's
+page deployed apart (the portal service), a killed service container restarted by its restart
 policy and catching up, `docker compose down -v`.
 
 The engine, compose v2 and the base and stand-in images come from deploy/local/docker.sh (idempotent:
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+import yaml
 
 from katflow_tools import identity
 from tests.support.infra import REPO
@@ -30,7 +33,9 @@ from tests.support.stack import consultation_request
 DOCKER_SH = REPO / "deploy" / "local" / "docker.sh"
 COMPOSE_FILES = ("docker-compose.yml", "deploy/compose/offline.yml", "tests/containers/compose.test.yml")
 SERVICES = {"intake": 8001, "scheduling": 8002, "notifications": 8003, "console": 8004}
+PORTAL_PORT = 8005  # the patient's page alone: the notifications image, another command
 ACK = "We received your request"
+DATE_OF_BIRTH = "1980-02-03"  # consultation_request()'s patient
 
 pytestmark = [
     pytest.mark.timeout(1800),  # a first run on a new machine builds everything
@@ -223,3 +228,57 @@ def test_a_request_is_acknowledged_and_a_killed_service_catches_up(compose: Comp
     time.sleep(3)  # a duplicate would come right behind
     acknowledged = _acknowledged(mailpit)
     assert sorted(a for a in acknowledged if a in wanted) == sorted(wanted), "each exactly once"
+
+
+def _message_text(mailpit: str, recipient: str, subject: str) -> str | None:
+    """The text of the message with this subject to this recipient, once the mail server has it."""
+    resp = httpx.get(f"{mailpit}/api/v1/messages", params={"limit": 1000}, timeout=10)
+    resp.raise_for_status()
+    for m in resp.json()["messages"]:
+        if m["Subject"] == subject and recipient in [to["Address"] for to in m["To"]]:
+            message = httpx.get(f"{mailpit}/api/v1/message/{m['ID']}", timeout=10)
+            message.raise_for_status()
+            return str(message.json()["Text"])
+    return None
+
+
+def test_the_patient_page_runs_apart_and_message_links_open_there(compose: Compose) -> None:
+    """The portal service: the notifications image running ``katflow_notifications.portal`` on its
+    own port. It serves the page and nothing of notifications' API; the link in a patient's email
+    (sent by the notifications container) names the portal's address and opens there, second
+    factor first."""
+    container = compose.container("portal")
+    assert container["Config"]["Image"] == "katflow/notifications:dev"
+    assert container["Config"]["Cmd"] == ["python", "-m", "katflow_notifications.portal"]
+    assert container["State"]["Health"]["Status"] == "healthy"
+    assert container["HostConfig"]["ReadonlyRootfs"] is True and container["Config"]["User"] == "10001:10001"
+    portal = compose.url("portal", PORTAL_PORT)
+    assert httpx.get(f"{portal}/readyz", timeout=10).status_code == 200
+    landing = httpx.get(f"{portal}/portal/", timeout=10)
+    assert landing.status_code == 200 and 'id="landing"' in landing.text
+    assert httpx.get(f"{portal}/v1/staff/clin-1/feed", timeout=10).status_code == 404
+    assert httpx.post(f"{portal}/v1/sms/inbound", content=b"{}", timeout=10).status_code == 404
+
+    # notifications links to the portal service's address as docker-compose.yml publishes it
+    notifications_env = dict(e.split("=", 1) for e in compose.container("notifications")["Config"]["Env"])
+    portal_url = notifications_env["KATFLOW_PORTAL_URL"]
+    published = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["portal"]["ports"]
+    host, _, port = published[0].rpartition(":")[0].partition(":")
+    assert portal_url == f"http://{host}:{port}/portal" and port == str(PORTAL_PORT)
+
+    intake, mailpit = compose.url("intake", 8001), compose.url("mailpit", 8025)
+    email = _submit(intake, 7, uuid.uuid4().hex[:8])
+    text = _wait(lambda: _message_text(mailpit, email, ACK), 180, "the acknowledgement in the mail server")
+    [link] = re.findall(r"http://\S+/portal/p/[A-Za-z0-9_-]+", text)
+    assert link.startswith(f"{portal_url}/p/"), link
+    path = httpx.URL(link).path  # the test publishes the portal on a free port: same path, that port
+    with httpx.Client(base_url=portal, timeout=10) as browser:
+        factor = browser.get(path)
+        assert factor.status_code == 200 and "Confirm it's you" in factor.text
+        assert "Given7" not in factor.text, "nothing personal before the second factor"
+        wrong = browser.post(f"{path}/confirm", data={"date_of_birth": "1999-09-09"})
+        assert wrong.status_code == 401 and "Given7" not in wrong.text
+        confirmed = browser.post(f"{path}/confirm", data={"date_of_birth": DATE_OF_BIRTH})
+        assert confirmed.status_code == 303 and confirmed.headers["location"] == path
+        page = browser.get(path)
+        assert page.status_code == 200 and "Hello Given7" in page.text

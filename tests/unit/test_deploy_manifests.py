@@ -1,6 +1,7 @@
 """Deployment files checked without a Docker engine or a cluster.
 
-- Dockerfiles: parsed with the official BuildKit parser (``dockerfile``) and linted by hadolint.
+- Dockerfiles (services/Dockerfile, one for the four services, and the tools image's): parsed with
+  the official BuildKit parser (``dockerfile``) and linted by hadolint.
 - docker-compose.yml: validated against the compose-spec JSON schema that check-jsonschema ships,
   then held to katflow's own rules (health checks, start order, loopback ports, non-root images).
 - deploy/k8s: rendered by the small kustomize renderer below (only the kustomization fields katflow
@@ -52,16 +53,22 @@ SECRETS_EXAMPLE = K8S_EXAMPLE / "secrets.example.yaml"
 
 SERVICES: dict[str, int] = {"intake": 8001, "scheduling": 8002, "notifications": 8003, "console": 8004}
 BACKEND = ("intake", "scheduling", "notifications")  # the APIs; the console calls them as the person
+# The patient's page deployed alone: the notifications image, database and Secret, its own port.
+PORTAL = {"portal": 8005}
+HTTP_WORKLOADS = SERVICES | PORTAL
+IMAGE_OF = {name: name for name in SERVICES} | {"portal": "notifications"}
 SETTINGS: dict[str, type[ServiceSettings]] = {
     "console": ConsoleSettings,
     "intake": IntakeSettings,
     "scheduling": SchedulingSettings,
     "notifications": NotificationsSettings,
+    "portal": NotificationsSettings,
     "topic-init": ServiceSettings,
 }
-DOCKERFILES = {name: REPO / "services" / name / "Dockerfile" for name in SERVICES} | {
-    "tools": REPO / "deploy" / "compose" / "Dockerfile.tools"
-}
+SERVICE_DOCKERFILE = REPO / "services" / "Dockerfile"  # --build-arg SERVICE=<service>
+TOOLS_DOCKERFILE = REPO / "deploy" / "compose" / "Dockerfile.tools"
+DOCKERFILES = {"services": SERVICE_DOCKERFILE, "tools": TOOLS_DOCKERFILE}
+IMAGES = [*SERVICES, "tools"]  # the images built from them
 APP_UID = 10001
 K8S_VERSIONS = ("1.30.0", kubernetes_validate.latest_version())
 
@@ -108,7 +115,9 @@ class Stage:
         return [c for c in self.commands if c.cmd == cmd]
 
 
-def _stages(path: Path) -> list[Stage]:
+def _stages(path: Path, build_args: dict[str, str] | None = None) -> list[Stage]:
+    """The stages, with the global build arguments (their defaults, or ``build_args``) put into
+    FROM lines and into the COPY and RUN instructions of stages that declare them."""
     commands = dockerfile.parse_file(str(path))
     global_args = {}
     for command in commands:
@@ -116,23 +125,51 @@ def _stages(path: Path) -> list[Stage]:
             break
         if command.cmd == "ARG":
             name, _, default = command.value[0].partition("=")
-            global_args[name] = default
+            global_args[name] = (build_args or {}).get(name, default)
+
+    def expand(text: str, known: dict[str, str]) -> str:
+        return re.sub(r"\$\{(\w+)\}", lambda m: known.get(m.group(1), m.group(0)), text)
+
     stages: list[Stage] = []
+    declared: dict[str, str] = {}
     for command in commands:
         if command.cmd == "FROM":
-            base = re.sub(r"\$\{(\w+)\}", lambda m: global_args[m.group(1)], command.value[0])
+            base = expand(command.value[0], global_args)
             name = command.value[2] if len(command.value) == 3 else ""
             stages.append(Stage(base, name, []))
+            declared = {}
         elif stages:
+            if command.cmd == "ARG" and command.value[0] in global_args:
+                declared[command.value[0]] = global_args[command.value[0]]
+            if command.cmd in ("COPY", "RUN") and declared:
+                value = tuple(expand(v, declared) for v in command.value)
+                command = command._replace(value=value, original=expand(command.original, declared))
             stages[-1].commands.append(command)
     return stages
 
 
-def _copy_sources(path: Path) -> list[str]:
+def _image(path: Path, build_args: dict[str, str] | None = None) -> tuple[Stage, Stage]:
+    """(builder, runtime) of the image built from ``path``: the builder is the first stage; the
+    runtime is the last stage with the stages it is built FROM, their instructions in order."""
+    stages = _stages(path, build_args)
+    by_name = {stage.name: stage for stage in stages if stage.name}
+    chain = [stages[-1]]
+    while chain[0].base in by_name:
+        chain.insert(0, by_name[chain[0].base])
+    runtime = Stage(chain[0].base, chain[-1].name, [c for stage in chain for c in stage.commands])
+    return stages[0], runtime
+
+
+def _image_file(name: str) -> tuple[Path, dict[str, str]]:
+    """The Dockerfile and build arguments of an image: a service's, or the tools image's."""
+    return (TOOLS_DOCKERFILE, {}) if name == "tools" else (SERVICE_DOCKERFILE, {"SERVICE": name})
+
+
+def _copy_sources(path: Path, build_args: dict[str, str] | None = None) -> list[str]:
     """What a Dockerfile COPYs from the build context (not from other stages)."""
     return [
         source
-        for stage in _stages(path)
+        for stage in _stages(path, build_args)
         for command in stage.all("COPY")
         if not any(flag.startswith("--from") for flag in command.flags)
         for source in command.value[:-1]
@@ -150,15 +187,21 @@ def test_dockerfile_passes_hadolint(name: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+def test_one_dockerfile_for_the_services() -> None:
+    assert not list(REPO.glob("services/*/Dockerfile")), "services/Dockerfile builds every service"
+    stages = _stages(SERVICE_DOCKERFILE, {"SERVICE": "intake"})
+    assert stages[-1].base == "intake" and not stages[-1].commands, "the last stage picks the service's"
+    assert {s.name for s in stages} >= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", IMAGES)
 def test_dockerfile_is_multi_stage_slim_and_non_root(name: str) -> None:
-    stages = _stages(DOCKERFILES[name])
+    builder, runtime = _image(*_image_file(name))
     package = f"katflow-{name}"
-    assert len(stages) >= 2, "a builder stage and a runtime stage"
-    builder, runtime = stages[0], stages[-1]
+    assert runtime.name != builder.name, "a builder stage and a runtime stage"
     assert runtime.base == "python:3.11-slim"
     assert builder.base == runtime.base, "the venv's interpreter path must exist in the runtime image"
-    syncs = [c.value[0] for c in builder.all("RUN") if "uv sync" in c.value[0]]
+    syncs = [c.value[0].replace('"', "") for c in builder.all("RUN") if "uv sync" in c.value[0]]
     assert syncs and all("--frozen" in s and "--no-dev" in s and f"--package {package}" in s for s in syncs)
     assert "--no-editable" in syncs[-1], "the venv must not point back into the builder's /src"
     assert [c.flags for c in runtime.all("COPY")] == [("--from=builder",)], "runtime gets the venv only"
@@ -169,32 +212,31 @@ def test_dockerfile_is_multi_stage_slim_and_non_root(name: str) -> None:
     assert runtime.commands.index(users[-1]) > max(runtime.commands.index(c) for c in runtime.all("RUN"))
 
 
-@pytest.mark.parametrize("name", sorted(DOCKERFILES))
+@pytest.mark.parametrize("name", IMAGES)
 def test_dockerfile_copies_only_its_package_and_shared(name: str) -> None:
+    """The builder gets katflow_shared, katflow_tools (the console's dead-letter replay is the CLI's
+    code; the others do not depend on it, so it stays out of their virtualenv) and its own code."""
     own = {"tools/src"} if name == "tools" else {f"services/{name}/src"}
-    if name == "console":
-        own.add("tools/src")  # dead-letter replay is the katflow CLI's code
     code = {
         s.rstrip("/")
-        for s in _copy_sources(DOCKERFILES[name])
+        for s in _copy_sources(*_image_file(name))
         if not s.endswith(("pyproject.toml", "uv.lock"))
     }
-    assert code == {"shared/src", *own}
-    for source in _copy_sources(DOCKERFILES[name]):
+    assert code == {"shared/src", "tools/src", *own}
+    for source in _copy_sources(*_image_file(name)):
         assert (REPO / source).exists(), f"{source} is COPYed but missing from the repository"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_service_dockerfile_runs_the_service(name: str) -> None:
-    runtime = _stages(DOCKERFILES[name])[-1]
+    _, runtime = _image(SERVICE_DOCKERFILE, {"SERVICE": name})
     port = SERVICES[name]
     assert [c.value for c in runtime.all("EXPOSE")] == [(str(port),)]
     (cmd,) = runtime.all("CMD")
     assert cmd.json and list(cmd.value) == ["python", "-m", f"katflow_{name}"]
     (check,) = runtime.all("HEALTHCHECK")
-    assert (
-        check.value[0] == "CMD" and "/healthz" in " ".join(check.value) and str(port) in " ".join(check.value)
-    )
+    probe = " ".join(check.value)
+    assert check.value[0] == "CMD" and "/healthz" in probe and "KATFLOW_HTTP_PORT" in probe
     env = " ".join(" ".join(c.value) for c in runtime.all("ENV"))
     assert "KATFLOW_HTTP_HOST 0.0.0.0" in env, "the service must listen beyond the container's loopback"
     assert f"KATFLOW_HTTP_PORT {port}" in env
@@ -218,7 +260,7 @@ def _dockerignored(path: str, patterns: list[str]) -> bool:
 def test_dockerignore_sends_only_what_the_images_copy() -> None:
     lines = (REPO / ".dockerignore").read_text().splitlines()
     patterns = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    for source in {s.rstrip("/") for path in DOCKERFILES.values() for s in _copy_sources(path)}:
+    for source in {s.rstrip("/") for name in IMAGES for s in _copy_sources(*_image_file(name))}:
         root = REPO / source
         files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
         for file in files:
@@ -274,7 +316,7 @@ def _one_shot(services: dict[str, Any], name: str) -> bool:
 
 def test_compose_stack_has_the_infrastructure_and_the_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "kafka", "mailpit", "keycloak", "topic-init", *SERVICES}
+    assert set(services) == {"postgres", "kafka", "mailpit", "keycloak", "topic-init", *HTTP_WORKLOADS}
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
     keycloak_sh = (REPO / "deploy" / "local" / "keycloak.sh").read_text()
     version = re.search(r"^KC_VERSION=(\S+)$", keycloak_sh, re.M)
@@ -283,8 +325,26 @@ def test_compose_stack_has_the_infrastructure_and_the_services() -> None:
     assert services["mailpit"]["image"].startswith("axllent/mailpit:")
     assert services["topic-init"]["command"] == ["katflow", "topics"]
     assert services["topic-init"]["build"]["dockerfile"] == "deploy/compose/Dockerfile.tools"
-    for name in SERVICES:
-        assert services[name]["build"] == {"context": ".", "dockerfile": f"services/{name}/Dockerfile"}
+    for name in HTTP_WORKLOADS:
+        assert services[name]["image"] == f"katflow/{IMAGE_OF[name]}:dev"
+        args = {"SERVICE": IMAGE_OF[name]}
+        assert services[name]["build"] == {"context": ".", "dockerfile": "services/Dockerfile", "args": args}
+    assert "command" not in services["notifications"]
+    assert services["portal"]["command"] == ["python", "-m", "katflow_notifications.portal"]
+
+
+def test_compose_messages_link_to_the_portal_service() -> None:
+    """The patient's page deployed alone: notifications and the portal share the database and the
+    configuration, and the links in messages name the portal's published address."""
+    services = _compose()["services"]
+    notifications, portal = services["notifications"]["environment"], services["portal"]["environment"]
+    assert notifications["KATFLOW_PORTAL_URL"] == "http://127.0.0.1:8005/portal"
+    assert services["portal"]["ports"] == ["127.0.0.1:8005:8005"]
+    assert portal["KATFLOW_HTTP_PORT"] == "8005" and "KATFLOW_API_KEYS" not in portal
+    mine = {"KATFLOW_HTTP_PORT", "KATFLOW_API_KEYS"}
+    assert {k: v for k, v in notifications.items() if k not in mine} == {
+        k: v for k, v in portal.items() if k not in mine
+    }
 
 
 def test_compose_services_validate_keycloak_tokens_as_in_production() -> None:
@@ -295,7 +355,7 @@ def test_compose_services_validate_keycloak_tokens_as_in_production() -> None:
     assert "--import-realm" in keycloak["command"]
     assert any(v.startswith("./deploy/local/keycloak/clinic-realm.json:") for v in keycloak["volumes"])
     hostname = next(a.split("=", 1)[1] for a in keycloak["command"] if a.startswith("--hostname="))
-    for name in SERVICES:
+    for name in HTTP_WORKLOADS:
         env = services[name]["environment"]
         assert env["KATFLOW_AUTH_ISSUER"] == f"{hostname}/realms/clinic"
         assert env["KATFLOW_AUTH_JWKS_URL"].startswith("http://keycloak:8080/realms/clinic/")
@@ -337,7 +397,7 @@ def test_every_compose_service_has_a_healthcheck() -> None:
             assert _one_shot(services, name), f"{name} disables its healthcheck but is not a one-shot job"
         else:
             assert check["test"][0] in ("CMD", "CMD-SHELL"), name
-    for name, port in SERVICES.items():
+    for name, port in HTTP_WORKLOADS.items():
         probe = " ".join(services[name]["healthcheck"]["test"])
         assert f"127.0.0.1:{port}/healthz" in probe, name
 
@@ -353,7 +413,7 @@ def test_compose_start_order_uses_conditions() -> None:
                 assert _one_shot(services, dependency), dependency
             else:
                 pytest.fail(f"{name} -> {dependency}: {spec['condition']} does not wait for readiness")
-    for name in SERVICES:
+    for name in HTTP_WORKLOADS:
         conditions = {d: s["condition"] for d, s in services[name]["depends_on"].items()}
         assert conditions["postgres"] == conditions["kafka"] == "service_healthy"
         assert conditions["topic-init"] == "service_completed_successfully"
@@ -368,7 +428,7 @@ def test_compose_publishes_ports_on_loopback_only() -> None:
             assert host_ip == "127.0.0.1", f"{name} publishes {port} beyond 127.0.0.1"
         assert "network_mode" not in svc, name
     services = _compose()["services"]
-    for name, port in SERVICES.items():
+    for name, port in HTTP_WORKLOADS.items():
         assert services[name]["ports"] == [f"127.0.0.1:{port}:{port}"]
     assert services["mailpit"]["ports"] == ["127.0.0.1:8025:8025"]
 
@@ -377,7 +437,8 @@ def test_compose_built_images_run_as_non_root_with_a_read_only_filesystem() -> N
     for name, svc in _compose()["services"].items():
         if "build" not in svc:
             continue
-        runtime = _stages(REPO / svc["build"]["context"] / svc["build"]["dockerfile"])[-1]
+        build = svc["build"]
+        _, runtime = _image(REPO / build["context"] / build["dockerfile"], build.get("args"))
         users = runtime.all("USER")
         assert users and users[-1].value[0].split(":")[0] not in ("0", "root"), name
         assert svc.get("user") in (None, f"{APP_UID}:{APP_UID}"), name
@@ -385,15 +446,16 @@ def test_compose_built_images_run_as_non_root_with_a_read_only_filesystem() -> N
         assert "no-new-privileges:true" in svc["security_opt"], name
 
 
-@pytest.mark.parametrize("name", [*sorted(SERVICES), "topic-init"])
+@pytest.mark.parametrize("name", [*sorted(HTTP_WORKLOADS), "topic-init"])
 def test_compose_environment_is_valid_service_settings(name: str, settings_from: SettingsFromEnv) -> None:
     env = {k: str(v) for k, v in _compose()["services"][name]["environment"].items()}
     settings = settings_from(SETTINGS[name], env)
     assert settings.environment == "dev"
     assert settings.kafka_bootstrap == "kafka:9092"
-    if name in SERVICES:
-        assert settings.http_host == "0.0.0.0" and settings.http_port == SERVICES[name]
-        assert settings.database_url.get_secret_value().endswith(f"@postgres:5432/katflow_{name}")
+    if name in HTTP_WORKLOADS:
+        assert settings.http_host == "0.0.0.0" and settings.http_port == HTTP_WORKLOADS[name]
+        database = f"@postgres:5432/katflow_{IMAGE_OF[name]}"
+        assert settings.database_url.get_secret_value().endswith(database)
     if name in BACKEND:
         dev_key = settings.api_keys[hash_api_key(DEV_API_KEY)]  # the key `make up` gives its services
         assert set(dev_key.roles) == set(Role), "the development key has every role"
@@ -639,7 +701,7 @@ def test_config_maps_carry_a_content_hash_and_references_resolve() -> None:
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(HTTP_WORKLOADS))
 def test_deployment_probes_resources_and_security(name: str, variant: str) -> None:
     resources = rendered(variant)
     deployment = _get(resources, "Deployment", f"katflow-{name}")
@@ -655,7 +717,7 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     assert pod["enableServiceLinks"] is False, "service links inject KATFLOW_<SERVICE>_* variables"
     (container,) = pod["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    assert ports == {"http": SERVICES[name]}
+    assert ports == {"http": HTTP_WORKLOADS[name]}
     for probe, path in (
         ("startupProbe", "/healthz"),
         ("livenessProbe", "/healthz"),
@@ -663,7 +725,7 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     ):
         get = container[probe]["httpGet"]
         assert get["path"] == path, probe
-        assert ports.get(get["port"], get["port"]) == SERVICES[name], probe
+        assert ports.get(get["port"], get["port"]) == HTTP_WORKLOADS[name], probe
     startup = container["startupProbe"]
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 120, (
         "room for DB/Kafka retries + migrations"
@@ -676,50 +738,62 @@ def test_deployment_probes_resources_and_security(name: str, variant: str) -> No
     assert security["readOnlyRootFilesystem"] is True
     assert security["capabilities"] == {"drop": ["ALL"]}
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
-    assert _split_image(container["image"])[0].endswith(f"katflow/{name}")
+    assert _split_image(container["image"])[0].endswith(f"katflow/{IMAGE_OF[name]}")
     if variant == "example":
-        assert container["image"] == f"registry.example.com/katflow/{name}:0.1.0"
+        assert container["image"] == f"registry.example.com/katflow/{IMAGE_OF[name]}:0.1.0"
+    assert container.get("command") == (
+        ["python", "-m", "katflow_notifications.portal"] if name in PORTAL else None
+    )
     values, secrets = _env_of(container, resources)
-    assert values["KATFLOW_HTTP_PORT"] == str(SERVICES[name]) and values["KATFLOW_HTTP_HOST"] == "0.0.0.0"
-    assert secrets["KATFLOW_DATABASE_URL"] == {"name": f"katflow-{name}", "key": "database-url"}
-    assert secrets["KATFLOW_KAFKA_SASL_PASSWORD"]["name"] == f"katflow-{name}"
+    assert (
+        values["KATFLOW_HTTP_PORT"] == str(HTTP_WORKLOADS[name]) and values["KATFLOW_HTTP_HOST"] == "0.0.0.0"
+    )
+    secret = f"katflow-{IMAGE_OF[name]}"  # the portal: notifications' database, so its Secret
+    assert secrets["KATFLOW_DATABASE_URL"] == {"name": secret, "key": "database-url"}
+    assert secrets["KATFLOW_KAFKA_SASL_PASSWORD"]["name"] == secret
     if name in BACKEND:
-        assert secrets["KATFLOW_API_KEYS"] == {"name": f"katflow-{name}", "key": "api-keys", "optional": True}
+        assert secrets["KATFLOW_API_KEYS"] == {"name": secret, "key": "api-keys", "optional": True}
+    elif name in PORTAL:  # no staff endpoints; of notifications' credentials only what settings need
+        assert set(secrets) == {
+            "KATFLOW_DATABASE_URL",
+            "KATFLOW_MIGRATION_DATABASE_URL",
+            "KATFLOW_KAFKA_SASL_USERNAME",
+            "KATFLOW_KAFKA_SASL_PASSWORD",
+            "KATFLOW_PORTAL_LINK_SECRET",
+            "KATFLOW_SMS_WEBHOOK_SECRET",
+        }
     else:  # the console holds no keys: it calls the services with the signed-in person's token
         assert "KATFLOW_API_KEYS" not in secrets
         assert secrets["KATFLOW_CONSOLE_OIDC_CLIENT_SECRET"] == {
             "name": "katflow-console",
             "key": "oidc-client-secret",
         }
-    assert secrets["KATFLOW_MIGRATION_DATABASE_URL"] == {
-        "name": f"katflow-{name}",
-        "key": "migration-database-url",
-    }
+    assert secrets["KATFLOW_MIGRATION_DATABASE_URL"] == {"name": secret, "key": "migration-database-url"}
     assert "KATFLOW_DATABASE_URL" not in values and "KATFLOW_KAFKA_SASL_PASSWORD" not in values
     assert "KATFLOW_API_KEYS" not in values
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-@pytest.mark.parametrize("name", sorted(SERVICES))
+@pytest.mark.parametrize("name", sorted(HTTP_WORKLOADS))
 def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) -> None:
     resources = rendered(variant)
     labels = _get(resources, "Deployment", f"katflow-{name}")["spec"]["template"]["metadata"]["labels"]
     service = _get(resources, "Service", f"katflow-{name}")["spec"]
     assert service["selector"].items() <= labels.items()
-    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(SERVICES[name], "http")]
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(HTTP_WORKLOADS[name], "http")]
     pdb = _get(resources, "PodDisruptionBudget", f"katflow-{name}")["spec"]
     assert pdb["minAvailable"] == 1 and _selects(pdb["selector"], labels)
     policy = _get(resources, "NetworkPolicy", f"katflow-{name}")["spec"]
     assert _selects(policy["podSelector"], labels)
     assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
     ingress_ports = [(p["protocol"], p["port"]) for rule in policy["ingress"] for p in rule["ports"]]
-    assert ingress_ports == [("TCP", SERVICES[name])], "ingress to the HTTP port only"
+    assert ingress_ports == [("TCP", HTTP_WORKLOADS[name])], "ingress to the HTTP port only"
     admitted = {
         (_namespace_of(peer), _workload(peer["podSelector"]))
         for rule in policy["ingress"]
         for peer in rule["from"]
     }
-    console = {("(this namespace)", "katflow-console")} if name in BACKEND else set()
+    console = {("(this namespace)", "katflow-console")} if name in BACKEND else set()  # not the portal
     assert admitted == {("ingress-nginx", "ingress-nginx"), ("monitoring", "prometheus"), *console}
     egress = {
         (p["protocol"], p["port"], p.get("endPort")) for rule in policy["egress"] for p in rule["ports"]
@@ -727,8 +801,12 @@ def test_service_pdb_and_network_policy_per_deployment(name: str, variant: str) 
     assert {("UDP", 53, None), ("TCP", 53, None), ("TCP", 5432, None), ("TCP", 9092, 9096)} <= egress
     smtp = {("TCP", 25, None), ("TCP", 465, None), ("TCP", 587, None)}
     assert (smtp <= egress) == (name == "notifications"), "only notifications talks SMTP"
-    # every HTTP service fetches the identity provider's JWKS over HTTPS to verify staff JWTs
-    assert ("TCP", 443, None) in egress, "HTTPS egress for the JWKS"
+    # every HTTP service fetches the identity provider's JWKS over HTTPS to verify staff JWTs; the
+    # patient's page, internet-facing, has no staff endpoints and reaches only PostgreSQL and Kafka
+    if name in PORTAL:
+        assert egress == {("UDP", 53, None), ("TCP", 53, None), ("TCP", 5432, None), ("TCP", 9092, 9096)}
+    else:
+        assert ("TCP", 443, None) in egress, "HTTPS egress for the JWKS"
 
 
 def _namespace_of(peer: Resource) -> str:
@@ -756,7 +834,8 @@ def test_network_policies_admit_named_workloads_and_reach_only_configured_destin
     goes: the cluster DNS by selector, else an address block no wider than a /16. The base's blocks
     are documentation ranges that reach nothing; the example overlay replaces every one of them."""
     policies = [r for r in rendered(variant) if r["kind"] == "NetworkPolicy"]
-    assert {p["metadata"]["name"] for p in policies} == {f"katflow-{n}" for n in [*SERVICES, "topic-init"]}
+    names = {f"katflow-{n}" for n in [*HTTP_WORKLOADS, "topic-init"]}
+    assert {p["metadata"]["name"] for p in policies} == names
     for policy in policies:
         spec, name = policy["spec"], policy["metadata"]["name"]
         for rule in spec.get("ingress", []):
@@ -842,7 +921,7 @@ def _replace_placeholders(example: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("name", [*sorted(SERVICES), "topic-init"])
+@pytest.mark.parametrize("name", [*sorted(HTTP_WORKLOADS), "topic-init"])
 def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from: SettingsFromEnv) -> None:
     """ConfigMaps + the example Secrets with their placeholders replaced make valid prod settings."""
     values, secrets = _workload_env(name)
@@ -853,17 +932,18 @@ def test_example_overlay_configures_prod_with_sasl_ssl(name: str, settings_from:
     assert settings.auth_jwks_url.startswith("https://") and settings.auth_issuer.startswith("https://")
     assert settings.kafka_security_protocol == "SASL_SSL" and settings.kafka_replication_factor == 3
     assert settings.kafka_sasl_password.get_secret_value() == "s3cr3t-katflow_kafka_sasl_password"
-    if name in SERVICES:
-        assert settings.http_port == SERVICES[name]
+    if name in HTTP_WORKLOADS:
+        assert settings.http_port == HTTP_WORKLOADS[name]
         assert "sslmode=verify-full" in settings.database_url.get_secret_value()
         owner = settings.migration_database_url.get_secret_value()  # a role that owns the tables
-        assert f"katflow_{name}_owner:" in owner and "sslmode=verify-full" in owner
+        assert f"katflow_{IMAGE_OF[name]}_owner:" in owner and "sslmode=verify-full" in owner
         assert list(settings.api_keys) == ([REAL_KEY_HASH] if name in BACKEND else [])
     if isinstance(settings, NotificationsSettings):
         assert settings.smtp_security == "starttls" and settings.smtp_port == 587
+        assert settings.portal_url.startswith("https://"), "links in messages open the portal"
 
 
-@pytest.mark.parametrize("name", [*sorted(SERVICES), "topic-init"])
+@pytest.mark.parametrize("name", [*sorted(HTTP_WORKLOADS), "topic-init"])
 def test_unreplaced_example_secrets_are_refused_in_prod(name: str, settings_from: SettingsFromEnv) -> None:
     values, secrets = _workload_env(name)
     cls = SETTINGS[name]
