@@ -6,6 +6,7 @@ searched for in every log file and on every topic but the restricted one."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -318,6 +319,47 @@ async def every_record(stack: Stack) -> dict[str, list[Any]]:
         await consumer.stop()
 
 
+async def appointment_ids(stack: Stack, patient_id: str) -> list[uuid.UUID]:
+    sql = "SELECT array_agg(appointment_id) FROM appointments WHERE patient_id = $1"
+    return list(await stack.fetchval("notifications", sql, uuid.UUID(patient_id)) or [])
+
+
+async def open_the_patient_page(course: CourseDriver) -> tuple[str, list[str]]:
+    """From the newest email that carries a page link: the page as the patient uses it. Returns the
+    link's token and every URL requested or redirected to."""
+    stack = course.stack
+
+    async def linked() -> str | None:
+        for m in reversed(stack.sink.messages()):
+            body = m.message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
+            found = re.search(r"/p/([A-Za-z0-9_-]{32})\b", body.get_content() if body else "")
+            if found:
+                return found.group(1)
+        return None
+
+    token = await wait_for(linked, within=30)
+    assert token, "no patient email with a page link"
+    base = f"{stack.url('notifications')}/portal/p/{token}"
+    urls: list[str] = []
+
+    def seen(response: httpx.Response) -> httpx.Response:
+        urls.extend([str(r.url) for r in response.history] + [str(response.url)])
+        urls.extend(r.headers.get("location", "") for r in response.history)
+        return response
+
+    async with httpx.AsyncClient(timeout=30, follow_redirects=True) as patient:
+        asked = seen(await patient.get(base))
+        assert asked.status_code == 200 and not leaks(asked.text), "the page before the second factor"
+        opened = seen(await patient.post(f"{base}/confirm", data={"date_of_birth": "1979-03-04"}))
+        assert opened.status_code == 200 and f"{MARK}given" in opened.text  # the page is theirs
+        [appointment, *_] = re.findall(r'name="appointment" value="([0-9a-f-]{36})"', opened.text)
+        ics = seen(await patient.post(f"{base}/calendar", data={"appointment": appointment}))
+        assert ics.status_code == 200 and "BEGIN:VCALENDAR" in ics.text
+        saved = seen(await patient.post(f"{base}/preferences", data={"email": "on", "sms": "on"}))
+        assert saved.status_code == 200
+    return token, urls
+
+
 def record_text(record: Any) -> str:
     headers = " ".join(f"{k}={v.decode(errors='replace')}" for k, v in record.headers or [])
     key = record.key.decode(errors="replace") if record.key else ""
@@ -361,6 +403,10 @@ async def test_phi_markers_stay_off_workflow_topics_logs_and_audit(course: Cours
             assert not leaks(record_text(record)), f"PHI marker on {name}: {record_text(record)[:300]}"
     assert sum(len(v) for k, v in records.items() if k != contact) > 20
 
+    # the patient opens their page from a message (the second factor, the page, a calendar file, a
+    # preference saved): no marker, patient or appointment id in any URL, and (below) in no log line
+    token, urls = await open_the_patient_page(course)
+
     # the console has taken the marked names in (its patient search), so its log saw them pass ...
     async def console_knows() -> int:
         sql = "SELECT count(*) FROM patient_names WHERE patient_id = $1"
@@ -373,6 +419,10 @@ async def test_phi_markers_stay_off_workflow_topics_logs_and_audit(course: Cours
     for path in logs:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
             assert not leaks(line), f"PHI marker in {path.name}:{number}: {line[:300]}"
+            assert token not in line, f"a page link's token in {path.name}:{number}"
+    ids = [course.patient_id.lower(), *[str(a) for a in await appointment_ids(stack, course.patient_id)]]
+    for url in urls:
+        assert not leaks(url) and not [i for i in ids if i in url.lower()], url
 
     # the audit trail names the patient by id only, and has the write, the reads and the messages
     for service in BACKEND:
