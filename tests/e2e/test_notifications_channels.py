@@ -14,94 +14,35 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_shared.contracts import (
     AppointmentRescheduled,
     AppointmentScheduled,
     CadenceStretched,
-    ChannelConsent,
-    Event,
     IntegrationDue,
-    PatientContactUpdated,
     topics,
 )
 from katflow_shared.contracts.common import AppointmentKind, StretchReason
-from katflow_shared.contracts.topics import producer_source
-from katflow_shared.messaging.cloudevents import Envelope
-from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
-from tests.support.course import course_start
+from tests.support.event_world import ZONE, EventWorld, event_stack
 from tests.support.infra import Infra
-from tests.support.stack import Stack, make_stack, read_topic, wait_for
+from tests.support.stack import read_topic, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"e2e-notifications-webhook-secret").decode()
-ZONE = "America/Chicago"
 PHONE = "+15557654321"
 EMAIL = "e2e-patient@example.org"
 
 
 @dataclass
-class World:
-    stack: Stack
+class World(EventWorld):
     provider: FakeProvider
-    offset_file: Path
-    producer: AIOKafkaProducer
-    patient_id: uuid.UUID
-    course_id: uuid.UUID
-
-    @property
-    def url(self) -> str:
-        return self.stack.url("notifications")
-
-    def now(self) -> datetime:
-        """The service's clock (wall clock + offset)."""
-        return datetime.now(UTC) + timedelta(seconds=float(self.offset_file.read_text() or 0))
-
-    def jump_to(self, instant: datetime) -> None:
-        self.offset_file.write_text(str((instant - datetime.now(UTC)).total_seconds()))
-
-    async def publish(self, event: Event, envelope: Envelope | None = None) -> Envelope:
-        envelope = envelope or Envelope(event=event, source=producer_source(event.topic))
-        await self.producer.send_and_wait(
-            self.stack.topic(event.topic),
-            value=envelope.body(),
-            key=envelope.subject.encode(),
-            headers=envelope.headers(),
-        )
-        return envelope
-
-    async def contact(self, *, sms: bool = True, email: bool = True) -> None:
-        at = datetime.now(UTC)
-        await self.publish(
-            PatientContactUpdated(
-                patient_id=self.patient_id,
-                given_name="Eve",
-                family_name="Example",
-                email=EMAIL,
-                phone=PHONE,
-                time_zone=ZONE,
-                email_consent=ChannelConsent(granted=email, captured_at=at, method="web-form"),
-                sms_consent=ChannelConsent(granted=sms, captured_at=at, method="web-form"),
-                updated_at=at,
-            )
-        )
-
-        async def landed() -> int:
-            sql = "SELECT count(*) FROM recipients WHERE patient_id = $1"
-            return int(await self.stack.fetchval("notifications", sql, self.patient_id))
-
-        # the contact topic is consumed apart from the others: a text or an event arriving before the
-        # details did finds no patient (a fixed one-second sleep lost that race on a busy machine)
-        assert await wait_for(landed, within=30), "the contact details never reached notifications"
 
     async def post_signed(self, path: str, payload: dict[str, object]) -> httpx.Response:
         body, headers = signed(payload, SECRET)
@@ -116,42 +57,22 @@ class World:
         return list(await wait_for(enough, within=within) or self.provider.texts_to(PHONE))
 
 
-def local_noon() -> datetime:
-    """12:00 in the patient's zone (so quiet hours never interfere with the test) on a fixed day: the
-    first Monday of June next year, ahead of the real date and days away from a daylight-saving
-    change, a month end or a year end, whatever day the suite runs."""
-    return course_start("mon", ZONE, datetime.now(UTC).date()).replace(hour=12).astimezone(UTC)
-
-
 @pytest.fixture
 async def world(infra: Infra) -> AsyncIterator[World]:
     provider = FakeProvider().start()
-    offset_file = RUN_ROOT / f"clock-{uuid.uuid4().hex[:8]}"
-    offset_file.parent.mkdir(parents=True, exist_ok=True)
-    offset_file.write_text("0")
-    stack = await make_stack(
-        infra,
-        RUN_ROOT,
-        KATFLOW_SMS_BASE_URL=provider.url,
-        KATFLOW_SMS_API_KEY="e2e-key",
-        KATFLOW_SMS_WEBHOOK_SECRET=SECRET,
-        KATFLOW_STAFF_WEBHOOK_URLS=json.dumps({"clinical-alerts": f"{provider.url}/hooks/clinical"}),
-        KATFLOW_CLOCK_OFFSET_FILE=str(offset_file),
-        KATFLOW_RETRY_BASE_SECONDS="0.5",
-        KATFLOW_TIMER_POLL_SECONDS="0.2",
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
-    await producer.start()
-    w = World(stack, provider, offset_file, producer, uuid.uuid4(), uuid.uuid4())
-    w.jump_to(local_noon())
-    stack.start("notifications")
     try:
-        yield w
+        async with event_stack(
+            infra,
+            KATFLOW_SMS_BASE_URL=provider.url,
+            KATFLOW_SMS_API_KEY="e2e-key",
+            KATFLOW_SMS_WEBHOOK_SECRET=SECRET,
+            KATFLOW_STAFF_WEBHOOK_URLS=json.dumps({"clinical-alerts": f"{provider.url}/hooks/clinical"}),
+            KATFLOW_RETRY_BASE_SECONDS="0.5",
+        ) as (stack, offset_file, producer):
+            stack.start("notifications")
+            yield World(stack, offset_file, producer, EMAIL, PHONE, uuid.uuid4(), uuid.uuid4(), provider)
     finally:
-        await producer.stop()
-        stack.stop()
         provider.stop()
-        offset_file.unlink(missing_ok=True)
 
 
 def integration_due(w: World) -> IntegrationDue:

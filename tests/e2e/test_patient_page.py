@@ -19,13 +19,12 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from email.message import Message
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import ConsumerRecord
 from playwright.async_api import Browser, Page, async_playwright
 
 from katflow_notifications.devtools.fake_provider import FakeProvider
@@ -33,24 +32,18 @@ from katflow_notifications.domain.portal import links
 from katflow_notifications.settings import DEV_PORTAL_SECRET
 from katflow_shared.contracts import (
     AppointmentScheduled,
-    ChannelConsent,
     CourseCompleted,
-    Event,
-    PatientContactUpdated,
     PreparationCompleted,
 )
 from katflow_shared.contracts.common import AppointmentKind, Route
-from katflow_shared.contracts.topics import NOTIFICATIONS, producer_source
-from katflow_shared.messaging.cloudevents import Envelope
+from katflow_shared.contracts.topics import NOTIFICATIONS
 from katflow_tools.stack import free_port
-from tests.conftest import RUN_ROOT
-from tests.support.course import course_start
+from tests.support.event_world import ZONE, EventWorld, event_stack
 from tests.support.infra import Infra
-from tests.support.stack import Stack, make_stack, read_topic, wait_for
+from tests.support.stack import read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
 
-ZONE = "America/Chicago"
 PHONE = "+15557650029"
 EMAIL = "page-patient@example.org"
 BORN = date(1988, 4, 12)
@@ -61,48 +54,9 @@ LINK = re.compile(r"http://127\.0\.0\.1:\d+/portal/p/[A-Za-z0-9_-]{32}")
 
 
 @dataclass
-class World:
-    stack: Stack
+class World(EventWorld):
     provider: FakeProvider
-    offset_file: Path
-    producer: AIOKafkaProducer
     browser: Browser
-    patient_id: uuid.UUID
-    course_id: uuid.UUID
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=float(self.offset_file.read_text() or 0))
-
-    def jump_to(self, instant: datetime) -> None:
-        self.offset_file.write_text(str((instant - datetime.now(UTC)).total_seconds()))
-
-    async def publish(self, event: Event) -> None:
-        envelope = Envelope(event=event, source=producer_source(event.topic))
-        await self.producer.send_and_wait(
-            self.stack.topic(event.topic),
-            value=envelope.body(),
-            key=envelope.subject.encode(),
-            headers=envelope.headers(),
-        )
-
-    def mail_headers(self, subject: str) -> list[Message]:
-        return [m.message for m in self.stack.sink.messages() if EMAIL in m.rcpt_to and m.subject == subject]
-
-    def mails(self) -> list[tuple[str, str]]:
-        out = []
-        for m in self.stack.sink.messages():
-            if EMAIL in m.rcpt_to:
-                body = m.message.get_body(preferencelist=("plain",))  # type: ignore[attr-defined]
-                out.append((m.subject, body.get_content() if body else ""))
-        return out
-
-    async def mail(self, subject: str, within: float = 60) -> str:
-        async def found() -> str | None:
-            return next((text for s, text in self.mails() if s == subject), None)
-
-        text = await wait_for(found, within=within)
-        assert text, f"no mail {subject!r}: {[s for s, _ in self.mails()]}"
-        return str(text)
 
     async def fresh_page(self) -> Page:
         """A browser of its own (no cookies): the patient's, or whoever the link was forwarded to."""
@@ -114,61 +68,29 @@ def ce_type(record: ConsumerRecord[bytes, bytes]) -> str:
     return dict(record.headers).get("ce_type", b"").decode()
 
 
-def local_noon() -> datetime:
-    return course_start("mon", ZONE, datetime.now(UTC).date()).replace(hour=12).astimezone(UTC)
-
-
 @pytest.fixture
 async def world(infra: Infra) -> AsyncIterator[World]:
     provider = FakeProvider().start()
-    offset_file = RUN_ROOT / f"clock-{uuid.uuid4().hex[:8]}"
-    offset_file.parent.mkdir(parents=True, exist_ok=True)
-    offset_file.write_text("0")
-    stack = await make_stack(
-        infra,
-        RUN_ROOT,
-        KATFLOW_SMS_BASE_URL=provider.url,
-        KATFLOW_SMS_API_KEY="e2e-key",
-        KATFLOW_CLOCK_OFFSET_FILE=str(offset_file),
-        KATFLOW_TIMER_POLL_SECONDS="0.2",
-    )
-    stack.cfg.extra_env["KATFLOW_PORTAL_URL"] = stack.url("notifications") + "/portal"
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
-    await producer.start()
     playwright = await async_playwright().start()
     browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-    w = World(stack, provider, offset_file, producer, browser, uuid.uuid4(), uuid.uuid4())
-    w.jump_to(local_noon())
-    stack.start("notifications")
     try:
-        yield w
+        async with event_stack(infra, KATFLOW_SMS_BASE_URL=provider.url, KATFLOW_SMS_API_KEY="e2e-key") as (
+            stack,
+            offset_file,
+            producer,
+        ):
+            stack.cfg.extra_env["KATFLOW_PORTAL_URL"] = stack.url("notifications") + "/portal"
+            stack.start("notifications")
+            patient, course = uuid.uuid4(), uuid.uuid4()
+            yield World(stack, offset_file, producer, EMAIL, PHONE, patient, course, provider, browser)
     finally:
         await browser.close()
         await playwright.stop()
-        await producer.stop()
-        stack.stop()
         provider.stop()
-        offset_file.unlink(missing_ok=True)
 
 
 async def contact(w: World) -> datetime:
-    at = w.now()
-    consent = ChannelConsent(granted=True, captured_at=at, method="web-form")
-    await w.publish(
-        PatientContactUpdated(
-            patient_id=w.patient_id,
-            given_name=NAME,
-            family_name="Example",
-            email=EMAIL,
-            phone=PHONE,
-            time_zone=ZONE,
-            email_consent=consent,
-            sms_consent=consent,
-            updated_at=at,
-            date_of_birth=BORN,
-        )
-    )
-    return at
+    return await w.contact(given_name=NAME, born=BORN, at=w.now())
 
 
 async def book_a_dose(w: World) -> AppointmentScheduled:

@@ -30,7 +30,7 @@ from katflow_shared.roles import Role
 from katflow_shared.treatment_protocols import load_protocols
 from katflow_tools.stack import BACKEND
 from tests.conftest import RUN_ROOT
-from tests.support.course import CourseDriver, EventTap, TimeMachine
+from tests.support.course import CourseDriver, course_stack
 from tests.support.infra import Infra
 from tests.support.stack import SUBJECTS, Stack, consultation_request, make_stack, wait_for
 
@@ -270,25 +270,19 @@ def leaks(text: str) -> list[str]:
 @pytest.fixture
 async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
     provider = FakeProvider().start()
-    clock = TimeMachine(RUN_ROOT / f"clock-{uuid.uuid4().hex}.txt")
-    stack = await make_stack(
-        infra,
-        RUN_ROOT,
-        KATFLOW_CLOCK_OFFSET_FILE=str(clock.path),
-        KATFLOW_SMS_BASE_URL=provider.url,
-        KATFLOW_SMS_API_KEY="e2e-provider-key",
-        KATFLOW_SMS_WEBHOOK_SECRET=WEBHOOK_SECRET,
-    )
     try:
-        stack.start(*BACKEND, "console")  # the console too: it keeps patients' names (contact topic)
-        tap = await EventTap(stack).start()
-        try:
-            async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
-                yield CourseDriver(stack, http, tap, clock)
-        finally:
-            await tap.stop()
+        # the console too: it keeps patients' names (contact topic)
+        async with course_stack(
+            infra,
+            RUN_ROOT,
+            *BACKEND,
+            "console",
+            KATFLOW_SMS_BASE_URL=provider.url,
+            KATFLOW_SMS_API_KEY="e2e-provider-key",
+            KATFLOW_SMS_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        ) as driver:
+            yield driver
     finally:
-        stack.stop()
         provider.stop()
 
 

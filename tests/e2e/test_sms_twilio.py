@@ -8,71 +8,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from katflow_notifications.devtools.fake_twilio import DEV_ACCOUNT_SID, FakeTwilio
-from katflow_shared.contracts import ChannelConsent, Event, IntegrationDue, PatientContactUpdated
-from katflow_shared.contracts.topics import producer_source
-from katflow_shared.messaging.cloudevents import Envelope
-from tests.conftest import RUN_ROOT
-from tests.support.course import course_start
+from katflow_shared.contracts import IntegrationDue
+from tests.support.event_world import EventWorld, event_stack
 from tests.support.infra import Infra
-from tests.support.stack import Stack, make_stack, wait_for
+from tests.support.stack import wait_for
 
 TOKEN = "e2e-twilio-auth-token"
-ZONE = "America/Chicago"
 PHONE = "+15557654321"
 EMAIL = "e2e-twilio@example.org"
 
 
 @dataclass
-class World:
-    stack: Stack
+class World(EventWorld):
     twilio: FakeTwilio
-    offset_file: Path
-    producer: AIOKafkaProducer
-    patient_id: uuid.UUID
-    course_id: uuid.UUID
-
-    @property
-    def url(self) -> str:
-        return self.stack.url("notifications")
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=float(self.offset_file.read_text() or 0))
-
-    async def publish(self, event: Event) -> None:
-        envelope = Envelope(event=event, source=producer_source(event.topic))
-        await self.producer.send_and_wait(
-            self.stack.topic(event.topic),
-            value=envelope.body(),
-            key=envelope.subject.encode(),
-            headers=envelope.headers(),
-        )
-
-    async def contact(self) -> None:
-        at = datetime.now(UTC)
-        consent = ChannelConsent(granted=True, captured_at=at, method="web-form")
-        await self.publish(
-            PatientContactUpdated(
-                patient_id=self.patient_id,
-                given_name="Eve",
-                family_name="Example",
-                email=EMAIL,
-                phone=PHONE,
-                time_zone=ZONE,
-                email_consent=consent,
-                sms_consent=consent,
-                updated_at=at,
-            )
-        )
 
     def integration_due(self) -> IntegrationDue:
         now = self.now()
@@ -95,34 +51,21 @@ class World:
 @pytest.fixture
 async def world(infra: Infra) -> AsyncIterator[World]:
     twilio = FakeTwilio(DEV_ACCOUNT_SID, TOKEN).start()
-    offset_file = RUN_ROOT / f"clock-{uuid.uuid4().hex[:8]}"
-    offset_file.parent.mkdir(parents=True, exist_ok=True)
-    # 12:00 in the patient's zone on a fixed day ahead (no quiet hours, whatever day the suite runs)
-    noon = course_start("mon", ZONE, datetime.now(UTC).date()).replace(hour=12).astimezone(UTC)
-    offset_file.write_text(str((noon - datetime.now(UTC)).total_seconds()))
-    stack = await make_stack(
-        infra,
-        RUN_ROOT,
-        KATFLOW_SMS_PROVIDER="twilio",
-        KATFLOW_TWILIO_ACCOUNT_SID=DEV_ACCOUNT_SID,
-        KATFLOW_TWILIO_AUTH_TOKEN=TOKEN,
-        KATFLOW_TWILIO_API_BASE_URL=twilio.url,
-        KATFLOW_CLOCK_OFFSET_FILE=str(offset_file),
-        KATFLOW_RETRY_BASE_SECONDS="0.5",
-        KATFLOW_TIMER_POLL_SECONDS="0.2",
-    )
-    # The URL Twilio is given (and signs) is the service's public one.
-    stack.cfg.extra_env["KATFLOW_PUBLIC_BASE_URL"] = stack.url("notifications")
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap, enable_idempotence=True)
-    await producer.start()
-    stack.start("notifications")
     try:
-        yield World(stack, twilio, offset_file, producer, uuid.uuid4(), uuid.uuid4())
+        async with event_stack(
+            infra,
+            KATFLOW_SMS_PROVIDER="twilio",
+            KATFLOW_TWILIO_ACCOUNT_SID=DEV_ACCOUNT_SID,
+            KATFLOW_TWILIO_AUTH_TOKEN=TOKEN,
+            KATFLOW_TWILIO_API_BASE_URL=twilio.url,
+            KATFLOW_RETRY_BASE_SECONDS="0.5",
+        ) as (stack, offset_file, producer):
+            # The URL Twilio is given (and signs) is the service's public one.
+            stack.cfg.extra_env["KATFLOW_PUBLIC_BASE_URL"] = stack.url("notifications")
+            stack.start("notifications")
+            yield World(stack, offset_file, producer, EMAIL, PHONE, uuid.uuid4(), uuid.uuid4(), twilio)
     finally:
-        await producer.stop()
-        stack.stop()
         twilio.stop()
-        offset_file.unlink(missing_ok=True)
 
 
 async def test_a_text_goes_out_and_its_delivery_comes_back_signed(world: World) -> None:

@@ -326,10 +326,13 @@ class CourseDriver:
 
 
 @contextlib.asynccontextmanager
-async def course_stack(infra: Infra, run_root: Path, *services: str) -> AsyncIterator[CourseDriver]:
-    """A fresh stack whose services read their clock offset from a file this driver controls."""
+async def course_stack(
+    infra: Infra, run_root: Path, *services: str, **env: str
+) -> AsyncIterator[CourseDriver]:
+    """A fresh stack whose services read their clock offset from a file this driver controls
+    (``env``: more settings for them)."""
     clock = TimeMachine(run_root / f"clock-{uuid.uuid4().hex}.txt")
-    stack = await make_stack(infra, run_root, KATFLOW_CLOCK_OFFSET_FILE=str(clock.path))
+    stack = await make_stack(infra, run_root, KATFLOW_CLOCK_OFFSET_FILE=str(clock.path), **env)
     try:
         stack.start(*services)
         tap = await EventTap(stack).start()
