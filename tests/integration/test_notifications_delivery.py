@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from katflow_notifications import bootstrap
 from katflow_notifications.adapters.http_sms import HttpSms
 from katflow_notifications.adapters.memory_channel import MemoryChannel
-from katflow_notifications.adapters.postgres_deliveries import DELIVERIES_CHANNEL
+from katflow_notifications.adapters.postgres_queue import DELIVERIES_CHANNEL
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_notifications.domain.signing import verify
 from katflow_notifications.domain.templates import Rendered

@@ -18,8 +18,9 @@ from katflow_shared.wakeup import Announcer
 
 from .adapters.http_sms import HttpSms
 from .adapters.integrator_webhook import IntegratorWebhook
-from .adapters.postgres_deliveries import DELIVERIES_CHANNEL, refresh_delivery_gauges
 from .adapters.postgres_feed import PostgresFeed
+from .adapters.postgres_queue import DELIVERIES_CHANNEL
+from .adapters.prometheus_deliveries import refresh_delivery_gauges
 from .adapters.smtp_email import SmtpEmail
 from .adapters.staff_webhook import StaffWebhook
 from .adapters.twilio_sms import TwilioSms

@@ -30,11 +30,11 @@ from katflow_shared.messaging.consumer import AnyHandler
 from katflow_shared.messaging.emitter import HandlerContext, Planned, Writes
 from katflow_shared.wakeup import Announcer
 
-from ..adapters import postgres_deliveries as deliveries
 from ..adapters import postgres_portal as portal
+from ..adapters import postgres_queue as deliveries
 from ..adapters import postgres_recipients as recipients
 from ..adapters import postgres_staff as staff
-from ..adapters.postgres_deliveries import NewDelivery
+from ..domain.deliveries import NewDelivery
 from ..domain.intents import RemsFormDueDays, intents_for
 from ..service_layer.planning import Planner
 from ..service_layer.reminders import Reminders

@@ -43,11 +43,14 @@ from katflow_shared.messaging.errors import TRANSIENT_TYPES, classify
 from katflow_shared.runtime import Runtime
 from katflow_shared.wakeup import Announcer, Wakeup
 
-from ..adapters import postgres_deliveries as store
+from ..adapters import postgres_caps as caps
+from ..adapters import postgres_outcomes as store
+from ..adapters import postgres_queue as queue
+from ..adapters import postgres_settle as settle
 from ..adapters import postgres_staff as staff_store
-from ..adapters.postgres_deliveries import Delivery
 from ..domain.backoff import retry_delay
 from ..domain.catalogue import lookup
+from ..domain.deliveries import Delivery
 from ..domain.policy import Decision, Defer, Policy, Send, Suppress, Target, Traits
 from ..domain.templates import TemplateError, TemplateRegistry
 from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
@@ -86,10 +89,10 @@ class Dispatcher:
         self._stopping = False
         self._failure: BaseException | None = None
         self._full = False  # the last claim filled the room it had (or had none)
-        self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
-        self._origin = store.ORIGIN  # what this process's NOTIFYs carry
+        self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), queue.DELIVERIES_CHANNEL)
+        self._origin = queue.ORIGIN  # what this process's NOTIFYs carry
         # this process's writers': told while we run (by default one no writer holds)
-        self.announcer = announcer or Announcer(store.DELIVERIES_CHANNEL)
+        self.announcer = announcer or Announcer(queue.DELIVERIES_CHANNEL)
 
     async def run(self) -> None:
         """Dispatch until stop(): woken once a queued delivery committed (in-process, or by its
@@ -170,7 +173,7 @@ class Dispatcher:
     async def _claim(self, limit: int) -> list[Delivery]:
         """Claim up to ``limit`` due deliveries, at most one per lane (its head)."""
         s = self.settings
-        return await store.claim_due(
+        return await queue.claim_due(
             self.runtime.queue,
             self.runtime.clock.now(),
             timedelta(seconds=s.delivery_lease_seconds),
@@ -252,7 +255,7 @@ class Dispatcher:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
             with contextlib.suppress(*TRANSIENT_TYPES):
-                if await store.accepted_on_record(self.runtime.pool, d.id, receipt.provider_id):
+                if await settle.accepted_on_record(self.runtime.pool, d.id, receipt.provider_id):
                     return
 
     async def _decide_capped(self, d: Delivery, patient_id: UUID, traits: Traits, target: Target) -> Decision:
@@ -261,10 +264,10 @@ class Dispatcher:
         admission lasts until the text is settled (or is retried later, and decided again)."""
         async with self.runtime.pool.acquire() as conn, conn.transaction():
             now = self.runtime.clock.now()
-            sent = await store.sms_sent_times(conn, patient_id, now - CAP_LOOKBACK, d.id)
+            sent = await caps.sms_sent_times(conn, patient_id, now - CAP_LOOKBACK, d.id)
             decision = self.policy.decide(traits, target, now, sent)
             if isinstance(decision, Send):
-                await store.admit_capped(conn, d.id, now)
+                await caps.admit_capped(conn, d.id, now)
         return decision
 
     async def _send(self, d: Delivery, traits: Traits, target: Target, address: str) -> Receipt:

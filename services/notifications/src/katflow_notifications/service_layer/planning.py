@@ -17,9 +17,9 @@ from katflow_shared.clock import Clock
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.errors import PermanentError
 
-from ..adapters import postgres_deliveries as store
-from ..adapters.postgres_deliveries import Delivery, NewDelivery
+from ..adapters import postgres_queue as store
 from ..domain.catalogue import NotificationType, lookup
+from ..domain.deliveries import Delivery, NewDelivery
 from ..domain.intents import Intent
 from ..domain.staff import StaffDirectory
 from ..domain.templates import TemplateRegistry

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..adapters.postgres_deliveries import Delivery
 from ..domain.catalogue import lookup
 from ..domain.consent import Consent, email_permitted, sms_permitted
+from ..domain.deliveries import Delivery
 from ..domain.policy import Target
 from ..domain.staff import StaffDirectory
 from ..domain.templates import RenderEnv
