@@ -47,7 +47,6 @@ from ..adapters import postgres_caps as caps
 from ..adapters import postgres_outcomes as store
 from ..adapters import postgres_queue as queue
 from ..adapters import postgres_settle as settle
-from ..adapters import postgres_staff as staff_store
 from ..domain.backoff import retry_delay
 from ..domain.catalogue import lookup
 from ..domain.deliveries import Delivery
@@ -181,20 +180,11 @@ class Dispatcher:
             timedelta(hours=s.recipient_wait_hours),
         )
 
-    async def _listed(self, d: Delivery) -> bool:
-        """A staff feed delivery to someone the directory file does not list: known from
-        ClinicianUpdated? (One look-up, only then.)"""
-        if d.audience != "staff" or d.channel != "feed" or d.staff_id is None:
-            return False
-        if self.targets.staff.member(d.staff_id) is not None:
-            return False
-        return await staff_store.known(self.runtime.pool, d.staff_id)
-
     async def deliver(self, d: Delivery) -> None:
         d = await self._in_their_language(d)
         pool, now = self.runtime.pool, self.runtime.clock.now()
         traits = Traits(d.audience, d.channel, d.urgent, d.automated, d.exempt)
-        target = self.targets.resolve(d, await self._listed(d))
+        target = await self.targets.resolve(pool, d)
         if self.policy.capped(traits) and d.patient_id is not None:
             decision = await self._decide_capped(d, d.patient_id, traits, target)
         else:

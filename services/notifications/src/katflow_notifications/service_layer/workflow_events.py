@@ -3,7 +3,7 @@ decisions live in domain/ (intents, routing) and the planner."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from uuid import UUID
 
@@ -31,6 +31,7 @@ from ..adapters import postgres_recipients as recipients
 from ..adapters import postgres_staff as staff
 from ..domain.deliveries import NewDelivery
 from ..domain.intents import RemsFormDueDays, intents_for
+from ..domain.staff import Member
 from .planning import Planner
 from .reminders import Reminders
 
@@ -81,13 +82,12 @@ class WorkflowEvents:
     ) -> None:
         """An event whose handling reads first: the notifications it calls for, and integrator
         pushes, in its transaction. ``known`` facts (from earlier events) fill what it does not carry.
-        A booked clinician the staff directory file does not list is looked up among those known
-        from ClinicianUpdated."""
+        The clinician it names (a session's) is looked up in the staff directory."""
         clinician = getattr(event, "clinician_id", None)
-        listed: set[str] = set()
-        if isinstance(clinician, str) and self.planner.staff.member(clinician) is None:
-            listed = await staff.listed(ctx.conn, [clinician])
-        new = self._deliveries(event, ctx.envelope, known, listed)
+        booked = None
+        if isinstance(clinician, str):
+            booked = await staff.member(ctx.conn, self.planner.staff, clinician)
+        new = self._deliveries(event, ctx.envelope, known, booked)
         await deliveries.queue(ctx.conn, new, self.dispatching)
 
     def _deliveries(
@@ -95,13 +95,13 @@ class WorkflowEvents:
         event: Event,
         envelope: Envelope,
         known: Mapping[str, str] | None = None,
-        listed: Collection[str] = (),
+        booked: Member | None = None,
     ) -> list[NewDelivery]:
         new = []
         for intent in intents_for(event, envelope.time, self.rems_form_due_days):
             if known:
                 intent = replace(intent, facts={**known, **intent.facts})
-            new += self.planner.deliveries(intent, UUID(envelope.id), listed=listed)
+            new += self.planner.deliveries(intent, UUID(envelope.id), booked=booked)
         return new + self.planner.integrator_pushes(envelope)
 
     async def on_rescheduled(self, event: AppointmentRescheduled, ctx: HandlerContext) -> None:
