@@ -42,7 +42,7 @@ from .service_layer.inbound import InboundTexts
 from .service_layer.link_purge import LinkPurge
 from .service_layer.outcomes import Outcomes
 from .service_layer.planning import Planner
-from .service_layer.portal import LinkMinter
+from .service_layer.portal_links import LinkMinter
 from .service_layer.reminders import Reminders
 from .service_layer.targets import TargetResolver
 from .service_layer.workflow_events import WorkflowEvents

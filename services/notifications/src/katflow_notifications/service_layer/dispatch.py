@@ -55,7 +55,7 @@ from ..domain.templates import TemplateError, TemplateRegistry
 from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
 from ..settings import NotificationsSettings
 from .outcomes import Outcomes
-from .portal import LinkMinter
+from .portal_links import LinkMinter
 from .targets import TargetResolver
 
 log = structlog.get_logger()
