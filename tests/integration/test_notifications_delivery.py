@@ -22,18 +22,18 @@ from fastapi import FastAPI
 from katflow_notifications import bootstrap
 from katflow_notifications.adapters.http_sms import HttpSms
 from katflow_notifications.adapters.memory_channel import MemoryChannel
-from katflow_notifications.adapters.postgres_deliveries import DELIVERIES_CHANNEL
+from katflow_notifications.adapters.postgres_queue import DELIVERIES_CHANNEL
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_notifications.domain.signing import verify
 from katflow_notifications.domain.templates import Rendered
-from katflow_notifications.entrypoints import feed, http, sms
+from katflow_notifications.entrypoints import consumer, feed, http, sms
 from katflow_notifications.entrypoints.deps import NotificationsDeps
-from katflow_notifications.handlers.events import EventHandlers
 from katflow_notifications.ports import Channel, ChannelPermanent, ChannelTransient, Outbound
 from katflow_notifications.service_layer.dispatch import Dispatcher
 from katflow_notifications.service_layer.inbound import InboundTexts
 from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.reminders import Reminders
+from katflow_notifications.service_layer.workflow_events import WorkflowEvents
 from katflow_notifications.settings import IntegratorEndpoint, NotificationsSettings
 from katflow_shared import audit, timers
 from katflow_shared.auth import Authenticator
@@ -90,7 +90,7 @@ class Harness:
     clock: FixedClock
     sink: SmtpSink
     provider: FakeProvider
-    handlers: EventHandlers
+    handlers: WorkflowEvents
     dispatcher: Dispatcher
     timers: TimerWorker
     app: FastAPI
@@ -102,7 +102,7 @@ class Harness:
         """Handle an event as the consumer does (inbox row and effects together); ``inbox=False``: as a
         consumer group that has not seen it, i.e. past the inbox."""
         envelope = envelope or Envelope(event=event, source="/test", time=self.clock.now())
-        handler = self.handlers.mapping()[type(event)]
+        handler = consumer.handlers(self.handlers)[type(event)]
         group = GROUP if inbox else f"{GROUP}-{uuid.uuid4()}"
         await apply(self.pool, group, Emitter(self.settings), handler, envelope)
         return envelope
@@ -254,7 +254,7 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 clock,
                 sink,
                 provider,
-                EventHandlers(
+                WorkflowEvents(
                     planner, reminders, dispatching, timing, bootstrap.rems_form_due_days(load_protocols())
                 ),
                 dispatcher,

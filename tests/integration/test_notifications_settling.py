@@ -13,9 +13,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from katflow_notifications.adapters import postgres_deliveries as store
-from katflow_notifications.adapters.postgres_deliveries import Accepted, Delivery
+from katflow_notifications.adapters import postgres_settle as store
 from katflow_notifications.adapters.postgres_feed import PostgresFeed
+from katflow_notifications.adapters.postgres_settle import Accepted
+from katflow_notifications.domain.deliveries import Delivery
 from katflow_notifications.domain.templates import Rendered
 from katflow_notifications.ports import Outbound, Receipt
 from katflow_notifications.service_layer.settling import Settler

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
 
-from katflow_notifications.adapters import postgres_deliveries as deliveries
+from katflow_notifications.adapters import postgres_queue as deliveries
 from katflow_notifications.adapters.smtp_email import SmtpEmail
 from katflow_notifications.domain.templates import Rendered
 from katflow_notifications.ports import ChannelPermanent, ChannelTransient, Outbound

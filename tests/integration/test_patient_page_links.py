@@ -17,9 +17,9 @@ from katflow_notifications.adapters.postgres_recipients import recipient_row
 from katflow_notifications.domain.staff import load_staff
 from katflow_notifications.domain.templates import default_registry
 from katflow_notifications.service_layer.link_purge import LinkPurge
-from katflow_notifications.service_layer.page_links import LinkMinter
 from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.portal import Access, PatientPage
+from katflow_notifications.service_layer.portal_links import LinkMinter
 from katflow_notifications.settings import NotificationsSettings
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import ChannelConsent, PatientContactUpdated

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from katflow_intake.adapters.postgres_intake import new_request
 from katflow_intake.domain.consultation import ConsultationRequestIn
-from katflow_notifications.adapters import postgres_deliveries as deliveries
+from katflow_notifications.adapters import postgres_settle as deliveries
 from katflow_notifications.adapters.postgres_feed import PostgresFeed
 from katflow_notifications.domain.templates import Rendered
 from katflow_notifications.ports import Outbound, Receipt

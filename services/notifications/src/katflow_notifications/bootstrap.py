@@ -1,4 +1,6 @@
-"""notifications' composition root: settings → domain policy → adapters → service layer → app."""
+"""notifications' composition root: settings → domain policy → adapters → service layer → app; the
+service's (``build_app``, run by ``__main__``) and the patient page's alone (``build_portal_app``, run
+by ``portal``)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ from katflow_shared.wakeup import Announcer
 
 from .adapters.http_sms import HttpSms
 from .adapters.integrator_webhook import IntegratorWebhook
-from .adapters.postgres_deliveries import DELIVERIES_CHANNEL, refresh_delivery_gauges
 from .adapters.postgres_feed import PostgresFeed
+from .adapters.postgres_queue import DELIVERIES_CHANNEL
+from .adapters.prometheus_deliveries import refresh_delivery_gauges
 from .adapters.smtp_email import SmtpEmail
 from .adapters.staff_webhook import StaffWebhook
 from .adapters.twilio_sms import TwilioSms
@@ -31,18 +34,18 @@ from .domain.quiet_hours import QuietHours
 from .domain.reminders import ReminderPolicy, ReminderRule
 from .domain.staff import StaffDirectory, load_staff
 from .domain.templates import TemplateRegistry, default_registry
-from .entrypoints import feed, http, http_portal, sms, sms_twilio
+from .entrypoints import consumer, feed, http, http_portal, sms, sms_twilio
 from .entrypoints.deps import NotificationsDeps
-from .handlers.events import EventHandlers
 from .ports import Channel
 from .service_layer.dispatch import Dispatcher
 from .service_layer.inbound import InboundTexts
 from .service_layer.link_purge import LinkPurge
 from .service_layer.outcomes import Outcomes
-from .service_layer.page_links import LinkMinter
 from .service_layer.planning import Planner
+from .service_layer.portal_links import LinkMinter
 from .service_layer.reminders import Reminders
 from .service_layer.targets import TargetResolver
+from .service_layer.workflow_events import WorkflowEvents
 from .settings import NotificationsSettings
 
 
@@ -145,13 +148,13 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
     timed = reminders(settings, planner, clock)
     dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
     protocols = load_protocols(settings.protocols_dir)  # a bad file stops the service here
-    handlers = EventHandlers(planner, timed, dispatching, timing, rems_form_due_days(protocols))
+    events = WorkflowEvents(planner, timed, dispatching, timing, rems_form_due_days(protocols))
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_notifications"],
             routers=[http.router, sms.router, sms_twilio.router, feed.router, http_portal.router],
-            handlers=handlers.mapping(),
+            handlers=consumer.handlers(events),
             workers=[
                 lambda runtime: dispatcher(runtime, settings, planner, templates, dispatching),
                 lambda runtime: TimerWorker(runtime, timed.timer_handlers(), announcer=timing),
@@ -172,4 +175,25 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
         ),
         protocols,
     )
+    return app
+
+
+def build_portal_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    """The patient's page alone (``python -m katflow_notifications.portal``): the ``/portal/`` router
+    with health and metrics, on the same package and database as notifications."""
+    settings = settings or NotificationsSettings()
+    clock = clock_for(settings.environment, settings.clock_offset_file)
+    planner = Planner(load_directory(settings), default_registry(settings.default_locale), settings, clock)
+    app = create_app(
+        ServiceSpec(
+            settings=settings,
+            migrations=["katflow_notifications"],
+            routers=[http_portal.router],
+            clock=clock,
+            title="katflow patient page",
+            description="The patient's own page, reached from the signed link in every patient message.",
+        )
+    )
+    protocols = load_protocols(settings.protocols_dir)
+    app.state.notifications = NotificationsDeps(settings, planner, InboundTexts(planner), protocols)
     return app

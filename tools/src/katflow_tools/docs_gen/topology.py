@@ -29,7 +29,7 @@ def consumed() -> dict[str, tuple[type[Event], ...]]:
     """Per katflow service, the event types its consumer handles (the keys of its handler map)."""
     from katflow_console.entrypoints.consumer import CONSUMES as console
     from katflow_intake.bootstrap import CONSUMES as intake
-    from katflow_notifications.handlers.events import CONSUMES as notifications
+    from katflow_notifications.entrypoints.consumer import CONSUMES as notifications
     from katflow_scheduling.bootstrap import CONSUMES as scheduling
 
     return {"intake": intake, "scheduling": scheduling, "notifications": notifications, "console": console}

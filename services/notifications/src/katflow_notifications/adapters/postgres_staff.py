@@ -1,14 +1,15 @@
-"""Staff members known from scheduling's events (ClinicianUpdated): ids only, no address. The staff
-directory file (``domain.staff``) is read first; this table only adds the people it does not list."""
+"""Staff members known from scheduling's events (ClinicianUpdated): ids only, no address; and the
+staff directory's one look-up, ``member``: the directory file (``domain.staff``) first, which wins
+when both know a person, then this table, whose people are feed-only members."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import asyncpg
 
 from katflow_shared.contracts import ClinicianUpdated
 from katflow_shared.db import Part
+
+from ..domain.staff import FeedOnlyMember, Member, StaffDirectory
 
 UPSERT_MEMBER = (
     "INSERT INTO staff_members AS s (id, clinic_id, first_seen_at, changed_at) VALUES ($1, $2, $3, $3)"
@@ -23,14 +24,12 @@ def member_row(e: ClinicianUpdated) -> Part:
     return UPSERT_MEMBER, (e.clinician_id, e.clinic_id, e.changed_at)
 
 
-async def listed(db: asyncpg.Connection | asyncpg.Pool, staff_ids: Iterable[str]) -> set[str]:
-    """Those of ``staff_ids`` known from events."""
-    wanted = sorted(set(staff_ids))
-    if not wanted:
-        return set()
-    rows = await db.fetch("SELECT id FROM staff_members WHERE id = ANY($1::text[])", wanted)
-    return {r["id"] for r in rows}
-
-
-async def known(db: asyncpg.Connection | asyncpg.Pool, staff_id: str) -> bool:
-    return staff_id in await listed(db, [staff_id])
+async def member(
+    db: asyncpg.Connection | asyncpg.Pool, directory: StaffDirectory, staff_id: str
+) -> Member | None:
+    """Who ``staff_id`` is: the directory file's entry; else, when ClinicianUpdated made them known,
+    a feed-only member (one query, only then); else nobody."""
+    if (entry := directory.entry(staff_id)) is not None:
+        return entry
+    known = await db.fetchval("SELECT EXISTS (SELECT 1 FROM staff_members WHERE id = $1)", staff_id)
+    return FeedOnlyMember(staff_id) if known else None

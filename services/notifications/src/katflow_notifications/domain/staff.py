@@ -1,12 +1,14 @@
 """The staff directory and who receives which staff notification, on which channels (configuration).
 
-Clinicians added through scheduling's admin API are known from its ClinicianUpdated events too
-(``adapters.postgres_staff``): they have a feed and get their booked sessions' alerts on it; this
-file stays the place for emails and rota groups, and wins when both know a person."""
+Clinicians added through scheduling's admin API are known from its ClinicianUpdated events too:
+feed-only members (``FeedOnlyMember``), with a feed and their booked sessions' alerts on it. This
+file stays the place for emails and rota groups, and wins when both know a person. The one look-up
+of both is ``adapters.postgres_staff.member``."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,26 @@ class StaffMember(BaseModel):
     email: EmailStr
     roles: list[str]
     time_zone: TimeZoneName | None = Field(None, description="Zone for quiet hours (default: the clinic's).")
+
+    def reaches(self, channel: str) -> bool:
+        """A member of the file has an address for every staff channel."""
+        return True
+
+
+@dataclass(frozen=True)
+class FeedOnlyMember:
+    """A clinician known only from scheduling's ClinicianUpdated: an id and no address, so their feed
+    only, in the clinic's zone."""
+
+    id: str
+    time_zone: None = None
+    roles: tuple[str, ...] = ()
+
+    def reaches(self, channel: str) -> bool:
+        return channel == "feed"
+
+
+Member = StaffMember | FeedOnlyMember  # someone the staff directory knows (``postgres_staff.member``)
 
 
 StaffChannel = Literal["email", "feed"]
@@ -50,28 +72,24 @@ class StaffDirectory(BaseModel):
     staff: list[StaffMember] = Field(min_length=1)
     routing: dict[str, RoutingRule]
 
-    def recipients(self, notification: str, clinician_id: str | None = None) -> list[StaffMember]:
-        """The rule's groups (the on-call rota), and the booked clinician when the rule says so."""
+    def recipients(self, notification: str, booked: Member | None = None) -> list[Member]:
+        """The rule's groups (the on-call rota, in the file's order), and the ``booked`` clinician
+        when the rule says so (once, also when on the rota; last when the file does not list them)."""
         rule = self.routing.get(notification)
         if rule is None:
             return []
-        booked = clinician_id if rule.booked_clinician else None
-        return [m for m in self.staff if set(rule.roles).intersection(m.roles) or m.id == booked]
+        booked = booked if rule.booked_clinician else None
+        members: list[Member] = [
+            m
+            for m in self.staff
+            if set(rule.roles).intersection(m.roles) or (booked is not None and m.id == booked.id)
+        ]
+        if booked is not None and all(m.id != booked.id for m in members):
+            members.append(booked)
+        return members
 
-    def booked_from_events(
-        self, notification: str, clinician_id: str | None, listed: Collection[str]
-    ) -> str | None:
-        """The booked clinician, when the rule sends to them and to their feed, and they are known
-        only from scheduling's events (``listed``: ClinicianUpdated), not from this file (which wins:
-        a person it lists is routed by it alone)."""
-        rule = self.routing.get(notification)
-        if rule is None or not rule.booked_clinician or "feed" not in rule.channels:
-            return None
-        if clinician_id is None or clinician_id not in listed or self.member(clinician_id) is not None:
-            return None
-        return clinician_id
-
-    def member(self, staff_id: str) -> StaffMember | None:
+    def entry(self, staff_id: str) -> StaffMember | None:
+        """This file's entry for ``staff_id`` (the directory's look-up is ``postgres_staff.member``)."""
         return next((m for m in self.staff if m.id == staff_id), None)
 
     def unrouted(self, notifications: Iterable[str]) -> list[str]:

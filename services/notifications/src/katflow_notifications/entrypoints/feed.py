@@ -53,8 +53,8 @@ class FeedItem(BaseModel):
 
 
 async def _known(runtime: Runtime, deps: DepsDep, staff_id: str) -> None:
-    """In the staff directory file, or known from scheduling's ClinicianUpdated."""
-    if deps.planner.staff.member(staff_id) is None and not await staff.known(runtime.pool, staff_id):
+    """In the staff directory (its file, or known from scheduling's ClinicianUpdated)."""
+    if await staff.member(runtime.pool, deps.planner.staff, staff_id) is None:
         raise HTTPException(404, "unknown staff member")
 
 

@@ -14,7 +14,7 @@ from katflow_shared.auth import admits
 from katflow_shared.http import PoolDep
 from katflow_shared.roles import CARE_TEAM
 
-from ..adapters import postgres_deliveries as store
+from ..adapters import postgres_history as store
 
 router = APIRouter(prefix="/v1", tags=["deliveries"], dependencies=[admits(*CARE_TEAM)])
 

@@ -43,17 +43,19 @@ from katflow_shared.messaging.errors import TRANSIENT_TYPES, classify
 from katflow_shared.runtime import Runtime
 from katflow_shared.wakeup import Announcer, Wakeup
 
-from ..adapters import postgres_deliveries as store
-from ..adapters import postgres_staff as staff_store
-from ..adapters.postgres_deliveries import Delivery
+from ..adapters import postgres_caps as caps
+from ..adapters import postgres_outcomes as store
+from ..adapters import postgres_queue as queue
+from ..adapters import postgres_settle as settle
 from ..domain.backoff import retry_delay
 from ..domain.catalogue import lookup
+from ..domain.deliveries import Delivery
 from ..domain.policy import Decision, Defer, Policy, Send, Suppress, Target, Traits
 from ..domain.templates import TemplateError, TemplateRegistry
 from ..ports import Channel, ChannelPermanent, ChannelTransient, Outbound, Receipt
 from ..settings import NotificationsSettings
 from .outcomes import Outcomes
-from .page_links import LinkMinter
+from .portal_links import LinkMinter
 from .targets import TargetResolver
 
 log = structlog.get_logger()
@@ -86,10 +88,10 @@ class Dispatcher:
         self._stopping = False
         self._failure: BaseException | None = None
         self._full = False  # the last claim filled the room it had (or had none)
-        self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), store.DELIVERIES_CHANNEL)
-        self._origin = store.ORIGIN  # what this process's NOTIFYs carry
+        self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), queue.DELIVERIES_CHANNEL)
+        self._origin = queue.ORIGIN  # what this process's NOTIFYs carry
         # this process's writers': told while we run (by default one no writer holds)
-        self.announcer = announcer or Announcer(store.DELIVERIES_CHANNEL)
+        self.announcer = announcer or Announcer(queue.DELIVERIES_CHANNEL)
 
     async def run(self) -> None:
         """Dispatch until stop(): woken once a queued delivery committed (in-process, or by its
@@ -170,7 +172,7 @@ class Dispatcher:
     async def _claim(self, limit: int) -> list[Delivery]:
         """Claim up to ``limit`` due deliveries, at most one per lane (its head)."""
         s = self.settings
-        return await store.claim_due(
+        return await queue.claim_due(
             self.runtime.queue,
             self.runtime.clock.now(),
             timedelta(seconds=s.delivery_lease_seconds),
@@ -178,20 +180,11 @@ class Dispatcher:
             timedelta(hours=s.recipient_wait_hours),
         )
 
-    async def _listed(self, d: Delivery) -> bool:
-        """A staff feed delivery to someone the directory file does not list: known from
-        ClinicianUpdated? (One look-up, only then.)"""
-        if d.audience != "staff" or d.channel != "feed" or d.staff_id is None:
-            return False
-        if self.targets.staff.member(d.staff_id) is not None:
-            return False
-        return await staff_store.known(self.runtime.pool, d.staff_id)
-
     async def deliver(self, d: Delivery) -> None:
         d = await self._in_their_language(d)
         pool, now = self.runtime.pool, self.runtime.clock.now()
         traits = Traits(d.audience, d.channel, d.urgent, d.automated, d.exempt)
-        target = self.targets.resolve(d, await self._listed(d))
+        target = await self.targets.resolve(pool, d)
         if self.policy.capped(traits) and d.patient_id is not None:
             decision = await self._decide_capped(d, d.patient_id, traits, target)
         else:
@@ -252,7 +245,7 @@ class Dispatcher:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
             with contextlib.suppress(*TRANSIENT_TYPES):
-                if await store.accepted_on_record(self.runtime.pool, d.id, receipt.provider_id):
+                if await settle.accepted_on_record(self.runtime.pool, d.id, receipt.provider_id):
                     return
 
     async def _decide_capped(self, d: Delivery, patient_id: UUID, traits: Traits, target: Target) -> Decision:
@@ -261,10 +254,10 @@ class Dispatcher:
         admission lasts until the text is settled (or is retried later, and decided again)."""
         async with self.runtime.pool.acquire() as conn, conn.transaction():
             now = self.runtime.clock.now()
-            sent = await store.sms_sent_times(conn, patient_id, now - CAP_LOOKBACK, d.id)
+            sent = await caps.sms_sent_times(conn, patient_id, now - CAP_LOOKBACK, d.id)
             decision = self.policy.decide(traits, target, now, sent)
             if isinstance(decision, Send):
-                await store.admit_capped(conn, d.id, now)
+                await caps.admit_capped(conn, d.id, now)
         return decision
 
     async def _send(self, d: Delivery, traits: Traits, target: Target, address: str) -> Receipt:

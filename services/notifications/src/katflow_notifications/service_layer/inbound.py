@@ -8,8 +8,9 @@ from datetime import datetime
 
 import asyncpg
 
-from ..adapters import postgres_deliveries as store
+from ..adapters import postgres_queue as queue
 from ..adapters import postgres_recipients as recipients
+from ..adapters import postgres_status_reports as reports
 from ..domain import status as st
 from ..domain.intents import Intent
 from ..domain.keywords import Keyword, classify, normalise
@@ -64,14 +65,14 @@ async def apply_status_report(
     now: datetime,
 ) -> str:
     """Apply a provider's delivered/failed callback; returns the state reached (or why not)."""
-    row = await store.lock_by_provider(conn, provider_id, reference)
+    row = await reports.lock_by_provider(conn, provider_id, reference)
     if row is None:
         return "unknown_delivery"
     target = st.callback_transition(row["status"], reported)
-    await store.record_status_report(conn, row["id"], reported, error_code, target is not None, now)
+    await reports.record_status_report(conn, row["id"], reported, error_code, target is not None, now)
     if target == st.DELIVERED:
-        await store.mark_delivered(conn, row["id"], provider_id, now)
+        await reports.mark_delivered(conn, row["id"], provider_id, now)
     elif target == st.FAILED:
-        delivery = await store.load(conn, row["id"])
+        delivery = await queue.load(conn, row["id"])
         await outcomes.failed(conn, delivery, f"sms_{error_code or reported.lower()}", now)
     return target or "ignored"

@@ -14,10 +14,11 @@ from katflow_shared import audit
 from katflow_shared.contracts import NotificationFailed, NotificationSent
 from katflow_shared.messaging.emitter import Emitter
 
-from ..adapters import postgres_deliveries as store
-from ..adapters.postgres_deliveries import Accepted, Delivery
+from ..adapters import postgres_outcomes as store
+from ..adapters.postgres_settle import Accepted
 from ..domain import status as st
 from ..domain.catalogue import lookup, next_channel
+from ..domain.deliveries import Delivery
 from ..ports import Receipt
 from .planning import Planner
 from .settling import Settler

@@ -7,7 +7,6 @@ yet (intake's form has no field for it, PatientContactUpdated carries none)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -17,11 +16,11 @@ from katflow_shared.clock import Clock
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.errors import PermanentError
 
-from ..adapters import postgres_deliveries as store
-from ..adapters.postgres_deliveries import Delivery, NewDelivery
+from ..adapters import postgres_queue as store
 from ..domain.catalogue import NotificationType, lookup
+from ..domain.deliveries import Delivery, NewDelivery
 from ..domain.intents import Intent
-from ..domain.staff import StaffDirectory
+from ..domain.staff import Member, StaffDirectory
 from ..domain.templates import TemplateRegistry
 from ..settings import NotificationsSettings
 
@@ -40,14 +39,15 @@ class Planner:
         await store.queue(conn, self.deliveries(intent, event_id, address))
 
     def deliveries(
-        self, intent: Intent, event_id: UUID, address: str | None = None, listed: Collection[str] = ()
+        self, intent: Intent, event_id: UUID, address: str | None = None, booked: Member | None = None
     ) -> list[NewDelivery]:
         """The deliveries ``intent`` calls for: the patient's first channel, or every routed staff
-        channel. ``listed``: staff known from scheduling's events, not in the directory file."""
+        channel. ``booked``: the clinician the intent names, as the staff directory knows them
+        (``postgres_staff.member``)."""
         ntype = lookup(intent.notification, intent.audience)
         if ntype.audience == "patient":
             return [self._patient(ntype, intent, event_id, address)]
-        return self._staff(ntype, intent, event_id, listed)
+        return self._staff(ntype, intent, event_id, booked)
 
     def _patient(
         self, ntype: NotificationType, intent: Intent, event_id: UUID, address: str | None
@@ -57,16 +57,16 @@ class Planner:
         return self._delivery(ntype, intent, event_id, ntype.chain[0], recipient, locale, address=address)
 
     def _staff(
-        self, ntype: NotificationType, intent: Intent, event_id: UUID, listed: Collection[str] = ()
+        self, ntype: NotificationType, intent: Intent, event_id: UUID, booked: Member | None = None
     ) -> list[NewDelivery]:
         rule = self.staff.routing.get(ntype.name)
         if rule is None:
             raise PermanentError(f"no staff routing rule for {ntype.name}")
         urgent = ntype.urgent or rule.urgent
-        members = self.staff.recipients(ntype.name, intent.clinician_id)
-        targets: list[tuple[str, str]] = [(m.id, ch) for m in members for ch in rule.channels]
-        if booked := self.staff.booked_from_events(ntype.name, intent.clinician_id, listed):
-            targets.append((booked, "feed"))  # no address on file for them: their feed only
+        members = self.staff.recipients(ntype.name, booked)
+        targets: list[tuple[str, str]] = [
+            (m.id, ch) for m in members for ch in rule.channels if m.reaches(ch)
+        ]
         targets += [
             (hook, "staff_webhook") for hook in rule.webhooks if hook in self.settings.staff_webhook_urls
         ]

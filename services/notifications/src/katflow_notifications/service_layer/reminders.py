@@ -16,7 +16,7 @@ from katflow_shared.clock import Clock
 from katflow_shared.contracts import AppointmentRescheduled, AppointmentScheduled, CourseCompleted
 from katflow_shared.timers import Timer, TimerContext, TimerHandler
 
-from ..adapters import postgres_deliveries as store
+from ..adapters import postgres_outcomes as store
 from ..adapters import postgres_recipients as recipients
 from ..domain.catalogue import REMINDERS
 from ..domain.intents import reminder_intent, survey_intent

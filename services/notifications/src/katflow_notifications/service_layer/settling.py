@@ -19,8 +19,8 @@ import asyncpg
 from katflow_shared.messaging.errors import classify
 from katflow_shared.wakeup import Wake
 
-from ..adapters import postgres_deliveries as store
-from ..adapters.postgres_deliveries import Accepted
+from ..adapters import postgres_settle as store
+from ..adapters.postgres_settle import Accepted
 
 Waiting = tuple[Accepted, "asyncio.Future[None]"]
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..adapters.postgres_deliveries import Delivery
+import asyncpg
+
+from ..adapters import postgres_staff as staff
 from ..domain.catalogue import lookup
 from ..domain.consent import Consent, email_permitted, sms_permitted
+from ..domain.deliveries import Delivery
 from ..domain.policy import Target
-from ..domain.staff import StaffDirectory
+from ..domain.staff import StaffDirectory, StaffMember
 from ..domain.templates import RenderEnv
 from ..settings import NotificationsSettings
 
@@ -19,10 +22,10 @@ class TargetResolver:
     staff: StaffDirectory
     settings: NotificationsSettings
 
-    def resolve(self, d: Delivery, listed: bool = False) -> Target:
-        """``listed``: the staff member is known from scheduling's events (their feed only)."""
+    async def resolve(self, db: asyncpg.Connection | asyncpg.Pool, d: Delivery) -> Target:
+        """A staff member is looked up in the staff directory (``postgres_staff.member``)."""
         if d.audience == "staff":
-            return self._staff(d, listed)
+            return await self._staff(db, d)
         if d.audience == "integrator":
             known = any(e.id == d.address for e in self.settings.integrator_webhooks)
             return Target(d.address if known else None, "UTC", known, "integrator_not_configured")
@@ -46,18 +49,18 @@ class TargetResolver:
             return Target(phone, zone, sms_permitted(consent, phone, opted_out), refusal)
         return Target(None, zone, False, "unsupported_channel")
 
-    def _staff(self, d: Delivery, listed: bool = False) -> Target:
+    async def _staff(self, db: asyncpg.Connection | asyncpg.Pool, d: Delivery) -> Target:
         zone = self.settings.clinic_time_zone
         if d.channel == "staff_webhook":
             known = d.staff_id in self.settings.staff_webhook_urls
             return Target(d.staff_id if known else None, zone, known, "staff_webhook_not_configured")
-        member = self.staff.member(d.staff_id or "")
-        if member is None and listed and d.channel == "feed":
-            return Target(d.staff_id, zone, True)  # known from ClinicianUpdated: the clinic's zone
-        if member is None:
+        member = await staff.member(db, self.staff, d.staff_id) if d.staff_id else None
+        if member is None or not member.reaches(d.channel):  # a feed-only member: no address
             return Target(None, zone, False, "unknown_staff_member")
         zone = member.time_zone or zone
-        address = str(member.email) if d.channel == "email" else member.id
+        address = member.id
+        if d.channel == "email" and isinstance(member, StaffMember):
+            address = str(member.email)
         return Target(address, zone, True)
 
     def render_env(self, d: Delivery, target: Target) -> RenderEnv:

@@ -1,16 +1,15 @@
-"""Workflow events in, deliveries and timers out. Thin: the decisions live in domain/."""
+"""Workflow events in, deliveries and timers out: one use case per kind of event. Thin: the
+decisions live in domain/ (intents, routing) and the planner."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from uuid import UUID
 
 from katflow_shared import timers
 from katflow_shared.contracts import (
-    EVENT_TYPES,
     AppointmentCancelled,
-    AppointmentChangeRequested,
     AppointmentCompleted,
     AppointmentMissed,
     AppointmentRescheduled,
@@ -18,36 +17,31 @@ from katflow_shared.contracts import (
     ClinicianUpdated,
     CourseCompleted,
     Event,
-    NotificationFailed,
-    NotificationSent,
     PatientContactUpdated,
     PreparationCompleted,
-    ReadinessConfirmed,
     UrgentReviewRequired,
 )
 from katflow_shared.messaging.cloudevents import Envelope
-from katflow_shared.messaging.consumer import AnyHandler
-from katflow_shared.messaging.emitter import HandlerContext, Planned, Writes
+from katflow_shared.messaging.emitter import HandlerContext, Writes
 from katflow_shared.wakeup import Announcer
 
-from ..adapters import postgres_deliveries as deliveries
 from ..adapters import postgres_portal as portal
+from ..adapters import postgres_queue as deliveries
 from ..adapters import postgres_recipients as recipients
 from ..adapters import postgres_staff as staff
-from ..adapters.postgres_deliveries import NewDelivery
+from ..domain.deliveries import NewDelivery
 from ..domain.intents import RemsFormDueDays, intents_for
-from ..service_layer.planning import Planner
-from ..service_layer.reminders import Reminders
-
-PATIENT_REQUESTS = (AppointmentChangeRequested, ReadinessConfirmed)  # ours, from the patient's page
-OWN = (NotificationSent, NotificationFailed, *PATIENT_REQUESTS)
-# What notifications consumes: every event type of the course except its own. EventHandlers.mapping
-# (the ServiceSpec's handler map) has a handler for each; the contract docs (katflow docs) read it.
-CONSUMES = tuple(cls for cls in EVENT_TYPES if cls not in OWN)
+from ..domain.staff import Member
+from .planning import Planner
+from .reminders import Reminders
 
 
 @dataclass(frozen=True)
-class EventHandlers:
+class WorkflowEvents:
+    """The use cases of the workflow events notifications consumes (``entrypoints.consumer`` maps each
+    event type to one): the deliveries an event calls for, with what it adds to the projections
+    (recipients, appointments, staff, course protocols) and to the reminders."""
+
     planner: Planner
     reminders: Reminders
     dispatching: Announcer  # wakes the dispatchers (this process's in-process while it runs)
@@ -88,13 +82,12 @@ class EventHandlers:
     ) -> None:
         """An event whose handling reads first: the notifications it calls for, and integrator
         pushes, in its transaction. ``known`` facts (from earlier events) fill what it does not carry.
-        A booked clinician the staff directory file does not list is looked up among those known
-        from ClinicianUpdated."""
+        The clinician it names (a session's) is looked up in the staff directory."""
         clinician = getattr(event, "clinician_id", None)
-        listed: set[str] = set()
-        if isinstance(clinician, str) and self.planner.staff.member(clinician) is None:
-            listed = await staff.listed(ctx.conn, [clinician])
-        new = self._deliveries(event, ctx.envelope, known, listed)
+        booked = None
+        if isinstance(clinician, str):
+            booked = await staff.member(ctx.conn, self.planner.staff, clinician)
+        new = self._deliveries(event, ctx.envelope, known, booked)
         await deliveries.queue(ctx.conn, new, self.dispatching)
 
     def _deliveries(
@@ -102,13 +95,13 @@ class EventHandlers:
         event: Event,
         envelope: Envelope,
         known: Mapping[str, str] | None = None,
-        listed: Collection[str] = (),
+        booked: Member | None = None,
     ) -> list[NewDelivery]:
         new = []
         for intent in intents_for(event, envelope.time, self.rems_form_due_days):
             if known:
                 intent = replace(intent, facts={**known, **intent.facts})
-            new += self.planner.deliveries(intent, UUID(envelope.id), listed=listed)
+            new += self.planner.deliveries(intent, UUID(envelope.id), booked=booked)
         return new + self.planner.integrator_pushes(envelope)
 
     async def on_rescheduled(self, event: AppointmentRescheduled, ctx: HandlerContext) -> None:
@@ -134,26 +127,3 @@ class EventHandlers:
     async def on_course_completed(self, event: CourseCompleted, ctx: HandlerContext) -> None:
         await self.reminders.schedule_surveys(ctx.conn, event)
         await self.on_event(event, ctx)
-
-    def mapping(self) -> Mapping[type[Event], AnyHandler]:
-        """A handler for every event type of the course except our own: those that read first run
-        in a transaction, the others are planned writes."""
-        special: dict[type[Event], AnyHandler] = {
-            PatientContactUpdated: Planned(self.plan_contact),
-            AppointmentScheduled: Planned(self.plan_scheduled),
-            PreparationCompleted: Planned(self.plan_preparation),
-            AppointmentRescheduled: self.on_rescheduled,
-            AppointmentCancelled: self.on_appointment_closed,
-            AppointmentCompleted: self.on_appointment_closed,
-            AppointmentMissed: self.on_appointment_closed,
-            UrgentReviewRequired: self.on_urgent_review,
-            CourseCompleted: self.on_course_completed,
-            ClinicianUpdated: Planned(self.plan_clinician),
-        }
-        plain = Planned(self.plan_event)
-        return {cls: special.get(cls, self._plain(cls, plain)) for cls in CONSUMES}
-
-    def _plain(self, cls: type[Event], plain: AnyHandler) -> AnyHandler:
-        """Events naming a booked clinician (session alerts) read first: the clinician may be known
-        only from ClinicianUpdated (``on_event``)."""
-        return self.on_event if "clinician_id" in cls.model_fields else plain

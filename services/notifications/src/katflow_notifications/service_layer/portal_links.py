@@ -1,5 +1,5 @@
-"""The link every patient message carries to the patient's page: one per message, minted when it is
-sent (``domain/portal/links.py`` signs it), and the message's one-click unsubscribe address."""
+"""The link every patient message carries to the patient's page: minted when the message is sent
+(the dispatcher), one per message, signed; the page (``service_layer.portal``) checks it."""
 
 from __future__ import annotations
 
