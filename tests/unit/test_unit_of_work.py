@@ -5,11 +5,8 @@ tests/integration/test_unit_of_work.py."""
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
@@ -23,46 +20,10 @@ from katflow_shared.settings import ServiceSettings
 from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer, Wakeup
 from katflow_shared.writes import Writes
+from tests.support.recording_db import Pool
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 WORK = ("INSERT INTO work(n) VALUES ($1)", (7,))
-
-
-class Conn:
-    """What the unit of work uses of an asyncpg connection; it records what reaches the database."""
-
-    def __init__(self, log: list[str]) -> None:
-        self.log = log
-        self._open = False
-
-    def is_in_transaction(self) -> bool:
-        return self._open
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        self.log.append("BEGIN")
-        self._open = True
-        try:
-            yield
-        except BaseException:
-            self.log.append("ROLLBACK")
-            raise
-        finally:
-            self._open = False
-        self.log.append("COMMIT")
-
-    async def fetchval(self, statement: str, *args: object) -> Any:
-        self.log.append(statement)
-        return None
-
-
-class Pool:
-    def __init__(self) -> None:
-        self.log: list[str] = []
-
-    @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[Conn]:
-        yield Conn(self.log)
 
 
 class Relay:
