@@ -31,8 +31,10 @@ from katflow_scheduling.settings import SchedulingSettings
 from katflow_shared.clock import SystemClock
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.logging import configure_logging
+from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.treatment_protocols import load_protocols
+from katflow_shared.wakeup import Announcer
 from katflow_tools import databases
 
 from .stack import bench_clinic
@@ -59,7 +61,9 @@ async def one_round(admin_dsn: str, workers: int, bookings: int) -> float:
                 clinic = load_clinic(bench_clinic(Path(folder) / "clinic.json"))
             deps = Deps(Clinics(clinic), load_protocols(), SystemClock())
             await deps.clinics.start(pool)  # the seed imported: the clinic is data
-            emitter = Emitter(SchedulingSettings(environment="test", database_url=db.dsn))
+            emitter = Emitter(
+                SchedulingSettings(environment="test", database_url=db.dsn), Announcer(outbox.CHANNEL)
+            )
             for _ in range(5):  # warm the connections and the plans
                 await _book_one(pool, deps, emitter)
 

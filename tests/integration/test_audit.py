@@ -19,10 +19,12 @@ from katflow_shared import audit
 from katflow_shared.auth import PUBLIC_FORM, admits, system_principal
 from katflow_shared.clock import FixedClock
 from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.roles import Role, hash_api_key
 from katflow_shared.runtime import Runtime, ServiceSpec, create_app
 from katflow_shared.settings import ServiceSettings
+from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
@@ -71,7 +73,9 @@ async def svc(infra: Infra) -> AsyncIterator[Audited]:
             )
             app = create_app(ServiceSpec(settings=settings, migrations=[], routers=[patient_router()]))
             clock = FixedClock(datetime.now(UTC))
-            app.state.runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+            app.state.runtime = Runtime(
+                settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock
+            )
             yield Audited(pool, app)
         finally:
             await pool.close()

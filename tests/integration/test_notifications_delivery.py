@@ -53,6 +53,7 @@ from katflow_shared.contracts import (
 )
 from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck, Route, StretchReason
 from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging import outbox
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.consumer import apply
 from katflow_shared.messaging.emitter import Emitter
@@ -104,7 +105,7 @@ class Harness:
         envelope = envelope or Envelope(event=event, source="/test", time=self.clock.now())
         handler = consumer.handlers(self.handlers)[type(event)]
         group = GROUP if inbox else f"{GROUP}-{uuid.uuid4()}"
-        await apply(self.pool, group, Emitter(self.settings), handler, envelope)
+        await apply(self.pool, group, Emitter(self.settings, Announcer(outbox.CHANNEL)), handler, envelope)
         return envelope
 
     async def contact(
@@ -235,7 +236,9 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 **overrides,
             )
             clock = FixedClock(overrides.pop("start", MONDAY_10_CHICAGO))
-            runtime = Runtime(settings, pool, None, Emitter(settings), clock, queue_pool)
+            runtime = Runtime(
+                settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock, queue_pool
+            )
             templates = bootstrap.default_registry(settings.default_locale)
             planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
             reminders: Reminders = bootstrap.reminders(settings, planner, clock)

@@ -26,6 +26,7 @@ from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.messaging.kafka import delete_topics, ensure_topics
 from katflow_shared.messaging.outbox import CHANNEL, OutboxRelay
 from katflow_shared.settings import ServiceSettings
+from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
@@ -45,7 +46,7 @@ class Outbox:
 
     async def emit(self, count: int) -> list[str]:
         """``count`` events, each committed in its own transaction (as requests would); their ids."""
-        emitter, ids = Emitter(self.settings), []
+        emitter, ids = Emitter(self.settings, Announcer(CHANNEL)), []
         for _ in range(count):
             event = ConsultationRequested(
                 consultation_request_id=uuid.uuid4(),

@@ -17,10 +17,12 @@ from katflow_shared import timers, tracing
 from katflow_shared.clock import SystemClock
 from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.settings import ServiceSettings
 from katflow_shared.timers import Timer, TimerContext, TimerWorker
+from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
@@ -52,8 +54,9 @@ async def test_a_fired_timers_events_carry_its_span(infra: Infra, exported: InMe
         try:
             await migrate(pool, ["katflow_shared"])
             settings = ServiceSettings(environment="test", database_url=scratch.dsn)
-            runtime = Runtime(settings, pool, None, Emitter(settings), SystemClock())  # type: ignore[arg-type]
-            worker = TimerWorker(runtime, {"test_emit": emit_request})
+            emitter = Emitter(settings, Announcer(outbox.CHANNEL))
+            runtime = Runtime(settings, pool, None, emitter, SystemClock())  # type: ignore[arg-type]
+            worker = TimerWorker(runtime, {"test_emit": emit_request}, announcer=Announcer(timers.CHANNEL))
             course = uuid.uuid4()
             async with pool.acquire() as conn, conn.transaction():
                 await timers.schedule(conn, "test_emit", str(course), datetime.now(UTC))

@@ -21,6 +21,7 @@ import pytest
 
 from katflow_shared import timers
 from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.settings import ServiceSettings
@@ -57,8 +58,8 @@ class Db:
 
     def worker(self, poll_seconds: float) -> TimerWorker:
         settings = ServiceSettings(environment="test", database_url=self.dsn, timer_poll_seconds=poll_seconds)
-        runtime = Runtime(settings, self.pool, None, Emitter(settings), self.clock)  # type: ignore[arg-type]
-        return TimerWorker(runtime, {KIND: write_effect})
+        runtime = Runtime(settings, self.pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), self.clock)  # type: ignore[arg-type]
+        return TimerWorker(runtime, {KIND: write_effect}, announcer=Announcer(timers.CHANNEL))
 
     async def schedule(self, *keys: str, due_in: timedelta = timedelta(0)) -> None:
         """Schedule timers in one committed transaction, as a service's handler would."""

@@ -13,8 +13,8 @@ import pytest
 
 from katflow_shared import db
 from katflow_shared.db import create_pool
-from katflow_shared.messaging.emitter import Writes
 from katflow_shared.wakeup import Announcer, Wakeup
+from katflow_shared.writes import Writes
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 

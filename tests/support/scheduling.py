@@ -37,11 +37,13 @@ from katflow_shared.contracts import (
 )
 from katflow_shared.contracts.common import Route
 from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging import outbox
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.emitter import Emitter, HandlerContext
 from katflow_shared.runtime import Runtime
 from katflow_shared.timers import TimerWorker
 from katflow_shared.treatment_protocols import load_protocols
+from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
@@ -172,7 +174,7 @@ async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIter
             # the clinic file is the seed the database imports; from then on the clinic is data
             deps = Deps(Clinics(clinic or load_clinic(DEFAULT_CLINIC)), load_protocols(), clock)
             await deps.clinics.start(pool)
-            runtime = Runtime(settings, pool, None, Emitter(settings), clock)
+            runtime = Runtime(settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock)
             worker = TimerWorker(runtime, TimerHandlers(deps).table(), announcer=deps.timing)
             yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
         finally:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from katflow_intake.adapters.postgres_intake import new_request
-from katflow_intake.domain.consultation import ConsultationRequestIn
+from katflow_intake.domain.consultation import ConsultationRequestIn, RequestIds
 from katflow_notifications.adapters import postgres_settle as deliveries
 from katflow_notifications.adapters.postgres_feed import PostgresFeed
 from katflow_notifications.domain.templates import Rendered
@@ -115,10 +115,10 @@ def test_composed_statements_carry_values_only_as_parameters() -> None:
             "indication": hostile,
         }
     )
-    ids = {k: uuid.uuid4() for k in ("consultation_request_id", "patient_id", "course_id")}
+    ids = RequestIds()
     event = (str(uuid.uuid4()), "topic", "key", '[["ce_id", "x"]]', hostile.encode())
     parts = [*new_request(body, ids, datetime.now(UTC), (hostile, hostile)), outbox.rows([event, event])]
     statement, args = composed(parts, resolved([RELAY.wake()], in_process=False)[0])
-    assert "DROP" not in statement and "ana@" not in statement and str(ids["patient_id"]) not in statement
+    assert "DROP" not in statement and "ana@" not in statement and str(ids.patient_id) not in statement
     assert hostile in args and hostile.encode() in args
     assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))

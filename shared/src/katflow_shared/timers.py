@@ -19,17 +19,19 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
 from prometheus_client import Histogram
 
 from . import db, tracing
-from .messaging.emitter import Emitter, Writes
+from .clock import Clock
+from .messaging.emitter import Emitter
 from .messaging.errors import TRANSIENT_TYPES
-from .runtime import Runtime
+from .settings import ServiceSettings
 from .wakeup import Announcer, Wakeup
+from .writes import Writes
 
 log = structlog.get_logger()
 LATENESS = Histogram("katflow_timer_lateness_seconds", "Fired time minus due time", ["kind"])
@@ -77,6 +79,16 @@ class TimerContext:
 
 
 TimerHandler = Callable[[Timer, TimerContext], Awaitable[None]]
+
+
+class Running(Protocol):
+    """What a ``TimerWorker`` uses of the service's ``runtime.Runtime`` (not imported: the unit of
+    work imports this module, and the runtime may build units)."""
+
+    settings: ServiceSettings
+    pool: asyncpg.Pool
+    clock: Clock
+    emitter: Emitter
 
 
 async def schedule(
@@ -152,16 +164,17 @@ class TimerWorker:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: Running,
         handlers: Mapping[str, TimerHandler],
         batch: int = 50,
-        announcer: Announcer | None = None,
+        *,
+        announcer: Announcer,
     ) -> None:
         self.runtime = runtime
         self.handlers = dict(handlers)
         self.batch = batch
-        # this process's writers' (``scheduled``): told while we run (by default one no writer holds)
-        self.announcer = announcer or Announcer(CHANNEL)
+        # this process's writers' (``scheduled``, ``UnitOfWork.schedule``): told while we run
+        self.announcer = announcer
         self._stopping = False
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), CHANNEL)
 

@@ -25,9 +25,10 @@ from ..contracts import REGISTRY, Event
 from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic, producer_source
 from ..settings import ServiceSettings
 from ..supervision import stop_process_on_failure
+from ..writes import Writes
 from . import inbox, metrics
 from .cloudevents import Envelope, decode
-from .emitter import Emitter, HandlerContext, Planned, Writes
+from .emitter import Emitter, HandlerContext, Planned
 from .errors import InvalidMessage, classify
 from .kafka import make_consumer
 
@@ -60,8 +61,8 @@ class EventConsumer:
         pool: asyncpg.Pool,
         producer: AIOKafkaProducer,
         handlers: Mapping[type[Event], AnyHandler],
+        emitter: Emitter,
         name: str = "workflow",
-        emitter: Emitter | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -70,7 +71,7 @@ class EventConsumer:
         self.group = f"katflow-{settings.service_name}-{name}"
         self.topics = sorted({settings.topic(cls.topic) for cls in self.handlers})
         self.dead_letters = settings.topic(dead_letter_topic(settings.service_name))
-        self.emitter = emitter or Emitter(settings)  # the runtime's: its wake-ups reach this process's relay
+        self.emitter = emitter  # the runtime's: its wake-ups reach this process's relay
         self.consumer: AIOKafkaConsumer = make_consumer(settings, self.group)
         self._workers: dict[TopicPartition, _PartitionWorker] = {}
         self._stopping = False

@@ -5,25 +5,24 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from uuid import UUID
 
 import asyncpg
 
 from katflow_shared.db import Part
 
-from ..domain.consultation import ConsultationRequestIn
+from ..domain.consultation import ConsultationRequestIn, RequestIds
 
 Idempotency = tuple[str, str]  # (scope, key): whose Idempotency-Key (entrypoints.http) and the key
 
 
-async def stored_under(pool: asyncpg.Pool, idempotency: Idempotency) -> dict[str, UUID] | None:
+async def stored_under(conn: asyncpg.Connection, idempotency: Idempotency) -> RequestIds | None:
     """The ids of the request stored under this caller's Idempotency-Key, if one was."""
-    row = await pool.fetchrow(
+    row = await conn.fetchrow(
         "SELECT id AS consultation_request_id, patient_id, course_id FROM consultation_requests"
         " WHERE idempotency_scope = $1 AND idempotency_key = $2",
         *idempotency,
     )
-    return dict(row) if row is not None else None
+    return RequestIds(**dict(row)) if row is not None else None
 
 
 IDEMPOTENCY_KEY = "consultation_requests_idempotency"  # the unique constraint's name (migration 003)
@@ -43,9 +42,9 @@ def destinations(email: str | None, phone: str | None) -> list[str]:
     return [hashlib.sha256(k.encode()).hexdigest() for k in keys]
 
 
-async def recent_requests(pool: asyncpg.Pool, keys: Sequence[str], now: datetime) -> tuple[int, int]:
+async def recent_requests(conn: asyncpg.Connection, keys: Sequence[str], now: datetime) -> tuple[int, int]:
     """(most requests naming one of ``keys`` in the last day, all requests in the last hour)."""
-    row = await pool.fetchrow(
+    row = await conn.fetchrow(
         "SELECT (SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM public_form_destinations"
         "         WHERE destination = ANY($1::text[]) AND requested_at > $2 GROUP BY destination) d),"
         " (SELECT count(*) FROM consultation_requests WHERE requested_at > $3)",
@@ -58,7 +57,7 @@ async def recent_requests(pool: asyncpg.Pool, keys: Sequence[str], now: datetime
 
 
 def new_request(
-    body: ConsultationRequestIn, ids: dict[str, UUID], now: datetime, idempotency: Idempotency | None
+    body: ConsultationRequestIn, ids: RequestIds, now: datetime, idempotency: Idempotency | None
 ) -> list[Part]:
     """The patient, their consent per channel, the course and the request, for ``db.composed``.
     Stored a second time under the same ``idempotency`` (scope and key), the request fails with
@@ -68,16 +67,16 @@ def new_request(
         (
             "INSERT INTO patients(id, given_name, family_name, date_of_birth, email, phone, time_zone)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            (ids["patient_id"], p.given_name, p.family_name, p.date_of_birth, p.email, p.phone, p.time_zone),
+            (ids.patient_id, p.given_name, p.family_name, p.date_of_birth, p.email, p.phone, p.time_zone),
         ),
         (
             "INSERT INTO contact_consents(patient_id, channel, granted, captured_at, method)"
             " VALUES ($1, 'email', $2, $4, 'web-form'), ($1, 'sms', $3, $4, 'web-form')",
-            (ids["patient_id"], body.consent.email, body.consent.sms, now),
+            (ids.patient_id, body.consent.email, body.consent.sms, now),
         ),
         (
             "INSERT INTO courses(id, patient_id, preferred_route) VALUES ($1, $2, $3)",
-            (ids["course_id"], ids["patient_id"], body.preferred_route),
+            (ids.course_id, ids.patient_id, body.preferred_route),
         ),
         (
             "INSERT INTO public_form_destinations(destination, requested_at) SELECT unnest($1::text[]), $2",
@@ -91,9 +90,9 @@ def new_request(
             "INSERT INTO consultation_requests(id, course_id, patient_id, indication, idempotency_scope,"
             " idempotency_key, requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             (
-                ids["consultation_request_id"],
-                ids["course_id"],
-                ids["patient_id"],
+                ids.consultation_request_id,
+                ids.course_id,
+                ids.patient_id,
                 body.indication,
                 *(idempotency or (None, None)),
                 now,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from katflow_shared.contracts.common import Route, TimeZoneName
+from katflow_shared.errors import RuleViolation
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+[1-9]\d{6,14}$")]
@@ -60,3 +63,46 @@ class ConsultationRequestIn(BaseModel):
 
 def age_on(born: date, today: date) -> int:
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class RequestIds:
+    """What an accepted request is known by (a retry under its Idempotency-Key gets the same)."""
+
+    consultation_request_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    patient_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    course_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+
+@dataclass(frozen=True)
+class FormRules:
+    """The clinic's rules for a request (from the settings)."""
+
+    minimum_age_years: int
+    phone_country_codes: tuple[str, ...]
+    per_destination_per_day: int  # requests naming one email address or phone number
+    per_hour: int  # requests from everyone together
+
+
+def check_request(body: ConsultationRequestIn, today: date, rules: FormRules) -> None:
+    """Raise RuleViolation when the clinic does not take the request."""
+    min_age = rules.minimum_age_years
+    if age_on(body.patient.date_of_birth, today) < min_age:
+        raise RuleViolation(
+            ["patient", "date_of_birth"], "minimum_age", f"patient must be at least {min_age}"
+        )
+    phone = body.patient.phone
+    if phone is not None and not phone.startswith(rules.phone_country_codes):
+        raise RuleViolation(
+            ["patient", "phone"],
+            "phone_country_code",
+            "the clinic texts numbers starting with " + ", ".join(rules.phone_country_codes) + " only",
+        )
+
+
+def retry_after(per_destination: int, last_hour: int, rules: FormRules) -> int | None:
+    """Seconds an anonymous caller is asked to wait (None: not limited): an hour when an address was
+    named too often today, a minute when the form as a whole is busy."""
+    if per_destination >= rules.per_destination_per_day:
+        return 3600
+    return 60 if last_hour >= rules.per_hour else None

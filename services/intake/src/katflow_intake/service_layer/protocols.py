@@ -8,20 +8,39 @@ the version it was pinned to (at its first eligible decision) whatever is activa
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
 from katflow_shared.contracts import ProtocolVersionActivated
 from katflow_shared.contracts.common import Route
 from katflow_shared.errors import RuleViolation
-from katflow_shared.runtime import Runtime
 from katflow_shared.treatment_protocols import Protocol, ProtocolBook
+from katflow_shared.unit_of_work import Units
 
 from ..adapters import postgres_protocols as store
 
 
-async def active(conn: asyncpg.Connection | asyncpg.Pool, book: ProtocolBook, route: Route) -> Protocol:
+@dataclass(frozen=True)
+class Activated:
+    route: str
+    protocol_version: str
+    previous_version: str
+    activated_at: datetime
+
+
+@dataclass(frozen=True)
+class OnFile:
+    """A protocol version on file, and whether new courses of its route get it."""
+
+    id: str
+    route: str
+    version: int
+    active: bool
+
+
+async def active(conn: asyncpg.Connection, book: ProtocolBook, route: Route) -> Protocol:
     """The version a course of ``route`` is pinned to now."""
     version = await store.activated(conn, route)
     if version is None:
@@ -33,37 +52,31 @@ async def active(conn: asyncpg.Connection | asyncpg.Pool, book: ProtocolBook, ro
     return book.get(version)
 
 
-async def activate(runtime: Runtime, book: ProtocolBook, version: str, by: str) -> dict[str, Any]:
+async def activate(units: Units, book: ProtocolBook, version: str, by: str) -> Activated:
     """Make ``version`` the one new courses of its route are pinned to (ProtocolVersionActivated)."""
     protocol = book.protocols.get(version)
     if protocol is None:
         raise RuleViolation(["protocol_id"], "protocol_not_found", "no such protocol version on file", 404)
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        await store.lock(conn)
-        previous = await active(conn, book, protocol.route)
+    async with units.start() as uow:
+        await store.lock(uow.conn)
+        previous = await active(uow.conn, book, protocol.route)
         if previous.id == protocol.id:
             raise RuleViolation(["protocol_id"], "already_active", f"{version} is already active", 409)
-        await store.record(conn, protocol.route, protocol.id, now, by)
+        await store.record(uow.conn, protocol.route, protocol.id, uow.now, by)
         event = ProtocolVersionActivated(
-            route=protocol.route, protocol_version=protocol.id, previous_version=previous.id, activated_at=now
+            route=protocol.route,
+            protocol_version=protocol.id,
+            previous_version=previous.id,
+            activated_at=uow.now,
         )
-        await runtime.emitter.emit(conn, event)
-    return {
-        "route": protocol.route.value,
-        "protocol_version": protocol.id,
-        "previous_version": previous.id,
-        "activated_at": now,
-    }
+        uow.emit(event)
+    return Activated(protocol.route.value, protocol.id, previous.id, uow.now)
 
 
-async def versions(pool: asyncpg.Pool, book: ProtocolBook) -> list[dict[str, Any]]:
+async def versions(units: Units, book: ProtocolBook) -> list[OnFile]:
     """Every version on file, with which one new courses of its route get."""
-    pinned = {
-        route: (await active(pool, book, route)).id for route in {p.route for p in book.protocols.values()}
-    }
+    async with units.start(one_statement=True) as uow:  # reads only
+        routes = {p.route for p in book.protocols.values()}
+        pinned = {route: (await active(uow.conn, book, route)).id for route in routes}
     on_file = sorted(book.protocols.values(), key=lambda p: (p.route.value, p.version))
-    return [
-        {"id": p.id, "route": p.route.value, "version": p.version, "active": pinned[p.route] == p.id}
-        for p in on_file
-    ]
+    return [OnFile(p.id, p.route.value, p.version, pinned[p.route] == p.id) for p in on_file]

@@ -9,37 +9,31 @@ who held the session, not who records it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
 
 from katflow_shared.auth import Actor, admits
 from katflow_shared.roles import CARE_TEAM, Role
-from katflow_shared.runtime import RuntimeDep
-from katflow_shared.treatment_protocols import ProtocolBook
 
 from ..domain import preparation as prep
 from ..domain.screening import EligibilityIn, ResolveIn, ScreeningIn
-from ..handlers import preparation as checklist
-from ..handlers import screening
+from ..service_layer import preparation as checklist
+from ..service_layer import screening
+from .deps import BookDep, UnitsDep
 
 router = APIRouter(prefix="/v1/courses", tags=["courses (staff)"])
 CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
 CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
-
-
-async def _book(request: Request) -> ProtocolBook:
-    book: ProtocolBook = request.app.state.protocols
-    return book
-
-
-BookDep = Annotated[ProtocolBook, Depends(_book)]
 RULES = "Breaking a rule answers 409/422 with the rule's name in `detail[0].type`."
 
 
-class ScreeningOut(BaseModel):
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built from a use case's result
+
+
+class ScreeningOut(_Out):
     screening_id: UUID
     halted: bool
     blocking_contraindications: list[str]
@@ -47,27 +41,27 @@ class ScreeningOut(BaseModel):
     suggested_outcome: str
 
 
-class EligibilityOut(BaseModel):
+class EligibilityOut(_Out):
     course_id: UUID
     outcome: str
     protocol_version: str | None
     missing: list[str] | None
 
 
-class ResolutionOut(BaseModel):
+class ResolutionOut(_Out):
     course_id: UUID
     decision: str
     next: str
 
 
-class PreparationOut(BaseModel):
+class PreparationOut(_Out):
     course_id: UUID
     protocol_version: str
     missing: list[str]
     prepared: bool
 
 
-class CourseStatusOut(BaseModel):
+class CourseStatusOut(_Out):
     course_id: UUID
     phase: str
     halted: bool
@@ -85,8 +79,8 @@ class CourseStatusOut(BaseModel):
     summary="A course's phase and checklist",
     dependencies=CARE_TEAM_ONLY,
 )
-async def course_status(course_id: UUID, runtime: RuntimeDep, book: BookDep) -> dict[str, Any]:
-    return await checklist.status(runtime, book, course_id)
+async def course_status(course_id: UUID, units: UnitsDep, book: BookDep) -> CourseStatusOut:
+    return CourseStatusOut.model_validate(await checklist.status(units, book, course_id))
 
 
 @router.post(
@@ -99,9 +93,9 @@ async def course_status(course_id: UUID, runtime: RuntimeDep, book: BookDep) -> 
     "months) halts the course and emits UrgentReviewRequired; scores never leave intake. " + RULES,
 )
 async def post_screening(
-    course_id: UUID, body: ScreeningIn, runtime: RuntimeDep, book: BookDep, actor: Actor
-) -> dict[str, Any]:
-    return await screening.record_screening(runtime, book, course_id, body, actor)
+    course_id: UUID, body: ScreeningIn, units: UnitsDep, book: BookDep, actor: Actor
+) -> ScreeningOut:
+    return ScreeningOut.model_validate(await screening.record_screening(units, book, course_id, body, actor))
 
 
 @router.post(
@@ -114,9 +108,11 @@ async def post_screening(
     "(contraindication_blocks_dosing) or unreviewed flags (clinician_review_required). " + RULES,
 )
 async def post_eligibility(
-    course_id: UUID, body: EligibilityIn, runtime: RuntimeDep, book: BookDep, actor: Actor
-) -> dict[str, Any]:
-    return await screening.decide_eligibility(runtime, book, course_id, body, actor)
+    course_id: UUID, body: EligibilityIn, units: UnitsDep, book: BookDep, actor: Actor
+) -> EligibilityOut:
+    return EligibilityOut.model_validate(
+        await screening.decide_eligibility(units, book, course_id, body, actor)
+    )
 
 
 @router.post(
@@ -127,8 +123,8 @@ async def post_eligibility(
     description="'end' emits EligibilityDecided(not_eligible); 'resume' lifts the halt in intake, and a new "
     "screening plus an eligible decision resumes scheduling. " + RULES,
 )
-async def post_resolve(course_id: UUID, body: ResolveIn, runtime: RuntimeDep, actor: Actor) -> dict[str, Any]:
-    return await screening.resolve_urgent_review(runtime, course_id, body, actor)
+async def post_resolve(course_id: UUID, body: ResolveIn, units: UnitsDep, actor: Actor) -> ResolutionOut:
+    return ResolutionOut.model_validate(await screening.resolve_urgent_review(units, course_id, body, actor))
 
 
 @router.post(
@@ -139,9 +135,9 @@ async def post_resolve(course_id: UUID, body: ResolveIn, runtime: RuntimeDep, ac
     description="Counted against the protocol's sessions_required. " + RULES,
 )
 async def post_session(
-    course_id: UUID, body: prep.PreparationSessionIn, runtime: RuntimeDep, book: BookDep
-) -> dict[str, Any]:
-    return await checklist.record_session(runtime, book, course_id, body)
+    course_id: UUID, body: prep.PreparationSessionIn, units: UnitsDep, book: BookDep
+) -> PreparationOut:
+    return PreparationOut.model_validate(await checklist.record_session(units, book, course_id, body))
 
 
 @router.post(
@@ -152,10 +148,12 @@ async def post_session(
     description="The document version must be the protocol's (consent_document_version). " + RULES,
 )
 async def post_consent(
-    course_id: UUID, body: prep.ConsentIn, runtime: RuntimeDep, book: BookDep, actor: Actor
-) -> dict[str, Any]:
-    return await checklist.record_item(
-        runtime, book, course_id, "consent", body, actor, lambda p: prep.check_consent(body, p)
+    course_id: UUID, body: prep.ConsentIn, units: UnitsDep, book: BookDep, actor: Actor
+) -> PreparationOut:
+    return PreparationOut.model_validate(
+        await checklist.record_item(
+            units, book, course_id, "consent", body, actor, lambda p: prep.check_consent(body, p)
+        )
     )
 
 
@@ -167,9 +165,11 @@ async def post_consent(
     description=RULES,
 )
 async def post_intention(
-    course_id: UUID, body: prep.IntentionIn, runtime: RuntimeDep, book: BookDep, actor: Actor
-) -> dict[str, Any]:
-    return await checklist.record_item(runtime, book, course_id, "intention", body, actor)
+    course_id: UUID, body: prep.IntentionIn, units: UnitsDep, book: BookDep, actor: Actor
+) -> PreparationOut:
+    return PreparationOut.model_validate(
+        await checklist.record_item(units, book, course_id, "intention", body, actor)
+    )
 
 
 @router.post(
@@ -180,10 +180,12 @@ async def post_intention(
     description="Every instrument the protocol lists is required (baseline_measures_required). " + RULES,
 )
 async def post_baseline(
-    course_id: UUID, body: prep.BaselineIn, runtime: RuntimeDep, book: BookDep, actor: Actor
-) -> dict[str, Any]:
-    return await checklist.record_item(
-        runtime, book, course_id, "baseline", body, actor, lambda p: prep.check_baseline(body, p)
+    course_id: UUID, body: prep.BaselineIn, units: UnitsDep, book: BookDep, actor: Actor
+) -> PreparationOut:
+    return PreparationOut.model_validate(
+        await checklist.record_item(
+            units, book, course_id, "baseline", body, actor, lambda p: prep.check_baseline(body, p)
+        )
     )
 
 
@@ -195,9 +197,11 @@ async def post_baseline(
     description=RULES,
 )
 async def post_ride_home(
-    course_id: UUID, body: prep.RideHomeIn, runtime: RuntimeDep, book: BookDep, actor: Actor
-) -> dict[str, Any]:
-    return await checklist.record_item(runtime, book, course_id, "ride_home", body, actor)
+    course_id: UUID, body: prep.RideHomeIn, units: UnitsDep, book: BookDep, actor: Actor
+) -> PreparationOut:
+    return PreparationOut.model_validate(
+        await checklist.record_item(units, book, course_id, "ride_home", body, actor)
+    )
 
 
 @router.post(
@@ -208,8 +212,8 @@ async def post_ride_home(
     description="Only for protocols that require it (rems_not_applicable). " + RULES,
 )
 async def post_rems(
-    course_id: UUID, body: prep.RemsEnrollmentIn, runtime: RuntimeDep, book: BookDep, actor: Actor
-) -> dict[str, Any]:
-    return await checklist.record_item(
-        runtime, book, course_id, "rems_enrollment", body, actor, prep.check_rems
+    course_id: UUID, body: prep.RemsEnrollmentIn, units: UnitsDep, book: BookDep, actor: Actor
+) -> PreparationOut:
+    return PreparationOut.model_validate(
+        await checklist.record_item(units, book, course_id, "rems_enrollment", body, actor, prep.check_rems)
     )

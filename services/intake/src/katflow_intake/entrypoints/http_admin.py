@@ -10,10 +10,9 @@ from pydantic import BaseModel, Field
 
 from katflow_shared.auth import Actor, admits
 from katflow_shared.roles import Role
-from katflow_shared.runtime import RuntimeDep
 
-from ..handlers import protocols
-from .courses import BookDep
+from ..service_layer import protocols
+from .deps import BookDep, UnitsDep
 
 router = APIRouter(
     prefix="/v1/admin/protocols", tags=["protocols (admin)"], dependencies=[admits(Role.ADMIN)]
@@ -37,8 +36,11 @@ class ActivationOut(BaseModel):
 @router.get(
     "", response_model=list[ProtocolVersionOut], summary="Protocol versions on file, and which is active"
 )
-async def versions(runtime: RuntimeDep, book: BookDep) -> list[ProtocolVersionOut]:
-    return [ProtocolVersionOut(**v) for v in await protocols.versions(runtime.pool, book)]
+async def versions(units: UnitsDep, book: BookDep) -> list[ProtocolVersionOut]:
+    return [
+        ProtocolVersionOut.model_validate(v, from_attributes=True)
+        for v in await protocols.versions(units, book)
+    ]
 
 
 @router.post(
@@ -50,6 +52,8 @@ async def versions(runtime: RuntimeDep, book: BookDep) -> list[ProtocolVersionOu
     "file, 409 `already_active`.",
 )
 async def activate(
-    protocol_id: Annotated[str, Path(max_length=40)], runtime: RuntimeDep, book: BookDep, by: Actor
+    protocol_id: Annotated[str, Path(max_length=40)], units: UnitsDep, book: BookDep, by: Actor
 ) -> ActivationOut:
-    return ActivationOut(**await protocols.activate(runtime, book, protocol_id, by))
+    return ActivationOut.model_validate(
+        await protocols.activate(units, book, protocol_id, by), from_attributes=True
+    )

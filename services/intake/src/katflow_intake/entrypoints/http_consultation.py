@@ -1,4 +1,4 @@
-"""intake's HTTP API."""
+"""intake's public HTTP API: the consultation request form."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pydantic import BaseModel
 
 from katflow_shared.auth import Principal, Unauthenticated, authenticator
 from katflow_shared.ratelimit import RATE_LIMITED_RESPONSES, public_rate_limit
-from katflow_shared.runtime import RuntimeDep
 
 from ..challenge import public_form_challenge
 from ..domain.consultation import ConsultationRequestIn
-from ..handlers.consultation import FormLimited, request_consultation
+from ..service_layer.consultation import FormLimited, request_consultation
+from .deps import FormRulesDep, UnitsDep
 
 router = APIRouter(prefix="/v1", tags=["consultation requests"])
 
@@ -44,7 +44,8 @@ class ConsultationAccepted(BaseModel):
 )
 async def submit(
     body: ConsultationRequestIn,
-    runtime: RuntimeDep,
+    units: UnitsDep,
+    rules: FormRulesDep,
     request: Request,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> ConsultationAccepted:
@@ -53,10 +54,14 @@ async def submit(
         await public_form_challenge(request)
     idempotency = (_scope(caller, body), idempotency_key) if idempotency_key else None
     try:
-        ids = await request_consultation(runtime, body, request.app.state.settings, idempotency, caller)
+        ids = await request_consultation(units, rules, body, idempotency, caller)
     except FormLimited as exc:
         raise HTTPException(429, str(exc), {"Retry-After": str(exc.retry_after)}) from exc
-    return ConsultationAccepted(**ids)
+    return ConsultationAccepted(
+        consultation_request_id=ids.consultation_request_id,
+        patient_id=ids.patient_id,
+        course_id=ids.course_id,
+    )
 
 
 async def _caller(request: Request) -> Principal | None:

@@ -1,0 +1,32 @@
+"""What intake's routers are given (``Annotated`` aliases), as ``bootstrap.py`` composed it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from katflow_shared.treatment_protocols import ProtocolBook
+from katflow_shared.unit_of_work import Units
+
+from ..domain.consultation import FormRules
+
+
+async def _units(request: Request) -> Units:
+    units: Units = request.app.state.units
+    return units
+
+
+async def _book(request: Request) -> ProtocolBook:
+    book: ProtocolBook = request.app.state.protocols
+    return book
+
+
+async def _form_rules(request: Request) -> FormRules:
+    rules: FormRules = request.app.state.form_rules
+    return rules
+
+
+UnitsDep = Annotated[Units, Depends(_units)]
+BookDep = Annotated[ProtocolBook, Depends(_book)]
+FormRulesDep = Annotated[FormRules, Depends(_form_rules)]
