@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from katflow_scheduling.adapters import postgres_calendar as calendar
-from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
+from katflow_scheduling.adapters.postgres_courses import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.domain.reservations import Reservation, Watermark, first_reservation
 from katflow_scheduling.domain.visits import CancelIn, RescheduleIn

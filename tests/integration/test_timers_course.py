@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
+from katflow_scheduling.adapters.postgres_courses import ensure_course, load_plan
 from katflow_scheduling.domain.visits import (
     BookIn,
     CancelIn,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from katflow_scheduling.adapters import postgres_course as store
+from katflow_scheduling.adapters import postgres_waitlist as waitlist
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.domain.visits import BookIn, CancelIn
 from katflow_scheduling.handlers import changes
@@ -104,7 +104,7 @@ async def test_a_full_calendar_waitlists_the_request_and_books_the_first_slot_th
     assert "AppointmentScheduled" not in [name for name, _ in await h.advance(RETRY)]
     assert len(waitlisted(h, waiting)) == 1 and await consultations(h, waiting) == 0
     assert await retries(h) == [now + 2 * RETRY]
-    [row] = await store.waitlist(h.pool)  # what GET /v1/waitlist shows
+    [row] = await waitlist.page(h.pool)  # what GET /v1/waitlist shows
     assert dict(row) == {
         "course_id": waiting,
         "kind": "consultation",
@@ -122,7 +122,7 @@ async def test_a_full_calendar_waitlists_the_request_and_books_the_first_slot_th
     assert datetime.fromisoformat(scheduled[0]["starts_at"]) == first["starts_at"]  # the freed slot
     assert await retries(h) == []
     assert await consultations(h, waiting) == 1 and len(waitlisted(h, waiting)) == 1
-    assert await store.waitlist(h.pool) == []
+    assert await waitlist.page(h.pool) == []
     assert await h.advance(3 * RETRY) == []  # done: no more looks
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from katflow_scheduling.adapters.postgres_course import ensure_course
+from katflow_scheduling.adapters.postgres_courses import ensure_course
 from katflow_scheduling.domain.clinic import ClinicConfig, load_clinic
 from katflow_scheduling.domain.visits import (
     AdministrationIn,

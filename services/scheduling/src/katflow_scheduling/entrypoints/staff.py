@@ -20,8 +20,10 @@ from katflow_shared.http import PoolDep
 from katflow_shared.roles import CARE_TEAM, Role
 from katflow_shared.runtime import RuntimeDep
 
-from ..adapters import postgres_course as store
+from ..adapters import postgres_courses as courses
 from ..adapters import postgres_plans as plans
+from ..adapters import postgres_sessions as sessions
+from ..adapters import postgres_waitlist as waiting
 from ..domain.visits import (
     AdministrationIn,
     BookIn,
@@ -131,9 +133,9 @@ class CourseOut(BaseModel):
     dependencies=CARE_TEAM_ONLY,
 )
 async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any]:
-    plan = await store.load_plan(pool, course_id)
+    plan = await courses.load_plan(pool, course_id)
     total = deps.protocol(plan.protocol_version).total_doses if plan.protocol_version else None
-    sessions = [dict(r) for r in await store.sessions_of_course(pool, course_id)]
+    records = [dict(r) for r in await sessions.of_course(pool, course_id)]
     doses = [dict(r) for r in await plans.doses_of_course(pool, course_id, deps.clinic.time_zone)]
     return {
         "course_id": plan.id,
@@ -143,7 +145,7 @@ async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any
         "doses_given": plan.doses_given,
         "total_doses": total,
         "integration_outstanding": plan.integration_outstanding,
-        "sessions": sessions,
+        "sessions": records,
         "doses": doses,
     }
 
@@ -175,7 +177,7 @@ async def waitlist(
     cursor: pagination.Cursor = None,
 ) -> list[dict[str, Any]]:
     after = pagination.decode(cursor, _waiting_key)
-    rows = [dict(r) for r in await store.waitlist(pool, after, limit + 1)]
+    rows = [dict(r) for r in await waiting.page(pool, after, limit + 1)]
     shown = pagination.page(
         rows, limit, response, lambda r: (r["waiting_since"], f"{r['course_id']} {r['kind']}")
     )

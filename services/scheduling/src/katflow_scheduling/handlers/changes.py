@@ -16,8 +16,9 @@ from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
-from ..adapters import postgres_course as store
+from ..adapters import postgres_sessions as sessions
 from ..domain.appointments import Appointment, Status, no_show_allowed, require
 from ..domain.cadence import check_dose_cadence, require_future
 from ..domain.integration import check_integration_time
@@ -68,7 +69,7 @@ async def reschedule(
 async def _move(u: AppointmentUnit, found: Reservation) -> None:
     try:
         async with u.conn.transaction():
-            await store.move(u.conn, u.appt.id, found)
+            await appointments.move(u.conn, u.appt.id, found)
     except asyncpg.ExclusionViolationError:
         raise RuleViolation(["starts_at"], "double_booking", "someone booked that time first", 409) from None
 
@@ -83,7 +84,7 @@ async def _check_new_time(deps: Deps, u: AppointmentUnit, start: datetime, end: 
             protocol, number, start, u.plan.last_dose_at, u.plan.dose_days, deps.clinic.time_zone
         )
     if u.appt.kind is AppointmentKind.INTEGRATION and u.appt.follows_session_id:
-        session = await store.session_of(u.conn, session_id=u.appt.follows_session_id)
+        session = await sessions.get(u.conn, session_id=u.appt.follows_session_id)
         check_integration_time(booking.window_of(session), start, end - start, u.now)
 
 
@@ -121,12 +122,12 @@ async def book_dose(runtime: Runtime, deps: Deps, course_id: UUID, body: BookIn)
 
 async def book_integration(runtime: Runtime, deps: Deps, course_id: UUID, body: BookIn) -> dict[str, Any]:
     async with course_unit(runtime, course_id) as u:
-        session = await store.latest_unintegrated(u.conn, course_id)
+        session = await sessions.latest_unintegrated(u.conn, course_id)
         if session is None:
             raise RuleViolation(
                 ["course_id"], "no_integration_outstanding", "every dose's integration was held", 409
             )
-        if await store.open_integration(u.conn, session["id"]):
+        if await appointments.open_integration(u.conn, session["id"]):
             raise RuleViolation(
                 ["course_id"], "integration_already_booked", "an integration is already booked", 409
             )

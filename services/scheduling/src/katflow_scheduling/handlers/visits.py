@@ -15,8 +15,9 @@ from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
 from katflow_shared.treatment_protocols import Protocol
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
-from ..adapters import postgres_course as store
+from ..adapters import postgres_sessions as sessions
 from ..domain import timer_keys
 from ..domain.appointments import Appointment, Status, check_in_allowed, complete_allowed, require
 from ..domain.cadence import dose_day, spacing_violation
@@ -36,7 +37,9 @@ async def check_in(
         if u.appt.kind is AppointmentKind.DOSING:
             protocol = _dose_allowed(deps, u)
             check_dosing_check_in(body, protocol, deps.clinic.rems_certified)
-        await store.check_in(u.conn, u.appt.id, {**body.model_dump(mode="json"), "checked_in_by": by}, u.now)
+        await appointments.check_in(
+            u.conn, u.appt.id, {**body.model_dump(mode="json"), "checked_in_by": by}, u.now
+        )
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id), timer_keys.NO_SHOW)
     return {"appointment_id": appointment_id, "status": Status.CHECKED_IN.value}
 
@@ -58,9 +61,9 @@ async def administer(
         protocol = _dose_allowed(deps, u)
         await _hold_room_for_monitoring(u, protocol)
         session_id = uuid.uuid4()
-        pre = (await store.check_in_details(u.conn, u.appt.id))["dosing"]["blood_pressure"]
-        await store.insert_session(u.conn, session_id, _session_fields(deps, u, protocol, body, pre, by))
-        await store.set_status_of(u.conn, u.appt.id, Status.IN_MONITORING, u.now, None, None)
+        pre = (await appointments.check_in_details(u.conn, u.appt.id))["dosing"]["blood_pressure"]
+        await sessions.insert(u.conn, session_id, _session_fields(deps, u, protocol, body, pre, by))
+        await appointments.set_status(u.conn, u.appt.id, Status.IN_MONITORING, u.now, None, None)
         await steps.arm_monitoring(u.conn, u.appt, session_id, protocol, u.now)
     return {"session_id": session_id, "monitoring_until": monitoring_end(protocol, u.now)}
 
@@ -77,7 +80,7 @@ async def _hold_room_for_monitoring(u: AppointmentUnit, protocol: Protocol) -> N
     await calendar.lock_calendar(u.conn)  # one change to reserved time at a time (booking.book)
     try:
         async with u.conn.transaction():
-            await store.extend(u.conn, u.appt.id, monitoring_end(protocol, u.now))
+            await appointments.extend(u.conn, u.appt.id, monitoring_end(protocol, u.now))
     except asyncpg.ExclusionViolationError:
         raise RuleViolation(
             ["appointment_id"],
@@ -118,11 +121,11 @@ async def record_session(
         _require_dosing(u.appt)
         require(u.appt, Status.IN_MONITORING)
         protocol = deps.protocol(u.appt.protocol_version)
-        session = await store.session_of(u.conn, appointment_id=u.appt.id)
+        session = await sessions.get(u.conn, appointment_id=u.appt.id)
         check_discharge(body, protocol, session["administered_at"], u.now)
         window = integration_window(protocol, session["administered_at"], u.now)
-        await store.discharge(u.conn, session["id"], body.model_dump(mode="json"), by, window, u.now)
-        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
+        await sessions.discharge(u.conn, session["id"], body.model_dump(mode="json"), by, window, u.now)
+        await appointments.set_status(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id))
         await u.emit(_administered(u, session, bool(body.adverse_events)))
         await u.emit(_completed(u))
@@ -159,10 +162,10 @@ async def complete(runtime: Runtime, appointment_id: UUID, by: str) -> dict[str,
     """A consultation, preparation or integration appointment was attended."""
     async with appointment_unit(runtime, appointment_id) as u:
         complete_allowed(u.appt, u.now)
-        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
+        await appointments.set_status(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id))
         if u.appt.kind is AppointmentKind.INTEGRATION and u.appt.follows_session_id:
-            await store.integration_held(u.conn, u.appt.follows_session_id, u.now)
+            await sessions.integration_held(u.conn, u.appt.follows_session_id, u.now)
             await timers.cancel(u.conn, timer_keys.session(u.plan.id, u.appt.follows_session_id))
         await u.emit(_completed(u))
     return {"appointment_id": appointment_id, "status": Status.COMPLETED.value}

@@ -19,9 +19,11 @@ from katflow_shared import db, timers
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
 from katflow_shared.runtime import Runtime
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_clinic as store
-from ..adapters import postgres_course as courses
+from ..adapters import postgres_courses as courses
+from ..adapters import postgres_waitlist as waiting
 from ..domain.appointments import Status
 from ..domain.clinic import ClinicConfig
 from ..domain.reservations import still_holds
@@ -52,14 +54,14 @@ class ChangeUnit:
         clinic, _ = await store.load(self.conn, self.clinic_id)
         self.deps.clinics.replace(clinic, version)
         for kind in (AppointmentKind.CONSULTATION, AppointmentKind.DOSING):
-            if (waiting := await courses.longest_waiting(self.conn, kind.value)) is not None:
-                await timers.move(self.conn, waiting, self.now)
+            if (timer_id := await waiting.longest(self.conn, kind.value)) is not None:
+                await timers.move(self.conn, timer_id, self.now)
         return clinic
 
     async def resettle(self, affected: Affected, cause: ClinicChange) -> None:
         """Move what no longer fits the clinic among the appointments ``affected`` finds."""
         for appointment_id in await affected(self.conn):
-            appt = await courses.get_appointment(self.conn, appointment_id)
+            appt = await appointments.get(self.conn, appointment_id)
             role = _role(appt.kind)
             needs = room_capabilities(self.deps, appt)
             clinic, room = self.deps.clinic, appt.room_id
@@ -98,7 +100,7 @@ async def clinic_change(
 
 
 async def _lock_courses(conn: asyncpg.Connection, appointment_ids: list[UUID]) -> None:
-    ids = sorted({(await courses.get_appointment(conn, a)).course_id for a in appointment_ids})
+    ids = sorted({(await appointments.get(conn, a)).course_id for a in appointment_ids})
     for course_id in ids:
         await courses.lock_course(conn, course_id)
 

@@ -19,8 +19,10 @@ from katflow_shared.contracts import AppointmentDisplaced, AppointmentReschedule
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
 from katflow_shared.errors import RuleViolation
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
-from ..adapters import postgres_course as store
+from ..adapters import postgres_courses as courses
+from ..adapters import postgres_sessions as sessions
 from ..domain.appointments import Appointment
 from ..domain.cadence import spacing_violation
 from ..domain.integration import check_integration_time
@@ -45,14 +47,14 @@ class Resettled:
 async def resettle(
     conn: asyncpg.Connection, deps: Deps, appointment_id: UUID, cause: ClinicChange, now: datetime, emit: Emit
 ) -> Resettled:
-    appt = await store.get_appointment(conn, appointment_id)
+    appt = await appointments.get(conn, appointment_id)
     found = await _new_place(conn, deps, appt, now)
     if found is None:
         await emit(_displaced(appt, cause, now))
         return Resettled(
             appt.id, appt.kind.value, "displaced", appt.starts_at, appt.starts_at, appt.clinician_id
         )
-    await store.move(conn, appt.id, found)
+    await appointments.move(conn, appt.id, found)
     if found.start == appt.starts_at:
         return Resettled(
             appt.id, appt.kind.value, "reassigned", appt.starts_at, found.start, found.clinician_id
@@ -96,7 +98,7 @@ def _need(deps: Deps, appt: Appointment) -> Need | None:
 async def _rules(conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: datetime) -> Allowed:
     """The reschedule rules for ``appt`` as a test of a start: dose cadence, integration window."""
     if appt.kind is AppointmentKind.DOSING:
-        plan = await store.load_plan(conn, appt.course_id)
+        plan = await courses.load_plan(conn, appt.course_id)
         protocol, number, zone = (
             deps.protocol(appt.protocol_version),
             appt.dose_number or 1,
@@ -108,7 +110,7 @@ async def _rules(conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: d
 
         return keeps_cadence
     if appt.kind is AppointmentKind.INTEGRATION and appt.follows_session_id:
-        window = booking.window_of(await store.session_of(conn, session_id=appt.follows_session_id))
+        window = booking.window_of(await sessions.get(conn, session_id=appt.follows_session_id))
         duration = appt.ends_at - appt.starts_at
 
         def inside_window(start: datetime) -> bool:
