@@ -24,7 +24,11 @@ from ..adapters import postgres_courses as courses
 from ..adapters import postgres_plans as plans
 from ..adapters import postgres_sessions as sessions
 from ..adapters import postgres_waitlist as waiting
-from ..domain.visits import (
+from ..service_layer import changes, visits
+from ..service_layer.changes import Booked, Rescheduled
+from ..service_layer.deps import Deps
+from ..service_layer.visits import Administered, Discharged, StatusChanged
+from .visit_bodies import (
     AdministrationIn,
     BookIn,
     CancelIn,
@@ -33,8 +37,6 @@ from ..domain.visits import (
     RescheduleIn,
     SessionIn,
 )
-from ..handlers import changes, visits
-from ..service_layer.deps import Deps
 
 router = APIRouter(prefix="/v1", tags=["visits and changes (staff)"])
 RULES = " Breaking a rule answers 409/422 with the rule's name in `detail[0].type`."
@@ -201,8 +203,8 @@ def _waiting_key(raw: str) -> tuple[UUID, str]:
 )
 async def check_in(
     appointment_id: UUID, body: CheckInIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
-) -> dict[str, Any]:
-    return await visits.check_in(runtime, deps, appointment_id, body, actor)
+) -> StatusChanged:
+    return await visits.check_in(runtime, deps, appointment_id, body.dosing, actor)
 
 
 @router.post(
@@ -216,7 +218,7 @@ async def check_in(
 )
 async def administer(
     appointment_id: UUID, body: AdministrationIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
-) -> dict[str, Any]:
+) -> Administered:
     return await visits.administer(runtime, deps, appointment_id, body, actor)
 
 
@@ -232,7 +234,7 @@ async def administer(
 )
 async def session(
     appointment_id: UUID, body: SessionIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
-) -> dict[str, Any]:
+) -> Discharged:
     return await visits.record_session(runtime, deps, appointment_id, body, actor)
 
 
@@ -246,7 +248,7 @@ async def session(
 )
 async def complete(
     appointment_id: UUID, runtime: RuntimeDep, actor: Actor, body: NoBody = None
-) -> dict[str, Any]:
+) -> StatusChanged:
     return await visits.complete(runtime, appointment_id, actor)
 
 
@@ -257,8 +259,8 @@ async def complete(
     summary="Cancel an appointment (emits AppointmentCancelled; frees room and clinician; drops its timers)",
     description=RULES.strip(),
 )
-async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep, actor: Actor) -> dict[str, Any]:
-    return await changes.cancel(runtime, appointment_id, body, actor)
+async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep, actor: Actor) -> StatusChanged:
+    return await changes.cancel(runtime, appointment_id, body.reason, actor)
 
 
 @router.post(
@@ -272,8 +274,8 @@ async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep, acto
 )
 async def reschedule(
     appointment_id: UUID, body: RescheduleIn, runtime: RuntimeDep, deps: DepsDep
-) -> dict[str, Any]:
-    return await changes.reschedule(runtime, deps, appointment_id, body)
+) -> Rescheduled:
+    return await changes.reschedule(runtime, deps, appointment_id, body.starts_at)
 
 
 @router.post(
@@ -286,7 +288,7 @@ async def reschedule(
 )
 async def no_show(
     appointment_id: UUID, runtime: RuntimeDep, deps: DepsDep, actor: Actor, body: NoBody = None
-) -> dict[str, Any]:
+) -> StatusChanged:
     return await changes.no_show(runtime, deps, appointment_id, actor)
 
 
@@ -301,8 +303,8 @@ async def no_show(
     "(course_doses_exhausted), an integration is outstanding (integration_outstanding) or the "
     "cadence is broken." + RULES,
 )
-async def book_dose(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> dict[str, Any]:
-    return await changes.book_dose(runtime, deps, course_id, body)
+async def book_dose(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> Booked:
+    return await changes.book_dose(runtime, deps, course_id, body.starts_at)
 
 
 @router.post(
@@ -314,7 +316,5 @@ async def book_dose(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: De
     description="Inside the integration window (integration_window); after the window closed, a "
     "catch-up at any time." + RULES,
 )
-async def book_integration(
-    course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep
-) -> dict[str, Any]:
-    return await changes.book_integration(runtime, deps, course_id, body)
+async def book_integration(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> Booked:
+    return await changes.book_integration(runtime, deps, course_id, body.starts_at)

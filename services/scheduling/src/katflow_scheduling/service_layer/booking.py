@@ -221,7 +221,7 @@ async def waitlist(
     emit: Emit,
 ) -> None:
     """Nothing free inside the booking horizon: wait for a slot. A durable timer looks again every
-    ``waitlist_retry_minutes`` (``handlers.timers.on_booking_retry``); AppointmentWaitlisted tells
+    ``waitlist_retry_minutes`` (``timer_actions.on_booking_retry``); AppointmentWaitlisted tells
     staff, once. A halt or end of the course cancels the wait (``steps.stop_course``)."""
     now = deps.clock.now()
     retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1, now)

@@ -1,4 +1,5 @@
-"""What each durable timer does when it fires (inside the worker's transaction, through the outbox)."""
+"""What each durable timer does when it fires (inside the worker's transaction, through the outbox);
+the timer kind -> action table is ``entrypoints.timers``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from katflow_shared.contracts import IntegrationDue, IntegrationOverdue, Monitor
 from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck
 from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging.errors import TRANSIENT_TYPES
-from katflow_shared.timers import Timer, TimerContext, TimerHandler
+from katflow_shared.timers import Timer, TimerContext
 
 from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_courses as courses
@@ -23,41 +24,15 @@ from ..adapters import postgres_sessions as sessions
 from ..domain import timer_keys
 from ..domain.appointments import Status
 from ..domain.course import CoursePlan, CourseStatus
-from ..service_layer import booking, dosing, steps
-from ..service_layer.deps import Deps
+from . import booking, dosing, steps
+from .deps import Deps
 
 log = structlog.get_logger()
 
 
-def _guarded(handler: TimerHandler) -> TimerHandler:
-    """Transient errors roll the batch back to retry; any other error is logged loudly and the timer
-    is consumed, so one bad timer can neither block the others nor crash the service.
-    (TimerWorker marks every handled timer 'fired'; a 'failed' status would be better: see docs.)"""
-
-    async def run(timer: Timer, ctx: TimerContext) -> None:
-        try:
-            async with ctx.conn.transaction():
-                await handler(timer, ctx)
-        except TRANSIENT_TYPES:
-            raise
-        except Exception as exc:  # not swallowed silently: logged as an error with the timer's identity
-            log.error("timer_handler_failed", timer_id=timer.id, kind=timer.kind, error=repr(exc))
-
-    return run
-
-
 @dataclass(frozen=True)
-class TimerHandlers:
+class TimerActions:
     deps: Deps
-
-    def table(self) -> dict[str, TimerHandler]:
-        return {
-            timer_keys.NO_SHOW: _guarded(self.on_no_show),
-            timer_keys.MONITORING_CHECK: _guarded(self.on_monitoring_check),
-            timer_keys.INTEGRATION_DUE: _guarded(self.on_integration_due),
-            timer_keys.INTEGRATION_OVERDUE: _guarded(self.on_integration_overdue),
-            timer_keys.BOOKING_RETRY: _guarded(self.on_booking_retry),
-        }
 
     async def on_no_show(self, timer: Timer, ctx: TimerContext) -> None:
         """Still not checked in after the grace period: the patient missed the appointment."""

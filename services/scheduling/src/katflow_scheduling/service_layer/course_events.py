@@ -29,8 +29,8 @@ from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_courses as courses
 from ..adapters import postgres_sessions as sessions
 from ..domain.course import CoursePlan, CourseStatus, after_integration, after_session
-from ..service_layer import booking, dosing, steps
-from ..service_layer.deps import Deps
+from . import booking, dosing, steps
+from .deps import Deps
 
 FINISHED = (CourseStatus.COMPLETED, CourseStatus.ENDED)
 

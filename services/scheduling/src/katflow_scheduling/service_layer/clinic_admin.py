@@ -22,9 +22,9 @@ from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_clinic as store
 from ..domain.clinic import Clinician, Hours, Room, TimeOff
-from ..service_layer.admin import clinic_change, from_now, on_days
-from ..service_layer.deps import Deps
-from ..service_layer.resettle import Resettled
+from .admin import clinic_change, from_now, on_days
+from .deps import Deps
+from .resettle import Resettled
 
 
 @dataclass(frozen=True)
