@@ -7,12 +7,14 @@ Who acts is the caller (``Actor``, the credential's subject); no body names them
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Request
-from pydantic import BaseModel, Field
+from fastapi.params import Depends as DependsParam
+from fastapi.types import DecoratedCallable
+from pydantic import BaseModel
 
 from katflow_shared import audit, pagination
 from katflow_shared.auth import Actor, admits
@@ -30,12 +32,19 @@ from ..service_layer.deps import Deps
 from ..service_layer.visits import Administered, Discharged, StatusChanged
 from .visit_bodies import (
     AdministrationIn,
+    AdministrationOut,
+    BookedOut,
     BookIn,
     CancelIn,
     CheckInIn,
+    CourseOut,
     NoActionBody,
+    RescheduledOut,
     RescheduleIn,
     SessionIn,
+    SessionOut,
+    StatusOut,
+    WaitingOut,
 )
 
 router = APIRouter(prefix="/v1", tags=["visits and changes (staff)"])
@@ -54,78 +63,26 @@ DepsDep = Annotated[Deps, Depends(_deps)]
 NoBody = Annotated[NoActionBody | None, Body()]
 
 
-class StatusOut(BaseModel):
-    appointment_id: UUID
-    status: str
-
-
-class AdministrationOut(BaseModel):
-    session_id: UUID
-    monitoring_until: datetime
-
-
-class WindowOut(BaseModel):
-    opens_at: datetime
-    closes_at: datetime
-    due_at: datetime
-
-
-class SessionOut(BaseModel):
-    session_id: UUID
-    integration_window: WindowOut
-
-
-class RescheduledOut(BaseModel):
-    appointment_id: UUID
-    starts_at: datetime
-    ends_at: datetime
-    clinician_id: str
-
-
-class BookedOut(BaseModel):
-    starts_at: datetime
-    ends_at: datetime
-    clinician_id: str
-    room_id: str | None
-    dose_number: int
-
-
-class SessionRecordOut(BaseModel):
-    id: UUID
-    appointment_id: UUID
-    dose_number: int
-    route: str
-    protocol_version: str
-    administered_at: datetime
-    monitoring_ended_at: datetime | None
-    adverse_events: bool
-    integration_opens_at: datetime | None
-    integration_closes_at: datetime | None
-    integration_held_at: datetime | None
-    integration_overdue_at: datetime | None
-    administered_by: str = Field(description="Staff id of the caller who recorded the administration.")
-    discharged_by: str | None = Field(description="Staff id of the caller who discharged the patient.")
-
-
-class DoseOut(BaseModel):
-    dose_number: int
-    phase: str | None = Field(description="The cadence phase the dose was planned in.")
-    planned_day: date | None = Field(description="The series plan's day (clinic's zone).")
-    booked_day: date | None = Field(description="The day of its latest dosing appointment, if any.")
-    appointment_id: UUID | None
-    appointment_status: str | None
-
-
-class CourseOut(BaseModel):
-    course_id: UUID
-    status: str
-    route: str | None
-    protocol_version: str | None
-    doses_given: int
-    total_doses: int | None
-    integration_outstanding: bool
-    sessions: list[SessionRecordOut]
-    doses: list[DoseOut] = Field(description="Planned against booked, dose by dose.")
+def _action(
+    path: str,
+    out: type[BaseModel],
+    summary: str,
+    about: str = "",
+    *,
+    who: list[DependsParam] = CARE_TEAM_ONLY,
+    status_code: int = 200,
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """A staff action's POST route: who may take it, what it answers, what it does (``about``), and
+    that breaking a rule answers 409/422 naming it."""
+    description = (about + RULES).strip()
+    return router.post(
+        path,
+        dependencies=who,
+        status_code=status_code,
+        response_model=out,
+        summary=summary,
+        description=description,
+    )
 
 
 @router.get(
@@ -150,14 +107,6 @@ async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any
         "sessions": records,
         "doses": doses,
     }
-
-
-class WaitingOut(BaseModel):
-    course_id: UUID
-    kind: str
-    waiting_since: datetime
-    looks: int
-    next_look_at: datetime
 
 
 @router.get(
@@ -192,14 +141,13 @@ def _waiting_key(raw: str) -> tuple[UUID, str]:
     return UUID(course_id), kind
 
 
-@router.post(
+@_action(
     "/appointments/{appointment_id}/check-in",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=StatusOut,
-    summary="Check a patient in (dosing: re-checks prerequisites and pre-dose vitals)",
-    description="Dosing re-checks course_halted, integration_outstanding, one_dose_per_day, dose_spacing, "
+    StatusOut,
+    "Check a patient in (dosing: re-checks prerequisites and pre-dose vitals)",
+    "Dosing re-checks course_halted, integration_outstanding, one_dose_per_day, dose_spacing, "
     "rems_certified_site, blood_pressure_above_dosing_limit, ride_home_required, fasting_required. Cancels "
-    "the no-show timer." + RULES,
+    "the no-show timer.",
 )
 async def check_in(
     appointment_id: UUID, body: CheckInIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
@@ -207,14 +155,14 @@ async def check_in(
     return await visits.check_in(runtime, deps, appointment_id, body.dosing, actor)
 
 
-@router.post(
+@_action(
     "/appointments/{appointment_id}/administration",
-    dependencies=CLINICIAN_ONLY,
-    response_model=AdministrationOut,
-    summary="Record that the dose was given now; monitoring starts",
-    description="Creates the session record (route, dose, protocol version), holds room and clinician "
+    AdministrationOut,
+    "Record that the dose was given now; monitoring starts",
+    "Creates the session record (route, dose, protocol version), holds room and clinician "
     "for the whole monitoring window (monitoring_window_not_reserved) and arms the monitoring prompts "
-    "(MonitoringCheckDue, e.g. +40 min blood pressure, discharge check)." + RULES,
+    "(MonitoringCheckDue, e.g. +40 min blood pressure, discharge check).",
+    who=CLINICIAN_ONLY,
 )
 async def administer(
     appointment_id: UUID, body: AdministrationIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
@@ -222,15 +170,15 @@ async def administer(
     return await visits.administer(runtime, deps, appointment_id, body, actor)
 
 
-@router.post(
+@_action(
     "/appointments/{appointment_id}/session",
-    dependencies=CLINICIAN_ONLY,
-    response_model=SessionOut,
-    summary="Discharge: close monitoring and record the session (emits SessionAdministered)",
-    description="Vitals summary and adverse events as numbers and codes; never therapy notes. Refused before "
+    SessionOut,
+    "Discharge: close monitoring and record the session (emits SessionAdministered)",
+    "Vitals summary and adverse events as numbers and codes; never therapy notes. Refused before "
     "the protocol's least monitoring (minimum_monitoring), without a passed discharge assessment or without "
     "the post-dose blood pressure. Emits SessionAdministered and AppointmentCompleted; scheduling then arms "
-    "IntegrationDue/IntegrationOverdue and books the integration inside its window." + RULES,
+    "IntegrationDue/IntegrationOverdue and books the integration inside its window.",
+    who=CLINICIAN_ONLY,
 )
 async def session(
     appointment_id: UUID, body: SessionIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
@@ -238,13 +186,12 @@ async def session(
     return await visits.record_session(runtime, deps, appointment_id, body, actor)
 
 
-@router.post(
+@_action(
     "/appointments/{appointment_id}/complete",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=StatusOut,
-    summary="Mark a consultation or integration appointment attended (emits AppointmentCompleted)",
-    description="An integration completes the dose's integration (cancels IntegrationOverdue); the next dose "
-    "or CourseCompleted follows on its own." + RULES,
+    StatusOut,
+    "Mark a consultation or integration appointment attended (emits AppointmentCompleted)",
+    "An integration completes the dose's integration (cancels IntegrationOverdue); the next dose "
+    "or CourseCompleted follows on its own.",
 )
 async def complete(
     appointment_id: UUID, runtime: RuntimeDep, actor: Actor, body: NoBody = None
@@ -252,25 +199,22 @@ async def complete(
     return await visits.complete(runtime, appointment_id, actor)
 
 
-@router.post(
+@_action(
     "/appointments/{appointment_id}/cancel",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=StatusOut,
-    summary="Cancel an appointment (emits AppointmentCancelled; frees room and clinician; drops its timers)",
-    description=RULES.strip(),
+    StatusOut,
+    "Cancel an appointment (emits AppointmentCancelled; frees room and clinician; drops its timers)",
 )
 async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep, actor: Actor) -> StatusChanged:
     return await changes.cancel(runtime, appointment_id, body.reason, actor)
 
 
-@router.post(
+@_action(
     "/appointments/{appointment_id}/reschedule",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=RescheduledOut,
-    summary="Move an appointment (emits AppointmentRescheduled; moves its no-show timer)",
-    description="Keeps clinician and room when free, else picks free qualified ones (double_booking "
+    RescheduledOut,
+    "Move an appointment (emits AppointmentRescheduled; moves its no-show timer)",
+    "Keeps clinician and room when free, else picks free qualified ones (double_booking "
     "when none). Dosing keeps the cadence (one_dose_per_day, dose_spacing); integration stays in its window "
-    "(integration_window)." + RULES,
+    "(integration_window).",
 )
 async def reschedule(
     appointment_id: UUID, body: RescheduleIn, runtime: RuntimeDep, deps: DepsDep
@@ -278,13 +222,12 @@ async def reschedule(
     return await changes.reschedule(runtime, deps, appointment_id, body.starts_at)
 
 
-@router.post(
+@_action(
     "/appointments/{appointment_id}/no-show",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=StatusOut,
-    summary="Mark a no-show after the protocol's grace period (emits AppointmentMissed)",
-    description="Refused inside the grace period (no_show_grace_period). A durable timer also marks "
-    "it on its own when nobody checked in by then." + RULES,
+    StatusOut,
+    "Mark a no-show after the protocol's grace period (emits AppointmentMissed)",
+    "Refused inside the grace period (no_show_grace_period). A durable timer also marks "
+    "it on its own when nobody checked in by then.",
 )
 async def no_show(
     appointment_id: UUID, runtime: RuntimeDep, deps: DepsDep, actor: Actor, body: NoBody = None
@@ -292,29 +235,26 @@ async def no_show(
     return await changes.no_show(runtime, deps, appointment_id, actor)
 
 
-@router.post(
+@_action(
     "/courses/{course_id}/dosing-appointments",
-    dependencies=CARE_TEAM_ONLY,
-    status_code=201,
-    response_model=BookedOut,
-    summary="Book the course's next dose (after a cancellation, a no-show or a halt)",
-    description="At starts_at, or the first free slot the cadence allows. Refused when halted "
+    BookedOut,
+    "Book the course's next dose (after a cancellation, a no-show or a halt)",
+    "At starts_at, or the first free slot the cadence allows. Refused when halted "
     "(course_halted), a dose is open (dose_already_booked), all doses are given "
     "(course_doses_exhausted), an integration is outstanding (integration_outstanding) or the "
-    "cadence is broken." + RULES,
+    "cadence is broken.",
+    status_code=201,
 )
 async def book_dose(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> Booked:
     return await changes.book_dose(runtime, deps, course_id, body.starts_at)
 
 
-@router.post(
+@_action(
     "/courses/{course_id}/integration-appointments",
-    dependencies=CARE_TEAM_ONLY,
+    BookedOut,
+    "Book the integration session of the latest dose without one",
+    "Inside the integration window (integration_window); after the window closed, a catch-up at any time.",
     status_code=201,
-    response_model=BookedOut,
-    summary="Book the integration session of the latest dose without one",
-    description="Inside the integration window (integration_window); after the window closed, a "
-    "catch-up at any time." + RULES,
 )
 async def book_integration(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> Booked:
     return await changes.book_integration(runtime, deps, course_id, body.starts_at)

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared.contracts import AppointmentRescheduled
 from katflow_shared.contracts.common import AppointmentKind, CancellationReason
 from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
@@ -20,7 +19,7 @@ from katflow_shared.runtime import Runtime
 from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_sessions as sessions
-from ..domain.appointments import Appointment, Status, no_show_allowed, require
+from ..domain.appointments import Appointment, Status, host_role, no_show_allowed, require
 from ..domain.cadence import check_dose_cadence, require_future
 from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, outside_hours
@@ -74,7 +73,7 @@ async def reschedule(runtime: Runtime, deps: Deps, appointment_id: UUID, start: 
         await _move(u, found)
         grace = deps.grace_minutes(u.appt.protocol_version)
         await booking.arm_no_show(u.conn, u.plan.id, u.appt.id, start, grace)  # moves the pending timer
-        await u.emit(_rescheduled(u.appt, start, end))
+        await u.emit(steps.rescheduled(u.appt, start, end))
     return Rescheduled(appointment_id, start, end, found.clinician_id)
 
 
@@ -109,21 +108,7 @@ async def _resources_at(u: AppointmentUnit, deps: Deps, start: datetime, end: da
 
 
 def _need(deps: Deps, appt: Appointment) -> Need:
-    role = appt.kind.value if appt.kind is not AppointmentKind.PREPARATION else "integration"
-    return deps.need(role, with_room=appt.room_id is not None)
-
-
-def _rescheduled(appt: Appointment, start: datetime, end: datetime) -> AppointmentRescheduled:
-    return AppointmentRescheduled(
-        appointment_id=appt.id,
-        course_id=appt.course_id,
-        patient_id=appt.patient_id,
-        kind=appt.kind,
-        previous_starts_at=appt.starts_at,
-        starts_at=start,
-        ends_at=end,
-        patient_time_zone=appt.patient_time_zone,
-    )
+    return deps.need(host_role(appt.kind), with_room=appt.room_id is not None)
 
 
 async def book_dose(runtime: Runtime, deps: Deps, course_id: UUID, at: datetime | None) -> Booked:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared.contracts import AppointmentDisplaced, AppointmentRescheduled
+from katflow_shared.contracts import AppointmentDisplaced
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
 from katflow_shared.errors import RuleViolation
 
@@ -23,11 +23,11 @@ from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_courses as courses
 from ..adapters import postgres_sessions as sessions
-from ..domain.appointments import Appointment
+from ..domain.appointments import Appointment, host_role
 from ..domain.cadence import spacing_violation
 from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, first_reservation
-from . import booking
+from . import booking, steps
 from .deps import Deps, Emit
 
 Allowed = Callable[[datetime], bool]
@@ -61,7 +61,7 @@ async def resettle(
         )
     grace = deps.grace_minutes(appt.protocol_version)
     await booking.arm_no_show(conn, appt.course_id, appt.id, found.start, grace)  # moves the timer
-    await emit(_rescheduled(appt, found))
+    await emit(steps.rescheduled(appt, found.start, found.end))
     return Resettled(appt.id, appt.kind.value, "moved", appt.starts_at, found.start, found.clinician_id)
 
 
@@ -89,7 +89,7 @@ def room_capabilities(deps: Deps, appt: Appointment) -> tuple[str, ...]:
 
 
 def _need(deps: Deps, appt: Appointment) -> Need | None:
-    role = appt.kind.value if appt.kind is not AppointmentKind.PREPARATION else "integration"
+    role = host_role(appt.kind)
     capabilities = room_capabilities(deps, appt)
     need = deps.need(role, with_room=appt.room_id is not None, room_capabilities=capabilities)
     return None if appt.room_id is not None and not need.rooms else need
@@ -126,19 +126,6 @@ async def _rules(conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: d
 
 def _always(_start: datetime) -> bool:
     return True
-
-
-def _rescheduled(appt: Appointment, r: Reservation) -> AppointmentRescheduled:
-    return AppointmentRescheduled(
-        appointment_id=appt.id,
-        course_id=appt.course_id,
-        patient_id=appt.patient_id,
-        kind=appt.kind,
-        previous_starts_at=appt.starts_at,
-        starts_at=r.start,
-        ends_at=r.end,
-        patient_time_zone=appt.patient_time_zone,
-    )
 
 
 def _displaced(appt: Appointment, cause: ClinicChange, now: datetime) -> AppointmentDisplaced:

@@ -1,4 +1,5 @@
-"""Steps several entry points share: closing an appointment, arming timers, ending a course."""
+"""Steps several use cases share: closing or moving an appointment, waking the waitlist, arming
+timers, ending a course."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from uuid import UUID
 import asyncpg
 
 from katflow_shared import timers
-from katflow_shared.contracts import AppointmentCancelled, AppointmentMissed, CourseCompleted
-from katflow_shared.contracts.common import CancellationReason
+from katflow_shared.contracts import (
+    AppointmentCancelled,
+    AppointmentMissed,
+    AppointmentRescheduled,
+    CourseCompleted,
+)
+from katflow_shared.contracts.common import AppointmentKind, CancellationReason
 from katflow_shared.treatment_protocols import Protocol
 
 from ..adapters import postgres_appointments as appointments
@@ -34,8 +40,7 @@ async def cancel_appointment(
     longest-waiting booking of the same kind (a full calendar's waitlist) looks for a slot now."""
     await appointments.set_status(conn, appt.id, Status.CANCELLED, now, reason.value, by)
     await timers.cancel(conn, timer_keys.appointment(appt.course_id, appt.id))
-    if (timer_id := await waiting.longest(conn, appt.kind.value)) is not None:
-        await timers.move(conn, timer_id, now)
+    await wake_waiting(conn, appt.kind, now)
     await emit(
         AppointmentCancelled(
             appointment_id=appt.id,
@@ -45,6 +50,25 @@ async def cancel_appointment(
             reason=reason,
             cancelled_at=now,
         )
+    )
+
+
+async def wake_waiting(conn: asyncpg.Connection, kind: AppointmentKind, now: datetime) -> None:
+    """The longest-waiting booking of ``kind`` (a full calendar's waitlist) looks for a slot now."""
+    if (timer_id := await waiting.longest(conn, kind.value)) is not None:
+        await timers.move(conn, timer_id, now)
+
+
+def rescheduled(appt: Appointment, start: datetime, end: datetime) -> AppointmentRescheduled:
+    return AppointmentRescheduled(
+        appointment_id=appt.id,
+        course_id=appt.course_id,
+        patient_id=appt.patient_id,
+        kind=appt.kind,
+        previous_starts_at=appt.starts_at,
+        starts_at=start,
+        ends_at=end,
+        patient_time_zone=appt.patient_time_zone,
     )
 
 
