@@ -22,12 +22,10 @@ from katflow_shared.http import PoolDep
 from katflow_shared.roles import CARE_TEAM, Role
 from katflow_shared.runtime import RuntimeDep
 
-from ..adapters import postgres_courses as courses
-from ..adapters import postgres_plans as plans
-from ..adapters import postgres_sessions as sessions
 from ..adapters import postgres_waitlist as waiting
-from ..service_layer import changes, visits
+from ..service_layer import changes, course_view, visits
 from ..service_layer.changes import Booked, Rescheduled
+from ..service_layer.course_view import CourseProgress
 from ..service_layer.deps import Deps
 from ..service_layer.visits import Administered, Discharged, StatusChanged
 from .visit_bodies import (
@@ -91,22 +89,8 @@ def _action(
     summary="A course's dosing progress, sessions and series plan (planned against booked)",
     dependencies=CARE_TEAM_ONLY,
 )
-async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> dict[str, Any]:
-    plan = await courses.load_plan(pool, course_id)
-    total = deps.protocol(plan.protocol_version).total_doses if plan.protocol_version else None
-    records = [dict(r) for r in await sessions.of_course(pool, course_id)]
-    doses = [dict(r) for r in await plans.doses_of_course(pool, course_id, deps.clinic.time_zone)]
-    return {
-        "course_id": plan.id,
-        "status": plan.status.value,
-        "route": plan.route,
-        "protocol_version": plan.protocol_version,
-        "doses_given": plan.doses_given,
-        "total_doses": total,
-        "integration_outstanding": plan.integration_outstanding,
-        "sessions": records,
-        "doses": doses,
-    }
+async def course(course_id: UUID, pool: PoolDep, deps: DepsDep) -> CourseProgress:
+    return await course_view.progress(pool, deps, course_id)
 
 
 @router.get(
