@@ -10,9 +10,8 @@ from katflow_shared.timers import TimerWorker
 from katflow_shared.treatment_protocols import load_protocols
 
 from .domain.clinic import load_clinic
-from .entrypoints import consumer, http_admin, staff, timers
+from .entrypoints import consumer, http_admin, http_appointments, http_staff, timers
 from .entrypoints.consumer import CONSUMES
-from .entrypoints.http import router
 from .service_layer.clinics import ClinicListener, Clinics
 from .service_layer.deps import Deps
 from .settings import SchedulingSettings
@@ -31,7 +30,7 @@ def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = 
         ServiceSpec(
             settings=settings,
             migrations=["katflow_scheduling"],
-            routers=[router, staff.router, http_admin.router],
+            routers=[http_appointments.router, http_staff.router, http_admin.router],
             handlers=consumer.handlers(deps),
             startup=[lambda runtime: deps.clinics.start(runtime.pool)],
             workers=[

@@ -35,7 +35,7 @@ from .admin_bodies import (
     TimeOffOut,
     to_hours,
 )
-from .staff import DepsDep
+from .http_staff import DepsDep
 
 router = APIRouter(
     prefix="/v1/admin", tags=["clinic administration (admin)"], dependencies=[admits(Role.ADMIN)]

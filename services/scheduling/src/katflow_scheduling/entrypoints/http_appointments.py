@@ -1,4 +1,4 @@
-"""scheduling's HTTP API."""
+"""scheduling's appointments API: a course's appointments, for the care team."""
 
 from __future__ import annotations
 
