@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncpg
 import uvloop
 
-from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
+from katflow_scheduling.adapters.postgres_courses import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.service_layer import booking
 from katflow_scheduling.service_layer.clinics import Clinics

@@ -15,12 +15,10 @@ import asyncpg
 import pytest
 
 from katflow_scheduling.adapters import postgres_calendar as calendar
-from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
+from katflow_scheduling.adapters.postgres_courses import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.domain.reservations import Reservation, Watermark, first_reservation
-from katflow_scheduling.domain.visits import CancelIn, RescheduleIn
-from katflow_scheduling.handlers import changes
-from katflow_scheduling.service_layer import booking
+from katflow_scheduling.service_layer import booking, changes
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared import db
 from katflow_shared.contracts.common import CancellationReason
@@ -79,13 +77,13 @@ async def test_consultations_fill_the_calendar_in_order_through_the_watermark(h:
 async def test_freed_time_is_offered_again_at_once(h: Harness) -> None:
     booked = [await consult(h) for _ in range(40)]
     early = booked[4]
-    await changes.cancel(h.runtime, early["id"], CancelIn(reason=CancellationReason.CLINIC_REQUEST), STAFF)
+    await changes.cancel(h.runtime, early["id"], CancellationReason.CLINIC_REQUEST, STAFF)
     again = await consult(h)
     assert (again["clinician_id"], again["s"]) == (early["clinician_id"], early["s"])
 
     moved = booked[7]
     later = booked[-1]["s"] + timedelta(days=7)
-    await changes.reschedule(h.runtime, h.deps, moved["id"], RescheduleIn(starts_at=later))
+    await changes.reschedule(h.runtime, h.deps, moved["id"], later)
     again = await consult(h)
     assert (again["clinician_id"], again["s"]) == (moved["clinician_id"], moved["s"])
 
@@ -111,7 +109,7 @@ async def test_a_move_waits_for_the_booking_in_progress(
         monkeypatch.setattr(db, "execute_composed", slow_insert)
         pending = asyncio.create_task(consult(h))
         await asyncio.sleep(0.1)
-        to_free = RescheduleIn(starts_at=free.start)
+        to_free = free.start
         with pytest.raises(RuleViolation, match="no qualified clinician or room is free then"):
             await changes.reschedule(h.runtime, h.deps, booked["id"], to_free)
         got = await pending
@@ -218,7 +216,7 @@ async def test_concurrent_bookings_and_moves_never_double_book(h: Harness) -> No
     booked = [await consult(h) for _ in range(6)]
     free = await from_scratch(h)
     assert free is not None
-    to_free = RescheduleIn(starts_at=free.start)
+    to_free = free.start
     moves = [changes.reschedule(h.runtime, h.deps, b["id"], to_free) for b in booked[:3]]
     outcomes = await asyncio.gather(*moves, *(consult(h) for _ in range(24)), return_exceptions=True)
     refused = [o for o in outcomes[:3] if isinstance(o, RuleViolation) and o.rule == "double_booking"]

@@ -18,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 
-from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
+from katflow_scheduling.adapters.postgres_courses import ensure_course, load_plan
 from katflow_scheduling.domain.clinic import ClinicConfig, load_clinic
 from katflow_scheduling.entrypoints import http_admin
 from katflow_scheduling.service_layer import booking

@@ -10,15 +10,15 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from katflow_scheduling.domain.clinic import load_clinic
-from katflow_scheduling.domain.visits import BookIn, CancelIn, SessionIn
-from katflow_scheduling.handlers import changes, visits
+from katflow_scheduling.domain.visits import Discharge
+from katflow_scheduling.service_layer import changes, visits
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts.common import CancellationReason
 from tests.support.infra import Infra
 from tests.support.scheduling import STAFF, Harness, harness
 
 ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
-DISCHARGE = SessionIn.model_validate(
+DISCHARGE = Discharge.model_validate(
     {
         "vitals": {"post_dose_bp": {"systolic": 130, "diastolic": 82}},
         "discharge_assessment_passed": True,
@@ -91,10 +91,10 @@ async def test_a_dose_staff_book_past_the_window_is_reported_as_their_choice(h: 
     first = await dose_and_integrate(h, course)
     plan = await planned(h, course)
     auto = await h.open(course, "dosing")
-    await changes.cancel(h.runtime, auto["id"], CancelIn(reason=CancellationReason.PATIENT_REQUEST), STAFF)
+    await changes.cancel(h.runtime, auto["id"], CancellationReason.PATIENT_REQUEST, STAFF)
     late = datetime.combine(first + timedelta(days=7), time(10), ZONE)
     late += timedelta(days=(7 - late.weekday()) % 7 if late.weekday() >= 5 else 0)  # a weekday
-    await changes.book_dose(h.runtime, h.deps, course, BookIn(starts_at=late))
+    await changes.book_dose(h.runtime, h.deps, course, late)
     await h.pump()
     [event] = stretched(h)
     assert event["reason"] == "requested_by_staff" and event["booked_day"] == late.date().isoformat()

@@ -15,26 +15,21 @@ from typing import Any
 
 import asyncpg
 
-from katflow_scheduling.adapters.postgres_course import ensure_course, load_plan
-from katflow_scheduling.domain.visits import (
-    BookIn,
-    CancelIn,
-    RescheduleIn,
-    SessionIn,
-)
-from katflow_scheduling.handlers import changes, visits
-from katflow_scheduling.handlers.timers import TimerHandlers
+from katflow_scheduling.adapters.postgres_courses import ensure_course, load_plan
+from katflow_scheduling.domain.visits import Discharge
+from katflow_scheduling.entrypoints import timers
+from katflow_scheduling.service_layer import changes, visits
 from katflow_shared.contracts import (
     PreparationCompleted,
 )
-from katflow_shared.contracts.common import Route
+from katflow_shared.contracts.common import CancellationReason, Route
 from katflow_shared.messaging.errors import TransientError
 from katflow_shared.timers import TimerWorker
 from tests.support.scheduling import STAFF, START, Harness
 
 
-def discharge() -> SessionIn:
-    return SessionIn.model_validate(
+def discharge() -> Discharge:
+    return Discharge.model_validate(
         {
             "vitals": {"post_dose_bp": {"systolic": 130, "diastolic": 82}},
             "discharge_assessment_passed": True,
@@ -95,7 +90,7 @@ async def test_integration_overdue_fires_once_when_none_is_held(h: Harness) -> N
     await visits.record_session(h.runtime, h.deps, appt, discharge(), STAFF)
     await h.advance(timedelta(seconds=1))
     integration = await h.open(course, "integration")
-    await changes.cancel(h.runtime, integration["id"], CancelIn(reason="patient_request"), STAFF)  # type: ignore[arg-type]
+    await changes.cancel(h.runtime, integration["id"], CancellationReason.PATIENT_REQUEST, STAFF)
     closes = given + timedelta(hours=72)
     assert "IntegrationOverdue" not in kinds(await h.at(closes - timedelta(seconds=1)))
     late = await h.advance(timedelta(seconds=1))
@@ -111,11 +106,11 @@ async def test_reschedule_moves_the_no_show_timer_and_cancel_drops_it(h: Harness
     grace = timedelta(minutes=15)
     assert await h.timers() == [("no_show", appt["starts_at"] + grace)]
     later = appt["starts_at"] + timedelta(days=1)
-    await changes.reschedule(h.runtime, h.deps, appt["id"], RescheduleIn(starts_at=later))
+    await changes.reschedule(h.runtime, h.deps, appt["id"], later)
     assert await h.timers() == [("no_show", later + grace)]
     assert kinds(await h.pump()) == ["AppointmentRescheduled"]
     assert await h.at(appt["starts_at"] + grace + timedelta(minutes=1)) == []  # the old time passes quietly
-    await changes.cancel(h.runtime, appt["id"], CancelIn(reason="clinic_request"), STAFF)  # type: ignore[arg-type]
+    await changes.cancel(h.runtime, appt["id"], CancellationReason.CLINIC_REQUEST, STAFF)
     assert await h.timers() == []
     assert "AppointmentMissed" not in kinds(await h.at(later + timedelta(hours=1)))
 
@@ -127,14 +122,14 @@ async def test_no_show_timer_marks_missed_only_after_the_grace_period(h: Harness
     missed = await h.advance(timedelta(seconds=1))
     assert kinds(missed) == ["AppointmentMissed"] and missed[0][1]["appointment_id"] == str(appt["id"])
     # staff rebook by hand: a new appointment with its own timer
-    await changes.book_dose(h.runtime, h.deps, course, BookIn())
+    await changes.book_dose(h.runtime, h.deps, course, None)
     assert [k for k, _ in await h.timers()] == ["no_show"]
 
 
 async def test_two_workers_fire_each_due_timer_exactly_once(h: Harness) -> None:
     courses = [await h.prepared_course("iv") for _ in range(4)]
     await h.pump()
-    second = TimerWorker(h.runtime, TimerHandlers(h.deps).table(), batch=3, announcer=h.deps.timing)
+    second = TimerWorker(h.runtime, timers.handlers(h.deps), batch=3, announcer=h.deps.timing)
     h.clock.advance(timedelta(days=30))  # every no-show timer is due
 
     async def drain(worker: TimerWorker) -> int:

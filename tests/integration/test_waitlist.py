@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 
-from katflow_scheduling.adapters import postgres_course as store
+from katflow_scheduling.adapters import postgres_waitlist as waitlist
 from katflow_scheduling.domain.clinic import load_clinic
-from katflow_scheduling.domain.visits import BookIn, CancelIn
-from katflow_scheduling.handlers import changes
-from katflow_scheduling.service_layer import booking
+from katflow_scheduling.service_layer import booking, changes
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import ConsultationRequested, EligibilityDecided, Event, UrgentReviewRequired
-from katflow_shared.contracts.common import EligibilityOutcome
+from katflow_shared.contracts.common import CancellationReason, EligibilityOutcome
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.emitter import HandlerContext
 from tests.support.infra import Infra
@@ -104,7 +102,7 @@ async def test_a_full_calendar_waitlists_the_request_and_books_the_first_slot_th
     assert "AppointmentScheduled" not in [name for name, _ in await h.advance(RETRY)]
     assert len(waitlisted(h, waiting)) == 1 and await consultations(h, waiting) == 0
     assert await retries(h) == [now + 2 * RETRY]
-    [row] = await store.waitlist(h.pool)  # what GET /v1/waitlist shows
+    [row] = await waitlist.page(h.pool)  # what GET /v1/waitlist shows
     assert dict(row) == {
         "course_id": waiting,
         "kind": "consultation",
@@ -115,14 +113,14 @@ async def test_a_full_calendar_waitlists_the_request_and_books_the_first_slot_th
 
     # a patient cancels: the waiting request looks at once and takes the freed slot
     first = await h.open(booked[0], "consultation")
-    await changes.cancel(h.runtime, first["id"], CancelIn(reason="patient_request"), STAFF)
+    await changes.cancel(h.runtime, first["id"], CancellationReason.PATIENT_REQUEST, STAFF)
     await h.pump()
     scheduled = [data for name, data in await h.advance(timedelta(0)) if name == "AppointmentScheduled"]
     assert [(d["course_id"], d["kind"]) for d in scheduled] == [(str(waiting), "consultation")]
     assert datetime.fromisoformat(scheduled[0]["starts_at"]) == first["starts_at"]  # the freed slot
     assert await retries(h) == []
     assert await consultations(h, waiting) == 1 and len(waitlisted(h, waiting)) == 1
-    assert await store.waitlist(h.pool) == []
+    assert await waitlist.page(h.pool) == []
     assert await h.advance(3 * RETRY) == []  # done: no more looks
 
 
@@ -182,8 +180,8 @@ async def test_a_dose_waits_for_a_slot_and_a_booking_by_hand_ends_the_wait(h: Ha
 
     # a slot opens and staff book the waiting dose by hand before the next look
     dose = await h.open(booked[0], "dosing")
-    await changes.cancel(h.runtime, dose["id"], CancelIn(reason="clinic_request"), STAFF)
-    await changes.book_dose(h.runtime, h.deps, waiting, BookIn())
+    await changes.cancel(h.runtime, dose["id"], CancellationReason.CLINIC_REQUEST, STAFF)
+    await changes.book_dose(h.runtime, h.deps, waiting, None)
     await h.pump()
     assert await h.advance(RETRY) == []  # the look finds the dose booked: the wait ends quietly
     assert await retries(h) == [] and len(waitlisted(h, waiting)) == 1

@@ -14,16 +14,13 @@ from typing import Any
 import asyncpg
 import pytest
 
-from katflow_scheduling.adapters.postgres_course import ensure_course
+from katflow_scheduling.adapters.postgres_courses import ensure_course
 from katflow_scheduling.domain.clinic import ClinicConfig, load_clinic
-from katflow_scheduling.domain.visits import (
-    AdministrationIn,
-    CheckInIn,
-)
-from katflow_scheduling.handlers import visits
-from katflow_scheduling.handlers.course_events import CourseEvents
-from katflow_scheduling.handlers.timers import TimerHandlers
+from katflow_scheduling.domain.visits import Dose, DosingCheckIn
+from katflow_scheduling.entrypoints import timers
+from katflow_scheduling.service_layer import visits
 from katflow_scheduling.service_layer.clinics import Clinics
+from katflow_scheduling.service_layer.course_events import CourseEvents
 from katflow_scheduling.service_layer.deps import Deps
 from katflow_scheduling.settings import DEFAULT_CLINIC, SchedulingSettings
 from katflow_shared.clock import FixedClock
@@ -156,10 +153,10 @@ class Harness:
             self.runtime,
             self.deps,
             appt["id"],
-            CheckInIn.model_validate({"dosing": checks}),
+            DosingCheckIn.model_validate(checks),
             STAFF,
         )
-        await visits.administer(self.runtime, self.deps, appt["id"], AdministrationIn(dose_mg=35), STAFF)
+        await visits.administer(self.runtime, self.deps, appt["id"], Dose(dose_mg=35), STAFF)
         return appt["id"], self.clock.now()
 
 
@@ -175,7 +172,7 @@ async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIter
             deps = Deps(Clinics(clinic or load_clinic(DEFAULT_CLINIC)), load_protocols(), clock)
             await deps.clinics.start(pool)
             runtime = Runtime(settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock)
-            worker = TimerWorker(runtime, TimerHandlers(deps).table(), announcer=deps.timing)
+            worker = TimerWorker(runtime, timers.handlers(deps), announcer=deps.timing)
             yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
         finally:
             await pool.close()

@@ -46,7 +46,7 @@ from katflow_scheduling.domain.course import (
 )
 from katflow_scheduling.domain.integration import integration_window, monitoring_prompts
 from katflow_scheduling.domain.reservations import Need, first_reservation
-from katflow_scheduling.domain.visits import CheckInIn, SessionIn, check_discharge, check_dosing_check_in
+from katflow_scheduling.domain.visits import Discharge, DosingCheckIn, check_discharge, check_dosing_check_in
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts.common import AppointmentKind, EligibilityOutcome, MonitoringCheck, Route
 from katflow_shared.errors import RuleViolation
@@ -213,17 +213,17 @@ def test_integration_window_and_monitoring_prompts() -> None:
 # --- visits ------------------------------------------------------------------------------------
 
 
-def check_in(**dosing: Any) -> CheckInIn:
+def check_in(**dosing: Any) -> DosingCheckIn:
     base = {
         "blood_pressure": {"systolic": 120, "diastolic": 80},
         "ride_home_confirmed": True,
         "fasting_confirmed": True,
     }
-    return CheckInIn.model_validate({"dosing": {**base, **dosing}})
+    return DosingCheckIn.model_validate({**base, **dosing})
 
 
 def test_dosing_check_in_rechecks_prerequisites() -> None:
-    assert rule(check_dosing_check_in, CheckInIn(), IV, True) == "pre_dose_checks_required"
+    assert rule(check_dosing_check_in, None, IV, True) == "pre_dose_checks_required"
     assert rule(check_dosing_check_in, check_in(), NASAL, False) == "rems_certified_site"
     high = check_in(blood_pressure={"systolic": 142, "diastolic": 80})
     assert rule(check_dosing_check_in, high, NASAL, True) == "blood_pressure_above_dosing_limit"
@@ -233,7 +233,7 @@ def test_dosing_check_in_rechecks_prerequisites() -> None:
 
 
 def test_discharge_needs_monitoring_time_assessment_and_post_dose_bp() -> None:
-    ok = SessionIn.model_validate(
+    ok = Discharge.model_validate(
         {
             "vitals": {"post_dose_bp": {"systolic": 130, "diastolic": 85}},
             "discharge_assessment_passed": True,

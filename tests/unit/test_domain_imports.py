@@ -12,6 +12,7 @@ FRAMEWORKS = frozenset({"fastapi", "starlette", "asyncpg", "aiokafka", "faststre
 # The kernel's pure modules (packages with all their modules): errors the domain raises, what it
 # reads and returns, and the roles settings and auth share. They must stay framework-free as well.
 PURE_SHARED = (
+    "katflow_shared.bodies",
     "katflow_shared.errors",
     "katflow_shared.clock",
     "katflow_shared.contracts",

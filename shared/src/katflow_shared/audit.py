@@ -144,7 +144,7 @@ async def record_http(request: Request, status: int) -> None:
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
     params: dict[str, str] = dict(request.path_params)
-    ids = {name: _uuid(params.pop(name, None)) for name in ID_PARAMS}
+    ids = {name: as_uuid(params.pop(name, None)) for name in ID_PARAMS}
     extra: Read = getattr(request.state, STATE_READ, None) or Read()
     ids = {name: ids[name] or extra.ids.get(name) for name in ID_PARAMS}
     runtime = request.app.state.runtime
@@ -167,9 +167,12 @@ async def record_http(request: Request, status: int) -> None:
     )
 
 
-def _uuid(value: str | None) -> uuid.UUID | None:
+def as_uuid(value: object) -> uuid.UUID | None:
+    """``value`` as the id an audit record names: a UUID, or text that is one; else None."""
+    if isinstance(value, uuid.UUID):
+        return value
     try:
-        return uuid.UUID(value) if value else None
+        return uuid.UUID(str(value)) if value else None
     except ValueError:
         return None
 

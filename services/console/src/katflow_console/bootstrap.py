@@ -15,7 +15,17 @@ from katflow_shared.runtime import ServiceSpec, create_app
 
 from .adapters.oidc import Idp
 from .adapters.services_api import Services
-from .entrypoints import http_admin, http_auth, http_lists, http_operations, http_pages, http_visits
+from .entrypoints import (
+    http_admin,
+    http_admin_clinicians,
+    http_admin_protocols,
+    http_admin_rooms,
+    http_auth,
+    http_lists,
+    http_operations,
+    http_pages,
+    http_visits,
+)
 from .entrypoints.consumer import handlers
 from .entrypoints.web import Console, LoginRequired
 from .service_layer.rems_watch import RemsWatch
@@ -32,7 +42,17 @@ def build_app(settings: ConsoleSettings | None = None, clock: Clock | None = Non
             migrations=["katflow_console"],
             routers=[
                 m.router
-                for m in (http_auth, http_pages, http_visits, http_lists, http_operations, http_admin)
+                for m in (
+                    http_auth,
+                    http_pages,
+                    http_visits,
+                    http_lists,
+                    http_operations,
+                    http_admin,
+                    http_admin_clinicians,
+                    http_admin_rooms,
+                    http_admin_protocols,
+                )
             ],
             handlers=handlers(clock, zone),
             workers=[lambda runtime: RemsWatch(runtime, zone, settings)],

@@ -119,59 +119,52 @@ class IntegrationDue(Event):
     window_closes_at: datetime = Field(description="End of the window; IntegrationOverdue after it (UTC).")
 
 
-class AppointmentRescheduled(Event):
-    """An appointment moved; reminders and timers for the old time no longer apply."""
-
-    name: ClassVar[str] = "AppointmentRescheduled"
-    topic: ClassVar[str] = SCHEDULING
+class _AppointmentEvent(Event):
+    """Something happened to one booked appointment of a course."""
 
     appointment_id: UUID = Field(description="The appointment.")
     course_id: UUID = Field(description="The treatment course (Kafka key).")
     patient_id: UUID = Field(description="Opaque patient id.")
     kind: AppointmentKind = Field(description="Appointment kind.")
+
+
+class AppointmentRescheduled(_AppointmentEvent):
+    """An appointment moved; reminders and timers for the old time no longer apply."""
+
+    name: ClassVar[str] = "AppointmentRescheduled"
+    topic: ClassVar[str] = SCHEDULING
+
     previous_starts_at: datetime = Field(description="Old start (UTC).")
     starts_at: datetime = Field(description="New start (UTC).")
     ends_at: datetime = Field(description="New end of the reserved window (UTC).")
     patient_time_zone: TimeZoneName = Field(description="Zone to render times in for the patient.")
 
 
-class AppointmentCancelled(Event):
+class AppointmentCancelled(_AppointmentEvent):
     """An appointment was cancelled; its reminders and timers are cancelled too."""
 
     name: ClassVar[str] = "AppointmentCancelled"
     topic: ClassVar[str] = SCHEDULING
 
-    appointment_id: UUID = Field(description="The appointment.")
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
-    kind: AppointmentKind = Field(description="Appointment kind.")
     reason: CancellationReason = Field(description="Why (a code, never free text).")
     cancelled_at: datetime = Field(description="When (UTC).")
 
 
-class AppointmentCompleted(Event):
+class AppointmentCompleted(_AppointmentEvent):
     """The patient attended the appointment."""
 
     name: ClassVar[str] = "AppointmentCompleted"
     topic: ClassVar[str] = SCHEDULING
 
-    appointment_id: UUID = Field(description="The appointment.")
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
-    kind: AppointmentKind = Field(description="Appointment kind.")
     completed_at: datetime = Field(description="When (UTC).")
 
 
-class AppointmentMissed(Event):
+class AppointmentMissed(_AppointmentEvent):
     """The patient did not attend within the protocol's grace period (no-show)."""
 
     name: ClassVar[str] = "AppointmentMissed"
     topic: ClassVar[str] = SCHEDULING
 
-    appointment_id: UUID = Field(description="The appointment.")
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
-    kind: AppointmentKind = Field(description="Appointment kind.")
     starts_at: datetime = Field(description="Start the patient missed (UTC).")
     marked_at: datetime = Field(description="When it was marked missed (UTC).")
 

@@ -116,7 +116,7 @@ def _ids_in(value: Any, patients: set[UUID], courses: set[UUID], depth: int = 0)
         found = patients if key in ("patient_id", "patient_ids") else courses if key in COURSE_KEYS else None
         if found is not None:
             for candidate in inner if isinstance(inner, list | tuple) else [inner]:
-                if (known := _uuid(candidate)) is not None:
+                if (known := audit.as_uuid(candidate)) is not None:
                     found.add(known)
                 else:
                     _ids_in(candidate, patients, courses, depth + 1)
@@ -125,15 +125,6 @@ def _ids_in(value: Any, patients: set[UUID], courses: set[UUID], depth: int = 0)
 
 
 COURSE_KEYS = ("course_id", "course_ids", "courses")
-
-
-def _uuid(value: Any) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value)) if value else None
-    except ValueError:
-        return None
 
 
 def local(at: datetime, zone: ZoneInfo) -> str:

@@ -6,18 +6,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from katflow_shared.bodies import Body as _Body
+from katflow_shared.bodies import StaffId
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import Measure, Protocol
 
-from .screening import StaffId
-
 Item = Literal["consent", "intention", "baseline", "ride_home", "rems_enrollment"]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PreparationSessionIn(_Body):

@@ -9,19 +9,14 @@ flags need a clinician's explicit review first. No body names who acts: that is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field
 
+from katflow_shared.bodies import Body as _Body
 from katflow_shared.contracts.common import EligibilityOutcome, Route
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import BloodPressure, Contraindication, ScreeningRules
-
-StaffId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class CssrsIn(_Body):

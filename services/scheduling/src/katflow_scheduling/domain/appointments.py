@@ -42,6 +42,12 @@ class Appointment:
     protocol_version: str | None
 
 
+def host_role(kind: AppointmentKind) -> str:
+    """The clinician role that hosts an appointment of ``kind``: a preparation is an integration
+    clinician's."""
+    return kind.value if kind is not AppointmentKind.PREPARATION else "integration"
+
+
 def require(appt: Appointment, *allowed: Status) -> None:
     if appt.status not in allowed:
         wanted = " or ".join(s.value for s in allowed)

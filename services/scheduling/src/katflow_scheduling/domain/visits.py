@@ -1,7 +1,6 @@
-"""Staff request bodies for a visit, and the clinical checks at check-in, dosing and discharge.
-
-No body names who acts: that is the caller (``katflow_shared.auth.Actor``), and a body that tries
-(``administered_by``, ``cancelled_by``, ...) is refused as an extra field (422).
+"""A visit's clinical records and their checks at check-in, dosing and discharge: the pre-dose
+checks, the dose given, the vitals summary and adverse events (numbers and codes, never notes).
+The staff API's bodies carry them (``entrypoints.visit_bodies``).
 """
 
 from __future__ import annotations
@@ -10,18 +9,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from katflow_shared.contracts.common import CancellationReason, MonitoringCheck
+from katflow_shared.bodies import Body
+from katflow_shared.contracts.common import MonitoringCheck
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import BloodPressure, Protocol
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DosingCheckIn(_Body):
+class DosingCheckIn(Body):
     """Pre-dose re-check of the prerequisites (only for dosing appointments)."""
 
     blood_pressure: BloodPressure = Field(description="Pre-dose blood pressure.")
@@ -29,11 +25,7 @@ class DosingCheckIn(_Body):
     fasting_confirmed: bool = Field(description="The patient followed the protocol's fasting instruction.")
 
 
-class CheckInIn(_Body):
-    dosing: DosingCheckIn | None = Field(None, description="Required for dosing appointments.")
-
-
-class AdministrationIn(_Body):
+class Dose(Body):
     dose_mg: float = Field(gt=0, le=500, description="Dose given, mg.")
     dose_mg_per_kg: float | None = Field(None, gt=0, le=5, description="Weight-based dose, if used.")
 
@@ -49,12 +41,12 @@ class AdverseEventCode(StrEnum):
     OTHER = "other"
 
 
-class AdverseEvent(_Body):
+class AdverseEvent(Body):
     code: AdverseEventCode
     severity: Literal["mild", "moderate", "severe"]
 
 
-class VitalsSummary(_Body):
+class VitalsSummary(Body):
     """Numbers only; never notes."""
 
     post_dose_bp: BloodPressure | None = Field(None, description="Blood pressure at the +40 min check.")
@@ -63,36 +55,19 @@ class VitalsSummary(_Body):
     discharge_bp: BloodPressure | None = None
 
 
-class SessionIn(_Body):
-    """Discharge: closes monitoring and records the session (no therapy notes: codes and numbers)."""
+class Discharge(Body):
+    """What a discharge records: the vitals summary, adverse events and the discharge assessment."""
 
     vitals: VitalsSummary
     adverse_events: list[AdverseEvent] = Field(default_factory=list)
     discharge_assessment_passed: bool = Field(description="A clinician assessed the patient fit to leave.")
 
 
-class CancelIn(_Body):
-    reason: Literal[CancellationReason.PATIENT_REQUEST, CancellationReason.CLINIC_REQUEST]
-
-
-class RescheduleIn(_Body):
-    starts_at: datetime = Field(description="New start (ISO 8601 with offset).")
-
-
-class NoActionBody(_Body):
-    """An action with nothing to say but who does it (the caller): no fields; the body may be left out."""
-
-
-class BookIn(_Body):
-    starts_at: datetime | None = Field(None, description="Wanted start; default the first free slot.")
-
-
-def check_dosing_check_in(body: CheckInIn, protocol: Protocol, rems_certified: bool) -> DosingCheckIn:
-    if body.dosing is None:
+def check_dosing_check_in(d: DosingCheckIn | None, protocol: Protocol, rems_certified: bool) -> DosingCheckIn:
+    if d is None:
         raise RuleViolation(
             ["dosing"], "pre_dose_checks_required", "a dosing check-in records pre-dose checks"
         )
-    d = body.dosing
     if protocol.dosing.requires_rems_certified_site and not rems_certified:
         raise RuleViolation(["appointment_id"], "rems_certified_site", "this site is not REMS-certified", 409)
     if d.blood_pressure.at_or_above(protocol.dosing.max_pre_dose_bp):
@@ -111,7 +86,9 @@ def check_dosing_check_in(body: CheckInIn, protocol: Protocol, rems_certified: b
     return d
 
 
-def check_discharge(body: SessionIn, protocol: Protocol, administered_at: datetime, now: datetime) -> None:
+def check_discharge(
+    discharge: Discharge, protocol: Protocol, administered_at: datetime, now: datetime
+) -> None:
     minimum = protocol.dosing.monitoring_minutes
     if (now - administered_at).total_seconds() < minimum * 60:
         raise RuleViolation(
@@ -120,14 +97,14 @@ def check_discharge(body: SessionIn, protocol: Protocol, administered_at: dateti
             f"{protocol.id} monitors at least {minimum} minutes",
             409,
         )
-    if not body.discharge_assessment_passed:
+    if not discharge.discharge_assessment_passed:
         raise RuleViolation(
             ["discharge_assessment_passed"],
             "discharge_assessment_required",
             "discharge only after assessment",
         )
     wants_bp = MonitoringCheck.BLOOD_PRESSURE in {c.check for c in protocol.dosing.checks}
-    if wants_bp and body.vitals.post_dose_bp is None:
+    if wants_bp and discharge.vitals.post_dose_bp is None:
         raise RuleViolation(
             ["vitals", "post_dose_bp"],
             "post_dose_blood_pressure_required",

@@ -7,7 +7,9 @@ from datetime import date, datetime, time
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from katflow_shared.bodies import Body
 
 from ..domain.clinic import ClinicConfig, Clinician, Hours, Room, TimeOff, Weekday, check_hours
 
@@ -25,11 +27,7 @@ def from_hours(hours: Hours) -> dict[str, tuple[str, str]]:
     return {day: (a.strftime("%H:%M"), b.strftime("%H:%M")) for day, (a, b) in hours.items()}
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClinicianIn(_Body):
+class ClinicianIn(Body):
     display_name: str = Field(min_length=1, max_length=100)
     roles: list[BookingRole] = Field(max_length=3, description="What they are booked for; none: not booked.")
     qualifications: list[Name] = Field(default_factory=list, max_length=20)
@@ -55,14 +53,14 @@ class ClinicianIn(_Body):
         )
 
 
-class RoomIn(_Body):
+class RoomIn(Body):
     display_name: str = Field(min_length=1, max_length=100)
     capabilities: list[Name] = Field(
         default_factory=list, max_length=20, description="e.g. iv_pump, recliner."
     )
 
 
-class OpeningHoursIn(_Body):
+class OpeningHoursIn(Body):
     opening_hours: WeekHours = Field(
         description='e.g. {"mon": ["09:00", "17:00"]} (clinic\'s zone); a day left out is closed.'
     )
@@ -73,12 +71,12 @@ class OpeningHoursIn(_Body):
         return self
 
 
-class ClosureIn(_Body):
+class ClosureIn(Body):
     day: date = Field(description="The closed day (clinic's zone).")
     label: str = Field("", max_length=100, description="e.g. a holiday's name.")
 
 
-class TimeOffIn(_Body):
+class TimeOffIn(Body):
     first_day: date
     last_day: date
 

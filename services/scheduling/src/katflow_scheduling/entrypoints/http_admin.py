@@ -18,8 +18,8 @@ from katflow_shared.runtime import RuntimeDep
 from katflow_shared.treatment_protocols import Protocol
 
 from ..domain.clinic import Room
-from ..handlers import clinic_admin as admin
-from ..handlers.clinic_admin import Changed
+from ..service_layer import clinic_admin as admin
+from ..service_layer.clinic_admin import Changed
 from ..service_layer.deps import Deps
 from .admin_bodies import (
     AffectedOut,
@@ -35,7 +35,7 @@ from .admin_bodies import (
     TimeOffOut,
     to_hours,
 )
-from .staff import DepsDep
+from .http_staff import DepsDep
 
 router = APIRouter(
     prefix="/v1/admin", tags=["clinic administration (admin)"], dependencies=[admits(Role.ADMIN)]

@@ -15,17 +15,19 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared import db, timers
+from katflow_shared import db
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
 from katflow_shared.runtime import Runtime
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_clinic as store
-from ..adapters import postgres_course as courses
-from ..domain.appointments import Status
+from ..adapters import postgres_courses as courses
+from ..domain.appointments import Status, host_role
 from ..domain.clinic import ClinicConfig
 from ..domain.reservations import still_holds
 from ..domain.series import day_bounds
+from . import steps
 from .deps import Deps, Emit
 from .resettle import Resettled, resettle, room_capabilities
 
@@ -52,15 +54,14 @@ class ChangeUnit:
         clinic, _ = await store.load(self.conn, self.clinic_id)
         self.deps.clinics.replace(clinic, version)
         for kind in (AppointmentKind.CONSULTATION, AppointmentKind.DOSING):
-            if (waiting := await courses.longest_waiting(self.conn, kind.value)) is not None:
-                await timers.move(self.conn, waiting, self.now)
+            await steps.wake_waiting(self.conn, kind, self.now)
         return clinic
 
     async def resettle(self, affected: Affected, cause: ClinicChange) -> None:
         """Move what no longer fits the clinic among the appointments ``affected`` finds."""
         for appointment_id in await affected(self.conn):
-            appt = await courses.get_appointment(self.conn, appointment_id)
-            role = _role(appt.kind)
+            appt = await appointments.get(self.conn, appointment_id)
+            role = host_role(appt.kind)
             needs = room_capabilities(self.deps, appt)
             clinic, room = self.deps.clinic, appt.room_id
             if appt.status is Status.SCHEDULED and not still_holds(
@@ -69,12 +70,14 @@ class ChangeUnit:
                 found = await resettle(self.conn, self.deps, appt.id, cause, self.now, self.emit)
                 self.resettled.append(found)
 
-    def count(self, *outcomes: str) -> int:
-        return sum(1 for r in self.resettled if r.outcome in outcomes)
+    @property
+    def moved(self) -> int:
+        """How many appointments the change moved or gave another clinician or room."""
+        return sum(1 for r in self.resettled if r.outcome in ("moved", "reassigned"))
 
-
-def _role(kind: AppointmentKind) -> str:
-    return kind.value if kind is not AppointmentKind.PREPARATION else "integration"
+    @property
+    def displaced(self) -> int:
+        return sum(1 for r in self.resettled if r.outcome == "displaced")
 
 
 @contextlib.asynccontextmanager
@@ -98,7 +101,7 @@ async def clinic_change(
 
 
 async def _lock_courses(conn: asyncpg.Connection, appointment_ids: list[UUID]) -> None:
-    ids = sorted({(await courses.get_appointment(conn, a)).course_id for a in appointment_ids})
+    ids = sorted({(await appointments.get(conn, a)).course_id for a in appointment_ids})
     for course_id in ids:
         await courses.lock_course(conn, course_id)
 

@@ -19,8 +19,8 @@ from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging.emitter import Writes
 from katflow_shared.messaging.errors import TransientError
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
-from ..adapters import postgres_course as store
 from ..domain import timer_keys
 from ..domain.course import CoursePlan
 from ..domain.integration import Window, check_integration_time
@@ -67,7 +67,7 @@ async def book(
     found, watermark = searched
     appointment_id = req.appointment_id
     no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
-    writes = Writes([store.new_appointment(appointment_id, req.fields, found), *watermark])
+    writes = Writes([appointments.new_appointment(appointment_id, req.fields, found), *watermark])
     scheduled = _scheduled(plan, appointment_id, req.fields["kind"], found)
     try:
         await emit(scheduled, writes=writes + timers.scheduled(no_show, deps.timing))
@@ -221,7 +221,7 @@ async def waitlist(
     emit: Emit,
 ) -> None:
     """Nothing free inside the booking horizon: wait for a slot. A durable timer looks again every
-    ``waitlist_retry_minutes`` (``handlers.timers.on_booking_retry``); AppointmentWaitlisted tells
+    ``waitlist_retry_minutes`` (``timer_actions.on_booking_retry``); AppointmentWaitlisted tells
     staff, once. A halt or end of the course cancels the wait (``steps.stop_course``)."""
     now = deps.clock.now()
     retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1, now)

@@ -15,17 +15,19 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared.contracts import AppointmentDisplaced, AppointmentRescheduled
+from katflow_shared.contracts import AppointmentDisplaced
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
 from katflow_shared.errors import RuleViolation
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
-from ..adapters import postgres_course as store
-from ..domain.appointments import Appointment
+from ..adapters import postgres_courses as courses
+from ..adapters import postgres_sessions as sessions
+from ..domain.appointments import Appointment, host_role
 from ..domain.cadence import spacing_violation
 from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, first_reservation
-from . import booking
+from . import booking, steps
 from .deps import Deps, Emit
 
 Allowed = Callable[[datetime], bool]
@@ -45,21 +47,21 @@ class Resettled:
 async def resettle(
     conn: asyncpg.Connection, deps: Deps, appointment_id: UUID, cause: ClinicChange, now: datetime, emit: Emit
 ) -> Resettled:
-    appt = await store.get_appointment(conn, appointment_id)
+    appt = await appointments.get(conn, appointment_id)
     found = await _new_place(conn, deps, appt, now)
     if found is None:
         await emit(_displaced(appt, cause, now))
         return Resettled(
             appt.id, appt.kind.value, "displaced", appt.starts_at, appt.starts_at, appt.clinician_id
         )
-    await store.move(conn, appt.id, found)
+    await appointments.move(conn, appt.id, found)
     if found.start == appt.starts_at:
         return Resettled(
             appt.id, appt.kind.value, "reassigned", appt.starts_at, found.start, found.clinician_id
         )
     grace = deps.grace_minutes(appt.protocol_version)
     await booking.arm_no_show(conn, appt.course_id, appt.id, found.start, grace)  # moves the timer
-    await emit(_rescheduled(appt, found))
+    await emit(steps.rescheduled(appt, found.start, found.end))
     return Resettled(appt.id, appt.kind.value, "moved", appt.starts_at, found.start, found.clinician_id)
 
 
@@ -87,7 +89,7 @@ def room_capabilities(deps: Deps, appt: Appointment) -> tuple[str, ...]:
 
 
 def _need(deps: Deps, appt: Appointment) -> Need | None:
-    role = appt.kind.value if appt.kind is not AppointmentKind.PREPARATION else "integration"
+    role = host_role(appt.kind)
     capabilities = room_capabilities(deps, appt)
     need = deps.need(role, with_room=appt.room_id is not None, room_capabilities=capabilities)
     return None if appt.room_id is not None and not need.rooms else need
@@ -96,7 +98,7 @@ def _need(deps: Deps, appt: Appointment) -> Need | None:
 async def _rules(conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: datetime) -> Allowed:
     """The reschedule rules for ``appt`` as a test of a start: dose cadence, integration window."""
     if appt.kind is AppointmentKind.DOSING:
-        plan = await store.load_plan(conn, appt.course_id)
+        plan = await courses.load_plan(conn, appt.course_id)
         protocol, number, zone = (
             deps.protocol(appt.protocol_version),
             appt.dose_number or 1,
@@ -108,7 +110,7 @@ async def _rules(conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: d
 
         return keeps_cadence
     if appt.kind is AppointmentKind.INTEGRATION and appt.follows_session_id:
-        window = booking.window_of(await store.session_of(conn, session_id=appt.follows_session_id))
+        window = booking.window_of(await sessions.get(conn, session_id=appt.follows_session_id))
         duration = appt.ends_at - appt.starts_at
 
         def inside_window(start: datetime) -> bool:
@@ -124,19 +126,6 @@ async def _rules(conn: asyncpg.Connection, deps: Deps, appt: Appointment, now: d
 
 def _always(_start: datetime) -> bool:
     return True
-
-
-def _rescheduled(appt: Appointment, r: Reservation) -> AppointmentRescheduled:
-    return AppointmentRescheduled(
-        appointment_id=appt.id,
-        course_id=appt.course_id,
-        patient_id=appt.patient_id,
-        kind=appt.kind,
-        previous_starts_at=appt.starts_at,
-        starts_at=r.start,
-        ends_at=r.end,
-        patient_time_zone=appt.patient_time_zone,
-    )
 
 
 def _displaced(appt: Appointment, cause: ClinicChange, now: datetime) -> AppointmentDisplaced:

@@ -1,4 +1,5 @@
-"""Steps several entry points share: closing an appointment, arming timers, ending a course."""
+"""Steps several use cases share: closing or moving an appointment, waking the waitlist, arming
+timers, ending a course."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ from uuid import UUID
 import asyncpg
 
 from katflow_shared import timers
-from katflow_shared.contracts import AppointmentCancelled, AppointmentMissed, CourseCompleted
-from katflow_shared.contracts.common import CancellationReason
+from katflow_shared.contracts import (
+    AppointmentCancelled,
+    AppointmentMissed,
+    AppointmentRescheduled,
+    CourseCompleted,
+)
+from katflow_shared.contracts.common import AppointmentKind, CancellationReason
 from katflow_shared.treatment_protocols import Protocol
 
-from ..adapters import postgres_course as store
+from ..adapters import postgres_appointments as appointments
+from ..adapters import postgres_courses as courses
+from ..adapters import postgres_waitlist as waiting
 from ..domain import timer_keys
 from ..domain.appointments import Appointment, Status
 from ..domain.course import CoursePlan, CourseStatus
@@ -30,10 +38,9 @@ async def cancel_appointment(
 ) -> None:
     """Free the appointment's clinician and room, drop its timers, announce the cancellation. The
     longest-waiting booking of the same kind (a full calendar's waitlist) looks for a slot now."""
-    await store.set_status_of(conn, appt.id, Status.CANCELLED, now, reason.value, by)
+    await appointments.set_status(conn, appt.id, Status.CANCELLED, now, reason.value, by)
     await timers.cancel(conn, timer_keys.appointment(appt.course_id, appt.id))
-    if (waiting := await store.longest_waiting(conn, appt.kind.value)) is not None:
-        await timers.move(conn, waiting, now)
+    await wake_waiting(conn, appt.kind, now)
     await emit(
         AppointmentCancelled(
             appointment_id=appt.id,
@@ -46,10 +53,29 @@ async def cancel_appointment(
     )
 
 
+async def wake_waiting(conn: asyncpg.Connection, kind: AppointmentKind, now: datetime) -> None:
+    """The longest-waiting booking of ``kind`` (a full calendar's waitlist) looks for a slot now."""
+    if (timer_id := await waiting.longest(conn, kind.value)) is not None:
+        await timers.move(conn, timer_id, now)
+
+
+def rescheduled(appt: Appointment, start: datetime, end: datetime) -> AppointmentRescheduled:
+    return AppointmentRescheduled(
+        appointment_id=appt.id,
+        course_id=appt.course_id,
+        patient_id=appt.patient_id,
+        kind=appt.kind,
+        previous_starts_at=appt.starts_at,
+        starts_at=start,
+        ends_at=end,
+        patient_time_zone=appt.patient_time_zone,
+    )
+
+
 async def mark_missed(
     conn: asyncpg.Connection, appt: Appointment, by: str | None, now: datetime, emit: Emit
 ) -> None:
-    await store.set_status_of(conn, appt.id, Status.MISSED, now, "no_show", by)
+    await appointments.set_status(conn, appt.id, Status.MISSED, now, "no_show", by)
     await timers.cancel(conn, timer_keys.appointment(appt.course_id, appt.id))
     await emit(
         AppointmentMissed(
@@ -94,7 +120,7 @@ async def arm_integration(
 
 
 async def complete_course(conn: asyncpg.Connection, plan: CoursePlan, now: datetime, emit: Emit) -> None:
-    await store.set_status(conn, plan.id, CourseStatus.COMPLETED, now)
+    await courses.set_status(conn, plan.id, CourseStatus.COMPLETED, now)
     await emit(
         CourseCompleted(
             course_id=plan.id, patient_id=plan.patient_id, doses=plan.doses_given, completed_at=now
@@ -112,8 +138,8 @@ async def stop_course(
 ) -> None:
     """Halt or end a course: every appointment not yet begun is cancelled with its timers. A dose under
     way keeps its monitoring prompts, and integration timers keep escalating to staff."""
-    for appt in await store.open_appointments(conn, plan.id):
+    for appt in await appointments.open_of_course(conn, plan.id):
         if appt.status is Status.SCHEDULED:
             await cancel_appointment(conn, appt, reason, None, now, emit)
     await timers.cancel(conn, timer_keys.waitlist_prefix(plan.id))  # a booking waiting for a slot
-    await store.set_status(conn, plan.id, status)
+    await courses.set_status(conn, plan.id, status)

@@ -16,7 +16,8 @@ import asyncpg
 from katflow_shared import db
 from katflow_shared.runtime import Runtime
 
-from ..adapters import postgres_course as store
+from ..adapters import postgres_appointments as appointments
+from ..adapters import postgres_courses as courses
 from ..domain.appointments import Appointment
 from ..domain.course import CoursePlan
 from .deps import Emit
@@ -38,14 +39,14 @@ class AppointmentUnit(Unit):
 @contextlib.asynccontextmanager
 async def course_unit(runtime: Runtime, course_id: UUID) -> AsyncIterator[Unit]:
     async with runtime.pool.acquire() as conn, db.transaction(conn):
-        plan = await store.lock_course(conn, course_id)
+        plan = await courses.lock_course(conn, course_id)
         yield Unit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn))
 
 
 @contextlib.asynccontextmanager
 async def appointment_unit(runtime: Runtime, appointment_id: UUID) -> AsyncIterator[AppointmentUnit]:
-    course_id = (await store.get_appointment(runtime.pool, appointment_id)).course_id
+    course_id = (await appointments.get(runtime.pool, appointment_id)).course_id
     async with runtime.pool.acquire() as conn, db.transaction(conn):
-        plan = await store.lock_course(conn, course_id)
-        appt = await store.get_appointment(conn, appointment_id)
+        plan = await courses.lock_course(conn, course_id)
+        appt = await appointments.get(conn, appointment_id)
         yield AppointmentUnit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn), appt)

@@ -22,9 +22,9 @@ from katflow_shared.runtime import Runtime
 
 from ..adapters import postgres_clinic as store
 from ..domain.clinic import Clinician, Hours, Room, TimeOff
-from ..service_layer.admin import clinic_change, from_now, on_days
-from ..service_layer.deps import Deps
-from ..service_layer.resettle import Resettled
+from .admin import clinic_change, from_now, on_days
+from .deps import Deps
+from .resettle import Resettled
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,14 @@ async def change_room(runtime: Runtime, deps: Deps, room: Room) -> tuple[bool, C
         await store.upsert_room(u.conn, u.clinic_id, room)
         await u.in_force()
         await u.resettle(affected, ClinicChange.ROOM_CHANGED)
-        moved, displaced = u.count("moved", "reassigned"), u.count("displaced")
         await u.emit(
             RoomUpdated(
                 clinic_id=u.clinic_id,
                 changed_at=u.now,
                 room_id=room.id,
                 created=created,
-                moved=moved,
-                displaced=displaced,
+                moved=u.moved,
+                displaced=u.displaced,
             )
         )
     return created, Changed(u.resettled)
@@ -87,9 +86,10 @@ async def add_closure(runtime: Runtime, deps: Deps, day: date, label: str) -> Ch
             raise RuleViolation(["day"], "already_closed", "the clinic is closed that day already", 409)
         await u.in_force()
         await u.resettle(on_days(deps, day, day), ClinicChange.CLOSURE)
-        moved, displaced = u.count("moved", "reassigned"), u.count("displaced")
         await u.emit(
-            ClosureAdded(clinic_id=u.clinic_id, changed_at=u.now, day=day, moved=moved, displaced=displaced)
+            ClosureAdded(
+                clinic_id=u.clinic_id, changed_at=u.now, day=day, moved=u.moved, displaced=u.displaced
+            )
         )
     return Changed(u.resettled)
 
@@ -112,7 +112,6 @@ async def add_time_off(
         await store.add_time_off(u.conn, u.clinic_id, clinician_id, off)
         await u.in_force()
         await u.resettle(affected, ClinicChange.TIME_OFF)
-        moved, displaced = u.count("moved", "reassigned"), u.count("displaced")
         await u.emit(
             TimeOffAdded(
                 clinic_id=u.clinic_id,
@@ -121,8 +120,8 @@ async def add_time_off(
                 clinician_id=clinician_id,
                 first_day=first_day,
                 last_day=last_day,
-                moved=moved,
-                displaced=displaced,
+                moved=u.moved,
+                displaced=u.displaced,
             )
         )
     return off.id, Changed(u.resettled)

@@ -1,4 +1,5 @@
-"""What each durable timer does when it fires (inside the worker's transaction, through the outbox)."""
+"""What each durable timer does when it fires (inside the worker's transaction, through the outbox);
+the timer kind -> action table is ``entrypoints.timers``."""
 
 from __future__ import annotations
 
@@ -15,61 +16,37 @@ from katflow_shared.contracts import IntegrationDue, IntegrationOverdue, Monitor
 from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck
 from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging.errors import TRANSIENT_TYPES
-from katflow_shared.timers import Timer, TimerContext, TimerHandler
+from katflow_shared.timers import Timer, TimerContext
 
-from ..adapters import postgres_course as store
+from ..adapters import postgres_appointments as appointments
+from ..adapters import postgres_courses as courses
+from ..adapters import postgres_sessions as sessions
 from ..domain import timer_keys
 from ..domain.appointments import Status
 from ..domain.course import CoursePlan, CourseStatus
-from ..service_layer import booking, dosing, steps
-from ..service_layer.deps import Deps
+from . import booking, dosing, steps
+from .deps import Deps
 
 log = structlog.get_logger()
 
 
-def _guarded(handler: TimerHandler) -> TimerHandler:
-    """Transient errors roll the batch back to retry; any other error is logged loudly and the timer
-    is consumed, so one bad timer can neither block the others nor crash the service.
-    (TimerWorker marks every handled timer 'fired'; a 'failed' status would be better: see docs.)"""
-
-    async def run(timer: Timer, ctx: TimerContext) -> None:
-        try:
-            async with ctx.conn.transaction():
-                await handler(timer, ctx)
-        except TRANSIENT_TYPES:
-            raise
-        except Exception as exc:  # not swallowed silently: logged as an error with the timer's identity
-            log.error("timer_handler_failed", timer_id=timer.id, kind=timer.kind, error=repr(exc))
-
-    return run
-
-
 @dataclass(frozen=True)
-class TimerHandlers:
+class TimerActions:
     deps: Deps
-
-    def table(self) -> dict[str, TimerHandler]:
-        return {
-            timer_keys.NO_SHOW: _guarded(self.on_no_show),
-            timer_keys.MONITORING_CHECK: _guarded(self.on_monitoring_check),
-            timer_keys.INTEGRATION_DUE: _guarded(self.on_integration_due),
-            timer_keys.INTEGRATION_OVERDUE: _guarded(self.on_integration_overdue),
-            timer_keys.BOOKING_RETRY: _guarded(self.on_booking_retry),
-        }
 
     async def on_no_show(self, timer: Timer, ctx: TimerContext) -> None:
         """Still not checked in after the grace period: the patient missed the appointment."""
         appointment_id = UUID(timer.payload["appointment_id"])
-        course_id = (await store.get_appointment(ctx.conn, appointment_id)).course_id
-        await store.lock_course(ctx.conn, course_id, with_timers=False)
-        appt = await store.get_appointment(ctx.conn, appointment_id)
+        course_id = (await appointments.get(ctx.conn, appointment_id)).course_id
+        await courses.lock_course(ctx.conn, course_id, with_timers=False)
+        appt = await appointments.get(ctx.conn, appointment_id)
         if appt.status is Status.SCHEDULED:
             await steps.mark_missed(ctx.conn, appt, None, ctx.now, partial(ctx.emitter.emit, ctx.conn))
 
     async def on_monitoring_check(self, timer: Timer, ctx: TimerContext) -> None:
         """The check's alert names the clinician booked now (the booking may have been reassigned)."""
-        session = await store.session_of(ctx.conn, session_id=UUID(timer.payload["session_id"]))
-        appt = await store.get_appointment(ctx.conn, session["appointment_id"])
+        session = await sessions.get(ctx.conn, session_id=UUID(timer.payload["session_id"]))
+        appt = await appointments.get(ctx.conn, session["appointment_id"])
         event = MonitoringCheckDue(
             session_id=session["id"],
             course_id=UUID(timer.payload["course_id"]),
@@ -80,10 +57,10 @@ class TimerHandlers:
         await ctx.emitter.emit(ctx.conn, event)
 
     async def on_integration_due(self, timer: Timer, ctx: TimerContext) -> None:
-        session = await store.session_of(ctx.conn, session_id=UUID(timer.payload["session_id"]))
+        session = await sessions.get(ctx.conn, session_id=UUID(timer.payload["session_id"]))
         if session["integration_held_at"] is not None:
             return
-        plan = await store.load_plan(ctx.conn, session["course_id"])
+        plan = await courses.load_plan(ctx.conn, session["course_id"])
         event = IntegrationDue(
             course_id=plan.id,
             patient_id=plan.patient_id,
@@ -95,9 +72,9 @@ class TimerHandlers:
         await ctx.emitter.emit(ctx.conn, event)
 
     async def on_integration_overdue(self, timer: Timer, ctx: TimerContext) -> None:
-        session = await store.session_of(ctx.conn, session_id=UUID(timer.payload["session_id"]))
-        plan = await store.lock_course(ctx.conn, session["course_id"], with_timers=False)
-        if not await store.integration_overdue(ctx.conn, session["id"], ctx.now):
+        session = await sessions.get(ctx.conn, session_id=UUID(timer.payload["session_id"]))
+        plan = await courses.lock_course(ctx.conn, session["course_id"], with_timers=False)
+        if not await sessions.integration_overdue(ctx.conn, session["id"], ctx.now):
             return
         event = IntegrationOverdue(
             course_id=plan.id,
@@ -113,7 +90,7 @@ class TimerHandlers:
         a look that fails (logged as an error) does not end the wait; a booking ends it, and so does a
         course that no longer needs one (booked by hand, or a rule now refuses the dose)."""
         p = timer.payload
-        plan = await store.lock_course(ctx.conn, UUID(p["course_id"]), with_timers=False)
+        plan = await courses.lock_course(ctx.conn, UUID(p["course_id"]), with_timers=False)
         kind, cause, look = AppointmentKind(p["kind"]), p["cause"], int(p["look"])
         if not await self._still_waiting(ctx.conn, plan, kind):
             return
@@ -141,5 +118,5 @@ class TimerHandlers:
     @staticmethod
     async def _still_waiting(conn: asyncpg.Connection, plan: CoursePlan, kind: AppointmentKind) -> bool:
         if kind is AppointmentKind.CONSULTATION:
-            return plan.status is CourseStatus.OPEN and not await store.has_consultation(conn, plan.id)
+            return plan.status is CourseStatus.OPEN and not await appointments.has_consultation(conn, plan.id)
         return plan.status is CourseStatus.DOSING and not plan.open_dosing

@@ -1,8 +1,11 @@
-"""Staff actions during a visit: check-in, administration, discharge (session record), completion."""
+"""Staff actions during a visit: check-in, administration, discharge (session record), completion.
+Each is one unit of work (``unit.appointment_unit``) and returns what it did."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,30 +18,51 @@ from katflow_shared.errors import RuleViolation
 from katflow_shared.runtime import Runtime
 from katflow_shared.treatment_protocols import Protocol
 
+from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
-from ..adapters import postgres_course as store
+from ..adapters import postgres_sessions as sessions
 from ..domain import timer_keys
 from ..domain.appointments import Appointment, Status, check_in_allowed, complete_allowed, require
 from ..domain.cadence import dose_day, spacing_violation
 from ..domain.course import require_dose_now
-from ..domain.integration import integration_window, monitoring_end
-from ..domain.visits import AdministrationIn, CheckInIn, SessionIn, check_discharge, check_dosing_check_in
-from ..service_layer import steps
-from ..service_layer.deps import Deps
-from ..service_layer.unit import AppointmentUnit, appointment_unit
+from ..domain.integration import Window, integration_window, monitoring_end
+from ..domain.visits import Discharge, Dose, DosingCheckIn, check_discharge, check_dosing_check_in
+from . import steps
+from .deps import Deps
+from .unit import AppointmentUnit, appointment_unit
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    appointment_id: UUID
+    status: str
+
+
+@dataclass(frozen=True)
+class Administered:
+    session_id: UUID
+    monitoring_until: datetime
+
+
+@dataclass(frozen=True)
+class Discharged:
+    session_id: UUID
+    integration_window: Window
 
 
 async def check_in(
-    runtime: Runtime, deps: Deps, appointment_id: UUID, body: CheckInIn, by: str
-) -> dict[str, Any]:
+    runtime: Runtime, deps: Deps, appointment_id: UUID, dosing: DosingCheckIn | None, by: str
+) -> StatusChanged:
+    """``dosing``: the pre-dose checks a dosing check-in records (refused without them)."""
     async with appointment_unit(runtime, appointment_id) as u:
         check_in_allowed(u.appt, u.now)
         if u.appt.kind is AppointmentKind.DOSING:
             protocol = _dose_allowed(deps, u)
-            check_dosing_check_in(body, protocol, deps.clinic.rems_certified)
-        await store.check_in(u.conn, u.appt.id, {**body.model_dump(mode="json"), "checked_in_by": by}, u.now)
+            check_dosing_check_in(dosing, protocol, deps.clinic.rems_certified)
+        details = {"dosing": dosing.model_dump(mode="json") if dosing else None, "checked_in_by": by}
+        await appointments.check_in(u.conn, u.appt.id, details, u.now)
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id), timer_keys.NO_SHOW)
-    return {"appointment_id": appointment_id, "status": Status.CHECKED_IN.value}
+    return StatusChanged(appointment_id, Status.CHECKED_IN.value)
 
 
 def _dose_allowed(deps: Deps, u: AppointmentUnit) -> Protocol:
@@ -49,20 +73,18 @@ def _dose_allowed(deps: Deps, u: AppointmentUnit) -> Protocol:
     return protocol
 
 
-async def administer(
-    runtime: Runtime, deps: Deps, appointment_id: UUID, body: AdministrationIn, by: str
-) -> dict[str, Any]:
+async def administer(runtime: Runtime, deps: Deps, appointment_id: UUID, dose: Dose, by: str) -> Administered:
     async with appointment_unit(runtime, appointment_id) as u:
         _require_dosing(u.appt)
         require(u.appt, Status.CHECKED_IN)
         protocol = _dose_allowed(deps, u)
         await _hold_room_for_monitoring(u, protocol)
         session_id = uuid.uuid4()
-        pre = (await store.check_in_details(u.conn, u.appt.id))["dosing"]["blood_pressure"]
-        await store.insert_session(u.conn, session_id, _session_fields(deps, u, protocol, body, pre, by))
-        await store.set_status_of(u.conn, u.appt.id, Status.IN_MONITORING, u.now, None, None)
+        pre = (await appointments.check_in_details(u.conn, u.appt.id))["dosing"]["blood_pressure"]
+        await sessions.insert(u.conn, session_id, _session_fields(deps, u, protocol, dose, pre, by))
+        await appointments.set_status(u.conn, u.appt.id, Status.IN_MONITORING, u.now, None, None)
         await steps.arm_monitoring(u.conn, u.appt, session_id, protocol, u.now)
-    return {"session_id": session_id, "monitoring_until": monitoring_end(protocol, u.now)}
+    return Administered(session_id, monitoring_end(protocol, u.now))
 
 
 def _require_dosing(appt: Appointment) -> None:
@@ -77,7 +99,7 @@ async def _hold_room_for_monitoring(u: AppointmentUnit, protocol: Protocol) -> N
     await calendar.lock_calendar(u.conn)  # one change to reserved time at a time (booking.book)
     try:
         async with u.conn.transaction():
-            await store.extend(u.conn, u.appt.id, monitoring_end(protocol, u.now))
+            await appointments.extend(u.conn, u.appt.id, monitoring_end(protocol, u.now))
     except asyncpg.ExclusionViolationError:
         raise RuleViolation(
             ["appointment_id"],
@@ -91,7 +113,7 @@ def _session_fields(
     deps: Deps,
     u: AppointmentUnit,
     protocol: Protocol,
-    body: AdministrationIn,
+    dose: Dose,
     pre: dict[str, int],
     by: str,
 ) -> dict[str, Any]:
@@ -101,8 +123,8 @@ def _session_fields(
         "dose_number": u.appt.dose_number,
         "route": protocol.route.value,
         "protocol_version": protocol.id,
-        "dose_mg": body.dose_mg,
-        "dose_mg_per_kg": body.dose_mg_per_kg,
+        "dose_mg": dose.dose_mg,
+        "dose_mg_per_kg": dose.dose_mg_per_kg,
         "dose_day": dose_day(u.now, deps.clinic.time_zone),
         "pre_dose_systolic": pre["systolic"],
         "pre_dose_diastolic": pre["diastolic"],
@@ -112,21 +134,21 @@ def _session_fields(
 
 
 async def record_session(
-    runtime: Runtime, deps: Deps, appointment_id: UUID, body: SessionIn, by: str
-) -> dict[str, Any]:
+    runtime: Runtime, deps: Deps, appointment_id: UUID, discharge: Discharge, by: str
+) -> Discharged:
     async with appointment_unit(runtime, appointment_id) as u:
         _require_dosing(u.appt)
         require(u.appt, Status.IN_MONITORING)
         protocol = deps.protocol(u.appt.protocol_version)
-        session = await store.session_of(u.conn, appointment_id=u.appt.id)
-        check_discharge(body, protocol, session["administered_at"], u.now)
+        session = await sessions.get(u.conn, appointment_id=u.appt.id)
+        check_discharge(discharge, protocol, session["administered_at"], u.now)
         window = integration_window(protocol, session["administered_at"], u.now)
-        await store.discharge(u.conn, session["id"], body.model_dump(mode="json"), by, window, u.now)
-        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
+        await sessions.discharge(u.conn, session["id"], discharge.model_dump(mode="json"), by, window, u.now)
+        await appointments.set_status(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id))
-        await u.emit(_administered(u, session, bool(body.adverse_events)))
+        await u.emit(_administered(u, session, bool(discharge.adverse_events)))
         await u.emit(_completed(u))
-    return {"session_id": session["id"], "integration_window": window}
+    return Discharged(session["id"], window)
 
 
 def _administered(u: AppointmentUnit, session: asyncpg.Record, adverse: bool) -> SessionAdministered:
@@ -155,14 +177,14 @@ def _completed(u: AppointmentUnit) -> AppointmentCompleted:
     )
 
 
-async def complete(runtime: Runtime, appointment_id: UUID, by: str) -> dict[str, Any]:
+async def complete(runtime: Runtime, appointment_id: UUID, by: str) -> StatusChanged:
     """A consultation, preparation or integration appointment was attended."""
     async with appointment_unit(runtime, appointment_id) as u:
         complete_allowed(u.appt, u.now)
-        await store.set_status_of(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
+        await appointments.set_status(u.conn, u.appt.id, Status.COMPLETED, u.now, None, by)
         await timers.cancel(u.conn, timer_keys.appointment(u.plan.id, u.appt.id))
         if u.appt.kind is AppointmentKind.INTEGRATION and u.appt.follows_session_id:
-            await store.integration_held(u.conn, u.appt.follows_session_id, u.now)
+            await sessions.integration_held(u.conn, u.appt.follows_session_id, u.now)
             await timers.cancel(u.conn, timer_keys.session(u.plan.id, u.appt.follows_session_id))
         await u.emit(_completed(u))
-    return {"appointment_id": appointment_id, "status": Status.COMPLETED.value}
+    return StatusChanged(appointment_id, Status.COMPLETED.value)

@@ -25,10 +25,12 @@ from katflow_shared.errors import RuleViolation
 from katflow_shared.messaging.emitter import HandlerContext
 from katflow_shared.messaging.errors import PermanentError
 
-from ..adapters import postgres_course as store
+from ..adapters import postgres_appointments as appointments
+from ..adapters import postgres_courses as courses
+from ..adapters import postgres_sessions as sessions
 from ..domain.course import CoursePlan, CourseStatus, after_integration, after_session
-from ..service_layer import booking, dosing, steps
-from ..service_layer.deps import Deps
+from . import booking, dosing, steps
+from .deps import Deps
 
 FINISHED = (CourseStatus.COMPLETED, CourseStatus.ENDED)
 
@@ -39,24 +41,24 @@ class CourseEvents:
 
     async def on_consultation_requested(self, event: ConsultationRequested, ctx: HandlerContext) -> None:
         zone = event.patient_time_zone
-        plan = await store.ensure_course(ctx.conn, event.course_id, event.patient_id, zone)
-        await self._book_consultation(plan or await store.load_plan(ctx.conn, event.course_id), ctx)
+        plan = await courses.ensure_course(ctx.conn, event.course_id, event.patient_id, zone)
+        await self._book_consultation(plan or await courses.load_plan(ctx.conn, event.course_id), ctx)
 
     async def on_preparation_completed(self, event: PreparationCompleted, ctx: HandlerContext) -> None:
-        await store.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
-        await store.lock_course(ctx.conn, event.course_id)
+        await courses.ensure_course(ctx.conn, event.course_id, event.patient_id, event.patient_time_zone)
+        await courses.lock_course(ctx.conn, event.course_id)
         self.deps.protocol(event.protocol_version)  # unknown version: dead letter, not a guess
-        if not await store.prepare_course(
+        if not await courses.prepare_course(
             ctx.conn, event.course_id, event.route, event.protocol_version, event.completed_at
         ):
             return
-        plan = await store.load_plan(ctx.conn, event.course_id)
+        plan = await courses.load_plan(ctx.conn, event.course_id)
         if plan.status is CourseStatus.DOSING:
             await self._book_dose(plan, ctx, ctx.envelope.id)
 
     async def on_session_administered(self, event: SessionAdministered, ctx: HandlerContext) -> None:
-        plan = await store.lock_course(ctx.conn, event.course_id)
-        session = await store.session_of(ctx.conn, session_id=event.session_id)
+        plan = await courses.lock_course(ctx.conn, event.course_id)
+        session = await sessions.get(ctx.conn, session_id=event.session_id)
         if session["integration_held_at"] is None:
             window = booking.window_of(session)
             await steps.arm_integration(ctx.conn, plan.id, event.session_id, window)
@@ -71,7 +73,7 @@ class CourseEvents:
     async def on_appointment_completed(self, event: AppointmentCompleted, ctx: HandlerContext) -> None:
         if event.kind is not AppointmentKind.INTEGRATION:
             return
-        plan = await store.lock_course(ctx.conn, event.course_id)
+        plan = await courses.lock_course(ctx.conn, event.course_id)
         if plan.status is not CourseStatus.DOSING:
             return
         step = after_integration(self.deps.protocol_of(plan), plan)
@@ -98,7 +100,7 @@ class CourseEvents:
             await booking.waitlist(ctx.conn, self.deps, plan, AppointmentKind.CONSULTATION, cause, ctx.emit)
 
     async def on_urgent_review(self, event: UrgentReviewRequired, ctx: HandlerContext) -> None:
-        plan = await store.lock_course(ctx.conn, event.course_id)
+        plan = await courses.lock_course(ctx.conn, event.course_id)
         if plan.status not in (*FINISHED, CourseStatus.HALTED):
             reason = CancellationReason.COURSE_HALTED
             await steps.stop_course(
@@ -106,16 +108,18 @@ class CourseEvents:
             )
 
     async def on_eligibility_decided(self, event: EligibilityDecided, ctx: HandlerContext) -> None:
-        plan = await store.lock_course(ctx.conn, event.course_id)
+        plan = await courses.lock_course(ctx.conn, event.course_id)
         prepared = plan.protocol_version is not None
         if event.outcome is EligibilityOutcome.ELIGIBLE and plan.status in (
             CourseStatus.HALTED,
             CourseStatus.ENDED,
         ):
-            await store.set_status(ctx.conn, plan.id, CourseStatus.DOSING if prepared else CourseStatus.OPEN)
-            if not prepared and not await store.has_consultation(ctx.conn, plan.id):
+            await courses.set_status(
+                ctx.conn, plan.id, CourseStatus.DOSING if prepared else CourseStatus.OPEN
+            )
+            if not prepared and not await appointments.has_consultation(ctx.conn, plan.id):
                 # it was waiting for a consultation slot when it stopped (the stop ended the wait)
-                await self._book_consultation(await store.load_plan(ctx.conn, plan.id), ctx)
+                await self._book_consultation(await courses.load_plan(ctx.conn, plan.id), ctx)
         elif event.outcome is EligibilityOutcome.NOT_ELIGIBLE and plan.status not in FINISHED:
             reason = CancellationReason.CLINIC_REQUEST
             await steps.stop_course(

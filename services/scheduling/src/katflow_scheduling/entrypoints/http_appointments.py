@@ -1,4 +1,4 @@
-"""scheduling's HTTP API."""
+"""scheduling's appointments API: a course's appointments, for the care team."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from katflow_shared.auth import admits
 from katflow_shared.http import PoolDep
 from katflow_shared.roles import CARE_TEAM
 
-from ..adapters import postgres_course as store
+from ..adapters import postgres_appointments as appointments
 
 router = APIRouter(prefix="/v1", tags=["appointments"], dependencies=[admits(*CARE_TEAM)])
 
@@ -34,4 +34,4 @@ class AppointmentOut(BaseModel):
     summary="A course's appointments, in time order",
 )
 async def course_appointments(course_id: UUID, pool: PoolDep) -> list[AppointmentOut]:
-    return [AppointmentOut(**dict(r)) for r in await store.appointments_of_course(pool, course_id)]
+    return [AppointmentOut(**dict(r)) for r in await appointments.of_course(pool, course_id)]

@@ -1,0 +1,68 @@
+"""Clinic administration (admins): the protocol versions on file (scheduling's) and which one new
+courses of a route get (intake's: it pins a course's version)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.responses import Response
+
+from ..service_layer.sessions import Staff
+from . import admin_forms as forms
+from .web import Console, ConsoleDep, StaffDep, page
+
+router = APIRouter(prefix="/admin", tags=["clinic administration (admins)"])
+ProtocolId = Annotated[str, Path(pattern=r"^[a-z0-9_-]{1,30}@[0-9]{1,6}$")]
+
+
+@router.get("/protocols", summary="The protocol versions on file, and which new courses get (admins)")
+async def protocols(request: Request, c: ConsoleDep, who: StaffDep) -> Response:
+    forms.require_admin(who)
+    return await _protocols_page(request, c, who)
+
+
+@router.post("/protocols/{protocol_id}/activate", summary="Pin new courses of its route to a version")
+async def activate(request: Request, protocol_id: ProtocolId, c: ConsoleDep, who: StaffDep) -> Response:
+    """Intake pins a course's version at its first eligible decision, so activation is intake's."""
+    forms.require_admin(who)
+    path = f"/admin/protocols/{protocol_id}/activate"
+    answer = await c.services.call(who.access_token, "POST", "intake", path)
+    if not answer.ok:
+        refusal = forms.refusal_of(answer, "activate")["sentence"]
+        return await _protocols_page(request, c, who, refusal=refusal, status=answer.status)
+    route, before = answer.body["route"], answer.body["previous_version"]
+    done = f"New {route} courses now get {protocol_id} (before: {before}); pinned courses keep theirs."
+    return await _protocols_page(request, c, who, done=done)
+
+
+async def _protocols_page(
+    request: Request, c: Console, who: Staff, done: str = "", refusal: str | None = None, status: int = 200
+) -> Response:
+    answer = await c.services.call(who.access_token, "GET", "intake", "/admin/protocols")
+    if not answer.ok and refusal is None:
+        refusal = forms.refusal_of(answer, "protocols")["sentence"]
+    on_file = answer.body if answer.ok else []
+    context = {"protocols": on_file, "refusal": refusal, "done": done, "zone": c.zone}
+    resp: Response = page(request, "admin_protocols.html", who, **context)
+    resp.status_code = status
+    return resp
+
+
+@router.get("/protocols/{protocol_id}", summary="One protocol version, in full (admins)")
+async def protocol(
+    request: Request,
+    protocol_id: ProtocolId,
+    c: ConsoleDep,
+    who: StaffDep,
+) -> Response:
+    forms.require_admin(who)
+    answer = await c.services.call(who.access_token, "GET", "scheduling", f"/admin/protocols/{protocol_id}")
+    if answer.status == 404:
+        raise HTTPException(404, "no such protocol version")
+    if not answer.ok:
+        raise HTTPException(502, f"scheduling answered {answer.status}")
+    found: dict[str, Any] = answer.body
+    text = json.dumps(found["protocol"], indent=2, ensure_ascii=False)
+    return page(request, "admin_protocol.html", who, p=found, text=text)  # type: ignore[no-any-return]
