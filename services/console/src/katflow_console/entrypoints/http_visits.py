@@ -11,11 +11,12 @@ own record: the clinician's, with who recorded it and when."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
 from katflow_shared.roles import Role
@@ -41,29 +42,50 @@ MONITORING = ("in_monitoring", "discharge_ready")  # after the dose, before disc
 NOTES_MAX = 2000  # concomitant medications: characters
 
 
-@router.get("/visits/{appointment_id}", summary="A visit: check-in, administration, discharge")
-async def visit(
+@dataclass(frozen=True)
+class Visit:
+    """The visit a route is about, and what every visit route works with."""
+
+    request: Request
+    appointment_id: UUID
+    c: Console
+    pool: Any
+    clock: Any
+    who: Staff
+
+    async def appointment(self) -> Any:
+        appt = await store.appointment(self.pool, self.appointment_id)
+        if appt is None:
+            raise HTTPException(404, "no such appointment on the board")
+        return appt
+
+
+async def _visit(
     request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep
-) -> Response:
-    return await _render(request, appointment_id, c, pool, clock, who, {}, 200)
+) -> Visit:
+    return Visit(request, appointment_id, c, pool, clock, who)
+
+
+VisitDep = Annotated[Visit, Depends(_visit)]
+
+
+@router.get("/visits/{appointment_id}", summary="A visit: check-in, administration, discharge")
+async def visit(v: VisitDep) -> Response:
+    return await _render(v, {}, 200)
 
 
 @router.get("/visits/{appointment_id}/checks", summary="The visit's monitoring prompts (htmx polls it)")
-async def checks(
-    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep
-) -> Response:
-    appt = await store.appointment(pool, appointment_id)
-    if appt is None:
-        raise HTTPException(404, "no such appointment on the board")
-    context = await _monitoring(pool, appt, c, clock, who)
-    return page(request, "_checks.html", who, **context)  # type: ignore[no-any-return]
+async def checks(v: VisitDep) -> Response:
+    context = await _monitoring(v, await v.appointment())
+    return page(v.request, "_checks.html", v.who, **context)  # type: ignore[no-any-return]
 
 
-async def _monitoring(pool: Any, appt: Any, c: Console, clock: Any, who: Staff) -> dict[str, Any]:
+async def _monitoring(v: Visit, appt: Any) -> dict[str, Any]:
     """The monitoring prompts since the visit began, the 40-minute blood pressure if recorded, and
     whether this person may record it now (a clinician, during monitoring, once it was prompted)."""
-    found = await store.checks_prompted(pool, appt["course_id"], appt["starts_at"])
-    record = await store.visit_record(pool, appt["appointment_id"])
+    c, who = v.c, v.who
+    found = await store.checks_prompted(v.pool, appt["course_id"], appt["starts_at"])
+    record = await store.visit_record(v.pool, appt["appointment_id"])
     bp40 = record.get("bp_40min")
     prompted = any(check["check"] == "blood_pressure" for check in found)
     may = prompted and not bp40 and appt["status"] in MONITORING and who.holds(Role.CLINICIAN)
@@ -74,7 +96,7 @@ async def _monitoring(pool: Any, appt: Any, c: Console, clock: Any, who: Staff) 
         "record": record,
         "bp40": _shown_check(bp40, c) if bp40 else None,
         "may_record_bp": may,
-        "now_hhmm": local(clock.now(), c.zone),
+        "now_hhmm": local(v.clock.now(), c.zone),
     }
 
 
@@ -84,38 +106,26 @@ def _shown_check(check: dict[str, Any], c: Console) -> dict[str, Any]:
 
 
 async def _render(
-    request: Request,
-    appointment_id: UUID,
-    c: Console,
-    pool: Any,
-    clock: Any,
-    who: Staff,
+    v: Visit,
     refusal: dict[str, str],
     status: int,
     entered: dict[str, str] | None = None,
 ) -> Response:
     """The visit page; after a refusal, ``entered`` is what the form held (the person's own text,
     back in their form rather than lost)."""
-    appt = await store.appointment(pool, appointment_id)
-    if appt is None:
-        raise HTTPException(404, "no such appointment on the board")
-    ready = await store.readiness(pool, appt["course_id"], appointment_id)
-    context = await _monitoring(pool, appt, c, clock, who)
+    appt = await v.appointment()
+    ready = await store.readiness(v.pool, appt["course_id"], v.appointment_id)
+    context = await _monitoring(v, appt)
     context.update(refusal=refusal, readiness=ready, entered=entered or {})
-    context["may_administer"] = who.holds(Role.CLINICIAN)
-    resp: Response = page(request, "visit.html", who, **context)
+    context["may_administer"] = v.who.holds(Role.CLINICIAN)
+    resp: Response = page(v.request, "visit.html", v.who, **context)
     resp.status_code = status
     return resp
 
 
 @router.post("/visits/{appointment_id}/check-in", summary="Check in (dosing: the pre-dose checks)")
 async def check_in(
-    request: Request,
-    appointment_id: UUID,
-    c: ConsoleDep,
-    pool: PoolDep,
-    clock: ClockDep,
-    who: StaffDep,
+    v: VisitDep,
     systolic: Annotated[int, Form()],
     diastolic: Annotated[int, Form()],
     ride_home: Annotated[bool, Form()] = False,
@@ -130,65 +140,50 @@ async def check_in(
             "fasting_confirmed": fasting,
         }
     }
-    path = f"/appointments/{appointment_id}/check-in"
+    path = f"/appointments/{v.appointment_id}/check-in"
     record: dict[str, Any] = {"pre_bp": f"{systolic}/{diastolic}"}
     medications = concomitant_medications.strip()
     if medications:
         record["concomitant_medications"] = medications
     entered = {"concomitant_medications": medications}
-    return await _act(request, appointment_id, c, pool, clock, who, path, body, "checked_in", record, entered)
+    return await _act(v, path, body, "checked_in", record, entered)
 
 
 @router.post("/visits/{appointment_id}/administration", summary="Record the dose given; monitoring starts")
 async def administer(
-    request: Request,
-    appointment_id: UUID,
-    c: ConsoleDep,
-    pool: PoolDep,
-    clock: ClockDep,
-    who: StaffDep,
+    v: VisitDep,
     dose_mg: Annotated[float, Form()],
     lot_number: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    path = f"/appointments/{appointment_id}/administration"
+    path = f"/appointments/{v.appointment_id}/administration"
     record = {"dose_mg": dose_mg, "lot_number": lot_number.strip()}
     body = {"dose_mg": dose_mg}
-    return await _act(request, appointment_id, c, pool, clock, who, path, body, "in_monitoring", record)
+    return await _act(v, path, body, "in_monitoring", record)
 
 
 async def _act(
-    request: Request,
-    appointment_id: UUID,
-    c: Console,
-    pool: Any,
-    clock: Any,
-    who: Staff,
+    v: Visit,
     path: str,
     body: dict[str, Any],
     status: str,
     record: dict[str, Any],
     entered: dict[str, str] | None = None,
 ) -> Response:
-    answer = await c.services.act(who.access_token, who.subject, "scheduling", path, body)
+    answer = await v.c.services.act(v.who.access_token, v.who.subject, "scheduling", path, body)
     if not answer.ok:
         field, rule, sentence = answer.refusal()
         action = ACTION_OF.get(path.rsplit("/", 1)[-1], "")
         refusal = {"action": action, "field": FIELD_OF.get(field, field), "rule": rule}
         refusal["sentence"] = rules.sentence(rule, sentence)
-        return await _render(request, appointment_id, c, pool, clock, who, refusal, answer.status, entered)
-    await store.set_status(pool, appointment_id, status, clock.now())
-    await store.record_visit(pool, appointment_id, record, clock.now())
-    return RedirectResponse(f"/visits/{appointment_id}", 303)
+        return await _render(v, refusal, answer.status, entered)
+    await store.set_status(v.pool, v.appointment_id, status, v.clock.now())
+    await store.record_visit(v.pool, v.appointment_id, record, v.clock.now())
+    return RedirectResponse(f"/visits/{v.appointment_id}", 303)
 
 
 @router.post("/visits/{appointment_id}/discharge", summary="Discharge: close monitoring, record the session")
 async def discharge(
-    request: Request,
-    appointment_id: UUID,
-    c: ConsoleDep,
-    pool: PoolDep,
-    clock: ClockDep,
-    who: StaffDep,
+    v: VisitDep,
     post_systolic: Annotated[int, Form()],
     post_diastolic: Annotated[int, Form()],
     max_systolic: Annotated[int, Form()],
@@ -204,11 +199,11 @@ async def discharge(
     """``ready_at``: when the patient would have been ready to leave (a time today, no later than
     now; the REMS form's own field, kept in ``visit_records``). Left empty, the form shows the end of
     monitoring."""
-    ready = rems_form.time_today(ready_at, clock.now(), c.zone) if ready_at.strip() else None
+    ready = rems_form.time_today(ready_at, v.clock.now(), v.c.zone) if ready_at.strip() else None
     if ready_at.strip() and ready is None:
         refusal = {"action": "discharge", "field": "ready_at", "rule": "ready_at"}
         refusal["sentence"] = "Ready to leave: a time today, not later than now."
-        return await _render(request, appointment_id, c, pool, clock, who, refusal, 422)
+        return await _render(v, refusal, 422)
     vitals = {
         "post_dose_bp": {"systolic": post_systolic, "diastolic": post_diastolic},
         "max_systolic": max_systolic,
@@ -226,8 +221,8 @@ async def discharge(
     }
     if ready is not None:
         record["ready_to_leave_at"] = ready.isoformat()
-    path = f"/appointments/{appointment_id}/session"
-    return await _act(request, appointment_id, c, pool, clock, who, path, body, "discharged", record)
+    path = f"/appointments/{v.appointment_id}/session"
+    return await _act(v, path, body, "discharged", record)
 
 
 @router.post(
@@ -235,12 +230,7 @@ async def discharge(
     summary="Record the 40-minute blood-pressure check (the console's own record: who and when kept)",
 )
 async def blood_pressure_check(
-    request: Request,
-    appointment_id: UUID,
-    c: ConsoleDep,
-    pool: PoolDep,
-    clock: ClockDep,
-    who: StaffDep,
+    v: VisitDep,
     systolic: Annotated[int, Form()],
     diastolic: Annotated[int, Form()],
     taken_at: Annotated[str, Form(max_length=8)],
@@ -249,10 +239,8 @@ async def blood_pressure_check(
     ``visit_records`` (``bp_40min``: the values, when taken, who recorded it and when) and fills the
     REMS form's "Blood pressure about 40 minutes after dosing". A clinician's, during monitoring (after
     the dose, before discharge); a later record replaces an earlier one."""
-    appt = await store.appointment(pool, appointment_id)
-    if appt is None:
-        raise HTTPException(404, "no such appointment on the board")
-    now = clock.now()
+    appt, c, who = await v.appointment(), v.c, v.who
+    now = v.clock.now()
     taken = rems_form.time_today(taken_at, now, c.zone)
     problem, status = "", 422
     if not who.holds(Role.CLINICIAN):
@@ -267,32 +255,29 @@ async def blood_pressure_check(
         problem = f"The time taken is before the dose ({local(appt['status_at'], c.zone)})."
     if problem:
         refusal = {"action": "blood-pressure-check", "field": "bp40", "rule": "", "sentence": problem}
-        return await _render(request, appointment_id, c, pool, clock, who, refusal, status)
+        return await _render(v, refusal, status)
     assert taken is not None
     check = {"systolic": systolic, "diastolic": diastolic, "taken_at": taken.isoformat()}
     check.update(recorded_by=who.subject, recorded_at=now.isoformat())
-    await store.record_visit(pool, appointment_id, {"bp_40min": check}, now)
-    return RedirectResponse(f"/visits/{appointment_id}", 303)
+    await store.record_visit(v.pool, v.appointment_id, {"bp_40min": check}, now)
+    return RedirectResponse(f"/visits/{v.appointment_id}", 303)
 
 
 @router.get("/visits/{appointment_id}/rems", summary="The visit's REMS Patient Monitoring Form, filled")
-async def rems(
-    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep
-) -> Response:
-    appt = await store.appointment(pool, appointment_id)
-    if appt is None:
-        raise HTTPException(404, "no such appointment on the board")
+async def rems(v: VisitDep) -> Response:
+    appt, pool, c = await v.appointment(), v.pool, v.c
+    appointment_id = v.appointment_id
     session = await store.session_of(pool, appointment_id)
     patient = f"{appt['given_name'] or ''} {appt['family_name'] or ''}".strip() or "(name pending)"
     record = await store.visit_record(pool, appointment_id)
     born = await store.date_of_birth(pool, appt["patient_id"])
     rows = rems_form.form(patient, born, record, session, c.zone)
     days = load_protocols().get(session["protocol_version"]).dosing.rems_form_due_days if session else None
-    today = clock.now().astimezone(c.zone).date()
+    today = v.clock.now().astimezone(c.zone).date()
     due = rems_form.filing_due(session, days, today, c.zone) if days else None
     filed = await postgres_rems.filing(pool, appointment_id)
     context = {"appt": appt, "rows": rows, "due": due, "session": session, "filed": filed, "zone": c.zone}
-    return page(request, "rems.html", who, **context)  # type: ignore[no-any-return]
+    return page(v.request, "rems.html", v.who, **context)  # type: ignore[no-any-return]
 
 
 @router.post("/visits/{appointment_id}/rems/filed", summary="The REMS form was filed (who and when kept)")
