@@ -62,7 +62,6 @@ from katflow_shared.roles import CARE_TEAM, ApiKey, Role, hash_api_key
 from katflow_shared.runtime import RequestContext, Runtime
 from katflow_shared.timers import TimerWorker
 from katflow_shared.treatment_protocols import load_protocols
-from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink
@@ -106,9 +105,7 @@ class Harness:
         envelope = envelope or Envelope(event=event, source="/test", time=self.clock.now())
         handler = consumer.handlers(self.handlers)[type(event)]
         group = GROUP if inbox else f"{GROUP}-{uuid.uuid4()}"
-        emitter = Emitter(self.settings, Announcer(outbox.CHANNEL))
-        units = Units(self.pool, self.clock, emitter, Announcer(timers.CHANNEL))
-        await apply(units, group, handler, envelope)
+        await apply(self.dispatcher.units, group, handler, envelope)
         return envelope
 
     async def contact(
@@ -239,14 +236,13 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 **overrides,
             )
             clock = FixedClock(overrides.pop("start", MONDAY_10_CHICAGO))
-            runtime = Runtime(
-                settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock, queue_pool
-            )
-            templates = bootstrap.default_registry(settings.default_locale)
-            planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
-            reminders: Reminders = bootstrap.reminders(settings, planner, clock)
             dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
-            dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates, dispatching)
+            emitter = Emitter(settings, Announcer(outbox.CHANNEL))
+            runtime = Runtime(settings, pool, None, emitter, clock, queue_pool, timing)
+            templates = bootstrap.default_registry(settings.default_locale)
+            planner = Planner(bootstrap.load_directory(settings), templates, settings, clock, dispatching)
+            reminders: Reminders = bootstrap.reminders(settings, planner, clock)
+            dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates)
             app = FastAPI()
             for router in (http.router, sms.router, feed.router, audit.router):
                 app.include_router(router)
@@ -260,9 +256,7 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 clock,
                 sink,
                 provider,
-                WorkflowEvents(
-                    planner, reminders, dispatching, timing, bootstrap.rems_form_due_days(load_protocols())
-                ),
+                WorkflowEvents(planner, reminders, bootstrap.rems_form_due_days(load_protocols())),
                 dispatcher,
                 TimerWorker(runtime, reminders.timer_handlers(), announcer=timing),
                 app,
