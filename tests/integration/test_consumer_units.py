@@ -116,3 +116,19 @@ async def test_a_timer_handler_writes_with_its_timer_fired(setup: Setup) -> None
     rows = await setup.pool.fetch("SELECT kind, status FROM timers ORDER BY id")
     assert [tuple(r) for r in rows] == [("test.kind", "fired"), ("test.next", "pending")]
     assert await setup.pool.fetchval("SELECT n FROM work") == 1
+
+
+async def test_a_use_case_that_cannot_run_twice_checks_the_inbox_first_with_a_flush(setup: Setup) -> None:
+    async def insert_once(event: ConsultationRequested, uow: UnitOfWork) -> None:
+        await uow.conn.execute("INSERT INTO work(n) VALUES (1)")  # fails on work_pkey if run again
+
+    async def flush_then_insert_once(event: ConsultationRequested, uow: UnitOfWork) -> None:
+        await uow.flush()  # the inbox row now: a redelivered event stops here
+        await insert_once(event, uow)
+
+    envelope = requested()
+    assert await apply(setup.units, GROUP, UseCase(insert_once), envelope)
+    with pytest.raises(asyncpg.UniqueViolationError):  # run again: retried, then a dead letter
+        await apply(setup.units, GROUP, UseCase(insert_once), envelope)
+    assert not await apply(setup.units, GROUP, UseCase(flush_then_insert_once), envelope)
+    assert await setup.counts() == (1, 0, 1)

@@ -7,7 +7,11 @@ event and whose writes include the event's inbox row, sent with the rest at the 
 - ``one_statement=True`` (write-only use cases: no lock, nothing to read that must be locked): the
   whole unit is one statement, without BEGIN and COMMIT — one round trip per event;
 - else in a transaction: reads and at-once writes on ``uow.conn``, then one statement with the inbox
-  row, then COMMIT. A redelivered event's use case runs again and is rolled back at the end.
+  row, then COMMIT. A redelivered event's use case runs again, on the state its first delivery
+  left, and is rolled back at the end: it must be able to run that far (an at-once write that
+  fails on another key, or an error its first run would not raise, is retried or dead-lettered
+  instead of skipped). One that cannot should ``await uow.flush()`` first: the inbox row is then
+  checked before anything else.
 
 ``Handler`` (``HandlerContext``) and ``Planned`` are the older kinds, kept while scheduling and the
 console still use them: delete them, ``_write`` and ``_transact`` once every handler is a use case.
