@@ -105,7 +105,7 @@ class Harness:
         envelope = envelope or Envelope(event=event, source="/test", time=self.clock.now())
         handler = consumer.handlers(self.handlers)[type(event)]
         group = GROUP if inbox else f"{GROUP}-{uuid.uuid4()}"
-        await apply(self.pool, group, Emitter(self.settings, Announcer(outbox.CHANNEL)), handler, envelope)
+        await apply(self.dispatcher.units, group, handler, envelope)
         return envelope
 
     async def contact(
@@ -236,14 +236,13 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 **overrides,
             )
             clock = FixedClock(overrides.pop("start", MONDAY_10_CHICAGO))
-            runtime = Runtime(
-                settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock, queue_pool
-            )
-            templates = bootstrap.default_registry(settings.default_locale)
-            planner = Planner(bootstrap.load_directory(settings), templates, settings, clock)
-            reminders: Reminders = bootstrap.reminders(settings, planner, clock)
             dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
-            dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates, dispatching)
+            emitter = Emitter(settings, Announcer(outbox.CHANNEL))
+            runtime = Runtime(settings, pool, None, emitter, clock, queue_pool, timing)
+            templates = bootstrap.default_registry(settings.default_locale)
+            planner = Planner(bootstrap.load_directory(settings), templates, settings, clock, dispatching)
+            reminders: Reminders = bootstrap.reminders(settings, planner, clock)
+            dispatcher = bootstrap.dispatcher(runtime, settings, planner, templates)
             app = FastAPI()
             for router in (http.router, sms.router, feed.router, audit.router):
                 app.include_router(router)
@@ -257,9 +256,7 @@ async def make_harness(infra: Infra, **overrides: Any) -> AsyncIterator[Harness]
                 clock,
                 sink,
                 provider,
-                WorkflowEvents(
-                    planner, reminders, dispatching, timing, bootstrap.rems_form_due_days(load_protocols())
-                ),
+                WorkflowEvents(planner, reminders, bootstrap.rems_form_due_days(load_protocols())),
                 dispatcher,
                 TimerWorker(runtime, reminders.timer_handlers(), announcer=timing),
                 app,

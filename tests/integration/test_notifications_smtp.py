@@ -313,7 +313,8 @@ async def test_a_queued_delivery_wakes_the_dispatcher_without_waiting_for_the_po
             await asyncio.sleep(0.5)  # the first (empty) claim done; now waiting on the 60 s poll
             if queued_by == "another replica":
                 monkeypatch.setattr(deliveries, "ORIGIN", "another-replica")
-                h.handlers = replace(h.handlers, dispatching=Announcer(deliveries.DELIVERIES_CHANNEL))
+                elsewhere = replace(h.handlers.planner, dispatching=Announcer(deliveries.DELIVERIES_CHANNEL))
+                h.handlers = replace(h.handlers, planner=elsewhere)
             started = time.monotonic()
             await h.handle(
                 ConsultationRequested(

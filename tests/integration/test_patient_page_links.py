@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from katflow_notifications.adapters import postgres_portal as store
+from katflow_notifications.adapters.postgres_queue import DELIVERIES_CHANNEL
 from katflow_notifications.adapters.postgres_recipients import recipient_row
 from katflow_notifications.domain.staff import load_staff
 from katflow_notifications.domain.templates import default_registry
@@ -21,9 +22,15 @@ from katflow_notifications.service_layer.planning import Planner
 from katflow_notifications.service_layer.portal import Access, PatientPage
 from katflow_notifications.service_layer.portal_links import LinkMinter
 from katflow_notifications.settings import NotificationsSettings
+from katflow_shared import timers
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import ChannelConsent, PatientContactUpdated
 from katflow_shared.db import create_pool, migrate
+from katflow_shared.messaging import outbox
+from katflow_shared.messaging.emitter import Emitter
+from katflow_shared.settings import ServiceSettings
+from katflow_shared.unit_of_work import Units
+from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
@@ -68,8 +75,10 @@ async def on_file(pool: asyncpg.Pool, patient: uuid.UUID, born: date | None = BO
 
 def page(pool: asyncpg.Pool, clock: FixedClock) -> PatientPage:
     settings = NotificationsSettings()
-    planner = Planner(load_staff(settings.staff_directory), default_registry("en"), settings, clock)
-    return PatientPage(pool, settings, None, planner, clock)
+    directory, dispatching = load_staff(settings.staff_directory), Announcer(DELIVERIES_CHANNEL)
+    planner = Planner(directory, default_registry("en"), settings, clock, dispatching)
+    emitter = Emitter(ServiceSettings(environment="test"), Announcer(outbox.CHANNEL))
+    return PatientPage(Units(pool, clock, emitter, Announcer(timers.CHANNEL)), settings, None, planner)
 
 
 async def token_of(p: PatientPage, patient: uuid.UUID, delivery: uuid.UUID | None = None) -> str:

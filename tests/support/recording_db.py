@@ -37,6 +37,10 @@ class Conn:
         self.log.append(statement)
         return None
 
+    async def execute(self, statement: str, *args: object) -> str:
+        self.log.append(statement)
+        return "UPDATE 0"
+
     async def fetchrow(self, statement: str, *args: object) -> Any:
         self.log.append(statement)
         return self.rows.pop(0) if self.rows else None

@@ -105,12 +105,9 @@ def reminders(settings: NotificationsSettings, planner: Planner, clock: Clock) -
 
 
 def dispatcher(
-    runtime: Runtime,
-    settings: NotificationsSettings,
-    planner: Planner,
-    templates: TemplateRegistry,
-    announcer: Announcer,
+    runtime: Runtime, settings: NotificationsSettings, planner: Planner, templates: TemplateRegistry
 ) -> Dispatcher:
+    """The dispatcher, woken by what the planner queues (its ``dispatching`` announcer)."""
     client = httpx.AsyncClient(follow_redirects=False)
     email = SmtpEmail(settings)
     twilio = TwilioSms(settings) if settings.sms_provider == "twilio" else None
@@ -135,7 +132,7 @@ def dispatcher(
         templates,
         Outcomes(planner, runtime.emitter),
         on_close=[client.aclose, email.aclose, *([twilio.aclose] if twilio else [])],
-        announcer=announcer,
+        announcer=planner.dispatching,
         links=LinkMinter(settings),
     )
 
@@ -144,11 +141,13 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
     clock = clock_for(settings.environment, settings.clock_offset_file)
     templates = default_registry(settings.default_locale)
-    planner = Planner(load_directory(settings), templates, settings, clock)
-    timed = reminders(settings, planner, clock)
+    # The announcers, once: what a unit of work queues wakes this process's dispatcher (the
+    # planner's), what it schedules the timer worker (the units', ServiceSpec.timing), in-process.
     dispatching, timing = Announcer(DELIVERIES_CHANNEL), Announcer(timers.CHANNEL)
+    planner = Planner(load_directory(settings), templates, settings, clock, dispatching)
+    timed = reminders(settings, planner, clock)
     protocols = load_protocols(settings.protocols_dir)  # a bad file stops the service here
-    events = WorkflowEvents(planner, timed, dispatching, timing, rems_form_due_days(protocols))
+    events = WorkflowEvents(planner, timed, rems_form_due_days(protocols))
     app = create_app(
         ServiceSpec(
             settings=settings,
@@ -156,11 +155,12 @@ def build_app(settings: NotificationsSettings | None = None) -> FastAPI:
             routers=[http.router, sms.router, sms_twilio.router, feed.router, http_portal.router],
             handlers=consumer.handlers(events),
             workers=[
-                lambda runtime: dispatcher(runtime, settings, planner, templates, dispatching),
+                lambda runtime: dispatcher(runtime, settings, planner, templates),
                 lambda runtime: TimerWorker(runtime, timed.timer_handlers(), announcer=timing),
                 lambda runtime: LinkPurge(runtime.pool, runtime.clock, settings),
             ],
             clock=clock,
+            timing=timing,
             scrape=[refresh_delivery_gauges],
             title="katflow notifications",
             description="Messages to staff and patients: channels, consent, quiet hours, reminders, "
@@ -183,7 +183,11 @@ def build_portal_app(settings: NotificationsSettings | None = None) -> FastAPI:
     with health and metrics, on the same package and database as notifications."""
     settings = settings or NotificationsSettings()
     clock = clock_for(settings.environment, settings.clock_offset_file)
-    planner = Planner(load_directory(settings), default_registry(settings.default_locale), settings, clock)
+    # no dispatcher runs here: what the page queues wakes the service's dispatchers by NOTIFY
+    dispatching = Announcer(DELIVERIES_CHANNEL)
+    planner = Planner(
+        load_directory(settings), default_registry(settings.default_locale), settings, clock, dispatching
+    )
     app = create_app(
         ServiceSpec(
             settings=settings,

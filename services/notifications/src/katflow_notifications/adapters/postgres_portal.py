@@ -96,14 +96,18 @@ async def failed_attempt(conn: asyncpg.Connection, link_id: bytes) -> int:
     return count
 
 
+REVOKE = (
+    "UPDATE portal_links SET revoked_at = $2, revoked_reason = $3 WHERE link_id = $1 AND revoked_at IS NULL"
+)
+
+
 async def revoke(conn: asyncpg.Connection | asyncpg.Pool, link_id: bytes, reason: str, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE portal_links SET revoked_at = $2, revoked_reason = $3"
-        " WHERE link_id = $1 AND revoked_at IS NULL",
-        link_id,
-        now,
-        reason,
-    )
+    await conn.execute(REVOKE, *revoked_row(link_id, reason, now)[1])
+
+
+def revoked_row(link_id: bytes, reason: str, now: datetime) -> Part:
+    """The link turned off (unless it was already), for a unit of work's writes."""
+    return REVOKE, (link_id, now, reason)
 
 
 async def holder(conn: asyncpg.Connection | asyncpg.Pool, patient_id: UUID) -> Holder | None:

@@ -1,4 +1,4 @@
-"""The deliveries table's queue: deliveries queued (in the caller's transaction, waking the
+"""The deliveries table's queue: deliveries queued (with a unit of work's writes, waking the
 dispatchers), and claimed when due under a lease, with what the dispatcher needs about their
 recipient."""
 
@@ -12,8 +12,8 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared.messaging.emitter import Writes
 from katflow_shared.wakeup import Announcer
+from katflow_shared.writes import Writes
 
 from ..domain.deliveries import Delivery, NewDelivery
 
@@ -42,21 +42,16 @@ QUEUE_ROWS = (
 ORIGIN = uuid.uuid4().hex
 
 
-def woken(dispatching: Announcer | None = None) -> Writes:
+def woken(dispatching: Announcer) -> Writes:
     """The dispatchers woken: in-process once committed while this process's runs (``dispatching``,
-    attached by it; see ``Writes.run``), else by a NOTIFY at commit naming this process."""
-    return Writes([], wakes=[(dispatching or Announcer(DELIVERIES_CHANNEL)).wake(ORIGIN)])
+    the announcer bootstrap gives the service's dispatcher; see ``Writes.run``), else by a NOTIFY at
+    commit naming this process."""
+    return Writes([], wakes=[dispatching.wake(ORIGIN)])
 
 
-async def queue(
-    conn: asyncpg.Connection, new: Sequence[NewDelivery], dispatching: Announcer | None = None
-) -> None:
-    """Insert those whose idempotency key is new, in one statement (in the caller's transaction)."""
-    await queued(new, dispatching).run(conn)
-
-
-def queued(new: Sequence[NewDelivery], dispatching: Announcer | None = None) -> Writes:
-    """``queue``'s statement: the insert and the dispatchers woken; nothing when there is nothing."""
+def queued(new: Sequence[NewDelivery], dispatching: Announcer) -> Writes:
+    """Insert those whose idempotency key is new (one statement part), the dispatchers woken;
+    nothing when there is nothing."""
     return Writes([(QUEUE_ROWS, _columns(new))]) + woken(dispatching) if new else Writes([])
 
 

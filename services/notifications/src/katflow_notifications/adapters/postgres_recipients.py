@@ -98,12 +98,6 @@ UPSERT_APPOINTMENT = (
 )
 
 
-async def upsert_appointment(
-    conn: asyncpg.Connection, e: AppointmentScheduled | AppointmentRescheduled
-) -> None:
-    await conn.execute(UPSERT_APPOINTMENT, *appointment_row(e)[1])
-
-
 def appointment_row(e: AppointmentScheduled | AppointmentRescheduled) -> Part:
     """The appointment in the projection (new, or moved), for ``db.composed``."""
     values = (e.appointment_id, e.course_id, e.patient_id, e.kind.value, e.starts_at, e.ends_at)

@@ -1,5 +1,6 @@
 """Kafka in: each event type notifications consumes -> its use case (``service_layer.workflow_events``).
-Translate only: those that read first run in a transaction, the others are planned writes."""
+Translate only: those that lock or change rows as they go run in a transaction, the others (they
+only write, or read what they need unlocked) as one statement with the event's inbox row."""
 
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from katflow_shared.contracts import (
     ReadinessConfirmed,
     UrgentReviewRequired,
 )
-from katflow_shared.messaging.consumer import AnyHandler
-from katflow_shared.messaging.emitter import Planned
+from katflow_shared.messaging.consumer import UseCase
 
 from ..service_layer.workflow_events import WorkflowEvents
 
@@ -35,26 +35,19 @@ OWN = (NotificationSent, NotificationFailed, *PATIENT_REQUESTS)
 CONSUMES = tuple(cls for cls in EVENT_TYPES if cls not in OWN)
 
 
-def handlers(events: WorkflowEvents) -> Mapping[type[Event], AnyHandler]:
-    """A handler for every event type of the course except our own: those that read first run
-    in a transaction, the others are planned writes."""
-    special: dict[type[Event], AnyHandler] = {
-        PatientContactUpdated: Planned(events.plan_contact),
-        AppointmentScheduled: Planned(events.plan_scheduled),
-        PreparationCompleted: Planned(events.plan_preparation),
-        AppointmentRescheduled: events.on_rescheduled,
-        AppointmentCancelled: events.on_appointment_closed,
-        AppointmentCompleted: events.on_appointment_closed,
-        AppointmentMissed: events.on_appointment_closed,
-        UrgentReviewRequired: events.on_urgent_review,
-        CourseCompleted: events.on_course_completed,
-        ClinicianUpdated: Planned(events.plan_clinician),
+def handlers(events: WorkflowEvents) -> Mapping[type[Event], UseCase]:
+    """A use case for every event type of the course except our own."""
+    special = {
+        PatientContactUpdated: UseCase(events.on_contact, one_statement=True),
+        AppointmentScheduled: UseCase(events.on_scheduled, one_statement=True),
+        PreparationCompleted: UseCase(events.on_preparation, one_statement=True),
+        ClinicianUpdated: UseCase(events.on_clinician, one_statement=True),
+        AppointmentRescheduled: UseCase(events.on_rescheduled),
+        AppointmentCancelled: UseCase(events.on_appointment_closed),
+        AppointmentCompleted: UseCase(events.on_appointment_closed),
+        AppointmentMissed: UseCase(events.on_appointment_closed),
+        UrgentReviewRequired: UseCase(events.on_urgent_review),
+        CourseCompleted: UseCase(events.on_course_completed),
     }
-    plain = Planned(events.plan_event)
-    return {cls: special.get(cls, _plain(events, cls, plain)) for cls in CONSUMES}
-
-
-def _plain(events: WorkflowEvents, cls: type[Event], plain: AnyHandler) -> AnyHandler:
-    """Events naming a booked clinician (session alerts) read first: the clinician is looked up in
-    the staff directory (``WorkflowEvents.on_event``)."""
-    return events.on_event if "clinician_id" in cls.model_fields else plain
+    plain = UseCase(events.on_event, one_statement=True)  # a session's reads its clinician, unlocked
+    return {cls: special.get(cls, plain) for cls in CONSUMES}

@@ -60,9 +60,7 @@ router = APIRouter(
 
 
 async def _page(runtime: RuntimeDep, deps: DepsDep) -> PatientPage:
-    return PatientPage(
-        runtime.pool, deps.settings, deps.protocols, deps.planner, runtime.clock, runtime.emitter
-    )
+    return PatientPage(runtime.units, deps.settings, deps.protocols, deps.planner)
 
 
 PageDep = Annotated[PatientPage, Depends(_page)]

@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from katflow_shared.auth import SMS_PROVIDER, mark_authenticated
 from katflow_shared.runtime import RuntimeDep
 
-from ..adapters import postgres_recipients as recipients
+from ..domain.keywords import Keyword
 from ..domain.signing import SignatureError, verify
-from ..service_layer.inbound import apply_status_report
+from ..service_layer import inbound
 from ..service_layer.outcomes import Outcomes
 from .deps import DepsDep, NotificationsDeps
 
@@ -66,15 +66,9 @@ async def status_callback(request: Request, runtime: RuntimeDep, deps: DepsDep) 
         report = StatusReport.model_validate_json(body)
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
-    now = runtime.clock.now()
+    reported = inbound.StatusReport(webhook_id, report.id, report.reference, report.status, report.error_code)
     outcomes = Outcomes(deps.planner, runtime.emitter)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await recipients.first_webhook(conn, webhook_id, "sms_status", now):
-            return WebhookAck(status="duplicate")
-        state = await apply_status_report(
-            conn, outcomes, report.id, report.reference, report.status, report.error_code, now
-        )
-    return WebhookAck(status=state)
+    return WebhookAck(status=await inbound.status_report(runtime.units, outcomes, reported))
 
 
 @router.post("/inbound", response_model=WebhookAck, summary="Inbound text (STOP/START/HELP), signed")
@@ -84,9 +78,5 @@ async def inbound_text(request: Request, runtime: RuntimeDep, deps: DepsDep) -> 
         message = InboundText.model_validate_json(body)
     except ValidationError as exc:
         raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await recipients.first_webhook(conn, webhook_id, "sms_inbound", now):
-            return WebhookAck(status="duplicate")
-        keyword = await deps.inbound.handle(conn, webhook_id, message.from_, message.text, now)
-    return WebhookAck(status=keyword.value)
+    keyword = await deps.inbound.receive(runtime.units, webhook_id, message.from_, message.text)
+    return WebhookAck(status=keyword.value if isinstance(keyword, Keyword) else keyword)

@@ -19,9 +19,9 @@ from twilio.request_validator import RequestValidator  # type: ignore[import-unt
 from katflow_shared.auth import SMS_PROVIDER, mark_authenticated
 from katflow_shared.runtime import RuntimeDep
 
-from ..adapters import postgres_recipients as recipients
 from ..adapters.twilio_sms import INBOUND_PATH, STATUS_PATH
-from ..service_layer.inbound import apply_status_report
+from ..domain.keywords import Keyword
+from ..service_layer import inbound
 from ..service_layer.outcomes import Outcomes
 from .deps import DepsDep, NotificationsDeps
 from .sms import WebhookAck
@@ -72,13 +72,9 @@ async def twilio_status(request: Request, runtime: RuntimeDep, deps: DepsDep) ->
         raise HTTPException(422, "MessageStatus missing")
     error_code = params.get("ErrorCode") or None
     webhook_id = request.headers.get("i-twilio-idempotency-token") or f"{sid}:{status}"
-    now = runtime.clock.now()
+    report = inbound.StatusReport(f"twilio:{webhook_id}"[:200], sid, None, status, error_code)
     outcomes = Outcomes(deps.planner, runtime.emitter)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await recipients.first_webhook(conn, f"twilio:{webhook_id}"[:200], "sms_status", now):
-            return WebhookAck(status="duplicate")
-        state = await apply_status_report(conn, outcomes, sid, None, status, error_code, now)
-    return WebhookAck(status=state)
+    return WebhookAck(status=await inbound.status_report(runtime.units, outcomes, report))
 
 
 @router.post(INBOUND_PATH, summary="Twilio inbound text (STOP/START/HELP), signed; answers empty TwiML")
@@ -91,10 +87,6 @@ async def twilio_inbound(request: Request, runtime: RuntimeDep, deps: DepsDep) -
     if not E164.fullmatch(sender):
         raise HTTPException(422, "From is not an E.164 number")
     text = params.get("Body", "")[:1600]
-    now = runtime.clock.now()
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if not await recipients.first_webhook(conn, f"twilio:{sid}", "sms_inbound", now):
-            outcome = "duplicate"
-        else:
-            outcome = (await deps.inbound.handle(conn, f"twilio:{sid}", sender, text, now)).value
+    keyword = await deps.inbound.receive(runtime.units, f"twilio:{sid}", sender, text)
+    outcome = keyword.value if isinstance(keyword, Keyword) else keyword
     return Response(EMPTY_TWIML, media_type="text/xml", headers={"X-Katflow-Keyword": outcome})

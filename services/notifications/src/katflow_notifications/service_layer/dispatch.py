@@ -7,14 +7,14 @@ marked sent: it is sent again with the same Message-ID / Idempotency-Key / webho
 providers that honour them deduplicate.
 
 A delivery queued anywhere (consumer, timers, callbacks, fallbacks; this replica or another) wakes
-the dispatcher; the poll remains for retries and deferrals falling due. What the consumer's
-handlers queue wakes this process's dispatcher in-process once committed (``announcer``); the rest
-(deliveries planned by timers, callbacks, fallbacks and inbound texts) NOTIFY at commit, naming the
-process that queued: that process's dispatcher claims at once, the other replicas' wait
-``dispatch_peer_wait_seconds`` first and claim what is left, instead of every replica claiming every
-delivery and all but one finding nothing. Other replicas find what was announced in-process at their
-next poll (``dispatch_poll_seconds``): a replica with no room still hands its work on, a little
-later.
+the dispatcher; the poll remains for retries and deferrals falling due. What a unit of work of this
+process queues (the planner's ``dispatching`` announcer, which is this dispatcher's ``announcer``)
+wakes this process's dispatcher in-process once committed; a process without a dispatcher running
+(the patient page alone, another replica's) NOTIFYs at commit, naming the process that queued: that
+process's dispatcher claims at once, the other replicas' wait ``dispatch_peer_wait_seconds`` first
+and claim what is left, instead of every replica claiming every delivery and all but one finding
+nothing. Other replicas find what was announced in-process at their next poll
+(``dispatch_poll_seconds``): a replica with no room still hands its work on, a little later.
 
 Dispatch rolls: up to ``dispatch_concurrency`` deliveries are in flight, and one finished while that
 room was wanted (the last claim filled it) makes room for the next claim at once, so a slow provider
@@ -73,11 +73,13 @@ class Dispatcher:
         templates: TemplateRegistry,
         outcomes: Outcomes,
         on_close: Sequence[Callable[[], Awaitable[None]]] = (),
-        announcer: Announcer | None = None,
+        *,
+        announcer: Announcer,
         links: LinkMinter | None = None,
     ) -> None:
         self.links = links  # patient messages link to the patient's page with a token of their own
         self.runtime = runtime
+        self.units = runtime.units  # a failed or withheld delivery is settled in one
         self.settings = settings
         self.channels = channels
         self.policy = policy
@@ -90,8 +92,7 @@ class Dispatcher:
         self._full = False  # the last claim filled the room it had (or had none)
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), queue.DELIVERIES_CHANNEL)
         self._origin = queue.ORIGIN  # what this process's NOTIFYs carry
-        # this process's writers': told while we run (by default one no writer holds)
-        self.announcer = announcer or Announcer(queue.DELIVERIES_CHANNEL)
+        self.announcer = announcer  # this process's writers' (the planner's): told while we run
 
     async def run(self) -> None:
         """Dispatch until stop(): woken once a queued delivery committed (in-process, or by its
@@ -194,8 +195,8 @@ class Dispatcher:
             log.info("delivery_deferred", delivery_id=str(d.id), reason=decision.reason)
             return
         if isinstance(decision, Suppress):
-            async with pool.acquire() as conn, conn.transaction():
-                await self.outcomes.suppressed(conn, d, decision.reason, now)
+            async with self.units.start() as uow:
+                await self.outcomes.suppressed(uow, d, decision.reason)
             log.info("delivery_suppressed", delivery_id=str(d.id), reason=decision.reason)
             return
         try:
@@ -288,19 +289,18 @@ class Dispatcher:
         return await channel.send(outbound)
 
     async def _transient(self, d: Delivery, code: str, retry_after: float | None) -> None:
-        s, now = self.settings, self.runtime.clock.now()
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            attempt = await store.record_attempt(conn, d.id, now, "transient", code)
+        s = self.settings
+        async with self.units.start() as uow:
+            attempt = await store.record_attempt(uow.conn, d.id, uow.now, "transient", code)
             if attempt >= s.delivery_max_attempts:
-                await self.outcomes.failed(conn, d, f"{code}_attempts_exhausted", now)
+                await self.outcomes.failed(uow, d, f"{code}_attempts_exhausted")
                 return
             delay = retry_delay(attempt, s.retry_base_seconds, s.retry_max_seconds, retry_after)
-            await store.retry_later(conn, d.id, now + timedelta(seconds=delay), code, now)
+            await store.retry_later(uow.conn, d.id, uow.now + timedelta(seconds=delay), code, uow.now)
         log.warning("delivery_retry", delivery_id=str(d.id), error=code, attempt=attempt, delay=delay)
 
     async def _permanent(self, d: Delivery, code: str) -> None:
-        now = self.runtime.clock.now()
-        async with self.runtime.pool.acquire() as conn, conn.transaction():
-            await store.record_attempt(conn, d.id, now, "permanent", code)
-            await self.outcomes.failed(conn, d, code, now)
+        async with self.units.start() as uow:
+            await store.record_attempt(uow.conn, d.id, uow.now, "permanent", code)
+            await self.outcomes.failed(uow, d, code)
         log.warning("delivery_failed", delivery_id=str(d.id), error=code)

@@ -1,5 +1,9 @@
 """What happens after a delivery is settled: its state, NotificationSent/NotificationFailed through
-the outbox (same transaction), and the fallback to the next channel or a staff task."""
+the outbox (same transaction), and the fallback to the next channel or a staff task.
+
+A failed or withheld delivery is settled in the caller's unit of work (``failed``, ``suppressed``).
+A sent one is not: the deliveries accepted meanwhile are settled together, in one statement of
+their own (``Settler``), so ``sent`` builds its outbox row and audit record itself."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import asyncpg
 from katflow_shared import audit
 from katflow_shared.contracts import NotificationFailed, NotificationSent
 from katflow_shared.messaging.emitter import Emitter
+from katflow_shared.unit_of_work import UnitOfWork
 
 from ..adapters import postgres_outcomes as store
 from ..adapters.postgres_settle import Accepted
@@ -49,20 +54,21 @@ class Outcomes:
         audited = self._entry(d, "sent", receipt.provider_id)
         await self.settler.settle(pool, Accepted(d.id, receipt, now, audited, announced), self.emitter.wake)
 
-    async def failed(self, conn: asyncpg.Connection, d: Delivery, code: str, now: datetime) -> None:
-        if await store.finish_unsent(conn, d.id, st.FAILED, code, now):
-            await self._audit(conn, d, "failed", None, code)
-            await self._fall_back(conn, d, code, now)
+    async def failed(self, uow: UnitOfWork, d: Delivery, code: str) -> bool:
+        """The delivery failed (``code``): its chain falls back or is announced as failed. False when
+        it was settled already (a callback, another replica)."""
+        return await self._unsent(uow, d, st.FAILED, code)
 
-    async def suppressed(self, conn: asyncpg.Connection, d: Delivery, reason: str, now: datetime) -> None:
-        if await store.finish_unsent(conn, d.id, st.SUPPRESSED, reason, now):
-            await self._audit(conn, d, "suppressed", None, reason)
-            await self._fall_back(conn, d, None, now)
+    async def suppressed(self, uow: UnitOfWork, d: Delivery, reason: str) -> bool:
+        """Policy withheld the delivery: the next channel of its chain is tried."""
+        return await self._unsent(uow, d, st.SUPPRESSED, reason)
 
-    async def _audit(
-        self, conn: asyncpg.Connection, d: Delivery, status: str, provider_id: str | None, reason: str = ""
-    ) -> None:
-        await audit.record(conn, self._entry(d, status, provider_id, reason))
+    async def _unsent(self, uow: UnitOfWork, d: Delivery, status: str, why: str) -> bool:
+        if not await store.finish_unsent(uow.conn, d.id, status, why, uow.now):
+            return False
+        uow.audit(self._entry(d, status, None, why))
+        await self._fall_back(uow, d, why if status == st.FAILED else None)
+        return True
 
     def _entry(self, d: Delivery, status: str, provider_id: str | None, reason: str = "") -> tuple[Any, ...]:
         """Every outbound message leaves an audit record: ids and codes, never the address or text."""
@@ -87,32 +93,28 @@ class Outcomes:
             detail=detail,
         )
 
-    async def _fall_back(
-        self, conn: asyncpg.Connection, d: Delivery, failure: str | None, now: datetime
-    ) -> None:
+    async def _fall_back(self, uow: UnitOfWork, d: Delivery, failure: str | None) -> None:
         """After ``d`` failed (``failure``: its error) or was withheld (None): a patient's message tries
         the next channel of its chain. When none is left and a delivery of the chain *failed* (a chain
         merely suppressed by policy is not a failure), the coordinator gets a task. NotificationFailed
         is emitted once per message that reached nobody, never for a failure a fallback recovered."""
         if d.audience != "patient" or d.exempt:  # no chain: a failure is final
             if failure is not None and d.audience != "integrator":
-                await self._announce(conn, d, (d.id, d.channel, d.template_id, failure), now)
+                self._announce(uow, d, (d.id, d.channel, d.template_id, failure))
             return
         channel = next_channel(lookup(d.notification, "patient"), d.channel)
         if channel is not None:
-            await self.planner.fall_back(conn, d, channel)
+            self.planner.fall_back(uow, d, channel)
             return
         last = (d.id, d.channel, d.template_id, failure) if failure is not None else None
         if last is None:
-            row = await store.chain_failure(conn, d.event_id, d.patient_id, d.notification)
+            row = await store.chain_failure(uow.conn, d.event_id, d.patient_id, d.notification)
             last = (row["id"], row["channel"], row["template_id"], row["last_error"]) if row else None
         if last is not None:
-            await self.planner.staff_task(conn, d, last[3])
-            await self._announce(conn, d, last, now)
+            self.planner.staff_task(uow, d, last[3])
+            self._announce(uow, d, last)
 
-    async def _announce(
-        self, conn: asyncpg.Connection, d: Delivery, failed: tuple[UUID, str, str, str], now: datetime
-    ) -> None:
+    def _announce(self, uow: UnitOfWork, d: Delivery, failed: tuple[UUID, str, str, str]) -> None:
         """NotificationFailed for the chain's failed delivery: (id, channel, template, error)."""
         delivery_id, channel, template_id, code = failed
         event = NotificationFailed(
@@ -121,6 +123,6 @@ class Outcomes:
             channel=channel,
             template_id=template_id,
             error_code=code,
-            failed_at=now,
+            failed_at=uow.now,
         )
-        await self.emitter.emit(conn, event)
+        uow.emit(event)

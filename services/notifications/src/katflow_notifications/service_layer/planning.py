@@ -1,5 +1,7 @@
 """Turn intents into queued deliveries: the patient's first channel, every routed staff channel,
-and signed pushes to integrators. Idempotent: a redelivered event queues nothing new.
+and signed pushes to integrators. Idempotent: a redelivered event queues nothing new. What is
+queued goes with the unit of work's other writes (``uow.write``), the dispatchers woken once it
+committed.
 
 Messages are in the clinic's language (``default_locale``): no patient's own language is captured
 yet (intake's form has no field for it, PatientContactUpdated carries none)."""
@@ -10,11 +12,12 @@ import json
 from dataclasses import dataclass
 from uuid import UUID
 
-import asyncpg
-
 from katflow_shared.clock import Clock
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.errors import PermanentError
+from katflow_shared.unit_of_work import UnitOfWork
+from katflow_shared.wakeup import Announcer
+from katflow_shared.writes import Writes
 
 from ..adapters import postgres_queue as store
 from ..domain.catalogue import NotificationType, lookup
@@ -31,12 +34,15 @@ class Planner:
     templates: TemplateRegistry
     settings: NotificationsSettings
     clock: Clock
+    dispatching: Announcer  # wakes the dispatchers (this process's in-process while it runs)
 
-    async def plan(
-        self, conn: asyncpg.Connection, intent: Intent, event_id: UUID, address: str | None = None
-    ) -> None:
-        """Queue what ``intent`` calls for."""
-        await store.queue(conn, self.deliveries(intent, event_id, address))
+    def plan(self, uow: UnitOfWork, intent: Intent, event_id: UUID, address: str | None = None) -> None:
+        """Queue what ``intent`` calls for, with the unit's writes."""
+        uow.write(self.queued(self.deliveries(intent, event_id, address)))
+
+    def queued(self, new: list[NewDelivery]) -> Writes:
+        """``new`` queued (one statement part), the dispatchers woken once committed."""
+        return store.queued(new, self.dispatching)
 
     def deliveries(
         self, intent: Intent, event_id: UUID, address: str | None = None, booked: Member | None = None
@@ -75,7 +81,7 @@ class Planner:
             for staff_id, channel in targets
         ]
 
-    async def fall_back(self, conn: asyncpg.Connection, failed: Delivery, channel: str) -> None:
+    def fall_back(self, uow: UnitOfWork, failed: Delivery, channel: str) -> None:
         """Queue the same patient message on the next channel of its chain."""
         ntype = lookup(failed.notification, "patient")
         intent = Intent(
@@ -85,9 +91,9 @@ class Planner:
         new = self._delivery(
             ntype, intent, failed.event_id, channel, recipient, failed.locale, fallback_of=failed.id
         )
-        await store.queue(conn, [new])
+        uow.write(self.queued([new]))
 
-    async def staff_task(self, conn: asyncpg.Connection, failed: Delivery, error_code: str) -> None:
+    def staff_task(self, uow: UnitOfWork, failed: Delivery, error_code: str) -> None:
         """No consented channel reached the patient: the coordinator gets a task."""
         facts = {
             "course_id": str(failed.course_id or ""),
@@ -98,7 +104,7 @@ class Planner:
             "error_code": error_code,
         }
         intent = Intent("delivery_failed", "staff", failed.course_id, None, None, facts)
-        await self.plan(conn, intent, failed.id)
+        self.plan(uow, intent, failed.id)
 
     def integrator_pushes(self, envelope: Envelope) -> list[NewDelivery]:
         """A signed push of a workflow event to every integrator subscribed to it."""

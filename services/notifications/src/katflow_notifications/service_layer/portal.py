@@ -1,6 +1,7 @@
 """The patient's page: who a link lets in, the second factor, what the page shows, the calendar file
 and channel preferences. Every view is an audit record of the patient's own access; nothing here
-logs a token, a name or a contact detail."""
+logs a token, a name or a contact detail. What the page changes, emits and audits is one unit of
+work per action (an audit record alone, or a request and its record: one statement)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from katflow_shared import audit
 from katflow_shared.auth import Principal
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import AppointmentChangeRequested, ChangeRequest, Event, ReadinessConfirmed
-from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.treatment_protocols import ProtocolBook
+from katflow_shared.unit_of_work import Units
 
 from ..adapters import postgres_portal as store
 from ..adapters import postgres_recipients as recipients
@@ -57,12 +58,18 @@ class Shown:
 
 @dataclass(frozen=True)
 class PatientPage:
-    pool: asyncpg.Pool
+    units: Units
     settings: NotificationsSettings
     protocols: ProtocolBook | None
     planner: Planner
-    clock: Clock
-    emitter: Emitter | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:  # where the page reads
+        return self.units.pool
+
+    @property
+    def clock(self) -> Clock:
+        return self.units.clock
 
     @property
     def secret(self) -> bytes:
@@ -111,21 +118,12 @@ class PatientPage:
             await self._audit(row.patient_id, "portal.second_factor", "ok")
             until = min(row.expires_at, now + timedelta(minutes=self.settings.portal_session_minutes))
             return links.sign(self.secret, row.link_id, until, purpose="session")
-        async with self.pool.acquire() as conn, conn.transaction():
-            failed = await store.failed_attempt(conn, row.link_id)
+        async with self.units.start() as uow:
+            failed = await store.failed_attempt(uow.conn, row.link_id)
             if factor.locks_after(failed):
-                await store.revoke(conn, row.link_id, "too_many_attempts", now)
-            await audit.record(
-                conn,
-                audit.entry(
-                    SERVICE,
-                    ANONYMOUS,
-                    "portal.second_factor",
-                    patient_id=row.patient_id,
-                    outcome="denied",
-                    detail={"failed_attempts": failed},
-                ),
-            )
+                uow.write([store.revoked_row(row.link_id, "too_many_attempts", now)])
+            detail = {"failed_attempts": failed}
+            uow.audit(_entry(row.patient_id, "portal.second_factor", "denied", detail=detail, who=ANONYMOUS))
         return "revoked" if factor.locks_after(failed) else "wrong"
 
     # ---------------------------------------------------------------- what the page does
@@ -190,18 +188,9 @@ class PatientPage:
         row = await store.link(self.pool, found.link_id)
         if row is None:
             return False
-        async with self.pool.acquire() as conn, conn.transaction():
-            await store.set_optional_messages(conn, row.patient_id, False, self.clock.now())
-            await audit.record(
-                conn,
-                audit.entry(
-                    SERVICE,
-                    patient_principal(row.patient_id),
-                    "portal.unsubscribe",
-                    patient_id=row.patient_id,
-                    detail={"optional_messages": False},
-                ),
-            )
+        async with self.units.start() as uow:
+            await store.set_optional_messages(uow.conn, row.patient_id, False, uow.now)
+            uow.audit(_entry(row.patient_id, "portal.unsubscribe", detail={"optional_messages": False}))
         return True
 
     async def preferences(
@@ -211,8 +200,9 @@ class PatientPage:
         same path as an SMS STOP/START (the number's opt-out and every patient on it), and an opt-out
         tells the care team as a STOP does. ``locale``: their language (a page language), from the
         next message sent, queued ones too."""
-        now, h = self.clock.now(), a.holder
-        async with self.pool.acquire() as conn, conn.transaction():
+        h = a.holder
+        async with self.units.start() as uow:
+            conn, now = uow.conn, uow.now
             phone = await store.phone_of(conn, h.patient_id)
             if sms != h.sms_consent and phone:
                 keyword = "START" if sms else "STOP"
@@ -220,7 +210,7 @@ class PatientPage:
                 if not sms:
                     facts = {"patient_id": str(h.patient_id), "keyword": "texts off on their page"}
                     notice = Intent("patient_opted_out", "staff", None, None, None, facts)
-                    await self.planner.plan(conn, notice, uuid.uuid4())
+                    self.planner.plan(uow, notice, uuid.uuid4())
             if email != h.email_consent:
                 await store.set_email_consent(conn, h.patient_id, email, now)
             if optional != h.optional_messages:
@@ -229,16 +219,7 @@ class PatientPage:
             if locale is not None and locale != h.locale:
                 await store.set_locale(conn, h.patient_id, locale)
                 changes["locale"] = locale
-            await audit.record(
-                conn,
-                audit.entry(
-                    SERVICE,
-                    patient_principal(h.patient_id),
-                    "portal.preferences",
-                    patient_id=h.patient_id,
-                    detail=changes,
-                ),
-            )
+            uow.audit(_entry(h.patient_id, "portal.preferences", detail=changes))
 
     async def request_change(self, a: Access, appointment_id: uuid.UUID, change: ChangeRequest) -> bool:
         """A reschedule or cancellation request for staff (an event); False: not the patient's own
@@ -276,27 +257,20 @@ class PatientPage:
         return True
 
     async def _emit(self, a: Access, event: Event, action: str, appointment_id: uuid.UUID) -> None:
-        if self.emitter is None:
-            raise RuntimeError("the patient page needs the runtime's emitter to send requests")
-        record = audit.entry(
-            SERVICE,
-            patient_principal(a.holder.patient_id),
-            action,
-            patient_id=a.holder.patient_id,
-            resource={"appointment_id": appointment_id},
-        )
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self.emitter.emit(conn, event)
-            await audit.record(conn, record)
+        """The patient's request for staff and its audit record: one statement."""
+        async with self.units.start(one_statement=True) as uow:
+            uow.emit(event)
+            uow.audit(_entry(a.holder.patient_id, action, resource={"appointment_id": appointment_id}))
 
     async def revoke(self, a: Access) -> None:
-        await store.revoke(self.pool, a.link.link_id, "revoked_by_patient", self.clock.now())
-        await self._audit(a.holder.patient_id, "portal.revoke", "ok")
+        """The patient turns their link off: the link and the audit record in one statement."""
+        async with self.units.start(one_statement=True) as uow:
+            uow.write([store.revoked_row(a.link.link_id, "revoked_by_patient", uow.now)])
+            uow.audit(_entry(a.holder.patient_id, "portal.revoke"))
 
     async def refused(self, action: str, reason: str) -> None:
-        await audit.record(
-            self.pool, audit.entry(SERVICE, ANONYMOUS, action, outcome="denied", detail={"reason": reason})
-        )
+        async with self.units.start(one_statement=True) as uow:
+            uow.audit(audit.entry(SERVICE, ANONYMOUS, action, outcome="denied", detail={"reason": reason}))
 
     async def _audit(
         self,
@@ -305,14 +279,26 @@ class PatientPage:
         outcome: audit.Outcome,
         resource: Mapping[str, Any] | None = None,
     ) -> None:
-        await audit.record(
-            self.pool,
-            audit.entry(
-                SERVICE,
-                patient_principal(patient_id),
-                action,
-                patient_id=patient_id,
-                outcome=outcome,
-                resource=resource,
-            ),
-        )
+        """An audit record of the patient's own access, on its own (one statement)."""
+        async with self.units.start(one_statement=True) as uow:
+            uow.audit(_entry(patient_id, action, outcome, resource))
+
+
+def _entry(
+    patient_id: uuid.UUID,
+    action: str,
+    outcome: audit.Outcome = "ok",
+    resource: Mapping[str, Any] | None = None,
+    detail: Mapping[str, Any] | None = None,
+    who: Principal | None = None,
+) -> tuple[object, ...]:
+    """An audit record about the patient (by themselves, unless ``who``)."""
+    return audit.entry(
+        SERVICE,
+        who or patient_principal(patient_id),
+        action,
+        patient_id=patient_id,
+        outcome=outcome,
+        resource=resource,
+        detail=detail,
+    )

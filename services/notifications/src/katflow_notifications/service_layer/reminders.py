@@ -1,5 +1,7 @@
 """Reminders and surveys as durable timers (katflow_shared.timers), keyed by course and
-appointment so a reschedule or cancellation cancels them and a new plan replaces them."""
+appointment so a reschedule or cancellation cancels them and a new plan replaces them. New timers go
+with the unit of work's writes (``uow.schedule``); a fired one queues its message on the timer
+worker's unit."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import asyncpg
 from katflow_shared import timers
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import AppointmentRescheduled, AppointmentScheduled, CourseCompleted
-from katflow_shared.timers import Timer, TimerContext, TimerHandler
+from katflow_shared.timers import OnTimer, Timer
+from katflow_shared.unit_of_work import UnitOfWork
 
 from ..adapters import postgres_outcomes as store
 from ..adapters import postgres_recipients as recipients
@@ -41,17 +44,6 @@ class Reminders:
     default_zone: str
     planner: Planner
     clock: Clock
-
-    async def schedule(
-        self, conn: asyncpg.Connection, e: AppointmentScheduled | AppointmentRescheduled
-    ) -> int:
-        """(Re)plan an appointment's reminders: a rescheduled one's earlier ones are cancelled first
-        (a new appointment's are ``planned`` and written with its event's other effects)."""
-        if isinstance(e, AppointmentRescheduled):
-            await self.cancel(conn, e.course_id, e.appointment_id, "rescheduled")
-        planned = self.planned(e)
-        await timers.schedule_all(conn, planned)
-        return len(planned)
 
     def planned(self, e: AppointmentScheduled | AppointmentRescheduled) -> timers.Wanted:
         """The appointment's reminder timers (kind, key, due time, payload)."""
@@ -82,23 +74,25 @@ class Reminders:
         await timers.cancel(conn, f"survey:{course_id}:", SURVEY_TIMER)
         await store.cancel_automated_for_course(conn, course_id, "course_halted")
 
-    async def schedule_surveys(self, conn: asyncpg.Connection, e: CourseCompleted) -> None:
-        zone = await recipients.time_zone_of(conn, e.patient_id) or self.default_zone
-        for n, due in plan_surveys(e.completed_at, self.survey_offsets, zone, self.quiet):
-            payload = {
-                "course_id": str(e.course_id),
-                "patient_id": str(e.patient_id),
-                "survey_number": str(n),
-            }
-            await timers.schedule(conn, SURVEY_TIMER, f"survey:{e.course_id}:{n}", due, payload)
+    async def schedule_surveys(self, uow: UnitOfWork, e: CourseCompleted) -> None:
+        """The course's follow-up surveys, in the patient's time zone (one statement with the unit's
+        other writes)."""
+        zone = await recipients.time_zone_of(uow.conn, e.patient_id) or self.default_zone
+        payload = {"course_id": str(e.course_id), "patient_id": str(e.patient_id)}
+        uow.schedule(
+            [
+                (SURVEY_TIMER, f"survey:{e.course_id}:{n}", due, {**payload, "survey_number": str(n)})
+                for n, due in plan_surveys(e.completed_at, self.survey_offsets, zone, self.quiet)
+            ]
+        )
 
-    async def fire_reminder(self, timer: Timer, ctx: TimerContext) -> None:
+    async def fire_reminder(self, timer: Timer, uow: UnitOfWork) -> None:
         event_id = uuid.uuid5(TIMER_EVENTS, f"{timer.key}@{timer.payload['starts_at']}")
-        await self.planner.plan(ctx.conn, reminder_intent(timer.payload), event_id)
+        self.planner.plan(uow, reminder_intent(timer.payload), event_id)
 
-    async def fire_survey(self, timer: Timer, ctx: TimerContext) -> None:
+    async def fire_survey(self, timer: Timer, uow: UnitOfWork) -> None:
         event_id = uuid.uuid5(TIMER_EVENTS, timer.key)
-        await self.planner.plan(ctx.conn, survey_intent(timer.payload), event_id)
+        self.planner.plan(uow, survey_intent(timer.payload), event_id)
 
-    def timer_handlers(self) -> dict[str, TimerHandler]:
+    def timer_handlers(self) -> dict[str, OnTimer]:
         return {REMINDER_TIMER: self.fire_reminder, SURVEY_TIMER: self.fire_survey}
