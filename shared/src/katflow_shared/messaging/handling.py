@@ -6,12 +6,10 @@ event and whose writes include the event's inbox row, sent with the rest at the 
 
 - ``one_statement=True`` (write-only use cases: no lock, nothing to read that must be locked): the
   whole unit is one statement, without BEGIN and COMMIT — one round trip per event;
-- else in a transaction: reads and at-once writes on ``uow.conn``, then one statement with the inbox
-  row, then COMMIT. A redelivered event's use case runs again, on the state its first delivery
-  left, and is rolled back at the end: it must be able to run that far (an at-once write that
-  fails on another key, or an error its first run would not raise, is retried or dead-lettered
-  instead of skipped). One that cannot should ``await uow.flush()`` first: the inbox row is then
-  checked before anything else.
+- else in a transaction: the inbox row first (a redelivered event stops there, before its use case
+  runs: a second run could fail on the state its first delivery left and be dead-lettered instead
+  of skipped), then the use case's reads and at-once writes on ``uow.conn``, then one statement with
+  the rest, then COMMIT.
 
 ``Handler`` (``HandlerContext``) and ``Planned`` are the older kinds, kept while scheduling and the
 console still use them: delete them, ``_write`` and ``_transact`` once every handler is a use case.
@@ -61,7 +59,9 @@ async def apply(units: Units, group: str, handler: AnyHandler, envelope: Envelop
         else:
             return await _transact(units.pool, group, units.emitter, handler, envelope)
     except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name != inbox.KEY:
+        # A one-statement unit's parts may meet another key before the inbox's: handled already if
+        # the inbox has the event (the failed statement wrote nothing), else a real conflict.
+        if exc.constraint_name != inbox.KEY and not await inbox.handled(units.pool, group, envelope.id):
             raise
         return False
     return True
@@ -70,6 +70,8 @@ async def apply(units: Units, group: str, handler: AnyHandler, envelope: Envelop
 async def _in_unit(units: Units, group: str, use: UseCase, envelope: Envelope) -> None:
     async with units.start(envelope, one_statement=use.one_statement) as uow:
         uow.write([inbox.row(group, envelope.id)])
+        if not use.one_statement:
+            await uow.flush()  # a redelivery fails here, on the inbox key, before its use case runs
         await use.run(envelope.event, uow)
         if record := _audit_record(units.emitter, envelope):
             uow.audit(record)

@@ -19,6 +19,12 @@ async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str)
     return bool(inserted)
 
 
+async def handled(pool: asyncpg.Pool, consumer: str, event_id: str) -> bool:
+    """Whether this consumer has processed the event."""
+    sql = "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)"
+    return bool(await pool.fetchval(sql, consumer, event_id))
+
+
 def row(consumer: str, event_id: str) -> Part:
     """The (consumer, event) row, for ``db.composed``: composed with the event's effects, a
     redelivered event fails the whole statement on ``KEY`` and changes nothing."""
