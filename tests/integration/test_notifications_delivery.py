@@ -62,6 +62,7 @@ from katflow_shared.roles import CARE_TEAM, ApiKey, Role, hash_api_key
 from katflow_shared.runtime import RequestContext, Runtime
 from katflow_shared.timers import TimerWorker
 from katflow_shared.treatment_protocols import load_protocols
+from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink
@@ -105,7 +106,9 @@ class Harness:
         envelope = envelope or Envelope(event=event, source="/test", time=self.clock.now())
         handler = consumer.handlers(self.handlers)[type(event)]
         group = GROUP if inbox else f"{GROUP}-{uuid.uuid4()}"
-        await apply(self.pool, group, Emitter(self.settings, Announcer(outbox.CHANNEL)), handler, envelope)
+        emitter = Emitter(self.settings, Announcer(outbox.CHANNEL))
+        units = Units(self.pool, self.clock, emitter, Announcer(timers.CHANNEL))
+        await apply(units, group, handler, envelope)
         return envelope
 
     async def contact(

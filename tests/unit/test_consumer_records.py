@@ -17,7 +17,7 @@ from katflow_shared.messaging.errors import InvalidMessage
 from katflow_shared.messaging.metrics import CONSUMER_LAG
 from katflow_shared.settings import ServiceSettings
 
-NO_EMITTER: Any = None  # these tests handle no event
+NO_UNITS: Any = None  # these tests handle no event
 
 
 @dataclass
@@ -42,7 +42,7 @@ def _on_its_topic(cls: type[Event], settings: ServiceSettings) -> FakeRecord:
 
 async def test_known_events_without_a_handler_are_passed_over_unread() -> None:  # a loop for aiokafka
     settings = ServiceSettings()
-    consumer = EventConsumer(settings, None, None, {ConsultationRequested: _handler}, NO_EMITTER)  # type: ignore[arg-type]
+    consumer = EventConsumer(settings, NO_UNITS, None, {ConsultationRequested: _handler})  # type: ignore[arg-type]
     ours = _on_its_topic(ConsultationRequested, settings)
     theirs = _on_its_topic(AppointmentScheduled, settings)
     unknown = FakeRecord([("ce_type", b"io.example.Whatever.v1")])
@@ -86,7 +86,7 @@ class StubKafka:
 async def test_a_partition_with_a_long_backlog_is_paused_until_its_worker_caught_up() -> None:
     busy, quiet = TopicPartition("t", 0), TopicPartition("t", 1)
     kafka = StubKafka([{busy: [FakeRecord(offset=n) for n in range(1001)], quiet: [FakeRecord(partition=1)]}])
-    consumer = EventConsumer(ServiceSettings(), None, None, {ConsultationRequested: _handler}, NO_EMITTER)  # type: ignore[arg-type]
+    consumer = EventConsumer(ServiceSettings(), NO_UNITS, None, {ConsultationRequested: _handler})  # type: ignore[arg-type]
     consumer.consumer = kafka  # type: ignore[assignment]
     gate, caught_up = asyncio.Event(), asyncio.Event()
 
@@ -109,7 +109,7 @@ async def test_a_partition_with_a_long_backlog_is_paused_until_its_worker_caught
 
 async def test_a_revoked_partition_no_longer_reports_a_lag() -> None:
     tp = TopicPartition("t", 3)
-    consumer = EventConsumer(ServiceSettings(), None, None, {ConsultationRequested: _handler}, NO_EMITTER)  # type: ignore[arg-type]
+    consumer = EventConsumer(ServiceSettings(), NO_UNITS, None, {ConsultationRequested: _handler})  # type: ignore[arg-type]
     consumer.consumer = StubKafka([])  # type: ignore[assignment]
 
     def reported() -> list[str]:

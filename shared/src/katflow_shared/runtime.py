@@ -24,7 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import audit, health
+from . import audit, health, timers
 from .auth import Authenticator
 from .clock import Clock, clock_for
 from .contracts import Event
@@ -41,6 +41,8 @@ from .messaging.outbox import OutboxRelay
 from .settings import ServiceSettings
 from .supervision import stop_process_on_failure
 from .tracing import configure_tracing, shutdown_tracing
+from .unit_of_work import Units
+from .wakeup import Announcer
 
 log = structlog.get_logger()
 MAX_BODY_BYTES = 64 * 1024
@@ -64,6 +66,12 @@ class Runtime:
     emitter: Emitter
     clock: Clock
     queue_pool: asyncpg.Pool | None = None  # generic plans (db.GENERIC_PLANS); opens when first used
+    timing: Announcer = field(default_factory=lambda: Announcer(timers.CHANNEL))  # ServiceSpec.timing
+
+    @property
+    def units(self) -> Units:
+        """Where this service's use cases get their unit of work (its consumer's too)."""
+        return Units(self.pool, self.clock, self.emitter, self.timing)
 
     @property
     def queue(self) -> asyncpg.Pool:
@@ -92,6 +100,9 @@ class ServiceSpec:
     scrape: Sequence[Callable[[asyncpg.Pool], Awaitable[None]]] = ()  # refresh gauges on /metrics
     title: str = "katflow"
     description: str = ""
+    # The timer workers' announcer: the service's units schedule with it (``runtime.units``), so
+    # bootstrap gives its TimerWorker the same one (then its timers wake the worker in-process).
+    timing: Announcer = field(default_factory=lambda: Announcer(timers.CHANNEL))
 
 
 async def connect_with_retry(settings: ServiceSettings, attempts: int = 60) -> asyncpg.Pool:
@@ -137,15 +148,12 @@ def create_app(spec: ServiceSpec) -> FastAPI:
         queue_pool = await create_pool(
             settings.database_url.get_secret_value(), QUEUE_CONNECTIONS, generic_plans=True
         )
-        runtime = Runtime(settings, pool, producer, Emitter(settings, relay.announcer), clock, queue_pool)
+        emitter = Emitter(settings, relay.announcer)
+        runtime = Runtime(settings, pool, producer, emitter, clock, queue_pool, spec.timing)
         app.state.runtime = runtime
         for step in spec.startup:
             await step(runtime)
-        consumer = (
-            EventConsumer(settings, pool, producer, spec.handlers, emitter=runtime.emitter)
-            if spec.handlers
-            else None
-        )
+        consumer = EventConsumer(settings, runtime.units, producer, spec.handlers) if spec.handlers else None
         workers: list[Worker] = [make(runtime) for make in spec.workers]
         tasks = [asyncio.create_task(relay.run(), name="outbox-relay")]
         if consumer:

@@ -2,7 +2,10 @@
 
 A due timer is claimed with ``FOR UPDATE SKIP LOCKED`` and its handler runs in the same
 transaction that marks it fired, so each timer fires once even with several replicas, and a
-crash before commit simply leaves it pending to fire after restart.
+crash before commit simply leaves it pending to fire after restart. The handler gets a unit of work
+on that transaction (``Units.on``, in a savepoint per timer): what it emits, audits, writes and
+schedules goes in one statement when it returns, and the loops it woke are woken once the batch
+committed.
 
 The worker sleeps until the next pending timer is due, but never longer than
 ``KATFLOW_TIMER_POLL_SECONDS`` (the service clock may jump forward while it sleeps: a test offset
@@ -10,13 +13,16 @@ clock, a corrected wall clock), and ``schedule`` wakes it with a NOTIFY delivere
 the worker's own process, in-process once committed: ``scheduled``), so a timer due now fires within
 milliseconds of the transaction that scheduled it. The wake-up carries the new due time: a timer
 scheduled for later only shortens the worker's sleep, without a look.
+
+What writes pending timers (``schedule``, ``scheduled``, ``move``, ``cancel``, ``lock``) is in
+``timer_rows``, below the unit of work; its names are this module's too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -30,24 +36,25 @@ from .clock import Clock
 from .messaging.emitter import Emitter
 from .messaging.errors import TRANSIENT_TYPES
 from .settings import ServiceSettings
+from .timer_rows import CANCEL as CANCEL
+from .timer_rows import CHANNEL as CHANNEL
+from .timer_rows import LOCK as LOCK
+from .timer_rows import PREFIXED as PREFIXED
+from .timer_rows import SCHEDULE as SCHEDULE
+from .timer_rows import Wanted as Wanted
+from .timer_rows import after_prefix as after_prefix
+from .timer_rows import cancel as cancel
+from .timer_rows import lock as lock
+from .timer_rows import move as move
+from .timer_rows import schedule as schedule
+from .timer_rows import schedule_all as schedule_all
+from .timer_rows import scheduled as scheduled
+from .unit_of_work import UnitOfWork, Units
 from .wakeup import Announcer, Wakeup
-from .writes import Writes
 
 log = structlog.get_logger()
 LATENESS = Histogram("katflow_timer_lateness_seconds", "Fired time minus due time", ["kind"])
 
-CHANNEL = "katflow_timers"
-# Any number of timers in one statement, inside the caller's transaction: each (kind, key) created,
-# or moved if pending (the pairs of one call must differ). It takes no lock beyond the upserted timer
-# rows, so callers' lock order is unchanged. The workers are woken with the earliest due time once it
-# committed (never on rollback): ``scheduled``.
-SCHEDULE = (
-    "INSERT INTO timers(kind, key, due_at, payload)"
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])"
-    " ON CONFLICT (kind, key) WHERE status = 'pending'"
-    " DO UPDATE SET due_at = EXCLUDED.due_at, payload = EXCLUDED.payload"
-)
-Wanted = Sequence[tuple[str, str, datetime, Mapping[str, Any] | None]]  # kind, key, due at, payload
 CLAIM = (
     "SELECT id, kind, key, due_at, payload FROM timers WHERE status = 'pending'"
     " AND due_at <= $1 AND kind = ANY($2::text[])"
@@ -71,92 +78,27 @@ class Timer:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class TimerContext:
+class TimerContext(Protocol):
+    """What the handlers not yet written for the unit of work use of it (scheduling's): a
+    ``UnitOfWork`` is one. Delete once every timer handler takes the unit."""
+
     conn: asyncpg.Connection
     emitter: Emitter
     now: datetime
 
 
-TimerHandler = Callable[[Timer, TimerContext], Awaitable[None]]
+OnTimer = Callable[[Timer, UnitOfWork], Awaitable[None]]  # a handler, on the worker's unit (``Units.on``)
+TimerHandler = Callable[[Timer, TimerContext], Awaitable[None]]  # the older kind: delete with TimerContext
 
 
 class Running(Protocol):
-    """What a ``TimerWorker`` uses of the service's ``runtime.Runtime`` (not imported: the unit of
-    work imports this module, and the runtime may build units)."""
+    """What a ``TimerWorker`` uses of the service's ``runtime.Runtime`` (not imported: the runtime
+    imports this module)."""
 
     settings: ServiceSettings
     pool: asyncpg.Pool
     clock: Clock
     emitter: Emitter
-
-
-async def schedule(
-    conn: asyncpg.Connection, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-) -> None:
-    """Create the pending (kind, key) timer, or move it to ``due_at`` if it exists."""
-    await schedule_all(conn, [(kind, key, due_at, payload)])
-
-
-async def schedule_all(conn: asyncpg.Connection, wanted: Wanted) -> None:
-    """``schedule`` each (kind, key, due_at, payload), in one statement (none when nothing is
-    wanted)."""
-    await scheduled(wanted).run(conn)
-
-
-def scheduled(wanted: Wanted, announcer: Announcer | None = None) -> Writes:
-    """``schedule_all``'s statement: the upsert, and the workers woken with the earliest due time —
-    in-process while this process's worker runs (``announcer``, attached by it), else by a NOTIFY at
-    commit (``Writes.run``). Nothing when nothing is wanted."""
-    if not wanted:
-        return Writes([])
-    kinds, keys, dues, payloads = zip(*wanted, strict=True)
-    documents = [json.dumps(dict(p or {})) for p in payloads]
-    upsert = (SCHEDULE, [list(kinds), list(keys), list(dues), documents])
-    return Writes([upsert], wakes=[(announcer or Announcer(CHANNEL)).wake(min(dues).isoformat())])
-
-
-async def move(conn: asyncpg.Connection, timer_id: int, due_at: datetime) -> None:
-    """Make a pending timer due at ``due_at`` (its payload unchanged), waking the worker at commit."""
-    await conn.execute(
-        "WITH moved AS (UPDATE timers SET due_at = $2 WHERE id = $1 AND status = 'pending' RETURNING id)"
-        " SELECT pg_notify($3, $4) FROM moved",
-        timer_id,
-        due_at,
-        CHANNEL,
-        due_at.isoformat(),
-    )
-
-
-# Keys sort bytewise (migration 004), so the keys that start with a prefix are one range of the
-# pending-key index, found also by the prepared statement's generic plan (``starts_with`` with a
-# parameter is not: it scanned every pending timer).
-PREFIXED = "status = 'pending' AND key >= $1 AND key < $2 AND starts_with(key, $1)"
-CANCEL = (
-    f"UPDATE timers SET status = 'cancelled' WHERE {PREFIXED}"  # noqa: S608 - constants
-    " AND ($3::text IS NULL OR kind = $3)"
-)
-LOCK = f"SELECT id FROM timers WHERE {PREFIXED} ORDER BY id FOR UPDATE"  # noqa: S608 - constants
-
-
-async def cancel(conn: asyncpg.Connection, key_prefix: str, kind: str | None = None) -> int:
-    """Cancel pending timers whose key starts with ``key_prefix`` (optionally of one kind)."""
-    result = await conn.execute(CANCEL, key_prefix, after_prefix(key_prefix), kind)
-    return int(result.split()[-1])
-
-
-async def lock(conn: asyncpg.Connection, key_prefix: str) -> None:
-    """Lock the pending timers whose key starts with ``key_prefix`` until the transaction ends, in id
-    order (the order the worker claims them in)."""
-    await conn.execute(LOCK, key_prefix, after_prefix(key_prefix))
-
-
-def after_prefix(prefix: str) -> str:
-    """The least string greater than every string that starts with ``prefix`` (in code point order,
-    which is byte order in UTF-8)."""
-    if not prefix:
-        raise ValueError("an empty prefix would cancel every timer")
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
 class TimerWorker:
@@ -165,7 +107,7 @@ class TimerWorker:
     def __init__(
         self,
         runtime: Running,
-        handlers: Mapping[str, TimerHandler],
+        handlers: Mapping[str, OnTimer],
         batch: int = 50,
         *,
         announcer: Announcer,
@@ -175,6 +117,7 @@ class TimerWorker:
         self.batch = batch
         # this process's writers' (``scheduled``, ``UnitOfWork.schedule``): told while we run
         self.announcer = announcer
+        self.units = Units(runtime.pool, runtime.clock, runtime.emitter, announcer)
         self._stopping = False
         self._wakeup = Wakeup(runtime.settings.database_url.get_secret_value(), CHANNEL)
 
@@ -243,9 +186,8 @@ class TimerWorker:
                     timer = _timer(row)
                     # A span per fired timer: what its handler emits carries this span's trace context.
                     with tracing.span(f"timer {timer.kind}", timer_id=str(timer.id)):
-                        async with conn.transaction():  # savepoint: one bad timer does not block the rest
-                            ctx = TimerContext(conn, self.runtime.emitter, now)
-                            await self.handlers[timer.kind](timer, ctx)
+                        async with conn.transaction(), self.units.on(conn, now=now) as uow:  # savepoint
+                            await self.handlers[timer.kind](timer, uow)
                     await conn.execute(
                         "UPDATE timers SET status = 'fired', fired_at = $2 WHERE id = $1", timer.id, now
                     )

@@ -16,6 +16,13 @@ Two kinds of unit (``Units.start``):
 - ``one_statement=True``: no transaction around it (no BEGIN and COMMIT round trips). Its reads see
   what was committed before; its pending writes are the only write and commit on their own, as one
   statement. For use cases that lock nothing (the public consultation form). ``flush`` is refused.
+
+And a unit on a transaction its caller holds (``Units.on``: the timer worker's, one savepoint per
+timer): its pending work is sent when the block ends, and commits with the caller's transaction.
+
+The event consumer opens one for each event it handles (``messaging.consumer.UseCase``), with the
+event as its cause and the event's inbox row among its writes: a redelivered event fails the unit's
+statement on the inbox key and writes nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from datetime import datetime
 
 import asyncpg
 
-from . import audit, db, timers
+from . import audit, db, timer_rows
 from .clock import Clock
 from .contracts import Event
 from .db import Part
@@ -74,9 +81,9 @@ class UnitOfWork:
         may change the same row (``db.composed``); write at once on ``conn`` what must be seen."""
         self._writes.append(writes if isinstance(writes, Writes) else Writes(list(writes)))
 
-    def schedule(self, wanted: timers.Wanted) -> None:
-        """Create or move timers (``timers.scheduled``), the timer workers woken once committed."""
-        self.write(timers.scheduled(wanted, self.timing))
+    def schedule(self, wanted: timer_rows.Wanted) -> None:
+        """Create or move timers (``timer_rows.scheduled``), the timer workers woken once committed."""
+        self.write(timer_rows.scheduled(wanted, self.timing))
 
     async def flush(self) -> None:
         """Send what is pending now, so that the unit's next reads see it."""
@@ -127,6 +134,18 @@ class Units:
                 unit = self._unit(conn, cause, transactional=True)
                 yield unit
                 await unit._send(last=True)
+
+    @contextlib.asynccontextmanager
+    async def on(
+        self, conn: asyncpg.Connection, cause: Envelope | None = None, *, now: datetime | None = None
+    ) -> AsyncIterator[UnitOfWork]:
+        """A unit inside the transaction (or savepoint) open on ``conn``: what is pending is sent
+        when the block ends, and commits with that transaction; ``now`` is the caller's time."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("Units.on needs a transaction open on the connection")
+        unit = UnitOfWork(conn, now or self.clock.now(), cause, self.emitter, self.timing, True)
+        yield unit
+        await unit._send(last=True)
 
     def _unit(self, conn: asyncpg.Connection, cause: Envelope | None, transactional: bool) -> UnitOfWork:
         return UnitOfWork(conn, self.clock.now(), cause, self.emitter, self.timing, transactional)

@@ -1,8 +1,8 @@
 """Consumer runtime: idempotent handling, classified retries, dead letters, per-partition workers.
 
 Each assigned partition has its own worker task, so a message that is being retried holds back
-only its own partition. Offsets are committed only after the handler's transaction (effect plus
-inbox row) committed, or after the message was written to the dead-letter topic.
+only its own partition. Offsets are committed only after the handler's unit of work (effect plus
+inbox row: ``handling``) committed, or after the message was written to the dead-letter topic.
 """
 
 from __future__ import annotations
@@ -10,33 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
-from .. import audit, db, tracing
+from .. import tracing
 from ..contracts import REGISTRY, Event
-from ..contracts.topics import RESTRICTED_TOPICS, dead_letter_topic, producer_source
+from ..contracts.topics import dead_letter_topic, producer_source
 from ..settings import ServiceSettings
 from ..supervision import stop_process_on_failure
-from ..writes import Writes
-from . import inbox, metrics
-from .cloudevents import Envelope, decode
-from .emitter import Emitter, HandlerContext, Planned
+from ..unit_of_work import Units
+from . import metrics
+from .cloudevents import decode
 from .errors import InvalidMessage, classify
+from .handling import AnyHandler as AnyHandler
+from .handling import Handler as Handler
+from .handling import UseCase as UseCase
+from .handling import apply as apply
 from .kafka import make_consumer
 
 log = structlog.get_logger()
 LAG_REPORT_SECONDS = 1.0  # the lag gauges follow the polls at most this often (scrapes are seconds apart)
-
-Handler = Callable[[Any, HandlerContext], Awaitable[None]]
-AnyHandler = Handler | Planned
 
 
 class Record(Protocol):
@@ -58,20 +57,18 @@ class EventConsumer:
     def __init__(
         self,
         settings: ServiceSettings,
-        pool: asyncpg.Pool,
+        units: Units,
         producer: AIOKafkaProducer,
         handlers: Mapping[type[Event], AnyHandler],
-        emitter: Emitter,
         name: str = "workflow",
     ) -> None:
         self.settings = settings
-        self.pool = pool
+        self.units = units  # the runtime's: its emitter and timing reach this process's loops
         self.producer = producer
         self.handlers = dict(handlers)
         self.group = f"katflow-{settings.service_name}-{name}"
         self.topics = sorted({settings.topic(cls.topic) for cls in self.handlers})
         self.dead_letters = settings.topic(dead_letter_topic(settings.service_name))
-        self.emitter = emitter  # the runtime's: its wake-ups reach this process's relay
         self.consumer: AIOKafkaConsumer = make_consumer(settings, self.group)
         self._workers: dict[TopicPartition, _PartitionWorker] = {}
         self._stopping = False
@@ -210,7 +207,7 @@ class EventConsumer:
                 causation_id=envelope.causation_id,
             ),
         ):
-            if await apply(self.pool, self.group, self.emitter, handler, envelope):
+            if await apply(self.units, self.group, handler, envelope):
                 log.info("event_handled")
             else:
                 log.info("event_duplicate_skipped")
@@ -275,62 +272,6 @@ class EventConsumer:
             partition=record.partition,
             offset=record.offset,
         )
-
-
-async def apply(
-    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: AnyHandler, envelope: Envelope
-) -> bool:
-    """Handle one event once for consumer ``group``: its inbox row and its effects commit together
-    (a planned handler's as one statement, another's in one transaction), with an audit record when
-    the event carries contact details. False when the group had handled it already (nothing
-    changed)."""
-    if isinstance(handler, Planned):
-        return await _write(pool, group, emitter, handler, envelope)
-    return await _transact(pool, group, emitter, handler, envelope)
-
-
-async def _write(
-    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Planned, envelope: Envelope
-) -> bool:
-    record = _audit_record(emitter, envelope)
-    writes = (
-        Writes([inbox.row(group, envelope.id)])
-        + handler.plan(envelope.event, envelope)
-        + Writes([(audit.INSERT, record)] if record else [])
-    )
-    try:
-        await writes.run(pool)
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name != inbox.KEY:
-            raise
-        return False
-    return True
-
-
-async def _transact(
-    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Handler, envelope: Envelope
-) -> bool:
-    async with pool.acquire() as conn, db.transaction(conn):
-        if not await inbox.first_delivery(conn, group, envelope.id):
-            return False
-        await handler(envelope.event, HandlerContext(conn, envelope, emitter))
-        if record := _audit_record(emitter, envelope):
-            await audit.record(conn, record)
-    return True
-
-
-def _audit_record(emitter: Emitter, envelope: Envelope) -> tuple[object, ...] | None:
-    """The audit record of handling an event that carries contact details (none for others)."""
-    if envelope.event.topic not in RESTRICTED_TOPICS:
-        return None
-    return audit.entry(
-        emitter.settings.service_name,
-        None,
-        f"event.{envelope.event.name}",
-        patient_id=getattr(envelope.event, "patient_id", None),
-        resource={"event_id": envelope.id},
-        request_id=envelope.correlation_id,
-    )
 
 
 class _PartitionWorker:
