@@ -2,7 +2,7 @@
 
 Bookings are scheduling's one serial section (``service_layer/booking.book``: every change to
 reserved time takes the calendar lock). This drives that section alone, on a scratch database of
-the real schema, with no Kafka and no other service: ``--workers`` concurrent transactions (as
+the real schema, with no Kafka and no other service: ``--workers`` concurrent units of work (as
 scheduling's partition workers run them), each creating a course and booking its consultation
 with AppointmentScheduled written to the outbox, as the consumer does. It prints bookings/s for
 each of ``--rounds`` rounds and their median. Run it at two commits to compare them.
@@ -16,10 +16,8 @@ import statistics
 import tempfile
 import time
 import uuid
-from functools import partial
 from pathlib import Path
 
-import asyncpg
 import uvloop
 
 from katflow_scheduling.adapters.postgres_courses import ensure_course, load_plan
@@ -33,20 +31,21 @@ from katflow_shared.db import create_pool, migrate
 from katflow_shared.logging import configure_logging
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
+from katflow_shared.timers import CHANNEL
 from katflow_shared.treatment_protocols import load_protocols
+from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
 from katflow_tools import databases
 
 from .stack import bench_clinic
 
 
-async def _book_one(pool: asyncpg.Pool, deps: Deps, emitter: Emitter) -> None:
+async def _book_one(units: Units, deps: Deps) -> None:
     course_id = uuid.uuid4()
-    async with pool.acquire() as conn, conn.transaction():
-        await ensure_course(conn, course_id, uuid.uuid4(), "America/New_York")
-        plan = await load_plan(conn, course_id)
-        emit = partial(emitter.emit, conn)  # AppointmentScheduled goes with the booking
-        reserved = await booking.book_consultation(conn, deps, plan, str(uuid.uuid4()), emit)
+    async with units.start() as uow:  # AppointmentScheduled goes with the booking
+        await ensure_course(uow.conn, course_id, uuid.uuid4(), "America/New_York")
+        plan = await load_plan(uow.conn, course_id)
+        reserved = await booking.book_consultation(uow, deps, plan, str(uuid.uuid4()))
         if reserved is None:
             raise RuntimeError("the calendar is full: fewer --workers x --bookings")
 
@@ -64,12 +63,13 @@ async def one_round(admin_dsn: str, workers: int, bookings: int) -> float:
             emitter = Emitter(
                 SchedulingSettings(environment="test", database_url=db.dsn), Announcer(outbox.CHANNEL)
             )
+            units = Units(pool, SystemClock(), emitter, Announcer(CHANNEL))
             for _ in range(5):  # warm the connections and the plans
-                await _book_one(pool, deps, emitter)
+                await _book_one(units, deps)
 
             async def booker() -> None:
                 for _ in range(bookings):
-                    await _book_one(pool, deps, emitter)
+                    await _book_one(units, deps)
 
             started = time.monotonic()
             await asyncio.gather(*(booker() for _ in range(workers)))

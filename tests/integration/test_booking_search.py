@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -31,11 +30,10 @@ ZONE = "America/New_York"
 
 async def consult(h: Harness, zone: str = ZONE) -> asyncpg.Record:
     course_id = uuid.uuid4()
-    async with h.pool.acquire() as conn, conn.transaction():
-        await ensure_course(conn, course_id, uuid.uuid4(), zone)
-        plan = await load_plan(conn, course_id)
-        emit = partial(h.runtime.emitter.emit, conn)  # AppointmentScheduled goes with the booking
-        await booking.book_consultation(conn, h.deps, plan, str(uuid.uuid4()), emit)
+    async with h.units.start() as uow:  # AppointmentScheduled goes with the booking
+        await ensure_course(uow.conn, course_id, uuid.uuid4(), zone)
+        plan = await load_plan(uow.conn, course_id)
+        await booking.book_consultation(uow, h.deps, plan, str(uuid.uuid4()))
     row = await h.pool.fetchrow(
         "SELECT id, clinician_id, lower(during) AS s, upper(during) AS e FROM appointments"
         " WHERE course_id = $1",
@@ -77,13 +75,13 @@ async def test_consultations_fill_the_calendar_in_order_through_the_watermark(h:
 async def test_freed_time_is_offered_again_at_once(h: Harness) -> None:
     booked = [await consult(h) for _ in range(40)]
     early = booked[4]
-    await changes.cancel(h.runtime, early["id"], CancellationReason.CLINIC_REQUEST, STAFF)
+    await changes.cancel(h.units, early["id"], CancellationReason.CLINIC_REQUEST, STAFF)
     again = await consult(h)
     assert (again["clinician_id"], again["s"]) == (early["clinician_id"], early["s"])
 
     moved = booked[7]
     later = booked[-1]["s"] + timedelta(days=7)
-    await changes.reschedule(h.runtime, h.deps, moved["id"], later)
+    await changes.reschedule(h.units, h.deps, moved["id"], later)
     again = await consult(h)
     assert (again["clinician_id"], again["s"]) == (moved["clinician_id"], moved["s"])
 
@@ -111,7 +109,7 @@ async def test_a_move_waits_for_the_booking_in_progress(
         await asyncio.sleep(0.1)
         to_free = free.start
         with pytest.raises(RuleViolation, match="no qualified clinician or room is free then"):
-            await changes.reschedule(h.runtime, h.deps, booked["id"], to_free)
+            await changes.reschedule(h.units, h.deps, booked["id"], to_free)
         got = await pending
         assert (got["clinician_id"], got["s"]) == (free.clinician_id, free.start)
 
@@ -148,19 +146,15 @@ async def test_a_booking_that_waited_for_the_lock_sees_the_time_booked_meanwhile
     one = clinic.model_copy(update={"clinicians": [c for c in clinic.clinicians if c.id == "clin-1"]})
     async with harness(infra, one) as h:
         await consult(h)  # a watermark to resume at
-        async with h.pool.acquire() as conn:
-            tx = conn.transaction()
-            await tx.start()
-            await calendar.lock_calendar(conn)
+        async with h.units.start() as uow:  # committed at the end of the block
+            await calendar.lock_calendar(uow.conn)
             course_id = uuid.uuid4()
-            await ensure_course(conn, course_id, uuid.uuid4(), ZONE)
-            plan = await load_plan(conn, course_id)
-            emit = partial(h.runtime.emitter.emit, conn)
-            held = await booking.book_consultation(conn, h.deps, plan, str(uuid.uuid4()), emit)
+            await ensure_course(uow.conn, course_id, uuid.uuid4(), ZONE)
+            plan = await load_plan(uow.conn, course_id)
+            held = await booking.book_consultation(uow, h.deps, plan, str(uuid.uuid4()))
             waiting = asyncio.create_task(consult(h))
             await asyncio.sleep(0.3)  # the booking is waiting for the lock
             assert not waiting.done()
-            await tx.commit()
         got = await waiting
         assert held is not None and got["s"] >= held.end
         assert (got["clinician_id"], got["s"]) == (held.clinician_id, held.end)  # 60-minute grid
@@ -217,7 +211,7 @@ async def test_concurrent_bookings_and_moves_never_double_book(h: Harness) -> No
     free = await from_scratch(h)
     assert free is not None
     to_free = free.start
-    moves = [changes.reschedule(h.runtime, h.deps, b["id"], to_free) for b in booked[:3]]
+    moves = [changes.reschedule(h.units, h.deps, b["id"], to_free) for b in booked[:3]]
     outcomes = await asyncio.gather(*moves, *(consult(h) for _ in range(24)), return_exceptions=True)
     refused = [o for o in outcomes[:3] if isinstance(o, RuleViolation) and o.rule == "double_booking"]
     assert [o for o in outcomes if isinstance(o, BaseException) and o not in refused] == []

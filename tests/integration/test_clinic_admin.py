@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,7 +52,7 @@ def api(h: Harness) -> httpx.AsyncClient:
     app.include_router(http_admin.router)
     app.add_exception_handler(RuleViolation, rule_violation_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.state.deps, app.state.runtime = h.deps, h.runtime
+    app.state.deps, app.state.runtime, app.state.units = h.deps, h.runtime, h.units
     app.state.katflow_auth = Authenticator(settings)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scheduling")
 
@@ -79,11 +78,10 @@ def named(h: Harness, name: str) -> list[dict[str, Any]]:
 async def consult(h: Harness, deps: Deps | None = None) -> datetime:
     """Book a consultation the way ConsultationRequested does; its start."""
     course_id = uuid.uuid4()
-    async with h.pool.acquire() as conn, conn.transaction():
-        await ensure_course(conn, course_id, uuid.uuid4(), "America/New_York")
-        plan = await load_plan(conn, course_id)
-        emit = partial(h.runtime.emitter.emit, conn)
-        found = await booking.book_consultation(conn, deps or h.deps, plan, str(uuid.uuid4()), emit)
+    async with h.units.start() as uow:
+        await ensure_course(uow.conn, course_id, uuid.uuid4(), "America/New_York")
+        plan = await load_plan(uow.conn, course_id)
+        found = await booking.book_consultation(uow, deps or h.deps, plan, str(uuid.uuid4()))
     assert found is not None
     return found.start
 
@@ -292,13 +290,13 @@ async def test_a_need_built_before_a_change_is_read_again_under_the_lock(h: Harn
         assert r.status_code == 200, r.text
     for _ in range(4):
         course_id = uuid.uuid4()
-        async with h.pool.acquire() as conn, conn.transaction():
-            await ensure_course(conn, course_id, uuid.uuid4(), "America/New_York")
-            plan = await load_plan(conn, course_id)
+        async with h.units.start() as uow:
+            await ensure_course(uow.conn, course_id, uuid.uuid4(), "America/New_York")
+            plan = await load_plan(uow.conn, course_id)
             fields = {"course_id": course_id, "kind": "consultation", "cause_event": str(uuid.uuid4())}
             earliest = h.clock.now() + timedelta(hours=24)
             req = booking.Request(fields, stale, timedelta(minutes=60), earliest)
-            found = await booking.book(conn, h.deps, plan, req, partial(h.runtime.emitter.emit, conn))
+            found = await booking.book(uow, h.deps, plan, req)
         assert found is not None and found.clinician_id != "clin-1"
 
 

@@ -39,11 +39,11 @@ async def dose_and_integrate(h: Harness, course: uuid.UUID) -> date:
     """Give the open dose, discharge at the end of monitoring, hold its integration; the dose's day."""
     appt, given = await h.give_dose(course)
     await h.at(given + timedelta(minutes=h.deps.protocols.get("intranasal@1").dosing.monitoring_minutes))
-    await visits.record_session(h.runtime, h.deps, appt, DISCHARGE, STAFF)
+    await visits.record_session(h.units, h.deps, appt, DISCHARGE, STAFF)
     await h.pump()
     integration = await h.open(course, "integration")
     await h.at(integration["starts_at"])
-    await visits.complete(h.runtime, integration["id"], "ther-1")
+    await visits.complete(h.units, integration["id"], "ther-1")
     await h.pump()
     return day_of(given)
 
@@ -91,10 +91,10 @@ async def test_a_dose_staff_book_past_the_window_is_reported_as_their_choice(h: 
     first = await dose_and_integrate(h, course)
     plan = await planned(h, course)
     auto = await h.open(course, "dosing")
-    await changes.cancel(h.runtime, auto["id"], CancellationReason.PATIENT_REQUEST, STAFF)
+    await changes.cancel(h.units, auto["id"], CancellationReason.PATIENT_REQUEST, STAFF)
     late = datetime.combine(first + timedelta(days=7), time(10), ZONE)
     late += timedelta(days=(7 - late.weekday()) % 7 if late.weekday() >= 5 else 0)  # a weekday
-    await changes.book_dose(h.runtime, h.deps, course, late)
+    await changes.book_dose(h.units, h.deps, course, late)
     await h.pump()
     [event] = stretched(h)
     assert event["reason"] == "requested_by_staff" and event["booked_day"] == late.date().isoformat()

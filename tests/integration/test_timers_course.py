@@ -64,7 +64,7 @@ async def test_discharge_arms_integration_timers_and_holding_it_cancels_the_over
     course = await h.prepared_course("iv")
     appt, given = await h.give_dose(course)
     await h.at(given + timedelta(minutes=100))
-    await visits.record_session(h.runtime, h.deps, appt, discharge(), STAFF)
+    await visits.record_session(h.units, h.deps, appt, discharge(), STAFF)
     events = await h.pump()
     assert (
         kinds(events)
@@ -77,7 +77,7 @@ async def test_discharge_arms_integration_timers_and_holding_it_cancels_the_over
     assert ("integration_overdue", closes) in await h.timers()
     integration = await h.open(course, "integration")
     await h.at(integration["starts_at"])
-    await visits.complete(h.runtime, integration["id"], "ther-1")
+    await visits.complete(h.units, integration["id"], "ther-1")
     assert kinds(await h.pump())[:2] == ["AppointmentCompleted", "AppointmentScheduled"]  # the next dose
     assert ("integration_overdue", closes) not in await h.timers()
     assert "IntegrationOverdue" not in kinds(await h.at(closes + timedelta(hours=1)))
@@ -87,10 +87,10 @@ async def test_integration_overdue_fires_once_when_none_is_held(h: Harness) -> N
     course = await h.prepared_course("iv")
     appt, given = await h.give_dose(course)
     await h.at(given + timedelta(minutes=100))
-    await visits.record_session(h.runtime, h.deps, appt, discharge(), STAFF)
+    await visits.record_session(h.units, h.deps, appt, discharge(), STAFF)
     await h.advance(timedelta(seconds=1))
     integration = await h.open(course, "integration")
-    await changes.cancel(h.runtime, integration["id"], CancellationReason.PATIENT_REQUEST, STAFF)
+    await changes.cancel(h.units, integration["id"], CancellationReason.PATIENT_REQUEST, STAFF)
     closes = given + timedelta(hours=72)
     assert "IntegrationOverdue" not in kinds(await h.at(closes - timedelta(seconds=1)))
     late = await h.advance(timedelta(seconds=1))
@@ -106,11 +106,11 @@ async def test_reschedule_moves_the_no_show_timer_and_cancel_drops_it(h: Harness
     grace = timedelta(minutes=15)
     assert await h.timers() == [("no_show", appt["starts_at"] + grace)]
     later = appt["starts_at"] + timedelta(days=1)
-    await changes.reschedule(h.runtime, h.deps, appt["id"], later)
+    await changes.reschedule(h.units, h.deps, appt["id"], later)
     assert await h.timers() == [("no_show", later + grace)]
     assert kinds(await h.pump()) == ["AppointmentRescheduled"]
     assert await h.at(appt["starts_at"] + grace + timedelta(minutes=1)) == []  # the old time passes quietly
-    await changes.cancel(h.runtime, appt["id"], CancellationReason.CLINIC_REQUEST, STAFF)
+    await changes.cancel(h.units, appt["id"], CancellationReason.CLINIC_REQUEST, STAFF)
     assert await h.timers() == []
     assert "AppointmentMissed" not in kinds(await h.at(later + timedelta(hours=1)))
 
@@ -122,14 +122,14 @@ async def test_no_show_timer_marks_missed_only_after_the_grace_period(h: Harness
     missed = await h.advance(timedelta(seconds=1))
     assert kinds(missed) == ["AppointmentMissed"] and missed[0][1]["appointment_id"] == str(appt["id"])
     # staff rebook by hand: a new appointment with its own timer
-    await changes.book_dose(h.runtime, h.deps, course, None)
+    await changes.book_dose(h.units, h.deps, course, None)
     assert [k for k, _ in await h.timers()] == ["no_show"]
 
 
 async def test_two_workers_fire_each_due_timer_exactly_once(h: Harness) -> None:
     courses = [await h.prepared_course("iv") for _ in range(4)]
     await h.pump()
-    second = TimerWorker(h.runtime, timers.handlers(h.deps), batch=3, announcer=h.deps.timing)
+    second = TimerWorker(h.runtime, timers.handlers(h.deps, h.units), batch=3, announcer=h.units.timing)
     h.clock.advance(timedelta(days=30))  # every no-show timer is due
 
     async def drain(worker: TimerWorker) -> int:

@@ -19,7 +19,6 @@ from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import ConsultationRequested, EligibilityDecided, Event, UrgentReviewRequired
 from katflow_shared.contracts.common import CancellationReason, EligibilityOutcome
 from katflow_shared.messaging.cloudevents import Envelope
-from katflow_shared.messaging.emitter import HandlerContext
 from tests.support.infra import Infra
 from tests.support.scheduling import STAFF, Harness, harness
 
@@ -113,7 +112,7 @@ async def test_a_full_calendar_waitlists_the_request_and_books_the_first_slot_th
 
     # a patient cancels: the waiting request looks at once and takes the freed slot
     first = await h.open(booked[0], "consultation")
-    await changes.cancel(h.runtime, first["id"], CancellationReason.PATIENT_REQUEST, STAFF)
+    await changes.cancel(h.units, first["id"], CancellationReason.PATIENT_REQUEST, STAFF)
     await h.pump()
     scheduled = [data for name, data in await h.advance(timedelta(0)) if name == "AppointmentScheduled"]
     assert [(d["course_id"], d["kind"]) for d in scheduled] == [(str(waiting), "consultation")]
@@ -160,8 +159,8 @@ async def test_a_failed_look_leaves_the_next_one_armed(h: Harness, monkeypatch: 
 
 
 async def on(h: Harness, handler: Any, event: Event) -> None:
-    async with h.pool.acquire() as conn, conn.transaction():
-        await handler(event, HandlerContext(conn, Envelope(event, "/test"), h.runtime.emitter))
+    async with h.units.start(Envelope(event, "/test")) as uow:
+        await handler(event, uow)
 
 
 async def test_a_dose_waits_for_a_slot_and_a_booking_by_hand_ends_the_wait(h: Harness) -> None:
@@ -180,8 +179,8 @@ async def test_a_dose_waits_for_a_slot_and_a_booking_by_hand_ends_the_wait(h: Ha
 
     # a slot opens and staff book the waiting dose by hand before the next look
     dose = await h.open(booked[0], "dosing")
-    await changes.cancel(h.runtime, dose["id"], CancellationReason.CLINIC_REQUEST, STAFF)
-    await changes.book_dose(h.runtime, h.deps, waiting, None)
+    await changes.cancel(h.units, dose["id"], CancellationReason.CLINIC_REQUEST, STAFF)
+    await changes.book_dose(h.units, h.deps, waiting, None)
     await h.pump()
     assert await h.advance(RETRY) == []  # the look finds the dose booked: the wait ends quietly
     assert await retries(h) == [] and len(waitlisted(h, waiting)) == 1

@@ -1,5 +1,6 @@
 """An in-process scheduling service layer on its own real PostgreSQL database, with a FixedClock;
-scheduling's own events are fed back to its handlers from the outbox, as its consumer would."""
+scheduling's own events are fed back to its handlers from the outbox, each in a unit of work caused by
+the event, as its consumer would."""
 
 from __future__ import annotations
 
@@ -36,10 +37,11 @@ from katflow_shared.contracts.common import Route
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.cloudevents import Envelope
-from katflow_shared.messaging.emitter import Emitter, HandlerContext
+from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
-from katflow_shared.timers import TimerWorker
+from katflow_shared.timers import CHANNEL, TimerWorker
 from katflow_shared.treatment_protocols import load_protocols
+from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
@@ -67,6 +69,7 @@ class Harness:
     clock: FixedClock
     runtime: Runtime
     deps: Deps
+    units: Units
     course: CourseEvents
     worker: TimerWorker
     seen: int = 0
@@ -80,8 +83,8 @@ class Harness:
             AppointmentCompleted: self.course.on_appointment_completed,
         }
         if (handler := handlers.get(type(event))) is not None:
-            async with self.pool.acquire() as conn, conn.transaction():
-                await handler(event, HandlerContext(conn, Envelope(event, "/test"), self.runtime.emitter))
+            async with self.units.start(Envelope(event, "/test")) as uow:
+                await handler(event, uow)
 
     async def pump(self) -> list[tuple[str, dict[str, Any]]]:
         """Read new outbox rows (what Kafka would carry); feed scheduling's own events back to it."""
@@ -150,13 +153,13 @@ class Harness:
             "fasting_confirmed": True,
         }
         await visits.check_in(
-            self.runtime,
+            self.units,
             self.deps,
             appt["id"],
             DosingCheckIn.model_validate(checks),
             STAFF,
         )
-        await visits.administer(self.runtime, self.deps, appt["id"], Dose(dose_mg=35), STAFF)
+        await visits.administer(self.units, self.deps, appt["id"], Dose(dose_mg=35), STAFF)
         return appt["id"], self.clock.now()
 
 
@@ -172,8 +175,10 @@ async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIter
             deps = Deps(Clinics(clinic or load_clinic(DEFAULT_CLINIC)), load_protocols(), clock)
             await deps.clinics.start(pool)
             runtime = Runtime(settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock)
-            worker = TimerWorker(runtime, timers.handlers(deps), announcer=deps.timing)
-            yield Harness(pool, clock, runtime, deps, CourseEvents(deps), worker)
+            timing = Announcer(CHANNEL)  # the worker's: what the units schedule wakes it in-process
+            units = Units(pool, clock, runtime.emitter, timing)
+            worker = TimerWorker(runtime, timers.handlers(deps, units), announcer=timing)
+            yield Harness(pool, clock, runtime, deps, units, CourseEvents(deps), worker)
         finally:
             await pool.close()
 

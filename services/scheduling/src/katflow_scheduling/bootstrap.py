@@ -1,13 +1,14 @@
-"""scheduling's composition root."""
+"""scheduling's composition root: the clinic, the protocols, the clock and the unit of work."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from katflow_shared.clock import Clock, clock_for
-from katflow_shared.runtime import ServiceSpec, create_app
-from katflow_shared.timers import TimerWorker
+from katflow_shared.runtime import Runtime, ServiceSpec, create_app
+from katflow_shared.timers import CHANNEL, TimerWorker
 from katflow_shared.treatment_protocols import load_protocols
+from katflow_shared.wakeup import Announcer
 
 from .domain.clinic import load_clinic
 from .entrypoints import consumer, http_admin, http_appointments, http_staff, timers
@@ -26,18 +27,27 @@ def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = 
     # reason; the seed becomes the clinic only where the database has none (Clinics.start)
     seed = Clinics(load_clinic(settings.clinic_config))
     deps = Deps(seed, load_protocols(settings.protocols_dir), clock)
+    # The timer workers' announcer: the units schedule with it and this process's TimerWorker attaches
+    # it, so a timer scheduled here wakes that worker in-process (NOTIFY while none runs here).
+    timing = Announcer(CHANNEL)
+
+    async def start(runtime: Runtime) -> None:
+        app.state.units = runtime.units  # the consumer's and the timer worker's too (ServiceSpec.timing)
+        await deps.clinics.start(runtime.pool)
+
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_scheduling"],
             routers=[http_appointments.router, http_staff.router, http_admin.router],
             handlers=consumer.handlers(deps),
-            startup=[lambda runtime: deps.clinics.start(runtime.pool)],
+            startup=[start],
             workers=[
-                lambda runtime: TimerWorker(runtime, timers.handlers(deps), announcer=deps.timing),
+                lambda runtime: TimerWorker(runtime, timers.handlers(deps, runtime.units), announcer=timing),
                 lambda runtime: ClinicListener(runtime, deps.clinics),
             ],
             clock=clock,
+            timing=timing,
             title="katflow scheduling",
             description="Clinicians, rooms, availability, appointments, session records, durable timers.",
         )

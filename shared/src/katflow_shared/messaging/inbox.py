@@ -21,8 +21,10 @@ async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str)
 
 async def handled(pool: asyncpg.Pool, consumer: str, event_id: str) -> bool:
     """Whether this consumer has processed the event."""
-    sql = "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)"
-    return bool(await pool.fetchval(sql, consumer, event_id))
+    found = await pool.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM inbox WHERE consumer = $1 AND event_id = $2)", consumer, event_id
+    )
+    return bool(found)
 
 
 def row(consumer: str, event_id: str) -> Part:

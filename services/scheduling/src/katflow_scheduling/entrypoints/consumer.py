@@ -1,10 +1,11 @@
 """Event type -> use case: the workflow events scheduling consumes, each taken by its reaction in
-``service_layer.course_events``. The handler map is built from this table, and the contract docs
-(katflow docs) read ``CONSUMES``."""
+``service_layer.course_events``, run by the consumer in a unit of work caused by the event. The
+handler map is built from this table, and the contract docs (katflow docs) read ``CONSUMES``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from katflow_shared.contracts import (
     AppointmentCompleted,
@@ -15,12 +16,14 @@ from katflow_shared.contracts import (
     SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.messaging.consumer import AnyHandler
+from katflow_shared.messaging.consumer import AnyHandler, UseCase
+from katflow_shared.unit_of_work import UnitOfWork
 
 from ..service_layer.course_events import CourseEvents
 from ..service_layer.deps import Deps
 
-USE_CASES: Mapping[type[Event], Callable[[CourseEvents], AnyHandler]] = {
+Reaction = Callable[[Any, UnitOfWork], Awaitable[None]]
+USE_CASES: Mapping[type[Event], Callable[[CourseEvents], Reaction]] = {
     ConsultationRequested: lambda course: course.on_consultation_requested,
     PreparationCompleted: lambda course: course.on_preparation_completed,
     SessionAdministered: lambda course: course.on_session_administered,
@@ -33,4 +36,4 @@ CONSUMES = tuple(USE_CASES)
 
 def handlers(deps: Deps) -> dict[type[Event], AnyHandler]:
     course = CourseEvents(deps)
-    return {cls: use_case(course) for cls, use_case in USE_CASES.items()}
+    return {cls: UseCase(use_case(course)) for cls, use_case in USE_CASES.items()}

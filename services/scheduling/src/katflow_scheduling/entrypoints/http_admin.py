@@ -14,7 +14,6 @@ from pydantic import Field
 from katflow_shared.auth import admits
 from katflow_shared.errors import RuleViolation
 from katflow_shared.roles import Role
-from katflow_shared.runtime import RuntimeDep
 from katflow_shared.treatment_protocols import Protocol
 
 from ..domain.clinic import Room
@@ -35,7 +34,7 @@ from .admin_bodies import (
     TimeOffOut,
     to_hours,
 )
-from .http_staff import DepsDep
+from .deps import DepsDep, UnitsDep
 
 router = APIRouter(
     prefix="/v1/admin", tags=["clinic administration (admin)"], dependencies=[admits(Role.ADMIN)]
@@ -70,10 +69,10 @@ async def clinicians(deps: DepsDep) -> list[ClinicianOut]:
     description="Roles, qualifications and weekly hours; time off is kept." + MOVES,
 )
 async def put_clinician(
-    clinician_id: ResourceId, body: ClinicianIn, runtime: RuntimeDep, deps: DepsDep, response: Response
+    clinician_id: ResourceId, body: ClinicianIn, units: UnitsDep, deps: DepsDep, response: Response
 ) -> ChangeOut:
     clinician = body.clinician(clinician_id)
-    created, changed = await admin.save_clinician(runtime, deps, clinician)
+    created, changed = await admin.save_clinician(units, deps, clinician)
     response.status_code = 201 if created else 200
     return _changed(changed)
 
@@ -91,10 +90,10 @@ async def rooms(deps: DepsDep) -> list[Room]:
     "(dosing.room_capabilities).",
 )
 async def put_room(
-    room_id: ResourceId, body: RoomIn, runtime: RuntimeDep, deps: DepsDep, response: Response
+    room_id: ResourceId, body: RoomIn, units: UnitsDep, deps: DepsDep, response: Response
 ) -> Room:
     room = Room(id=room_id, **body.model_dump())
-    created, _ = await admin.change_room(runtime, deps, room)
+    created, _ = await admin.change_room(units, deps, room)
     response.status_code = 201 if created else 200
     return room
 
@@ -105,8 +104,8 @@ async def put_room(
     summary="Set the weekly opening hours (emits OpeningHoursChanged)",
     description=MOVES.strip(),
 )
-async def put_opening_hours(body: OpeningHoursIn, runtime: RuntimeDep, deps: DepsDep) -> ChangeOut:
-    return _changed(await admin.set_opening_hours(runtime, deps, to_hours(body.opening_hours)))
+async def put_opening_hours(body: OpeningHoursIn, units: UnitsDep, deps: DepsDep) -> ChangeOut:
+    return _changed(await admin.set_opening_hours(units, deps, to_hours(body.opening_hours)))
 
 
 @router.post(
@@ -116,13 +115,13 @@ async def put_opening_hours(body: OpeningHoursIn, runtime: RuntimeDep, deps: Dep
     summary="Close the clinic on a day (emits ClosureAdded)",
     description="Nothing is booked on a closed day (already_closed, 409, when it is)." + MOVES,
 )
-async def add_closure(body: ClosureIn, runtime: RuntimeDep, deps: DepsDep) -> ChangeOut:
-    return _changed(await admin.add_closure(runtime, deps, body.day, body.label))
+async def add_closure(body: ClosureIn, units: UnitsDep, deps: DepsDep) -> ChangeOut:
+    return _changed(await admin.add_closure(units, deps, body.day, body.label))
 
 
 @router.delete("/closures/{day}", status_code=204, summary="Open a closed day again (emits ClosureRemoved)")
-async def remove_closure(day: date, runtime: RuntimeDep, deps: DepsDep) -> None:
-    await admin.remove_closure(runtime, deps, day)
+async def remove_closure(day: date, units: UnitsDep, deps: DepsDep) -> None:
+    await admin.remove_closure(units, deps, day)
 
 
 @router.post(
@@ -133,11 +132,9 @@ async def remove_closure(day: date, runtime: RuntimeDep, deps: DepsDep) -> None:
     description="First and last day included (clinic's zone)." + MOVES,
 )
 async def add_time_off(
-    clinician_id: ResourceId, body: TimeOffIn, runtime: RuntimeDep, deps: DepsDep
+    clinician_id: ResourceId, body: TimeOffIn, units: UnitsDep, deps: DepsDep
 ) -> TimeOffOut:
-    time_off_id, changed = await admin.add_time_off(
-        runtime, deps, clinician_id, body.first_day, body.last_day
-    )
+    time_off_id, changed = await admin.add_time_off(units, deps, clinician_id, body.first_day, body.last_day)
     return TimeOffOut(time_off_id=time_off_id, affected=_changed(changed).affected)
 
 
@@ -147,9 +144,9 @@ async def add_time_off(
     summary="Withdraw a clinician's time off (emits TimeOffRemoved)",
 )
 async def remove_time_off(
-    clinician_id: ResourceId, time_off_id: UUID, runtime: RuntimeDep, deps: DepsDep
+    clinician_id: ResourceId, time_off_id: UUID, units: UnitsDep, deps: DepsDep
 ) -> None:
-    await admin.remove_time_off(runtime, deps, clinician_id, time_off_id)
+    await admin.remove_time_off(units, deps, clinician_id, time_off_id)
 
 
 @router.get("/protocols", response_model=list[ProtocolOut], summary="The protocol versions on file")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.params import Depends as DependsParam
 from fastapi.types import DecoratedCallable
 from pydantic import BaseModel
@@ -20,14 +20,13 @@ from katflow_shared import audit, pagination
 from katflow_shared.auth import Actor, admits
 from katflow_shared.http import PoolDep
 from katflow_shared.roles import CARE_TEAM, Role
-from katflow_shared.runtime import RuntimeDep
 
 from ..adapters import postgres_waitlist as waiting
 from ..service_layer import changes, course_view, visits
 from ..service_layer.changes import Booked, Rescheduled
 from ..service_layer.course_view import CourseProgress
-from ..service_layer.deps import Deps
 from ..service_layer.visits import Administered, Discharged, StatusChanged
+from .deps import DepsDep, UnitsDep
 from .visit_bodies import (
     AdministrationIn,
     AdministrationOut,
@@ -51,12 +50,6 @@ CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
 CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
 
 
-async def _deps(request: Request) -> Deps:
-    deps: Deps = request.app.state.deps
-    return deps
-
-
-DepsDep = Annotated[Deps, Depends(_deps)]
 # No fields: `{}` or no body at all; a body naming the actor (`completed_by`, `marked_by`) is a 422.
 NoBody = Annotated[NoActionBody | None, Body()]
 
@@ -134,9 +127,9 @@ def _waiting_key(raw: str) -> tuple[UUID, str]:
     "the no-show timer.",
 )
 async def check_in(
-    appointment_id: UUID, body: CheckInIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
+    appointment_id: UUID, body: CheckInIn, units: UnitsDep, deps: DepsDep, actor: Actor
 ) -> StatusChanged:
-    return await visits.check_in(runtime, deps, appointment_id, body.dosing, actor)
+    return await visits.check_in(units, deps, appointment_id, body.dosing, actor)
 
 
 @_action(
@@ -149,9 +142,9 @@ async def check_in(
     who=CLINICIAN_ONLY,
 )
 async def administer(
-    appointment_id: UUID, body: AdministrationIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
+    appointment_id: UUID, body: AdministrationIn, units: UnitsDep, deps: DepsDep, actor: Actor
 ) -> Administered:
-    return await visits.administer(runtime, deps, appointment_id, body, actor)
+    return await visits.administer(units, deps, appointment_id, body, actor)
 
 
 @_action(
@@ -165,9 +158,9 @@ async def administer(
     who=CLINICIAN_ONLY,
 )
 async def session(
-    appointment_id: UUID, body: SessionIn, runtime: RuntimeDep, deps: DepsDep, actor: Actor
+    appointment_id: UUID, body: SessionIn, units: UnitsDep, deps: DepsDep, actor: Actor
 ) -> Discharged:
-    return await visits.record_session(runtime, deps, appointment_id, body, actor)
+    return await visits.record_session(units, deps, appointment_id, body, actor)
 
 
 @_action(
@@ -177,10 +170,8 @@ async def session(
     "An integration completes the dose's integration (cancels IntegrationOverdue); the next dose "
     "or CourseCompleted follows on its own.",
 )
-async def complete(
-    appointment_id: UUID, runtime: RuntimeDep, actor: Actor, body: NoBody = None
-) -> StatusChanged:
-    return await visits.complete(runtime, appointment_id, actor)
+async def complete(appointment_id: UUID, units: UnitsDep, actor: Actor, body: NoBody = None) -> StatusChanged:
+    return await visits.complete(units, appointment_id, actor)
 
 
 @_action(
@@ -188,8 +179,8 @@ async def complete(
     StatusOut,
     "Cancel an appointment (emits AppointmentCancelled; frees room and clinician; drops its timers)",
 )
-async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep, actor: Actor) -> StatusChanged:
-    return await changes.cancel(runtime, appointment_id, body.reason, actor)
+async def cancel(appointment_id: UUID, body: CancelIn, units: UnitsDep, actor: Actor) -> StatusChanged:
+    return await changes.cancel(units, appointment_id, body.reason, actor)
 
 
 @_action(
@@ -200,10 +191,8 @@ async def cancel(appointment_id: UUID, body: CancelIn, runtime: RuntimeDep, acto
     "when none). Dosing keeps the cadence (one_dose_per_day, dose_spacing); integration stays in its window "
     "(integration_window).",
 )
-async def reschedule(
-    appointment_id: UUID, body: RescheduleIn, runtime: RuntimeDep, deps: DepsDep
-) -> Rescheduled:
-    return await changes.reschedule(runtime, deps, appointment_id, body.starts_at)
+async def reschedule(appointment_id: UUID, body: RescheduleIn, units: UnitsDep, deps: DepsDep) -> Rescheduled:
+    return await changes.reschedule(units, deps, appointment_id, body.starts_at)
 
 
 @_action(
@@ -214,9 +203,9 @@ async def reschedule(
     "it on its own when nobody checked in by then.",
 )
 async def no_show(
-    appointment_id: UUID, runtime: RuntimeDep, deps: DepsDep, actor: Actor, body: NoBody = None
+    appointment_id: UUID, units: UnitsDep, deps: DepsDep, actor: Actor, body: NoBody = None
 ) -> StatusChanged:
-    return await changes.no_show(runtime, deps, appointment_id, actor)
+    return await changes.no_show(units, deps, appointment_id, actor)
 
 
 @_action(
@@ -229,8 +218,8 @@ async def no_show(
     "cadence is broken.",
     status_code=201,
 )
-async def book_dose(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> Booked:
-    return await changes.book_dose(runtime, deps, course_id, body.starts_at)
+async def book_dose(course_id: UUID, body: BookIn, units: UnitsDep, deps: DepsDep) -> Booked:
+    return await changes.book_dose(units, deps, course_id, body.starts_at)
 
 
 @_action(
@@ -240,5 +229,5 @@ async def book_dose(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: De
     "Inside the integration window (integration_window); after the window closed, a catch-up at any time.",
     status_code=201,
 )
-async def book_integration(course_id: UUID, body: BookIn, runtime: RuntimeDep, deps: DepsDep) -> Booked:
-    return await changes.book_integration(runtime, deps, course_id, body.starts_at)
+async def book_integration(course_id: UUID, body: BookIn, units: UnitsDep, deps: DepsDep) -> Booked:
+    return await changes.book_integration(units, deps, course_id, body.starts_at)

@@ -1,4 +1,4 @@
-"""Clinic administration: each change one transaction under the calendar lock (no booking decides
+"""Clinic administration: each change one unit of work under the calendar lock (no booking decides
 meanwhile), with the clinic version bumped (every process's snapshot and every search watermark
 is replaced), the changed clinic in force in this process at once, its event emitted, and the
 appointments it leaves invalid resettled (``resettle``): outside the hours, with a clinician who no
@@ -15,9 +15,8 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared import db
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
-from katflow_shared.runtime import Runtime
+from katflow_shared.unit_of_work import UnitOfWork, Units
 
 from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
@@ -28,18 +27,19 @@ from ..domain.clinic import ClinicConfig
 from ..domain.reservations import still_holds
 from ..domain.series import day_bounds
 from . import steps
-from .deps import Deps, Emit
+from .deps import Deps
 from .resettle import Resettled, resettle, room_capabilities
 
 Affected = Callable[[asyncpg.Connection], Awaitable[list[UUID]]]
 
 
 @dataclass
-class ChangeUnit:
-    conn: asyncpg.Connection
+class Change:
+    """An admin change in its unit of work: puts the changed clinic in force, resettles what no
+    longer fits it, and says how many appointments it moved or displaced."""
+
+    uow: UnitOfWork
     deps: Deps
-    now: datetime
-    emit: Emit
     resettled: list[Resettled] = field(default_factory=list)
 
     @property
@@ -50,24 +50,25 @@ class ChangeUnit:
         """The change written: a new version, and the clinic as it now stands in force here. It may
         have made room (a clinician, a room, hours, a day open again): the longest-waiting booking
         of each kind looks for a slot now, as after a cancellation."""
-        version = await store.changed(self.conn)
-        clinic, _ = await store.load(self.conn, self.clinic_id)
+        conn = self.uow.conn
+        version = await store.changed(conn)
+        clinic, _ = await store.load(conn, self.clinic_id)
         self.deps.clinics.replace(clinic, version)
         for kind in (AppointmentKind.CONSULTATION, AppointmentKind.DOSING):
-            await steps.wake_waiting(self.conn, kind, self.now)
+            await steps.wake_waiting(conn, kind, self.uow.now)
         return clinic
 
     async def resettle(self, affected: Affected, cause: ClinicChange) -> None:
         """Move what no longer fits the clinic among the appointments ``affected`` finds."""
-        for appointment_id in await affected(self.conn):
-            appt = await appointments.get(self.conn, appointment_id)
+        for appointment_id in await affected(self.uow.conn):
+            appt = await appointments.get(self.uow.conn, appointment_id)
             role = host_role(appt.kind)
             needs = room_capabilities(self.deps, appt)
             clinic, room = self.deps.clinic, appt.room_id
             if appt.status is Status.SCHEDULED and not still_holds(
                 clinic, role, appt.clinician_id, appt.starts_at, appt.ends_at, room, needs
             ):
-                found = await resettle(self.conn, self.deps, appt.id, cause, self.now, self.emit)
+                found = await resettle(self.uow, self.deps, appt.id, cause)
                 self.resettled.append(found)
 
     @property
@@ -82,19 +83,21 @@ class ChangeUnit:
 
 @contextlib.asynccontextmanager
 async def clinic_change(
-    runtime: Runtime, deps: Deps, affected: Affected | None = None
-) -> AsyncIterator[ChangeUnit]:
-    """One admin change. The courses of the appointments ``affected`` may find are locked before the
-    calendar (the order bookings take them in); on failure this process keeps the clinic it had."""
+    units: Units, deps: Deps, affected: Affected | None = None
+) -> AsyncIterator[tuple[UnitOfWork, Change]]:
+    """One admin change: (its unit of work, the change). The courses of the appointments ``affected``
+    may find are locked before the calendar (the order bookings take them in); on failure this
+    process keeps the clinic it had."""
     before = (deps.clinics.current, deps.clinics.version)
     try:
-        async with runtime.pool.acquire() as conn, db.transaction(conn):
+        async with units.start() as uow:
+            conn = uow.conn
             if affected is not None:
                 await _lock_courses(conn, await affected(conn))
             await calendar.lock_calendar(conn)
             if affected is not None:  # booked between the two reads: locked now (rare)
                 await _lock_courses(conn, await affected(conn))
-            yield ChangeUnit(conn, deps, runtime.clock.now(), partial(runtime.emitter.emit, conn))
+            yield uow, Change(uow, deps)
     except BaseException:
         deps.clinics.replace(*before)
         raise

@@ -1,6 +1,7 @@
-"""Booking consultations, doses and integration sessions: find free people and rooms, insert, arm the
-no-show timer, announce. One change to reserved time at a time (the calendar lock: bookings, moves,
-monitoring extensions); the exclusion constraints stay as the last word."""
+"""Booking consultations, doses and integration sessions in the use case's unit of work: find free
+people and rooms, insert, arm the no-show timer, announce. One change to reserved time at a time (the
+calendar lock: bookings, moves, monitoring extensions); the exclusion constraints stay as the last
+word."""
 
 from __future__ import annotations
 
@@ -11,13 +12,12 @@ from typing import Any
 
 import asyncpg
 
-from katflow_shared import timers
 from katflow_shared.contracts import AppointmentScheduled, AppointmentWaitlisted
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.db import Part
 from katflow_shared.errors import RuleViolation
-from katflow_shared.messaging.emitter import Writes
 from katflow_shared.messaging.errors import TransientError
+from katflow_shared.unit_of_work import UnitOfWork
 
 from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
@@ -33,7 +33,7 @@ from ..domain.reservations import (
     outside_hours,
 )
 from ..domain.slots import Interval
-from .deps import Deps, Emit
+from .deps import Deps
 
 # Bookings read per search step: a search resuming at its watermark nearly always finds a slot in the
 # first days, so read those; further only if they are full.
@@ -54,23 +54,23 @@ class Request:
     appointment_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
 
-async def book(
-    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, req: Request, emit: Emit
-) -> Reservation | None:
+async def book(uow: UnitOfWork, deps: Deps, plan: CoursePlan, req: Request) -> Reservation | None:
     """Reserve, insert and announce; None when nothing is free in the search range. Under the
     calendar lock every writer of reserved time waits its turn, so what the search found free is
     free: the appointment, the search's watermark, the no-show timer and AppointmentScheduled go
-    in one statement."""
+    in one statement, sent at once (``flush``, with what the unit had pending): the unit's next
+    reads (another booking's search) see the appointment."""
+    conn = uow.conn
     searched = await (_search(conn, deps, plan, req) if req.at is None else _at(conn, deps, plan, req))
     if searched is None:
         return None
     found, watermark = searched
     appointment_id = req.appointment_id
-    no_show = [_no_show(plan.id, appointment_id, found.start, req.grace_minutes)]
-    writes = Writes([appointments.new_appointment(appointment_id, req.fields, found), *watermark])
-    scheduled = _scheduled(plan, appointment_id, req.fields["kind"], found)
+    uow.write([appointments.new_appointment(appointment_id, req.fields, found), *watermark])
+    uow.schedule([_no_show(plan.id, appointment_id, found.start, req.grace_minutes)])
+    uow.emit(_scheduled(plan, appointment_id, req.fields["kind"], found))
     try:
-        await emit(scheduled, writes=writes + timers.scheduled(no_show, deps.timing))
+        await uow.flush()
     except asyncpg.ExclusionViolationError:  # reserved time changed without the lock: not by katflow
         if req.at is not None:
             raise _double_booking() from None
@@ -183,10 +183,11 @@ def _scheduled(
     )
 
 
-async def arm_no_show(
-    conn: asyncpg.Connection, course_id: uuid.UUID, appointment_id: uuid.UUID, start: datetime, grace: int
+def arm_no_show(
+    uow: UnitOfWork, course_id: uuid.UUID, appointment_id: uuid.UUID, start: datetime, grace: int
 ) -> None:
-    await timers.schedule_all(conn, [_no_show(course_id, appointment_id, start, grace)])
+    """Create the appointment's no-show timer, or move the pending one (with the unit's writes)."""
+    uow.schedule([_no_show(course_id, appointment_id, start, grace)])
 
 
 def _no_show(
@@ -197,7 +198,7 @@ def _no_show(
 
 
 async def book_consultation(
-    conn: asyncpg.Connection, deps: Deps, plan: CoursePlan, cause: str, emit: Emit
+    uow: UnitOfWork, deps: Deps, plan: CoursePlan, cause: str | None
 ) -> Reservation | None:
     """Book the first consultation with any consultation clinician; None when the calendar is full.
     ``cause`` (the event id) makes the booking idempotent."""
@@ -206,27 +207,20 @@ async def book_consultation(
         fields={"course_id": plan.id, "kind": AppointmentKind.CONSULTATION.value, "cause_event": cause},
         need=deps.need("consultation", with_room=False),
         duration=timedelta(minutes=clinic.consultation_minutes),
-        earliest=deps.clock.now() + timedelta(hours=clinic.booking_lead_hours),
+        earliest=uow.now + timedelta(hours=clinic.booking_lead_hours),
         grace_minutes=clinic.no_show_grace_minutes,
     )
-    return await book(conn, deps, plan, req, emit)
+    return await book(uow, deps, plan, req)
 
 
-async def waitlist(
-    conn: asyncpg.Connection,
-    deps: Deps,
-    plan: CoursePlan,
-    kind: AppointmentKind,
-    cause: str | None,
-    emit: Emit,
-) -> None:
+def waitlist(uow: UnitOfWork, deps: Deps, plan: CoursePlan, kind: AppointmentKind, cause: str | None) -> None:
     """Nothing free inside the booking horizon: wait for a slot. A durable timer looks again every
     ``waitlist_retry_minutes`` (``timer_actions.on_booking_retry``); AppointmentWaitlisted tells
     staff, once. A halt or end of the course cancels the wait (``steps.stop_course``)."""
-    now = deps.clock.now()
-    retry_at = await arm_retry(conn, deps, plan.id, kind, cause, 1, now)
+    now = uow.now
+    retry_at = arm_retry(uow, deps, plan.id, kind, cause, 1, now)
     dose = plan.doses_given + 1 if kind is AppointmentKind.DOSING else None
-    await emit(
+    uow.emit(
         AppointmentWaitlisted(
             course_id=plan.id,
             patient_id=plan.patient_id,
@@ -238,8 +232,8 @@ async def waitlist(
     )
 
 
-async def arm_retry(
-    conn: asyncpg.Connection,
+def arm_retry(
+    uow: UnitOfWork,
     deps: Deps,
     course_id: uuid.UUID,
     kind: AppointmentKind,
@@ -249,7 +243,7 @@ async def arm_retry(
 ) -> datetime:
     """Arm the waitlist's ``look``-th look, ``waitlist_retry_minutes`` from now; return when. The
     payload is also what ``GET /v1/waitlist`` shows (``since``: when the wait began)."""
-    due = deps.clock.now() + timedelta(minutes=deps.clinic.waitlist_retry_minutes)
+    due = uow.now + timedelta(minutes=deps.clinic.waitlist_retry_minutes)
     payload = {
         "course_id": str(course_id),
         "kind": kind.value,
@@ -257,21 +251,20 @@ async def arm_retry(
         "look": look,
         "since": since.isoformat(),
     }
-    await timers.schedule(conn, timer_keys.BOOKING_RETRY, timer_keys.waitlist(course_id, look), due, payload)
+    uow.schedule([(timer_keys.BOOKING_RETRY, timer_keys.waitlist(course_id, look), due, payload)])
     return due
 
 
 async def book_integration(
-    conn: asyncpg.Connection,
+    uow: UnitOfWork,
     deps: Deps,
     plan: CoursePlan,
     session: asyncpg.Record,
-    emit: Emit,
     cause: str | None = None,
     at: datetime | None = None,
 ) -> Reservation | None:
     """Book the integration session after a dose inside its window (after the window: catch-up)."""
-    protocol, window, now = deps.protocol(session["protocol_version"]), window_of(session), deps.clock.now()
+    protocol, window, now = deps.protocol(session["protocol_version"]), window_of(session), uow.now
     duration = timedelta(minutes=protocol.integration.session_minutes)
     if at is not None:
         check_integration_time(window, at, duration, now)
@@ -284,7 +277,7 @@ async def book_integration(
     }
     fields |= {"protocol_version": protocol.id, "cause_event": cause}
     need, grace = deps.need("integration", with_room=False), protocol.no_show_grace_minutes
-    return await book(conn, deps, plan, Request(fields, need, duration, earliest, latest, at, grace), emit)
+    return await book(uow, deps, plan, Request(fields, need, duration, earliest, latest, at, grace))
 
 
 def window_of(session: asyncpg.Record) -> Window:

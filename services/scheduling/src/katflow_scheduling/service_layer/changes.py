@@ -1,7 +1,7 @@
 """Changes staff make: cancel, reschedule, no-show, and booking a dose or an integration by hand.
 
-Each emits its event and cancels or moves the appointment's timers in the same transaction, and
-returns what it did.
+Each is one unit of work (``unit``) that emits its event and cancels or moves the appointment's
+timers, and returns what it did.
 """
 
 from __future__ import annotations
@@ -14,19 +14,20 @@ import asyncpg
 
 from katflow_shared.contracts.common import AppointmentKind, CancellationReason
 from katflow_shared.errors import RuleViolation
-from katflow_shared.runtime import Runtime
+from katflow_shared.unit_of_work import UnitOfWork, Units
 
 from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_sessions as sessions
 from ..domain.appointments import Appointment, Status, host_role, no_show_allowed, require
 from ..domain.cadence import check_dose_cadence, require_future
+from ..domain.course import CoursePlan
 from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, outside_hours
 from ..domain.slots import Interval
 from . import booking, dosing, steps
 from .deps import Deps
-from .unit import AppointmentUnit, appointment_unit, course_unit
+from .unit import appointment_unit, course_unit
 from .visits import StatusChanged
 
 
@@ -47,89 +48,86 @@ class Booked:
     dose_number: int
 
 
-async def cancel(
-    runtime: Runtime, appointment_id: UUID, reason: CancellationReason, by: str
-) -> StatusChanged:
-    async with appointment_unit(runtime, appointment_id) as u:
-        require(u.appt, Status.SCHEDULED, Status.CHECKED_IN)
-        await steps.cancel_appointment(u.conn, u.appt, reason, by, u.now, u.emit)
+async def cancel(units: Units, appointment_id: UUID, reason: CancellationReason, by: str) -> StatusChanged:
+    async with appointment_unit(units, appointment_id) as (uow, _, appt):
+        require(appt, Status.SCHEDULED, Status.CHECKED_IN)
+        await steps.cancel_appointment(uow, appt, reason, by)
     return StatusChanged(appointment_id, Status.CANCELLED.value)
 
 
-async def no_show(runtime: Runtime, deps: Deps, appointment_id: UUID, by: str) -> StatusChanged:
-    async with appointment_unit(runtime, appointment_id) as u:
-        no_show_allowed(u.appt, u.now, deps.grace_minutes(u.appt.protocol_version))
-        await steps.mark_missed(u.conn, u.appt, by, u.now, u.emit)
+async def no_show(units: Units, deps: Deps, appointment_id: UUID, by: str) -> StatusChanged:
+    async with appointment_unit(units, appointment_id) as (uow, _, appt):
+        no_show_allowed(appt, uow.now, deps.grace_minutes(appt.protocol_version))
+        await steps.mark_missed(uow, appt, by)
     return StatusChanged(appointment_id, Status.MISSED.value)
 
 
-async def reschedule(runtime: Runtime, deps: Deps, appointment_id: UUID, start: datetime) -> Rescheduled:
-    async with appointment_unit(runtime, appointment_id) as u:
-        require(u.appt, Status.SCHEDULED)
-        end = start + (u.appt.ends_at - u.appt.starts_at)
-        await _check_new_time(deps, u, start, end)
-        await calendar.lock_calendar(u.conn)  # one change to reserved time at a time (booking.book)
-        found = await _resources_at(u, deps, start, end)
-        await _move(u, found)
-        grace = deps.grace_minutes(u.appt.protocol_version)
-        await booking.arm_no_show(u.conn, u.plan.id, u.appt.id, start, grace)  # moves the pending timer
-        await u.emit(steps.rescheduled(u.appt, start, end))
+async def reschedule(units: Units, deps: Deps, appointment_id: UUID, start: datetime) -> Rescheduled:
+    async with appointment_unit(units, appointment_id) as (uow, plan, appt):
+        require(appt, Status.SCHEDULED)
+        end = start + (appt.ends_at - appt.starts_at)
+        await _check_new_time(deps, uow, plan, appt, Interval(start, end))
+        await calendar.lock_calendar(uow.conn)  # one change to reserved time at a time (booking.book)
+        found = await _resources_at(uow, deps, appt, Interval(start, end))
+        await _move(uow, appt, found)
+        grace = deps.grace_minutes(appt.protocol_version)
+        booking.arm_no_show(uow, plan.id, appt.id, start, grace)  # moves the pending timer
+        uow.emit(steps.rescheduled(appt, start, end))
     return Rescheduled(appointment_id, start, end, found.clinician_id)
 
 
-async def _move(u: AppointmentUnit, found: Reservation) -> None:
+async def _move(uow: UnitOfWork, appt: Appointment, found: Reservation) -> None:
     try:
-        async with u.conn.transaction():
-            await appointments.move(u.conn, u.appt.id, found)
+        async with uow.conn.transaction():
+            await appointments.move(uow.conn, appt.id, found)
     except asyncpg.ExclusionViolationError:
         raise RuleViolation(["starts_at"], "double_booking", "someone booked that time first", 409) from None
 
 
-async def _check_new_time(deps: Deps, u: AppointmentUnit, start: datetime, end: datetime) -> None:
-    require_future(start, u.now)
-    if rule := outside_hours(deps.clinic, start, end, u.plan.patient_time_zone):
+async def _check_new_time(
+    deps: Deps, uow: UnitOfWork, plan: CoursePlan, appt: Appointment, new: Interval
+) -> None:
+    start, end = new.start, new.end
+    require_future(start, uow.now)
+    if rule := outside_hours(deps.clinic, start, end, plan.patient_time_zone):
         raise RuleViolation(["starts_at"], rule, "the requested time is outside the bookable hours")
-    if u.appt.kind is AppointmentKind.DOSING:
-        protocol, number = deps.protocol(u.appt.protocol_version), u.appt.dose_number or 1
-        check_dose_cadence(
-            protocol, number, start, u.plan.last_dose_at, u.plan.dose_days, deps.clinic.time_zone
-        )
-    if u.appt.kind is AppointmentKind.INTEGRATION and u.appt.follows_session_id:
-        session = await sessions.get(u.conn, session_id=u.appt.follows_session_id)
-        check_integration_time(booking.window_of(session), start, end - start, u.now)
+    if appt.kind is AppointmentKind.DOSING:
+        protocol, number = deps.protocol(appt.protocol_version), appt.dose_number or 1
+        check_dose_cadence(protocol, number, start, plan.last_dose_at, plan.dose_days, deps.clinic.time_zone)
+    if appt.kind is AppointmentKind.INTEGRATION and appt.follows_session_id:
+        session = await sessions.get(uow.conn, session_id=appt.follows_session_id)
+        check_integration_time(booking.window_of(session), start, end - start, uow.now)
 
 
-async def _resources_at(u: AppointmentUnit, deps: Deps, start: datetime, end: datetime) -> Reservation:
+async def _resources_at(uow: UnitOfWork, deps: Deps, appt: Appointment, wanted: Interval) -> Reservation:
     """The same clinician and room when free, else any qualified free ones."""
-    prefer = (u.appt.clinician_id, u.appt.room_id)
-    return await booking.reserve_at(
-        u.conn, deps, _need(deps, u.appt), Interval(start, end), prefer, u.appt.id
-    )
+    prefer = (appt.clinician_id, appt.room_id)
+    return await booking.reserve_at(uow.conn, deps, _need(deps, appt), wanted, prefer, appt.id)
 
 
 def _need(deps: Deps, appt: Appointment) -> Need:
     return deps.need(host_role(appt.kind), with_room=appt.room_id is not None)
 
 
-async def book_dose(runtime: Runtime, deps: Deps, course_id: UUID, at: datetime | None) -> Booked:
+async def book_dose(units: Units, deps: Deps, course_id: UUID, at: datetime | None) -> Booked:
     """At ``at``, or the first free slot the cadence allows (None)."""
-    async with course_unit(runtime, course_id) as u:
-        found = await dosing.book_dose(u.conn, deps, u.plan, u.emit, None, at)
-    return _booked(found, u.plan.doses_given + 1)
+    async with course_unit(units, course_id) as (uow, plan):
+        found = await dosing.book_dose(uow, deps, plan, None, at)
+    return _booked(found, plan.doses_given + 1)
 
 
-async def book_integration(runtime: Runtime, deps: Deps, course_id: UUID, at: datetime | None) -> Booked:
-    async with course_unit(runtime, course_id) as u:
-        session = await sessions.latest_unintegrated(u.conn, course_id)
+async def book_integration(units: Units, deps: Deps, course_id: UUID, at: datetime | None) -> Booked:
+    async with course_unit(units, course_id) as (uow, plan):
+        session = await sessions.latest_unintegrated(uow.conn, course_id)
         if session is None:
             raise RuleViolation(
                 ["course_id"], "no_integration_outstanding", "every dose's integration was held", 409
             )
-        if await appointments.open_integration(u.conn, session["id"]):
+        if await appointments.open_integration(uow.conn, session["id"]):
             raise RuleViolation(
                 ["course_id"], "integration_already_booked", "an integration is already booked", 409
             )
-        found = await booking.book_integration(u.conn, deps, u.plan, session, u.emit, None, at)
+        found = await booking.book_integration(uow, deps, plan, session, None, at)
     return _booked(found, session["dose_number"])
 
 

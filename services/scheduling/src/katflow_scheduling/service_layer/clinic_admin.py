@@ -18,7 +18,7 @@ from katflow_shared.contracts import (
 )
 from katflow_shared.contracts.common import ClinicChange
 from katflow_shared.errors import RuleViolation
-from katflow_shared.runtime import Runtime
+from katflow_shared.unit_of_work import Units
 
 from ..adapters import postgres_clinic as store
 from ..domain.clinic import Clinician, Hours, Room, TimeOff
@@ -34,107 +34,114 @@ class Changed:
     resettled: list[Resettled]
 
 
-async def save_clinician(runtime: Runtime, deps: Deps, clinician: Clinician) -> tuple[bool, Changed]:
+async def save_clinician(units: Units, deps: Deps, clinician: Clinician) -> tuple[bool, Changed]:
     """Add or change a clinician (their time off is kept); (created, what moved)."""
-    async with clinic_change(runtime, deps, from_now(deps, clinician.id)) as u:
+    async with clinic_change(units, deps, from_now(deps, clinician.id)) as (uow, change):
         created = all(c.id != clinician.id for c in deps.clinic.clinicians)
-        await store.upsert_clinician(u.conn, u.clinic_id, clinician)
-        await u.in_force()
-        await u.resettle(from_now(deps, clinician.id), ClinicChange.CLINICIAN_CHANGED)
-        await u.emit(
+        await store.upsert_clinician(uow.conn, change.clinic_id, clinician)
+        await change.in_force()
+        await change.resettle(from_now(deps, clinician.id), ClinicChange.CLINICIAN_CHANGED)
+        uow.emit(
             ClinicianUpdated(
-                clinic_id=u.clinic_id, changed_at=u.now, clinician_id=clinician.id, created=created
+                clinic_id=change.clinic_id, changed_at=uow.now, clinician_id=clinician.id, created=created
             )
         )
-    return created, Changed(u.resettled)
+    return created, Changed(change.resettled)
 
 
-async def change_room(runtime: Runtime, deps: Deps, room: Room) -> tuple[bool, Changed]:
+async def change_room(units: Units, deps: Deps, room: Room) -> tuple[bool, Changed]:
     """Add or change a room; (created, what moved). Doses booked in it whose protocol needs a
     capability it no longer has are resettled like a closure's (``service_layer.resettle``)."""
     affected = from_now(deps, room_id=room.id)
-    async with clinic_change(runtime, deps, affected) as u:
+    async with clinic_change(units, deps, affected) as (uow, change):
         created = all(r.id != room.id for r in deps.clinic.rooms)
-        await store.upsert_room(u.conn, u.clinic_id, room)
-        await u.in_force()
-        await u.resettle(affected, ClinicChange.ROOM_CHANGED)
-        await u.emit(
+        await store.upsert_room(uow.conn, change.clinic_id, room)
+        await change.in_force()
+        await change.resettle(affected, ClinicChange.ROOM_CHANGED)
+        uow.emit(
             RoomUpdated(
-                clinic_id=u.clinic_id,
-                changed_at=u.now,
+                clinic_id=change.clinic_id,
+                changed_at=uow.now,
                 room_id=room.id,
                 created=created,
-                moved=u.moved,
-                displaced=u.displaced,
+                moved=change.moved,
+                displaced=change.displaced,
             )
         )
-    return created, Changed(u.resettled)
+    return created, Changed(change.resettled)
 
 
-async def set_opening_hours(runtime: Runtime, deps: Deps, hours: Hours) -> Changed:
-    async with clinic_change(runtime, deps, from_now(deps)) as u:
-        await store.set_opening_hours(u.conn, u.clinic_id, hours)
-        await u.in_force()
-        await u.resettle(from_now(deps), ClinicChange.OPENING_HOURS)
-        await u.emit(OpeningHoursChanged(clinic_id=u.clinic_id, changed_at=u.now))
-    return Changed(u.resettled)
+async def set_opening_hours(units: Units, deps: Deps, hours: Hours) -> Changed:
+    async with clinic_change(units, deps, from_now(deps)) as (uow, change):
+        await store.set_opening_hours(uow.conn, change.clinic_id, hours)
+        await change.in_force()
+        await change.resettle(from_now(deps), ClinicChange.OPENING_HOURS)
+        uow.emit(OpeningHoursChanged(clinic_id=change.clinic_id, changed_at=uow.now))
+    return Changed(change.resettled)
 
 
-async def add_closure(runtime: Runtime, deps: Deps, day: date, label: str) -> Changed:
-    async with clinic_change(runtime, deps, on_days(deps, day, day)) as u:
-        if not await store.add_closure(u.conn, u.clinic_id, day, label):
+async def add_closure(units: Units, deps: Deps, day: date, label: str) -> Changed:
+    async with clinic_change(units, deps, on_days(deps, day, day)) as (uow, change):
+        if not await store.add_closure(uow.conn, change.clinic_id, day, label):
             raise RuleViolation(["day"], "already_closed", "the clinic is closed that day already", 409)
-        await u.in_force()
-        await u.resettle(on_days(deps, day, day), ClinicChange.CLOSURE)
-        await u.emit(
+        await change.in_force()
+        await change.resettle(on_days(deps, day, day), ClinicChange.CLOSURE)
+        uow.emit(
             ClosureAdded(
-                clinic_id=u.clinic_id, changed_at=u.now, day=day, moved=u.moved, displaced=u.displaced
+                clinic_id=change.clinic_id,
+                changed_at=uow.now,
+                day=day,
+                moved=change.moved,
+                displaced=change.displaced,
             )
         )
-    return Changed(u.resettled)
+    return Changed(change.resettled)
 
 
-async def remove_closure(runtime: Runtime, deps: Deps, day: date) -> None:
-    async with clinic_change(runtime, deps) as u:
-        if not await store.remove_closure(u.conn, u.clinic_id, day):
+async def remove_closure(units: Units, deps: Deps, day: date) -> None:
+    async with clinic_change(units, deps) as (uow, change):
+        if not await store.remove_closure(uow.conn, change.clinic_id, day):
             raise RuleViolation(["day"], "closure_not_found", "the clinic is not closed that day", 404)
-        await u.in_force()
-        await u.emit(ClosureRemoved(clinic_id=u.clinic_id, changed_at=u.now, day=day))
+        await change.in_force()
+        uow.emit(ClosureRemoved(clinic_id=change.clinic_id, changed_at=uow.now, day=day))
 
 
 async def add_time_off(
-    runtime: Runtime, deps: Deps, clinician_id: str, first_day: date, last_day: date
+    units: Units, deps: Deps, clinician_id: str, first_day: date, last_day: date
 ) -> tuple[UUID, Changed]:
     _clinician(deps, clinician_id)
     off = TimeOff(id=uuid4(), first_day=first_day, last_day=last_day)
     affected = on_days(deps, first_day, last_day, clinician_id)
-    async with clinic_change(runtime, deps, affected) as u:
-        await store.add_time_off(u.conn, u.clinic_id, clinician_id, off)
-        await u.in_force()
-        await u.resettle(affected, ClinicChange.TIME_OFF)
-        await u.emit(
+    async with clinic_change(units, deps, affected) as (uow, change):
+        await store.add_time_off(uow.conn, change.clinic_id, clinician_id, off)
+        await change.in_force()
+        await change.resettle(affected, ClinicChange.TIME_OFF)
+        uow.emit(
             TimeOffAdded(
-                clinic_id=u.clinic_id,
-                changed_at=u.now,
+                clinic_id=change.clinic_id,
+                changed_at=uow.now,
                 time_off_id=off.id,
                 clinician_id=clinician_id,
                 first_day=first_day,
                 last_day=last_day,
-                moved=u.moved,
-                displaced=u.displaced,
+                moved=change.moved,
+                displaced=change.displaced,
             )
         )
-    return off.id, Changed(u.resettled)
+    return off.id, Changed(change.resettled)
 
 
-async def remove_time_off(runtime: Runtime, deps: Deps, clinician_id: str, time_off_id: UUID) -> None:
-    async with clinic_change(runtime, deps) as u:
-        if not await store.remove_time_off(u.conn, clinician_id, time_off_id):
+async def remove_time_off(units: Units, deps: Deps, clinician_id: str, time_off_id: UUID) -> None:
+    async with clinic_change(units, deps) as (uow, change):
+        if not await store.remove_time_off(uow.conn, clinician_id, time_off_id):
             raise RuleViolation(["time_off_id"], "time_off_not_found", "no such time off", 404)
-        await u.in_force()
-        await u.emit(
+        await change.in_force()
+        uow.emit(
             TimeOffRemoved(
-                clinic_id=u.clinic_id, changed_at=u.now, time_off_id=time_off_id, clinician_id=clinician_id
+                clinic_id=change.clinic_id,
+                changed_at=uow.now,
+                time_off_id=time_off_id,
+                clinician_id=clinician_id,
             )
         )
 

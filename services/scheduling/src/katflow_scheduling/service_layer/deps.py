@@ -1,18 +1,13 @@
-"""What scheduling's handlers need besides a connection: the clinic, the protocols and the clock."""
+"""What scheduling's use cases decide with besides their unit of work: the clinic, the protocols and
+the clock."""
 
 from __future__ import annotations
 
-import typing
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from katflow_shared import timers
 from katflow_shared.clock import Clock
-from katflow_shared.contracts import Event
-from katflow_shared.messaging.emitter import Writes
 from katflow_shared.messaging.errors import PermanentError
 from katflow_shared.treatment_protocols import Protocol, ProtocolBook
-from katflow_shared.wakeup import Announcer
 
 from ..domain.clinic import ClinicConfig
 from ..domain.course import CoursePlan
@@ -20,20 +15,11 @@ from ..domain.reservations import Need
 from .clinics import Clinics
 
 
-class Emit(typing.Protocol):
-    """Write an event to the outbox in the transaction at hand (with the ``writes`` that go with it,
-    as one statement: ``Emitter.emit``)."""
-
-    async def __call__(self, event: Event, *, writes: Writes | None = None) -> Any: ...
-
-
 @dataclass(frozen=True)
 class Deps:
     clinics: Clinics  # the clinic as the database has it (changed by admins at run time)
     protocols: ProtocolBook
     clock: Clock
-    # Wakes the timer workers: in-process while this process's runs (it attaches it), else NOTIFY.
-    timing: Announcer = field(default_factory=lambda: Announcer(timers.CHANNEL))
 
     @property
     def clinic(self) -> ClinicConfig:

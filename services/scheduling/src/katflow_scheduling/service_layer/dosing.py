@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
-import asyncpg
-
 from katflow_shared.contracts import CadenceStretched
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import Protocol
+from katflow_shared.unit_of_work import UnitOfWork
 
 from ..adapters import postgres_calendar as calendar
 from ..adapters import postgres_plans as plans
@@ -26,14 +25,13 @@ from ..domain.course import CoursePlan, require_dosing_open
 from ..domain.reservations import Need, Reservation, free_days
 from ..domain.series import day_bounds, phase_doses, plan_days, stretch, windows
 from .booking import Request, book
-from .deps import Deps, Emit
+from .deps import Deps
 
 
 async def book_dose(
-    conn: asyncpg.Connection,
+    uow: UnitOfWork,
     deps: Deps,
     plan: CoursePlan,
-    emit: Emit,
     cause: str | None = None,
     at: datetime | None = None,
 ) -> Reservation | None:
@@ -43,7 +41,7 @@ async def book_dose(
     require_dosing_open(plan, protocol)
     if protocol.dosing.requires_rems_certified_site and not deps.clinic.rems_certified:
         raise RuleViolation(["course_id"], "rems_certified_site", "this site is not REMS-certified", 409)
-    number, zone, now = plan.doses_given + 1, deps.clinic.time_zone, deps.clock.now()
+    conn, number, zone, now = uow.conn, plan.doses_given + 1, deps.clinic.time_zone, uow.now
     if at is not None:
         require_future(at, now)
         check_dose_cadence(protocol, number, at, plan.last_dose_at, plan.dose_days, zone)
@@ -60,26 +58,26 @@ async def book_dose(
     req = Request(fields, deps.need("dosing", with_room=True), duration, earliest, at=at)
     req = replace(req, grace_minutes=protocol.no_show_grace_minutes)
     if at is None:
-        planned, target = await _planned(conn, deps, plan, protocol, number, earliest)
+        planned, target = await _planned(uow, deps, plan, protocol, number, earliest)
     else:  # staff chose the time: the plan still says what was planned
         planned, target = (await plans.planned_days(conn, plan.id)).get(number), None
     found = None
     if target is not None:
         day_start, day_end = day_bounds(target, zone)
         found = await book(
-            conn, deps, plan, replace(req, earliest=max(earliest, day_start), latest_end=day_end), emit
+            uow, deps, plan, replace(req, earliest=max(earliest, day_start), latest_end=day_end)
         )
-    found = found or await book(conn, deps, plan, req, emit)
+    found = found or await book(uow, deps, plan, req)
     if found is not None:
         booked = dose_day(found.start, zone)
         if booked != target and number + 1 in phase_doses(protocol, number):
-            await plan_phase(conn, deps, plan, protocol, number + 1, _midnight_after(booked, zone), booked)
-        await _report_stretch(plan, protocol, req, planned, booked, zone, emit)
+            await plan_phase(uow, deps, plan, protocol, number + 1, _midnight_after(booked, zone), booked)
+        _report_stretch(uow, plan, protocol, req, planned, booked, zone)
     return found
 
 
 async def _planned(
-    conn: asyncpg.Connection,
+    uow: UnitOfWork,
     deps: Deps,
     plan: CoursePlan,
     protocol: Protocol,
@@ -89,16 +87,16 @@ async def _planned(
     """The dose's planned day as it stood, and the day to book it on: that day while it can still be
     reached, else the first day of the phase's doses planned again from ``earliest``."""
     zone = deps.clinic.time_zone
-    stored = (await plans.planned_days(conn, plan.id)).get(number)
+    stored = (await plans.planned_days(uow.conn, plan.id)).get(number)
     if stored is not None and stored >= dose_day(earliest, zone):
         return stored, stored
     previous = dose_day(plan.last_dose_at, zone) if plan.last_dose_at else None
-    fresh = (await plan_phase(conn, deps, plan, protocol, number, earliest, previous)).get(number)
+    fresh = (await plan_phase(uow, deps, plan, protocol, number, earliest, previous)).get(number)
     return stored or fresh, fresh
 
 
 async def plan_phase(
-    conn: asyncpg.Connection,
+    uow: UnitOfWork,
     deps: Deps,
     plan: CoursePlan,
     protocol: Protocol,
@@ -111,7 +109,7 @@ async def plan_phase(
     clinic, doses = deps.clinic, phase_doses(protocol, first)
     need, duration = _need(deps, protocol), timedelta(minutes=protocol.dosing.reserved_minutes)
     until = earliest + timedelta(days=clinic.booking_horizon_days + 1)
-    busy = await calendar.busy(conn, [*need.clinicians, *need.rooms], earliest, until)
+    busy = await calendar.busy(uow.conn, [*need.clinicians, *need.rooms], earliest, until)
     bookable = (
         free_days(clinic, need, busy, earliest, duration, plan.patient_time_zone) if need.rooms else set()
     )
@@ -120,18 +118,18 @@ async def plan_phase(
     days = dict(
         zip(doses, plan_days(bookable, gaps, dose_day(earliest, clinic.time_zone), previous), strict=False)
     )
-    await plans.save(conn, plan.id, protocol.phase_for(first).name, days, deps.clock.now())
+    await plans.save(uow.conn, plan.id, protocol.phase_for(first).name, days, uow.now)
     return days
 
 
-async def _report_stretch(
+def _report_stretch(
+    uow: UnitOfWork,
     plan: CoursePlan,
     protocol: Protocol,
     req: Request,
     planned: date | None,
     booked: date,
     zone: str,
-    emit: Emit,
 ) -> None:
     """CadenceStretched when the dose was booked later than its window allows."""
     number = plan.doses_given + 1
@@ -140,7 +138,7 @@ async def _report_stretch(
     found = stretch(window, previous, booked, dose_day(req.earliest, zone), requested=req.at is not None)
     if found is None:
         return
-    await emit(
+    uow.emit(
         CadenceStretched(
             course_id=plan.id,
             patient_id=plan.patient_id,

@@ -2,8 +2,8 @@
 appointments it leaves invalid: each is given another qualified clinician (or a room with the
 capabilities it needs) at the same time when one is free (nothing changes for the patient),
 else moved to the first later time the reschedule rules allow (AppointmentRescheduled: the patient
-is told), else left where it is and reported to staff (AppointmentDisplaced). Runs inside the
-admin change's transaction, under the calendar lock, with the changed clinic already in force."""
+is told), else left where it is and reported to staff (AppointmentDisplaced). Runs in the admin
+change's unit of work, under the calendar lock, with the changed clinic already in force."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import asyncpg
 from katflow_shared.contracts import AppointmentDisplaced
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
 from katflow_shared.errors import RuleViolation
+from katflow_shared.unit_of_work import UnitOfWork
 
 from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_calendar as calendar
@@ -28,7 +29,7 @@ from ..domain.cadence import spacing_violation
 from ..domain.integration import check_integration_time
 from ..domain.reservations import Need, Reservation, first_reservation
 from . import booking, steps
-from .deps import Deps, Emit
+from .deps import Deps
 
 Allowed = Callable[[datetime], bool]
 Outcome = Literal["reassigned", "moved", "displaced"]
@@ -44,13 +45,12 @@ class Resettled:
     clinician_id: str
 
 
-async def resettle(
-    conn: asyncpg.Connection, deps: Deps, appointment_id: UUID, cause: ClinicChange, now: datetime, emit: Emit
-) -> Resettled:
+async def resettle(uow: UnitOfWork, deps: Deps, appointment_id: UUID, cause: ClinicChange) -> Resettled:
+    conn, now = uow.conn, uow.now
     appt = await appointments.get(conn, appointment_id)
     found = await _new_place(conn, deps, appt, now)
     if found is None:
-        await emit(_displaced(appt, cause, now))
+        uow.emit(_displaced(appt, cause, now))
         return Resettled(
             appt.id, appt.kind.value, "displaced", appt.starts_at, appt.starts_at, appt.clinician_id
         )
@@ -60,8 +60,8 @@ async def resettle(
             appt.id, appt.kind.value, "reassigned", appt.starts_at, found.start, found.clinician_id
         )
     grace = deps.grace_minutes(appt.protocol_version)
-    await booking.arm_no_show(conn, appt.course_id, appt.id, found.start, grace)  # moves the timer
-    await emit(steps.rescheduled(appt, found.start, found.end))
+    booking.arm_no_show(uow, appt.course_id, appt.id, found.start, grace)  # moves the timer
+    uow.emit(steps.rescheduled(appt, found.start, found.end))
     return Resettled(appt.id, appt.kind.value, "moved", appt.starts_at, found.start, found.clinician_id)
 
 

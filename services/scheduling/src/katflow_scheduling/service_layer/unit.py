@@ -1,52 +1,35 @@
-"""One staff action on an appointment or a course = one transaction with the course locked (a
-``db.transaction``: what it emits wakes this process's relay in-process once committed, and so does
-a booking's no-show timer the timer worker; other timers it schedules NOTIFY at commit)."""
+"""One staff action on a course or an appointment = one unit of work (``katflow_shared.unit_of_work``)
+with the course locked: reads on ``uow.conn``, what it emits, audits and schedules sent with its last
+statement, committed together; the relay and the timer workers woken once committed."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime
-from functools import partial
 from uuid import UUID
 
-import asyncpg
-
-from katflow_shared import db
-from katflow_shared.runtime import Runtime
+from katflow_shared.unit_of_work import UnitOfWork, Units
 
 from ..adapters import postgres_appointments as appointments
 from ..adapters import postgres_courses as courses
 from ..domain.appointments import Appointment
 from ..domain.course import CoursePlan
-from .deps import Emit
-
-
-@dataclass(frozen=True)
-class Unit:
-    conn: asyncpg.Connection
-    plan: CoursePlan
-    now: datetime
-    emit: Emit
-
-
-@dataclass(frozen=True)
-class AppointmentUnit(Unit):
-    appt: Appointment
 
 
 @contextlib.asynccontextmanager
-async def course_unit(runtime: Runtime, course_id: UUID) -> AsyncIterator[Unit]:
-    async with runtime.pool.acquire() as conn, db.transaction(conn):
-        plan = await courses.lock_course(conn, course_id)
-        yield Unit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn))
+async def course_unit(units: Units, course_id: UUID) -> AsyncIterator[tuple[UnitOfWork, CoursePlan]]:
+    """A unit with the course locked: (the unit, the course's plan)."""
+    async with units.start() as uow:
+        yield uow, await courses.lock_course(uow.conn, course_id)
 
 
 @contextlib.asynccontextmanager
-async def appointment_unit(runtime: Runtime, appointment_id: UUID) -> AsyncIterator[AppointmentUnit]:
-    course_id = (await appointments.get(runtime.pool, appointment_id)).course_id
-    async with runtime.pool.acquire() as conn, db.transaction(conn):
-        plan = await courses.lock_course(conn, course_id)
-        appt = await appointments.get(conn, appointment_id)
-        yield AppointmentUnit(conn, plan, runtime.clock.now(), partial(runtime.emitter.emit, conn), appt)
+async def appointment_unit(
+    units: Units, appointment_id: UUID
+) -> AsyncIterator[tuple[UnitOfWork, CoursePlan, Appointment]]:
+    """A unit with the appointment's course locked: (the unit, the plan, the appointment read under
+    the lock)."""
+    course_id = (await appointments.get(units.pool, appointment_id)).course_id
+    async with units.start() as uow:
+        plan = await courses.lock_course(uow.conn, course_id)
+        yield uow, plan, await appointments.get(uow.conn, appointment_id)
