@@ -18,7 +18,8 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from katflow_shared import db
+from katflow_shared import timers
+from katflow_shared.clock import SystemClock
 from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.contracts.topics import INTAKE
 from katflow_shared.db import create_pool, migrate
@@ -26,12 +27,17 @@ from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.messaging.kafka import delete_topics, ensure_topics
 from katflow_shared.messaging.outbox import CHANNEL, OutboxRelay
 from katflow_shared.settings import ServiceSettings
+from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.timeout(120)
 COURSE = uuid.UUID(int=7)  # one key: one partition, so the topic's order is the relays' order
+
+
+def units(pool: asyncpg.Pool, emitter: Emitter) -> Units:
+    return Units(pool, SystemClock(), emitter, Announcer(timers.CHANNEL))
 
 
 @dataclass
@@ -55,8 +61,8 @@ class Outbox:
                 patient_time_zone="UTC",
                 requested_at=datetime.now(UTC),
             )
-            async with self.pool.acquire() as conn, conn.transaction():
-                ids.append((await emitter.emit(conn, event)).id)
+            async with units(self.pool, emitter).start() as uow:
+                ids.append(uow.emit(event).id)
         return ids
 
     async def unpublished(self) -> int:
@@ -195,15 +201,12 @@ async def test_a_write_in_the_leading_relays_process_wakes_it_without_a_notify(o
                     patient_id=uuid.uuid4(),
                     requested_at=datetime.now(UTC),
                 )
-                emitter = Emitter(settings, relay.announcer)
-                async with outbox.pool.acquire() as conn:
-                    if not transaction:
-                        return (await emitter.emit(conn, e)).id
-                    if transaction == "plain":
-                        async with conn.transaction():
-                            return (await emitter.emit(conn, e)).id
-                    async with db.transaction(conn):
-                        return (await emitter.emit(conn, e)).id
+                emitting = units(outbox.pool, Emitter(settings, relay.announcer))
+                if transaction == "plain":  # a transaction the unit did not open: NOTIFY at commit
+                    async with outbox.pool.acquire() as conn, conn.transaction(), emitting.on(conn) as uow:
+                        return uow.emit(e).id
+                async with emitting.start(one_statement=not transaction) as uow:
+                    return uow.emit(e).id
 
             ids = [await emit(leader), await emit(leader, transaction="db.transaction")]
             assert set(await outbox.on_topic(2, within=5)) == set(ids)

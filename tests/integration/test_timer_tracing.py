@@ -21,7 +21,8 @@ from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.settings import ServiceSettings
-from katflow_shared.timers import Timer, TimerContext, TimerWorker
+from katflow_shared.timers import Timer, TimerWorker
+from katflow_shared.unit_of_work import UnitOfWork
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
@@ -37,15 +38,15 @@ def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
     provider.shutdown()
 
 
-async def emit_request(timer: Timer, ctx: TimerContext) -> None:
+async def emit_request(timer: Timer, uow: UnitOfWork) -> None:
     event = ConsultationRequested(
         consultation_request_id=uuid.uuid4(),
         course_id=uuid.UUID(timer.key),
         patient_id=uuid.uuid4(),
         patient_time_zone="Europe/Berlin",
-        requested_at=ctx.now,
+        requested_at=uow.now,
     )
-    await ctx.emitter.emit(ctx.conn, event)
+    uow.emit(event)
 
 
 async def test_a_fired_timers_events_carry_its_span(infra: Infra, exported: InMemorySpanExporter) -> None:

@@ -25,7 +25,8 @@ from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.settings import ServiceSettings
-from katflow_shared.timers import Timer, TimerContext, TimerWorker
+from katflow_shared.timers import Timer, TimerWorker
+from katflow_shared.unit_of_work import UnitOfWork
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
@@ -44,8 +45,8 @@ class OffsetClock:
         return datetime.now(UTC) + self.offset
 
 
-async def write_effect(timer: Timer, ctx: TimerContext) -> None:
-    await ctx.conn.execute("INSERT INTO effects(key) VALUES ($1)", timer.key)
+async def write_effect(timer: Timer, uow: UnitOfWork) -> None:
+    await uow.conn.execute("INSERT INTO effects(key) VALUES ($1)", timer.key)
 
 
 @dataclass

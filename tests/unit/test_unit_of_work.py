@@ -122,3 +122,17 @@ async def test_a_unit_handling_an_event_emits_what_it_caused() -> None:
         emitted = uow.emit(requested())
     assert emitted.causation_id == cause.id and emitted.correlation_id == "request-1"
     assert uow.now == NOW
+
+
+async def test_a_flushed_notify_goes_with_its_statement_not_in_one_of_its_own() -> None:
+    """No relay or timer worker here (another replica's lead): the NOTIFY of flushed work goes in
+    that flush's statement, and a unit with nothing left to send at its end sends no statement."""
+    pool = Pool()
+    relay = Relay(pool)
+    relay.announcer.detach(relay.announcer._loop)  # type: ignore[arg-type]
+    async with units(pool, relay).start() as uow:
+        uow.emit(requested())
+        uow.schedule([("reminder", "a1", NOW, None)])
+        await uow.flush()
+    statements = [s for s in pool.log if s not in ("BEGIN", "COMMIT")]
+    assert len(statements) == 1 and statements[0].count("pg_notify") == 2

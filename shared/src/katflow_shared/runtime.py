@@ -12,7 +12,7 @@ import contextlib
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
@@ -27,13 +27,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import audit, health, timers
 from .auth import Authenticator
 from .clock import Clock, clock_for
-from .contracts import Event
 from .db import create_pool, prepare_schema
 from .errors import RuleViolation
 from .http import rule_violation_handler, validation_error_handler
 from .logging import configure_logging
 from .messaging import context, metrics
-from .messaging.consumer import AnyHandler, EventConsumer
+from .messaging.consumer import EventConsumer, Handlers
 from .messaging.emitter import Emitter
 from .messaging.errors import TRANSIENT_TYPES
 from .messaging.kafka import make_producer
@@ -93,7 +92,7 @@ class ServiceSpec:
     settings: ServiceSettings
     migrations: Sequence[str]
     routers: Sequence[APIRouter] = ()
-    handlers: Mapping[type[Event], AnyHandler] = field(default_factory=dict)
+    handlers: Handlers = field(default_factory=dict)
     startup: Sequence[Callable[[Runtime], Awaitable[None]]] = ()
     workers: Sequence[Callable[[Runtime], Worker]] = ()
     clock: Clock | None = None  # default: the settings' clock (wall clock, or a test offset file)

@@ -78,17 +78,7 @@ class Timer:
     payload: dict[str, Any]
 
 
-class TimerContext(Protocol):
-    """What the handlers not yet written for the unit of work use of it (scheduling's): a
-    ``UnitOfWork`` is one. Delete once every timer handler takes the unit."""
-
-    conn: asyncpg.Connection
-    emitter: Emitter
-    now: datetime
-
-
 OnTimer = Callable[[Timer, UnitOfWork], Awaitable[None]]  # a handler, on the worker's unit (``Units.on``)
-TimerHandler = Callable[[Timer, TimerContext], Awaitable[None]]  # the older kind: delete with TimerContext
 
 
 class Running(Protocol):

@@ -102,11 +102,16 @@ class UnitOfWork:
         return writes
 
     async def _send(self, last: bool) -> None:
-        """One statement of what is pending. The wakes wait for the last one (each loop woken once)."""
+        """One statement of what is pending. A wake of a loop this process runs waits for the last one
+        (each loop woken once, after the commit); a NOTIFY goes with the statement that made its work
+        (delivered at commit, once however often it was sent), not in a statement of its own."""
         writes = self.pending()
         self._writes, self._audits, self._events = [], [], []
-        self._wakes += writes.wakes
-        wakes = list(dict.fromkeys(self._wakes)) if last else []
+        if last:
+            wakes = list(dict.fromkeys([*self._wakes, *writes.wakes]))
+        else:
+            wakes = [w for w in writes.wakes if not w.announcer.attached]
+            self._wakes += [w for w in writes.wakes if w.announcer.attached]
         await Writes(writes.parts, writes.results, wakes).run(self.conn)
 
 

@@ -126,6 +126,11 @@ class Announcer:
         if self._loop is wakeup:
             self._loop = None
 
+    @property
+    def attached(self) -> bool:
+        """Whether a loop of this process listens (its wakes can be called in-process)."""
+        return self._loop is not None
+
     def wake(self, payload: str = "") -> Wake:
         """New work on the channel, ``payload`` for the loops there (as a NOTIFY's)."""
         return Wake(self, payload)

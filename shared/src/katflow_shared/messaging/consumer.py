@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -20,7 +20,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from .. import tracing
-from ..contracts import REGISTRY, Event
+from ..contracts import REGISTRY
 from ..contracts.topics import dead_letter_topic, producer_source
 from ..settings import ServiceSettings
 from ..supervision import stop_process_on_failure
@@ -28,8 +28,7 @@ from ..unit_of_work import Units
 from . import metrics
 from .cloudevents import decode
 from .errors import InvalidMessage, classify
-from .handling import AnyHandler as AnyHandler
-from .handling import Handler as Handler
+from .handling import Handlers as Handlers
 from .handling import UseCase as UseCase
 from .handling import apply as apply
 from .kafka import make_consumer
@@ -59,7 +58,7 @@ class EventConsumer:
         settings: ServiceSettings,
         units: Units,
         producer: AIOKafkaProducer,
-        handlers: Mapping[type[Event], AnyHandler],
+        handlers: Handlers,
         name: str = "workflow",
     ) -> None:
         self.settings = settings

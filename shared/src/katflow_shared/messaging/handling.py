@@ -2,7 +2,7 @@
 together, or nothing does (a redelivered event is skipped on the inbox key).
 
 A use case (``UseCase``) runs in a unit of work (``katflow_shared.unit_of_work``) whose cause is the
-event and whose writes include the event's inbox row, sent with the rest at the unit's end:
+event and whose writes include the event's inbox row:
 
 - ``one_statement=True`` (write-only use cases: no lock, nothing to read that must be locked): the
   whole unit is one statement, without BEGIN and COMMIT — one round trip per event;
@@ -10,28 +10,23 @@ event and whose writes include the event's inbox row, sent with the rest at the 
   runs: a second run could fail on the state its first delivery left and be dead-lettered instead
   of skipped), then the use case's reads and at-once writes on ``uow.conn``, then one statement with
   the rest, then COMMIT.
-
-``Handler`` (``HandlerContext``) and ``Planned`` are the older kinds, kept while scheduling and the
-console still use them: delete them, ``_write`` and ``_transact`` once every handler is a use case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from .. import audit, db
+from .. import audit
+from ..contracts import Event
 from ..contracts.topics import RESTRICTED_TOPICS
 from ..unit_of_work import UnitOfWork, Units
-from ..writes import Writes
 from . import inbox
 from .cloudevents import Envelope
-from .emitter import Emitter, HandlerContext, Planned
-
-Handler = Callable[[Any, HandlerContext], Awaitable[None]]  # the older kind (see the module's docstring)
+from .emitter import Emitter
 
 
 @dataclass(frozen=True)
@@ -44,20 +39,15 @@ class UseCase:
     one_statement: bool = False
 
 
-AnyHandler = UseCase | Handler | Planned
+Handlers = Mapping[type[Event], UseCase]  # a service's: what it runs for each event type it consumes
 
 
-async def apply(units: Units, group: str, handler: AnyHandler, envelope: Envelope) -> bool:
+async def apply(units: Units, group: str, use: UseCase, envelope: Envelope) -> bool:
     """Handle one event once for consumer ``group``: its inbox row and its effects commit together,
     with an audit record when the event carries contact details. False when the group had handled
     it already (nothing changed)."""
     try:
-        if isinstance(handler, UseCase):
-            await _in_unit(units, group, handler, envelope)
-        elif isinstance(handler, Planned):
-            await _write(units.pool, group, units.emitter, handler, envelope)
-        else:
-            return await _transact(units.pool, group, units.emitter, handler, envelope)
+        await _in_unit(units, group, use, envelope)
     except asyncpg.UniqueViolationError as exc:
         # A one-statement unit's parts may meet another key before the inbox's: handled already if
         # the inbox has the event (the failed statement wrote nothing), else a real conflict.
@@ -75,30 +65,6 @@ async def _in_unit(units: Units, group: str, use: UseCase, envelope: Envelope) -
         await use.run(envelope.event, uow)
         if record := _audit_record(units.emitter, envelope):
             uow.audit(record)
-
-
-async def _write(
-    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Planned, envelope: Envelope
-) -> None:
-    record = _audit_record(emitter, envelope)
-    writes = (
-        Writes([inbox.row(group, envelope.id)])
-        + handler.plan(envelope.event, envelope)
-        + Writes([(audit.INSERT, record)] if record else [])
-    )
-    await writes.run(pool)
-
-
-async def _transact(
-    pool: asyncpg.Pool, group: str, emitter: Emitter, handler: Handler, envelope: Envelope
-) -> bool:
-    async with pool.acquire() as conn, db.transaction(conn):
-        if not await inbox.first_delivery(conn, group, envelope.id):
-            return False
-        await handler(envelope.event, HandlerContext(conn, envelope, emitter))
-        if record := _audit_record(emitter, envelope):
-            await audit.record(conn, record)
-    return True
 
 
 def _audit_record(emitter: Emitter, envelope: Envelope) -> tuple[object, ...] | None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from katflow_shared.clock import Clock
 from katflow_shared.contracts import EVENT_TYPES, Event
 from katflow_shared.contracts.topics import INTAKE, NOTIFICATIONS, PATIENT_CONTACT, SCHEDULING
-from katflow_shared.messaging.consumer import AnyHandler
+from katflow_shared.messaging.consumer import UseCase
 
 from ..service_layer.projection import Projection
 
@@ -16,6 +16,6 @@ TOPICS = frozenset({INTAKE, SCHEDULING, NOTIFICATIONS, PATIENT_CONTACT})
 CONSUMES = tuple(cls for cls in EVENT_TYPES if cls.topic in TOPICS)
 
 
-def handlers(clock: Clock, zone: ZoneInfo) -> dict[type[Event], AnyHandler]:
-    project = Projection(clock, zone)
+def handlers(clock: Clock, zone: ZoneInfo) -> dict[type[Event], UseCase]:
+    project = UseCase(Projection(clock, zone))
     return {cls: project for cls in CONSUMES}

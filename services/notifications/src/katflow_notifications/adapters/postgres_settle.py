@@ -13,8 +13,8 @@ import asyncpg
 from katflow_shared import audit
 from katflow_shared.db import Part
 from katflow_shared.messaging import outbox
-from katflow_shared.messaging.emitter import Writes
 from katflow_shared.wakeup import Wake
+from katflow_shared.writes import Writes
 
 from ..domain import status as st
 from ..ports import Receipt

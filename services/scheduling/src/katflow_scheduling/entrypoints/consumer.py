@@ -16,7 +16,7 @@ from katflow_shared.contracts import (
     SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.messaging.consumer import AnyHandler, UseCase
+from katflow_shared.messaging.consumer import UseCase
 from katflow_shared.unit_of_work import UnitOfWork
 
 from ..service_layer.course_events import CourseEvents
@@ -34,6 +34,6 @@ USE_CASES: Mapping[type[Event], Callable[[CourseEvents], Reaction]] = {
 CONSUMES = tuple(USE_CASES)
 
 
-def handlers(deps: Deps) -> dict[type[Event], AnyHandler]:
+def handlers(deps: Deps) -> dict[type[Event], UseCase]:
     course = CourseEvents(deps)
     return {cls: UseCase(use_case(course)) for cls, use_case in USE_CASES.items()}
