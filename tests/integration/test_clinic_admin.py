@@ -52,7 +52,7 @@ def api(h: Harness) -> httpx.AsyncClient:
     app.include_router(http_admin.router)
     app.add_exception_handler(RuleViolation, rule_violation_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
-    app.state.deps, app.state.runtime, app.state.units = h.deps, h.runtime, h.units
+    app.state.deps, app.state.runtime = h.deps, h.runtime
     app.state.katflow_auth = Authenticator(settings)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://scheduling")
 

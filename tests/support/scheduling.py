@@ -174,9 +174,10 @@ async def harness(infra: Infra, clinic: ClinicConfig | None = None) -> AsyncIter
             # the clinic file is the seed the database imports; from then on the clinic is data
             deps = Deps(Clinics(clinic or load_clinic(DEFAULT_CLINIC)), load_protocols(), clock)
             await deps.clinics.start(pool)
-            runtime = Runtime(settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock)
             timing = Announcer(CHANNEL)  # the worker's: what the units schedule wakes it in-process
-            units = Units(pool, clock, runtime.emitter, timing)
+            emitter = Emitter(settings, Announcer(outbox.CHANNEL))
+            runtime = Runtime(settings, pool, None, emitter, clock, timing=timing)
+            units = runtime.units
             worker = TimerWorker(runtime, timers.handlers(deps, units), announcer=timing)
             yield Harness(pool, clock, runtime, deps, units, CourseEvents(deps), worker)
         finally:

@@ -87,6 +87,14 @@ async def _runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 
 
+async def _units(request: Request) -> Units:
+    runtime: Runtime = request.app.state.runtime
+    return runtime.units
+
+
+UnitsDep = Annotated[Units, Depends(_units)]  # a route's use cases' units of work
+
+
 @dataclass
 class ServiceSpec:
     settings: ServiceSettings

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from katflow_shared import timers
 from katflow_shared.contracts import Event
-from katflow_shared.runtime import Runtime, ServiceSpec, create_app
+from katflow_shared.runtime import ServiceSpec, create_app
 from katflow_shared.treatment_protocols import load_protocols
-from katflow_shared.unit_of_work import Units
-from katflow_shared.wakeup import Announcer
 
 from .domain.consultation import FormRules
 from .entrypoints import http_admin, http_consultation, http_courses
@@ -23,16 +20,11 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     protocols = load_protocols(settings.protocols_dir)  # a bad file stops the service here
 
-    async def units(runtime: Runtime) -> None:
-        # intake schedules no timers and runs no timer worker: its timing announcer is never attached
-        app.state.units = Units(runtime.pool, runtime.clock, runtime.emitter, Announcer(timers.CHANNEL))
-
     app = create_app(
         ServiceSpec(
             settings=settings,
             migrations=["katflow_intake"],
             routers=[http_consultation.router, http_courses.router, http_admin.router],
-            startup=[units],
             title="katflow intake",
             description="Consultation requests, patients and consent, screening, preparation, protocols.",
         )

@@ -32,7 +32,6 @@ def build_app(settings: SchedulingSettings | None = None, clock: Clock | None = 
     timing = Announcer(CHANNEL)
 
     async def start(runtime: Runtime) -> None:
-        app.state.units = runtime.units  # the consumer's and the timer worker's too (ServiceSpec.timing)
         await deps.clinics.start(runtime.pool)
 
     app = create_app(

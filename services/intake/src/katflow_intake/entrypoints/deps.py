@@ -7,14 +7,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from katflow_shared.treatment_protocols import ProtocolBook
-from katflow_shared.unit_of_work import Units
 
 from ..domain.consultation import FormRules
-
-
-async def _units(request: Request) -> Units:
-    units: Units = request.app.state.units
-    return units
 
 
 async def _book(request: Request) -> ProtocolBook:
@@ -27,6 +21,5 @@ async def _form_rules(request: Request) -> FormRules:
     return rules
 
 
-UnitsDep = Annotated[Units, Depends(_units)]
 BookDep = Annotated[ProtocolBook, Depends(_book)]
 FormRulesDep = Annotated[FormRules, Depends(_form_rules)]

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from katflow_shared.auth import Actor, admits
 from katflow_shared.roles import Role
+from katflow_shared.runtime import UnitsDep
 
 from ..service_layer import protocols
-from .deps import BookDep, UnitsDep
+from .deps import BookDep
 
 router = APIRouter(
     prefix="/v1/admin/protocols", tags=["protocols (admin)"], dependencies=[admits(Role.ADMIN)]

@@ -11,11 +11,12 @@ from pydantic import BaseModel
 
 from katflow_shared.auth import Principal, Unauthenticated, authenticator
 from katflow_shared.ratelimit import RATE_LIMITED_RESPONSES, public_rate_limit
+from katflow_shared.runtime import UnitsDep
 
 from ..challenge import public_form_challenge
 from ..domain.consultation import ConsultationRequestIn
 from ..service_layer.consultation import FormLimited, request_consultation
-from .deps import FormRulesDep, UnitsDep
+from .deps import FormRulesDep
 
 router = APIRouter(prefix="/v1", tags=["consultation requests"])
 

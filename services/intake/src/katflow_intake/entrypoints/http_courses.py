@@ -16,12 +16,13 @@ from pydantic import BaseModel, ConfigDict
 
 from katflow_shared.auth import Actor, admits
 from katflow_shared.roles import CARE_TEAM, Role
+from katflow_shared.runtime import UnitsDep
 
 from ..domain import preparation as prep
 from ..domain.screening import EligibilityIn, ResolveIn, ScreeningIn
 from ..service_layer import preparation as checklist
 from ..service_layer import screening
-from .deps import BookDep, UnitsDep
+from .deps import BookDep
 
 router = APIRouter(prefix="/v1/courses", tags=["courses (staff)"])
 CARE_TEAM_ONLY = [admits(*CARE_TEAM)]

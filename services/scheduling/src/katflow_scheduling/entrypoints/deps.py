@@ -6,8 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from katflow_shared.unit_of_work import Units
-
 from ..service_layer.deps import Deps
 
 
@@ -16,10 +14,4 @@ async def _deps(request: Request) -> Deps:
     return deps
 
 
-async def _units(request: Request) -> Units:
-    units: Units = request.app.state.units
-    return units
-
-
 DepsDep = Annotated[Deps, Depends(_deps)]
-UnitsDep = Annotated[Units, Depends(_units)]

@@ -14,6 +14,7 @@ from pydantic import Field
 from katflow_shared.auth import admits
 from katflow_shared.errors import RuleViolation
 from katflow_shared.roles import Role
+from katflow_shared.runtime import UnitsDep
 from katflow_shared.treatment_protocols import Protocol
 
 from ..domain.clinic import Room
@@ -34,7 +35,7 @@ from .admin_bodies import (
     TimeOffOut,
     to_hours,
 )
-from .deps import DepsDep, UnitsDep
+from .deps import DepsDep
 
 router = APIRouter(
     prefix="/v1/admin", tags=["clinic administration (admin)"], dependencies=[admits(Role.ADMIN)]

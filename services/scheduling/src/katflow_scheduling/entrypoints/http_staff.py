@@ -20,13 +20,14 @@ from katflow_shared import audit, pagination
 from katflow_shared.auth import Actor, admits
 from katflow_shared.http import PoolDep
 from katflow_shared.roles import CARE_TEAM, Role
+from katflow_shared.runtime import UnitsDep
 
 from ..adapters import postgres_waitlist as waiting
 from ..service_layer import changes, course_view, visits
 from ..service_layer.changes import Booked, Rescheduled
 from ..service_layer.course_view import CourseProgress
 from ..service_layer.visits import Administered, Discharged, StatusChanged
-from .deps import DepsDep, UnitsDep
+from .deps import DepsDep
 from .visit_bodies import (
     AdministrationIn,
     AdministrationOut,
