@@ -398,7 +398,14 @@ async def test_phi_markers_stay_off_workflow_topics_logs_and_audit(course: Cours
     assert sum(len(v) for k, v in records.items() if k != contact) > 20
 
     # the patient opens their page from a message (the second factor, the page, a calendar file, a
-    # preference saved): no marker, patient or appointment id in any URL, and (below) in no log line
+    # preference saved): no marker, patient or appointment id in any URL, and (below) in no log line.
+    # The page lists the next dose once notifications has heard of its booking.
+    next_dose = uuid.UUID((await course.open_appointment("dosing"))["id"])
+
+    async def known() -> bool:
+        return next_dose in await appointment_ids(stack, course.patient_id)
+
+    assert await wait_for(known, within=30), "notifications never heard of the next dose"
     token, urls = await open_the_patient_page(course)
 
     # the console has taken the marked names in (its patient search), so its log saw them pass ...
