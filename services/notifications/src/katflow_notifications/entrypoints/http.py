@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from uuid import UUID
 
@@ -78,6 +79,25 @@ def _page(
     return shown
 
 
+# a course's or a patient's deliveries, a page of them (store.course_history, store.patient_history)
+History = Callable[[asyncpg.Pool, UUID, store.After, int | None], Awaitable[list[asyncpg.Record]]]
+
+
+async def _deliveries(
+    pool: asyncpg.Pool,
+    history: History,
+    owner_id: UUID,
+    request: Request,
+    response: pagination.PageResponse,
+    limit: int,
+    cursor: str | None,
+) -> list[DeliveryOut]:
+    """One page of a course's or a patient's deliveries, each with its attempts."""
+    after = pagination.decode(cursor, UUID)
+    rows = _page(await history(pool, owner_id, after, limit + 1), limit, request, response)
+    return await _with_attempts(pool, rows)
+
+
 @router.get(
     "/courses/{course_id}/deliveries",
     response_model=list[DeliveryOut],
@@ -93,9 +113,7 @@ async def course_deliveries(
     limit: pagination.Limit = pagination.MAX_LIMIT,
     cursor: pagination.Cursor = None,
 ) -> list[DeliveryOut]:
-    after = pagination.decode(cursor, UUID)
-    rows = _page(await store.course_history(pool, course_id, after, limit + 1), limit, request, response)
-    return await _with_attempts(pool, rows)
+    return await _deliveries(pool, store.course_history, course_id, request, response, limit, cursor)
 
 
 @router.get(
@@ -113,6 +131,4 @@ async def patient_deliveries(
     limit: pagination.Limit = pagination.MAX_LIMIT,
     cursor: pagination.Cursor = None,
 ) -> list[DeliveryOut]:
-    after = pagination.decode(cursor, UUID)
-    rows = _page(await store.patient_history(pool, patient_id, after, limit + 1), limit, request, response)
-    return await _with_attempts(pool, rows)
+    return await _deliveries(pool, store.patient_history, patient_id, request, response, limit, cursor)
