@@ -16,10 +16,10 @@ import time
 import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..domain.signing import signed_headers
+from .loopback import LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -33,28 +33,15 @@ class Request:
         return json.loads(self.body or b"null")
 
 
-class FakeProvider:
+class FakeProvider(LoopbackServer):
+    retry_after = "1"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self._lock = threading.Lock()
         self._scripts: dict[str, deque[int]] = defaultdict(deque)
         self.requests: list[Request] = []
         self.accepted: dict[str, dict[str, Any]] = {}  # idempotency key → message (SMS only)
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeProvider:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(host, port)
 
     def script(self, path: str, *statuses: int) -> None:
         """Answer the next requests to ``path`` with these statuses (then 200)."""
@@ -88,29 +75,6 @@ class FakeProvider:
                 message = json.loads(body)
                 self.accepted[key] = {**message, "id": f"SM{uuid.uuid4().hex[:16]}", "key": key}
             return status, {"id": self.accepted[key]["id"], "status": "queued"}
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length)
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer = fake._answer(self.path, headers, body)
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                if status == 429:
-                    self.send_header("Retry-After", "1")
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-        return Handler
 
 
 def signed(

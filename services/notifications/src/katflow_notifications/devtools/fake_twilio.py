@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import re
 import threading
 import urllib.request
@@ -30,11 +29,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
+from .loopback import LoopbackServer
 
 DEV_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 DEV_AUTH_TOKEN = "dev-twilio-auth-token-not-secret"
@@ -63,7 +63,7 @@ class Callback:
     headers: dict[str, str]  # of the answer (lower-case names)
 
 
-class FakeTwilio:
+class FakeTwilio(LoopbackServer):
     def __init__(
         self,
         account_sid: str = DEV_ACCOUNT_SID,
@@ -84,22 +84,7 @@ class FakeTwilio:
         self.requests = 0
         self._script: deque[int] = deque()
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeTwilio:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(host, port)
 
     def script(self, *statuses: int) -> None:
         """Answer the next message creations with these HTTP statuses (then as Twilio would)."""
@@ -197,6 +182,13 @@ class FakeTwilio:
         return self.post_signed(url, params)
 
     # --- the Messages API ----------------------------------------------------------------------
+    def _answer(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+        match = MESSAGES.match(path)
+        if match is None:
+            return 404, _error(20404, "The requested resource was not found", 404)
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True))
+        return self._create(match[1], headers.get("authorization"), form)
+
     def _create(self, account: str, auth: str | None, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if account != self.account_sid or auth != expected:
@@ -254,30 +246,6 @@ class FakeTwilio:
             "to": message.to,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{message.sid}.json",
         }
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                match = MESSAGES.match(self.path)
-                if match is None:
-                    status, answer = 404, _error(20404, "The requested resource was not found", 404)
-                else:
-                    form = dict(parse_qsl(body.decode(), keep_blank_values=True))
-                    status, answer = fake._create(match[1], self.headers.get("authorization"), form)
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:  # quiet
-                return
-
-        return Handler
 
 
 def _lower(headers: Any) -> dict[str, str]:
