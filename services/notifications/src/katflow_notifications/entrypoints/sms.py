@@ -7,6 +7,7 @@ the timestamp tolerance; a replayed webhook-id is answered 200 and changes nothi
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -21,6 +22,7 @@ from ..service_layer.outcomes import Outcomes
 from .deps import DepsDep, NotificationsDeps
 
 router = APIRouter(prefix="/v1/sms", tags=["sms provider webhooks"])
+M = TypeVar("M", bound=BaseModel)
 
 
 class StatusReport(BaseModel):
@@ -43,7 +45,8 @@ class WebhookAck(BaseModel):
     status: str
 
 
-async def _verified(request: Request, deps: NotificationsDeps) -> tuple[str, bytes]:
+async def _verified(request: Request, deps: NotificationsDeps, model: type[M]) -> tuple[str, M]:
+    """The webhook's id and its body as ``model``, once its signature is checked (401, 422)."""
     body = await request.body()
     try:
         webhook_id = verify(
@@ -56,16 +59,15 @@ async def _verified(request: Request, deps: NotificationsDeps) -> tuple[str, byt
     except SignatureError as exc:
         raise HTTPException(401, f"webhook signature rejected: {exc}") from exc
     mark_authenticated(request, SMS_PROVIDER)  # audited as the provider (role provider_callback)
-    return webhook_id, body
+    try:
+        return webhook_id, model.model_validate_json(body)
+    except ValidationError as exc:
+        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
 
 
 @router.post("/status", response_model=WebhookAck, summary="Provider delivery-status callback (signed)")
 async def status_callback(request: Request, runtime: RuntimeDep, deps: DepsDep) -> WebhookAck:
-    webhook_id, body = await _verified(request, deps)
-    try:
-        report = StatusReport.model_validate_json(body)
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
+    webhook_id, report = await _verified(request, deps, StatusReport)
     reported = inbound.StatusReport(webhook_id, report.id, report.reference, report.status, report.error_code)
     outcomes = Outcomes(deps.planner, runtime.emitter)
     return WebhookAck(status=await inbound.status_report(runtime.units, outcomes, reported))
@@ -73,10 +75,6 @@ async def status_callback(request: Request, runtime: RuntimeDep, deps: DepsDep) 
 
 @router.post("/inbound", response_model=WebhookAck, summary="Inbound text (STOP/START/HELP), signed")
 async def inbound_text(request: Request, runtime: RuntimeDep, deps: DepsDep) -> WebhookAck:
-    webhook_id, body = await _verified(request, deps)
-    try:
-        message = InboundText.model_validate_json(body)
-    except ValidationError as exc:
-        raise HTTPException(422, exc.errors(include_url=False, include_input=False)) from exc
+    webhook_id, message = await _verified(request, deps, InboundText)
     keyword = await deps.inbound.receive(runtime.units, webhook_id, message.from_, message.text)
     return WebhookAck(status=keyword.value if isinstance(keyword, Keyword) else keyword)
