@@ -8,6 +8,7 @@ sites' logs). Rate-limited per client address."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import parse_qs
@@ -168,16 +169,33 @@ async def _admitted(p: PatientPage, token: str, request: Request) -> Access | Re
     return a
 
 
-@router.post("/p/{token}/calendar")
-async def calendar(token: str, request: Request, p: PageDep) -> Response:
+@dataclass(frozen=True)
+class _Asked:
+    """An admitted patient's form about one of their appointments."""
+
+    access: Access
+    form: dict[str, str]
+    appointment: uuid.UUID
+
+
+async def _asked(p: PatientPage, token: str, request: Request) -> _Asked | Response:
+    """Admitted, with a form that names an appointment; else the answer (the way in, or not found)."""
     a = await _admitted(p, token, request)
     if isinstance(a, Response):
         return a
+    form = await _form(request)
     try:
-        appointment = uuid.UUID((await _form(request)).get("appointment", ""))
+        return _Asked(a, form, uuid.UUID(form.get("appointment", "")))
     except ValueError:
         return _not_found(p, request)
-    content = await p.calendar(a, appointment)
+
+
+@router.post("/p/{token}/calendar")
+async def calendar(token: str, request: Request, p: PageDep) -> Response:
+    asked = await _asked(p, token, request)
+    if isinstance(asked, Response):
+        return asked
+    content = await p.calendar(asked.access, asked.appointment)
     if content is None:
         return _not_found(p, request)
     disposition = {"Content-Disposition": 'attachment; filename="appointment.ics"'}
@@ -212,15 +230,14 @@ async def revoke(token: str, request: Request, p: PageDep) -> Response:
 @router.post("/p/{token}/request")
 async def request_change(token: str, request: Request, p: PageDep) -> Response:
     """Ask staff to reschedule or cancel a visit (AppointmentChangeRequested)."""
-    a = await _admitted(p, token, request)
-    if isinstance(a, Response):
-        return a
-    form = await _form(request)
+    asked = await _asked(p, token, request)
+    if isinstance(asked, Response):
+        return asked
     try:
-        appointment, change = uuid.UUID(form.get("appointment", "")), ChangeRequest(form.get("change", ""))
+        change = ChangeRequest(asked.form.get("change", ""))
     except ValueError:
         return _not_found(p, request)
-    if not await p.request_change(a, appointment, change):
+    if not await p.request_change(asked.access, asked.appointment, change):
         return _not_found(p, request)
     return RedirectResponse(f"{_base(token)}?sent={change.value}", 303, headers=HEADERS)
 
@@ -228,15 +245,11 @@ async def request_change(token: str, request: Request, p: PageDep) -> Response:
 @router.post("/p/{token}/ready")
 async def ready(token: str, request: Request, p: PageDep) -> Response:
     """Morning-of readiness: the ride home and fasting confirmed (ReadinessConfirmed)."""
-    a = await _admitted(p, token, request)
-    if isinstance(a, Response):
-        return a
-    form = await _form(request)
-    try:
-        appointment = uuid.UUID(form.get("appointment", ""))
-    except ValueError:
-        return _not_found(p, request)
-    if not await p.confirm_ready(a, appointment, ride="ride_home" in form, fasting="fasting" in form):
+    asked = await _asked(p, token, request)
+    if isinstance(asked, Response):
+        return asked
+    ride, fasting = "ride_home" in asked.form, "fasting" in asked.form
+    if not await p.confirm_ready(asked.access, asked.appointment, ride=ride, fasting=fasting):
         return _not_found(p, request)
     return RedirectResponse(f"{_base(token)}?sent=ready", 303, headers=HEADERS)
 
