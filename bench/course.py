@@ -18,13 +18,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka import ConsumerRecord
 
 from katflow_shared.contracts import topics
 from katflow_tools.time_machine import TimeMachine
@@ -32,6 +31,7 @@ from katflow_tools.time_machine import TimeMachine
 from .load import consultation_request
 from .stack import BenchStack
 from .stats import Summary
+from .tap import Tap
 
 IV_PREPARATION: list[tuple[str, dict[str, Any]]] = [
     ("/sessions", {"held_on": "2026-01-05", "clinician_id": "ther-1"}),
@@ -217,36 +217,22 @@ def _at(appointment: dict[str, Any] | None) -> datetime:
     return datetime.fromisoformat(appointment["starts_at"])
 
 
-class _Tap:
+class _Tap(Tap):
     """SessionAdministered and IntegrationDue on the scheduling topic, with their Kafka timestamps."""
 
     def __init__(self, stack: BenchStack) -> None:
+        super().__init__(stack, topics.SCHEDULING, "bench-tap", poll_ms=200)
         self.stack = stack
         self.administered: dict[str, float] = {}
         self.integration_due: dict[str, list[float]] = {}
-        self._consumer = AIOKafkaConsumer(
-            stack.prefix + topics.SCHEDULING,
-            bootstrap_servers=stack.cfg.kafka_bootstrap,
-            group_id=f"bench-tap-{uuid.uuid4()}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            for batch in (await self._consumer.getmany(timeout_ms=200)).values():
-                for r in batch:
-                    kind = dict(r.headers).get("ce_type", b"").decode()
-                    if kind.endswith(".SessionAdministered.v1"):
-                        self.administered[json.loads(r.value)["session_id"]] = r.timestamp / 1000
-                    elif kind.endswith(".IntegrationDue.v1"):
-                        sid = json.loads(r.value)["session_id"]
-                        self.integration_due.setdefault(sid, []).append(r.timestamp / 1000)
+    def _take(self, r: ConsumerRecord[bytes, bytes]) -> None:
+        kind = dict(r.headers).get("ce_type", b"").decode()
+        if kind.endswith(".SessionAdministered.v1"):
+            self.administered[json.loads(r.value)["session_id"]] = r.timestamp / 1000
+        elif kind.endswith(".IntegrationDue.v1"):
+            sid = json.loads(r.value)["session_id"]
+            self.integration_due.setdefault(sid, []).append(r.timestamp / 1000)
 
     async def wait_for(self, sessions: set[str], within: float) -> None:
         deadline = time.monotonic() + within
@@ -255,8 +241,3 @@ class _Tap:
                 break
             await asyncio.sleep(0.1)
         await asyncio.sleep(2)  # a duplicate would arrive now
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self._consumer.stop()

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import ConsumerRecord
 
 from katflow_shared.contracts import topics
 
@@ -24,6 +23,7 @@ from .http1 import Http1Pool, TransportError
 from .sink import Mail, SinkReader
 from .stack import BenchStack
 from .stats import Exactness, Summary, p99_by_window, rate
+from .tap import Tap
 
 ACK = "We received your request"
 CONFIRMATION = "Your appointment is confirmed"
@@ -65,43 +65,28 @@ class Request:
         return self.ack_at is not None and self.confirmed_at is not None
 
 
-class IntakeTap:
+class IntakeTap(Tap):
     """When each ConsultationRequested reached Kafka (its record timestamp), by course id: splits
     request→email into 202 → on Kafka (intake's outbox relay) and on Kafka → email (notifications)."""
 
     def __init__(self, stack: BenchStack) -> None:
-        self.published: dict[str, float] = {}  # course id -> monotonic time
-        self._skew = time.time() - time.monotonic()
-        self._consumer = AIOKafkaConsumer(
-            stack.prefix + topics.INTAKE,
-            bootstrap_servers=stack.cfg.kafka_bootstrap,
-            group_id=f"bench-intake-tap-{uuid.uuid4()}",
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
+        super().__init__(
+            stack,
+            topics.INTAKE,
+            "bench-intake-tap",
+            poll_ms=100,
+            name="intake-tap",
             # it reads the records' own timestamps, so it may fetch in batches: answered at each
             # record (aiokafka's default), its fetches cost the shared broker as much as a service's
             fetch_max_wait_ms=200,  # well inside a phase's drain: the last records are in by then
             fetch_min_bytes=64 * 1024,
         )
-        self._task: asyncio.Task[None] | None = None
+        self.published: dict[str, float] = {}  # course id -> monotonic time
+        self._skew = time.time() - time.monotonic()
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name="intake-tap")
-
-    async def _run(self) -> None:
-        while True:
-            for batch in (await self._consumer.getmany(timeout_ms=100)).values():
-                for r in batch:
-                    if r.key is not None and dict(r.headers).get("ce_type", b"").endswith(
-                        b".ConsultationRequested.v1"
-                    ):
-                        self.published.setdefault(r.key.decode(), r.timestamp / 1000 - self._skew)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self._consumer.stop()
+    def _take(self, r: ConsumerRecord[bytes, bytes]) -> None:
+        if r.key is not None and dict(r.headers).get("ce_type", b"").endswith(b".ConsultationRequested.v1"):
+            self.published.setdefault(r.key.decode(), r.timestamp / 1000 - self._skew)
 
 
 @dataclass
