@@ -41,13 +41,11 @@ from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
     AppointmentScheduled,
     CadenceStretched,
-    ChannelConsent,
     ClinicianUpdated,
     ConsultationRequested,
     Event,
     IntegrationDue,
     MonitoringCheckDue,
-    PatientContactUpdated,
     SessionAdministered,
     UrgentReviewRequired,
 )
@@ -65,6 +63,7 @@ from katflow_shared.treatment_protocols import load_protocols
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink
+from tests.support.contacts import contact_updated
 from tests.support.infra import Infra
 from tests.support.stack import wait_for
 
@@ -118,16 +117,8 @@ class Harness:
     ) -> None:
         at = at or self.clock.now()
         await self.handle(
-            PatientContactUpdated(
-                patient_id=self.patient_id,
-                given_name="Ana",
-                family_name="Example",
-                email=EMAIL,
-                phone=PHONE,
-                time_zone=zone,
-                email_consent=ChannelConsent(granted=email, captured_at=at, method="web-form"),
-                sms_consent=ChannelConsent(granted=sms, captured_at=at, method="web-form"),
-                updated_at=at,
+            contact_updated(
+                self.patient_id, at, time_zone=zone, email_address=EMAIL, phone=PHONE, email=email, sms=sms
             )
         )
 

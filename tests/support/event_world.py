@@ -14,10 +14,11 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from katflow_shared.contracts import ChannelConsent, Event, PatientContactUpdated
+from katflow_shared.contracts import Event
 from katflow_shared.contracts.topics import producer_source
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
+from tests.support.contacts import contact_updated
 from tests.support.course import course_start
 from tests.support.infra import Infra
 from tests.support.stack import Stack, make_stack, wait_for
@@ -77,17 +78,16 @@ class EventWorld:
         event arriving first would find no patient). Returns when they were captured."""
         at = at or datetime.now(UTC)
         await self.publish(
-            PatientContactUpdated(
-                patient_id=self.patient_id,
-                given_name=given_name,
-                family_name="Example",
-                email=self.email,
-                phone=self.phone,
+            contact_updated(
+                self.patient_id,
+                at,
                 time_zone=ZONE,
-                email_consent=ChannelConsent(granted=email, captured_at=at, method="web-form"),
-                sms_consent=ChannelConsent(granted=sms, captured_at=at, method="web-form"),
-                updated_at=at,
-                date_of_birth=born,
+                email_address=self.email,
+                phone=self.phone,
+                given_name=given_name,
+                email=email,
+                sms=sms,
+                born=born,
             )
         )
 
