@@ -23,16 +23,14 @@ import pytest
 
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_shared.contracts import (
-    AppointmentRescheduled,
-    AppointmentScheduled,
     CadenceStretched,
-    IntegrationDue,
     topics,
 )
-from katflow_shared.contracts.common import AppointmentKind, StretchReason
+from katflow_shared.contracts.common import StretchReason
 from tests.support.conformance import assert_conformant
 from tests.support.event_world import ZONE, EventWorld, event_stack
 from tests.support.infra import Infra
+from tests.support.patient_events import appointment_rescheduled, appointment_scheduled
 from tests.support.stack import read_topic, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"e2e-notifications-webhook-secret").decode()
@@ -75,23 +73,11 @@ async def world(infra: Infra) -> AsyncIterator[World]:
         provider.stop()
 
 
-def integration_due(w: World) -> IntegrationDue:
-    now = w.now()
-    return IntegrationDue(
-        course_id=w.course_id,
-        patient_id=w.patient_id,
-        session_id=uuid.uuid4(),
-        dose_number=1,
-        window_opens_at=now,
-        window_closes_at=now + timedelta(hours=72),
-    )
-
-
 async def test_retried_sms_redelivery_callback_and_events_on_kafka(world: World) -> None:
     w = world
     await w.contact()
     w.provider.script("/messages", 429, 500)
-    envelope = await w.publish(integration_due(w))
+    envelope = await w.publish(w.integration_due())
     await w.publish(envelope.event, envelope)  # the same record twice: no second message
     [text] = await w.texts(1)
     assert "follow-up session" in text
@@ -130,7 +116,7 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
     w = world
     await w.contact()
     w.provider.script("/messages", 400)
-    await w.publish(integration_due(w))
+    await w.publish(w.integration_due())
 
     async def fallback_mail() -> bool:
         return any(EMAIL in m.rcpt_to for m in w.stack.sink.messages())
@@ -144,7 +130,7 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
     w.patient_id, w.course_id = uuid.uuid4(), uuid.uuid4()
     await w.contact(email=False)
     w.provider.script("/messages", 400)
-    await w.publish(integration_due(w))
+    await w.publish(w.integration_due())
 
     async def staff_task() -> bool:
         return any("intake@clinic.example" in m.rcpt_to for m in w.stack.sink.messages())
@@ -195,7 +181,7 @@ async def test_stop_via_inbound_webhook_and_the_staff_feed_stream(world: World) 
         return any(m.subject == "Patient opted out of texts" for m in w.stack.sink.messages())
 
     assert await wait_for(notice, within=30)
-    await w.publish(integration_due(w))
+    await w.publish(w.integration_due())
 
     async def emailed() -> bool:
         return any(EMAIL in m.rcpt_to for m in w.stack.sink.messages())
@@ -215,30 +201,10 @@ async def test_reminder_fires_at_its_time_and_a_reschedule_moves_it(world: World
     await w.contact(email=False)
     base = w.now()
     start = base + timedelta(days=3)
-    booked = AppointmentScheduled(
-        appointment_id=uuid.uuid4(),
-        course_id=w.course_id,
-        patient_id=w.patient_id,
-        kind=AppointmentKind.CONSULTATION,
-        clinician_id="clin-1",
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        patient_time_zone=ZONE,
-    )
+    booked = appointment_scheduled(w, start, zone=ZONE)
     await w.publish(booked)
     new_start = start + timedelta(days=2)
-    await w.publish(
-        AppointmentRescheduled(
-            appointment_id=booked.appointment_id,
-            course_id=w.course_id,
-            patient_id=w.patient_id,
-            kind=AppointmentKind.CONSULTATION,
-            previous_starts_at=start,
-            starts_at=new_start,
-            ends_at=new_start + timedelta(hours=1),
-            patient_time_zone=ZONE,
-        )
-    )
+    await w.publish(appointment_rescheduled(booked, new_start))
     first = await w.texts(2)  # booking confirmation and the move, by text (email not consented)
     assert "confirmed" in first[0].lower() and "moved" in first[1]
 

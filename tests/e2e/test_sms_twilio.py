@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
@@ -16,7 +15,6 @@ import pytest
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from katflow_notifications.devtools.fake_twilio import DEV_ACCOUNT_SID, FakeTwilio
-from katflow_shared.contracts import IntegrationDue
 from tests.support.event_world import EventWorld, event_stack
 from tests.support.infra import Infra
 from tests.support.stack import wait_for
@@ -29,17 +27,6 @@ EMAIL = "e2e-twilio@example.org"
 @dataclass
 class World(EventWorld):
     twilio: FakeTwilio
-
-    def integration_due(self) -> IntegrationDue:
-        now = self.now()
-        return IntegrationDue(
-            course_id=self.course_id,
-            patient_id=self.patient_id,
-            session_id=uuid.uuid4(),
-            dose_number=1,
-            window_opens_at=now,
-            window_closes_at=now + timedelta(hours=72),
-        )
 
     async def deliveries(self) -> list[dict[str, object]]:
         async with httpx.AsyncClient() as http:

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 
 from katflow_shared.contracts import PatientContactUpdated, topics
 from katflow_shared.messaging.cloudevents import Envelope
-from tests.support.contacts import contact_updated
+from tests.support.patient_events import contact_updated
 from tests.support.stack import Stack, read_topic, wait_for
 
 GENUINE = "patient@example.org"

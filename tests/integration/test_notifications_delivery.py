@@ -63,8 +63,8 @@ from katflow_shared.treatment_protocols import load_protocols
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink
-from tests.support.contacts import contact_updated
 from tests.support.infra import Infra
+from tests.support.patient_events import appointment_scheduled, contact_updated, integration_due
 from tests.support.stack import wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"integration-test-sms-secret").decode()
@@ -123,15 +123,7 @@ class Harness:
         )
 
     def integration_due(self) -> IntegrationDue:
-        now = self.clock.now()
-        return IntegrationDue(
-            course_id=self.course_id,
-            patient_id=self.patient_id,
-            session_id=uuid.uuid4(),
-            dose_number=1,
-            window_opens_at=now,
-            window_closes_at=now + timedelta(hours=72),
-        )
+        return integration_due(self, self.clock.now())
 
     def appointment(
         self,
@@ -140,16 +132,7 @@ class Harness:
         zone: str = "America/Chicago",
         appointment_id: uuid.UUID | None = None,
     ) -> AppointmentScheduled:
-        return AppointmentScheduled(
-            appointment_id=appointment_id or uuid.uuid4(),
-            course_id=self.course_id,
-            patient_id=self.patient_id,
-            kind=kind,
-            clinician_id="clin-1",
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(hours=1),
-            patient_time_zone=zone,
-        )
+        return appointment_scheduled(self, starts_at, kind, zone=zone, appointment_id=appointment_id)
 
     # --- time and work
     async def dispatch(self) -> int:

@@ -30,9 +30,9 @@ from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.settings import ServiceSettings
 from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
-from tests.support.contacts import contact_updated
 from tests.support.databases import NOTIFICATIONS, migrated_database
 from tests.support.infra import Infra
+from tests.support.patient_events import contact_updated
 
 pytestmark = pytest.mark.integration
 

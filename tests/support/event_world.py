@@ -14,13 +14,13 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from katflow_shared.contracts import Event
+from katflow_shared.contracts import Event, IntegrationDue
 from katflow_shared.contracts.topics import producer_source
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
-from tests.support.contacts import contact_updated
 from tests.support.course import course_start
 from tests.support.infra import Infra
+from tests.support.patient_events import contact_updated, integration_due
 from tests.support.stack import Stack, make_stack, wait_for
 
 ZONE = "America/Chicago"
@@ -50,6 +50,10 @@ class EventWorld:
     def now(self) -> datetime:
         """The service's clock (wall clock + offset)."""
         return datetime.now(UTC) + timedelta(seconds=float(self.offset_file.read_text() or 0))
+
+    def integration_due(self) -> IntegrationDue:
+        """The patient's first integration session, due now."""
+        return integration_due(self, self.now())
 
     def jump_to(self, instant: datetime) -> None:
         self.offset_file.write_text(str((instant - datetime.now(UTC)).total_seconds()))
