@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,14 +23,12 @@ import pytest
 
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_shared.contracts import (
-    CadenceStretched,
     topics,
 )
-from katflow_shared.contracts.common import StretchReason
 from tests.support.conformance import assert_conformant
 from tests.support.event_world import ZONE, EventWorld, event_stack
 from tests.support.infra import Infra
-from tests.support.patient_events import appointment_rescheduled, appointment_scheduled
+from tests.support.patient_events import appointment_rescheduled, appointment_scheduled, cadence_stretched
 from tests.support.stack import read_topic, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"e2e-notifications-webhook-secret").decode()
@@ -229,19 +227,7 @@ async def test_a_stretched_cadence_on_kafka_reaches_the_care_team_by_email_and_f
     clinician in the SMTP server and an item in their staff feeds (neither waits for quiet hours)."""
     w = world
     appointment = uuid.uuid4()
-    await w.publish(
-        CadenceStretched(
-            course_id=w.course_id,
-            patient_id=w.patient_id,
-            appointment_id=appointment,
-            dose_number=2,
-            planned_day=date(2026, 12, 10),
-            booked_day=date(2026, 12, 14),
-            gap_days=5,
-            max_days_between=4,
-            reason=StretchReason.NO_FREE_DAY,
-        )
-    )
+    await w.publish(cadence_stretched(w, 2, appointment))
     subject = "Course cadence stretched: a visit is booked late"
 
     async def mails() -> list[Any] | None:

@@ -4,17 +4,19 @@ publishes them, appointments booked and moved as scheduling does, an integration
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from katflow_shared.contracts import (
     AppointmentRescheduled,
     AppointmentScheduled,
+    CadenceStretched,
     ChannelConsent,
+    ConsultationRequested,
     IntegrationDue,
     PatientContactUpdated,
 )
-from katflow_shared.contracts.common import AppointmentKind
+from katflow_shared.contracts.common import AppointmentKind, Route, StretchReason
 
 
 class OfACourse(Protocol):
@@ -25,6 +27,26 @@ class OfACourse(Protocol):
 
     @property
     def patient_id(self) -> uuid.UUID: ...
+
+
+def consultation_requested(
+    course_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+    *,
+    zone: str = "America/Chicago",
+    route: Route | None = None,
+    at: datetime | None = None,
+) -> ConsultationRequested:
+    """A consultation request as intake emits it: a request id of its own, the course and the patient
+    given (new ones otherwise), requested at ``at`` (now)."""
+    return ConsultationRequested(
+        consultation_request_id=uuid.uuid4(),
+        course_id=course_id or uuid.uuid4(),
+        patient_id=patient_id or uuid.uuid4(),
+        patient_time_zone=zone,
+        preferred_route=route,
+        requested_at=at or datetime.now(UTC),
+    )
 
 
 def contact_updated(
@@ -78,16 +100,31 @@ def appointment_scheduled(
 
 
 def appointment_rescheduled(booked: AppointmentScheduled, starts_at: datetime) -> AppointmentRescheduled:
-    """``booked`` moved to ``starts_at``, as long as it was."""
+    """``booked`` moved to ``starts_at``, as long as it was: the same appointment of the same course."""
+    same = booked.model_dump(
+        include={"appointment_id", "course_id", "patient_id", "kind", "patient_time_zone"}
+    )
     return AppointmentRescheduled(
-        appointment_id=booked.appointment_id,
-        course_id=booked.course_id,
-        patient_id=booked.patient_id,
-        kind=booked.kind,
+        **same,
         previous_starts_at=booked.starts_at,
         starts_at=starts_at,
         ends_at=starts_at + (booked.ends_at - booked.starts_at),
-        patient_time_zone=booked.patient_time_zone,
+    )
+
+
+def cadence_stretched(of: OfACourse, dose_number: int, appointment_id: uuid.UUID) -> CadenceStretched:
+    """The dose booked on Monday 14 December 2026, planned for Thursday the 10th: five days after the
+    last, one more than the cadence allows, for want of a free day."""
+    return CadenceStretched(
+        course_id=of.course_id,
+        patient_id=of.patient_id,
+        appointment_id=appointment_id,
+        dose_number=dose_number,
+        planned_day=date(2026, 12, 10),
+        booked_day=date(2026, 12, 14),
+        gap_days=5,
+        max_days_between=4,
+        reason=StretchReason.NO_FREE_DAY,
     )
 
 
