@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from katflow_shared import tracing
 from tests.support.infra import REPO, Infra, find_infra
 from tests.support.stack import Stack, destroy_created, make_stack
 
@@ -29,6 +33,17 @@ async def stack(infra: Infra) -> AsyncIterator[Stack]:
     s = await make_stack(infra, RUN_ROOT)
     yield s
     s.stop()
+
+
+@pytest.fixture
+def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
+    """Spans recorded in memory by a provider of the test's own (the global one is left alone)."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(tracing, "tracer", provider.get_tracer("katflow"))
+    yield exporter
+    provider.shutdown()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

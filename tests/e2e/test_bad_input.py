@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import RUN_ROOT
-from tests.support.infra import Infra
-from tests.support.stack import Stack, consultation_request, make_stack
-
-
-@pytest.fixture(scope="module")
-async def intake(infra: Infra) -> AsyncIterator[Stack]:
-    """One intake process for the whole module (each case checks nothing was stored)."""
-    s = await make_stack(infra, RUN_ROOT)
-    s.start("intake")
-    yield s
-    s.stop()
-
+from tests.support.stack import Stack, consultation_request
 
 # a ten-year-old on whatever day the suite runs (a fixed 2015 birth date turns 18 on 2033-01-01)
 UNDER_AGE = f"{datetime.now(UTC).year - 10}-01-01"

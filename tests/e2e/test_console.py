@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
@@ -54,14 +54,20 @@ async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
         yield driver
 
 
-async def board_shows(page: Page, appointment_id: str, within: float = 60) -> None:
-    """Today's board lists the appointment once the console has read its event (a page is a query)."""
-    row = page.locator(f'tr[data-appointment="{appointment_id}"]')
+async def reload_until_shown(page: Page, shown: Locator, within: float = 60) -> Locator:
+    """Reload the page until it shows ``shown``: it does once the console has read the event behind
+    it (a page is a query); ``shown`` back."""
     deadline = datetime.now() + timedelta(seconds=within)
-    while await row.count() == 0:
+    while await shown.count() == 0:
         assert datetime.now() < deadline, await page.content()
         await page.wait_for_timeout(500)
         await page.reload()
+    return shown
+
+
+async def board_shows(page: Page, appointment_id: str) -> None:
+    """Today's board lists the appointment."""
+    await reload_until_shown(page, page.locator(f'tr[data-appointment="{appointment_id}"]'))
 
 
 async def the_access_token_is_refreshed_when_it_expires(course: CourseDriver, page: Page) -> None:
@@ -97,14 +103,11 @@ async def find_the_patient_and_look_at_the_waitlist(page: Page, course_id: str) 
 async def the_console_audited_who_saw_the_patient(course: CourseDriver) -> None:
     """Issue 27: the console's own pages (its read model holds names and dates of birth) recorded no
     reader. Each request is the signed-in person's; each page names the patients and courses it showed."""
-    conn = await course.stack.db("console")
-    try:
-        rows = await conn.fetch(
-            "SELECT actor, auth_method, action, course_id, patient_ids, course_ids FROM audit_log"
-            " WHERE actor = 'clin-1' ORDER BY id"
-        )
-    finally:
-        await conn.close()
+    rows = await course.stack.fetch(
+        "console",
+        "SELECT actor, auth_method, action, course_id, patient_ids, course_ids FROM audit_log"
+        " WHERE actor = 'clin-1' ORDER BY id",
+    )
     patient, course_id = uuid.UUID(course.patient_id), uuid.UUID(course.course_id)
     saw = {r["action"] for r in rows if patient in (r["patient_ids"] or [])}
     assert {"GET /", "GET /courses/{course_id}", "GET /patients", "GET /visits/{appointment_id}"} <= saw, saw
@@ -194,12 +197,7 @@ async def the_rems_form_is_filled(page: Page, bp_taken: str, ready: str) -> None
 async def the_unfiled_rems_form_is_escalated_then_filed(page: Page, console: str, appointment: str) -> None:
     """Two days before its day an unfiled REMS form is an urgent alert; filing it resolves the alert."""
     await page.goto(f"{console}/alerts")
-    due = page.locator('li.urgent[data-kind="RemsFormDue"]')
-    deadline = datetime.now() + timedelta(seconds=60)
-    while await due.count() == 0:
-        assert datetime.now() < deadline, await page.content()
-        await page.wait_for_timeout(500)
-        await page.reload()
+    due = await reload_until_shown(page, page.locator('li.urgent[data-kind="RemsFormDue"]'))
     await expect(due).to_contain_text("REMS monitoring form due by")
     await page.goto(f"{console}/visits/{appointment}/rems")
     await expect(page.locator("#filing")).to_contain_text("due in 2 days")
@@ -252,24 +250,15 @@ async def the_medications_reached_no_event_and_no_log(course: CourseDriver) -> N
     assert all(MEDICATIONS not in str(e.data) for e in course.tap.events)
     for service in course.stack.services.values():
         assert "Sertraline" not in service.log_path.read_text(errors="replace"), service.log_path
-    conn = await course.stack.db("console")
-    try:
-        audited = await conn.fetchval(
-            "SELECT count(*) FROM audit_log WHERE audit_log::text LIKE '%Sertraline%'"
-        )
-    finally:
-        await conn.close()
+    audited = await course.stack.fetchval(
+        "console", "SELECT count(*) FROM audit_log WHERE audit_log::text LIKE '%Sertraline%'"
+    )
     assert audited == 0
 
 
 async def resolve_the_urgent_alert(page: Page, console: str) -> None:
     await page.goto(f"{console}/alerts")
-    urgent = page.locator('li.urgent[data-kind="IntegrationOverdue"]')
-    deadline = datetime.now() + timedelta(seconds=60)
-    while await urgent.count() == 0:
-        assert datetime.now() < deadline, await page.content()
-        await page.wait_for_timeout(500)
-        await page.reload()
+    urgent = await reload_until_shown(page, page.locator('li.urgent[data-kind="IntegrationOverdue"]'))
     await expect(urgent).to_contain_text("URGENT Integration overdue")
     await urgent.get_by_role("button", name="Acknowledge").click()
     await expect(urgent).to_contain_text("acknowledged by clin-1")

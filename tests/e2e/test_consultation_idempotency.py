@@ -4,24 +4,12 @@ or sent it twice at once) is stored and announced once, and every try gets the f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from katflow_shared.contracts import topics
-from tests.conftest import RUN_ROOT
-from tests.support.infra import Infra
-from tests.support.stack import Stack, consultation_request, make_stack, wait_for
-
-
-@pytest.fixture(scope="module")
-async def intake(infra: Infra) -> AsyncIterator[Stack]:
-    s = await make_stack(infra, RUN_ROOT)
-    s.start("intake")
-    yield s
-    s.stop()
+from tests.support.stack import Stack, consultation_request, wait_for
 
 
 async def stored(stack: Stack) -> dict[str, int]:

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from katflow_shared.contracts import ConsultationRequested, topics
+from katflow_shared.contracts import topics
 from katflow_shared.messaging.cloudevents import MAX_BODY_BYTES, Envelope, decode
 from katflow_shared.messaging.errors import InvalidMessage
+from tests.support.patient_events import consultation_requested
 from tests.support.stack import Stack, read_topic, wait_for
 
 Headers = list[tuple[str, bytes]]
@@ -23,14 +23,7 @@ CONSUMERS = ("scheduling", "notifications")
 
 
 def valid_record() -> tuple[Envelope, Headers, bytes]:
-    event = ConsultationRequested(
-        consultation_request_id=uuid.uuid4(),
-        course_id=uuid.uuid4(),
-        patient_id=uuid.uuid4(),
-        patient_time_zone="America/Chicago",
-        requested_at=datetime.now(UTC),
-    )
-    envelope = Envelope(event=event, source=topics.producer_source(topics.INTAKE))
+    envelope = Envelope(event=consultation_requested(), source=topics.producer_source(topics.INTAKE))
     return envelope, envelope.headers(), envelope.body()
 
 

@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,16 +23,12 @@ import pytest
 
 from katflow_notifications.devtools.fake_provider import FakeProvider, signed
 from katflow_shared.contracts import (
-    AppointmentRescheduled,
-    AppointmentScheduled,
-    CadenceStretched,
-    IntegrationDue,
     topics,
 )
-from katflow_shared.contracts.common import AppointmentKind, StretchReason
 from tests.support.conformance import assert_conformant
 from tests.support.event_world import ZONE, EventWorld, event_stack
 from tests.support.infra import Infra
+from tests.support.patient_events import appointment_rescheduled, appointment_scheduled, cadence_stretched
 from tests.support.stack import read_topic, wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"e2e-notifications-webhook-secret").decode()
@@ -75,23 +71,11 @@ async def world(infra: Infra) -> AsyncIterator[World]:
         provider.stop()
 
 
-def integration_due(w: World) -> IntegrationDue:
-    now = w.now()
-    return IntegrationDue(
-        course_id=w.course_id,
-        patient_id=w.patient_id,
-        session_id=uuid.uuid4(),
-        dose_number=1,
-        window_opens_at=now,
-        window_closes_at=now + timedelta(hours=72),
-    )
-
-
 async def test_retried_sms_redelivery_callback_and_events_on_kafka(world: World) -> None:
     w = world
     await w.contact()
     w.provider.script("/messages", 429, 500)
-    envelope = await w.publish(integration_due(w))
+    envelope = await w.publish(w.integration_due())
     await w.publish(envelope.event, envelope)  # the same record twice: no second message
     [text] = await w.texts(1)
     assert "follow-up session" in text
@@ -130,7 +114,7 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
     w = world
     await w.contact()
     w.provider.script("/messages", 400)
-    await w.publish(integration_due(w))
+    await w.publish(w.integration_due())
 
     async def fallback_mail() -> bool:
         return any(EMAIL in m.rcpt_to for m in w.stack.sink.messages())
@@ -144,7 +128,7 @@ async def test_permanent_sms_failure_falls_back_to_email_and_is_announced(world:
     w.patient_id, w.course_id = uuid.uuid4(), uuid.uuid4()
     await w.contact(email=False)
     w.provider.script("/messages", 400)
-    await w.publish(integration_due(w))
+    await w.publish(w.integration_due())
 
     async def staff_task() -> bool:
         return any("intake@clinic.example" in m.rcpt_to for m in w.stack.sink.messages())
@@ -195,7 +179,7 @@ async def test_stop_via_inbound_webhook_and_the_staff_feed_stream(world: World) 
         return any(m.subject == "Patient opted out of texts" for m in w.stack.sink.messages())
 
     assert await wait_for(notice, within=30)
-    await w.publish(integration_due(w))
+    await w.publish(w.integration_due())
 
     async def emailed() -> bool:
         return any(EMAIL in m.rcpt_to for m in w.stack.sink.messages())
@@ -215,30 +199,10 @@ async def test_reminder_fires_at_its_time_and_a_reschedule_moves_it(world: World
     await w.contact(email=False)
     base = w.now()
     start = base + timedelta(days=3)
-    booked = AppointmentScheduled(
-        appointment_id=uuid.uuid4(),
-        course_id=w.course_id,
-        patient_id=w.patient_id,
-        kind=AppointmentKind.CONSULTATION,
-        clinician_id="clin-1",
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        patient_time_zone=ZONE,
-    )
+    booked = appointment_scheduled(w, start, zone=ZONE)
     await w.publish(booked)
     new_start = start + timedelta(days=2)
-    await w.publish(
-        AppointmentRescheduled(
-            appointment_id=booked.appointment_id,
-            course_id=w.course_id,
-            patient_id=w.patient_id,
-            kind=AppointmentKind.CONSULTATION,
-            previous_starts_at=start,
-            starts_at=new_start,
-            ends_at=new_start + timedelta(hours=1),
-            patient_time_zone=ZONE,
-        )
-    )
+    await w.publish(appointment_rescheduled(booked, new_start))
     first = await w.texts(2)  # booking confirmation and the move, by text (email not consented)
     assert "confirmed" in first[0].lower() and "moved" in first[1]
 
@@ -263,19 +227,7 @@ async def test_a_stretched_cadence_on_kafka_reaches_the_care_team_by_email_and_f
     clinician in the SMTP server and an item in their staff feeds (neither waits for quiet hours)."""
     w = world
     appointment = uuid.uuid4()
-    await w.publish(
-        CadenceStretched(
-            course_id=w.course_id,
-            patient_id=w.patient_id,
-            appointment_id=appointment,
-            dose_number=2,
-            planned_day=date(2026, 12, 10),
-            booked_day=date(2026, 12, 14),
-            gap_days=5,
-            max_days_between=4,
-            reason=StretchReason.NO_FREE_DAY,
-        )
-    )
+    await w.publish(cadence_stretched(w, 2, appointment))
     subject = "Course cadence stretched: a visit is booked late"
 
     async def mails() -> list[Any] | None:

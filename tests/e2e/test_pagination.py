@@ -149,23 +149,16 @@ async def test_list_answers_and_audit_queries_record_the_patients_they_carried(s
         assert set(trail.json()[0]["patient_ids"]) == {str(p) for p in patients}
         assert trail.json()[0]["course_id"] == str(course_id)
         assert (await admin.get(f"{notifications}/v1/audit", params={"actor": "nobody"})).json() == []
-    conn = await stack.db("notifications")
-    try:
-        searches = await conn.fetch(
-            "SELECT patient_id, patient_ids, detail FROM audit_log WHERE action = 'GET /v1/audit' ORDER BY id"
-        )
-    finally:
-        await conn.close()
+    searches = await stack.fetch(
+        "notifications",
+        "SELECT patient_id, patient_ids, detail FROM audit_log WHERE action = 'GET /v1/audit' ORDER BY id",
+    )
     assert [(s["patient_id"], set(s["patient_ids"] or ())) for s in searches] == [
         (patients[1], set(patients)),  # what it searched for, and whose records its answer named
         (None, set()),
     ]
     assert [json.loads(s["detail"]) for s in searches] == [{}, {"query": {"actor": "nobody"}}]
-    conn = await stack.db("scheduling")
-    try:
-        read = await conn.fetchval(
-            "SELECT course_ids FROM audit_log WHERE action = 'GET /v1/waitlist' ORDER BY id DESC"
-        )
-    finally:
-        await conn.close()
+    read = await stack.fetchval(
+        "scheduling", "SELECT course_ids FROM audit_log WHERE action = 'GET /v1/waitlist' ORDER BY id DESC"
+    )
     assert sorted(read) == sorted(uuid.UUID(w["course_id"]) for w in waiting.json())

@@ -40,6 +40,7 @@ from katflow_shared.contracts.topics import NOTIFICATIONS
 from katflow_tools.stack import free_port
 from tests.support.event_world import ZONE, EventWorld, event_stack
 from tests.support.infra import Infra
+from tests.support.patient_events import appointment_scheduled
 from tests.support.stack import read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -106,16 +107,7 @@ async def book_a_dose(w: World) -> AppointmentScheduled:
         )
     )
     start = at + timedelta(days=3)
-    dose = AppointmentScheduled(
-        appointment_id=uuid.uuid4(),
-        course_id=w.course_id,
-        patient_id=w.patient_id,
-        kind=AppointmentKind.DOSING,
-        clinician_id="clin-1",
-        starts_at=start,
-        ends_at=start + timedelta(hours=2),
-        patient_time_zone=ZONE,
-    )
+    dose = appointment_scheduled(w, start, AppointmentKind.DOSING, zone=ZONE, hours=2)
     await w.publish(dose)
     return dose
 
@@ -306,18 +298,7 @@ async def test_one_click_unsubscribe_stops_surveys_not_appointment_messages(worl
     assert len(w.mail_headers("A short check-in survey")) == 1 and not w.provider.texts_to(PHONE)
 
     start = w.now() + timedelta(days=3)
-    await w.publish(
-        AppointmentScheduled(
-            appointment_id=uuid.uuid4(),
-            course_id=w.course_id,
-            patient_id=w.patient_id,
-            kind=AppointmentKind.INTEGRATION,
-            clinician_id="clin-1",
-            starts_at=start,
-            ends_at=start + timedelta(hours=1),
-            patient_time_zone=ZONE,
-        )
-    )
+    await w.publish(appointment_scheduled(w, start, AppointmentKind.INTEGRATION, zone=ZONE))
     await w.mail("Your appointment is confirmed")
     [confirmation] = w.mail_headers("Your appointment is confirmed")
     assert confirmation["List-Unsubscribe"] is None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 from urllib.parse import urlencode
 
 import httpx
@@ -16,7 +15,6 @@ import pytest
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from katflow_notifications.devtools.fake_twilio import DEV_ACCOUNT_SID, FakeTwilio
-from katflow_shared.contracts import IntegrationDue
 from tests.support.event_world import EventWorld, event_stack
 from tests.support.infra import Infra
 from tests.support.stack import wait_for
@@ -30,22 +28,23 @@ EMAIL = "e2e-twilio@example.org"
 class World(EventWorld):
     twilio: FakeTwilio
 
-    def integration_due(self) -> IntegrationDue:
-        now = self.now()
-        return IntegrationDue(
-            course_id=self.course_id,
-            patient_id=self.patient_id,
-            session_id=uuid.uuid4(),
-            dose_number=1,
-            window_opens_at=now,
-            window_closes_at=now + timedelta(hours=72),
-        )
-
     async def deliveries(self) -> list[dict[str, object]]:
         async with httpx.AsyncClient() as http:
             url = f"{self.url}/v1/patients/{self.patient_id}/deliveries"
             answer: list[dict[str, object]] = (await http.get(url, headers=self.stack.auth_headers())).json()
             return answer
+
+    async def texted_integration_due(self) -> list[str]:
+        """The patient's contact details on file, then an integration session due: the texts Twilio
+        was asked to send them (once there is one, within 60 s)."""
+        await self.contact()
+        await self.publish(self.integration_due())
+
+        async def sent() -> list[str]:
+            return self.twilio.texts_to(PHONE)
+
+        texts: list[str] = await wait_for(sent, within=60)
+        return texts
 
 
 @pytest.fixture
@@ -70,13 +69,7 @@ async def world(infra: Infra) -> AsyncIterator[World]:
 
 async def test_a_text_goes_out_and_its_delivery_comes_back_signed(world: World) -> None:
     w = world
-    await w.contact()
-    await w.publish(w.integration_due())
-
-    async def sent() -> list[str]:
-        return w.twilio.texts_to(PHONE)
-
-    [text] = await wait_for(sent, within=60)
+    [text] = await w.texted_integration_due()
     assert "follow-up session" in text
     [message] = w.twilio.texts()
     status_url = f"{w.url}/v1/sms/twilio/status"
@@ -160,13 +153,7 @@ async def test_inbound_stop_start_help_signed_by_twilio(world: World) -> None:
 
 async def test_an_undelivered_text_falls_back_to_email(world: World) -> None:
     w = world
-    await w.contact()
-    await w.publish(w.integration_due())
-
-    async def sent() -> list[str]:
-        return w.twilio.texts_to(PHONE)
-
-    assert await wait_for(sent, within=60)
+    assert await w.texted_integration_due()
     [message] = w.twilio.texts()
     # The carrier could not deliver it (Twilio's 30003: unreachable handset).
     callback = w.twilio.send_status(message.sid, "undelivered", error_code="30003")

@@ -3,21 +3,13 @@ trace context does too, so one consultation request is one trace across the thre
 
 from __future__ import annotations
 
-import gzip
-import threading
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import httpx
-import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 
 from katflow_shared.contracts import AppointmentScheduled, ConsultationRequested, topics
-from tests.conftest import RUN_ROOT
 from tests.support.infra import Infra
-from tests.support.stack import Stack, consultation_request, make_stack, read_topic, wait_for
+from tests.support.otlp import Collected, traced_stack
+from tests.support.stack import Stack, consultation_request, read_topic, wait_for
 
 
 async def test_request_id_becomes_the_correlation_id_of_every_event(stack: Stack) -> None:
@@ -62,82 +54,8 @@ async def test_hostile_request_id_is_replaced(stack: Stack) -> None:
     )
 
 
-@dataclass(frozen=True)
-class Collected:
-    service: str
-    name: str
-    kind: int
-    trace_id: str
-    span_id: str
-    parent_id: str
-
-
-class Collector(ThreadingHTTPServer):
-    """A tiny OTLP/HTTP receiver: decodes every export POSTed to /v1/traces into spans."""
-
-    def __init__(self) -> None:
-        self.spans: list[Collected] = []
-        self.lock = threading.Lock()
-        super().__init__(("127.0.0.1", 0), _Receive)
-
-    def add(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest.FromString(body)
-        found = []
-        for resource in request.resource_spans:
-            attrs = {a.key: a.value.string_value for a in resource.resource.attributes}
-            for scope in resource.scope_spans:
-                found += [
-                    Collected(
-                        attrs.get("service.name", ""),
-                        span.name,
-                        span.kind,
-                        span.trace_id.hex(),
-                        span.span_id.hex(),
-                        span.parent_span_id.hex(),
-                    )
-                    for span in scope.spans
-                ]
-        with self.lock:
-            self.spans += found
-
-    def collected(self) -> list[Collected]:
-        with self.lock:
-            return list(self.spans)
-
-
-class _Receive(BaseHTTPRequestHandler):
-    server: Collector
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        if self.headers.get("content-encoding") == "gzip":
-            body = gzip.decompress(body)
-        if self.path == "/v1/traces":
-            self.server.add(body)
-        self.send_response(200)
-        self.send_header("content-type", "application/x-protobuf")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return None
-
-
-@pytest.fixture
-async def collector() -> AsyncIterator[Collector]:
-    server = Collector()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-
-
-async def test_one_consultation_request_is_one_trace_across_the_services(
-    infra: Infra, collector: Collector
-) -> None:
-    endpoint = f"http://127.0.0.1:{collector.server_address[1]}"
-    stack = await make_stack(
-        infra, RUN_ROOT, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_BSP_SCHEDULE_DELAY="200"
-    )
-    try:
+async def test_one_consultation_request_is_one_trace_across_the_services(infra: Infra) -> None:
+    async with traced_stack(infra) as (stack, collector):
         stack.start()
         async with httpx.AsyncClient() as http:
             resp = await http.post(
@@ -181,5 +99,3 @@ async def test_one_consultation_request_is_one_trace_across_the_services(
         assert handled.kind == notified.kind == OtlpSpan.SPAN_KIND_CONSUMER
         assert handled.span_id == second[2]  # AppointmentScheduled was emitted while handling
         assert notified.parent_id == handled.span_id
-    finally:
-        stack.stop()

@@ -9,23 +9,17 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
 
 from katflow_shared.contracts import ConsultationRequested, topics
 from katflow_shared.messaging.cloudevents import Envelope
+from tests.support.patient_events import consultation_requested
 from tests.support.stack import Stack, read_topic, wait_for
 
 
 def _request(course_id: uuid.UUID) -> ConsultationRequested:
-    return ConsultationRequested(
-        consultation_request_id=uuid.uuid4(),
-        course_id=course_id,
-        patient_id=uuid.uuid4(),
-        patient_time_zone="America/Denver",
-        requested_at=datetime.now(UTC),
-    )
+    return consultation_requested(course_id, zone="America/Denver")
 
 
 def _ce_headers(ce_type: str) -> list[tuple[str, bytes]]:

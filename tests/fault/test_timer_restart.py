@@ -16,6 +16,7 @@ from tests.support.course import (
     CourseDriver,
     course_stack,
     discharge,
+    dose_with_integration_cancelled,
     dosing_check_in,
     first_copies,
     names,
@@ -32,14 +33,11 @@ async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
 
 
 async def timer(course: CourseDriver, key_suffix: str) -> tuple[datetime, str, datetime | None]:
-    conn = await course.stack.db("scheduling")
-    try:
-        rows = await conn.fetch(
-            "SELECT due_at, status, fired_at FROM timers WHERE key LIKE $1",
-            f"course:{course.course_id}:%{key_suffix}",
-        )
-    finally:
-        await conn.close()
+    rows = await course.stack.fetch(
+        "scheduling",
+        "SELECT due_at, status, fired_at FROM timers WHERE key LIKE $1",
+        f"course:{course.course_id}:%{key_suffix}",
+    )
     assert len(rows) == 1, rows  # one row per timer: never a duplicate
     return rows[0]["due_at"], rows[0]["status"], rows[0]["fired_at"]
 
@@ -58,7 +56,7 @@ async def restart(course: CourseDriver, how: str) -> float:
 
 async def test_pending_timers_survive_restarts_and_fire_once(course: CourseDriver) -> None:
     course.start_on("mon", "America/New_York")  # the clinic's zone; a fixed day, not the real date
-    await course.prepared("iv")
+    protocol = await course.prepared("iv")
     appt = await course.open_appointment("dosing")
     course.clock.jump_to(datetime.fromisoformat(appt["starts_at"]))
     url = course.scheduling(f"/appointments/{appt['id']}")
@@ -104,14 +102,6 @@ async def test_pending_timers_survive_restarts_and_fire_once(course: CourseDrive
     assert names(first_copies(course.tap.of(course.course_id, topics.SCHEDULING))) == [
         "AppointmentScheduled:consultation",
         "AppointmentCompleted:consultation",
-        "AppointmentScheduled:dosing",
-        "MonitoringCheckDue:blood_pressure",
-        "MonitoringCheckDue:discharge",
-        "SessionAdministered",
-        "AppointmentCompleted:dosing",
-        "AppointmentScheduled:integration",
-        "IntegrationDue",
-        "AppointmentCancelled:integration",
-        "IntegrationOverdue",
+        *dose_with_integration_cancelled(protocol),
     ]
     assert datetime.now(UTC) < course.clock.now()  # service time ran ahead of the wall clock throughout

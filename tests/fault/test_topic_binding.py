@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 
-from katflow_shared.contracts import ChannelConsent, PatientContactUpdated, topics
+from katflow_shared.contracts import PatientContactUpdated, topics
 from katflow_shared.messaging.cloudevents import Envelope
+from tests.support.patient_events import contact_updated
 from tests.support.stack import Stack, read_topic, wait_for
 
 GENUINE = "patient@example.org"
@@ -17,17 +18,7 @@ FORGED = "attacker@example.net"
 
 
 def _contact(patient_id: uuid.UUID, email: str, at: datetime) -> PatientContactUpdated:
-    consent = ChannelConsent(granted=True, captured_at=at, method="web-form")
-    return PatientContactUpdated(
-        patient_id=patient_id,
-        given_name="Ana",
-        family_name="Example",
-        email=email,
-        time_zone="Europe/Berlin",
-        email_consent=consent,
-        sms_consent=consent,
-        updated_at=at,
-    )
+    return contact_updated(patient_id, at, time_zone="Europe/Berlin", email_address=email)
 
 
 async def test_an_event_off_its_topic_or_from_another_source_is_dead_lettered(stack: Stack) -> None:

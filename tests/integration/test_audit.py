@@ -18,14 +18,12 @@ from fastapi import APIRouter, FastAPI
 from katflow_shared import audit
 from katflow_shared.auth import PUBLIC_FORM, admits, system_principal
 from katflow_shared.clock import FixedClock
-from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.roles import Role, hash_api_key
 from katflow_shared.runtime import Runtime, ServiceSpec, create_app
-from katflow_shared.settings import ServiceSettings
 from katflow_shared.wakeup import Announcer
-from katflow_tools.databases import scratch_database
+from tests.support.databases import migrated_database
 from tests.support.infra import Infra
 
 KEYS = {role: f"kfk_it_{role.value}_{uuid.uuid4().hex}" for role in (Role.ADMIN, Role.CLINICIAN)}
@@ -58,27 +56,20 @@ def patient_router() -> APIRouter:
 
 @pytest.fixture
 async def svc(infra: Infra) -> AsyncIterator[Audited]:
-    async with scratch_database(infra.pg_admin_dsn, "audit_it") as db:
-        pool = await create_pool(db.dsn, 4)
-        try:
-            await migrate(pool, ["katflow_shared"])
-            settings = ServiceSettings(
-                environment="test",
-                service_name="auditee",
-                database_url=db.dsn,
-                api_keys={
-                    hash_api_key(key): {"name": f"it-{role.value}", "roles": [role.value]}
-                    for role, key in KEYS.items()
-                },
-            )
-            app = create_app(ServiceSpec(settings=settings, migrations=[], routers=[patient_router()]))
-            clock = FixedClock(datetime.now(UTC))
-            app.state.runtime = Runtime(
-                settings, pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock
-            )
-            yield Audited(pool, app)
-        finally:
-            await pool.close()
+    async with migrated_database(infra, "audit_it") as db:
+        settings = db.settings(
+            service_name="auditee",
+            api_keys={
+                hash_api_key(key): {"name": f"it-{role.value}", "roles": [role.value]}
+                for role, key in KEYS.items()
+            },
+        )
+        app = create_app(ServiceSpec(settings=settings, migrations=[], routers=[patient_router()]))
+        clock = FixedClock(datetime.now(UTC))
+        app.state.runtime = Runtime(
+            settings, db.pool, None, Emitter(settings, Announcer(outbox.CHANNEL)), clock
+        )
+        yield Audited(db.pool, app)
 
 
 async def test_audit_log_refuses_update_delete_and_truncate(svc: Audited) -> None:

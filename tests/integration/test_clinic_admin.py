@@ -318,11 +318,16 @@ async def booked_in(h: Harness, course: uuid.UUID) -> Any:
     )
 
 
+async def put_room(client: httpx.AsyncClient, room_id: str, room: dict[str, Any], status: int) -> None:
+    """An admin adds (201) or updates (200) a room."""
+    r = await client.put(f"/v1/admin/rooms/{room_id}", json=room, headers=admin())
+    assert r.status_code == status, r.text
+
+
 async def a_dose_in_the_only_pump_room(h: Harness, client: httpx.AsyncClient) -> Any:
     """iv@1 needs an iv_pump; room-iv, the only room with one, is added; an IV dose is booked in it."""
     iv_needs_a_pump(h)
-    r = await client.put("/v1/admin/rooms/room-iv", json=PUMP, headers=admin())
-    assert r.status_code == 201, r.text
+    await put_room(client, "room-iv", PUMP, 201)
     dose = await booked_in(h, await h.prepared_course("iv"))
     assert dose["room_id"] == "room-iv"
     return dose
@@ -331,12 +336,8 @@ async def a_dose_in_the_only_pump_room(h: Harness, client: httpx.AsyncClient) ->
 async def test_a_room_losing_a_capability_gives_its_doses_another_room_with_it(h: Harness) -> None:
     async with api(h) as client:
         dose = await a_dose_in_the_only_pump_room(h, client)
-        r = await client.put(
-            "/v1/admin/rooms/room-iv2", json={**PUMP, "display_name": "IV 2"}, headers=admin()
-        )
-        assert r.status_code == 201, r.text
-        r = await client.put("/v1/admin/rooms/room-iv", json=NO_PUMP, headers=admin())
-        assert r.status_code == 200, r.text
+        await put_room(client, "room-iv2", {**PUMP, "display_name": "IV 2"}, 201)
+        await put_room(client, "room-iv", NO_PUMP, 200)
     now = await h.pool.fetchrow(
         "SELECT room_id, clinician_id, lower(during) AS s FROM appointments WHERE id = $1", dose["id"]
     )
@@ -350,15 +351,11 @@ async def test_a_room_losing_a_capability_gives_its_doses_another_room_with_it(h
 async def test_a_room_losing_a_capability_moves_a_dose_when_no_other_room_is_free(h: Harness) -> None:
     async with api(h) as client:
         dose = await a_dose_in_the_only_pump_room(h, client)
-        r = await client.put(
-            "/v1/admin/rooms/room-iv2", json={**PUMP, "display_name": "IV 2"}, headers=admin()
-        )
-        assert r.status_code == 201, r.text
+        await put_room(client, "room-iv2", {**PUMP, "display_name": "IV 2"}, 201)
         other = await booked_in(h, await h.prepared_course("iv"))  # the other dosing clinician, same time
         assert (other["room_id"], other["s"]) == ("room-iv2", dose["s"])
         await h.pump()
-        r = await client.put("/v1/admin/rooms/room-iv", json=NO_PUMP, headers=admin())
-        assert r.status_code == 200, r.text
+        await put_room(client, "room-iv", NO_PUMP, 200)
     now = await h.pool.fetchrow(
         "SELECT room_id, lower(during) AS s FROM appointments WHERE id = $1", dose["id"]
     )
@@ -381,8 +378,7 @@ async def test_a_room_losing_a_capability_moves_a_dose_when_no_other_room_is_fre
 async def test_a_dose_left_without_any_room_with_the_capability_is_reported(h: Harness) -> None:
     async with api(h) as client:
         dose = await a_dose_in_the_only_pump_room(h, client)
-        r = await client.put("/v1/admin/rooms/room-iv", json=NO_PUMP, headers=admin())
-        assert r.status_code == 200, r.text
+        await put_room(client, "room-iv", NO_PUMP, 200)
     now = await h.pool.fetchrow(
         "SELECT room_id, lower(during) AS s FROM appointments WHERE id = $1", dose["id"]
     )

@@ -16,21 +16,19 @@ import pytest
 from katflow_shared import timers
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import ConsultationRequested
-from katflow_shared.db import create_pool, migrate
-from katflow_shared.messaging import outbox
 from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.consumer import UseCase, apply
-from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
 from katflow_shared.settings import ServiceSettings
 from katflow_shared.timers import Timer, TimerWorker
 from katflow_shared.unit_of_work import UnitOfWork, Units
 from katflow_shared.wakeup import Announcer, Wakeup
-from katflow_tools.databases import scratch_database
+from tests.support.databases import migrated_database, relayed_units
 from tests.support.infra import Infra
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 GROUP = "katflow-test-workflow"
+WORK = "CREATE TABLE work (n int PRIMARY KEY)"
 
 
 @dataclass
@@ -50,18 +48,9 @@ class Setup:
 
 @pytest.fixture
 async def setup(infra: Infra) -> AsyncIterator[Setup]:
-    async with scratch_database(infra.pg_admin_dsn, "consumer_units_it") as scratch:
-        pool = await create_pool(scratch.dsn, 4)
-        try:
-            await migrate(pool, ["katflow_shared"])
-            await pool.execute("CREATE TABLE work (n int PRIMARY KEY)")
-            settings = ServiceSettings(environment="test", database_url=scratch.dsn)
-            announcer, relay = Announcer(outbox.CHANNEL), Wakeup(scratch.dsn, outbox.CHANNEL)
-            announcer.attach(relay)
-            units = Units(pool, FixedClock(NOW), Emitter(settings, announcer), Announcer(timers.CHANNEL))
-            yield Setup(pool, units, relay, settings)
-        finally:
-            await pool.close()
+    async with migrated_database(infra, "consumer_units_it", then=[WORK]) as db:
+        on = relayed_units(db, FixedClock(NOW))
+        yield Setup(db.pool, on.units, on.relay, on.settings)
 
 
 def requested() -> Envelope:

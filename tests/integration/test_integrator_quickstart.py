@@ -24,6 +24,7 @@ from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.kafka import ensure_topics, make_producer
 from katflow_shared.settings import ServiceSettings
 from tests.support.infra import REPO, Infra
+from tests.support.patient_events import consultation_requested
 
 DOCS = REPO / "docs"
 SCRIPT = DOCS / "examples" / "consume_consultations.py"
@@ -47,14 +48,7 @@ class Published:
 
 
 def _consultation(course_id: uuid.UUID) -> ConsultationRequested:
-    return ConsultationRequested(
-        consultation_request_id=uuid.uuid4(),
-        course_id=course_id,
-        patient_id=uuid.uuid4(),
-        patient_time_zone="America/Chicago",
-        preferred_route=Route.INTRANASAL,
-        requested_at=datetime.now(UTC),
-    )
+    return consultation_requested(course_id, route=Route.INTRANASAL)
 
 
 @pytest.fixture(scope="module")

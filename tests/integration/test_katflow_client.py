@@ -26,20 +26,14 @@ from katflow_shared.messaging.cloudevents import Envelope
 from katflow_shared.messaging.kafka import ensure_topics, make_producer
 from katflow_shared.settings import ServiceSettings
 from tests.support.infra import REPO, Infra
+from tests.support.patient_events import consultation_requested
 from tests.support.stack import wait_for
 
 SOURCE = topics.producer_source(topics.INTAKE)
 
 
 def _request() -> ConsultationRequested:
-    return ConsultationRequested(
-        consultation_request_id=uuid.uuid4(),
-        course_id=uuid.uuid4(),
-        patient_id=uuid.uuid4(),
-        patient_time_zone="America/Chicago",
-        preferred_route=Route.INTRANASAL,
-        requested_at=datetime.now(UTC),
-    )
+    return consultation_requested(route=Route.INTRANASAL)
 
 
 def _decision(request: ConsultationRequested) -> EligibilityDecided:

@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -40,18 +40,15 @@ from katflow_shared.auth import Authenticator
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import (
     AppointmentScheduled,
-    CadenceStretched,
-    ChannelConsent,
     ClinicianUpdated,
     ConsultationRequested,
     Event,
     IntegrationDue,
     MonitoringCheckDue,
-    PatientContactUpdated,
     SessionAdministered,
     UrgentReviewRequired,
 )
-from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck, Route, StretchReason
+from katflow_shared.contracts.common import AppointmentKind, MonitoringCheck, Route
 from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.cloudevents import Envelope
@@ -66,6 +63,13 @@ from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from katflow_tools.smtp_sink import SmtpSink
 from tests.support.infra import Infra
+from tests.support.patient_events import (
+    appointment_scheduled,
+    cadence_stretched,
+    consultation_requested,
+    contact_updated,
+    integration_due,
+)
 from tests.support.stack import wait_for
 
 SECRET = "whsec_" + base64.b64encode(b"integration-test-sms-secret").decode()
@@ -118,29 +122,35 @@ class Harness:
     ) -> None:
         at = at or self.clock.now()
         await self.handle(
-            PatientContactUpdated(
-                patient_id=self.patient_id,
-                given_name="Ana",
-                family_name="Example",
-                email=EMAIL,
-                phone=PHONE,
-                time_zone=zone,
-                email_consent=ChannelConsent(granted=email, captured_at=at, method="web-form"),
-                sms_consent=ChannelConsent(granted=sms, captured_at=at, method="web-form"),
-                updated_at=at,
+            contact_updated(
+                self.patient_id, at, time_zone=zone, email_address=EMAIL, phone=PHONE, email=email, sms=sms
             )
         )
 
     def integration_due(self) -> IntegrationDue:
+        return integration_due(self, self.clock.now())
+
+    def session_administered(
+        self, protocol_version: str, session_id: uuid.UUID | None = None, clinician_id: str | None = None
+    ) -> SessionAdministered:
+        """The first intranasal dose, given two hours ago, its monitoring just ended, no adverse events."""
         now = self.clock.now()
-        return IntegrationDue(
+        return SessionAdministered(
+            session_id=session_id or uuid.uuid4(),
+            appointment_id=uuid.uuid4(),
             course_id=self.course_id,
             patient_id=self.patient_id,
-            session_id=uuid.uuid4(),
+            route=Route.INTRANASAL,
             dose_number=1,
-            window_opens_at=now,
-            window_closes_at=now + timedelta(hours=72),
+            protocol_version=protocol_version,
+            administered_at=now - timedelta(hours=2),
+            monitoring_ended_at=now,
+            adverse_events=False,
+            clinician_id=clinician_id,
         )
+
+    def consultation_requested(self) -> ConsultationRequested:
+        return consultation_requested(self.course_id, self.patient_id, at=self.clock.now())
 
     def appointment(
         self,
@@ -149,16 +159,7 @@ class Harness:
         zone: str = "America/Chicago",
         appointment_id: uuid.UUID | None = None,
     ) -> AppointmentScheduled:
-        return AppointmentScheduled(
-            appointment_id=appointment_id or uuid.uuid4(),
-            course_id=self.course_id,
-            patient_id=self.patient_id,
-            kind=kind,
-            clinician_id="clin-1",
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(hours=1),
-            patient_time_zone=zone,
-        )
+        return appointment_scheduled(self, starts_at, kind, zone=zone, appointment_id=appointment_id)
 
     # --- time and work
     async def dispatch(self) -> int:
@@ -504,13 +505,7 @@ async def test_other_inbound_text_keeps_only_the_keyword(h: Harness) -> None:
 
 async def test_redelivered_events_produce_no_second_message(h: Harness) -> None:
     await h.contact(email=True, sms=False)
-    request = ConsultationRequested(
-        consultation_request_id=uuid.uuid4(),
-        course_id=h.course_id,
-        patient_id=h.patient_id,
-        patient_time_zone="America/Chicago",
-        requested_at=h.clock.now(),
-    )
+    request = h.consultation_requested()
     envelope = await h.handle(request)
     await h.handle(request, envelope)  # redelivered by Kafka: the inbox skips it
     await h.handle(request, envelope, inbox=False)  # even past the inbox: idempotency keys hold
@@ -548,15 +543,7 @@ async def test_a_sent_message_is_settled_with_its_attempt_audit_record_and_event
 
 async def test_consultation_flow_sends_exactly_three_emails_for_email_only_consent(h: Harness) -> None:
     await h.contact(email=True, sms=False)
-    await h.handle(
-        ConsultationRequested(
-            consultation_request_id=uuid.uuid4(),
-            course_id=h.course_id,
-            patient_id=h.patient_id,
-            patient_time_zone="America/Chicago",
-            requested_at=h.clock.now(),
-        )
-    )
+    await h.handle(h.consultation_requested())
     await h.handle(h.appointment(h.clock.now() + timedelta(days=1, minutes=30)))
     await h.dispatch()
     subjects = sorted((m.subject, m.rcpt_to) for m in h.mail())
@@ -663,17 +650,7 @@ async def test_urgent_review_reaches_clinicians_at_3am_and_halts_automated_messa
 
 async def test_a_stretched_cadence_reaches_the_care_team_by_email_and_feed(h: Harness) -> None:
     await h.contact()
-    stretched = CadenceStretched(
-        course_id=h.course_id,
-        patient_id=h.patient_id,
-        appointment_id=uuid.uuid4(),
-        dose_number=3,
-        planned_day=date(2026, 12, 10),
-        booked_day=date(2026, 12, 14),
-        gap_days=5,
-        max_days_between=4,
-        reason=StretchReason.NO_FREE_DAY,
-    )
+    stretched = cadence_stretched(h, 3, uuid.uuid4())
     await h.handle(stretched)
     await h.dispatch()
     subject = "Course cadence stretched: a visit is booked late"
@@ -711,20 +688,7 @@ async def test_a_sessions_alerts_reach_its_booked_clinician_and_the_on_call_grou
             clinician_id=booked,
         )
         await h.handle(check)
-    administered = SessionAdministered(
-        session_id=session_id,
-        appointment_id=uuid.uuid4(),
-        course_id=h.course_id,
-        patient_id=h.patient_id,
-        route=Route.INTRANASAL,
-        dose_number=1,
-        protocol_version="intranasal@1",
-        administered_at=h.clock.now() - timedelta(hours=2),
-        monitoring_ended_at=h.clock.now(),
-        adverse_events=False,
-        clinician_id="clin-3",
-    )
-    await h.handle(administered)
+    await h.handle(h.session_administered("intranasal@1", session_id, clinician_id="clin-3"))
     await h.dispatch()
     rows = await h.pool.fetch(
         "SELECT notification, staff_id, urgent FROM feed_items ORDER BY notification, staff_id"
@@ -785,18 +749,7 @@ async def test_a_clinician_added_in_scheduling_gets_a_feed_and_their_sessions_al
 
 async def test_a_session_under_a_protocol_not_on_file_queues_nothing_and_is_permanent(h: Harness) -> None:
     """The consumer dead-letters a permanent error (no retries); the transaction leaves no trace."""
-    session = SessionAdministered(
-        session_id=uuid.uuid4(),
-        appointment_id=uuid.uuid4(),
-        course_id=h.course_id,
-        patient_id=h.patient_id,
-        route=Route.INTRANASAL,
-        dose_number=1,
-        protocol_version="intranasal@99",
-        administered_at=h.clock.now() - timedelta(hours=2),
-        monitoring_ended_at=h.clock.now(),
-        adverse_events=False,
-    )
+    session = h.session_administered("intranasal@99")
     with pytest.raises(PermanentError, match="'intranasal@99' is not on file"):
         await h.handle(session)
     assert await h.deliveries() == []

@@ -15,8 +15,7 @@ import pytest
 from katflow_notifications.adapters.postgres_recipients import recipient_row
 from katflow_notifications.domain.consent import Consent, newest
 from katflow_shared.contracts import ChannelConsent, PatientContactUpdated
-from katflow_shared.db import create_pool, migrate
-from katflow_tools.databases import scratch_database
+from tests.support.databases import NOTIFICATIONS, migrated_database
 from tests.support.infra import Infra
 
 T0 = datetime(2026, 1, 5, 12, tzinfo=UTC)
@@ -25,13 +24,8 @@ CAPTURES = [None, T0, T0 + timedelta(days=1)]  # undated, earlier, later
 
 @pytest.fixture
 async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    async with scratch_database(infra.pg_admin_dsn, "recipients_it") as db:
-        p = await create_pool(db.dsn, 4)
-        try:
-            await migrate(p, ["katflow_shared", "katflow_notifications"])
-            yield p
-        finally:
-            await p.close()
+    async with migrated_database(infra, "recipients_it", NOTIFICATIONS) as db:
+        yield db.pool
 
 
 def update(

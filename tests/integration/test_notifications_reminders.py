@@ -12,13 +12,13 @@ import pytest
 
 from katflow_shared.contracts import (
     AppointmentCancelled,
-    AppointmentRescheduled,
     CourseCompleted,
     UrgentReviewRequired,
 )
 from katflow_shared.contracts.common import AppointmentKind, CancellationReason
 from tests.integration.test_notifications_delivery import PHONE, Harness, make_harness
 from tests.support.infra import Infra
+from tests.support.patient_events import appointment_rescheduled
 
 CHICAGO = "America/Chicago"
 
@@ -72,18 +72,7 @@ async def test_rescheduled_appointment_old_reminders_never_fire(h: Harness) -> N
     booked = h.appointment(old)
     await h.handle(booked)
     new = old + timedelta(days=3, hours=-3)  # Sunday 11:00 CDT
-    await h.handle(
-        AppointmentRescheduled(
-            appointment_id=booked.appointment_id,
-            course_id=h.course_id,
-            patient_id=h.patient_id,
-            kind=AppointmentKind.CONSULTATION,
-            previous_starts_at=old,
-            starts_at=new,
-            ends_at=new + timedelta(hours=1),
-            patient_time_zone=CHICAGO,
-        )
-    )
+    await h.handle(appointment_rescheduled(booked, new))
     await h.dispatch()
     assert await pending(h) == {
         "appointment_reminder_24h": new - timedelta(hours=24),

@@ -23,7 +23,6 @@ from katflow_notifications.adapters.smtp_email import SmtpEmail
 from katflow_notifications.domain.templates import Rendered
 from katflow_notifications.ports import ChannelPermanent, ChannelTransient, Outbound
 from katflow_notifications.settings import NotificationsSettings
-from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.wakeup import Announcer
 from tests.integration.test_notifications_delivery import EMAIL, make_harness
 from tests.support.infra import Infra
@@ -316,15 +315,7 @@ async def test_a_queued_delivery_wakes_the_dispatcher_without_waiting_for_the_po
                 elsewhere = replace(h.handlers.planner, dispatching=Announcer(deliveries.DELIVERIES_CHANNEL))
                 h.handlers = replace(h.handlers, planner=elsewhere)
             started = time.monotonic()
-            await h.handle(
-                ConsultationRequested(
-                    consultation_request_id=uuid.uuid4(),
-                    course_id=h.course_id,
-                    patient_id=h.patient_id,
-                    patient_time_zone="America/Chicago",
-                    requested_at=h.clock.now(),
-                )
-            )
+            await h.handle(h.consultation_requested())
             for _ in range(500):  # up to 10 s
                 if len(h.mail()) >= 2:
                     break

@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from katflow_shared.contracts import AppointmentRescheduled
-from katflow_shared.contracts.common import AppointmentKind
 from tests.integration.test_notifications_delivery import Harness, make_harness
 from tests.support.infra import Infra
+from tests.support.patient_events import appointment_rescheduled
 
 START = datetime(2024, 6, 6, 19, 0, tzinfo=UTC)
 
@@ -44,16 +43,7 @@ async def test_a_redelivered_event_writes_nothing_in_either_kind_of_unit(h: Harn
     await h.handle(booked, scheduled)  # redelivered: one statement, failed on the inbox key
     assert await state(h) == before
     new = START + timedelta(days=1)
-    moved = AppointmentRescheduled(
-        appointment_id=booked.appointment_id,
-        course_id=h.course_id,
-        patient_id=h.patient_id,
-        kind=AppointmentKind.CONSULTATION,
-        previous_starts_at=START,
-        starts_at=new,
-        ends_at=new + timedelta(hours=1),
-        patient_time_zone="America/Chicago",
-    )
+    moved = appointment_rescheduled(booked, new)
     rescheduled = await h.handle(moved)
     after = await state(h)
     assert after != before  # the first delivery cancelled the reminders and planned new ones

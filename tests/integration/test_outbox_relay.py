@@ -22,14 +22,13 @@ from katflow_shared import timers
 from katflow_shared.clock import SystemClock
 from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.contracts.topics import INTAKE
-from katflow_shared.db import create_pool, migrate
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.messaging.kafka import delete_topics, ensure_topics
 from katflow_shared.messaging.outbox import CHANNEL, OutboxRelay
 from katflow_shared.settings import ServiceSettings
 from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
-from katflow_tools.databases import scratch_database
+from tests.support.databases import migrated_database
 from tests.support.infra import Infra
 
 pytestmark = pytest.mark.timeout(120)
@@ -100,24 +99,17 @@ class Outbox:
 
 @pytest.fixture
 async def outbox(infra: Infra) -> AsyncIterator[Outbox]:
-    async with scratch_database(infra.pg_admin_dsn, "relay_it") as db:
-        settings = ServiceSettings(
-            environment="test",
+    async with migrated_database(infra, "relay_it") as db:
+        settings = db.settings(
             service_name="intake",
-            database_url=db.dsn,
             kafka_bootstrap=infra.kafka_bootstrap,
             topic_prefix=f"relay{uuid.uuid4().hex[:10]}.",
             outbox_poll_seconds=0.5,
             outbox_batch_size=7,  # several batches per test
         )
-        pool = await create_pool(db.dsn, 4)
-        try:
-            await migrate(pool, ["katflow_shared"])
-            created = await ensure_topics(settings)
-            yield Outbox(settings, pool, db.admin, db.name)
-            await delete_topics(infra.kafka_bootstrap, created)
-        finally:
-            await pool.close()
+        created = await ensure_topics(settings)
+        yield Outbox(settings, db.pool, db.scratch.admin, db.scratch.name)
+        await delete_topics(infra.kafka_bootstrap, created)
 
 
 @contextlib.asynccontextmanager

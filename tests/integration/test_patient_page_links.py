@@ -24,15 +24,15 @@ from katflow_notifications.service_layer.portal_links import LinkMinter
 from katflow_notifications.settings import NotificationsSettings
 from katflow_shared import timers
 from katflow_shared.clock import FixedClock
-from katflow_shared.contracts import ChannelConsent, PatientContactUpdated
-from katflow_shared.db import create_pool, migrate
+from katflow_shared.contracts import PatientContactUpdated
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.settings import ServiceSettings
 from katflow_shared.unit_of_work import Units
 from katflow_shared.wakeup import Announcer
-from katflow_tools.databases import scratch_database
+from tests.support.databases import NOTIFICATIONS, migrated_database
 from tests.support.infra import Infra
+from tests.support.patient_events import contact_updated
 
 pytestmark = pytest.mark.integration
 
@@ -43,28 +43,19 @@ PHONE = "+13125550177"
 
 @pytest.fixture
 async def pool(infra: Infra) -> AsyncIterator[asyncpg.Pool]:
-    async with scratch_database(infra.pg_admin_dsn, "portal_it") as db:
-        p = await create_pool(db.dsn, 4)
-        try:
-            await migrate(p, ["katflow_shared", "katflow_notifications"])
-            yield p
-        finally:
-            await p.close()
+    async with migrated_database(infra, "portal_it", NOTIFICATIONS) as db:
+        yield db.pool
 
 
 def contact(patient: uuid.UUID, at: datetime, born: date | None) -> PatientContactUpdated:
-    consent = ChannelConsent(granted=True, captured_at=at, method="web-form")
-    return PatientContactUpdated(
-        patient_id=patient,
-        given_name="Ada",
-        family_name="Example",
-        email="ada@example.org",
-        phone=PHONE,
+    return contact_updated(
+        patient,
+        at,
         time_zone="America/Chicago",
-        email_consent=consent,
-        sms_consent=consent,
-        updated_at=at,
-        date_of_birth=born,
+        email_address="ada@example.org",
+        phone=PHONE,
+        given_name="Ada",
+        born=born,
     )
 
 

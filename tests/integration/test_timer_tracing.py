@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from katflow_shared import timers, tracing
+from katflow_shared import timers
 from katflow_shared.clock import SystemClock
 from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.db import create_pool, migrate
@@ -26,16 +22,6 @@ from katflow_shared.unit_of_work import UnitOfWork
 from katflow_shared.wakeup import Announcer
 from katflow_tools.databases import scratch_database
 from tests.support.infra import Infra
-
-
-@pytest.fixture
-def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "tracer", provider.get_tracer("katflow"))
-    yield exporter
-    provider.shutdown()
 
 
 async def emit_request(timer: Timer, uow: UnitOfWork) -> None:

@@ -20,7 +20,7 @@ import asyncpg
 import pytest
 
 from katflow_shared import timers
-from katflow_shared.db import create_pool, migrate
+from katflow_shared.db import migrate
 from katflow_shared.messaging import outbox
 from katflow_shared.messaging.emitter import Emitter
 from katflow_shared.runtime import Runtime
@@ -28,7 +28,7 @@ from katflow_shared.settings import ServiceSettings
 from katflow_shared.timers import Timer, TimerWorker
 from katflow_shared.unit_of_work import UnitOfWork
 from katflow_shared.wakeup import Announcer
-from katflow_tools.databases import scratch_database
+from tests.support.databases import migrated_database
 from tests.support.infra import Infra
 
 KIND = "test_effect"
@@ -97,14 +97,11 @@ class Db:
 
 @pytest.fixture
 async def db(infra: Infra) -> AsyncIterator[Db]:
-    async with scratch_database(infra.pg_admin_dsn, "timer_it") as scratch:
-        pool = await create_pool(scratch.dsn, 6)
-        try:
-            await migrate(pool, ["katflow_shared"])
-            await pool.execute("CREATE TABLE effects (key text NOT NULL)")
-            yield Db(scratch.dsn, pool, OffsetClock(), scratch.admin, scratch.name)
-        finally:
-            await pool.close()
+    async with migrated_database(
+        infra, "timer_it", pool_size=6, then=["CREATE TABLE effects (key text NOT NULL)"]
+    ) as migrated:
+        scratch = migrated.scratch
+        yield Db(scratch.dsn, migrated.pool, OffsetClock(), scratch.admin, scratch.name)
 
 
 @contextlib.asynccontextmanager

@@ -12,16 +12,12 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from katflow_shared import audit, timers
+from katflow_shared import audit
 from katflow_shared.clock import FixedClock
 from katflow_shared.contracts import ConsultationRequested
-from katflow_shared.db import create_pool, migrate
-from katflow_shared.messaging import outbox
-from katflow_shared.messaging.emitter import Emitter
-from katflow_shared.settings import ServiceSettings
 from katflow_shared.unit_of_work import Units
-from katflow_shared.wakeup import Announcer, Wakeup
-from katflow_tools.databases import scratch_database
+from katflow_shared.wakeup import Wakeup
+from tests.support.databases import migrated_database, relayed_units
 from tests.support.infra import Infra
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -44,18 +40,9 @@ class Setup:
 
 @pytest.fixture
 async def setup(infra: Infra) -> AsyncIterator[Setup]:
-    async with scratch_database(infra.pg_admin_dsn, "uow_it") as scratch:
-        pool = await create_pool(scratch.dsn, 4)
-        try:
-            await migrate(pool, ["katflow_shared"])
-            await pool.execute("CREATE TABLE work (n int PRIMARY KEY)")
-            settings = ServiceSettings(environment="test", database_url=scratch.dsn)
-            announcer, relay = Announcer(outbox.CHANNEL), Wakeup(scratch.dsn, outbox.CHANNEL)
-            announcer.attach(relay)
-            emitter = Emitter(settings, announcer)
-            yield Setup(pool, Units(pool, FixedClock(NOW), emitter, Announcer(timers.CHANNEL)), relay)
-        finally:
-            await pool.close()
+    async with migrated_database(infra, "uow_it", then=["CREATE TABLE work (n int PRIMARY KEY)"]) as db:
+        on = relayed_units(db, FixedClock(NOW))
+        yield Setup(db.pool, on.units, on.relay)
 
 
 def requested() -> ConsultationRequested:

@@ -15,7 +15,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from katflow_tools.time_machine import TimeMachine
 
-from .course import CourseDriver, EventTap
+from .course import CourseDriver, driving
 from .infra import Idp, Infra, find_idp
 from .stack import make_stack
 
@@ -40,13 +40,8 @@ async def console_course(infra: Infra, run_root: Path, **env: str) -> AsyncItera
     stack = await make_stack(infra, run_root, **settings, **auth, **env)
     try:
         with console_redirect_allowed(idp, stack.url("console")):
-            stack.start(*ALL)
-            tap = await EventTap(stack).start()
-            try:
-                async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
-                    yield CourseDriver(stack, http, tap, clock)
-            finally:
-                await tap.stop()
+            async with driving(stack, clock, *ALL) as driver:
+                yield driver
     finally:
         stack.stop()
 

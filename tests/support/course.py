@@ -289,15 +289,34 @@ class CourseDriver:
                 return got
             await asyncio.sleep(0.5)
 
+    async def assert_notified_each_step(
+        self, course_id: str, protocol: Protocol, more: dict[str, int] | None = None
+    ) -> None:
+        """Notifications reacted to each step of the completed course: at least one delivery a step
+        (any channel; channels, wording and extra messages are notifications' own), and ``more``."""
+        n = protocol.total_doses
+        scheduled = sum(e.type == "AppointmentScheduled" for e in self.tap.of(course_id))
+        wanted = {
+            "patient:consultation_ack": 1,
+            "staff:new_consultation_request": 1,
+            "patient:eligibility_update": 1,
+            "patient:booking_confirmation": scheduled,
+            "staff:monitoring_check": len(protocol.dosing.checks) * n,
+            "patient:aftercare": n,
+            "patient:integration_due": n,
+            "staff:integration_due": n,
+            "patient:course_survey": 1,
+            **(more or {}),
+        }
+        got = await self.deliveries_at_least(wanted)
+        assert all(got[k] >= n for k, n in wanted.items()), got
+
     async def pending_timers(self, appointment_id: str) -> list[tuple[str, datetime]]:
-        conn = await self.stack.db("scheduling")
-        try:
-            rows = await conn.fetch(
-                "SELECT kind, due_at FROM timers WHERE status = 'pending' AND key LIKE $1 ORDER BY due_at",
-                f"%appt:{appointment_id}:%",
-            )
-        finally:
-            await conn.close()
+        rows = await self.stack.fetch(
+            "scheduling",
+            "SELECT kind, due_at FROM timers WHERE status = 'pending' AND key LIKE $1 ORDER BY due_at",
+            f"%appt:{appointment_id}:%",
+        )
         return [(r["kind"], r["due_at"]) for r in rows]
 
     async def dose(self, number: int, checks: list[tuple[str, int]]) -> None:
@@ -334,15 +353,23 @@ async def course_stack(
     clock = TimeMachine(run_root / f"clock-{uuid.uuid4().hex}.txt")
     stack = await make_stack(infra, run_root, KATFLOW_CLOCK_OFFSET_FILE=str(clock.path), **env)
     try:
-        stack.start(*services)
-        tap = await EventTap(stack).start()
-        try:
-            async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
-                yield CourseDriver(stack, http, tap, clock)
-        finally:
-            await tap.stop()
+        async with driving(stack, clock, *services) as driver:
+            yield driver
     finally:
         stack.stop()
+
+
+@contextlib.asynccontextmanager
+async def driving(stack: Stack, clock: TimeMachine, *services: str) -> AsyncIterator[CourseDriver]:
+    """Start ``services`` on ``stack`` (the back-end ones when none is named), then a driver of a
+    course on them that taps the workflow topics and calls the services as staff."""
+    stack.start(*services)
+    tap = await EventTap(stack).start()
+    try:
+        async with httpx.AsyncClient(timeout=30, headers=stack.auth_headers("staff")) as http:
+            yield CourseDriver(stack, http, tap, clock)
+    finally:
+        await tap.stop()
 
 
 def dose_steps(protocol: Protocol) -> list[str]:
@@ -356,6 +383,12 @@ def dose_steps(protocol: Protocol) -> list[str]:
         "IntegrationDue",
         "AppointmentCompleted:integration",
     ]
+
+
+def dose_with_integration_cancelled(protocol: Protocol) -> list[str]:
+    """The scheduling events of one dose whose integration appointment is cancelled and not booked
+    again before its window closes: the session is overdue."""
+    return [*dose_steps(protocol)[:-1], "AppointmentCancelled:integration", "IntegrationOverdue"]
 
 
 def protocols_with_iv_2(folder: Path) -> Path:

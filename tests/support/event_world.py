@@ -14,12 +14,13 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from katflow_shared.contracts import ChannelConsent, Event, PatientContactUpdated
+from katflow_shared.contracts import Event, IntegrationDue
 from katflow_shared.contracts.topics import producer_source
 from katflow_shared.messaging.cloudevents import Envelope
 from tests.conftest import RUN_ROOT
 from tests.support.course import course_start
 from tests.support.infra import Infra
+from tests.support.patient_events import contact_updated, integration_due
 from tests.support.stack import Stack, make_stack, wait_for
 
 ZONE = "America/Chicago"
@@ -50,6 +51,10 @@ class EventWorld:
         """The service's clock (wall clock + offset)."""
         return datetime.now(UTC) + timedelta(seconds=float(self.offset_file.read_text() or 0))
 
+    def integration_due(self) -> IntegrationDue:
+        """The patient's first integration session, due now."""
+        return integration_due(self, self.now())
+
     def jump_to(self, instant: datetime) -> None:
         self.offset_file.write_text(str((instant - datetime.now(UTC)).total_seconds()))
 
@@ -77,17 +82,16 @@ class EventWorld:
         event arriving first would find no patient). Returns when they were captured."""
         at = at or datetime.now(UTC)
         await self.publish(
-            PatientContactUpdated(
-                patient_id=self.patient_id,
-                given_name=given_name,
-                family_name="Example",
-                email=self.email,
-                phone=self.phone,
+            contact_updated(
+                self.patient_id,
+                at,
                 time_zone=ZONE,
-                email_consent=ChannelConsent(granted=email, captured_at=at, method="web-form"),
-                sms_consent=ChannelConsent(granted=sms, captured_at=at, method="web-form"),
-                updated_at=at,
-                date_of_birth=born,
+                email_address=self.email,
+                phone=self.phone,
+                given_name=given_name,
+                email=email,
+                sms=sms,
+                born=born,
             )
         )
 

@@ -39,11 +39,9 @@ class Counts:
 
 
 async def appointment_counts(stack: Stack, accepted: list[dict[str, Any]]) -> Counts:
-    conn = await stack.db("scheduling")
-    try:
-        rows = await conn.fetch("SELECT course_id::text AS c, count(*) AS n FROM appointments GROUP BY 1")
-    finally:
-        await conn.close()
+    rows = await stack.fetch(
+        "scheduling", "SELECT course_id::text AS c, count(*) AS n FROM appointments GROUP BY 1"
+    )
     per_course = {r["c"]: r["n"] for r in rows}
     courses = [a["course_id"] for a in accepted]
     return Counts(

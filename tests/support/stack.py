@@ -70,6 +70,13 @@ class Stack:
         finally:
             await conn.close()
 
+    async def fetch(self, service: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await self.db(service)
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
     def start(self, *names: str) -> None:
         for name in names or BACKEND:  # the console only where a test names it
             self.services[name] = ServiceProcess(self.cfg, name).start()

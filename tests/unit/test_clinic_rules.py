@@ -7,8 +7,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from katflow_notifications.domain.intents import intents_for
-from katflow_notifications.domain.templates import RenderEnv, default_registry
-from katflow_notifications.settings import NotificationsSettings
+from katflow_notifications.domain.templates import default_registry
 from katflow_scheduling.domain.clinic import ClinicConfig, Clinician, TimeOff, load_clinic
 from katflow_scheduling.domain.reservations import (
     Need,
@@ -21,6 +20,7 @@ from katflow_scheduling.domain.slots import candidate_starts
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import AppointmentDisplaced
 from katflow_shared.contracts.common import AppointmentKind, ClinicChange
+from tests.support.rendering import render_env
 
 CLINIC = load_clinic(DEFAULT_CLINIC)
 MONDAY_NOON_UTC = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # 07:00 in New York
@@ -79,20 +79,9 @@ def test_an_appointment_that_could_not_be_moved_alerts_the_care_team() -> None:
     )
     [intent] = intents_for(event, MONDAY_NOON_UTC, lambda _v: None)
     assert (intent.notification, intent.audience) == ("appointment_displaced", "staff")
-    settings = NotificationsSettings()
     template = default_registry("en").latest("appointment_displaced", "staff", "email", "en")
     assert template is not None
-    env = RenderEnv(
-        locale="en",
-        time_zone=NY,
-        portal_url=settings.portal_url,
-        console_url=settings.staff_console_url,
-        clinic_phone=settings.clinic_phone,
-        sender=settings.sender_name,
-        organizer=settings.mail_from,
-        given_name="",
-    )
-    text = template.render(dict(intent.facts), env).text
+    text = template.render(dict(intent.facts), render_env("en", NY)).text
     assert (
         "A dosing appointment at Tuesday 1 December 2026 at 10:00 EST falls on the clinician's time off"
         in text

@@ -12,16 +12,11 @@ from katflow_shared.contracts import REGISTRY, ConsultationRequested, PatientCon
 from katflow_shared.contracts.patient_contact import ChannelConsent
 from katflow_shared.messaging.cloudevents import Envelope, decode, nested_model
 from katflow_shared.messaging.errors import InvalidMessage
+from tests.support.patient_events import consultation_requested
 
 
 def _event() -> ConsultationRequested:
-    return ConsultationRequested(
-        consultation_request_id=uuid.uuid4(),
-        course_id=uuid.uuid4(),
-        patient_id=uuid.uuid4(),
-        patient_time_zone="Europe/Berlin",
-        requested_at=datetime.now(UTC),
-    )
+    return consultation_requested(zone="Europe/Berlin")
 
 
 def test_round_trip_keeps_event_and_ids() -> None:

@@ -14,11 +14,12 @@ import pytest
 from fastapi import FastAPI, Request
 from starlette.types import Message
 
-from katflow_shared.contracts import ConsultationRequested, PatientContactUpdated
+from katflow_shared.contracts import PatientContactUpdated
 from katflow_shared.logging import REDACTED, redact_phi
 from katflow_shared.messaging.cloudevents import Envelope, decode
 from katflow_shared.messaging.errors import InvalidMessage, classify
 from katflow_shared.runtime import MAX_BODY_BYTES, BodySizeLimit
+from tests.support.patient_events import consultation_requested
 
 
 def echo_app() -> FastAPI:
@@ -123,14 +124,7 @@ def test_phi_keys_are_redacted_at_any_depth() -> None:
 
 
 def _valid() -> tuple[list[tuple[str, bytes]], bytes]:
-    event = ConsultationRequested(
-        consultation_request_id=uuid.uuid4(),
-        course_id=uuid.uuid4(),
-        patient_id=uuid.uuid4(),
-        patient_time_zone="Europe/Berlin",
-        requested_at=datetime.now(UTC),
-    )
-    envelope = Envelope(event, source="/test")
+    envelope = Envelope(consultation_requested(zone="Europe/Berlin"), source="/test")
     return envelope.headers(), envelope.body()
 
 

@@ -13,6 +13,7 @@ from katflow_notifications.domain.sms import fits_one_sms, is_gsm7, to_gsm7
 from katflow_notifications.domain.templates import RenderEnv, Template, TemplateRegistry, default_registry
 from katflow_notifications.domain.wording import forbidden_terms
 from katflow_notifications.settings import NotificationsSettings
+from tests.support.rendering import render_env
 
 REGISTRY = default_registry()
 SETTINGS = NotificationsSettings()
@@ -63,16 +64,7 @@ PATIENT_TEMPLATES = [t for t in REGISTRY.all() if t.audience == "patient"]
 
 
 def env(template: Template, zone: str) -> RenderEnv:
-    return RenderEnv(
-        locale=template.locale,
-        time_zone=zone,
-        portal_url=SETTINGS.portal_url,
-        console_url=SETTINGS.staff_console_url,
-        clinic_phone=SETTINGS.clinic_phone,
-        sender=SETTINGS.sender_name,
-        organizer=SETTINGS.mail_from,
-        given_name="Maximiliana-Alejandra",
-    )
+    return render_env(template.locale, zone, given_name="Maximiliana-Alejandra")
 
 
 # A message's personal page link with a 30-character KATFLOW_PORTAL_URL (docs/configuration.md)

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -18,17 +16,6 @@ from katflow_shared import tracing
 from katflow_shared.contracts import ConsultationRequested
 from katflow_shared.messaging.cloudevents import Envelope, decode
 from tests.unit.test_cloudevents import _event
-
-
-@pytest.fixture
-def exported(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    """Spans recorded in memory by a provider of the test's own (the global one is left alone)."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(tracing, "tracer", provider.get_tracer("katflow"))
-    yield exporter
-    provider.shutdown()
 
 
 def _emitted_in(span_name: str) -> tuple[Envelope, trace.SpanContext]:
