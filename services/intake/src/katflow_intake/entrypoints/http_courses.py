@@ -8,7 +8,8 @@ who held the session, not who records it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -17,16 +18,29 @@ from pydantic import BaseModel, ConfigDict
 from katflow_shared.auth import Actor, admits
 from katflow_shared.roles import CARE_TEAM, Role
 from katflow_shared.runtime import UnitsDep
+from katflow_shared.treatment_protocols import ProtocolBook
+from katflow_shared.unit_of_work import Units
 
 from ..domain import preparation as prep
-from ..domain.screening import EligibilityIn, ResolveIn, ScreeningIn
+from ..domain.screening import EligibilityIn, ScreeningIn
 from ..service_layer import preparation as checklist
 from ..service_layer import screening
+from ..service_layer.preparation import CourseStatus
+from .bodies import (
+    BaselineIn,
+    ConsentIn,
+    IntentionIn,
+    PreparationSessionIn,
+    RemsEnrollmentIn,
+    ResolveIn,
+    RideHomeIn,
+)
 from .deps import BookDep
 
 router = APIRouter(prefix="/v1/courses", tags=["courses (staff)"])
 CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
 CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
+Route = TypeVar("Route", bound=Callable[..., Any])
 RULES = "Breaking a rule answers 409/422 with the rule's name in `detail[0].type`."
 
 
@@ -62,26 +76,14 @@ class PreparationOut(_Out):
     prepared: bool
 
 
-class CourseStatusOut(_Out):
-    course_id: UUID
-    phase: str
-    halted: bool
-    route: str | None
-    protocol_version: str | None
-    sessions_held: int
-    recorded: list[str]
-    missing: list[str] | None
-    prepared_at: datetime | None
-
-
 @router.get(
     "/{course_id}",
-    response_model=CourseStatusOut,
+    response_model=CourseStatus,
     summary="A course's phase and checklist",
     dependencies=CARE_TEAM_ONLY,
 )
-async def course_status(course_id: UUID, units: UnitsDep, book: BookDep) -> CourseStatusOut:
-    return CourseStatusOut.model_validate(await checklist.status(units, book, course_id))
+async def course_status(course_id: UUID, units: UnitsDep, book: BookDep) -> CourseStatus:
+    return await checklist.status(units, book, course_id)
 
 
 @router.post(
@@ -125,96 +127,94 @@ async def post_eligibility(
     "screening plus an eligible decision resumes scheduling. " + RULES,
 )
 async def post_resolve(course_id: UUID, body: ResolveIn, units: UnitsDep, actor: Actor) -> ResolutionOut:
-    return ResolutionOut.model_validate(await screening.resolve_urgent_review(units, course_id, body, actor))
+    return ResolutionOut.model_validate(
+        await screening.resolve_urgent_review(units, course_id, body.decision, actor)
+    )
 
 
-@router.post(
-    "/{course_id}/preparation/sessions",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=PreparationOut,
-    summary="Record a preparation session held",
-    description="Counted against the protocol's sessions_required. " + RULES,
+def _preparation_step(step: str, summary: str, description: str = RULES) -> Callable[[Route], Route]:
+    """A route recording one step of the preparation checklist: the care team's, answering where the
+    checklist stands (``PreparationOut``)."""
+    return router.post(
+        f"/{{course_id}}/preparation/{step}",
+        dependencies=CARE_TEAM_ONLY,
+        response_model=PreparationOut,
+        summary=summary,
+        description=description,
+    )
+
+
+async def _record(
+    units: Units,
+    book: ProtocolBook,
+    course_id: UUID,
+    item: prep.Item,
+    body: BaseModel,
+    actor: Actor,
+    check: checklist.Check | None = None,
+) -> PreparationOut:
+    """Record a checklist item (not a session) and answer where the checklist stands."""
+    done = await checklist.record_item(units, book, course_id, item, body, actor, check)
+    return PreparationOut.model_validate(done)
+
+
+@_preparation_step(
+    "sessions",
+    "Record a preparation session held",
+    "Counted against the protocol's sessions_required. " + RULES,
 )
 async def post_session(
-    course_id: UUID, body: prep.PreparationSessionIn, units: UnitsDep, book: BookDep
+    course_id: UUID, body: PreparationSessionIn, units: UnitsDep, book: BookDep
 ) -> PreparationOut:
     return PreparationOut.model_validate(await checklist.record_session(units, book, course_id, body))
 
 
-@router.post(
-    "/{course_id}/preparation/consent",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=PreparationOut,
-    summary="Record signed informed consent",
-    description="The document version must be the protocol's (consent_document_version). " + RULES,
+@_preparation_step(
+    "consent",
+    "Record signed informed consent",
+    "The document version must be the protocol's (consent_document_version). " + RULES,
 )
 async def post_consent(
-    course_id: UUID, body: prep.ConsentIn, units: UnitsDep, book: BookDep, actor: Actor
+    course_id: UUID, body: ConsentIn, units: UnitsDep, book: BookDep, actor: Actor
 ) -> PreparationOut:
-    return PreparationOut.model_validate(
-        await checklist.record_item(
-            units, book, course_id, "consent", body, actor, lambda p: prep.check_consent(body, p)
-        )
+    return await _record(
+        units, book, course_id, "consent", body, actor, lambda p: prep.check_consent(body, p)
     )
 
 
-@router.post(
-    "/{course_id}/preparation/intention",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=PreparationOut,
-    summary="Record that an intention was set (its words stay in the therapy record)",
-    description=RULES,
-)
+@_preparation_step("intention", "Record that an intention was set (its words stay in the therapy record)")
 async def post_intention(
-    course_id: UUID, body: prep.IntentionIn, units: UnitsDep, book: BookDep, actor: Actor
+    course_id: UUID, body: IntentionIn, units: UnitsDep, book: BookDep, actor: Actor
 ) -> PreparationOut:
-    return PreparationOut.model_validate(
-        await checklist.record_item(units, book, course_id, "intention", body, actor)
-    )
+    return await _record(units, book, course_id, "intention", body, actor)
 
 
-@router.post(
-    "/{course_id}/preparation/baseline",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=PreparationOut,
-    summary="Record baseline measures (PHQ-9, GAD-7, PCL-5 as the protocol requires)",
-    description="Every instrument the protocol lists is required (baseline_measures_required). " + RULES,
+@_preparation_step(
+    "baseline",
+    "Record baseline measures (PHQ-9, GAD-7, PCL-5 as the protocol requires)",
+    "Every instrument the protocol lists is required (baseline_measures_required). " + RULES,
 )
 async def post_baseline(
-    course_id: UUID, body: prep.BaselineIn, units: UnitsDep, book: BookDep, actor: Actor
+    course_id: UUID, body: BaselineIn, units: UnitsDep, book: BookDep, actor: Actor
 ) -> PreparationOut:
-    return PreparationOut.model_validate(
-        await checklist.record_item(
-            units, book, course_id, "baseline", body, actor, lambda p: prep.check_baseline(body, p)
-        )
+    return await _record(
+        units, book, course_id, "baseline", body, actor, lambda p: prep.check_baseline(body, p)
     )
 
 
-@router.post(
-    "/{course_id}/preparation/ride-home",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=PreparationOut,
-    summary="Record that a ride home is arranged",
-    description=RULES,
-)
+@_preparation_step("ride-home", "Record that a ride home is arranged")
 async def post_ride_home(
-    course_id: UUID, body: prep.RideHomeIn, units: UnitsDep, book: BookDep, actor: Actor
+    course_id: UUID, body: RideHomeIn, units: UnitsDep, book: BookDep, actor: Actor
 ) -> PreparationOut:
-    return PreparationOut.model_validate(
-        await checklist.record_item(units, book, course_id, "ride_home", body, actor)
-    )
+    return await _record(units, book, course_id, "ride_home", body, actor)
 
 
-@router.post(
-    "/{course_id}/preparation/rems-enrollment",
-    dependencies=CARE_TEAM_ONLY,
-    response_model=PreparationOut,
-    summary="Record the patient's REMS enrolment (intranasal esketamine)",
-    description="Only for protocols that require it (rems_not_applicable). " + RULES,
+@_preparation_step(
+    "rems-enrollment",
+    "Record the patient's REMS enrolment (intranasal esketamine)",
+    "Only for protocols that require it (rems_not_applicable). " + RULES,
 )
 async def post_rems(
-    course_id: UUID, body: prep.RemsEnrollmentIn, units: UnitsDep, book: BookDep, actor: Actor
+    course_id: UUID, body: RemsEnrollmentIn, units: UnitsDep, book: BookDep, actor: Actor
 ) -> PreparationOut:
-    return PreparationOut.model_validate(
-        await checklist.record_item(units, book, course_id, "rems_enrollment", body, actor, prep.check_rems)
-    )
+    return await _record(units, book, course_id, "rems_enrollment", body, actor, prep.check_rems)

@@ -15,7 +15,7 @@ from katflow_shared.unit_of_work import UnitOfWork, Units
 
 from ..adapters import postgres_course as store
 from ..domain.course import Course, require_preparation
-from ..domain.preparation import PreparationSessionIn, missing
+from ..domain.preparation import missing
 
 Check = Callable[[Protocol], None]
 
@@ -62,9 +62,7 @@ async def record_item(
     return Preparation(course_id, protocol.id, still, not still)
 
 
-async def record_session(
-    units: Units, book: ProtocolBook, course_id: UUID, body: PreparationSessionIn
-) -> Preparation:
+async def record_session(units: Units, book: ProtocolBook, course_id: UUID, body: BaseModel) -> Preparation:
     async with units.start() as uow:
         course = await store.lock_course(uow.conn, course_id)
         protocol = book.get(require_preparation(course))
