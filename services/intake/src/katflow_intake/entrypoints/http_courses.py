@@ -16,6 +16,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from katflow_shared.auth import Actor, admits
+from katflow_shared.http import staff_action
 from katflow_shared.roles import CARE_TEAM, Role
 from katflow_shared.runtime import UnitsDep
 from katflow_shared.treatment_protocols import ProtocolBook
@@ -41,7 +42,6 @@ router = APIRouter(prefix="/v1/courses", tags=["courses (staff)"])
 CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
 CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
 Route = TypeVar("Route", bound=Callable[..., Any])
-RULES = "Breaking a rule answers 409/422 with the rule's name in `detail[0].type`."
 
 
 class _Out(BaseModel):
@@ -86,14 +86,15 @@ async def course_status(course_id: UUID, units: UnitsDep, book: BookDep) -> Cour
     return await checklist.status(units, book, course_id)
 
 
-@router.post(
+@staff_action(
+    router,
     "/{course_id}/screening",
-    dependencies=CLINICIAN_ONLY,
+    ScreeningOut,
+    "Record a screening (PHQ-9, C-SSRS, blood pressure, contraindications)",
+    "A high-risk C-SSRS result (intent or plan in the past month, or behaviour in the past 3 "
+    "months) halts the course and emits UrgentReviewRequired; scores never leave intake.",
+    who=CLINICIAN_ONLY,
     status_code=201,
-    response_model=ScreeningOut,
-    summary="Record a screening (PHQ-9, C-SSRS, blood pressure, contraindications)",
-    description="A high-risk C-SSRS result (intent or plan in the past month, or behaviour in the past 3 "
-    "months) halts the course and emits UrgentReviewRequired; scores never leave intake. " + RULES,
 )
 async def post_screening(
     course_id: UUID, body: ScreeningIn, units: UnitsDep, book: BookDep, actor: Actor
@@ -101,14 +102,15 @@ async def post_screening(
     return ScreeningOut.model_validate(await screening.record_screening(units, book, course_id, body, actor))
 
 
-@router.post(
+@staff_action(
+    router,
     "/{course_id}/eligibility",
-    dependencies=CLINICIAN_ONLY,
-    response_model=EligibilityOut,
-    summary="Record the clinician's eligibility decision",
-    description="Emits EligibilityDecided. 'eligible' pins the route's current protocol version; refused "
+    EligibilityOut,
+    "Record the clinician's eligibility decision",
+    "Emits EligibilityDecided. 'eligible' pins the route's current protocol version; refused "
     "without a screening (screening_required), with a blocking contraindication "
-    "(contraindication_blocks_dosing) or unreviewed flags (clinician_review_required). " + RULES,
+    "(contraindication_blocks_dosing) or unreviewed flags (clinician_review_required).",
+    who=CLINICIAN_ONLY,
 )
 async def post_eligibility(
     course_id: UUID, body: EligibilityIn, units: UnitsDep, book: BookDep, actor: Actor
@@ -118,13 +120,14 @@ async def post_eligibility(
     )
 
 
-@router.post(
+@staff_action(
+    router,
     "/{course_id}/urgent-review/resolve",
-    dependencies=CLINICIAN_ONLY,
-    response_model=ResolutionOut,
-    summary="Resolve a halted course's urgent review: resume (then rescreen) or end",
-    description="'end' emits EligibilityDecided(not_eligible); 'resume' lifts the halt in intake, and a new "
-    "screening plus an eligible decision resumes scheduling. " + RULES,
+    ResolutionOut,
+    "Resolve a halted course's urgent review: resume (then rescreen) or end",
+    "'end' emits EligibilityDecided(not_eligible); 'resume' lifts the halt in intake, and a new "
+    "screening plus an eligible decision resumes scheduling.",
+    who=CLINICIAN_ONLY,
 )
 async def post_resolve(course_id: UUID, body: ResolveIn, units: UnitsDep, actor: Actor) -> ResolutionOut:
     return ResolutionOut.model_validate(
@@ -132,15 +135,11 @@ async def post_resolve(course_id: UUID, body: ResolveIn, units: UnitsDep, actor:
     )
 
 
-def _preparation_step(step: str, summary: str, description: str = RULES) -> Callable[[Route], Route]:
+def _preparation_step(step: str, summary: str, about: str = "") -> Callable[[Route], Route]:
     """A route recording one step of the preparation checklist: the care team's, answering where the
     checklist stands (``PreparationOut``)."""
-    return router.post(
-        f"/{{course_id}}/preparation/{step}",
-        dependencies=CARE_TEAM_ONLY,
-        response_model=PreparationOut,
-        summary=summary,
-        description=description,
+    return staff_action(
+        router, f"/{{course_id}}/preparation/{step}", PreparationOut, summary, about, who=CARE_TEAM_ONLY
     )
 
 
@@ -161,7 +160,7 @@ async def _record(
 @_preparation_step(
     "sessions",
     "Record a preparation session held",
-    "Counted against the protocol's sessions_required. " + RULES,
+    "Counted against the protocol's sessions_required.",
 )
 async def post_session(
     course_id: UUID, body: PreparationSessionIn, units: UnitsDep, book: BookDep
@@ -172,7 +171,7 @@ async def post_session(
 @_preparation_step(
     "consent",
     "Record signed informed consent",
-    "The document version must be the protocol's (consent_document_version). " + RULES,
+    "The document version must be the protocol's (consent_document_version).",
 )
 async def post_consent(
     course_id: UUID, body: ConsentIn, units: UnitsDep, book: BookDep, actor: Actor
@@ -192,7 +191,7 @@ async def post_intention(
 @_preparation_step(
     "baseline",
     "Record baseline measures (PHQ-9, GAD-7, PCL-5 as the protocol requires)",
-    "Every instrument the protocol lists is required (baseline_measures_required). " + RULES,
+    "Every instrument the protocol lists is required (baseline_measures_required).",
 )
 async def post_baseline(
     course_id: UUID, body: BaselineIn, units: UnitsDep, book: BookDep, actor: Actor
@@ -212,7 +211,7 @@ async def post_ride_home(
 @_preparation_step(
     "rems-enrollment",
     "Record the patient's REMS enrolment (intranasal esketamine)",
-    "Only for protocols that require it (rems_not_applicable). " + RULES,
+    "Only for protocols that require it (rems_not_applicable).",
 )
 async def post_rems(
     course_id: UUID, body: RemsEnrollmentIn, units: UnitsDep, book: BookDep, actor: Actor
