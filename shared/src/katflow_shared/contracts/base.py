@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,3 +36,10 @@ class CourseEvent(Event):
 
     course_id: UUID = Field(description="The treatment course (Kafka key).")
     patient_id: UUID = Field(description="Opaque patient id.")
+
+
+class CourseEventFields(TypedDict):
+    """A ``CourseEvent``'s own fields, as a course's owner fills them in: ``**course.event_fields()``."""
+
+    course_id: UUID
+    patient_id: UUID

@@ -76,8 +76,7 @@ async def complete_if_ready(uow: UnitOfWork, course: Course, protocol: Protocol)
     still = missing(await store.checklist(uow.conn, course.id), protocol)
     if not still and await store.mark_prepared(uow.conn, course.id, uow.now):
         event = PreparationCompleted(
-            course_id=course.id,
-            patient_id=course.patient_id,
+            **course.event_fields(),
             route=protocol.route,
             protocol_version=protocol.id,
             patient_time_zone=course.time_zone,

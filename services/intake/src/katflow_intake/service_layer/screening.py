@@ -71,9 +71,7 @@ async def record_screening(
 
 
 def _alert(alert_id: UUID, course: Course, now: datetime) -> UrgentReviewRequired:
-    return UrgentReviewRequired(
-        alert_id=alert_id, course_id=course.id, patient_id=course.patient_id, raised_at=now
-    )
+    return UrgentReviewRequired(alert_id=alert_id, **course.event_fields(), raised_at=now)
 
 
 async def decide_eligibility(
@@ -99,9 +97,7 @@ async def decide_eligibility(
 def _decided(
     course: Course, outcome: EligibilityOutcome, route: Route | None, now: datetime
 ) -> EligibilityDecided:
-    return EligibilityDecided(
-        course_id=course.id, patient_id=course.patient_id, outcome=outcome, route=route, decided_at=now
-    )
+    return EligibilityDecided(**course.event_fields(), outcome=outcome, route=route, decided_at=now)
 
 
 async def _protocol_for(

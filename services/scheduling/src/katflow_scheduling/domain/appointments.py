@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TypedDict
 from uuid import UUID
 
+from katflow_shared.contracts.base import CourseEventFields
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.errors import RuleViolation
 
@@ -26,12 +26,10 @@ class Status(StrEnum):
 RESERVING = (Status.SCHEDULED, Status.CHECKED_IN, Status.IN_MONITORING)  # hold clinician and room
 
 
-class AppointmentEventFields(TypedDict):
+class AppointmentEventFields(CourseEventFields):
     """What every event about one appointment says of it: which one, whose, of what kind."""
 
     appointment_id: UUID
-    course_id: UUID
-    patient_id: UUID
     kind: AppointmentKind
 
 

@@ -95,11 +95,7 @@ def arm_integration(uow: UnitOfWork, course_id: UUID, session_id: UUID, window: 
 
 async def complete_course(uow: UnitOfWork, plan: CoursePlan) -> None:
     await courses.set_status(uow.conn, plan.id, CourseStatus.COMPLETED, uow.now)
-    uow.emit(
-        CourseCompleted(
-            course_id=plan.id, patient_id=plan.patient_id, doses=plan.doses_given, completed_at=uow.now
-        )
-    )
+    uow.emit(CourseCompleted(**plan.event_fields(), doses=plan.doses_given, completed_at=uow.now))
 
 
 async def stop_course(
