@@ -13,7 +13,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.params import Depends as DependsParam
 from fastapi.responses import JSONResponse
 from fastapi.types import DecoratedCallable
-from pydantic import BaseModel
 
 from .errors import RuleViolation
 
@@ -30,7 +29,7 @@ RULES = "Breaking a rule answers 409/422 with the rule's name in `detail[0].type
 def staff_action(
     router: APIRouter,
     path: str,
-    out: type[BaseModel],
+    out: type[object],
     summary: str,
     about: str = "",
     *,

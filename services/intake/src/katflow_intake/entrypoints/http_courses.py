@@ -19,14 +19,13 @@ from katflow_shared.auth import Actor, admits
 from katflow_shared.http import staff_action
 from katflow_shared.roles import CARE_TEAM, Role
 from katflow_shared.runtime import UnitsDep
-from katflow_shared.treatment_protocols import ProtocolBook
-from katflow_shared.unit_of_work import Units
 
 from ..domain import preparation as prep
 from ..domain.screening import EligibilityIn, ScreeningIn
 from ..service_layer import preparation as checklist
 from ..service_layer import screening
-from ..service_layer.preparation import CourseStatus
+from ..service_layer.preparation import CourseStatus, Preparation
+from ..service_layer.screening import Resolved, Screened
 from .bodies import (
     BaselineIn,
     ConsentIn,
@@ -44,36 +43,13 @@ CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
 Route = TypeVar("Route", bound=Callable[..., Any])
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)  # built from a use case's result
+class EligibilityOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # built from the use case's Decided
 
-
-class ScreeningOut(_Out):
-    screening_id: UUID
-    halted: bool
-    blocking_contraindications: list[str]
-    review_flags: list[str]
-    suggested_outcome: str
-
-
-class EligibilityOut(_Out):
     course_id: UUID
     outcome: str
     protocol_version: str | None
     missing: list[str] | None
-
-
-class ResolutionOut(_Out):
-    course_id: UUID
-    decision: str
-    next: str
-
-
-class PreparationOut(_Out):
-    course_id: UUID
-    protocol_version: str
-    missing: list[str]
-    prepared: bool
 
 
 @router.get(
@@ -89,7 +65,7 @@ async def course_status(course_id: UUID, units: UnitsDep, book: BookDep) -> Cour
 @staff_action(
     router,
     "/{course_id}/screening",
-    ScreeningOut,
+    Screened,
     "Record a screening (PHQ-9, C-SSRS, blood pressure, contraindications)",
     "A high-risk C-SSRS result (intent or plan in the past month, or behaviour in the past 3 "
     "months) halts the course and emits UrgentReviewRequired; scores never leave intake.",
@@ -98,8 +74,8 @@ async def course_status(course_id: UUID, units: UnitsDep, book: BookDep) -> Cour
 )
 async def post_screening(
     course_id: UUID, body: ScreeningIn, units: UnitsDep, book: BookDep, actor: Actor
-) -> ScreeningOut:
-    return ScreeningOut.model_validate(await screening.record_screening(units, book, course_id, body, actor))
+) -> Screened:
+    return await screening.record_screening(units, book, course_id, body, actor)
 
 
 @staff_action(
@@ -123,38 +99,22 @@ async def post_eligibility(
 @staff_action(
     router,
     "/{course_id}/urgent-review/resolve",
-    ResolutionOut,
+    Resolved,
     "Resolve a halted course's urgent review: resume (then rescreen) or end",
     "'end' emits EligibilityDecided(not_eligible); 'resume' lifts the halt in intake, and a new "
     "screening plus an eligible decision resumes scheduling.",
     who=CLINICIAN_ONLY,
 )
-async def post_resolve(course_id: UUID, body: ResolveIn, units: UnitsDep, actor: Actor) -> ResolutionOut:
-    return ResolutionOut.model_validate(
-        await screening.resolve_urgent_review(units, course_id, body.decision, actor)
-    )
+async def post_resolve(course_id: UUID, body: ResolveIn, units: UnitsDep, actor: Actor) -> Resolved:
+    return await screening.resolve_urgent_review(units, course_id, body.decision, actor)
 
 
 def _preparation_step(step: str, summary: str, about: str = "") -> Callable[[Route], Route]:
     """A route recording one step of the preparation checklist: the care team's, answering where the
-    checklist stands (``PreparationOut``)."""
+    checklist stands (``Preparation``)."""
     return staff_action(
-        router, f"/{{course_id}}/preparation/{step}", PreparationOut, summary, about, who=CARE_TEAM_ONLY
+        router, f"/{{course_id}}/preparation/{step}", Preparation, summary, about, who=CARE_TEAM_ONLY
     )
-
-
-async def _record(
-    units: Units,
-    book: ProtocolBook,
-    course_id: UUID,
-    item: prep.Item,
-    body: BaseModel,
-    actor: Actor,
-    check: checklist.Check | None = None,
-) -> PreparationOut:
-    """Record a checklist item (not a session) and answer where the checklist stands."""
-    done = await checklist.record_item(units, book, course_id, item, body, actor, check)
-    return PreparationOut.model_validate(done)
 
 
 @_preparation_step(
@@ -164,8 +124,8 @@ async def _record(
 )
 async def post_session(
     course_id: UUID, body: PreparationSessionIn, units: UnitsDep, book: BookDep
-) -> PreparationOut:
-    return PreparationOut.model_validate(await checklist.record_session(units, book, course_id, body))
+) -> Preparation:
+    return await checklist.record_session(units, book, course_id, body)
 
 
 @_preparation_step(
@@ -175,8 +135,8 @@ async def post_session(
 )
 async def post_consent(
     course_id: UUID, body: ConsentIn, units: UnitsDep, book: BookDep, actor: Actor
-) -> PreparationOut:
-    return await _record(
+) -> Preparation:
+    return await checklist.record_item(
         units, book, course_id, "consent", body, actor, lambda p: prep.check_consent(body, p)
     )
 
@@ -184,8 +144,8 @@ async def post_consent(
 @_preparation_step("intention", "Record that an intention was set (its words stay in the therapy record)")
 async def post_intention(
     course_id: UUID, body: IntentionIn, units: UnitsDep, book: BookDep, actor: Actor
-) -> PreparationOut:
-    return await _record(units, book, course_id, "intention", body, actor)
+) -> Preparation:
+    return await checklist.record_item(units, book, course_id, "intention", body, actor)
 
 
 @_preparation_step(
@@ -195,8 +155,8 @@ async def post_intention(
 )
 async def post_baseline(
     course_id: UUID, body: BaselineIn, units: UnitsDep, book: BookDep, actor: Actor
-) -> PreparationOut:
-    return await _record(
+) -> Preparation:
+    return await checklist.record_item(
         units, book, course_id, "baseline", body, actor, lambda p: prep.check_baseline(body, p)
     )
 
@@ -204,8 +164,8 @@ async def post_baseline(
 @_preparation_step("ride-home", "Record that a ride home is arranged")
 async def post_ride_home(
     course_id: UUID, body: RideHomeIn, units: UnitsDep, book: BookDep, actor: Actor
-) -> PreparationOut:
-    return await _record(units, book, course_id, "ride_home", body, actor)
+) -> Preparation:
+    return await checklist.record_item(units, book, course_id, "ride_home", body, actor)
 
 
 @_preparation_step(
@@ -215,5 +175,7 @@ async def post_ride_home(
 )
 async def post_rems(
     course_id: UUID, body: RemsEnrollmentIn, units: UnitsDep, book: BookDep, actor: Actor
-) -> PreparationOut:
-    return await _record(units, book, course_id, "rems_enrollment", body, actor, prep.check_rems)
+) -> Preparation:
+    return await checklist.record_item(
+        units, book, course_id, "rems_enrollment", body, actor, prep.check_rems
+    )
