@@ -13,15 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import katflow_scheduling
-from katflow_intake.domain.preparation import (
-    BaselineIn,
-    Checklist,
-    ConsentIn,
-    check_baseline,
-    check_consent,
-    missing,
-)
+from katflow_intake.domain.preparation import Checklist, check_baseline, check_consent, missing
 from katflow_intake.domain.screening import EligibilityIn, ScreeningIn, assess, check_decision
+from katflow_intake.entrypoints.bodies import BaselineIn, ConsentIn
 from katflow_scheduling.domain.appointments import (
     RESERVING,
     Appointment,

@@ -159,6 +159,13 @@ async def execute_composed(
     await db.execute(statement, *args)
 
 
+async def wrote(db: asyncpg.Connection | asyncpg.Pool, statement: str, *args: object) -> bool:
+    """Run a guarded write that ends ``RETURNING true`` (``ON CONFLICT DO NOTHING``, ``WHERE ... IS
+    NULL``, the ``DELETE`` of one row): whether it wrote, False when its guard found the work done
+    already (a redelivery, a replay) or nothing to remove."""
+    return bool(await db.fetchval(statement, *args))
+
+
 async def fetchval_composed(
     db: asyncpg.Connection | asyncpg.Pool,
     parts: Sequence[Part],

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field, SecretStr
-from pydantic_settings import SettingsConfigDict
 
 from katflow_shared.settings import ServiceSettings
 
 
 class ConsoleSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
     owns_database: ClassVar[bool] = True
 
     service_name: str = Field("console", description="Service name.")

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field, field_validator
-from pydantic_settings import SettingsConfigDict
 
 from katflow_shared.settings import ServiceSettings
 
@@ -14,7 +13,6 @@ from .challenge import load_verifier
 
 
 class IntakeSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
     owns_database: ClassVar[bool] = True
 
     service_name: str = Field("intake", description="Service name.")

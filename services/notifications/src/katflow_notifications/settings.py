@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
 
 from katflow_shared.contracts.common import TimeZoneName
 from katflow_shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
@@ -30,7 +29,6 @@ class IntegratorEndpoint(BaseModel):
 
 
 class NotificationsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
     owns_database: ClassVar[bool] = True
 
     service_name: str = Field("notifications", description="Service name.")

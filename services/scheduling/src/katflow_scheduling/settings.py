@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import SettingsConfigDict
 
 from katflow_shared.settings import ServiceSettings
 
@@ -14,7 +13,6 @@ DEFAULT_CLINIC = Path(__file__).parent / "config" / "clinic.json"
 
 
 class SchedulingSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="KATFLOW_", extra="ignore", frozen=True)
     owns_database: ClassVar[bool] = True
 
     service_name: str = Field("scheduling", description="Service name.")

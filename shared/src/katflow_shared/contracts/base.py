@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypedDict
+from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Event(BaseModel):
@@ -28,3 +29,17 @@ class Event(BaseModel):
 
     def key(self) -> str:
         return str(getattr(self, self.key_field))
+
+
+class CourseEvent(Event):
+    """A fact about one patient's treatment course; these two fields come first in its schema."""
+
+    course_id: UUID = Field(description="The treatment course (Kafka key).")
+    patient_id: UUID = Field(description="Opaque patient id.")
+
+
+class CourseEventFields(TypedDict):
+    """A ``CourseEvent``'s own fields, as a course's owner fills them in: ``**course.event_fields()``."""
+
+    course_id: UUID
+    patient_id: UUID

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from .base import Event
+from .base import CourseEvent, Event
 from .common import EligibilityOutcome, Route, TimeZoneName
 from .topics import INTAKE
 
@@ -29,28 +29,24 @@ class ConsultationRequested(Event):
     requested_at: datetime = Field(description="When intake accepted the request (UTC).")
 
 
-class PreparationCompleted(Event):
+class PreparationCompleted(CourseEvent):
     """Every preparation requirement of the course's protocol is met; dosing may be booked."""
 
     name: ClassVar[str] = "PreparationCompleted"
     topic: ClassVar[str] = INTAKE
 
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
     route: Route = Field(description="Route the course will use.")
     protocol_version: str = Field(description="Protocol configuration version that applied, e.g. 'iv@1'.")
     patient_time_zone: TimeZoneName = Field(description="Patient's IANA time zone.")
     completed_at: datetime = Field(description="When the last requirement was met (UTC).")
 
 
-class EligibilityDecided(Event):
+class EligibilityDecided(CourseEvent):
     """A clinician decided whether the course may proceed. Scores and reasons stay in intake."""
 
     name: ClassVar[str] = "EligibilityDecided"
     topic: ClassVar[str] = INTAKE
 
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
     outcome: EligibilityOutcome = Field(description="eligible, not_eligible or clinician_review.")
     route: Route | None = Field(None, description="Route approved, when eligible.")
     decided_at: datetime = Field(description="When the decision was recorded (UTC).")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from .base import Event
+from .base import CourseEvent, Event
 from .common import (
     AppointmentKind,
     CancellationReason,
@@ -38,7 +38,7 @@ class AppointmentScheduled(Event):
     patient_time_zone: TimeZoneName = Field(description="Zone to render times in for the patient.")
 
 
-class AppointmentWaitlisted(Event):
+class AppointmentWaitlisted(CourseEvent):
     """No slot was free inside the clinic's booking horizon for a consultation or a dose scheduling
     books on its own. The booking is kept, not dropped: scheduling tries again at ``next_attempt_at``
     and then every ``waitlist_retry_minutes`` (clinic file), and books the first slot that opens
@@ -48,15 +48,13 @@ class AppointmentWaitlisted(Event):
     name: ClassVar[str] = "AppointmentWaitlisted"
     topic: ClassVar[str] = SCHEDULING
 
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
     kind: AppointmentKind = Field(description="consultation or dosing.")
     dose_number: int | None = Field(None, ge=1, description="The dose waiting for a slot (dosing only).")
     waitlisted_at: datetime = Field(description="When no slot was found (UTC).")
     next_attempt_at: datetime = Field(description="When scheduling looks for a slot again (UTC).")
 
 
-class CadenceStretched(Event):
+class CadenceStretched(CourseEvent):
     """A dose was booked later than its protocol's cadence allows (more than ``max_days_between``
     calendar days, in the clinic's zone, after the previous dose). Scheduling plans each dosing phase
     so that every gap fits; this is emitted when no day inside the window could be booked, so the
@@ -65,8 +63,6 @@ class CadenceStretched(Event):
     name: ClassVar[str] = "CadenceStretched"
     topic: ClassVar[str] = SCHEDULING
 
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
     appointment_id: UUID = Field(description="The dosing appointment that was booked.")
     dose_number: int = Field(ge=1, description="The dose booked late (never the first, which has no gap).")
     planned_day: date | None = Field(
@@ -105,14 +101,12 @@ class SessionAdministered(Event):
     )
 
 
-class IntegrationDue(Event):
+class IntegrationDue(CourseEvent):
     """The integration window after a dose opened: an integration session should be held."""
 
     name: ClassVar[str] = "IntegrationDue"
     topic: ClassVar[str] = SCHEDULING
 
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
     session_id: UUID = Field(description="The dosing session this integration follows.")
     dose_number: int = Field(ge=1, description="Dose number the integration follows.")
     window_opens_at: datetime = Field(description="Start of the integration window (UTC).")
@@ -184,27 +178,23 @@ class MonitoringCheckDue(Event):
     )
 
 
-class IntegrationOverdue(Event):
+class IntegrationOverdue(CourseEvent):
     """No integration session was held by the end of the window: therapist and coordinator escalate."""
 
     name: ClassVar[str] = "IntegrationOverdue"
     topic: ClassVar[str] = SCHEDULING
 
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
     session_id: UUID = Field(description="The dosing session the integration follows.")
     dose_number: int = Field(ge=1, description="Dose number.")
     window_closed_at: datetime = Field(description="End of the missed window (UTC).")
 
 
-class CourseCompleted(Event):
+class CourseCompleted(CourseEvent):
     """The last dose's integration was held: the course is complete."""
 
     name: ClassVar[str] = "CourseCompleted"
     topic: ClassVar[str] = SCHEDULING
 
-    course_id: UUID = Field(description="The treatment course (Kafka key).")
-    patient_id: UUID = Field(description="Opaque patient id.")
     doses: int = Field(ge=1, description="Doses administered in the course.")
     completed_at: datetime = Field(description="When (UTC).")
 

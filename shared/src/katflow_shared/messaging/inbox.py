@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..db import Part
+from ..db import Part, wrote
 
 KEY = "inbox_pkey"  # a second (consumer, event) row violates it
 
 
 async def first_delivery(conn: asyncpg.Connection, consumer: str, event_id: str) -> bool:
     """Record (consumer, event); False when this consumer already processed the event."""
-    inserted = await conn.fetchval(
+    return await wrote(
+        conn,
         "INSERT INTO inbox(consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
         consumer,
         event_id,
     )
-    return bool(inserted)
 
 
 async def handled(pool: asyncpg.Pool, consumer: str, event_id: str) -> bool:

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from katflow_shared.contracts.common import Route
+from katflow_shared.db import wrote
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import Contraindication
 
@@ -190,10 +191,10 @@ async def checklist(conn: asyncpg.Connection | asyncpg.Pool, course_id: UUID) ->
 
 async def mark_prepared(conn: asyncpg.Connection, course_id: UUID, now: datetime) -> bool:
     """Set prepared_at once; False when it was already set (PreparationCompleted is sent once)."""
-    done = await conn.fetchval(
+    return await wrote(
+        conn,
         "UPDATE courses SET prepared_at = $2, phase = 'prepared' WHERE id = $1 AND prepared_at IS NULL"
         " RETURNING true",
         course_id,
         now,
     )
-    return bool(done)

@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from katflow_shared.contracts.base import CourseEventFields
 from katflow_shared.contracts.common import Route
 from katflow_shared.errors import RuleViolation
 
@@ -31,6 +32,9 @@ class Course:
     protocol_version: str | None
     halted_at: datetime | None
     prepared_at: datetime | None
+
+    def event_fields(self) -> CourseEventFields:
+        return CourseEventFields(course_id=self.id, patient_id=self.patient_id)
 
 
 def require_not_halted(course: Course) -> None:

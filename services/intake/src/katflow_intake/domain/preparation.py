@@ -2,51 +2,32 @@
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Literal
 
-from pydantic import Field
-
-from katflow_shared.bodies import Body as _Body
-from katflow_shared.bodies import StaffId
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import Measure, Protocol
 
 Item = Literal["consent", "intention", "baseline", "ride_home", "rems_enrollment"]
 
 
-class PreparationSessionIn(_Body):
-    held_on: date = Field(description="Day the preparation session was held.")
-    clinician_id: StaffId = Field(
-        description="Clinician or therapist who held it: data, not the actor (a coordinator may record "
-        "a session a therapist held); whoever records it is the caller, in the audit trail."
-    )
+class ConsentRecord(typing.Protocol):
+    """What the consent rule reads of a signed consent."""
+
+    @property
+    def document_version(self) -> str: ...
 
 
-class ConsentIn(_Body):
-    document_version: str = Field(min_length=1, max_length=64, description="Consent document signed.")
-    signed: Literal[True] = Field(description="The patient signed informed consent.")
+class BaselineScores(typing.Protocol):
+    """What the baseline rule reads: each instrument's score, None when not taken."""
 
-
-class IntentionIn(_Body):
-    """That an intention was recorded; its words stay in the therapy record, never here."""
-
-    recorded: Literal[True]
-
-
-class BaselineIn(_Body):
-    phq9: int | None = Field(None, ge=0, le=27)
-    gad7: int | None = Field(None, ge=0, le=21)
-    pcl5: int | None = Field(None, ge=0, le=80)
-
-
-class RideHomeIn(_Body):
-    arranged: Literal[True] = Field(description="A responsible adult will take the patient home.")
-
-
-class RemsEnrollmentIn(_Body):
-    enrollment_id: str = Field(min_length=3, max_length=64, description="REMS patient enrolment number.")
+    @property
+    def phq9(self) -> int | None: ...
+    @property
+    def gad7(self) -> int | None: ...
+    @property
+    def pcl5(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -71,7 +52,7 @@ def missing(checklist: Checklist, protocol: Protocol) -> list[str]:
     return out
 
 
-def check_consent(body: ConsentIn, protocol: Protocol) -> None:
+def check_consent(body: ConsentRecord, protocol: Protocol) -> None:
     if body.document_version != protocol.preparation.consent_document:
         raise RuleViolation(
             ["document_version"],
@@ -80,7 +61,7 @@ def check_consent(body: ConsentIn, protocol: Protocol) -> None:
         )
 
 
-def check_baseline(body: BaselineIn, protocol: Protocol) -> None:
+def check_baseline(body: BaselineScores, protocol: Protocol) -> None:
     given = {Measure.PHQ9: body.phq9, Measure.GAD7: body.gad7, Measure.PCL5: body.pcl5}
     absent = [m.value for m in protocol.preparation.baseline_measures if given[m] is None]
     if absent:

@@ -18,6 +18,8 @@ from katflow_shared.contracts.common import EligibilityOutcome, Route
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import BloodPressure, Contraindication, ScreeningRules
 
+Resolution = Literal["resume", "end"]  # what a clinician decides on a halted course's urgent review
+
 
 class CssrsIn(_Body):
     """C-SSRS screener answers (yes/no)."""
@@ -49,12 +51,6 @@ class EligibilityIn(_Body):
     outcome: EligibilityOutcome
     route: Route | None = Field(None, description="Route approved; required when eligible.")
     flags_reviewed: bool = Field(False, description="Clinician reviewed every flag of the screening.")
-
-
-class ResolveIn(_Body):
-    """Body of POST /v1/courses/{id}/urgent-review/resolve."""
-
-    decision: Literal["resume", "end"] = Field(description="Resume the course, or end it.")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from katflow_shared.unit_of_work import UnitOfWork, Units
 
 from ..adapters import postgres_course as store
 from ..domain.course import Course, require_preparation
-from ..domain.preparation import PreparationSessionIn, missing
+from ..domain.preparation import missing
 
 Check = Callable[[Protocol], None]
 
@@ -62,9 +62,7 @@ async def record_item(
     return Preparation(course_id, protocol.id, still, not still)
 
 
-async def record_session(
-    units: Units, book: ProtocolBook, course_id: UUID, body: PreparationSessionIn
-) -> Preparation:
+async def record_session(units: Units, book: ProtocolBook, course_id: UUID, body: BaseModel) -> Preparation:
     async with units.start() as uow:
         course = await store.lock_course(uow.conn, course_id)
         protocol = book.get(require_preparation(course))
@@ -78,8 +76,7 @@ async def complete_if_ready(uow: UnitOfWork, course: Course, protocol: Protocol)
     still = missing(await store.checklist(uow.conn, course.id), protocol)
     if not still and await store.mark_prepared(uow.conn, course.id, uow.now):
         event = PreparationCompleted(
-            course_id=course.id,
-            patient_id=course.patient_id,
+            **course.event_fields(),
             route=protocol.route,
             protocol_version=protocol.id,
             patient_time_zone=course.time_zone,

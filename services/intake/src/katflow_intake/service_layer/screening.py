@@ -14,7 +14,7 @@ from katflow_shared.unit_of_work import UnitOfWork, Units
 
 from ..adapters import postgres_course as store
 from ..domain.course import Course, Phase, phase_after_decision, require_not_halted
-from ..domain.screening import EligibilityIn, ResolveIn, ScreeningIn, assess, check_decision
+from ..domain.screening import EligibilityIn, Resolution, ScreeningIn, assess, check_decision
 from . import protocols
 from .preparation import complete_if_ready
 
@@ -71,9 +71,7 @@ async def record_screening(
 
 
 def _alert(alert_id: UUID, course: Course, now: datetime) -> UrgentReviewRequired:
-    return UrgentReviewRequired(
-        alert_id=alert_id, course_id=course.id, patient_id=course.patient_id, raised_at=now
-    )
+    return UrgentReviewRequired(alert_id=alert_id, **course.event_fields(), raised_at=now)
 
 
 async def decide_eligibility(
@@ -99,9 +97,7 @@ async def decide_eligibility(
 def _decided(
     course: Course, outcome: EligibilityOutcome, route: Route | None, now: datetime
 ) -> EligibilityDecided:
-    return EligibilityDecided(
-        course_id=course.id, patient_id=course.patient_id, outcome=outcome, route=route, decided_at=now
-    )
+    return EligibilityDecided(**course.event_fields(), outcome=outcome, route=route, decided_at=now)
 
 
 async def _protocol_for(
@@ -119,14 +115,14 @@ async def _protocol_for(
     return await protocols.active(uow.conn, book, body.route)
 
 
-async def resolve_urgent_review(units: Units, course_id: UUID, body: ResolveIn, by: str) -> Resolved:
+async def resolve_urgent_review(units: Units, course_id: UUID, decision: Resolution, by: str) -> Resolved:
     async with units.start() as uow:
         course = await store.lock_course(uow.conn, course_id)
         if course.halted_at is None:
             raise RuleViolation(["course_id"], "no_urgent_review", "the course is not halted", 409)
-        await store.resolve_alerts(uow.conn, course_id, body.decision, by, uow.now)
-        if body.decision == "end":
+        await store.resolve_alerts(uow.conn, course_id, decision, by, uow.now)
+        if decision == "end":
             await store.set_phase(uow.conn, course_id, Phase.ENDED)
             uow.emit(_decided(course, EligibilityOutcome.NOT_ELIGIBLE, None, uow.now))
-    next_ = "rescreen and decide eligibility" if body.decision == "resume" else "ended"
-    return Resolved(course_id, body.decision, next_)
+    next_ = "rescreen and decide eligibility" if decision == "resume" else "ended"
+    return Resolved(course_id, decision, next_)

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from katflow_shared.contracts import AppointmentRescheduled, AppointmentScheduled, PatientContactUpdated
-from katflow_shared.db import Part
+from katflow_shared.db import Part, wrote
 
 # One statement. Newest contact details win (by updated_at); each channel's consent keeps its newest
 # capture (consent_is_newer, migration 007), so an older intake record never undoes a later STOP.
@@ -117,14 +117,14 @@ async def close_appointment(
 
 async def first_webhook(conn: asyncpg.Connection, webhook_id: str, kind: str, now: datetime) -> bool:
     """Record a signed inbound webhook; False when this webhook-id was processed before (replay)."""
-    inserted = await conn.fetchval(
+    return await wrote(
+        conn,
         "INSERT INTO inbound_webhooks(webhook_id, kind, received_at) VALUES ($1, $2, $3)"
         " ON CONFLICT DO NOTHING RETURNING true",
         webhook_id,
         kind,
         now,
     )
-    return bool(inserted)
 
 
 async def record_inbound_sms(

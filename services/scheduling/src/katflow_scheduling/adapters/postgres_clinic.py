@@ -11,6 +11,8 @@ from uuid import UUID
 
 import asyncpg
 
+from katflow_shared.db import wrote
+
 from ..domain.clinic import ClinicConfig, Clinician, Hours, Room, TimeOff
 
 CHANNEL = "katflow_clinic"  # NOTIFY at commit of a change: other processes reload their snapshot
@@ -129,21 +131,20 @@ async def set_opening_hours(conn: asyncpg.Connection, clinic_id: str, hours: Hou
 
 async def add_closure(conn: asyncpg.Connection, clinic_id: str, day: date, label: str) -> bool:
     """False when the day was closed already."""
-    added = await conn.fetchval(
+    return await wrote(
+        conn,
         "INSERT INTO closures(clinic_id, day, label) VALUES ($1, $2, $3)"
         " ON CONFLICT DO NOTHING RETURNING true",
         clinic_id,
         day,
         label,
     )
-    return bool(added)
 
 
 async def remove_closure(conn: asyncpg.Connection, clinic_id: str, day: date) -> bool:
-    removed = await conn.fetchval(
-        "DELETE FROM closures WHERE clinic_id = $1 AND day = $2 RETURNING true", clinic_id, day
+    return await wrote(
+        conn, "DELETE FROM closures WHERE clinic_id = $1 AND day = $2 RETURNING true", clinic_id, day
     )
-    return bool(removed)
 
 
 async def add_time_off(conn: asyncpg.Connection, clinic_id: str, clinician_id: str, off: TimeOff) -> None:
@@ -158,10 +159,12 @@ async def add_time_off(conn: asyncpg.Connection, clinic_id: str, clinician_id: s
 
 
 async def remove_time_off(conn: asyncpg.Connection, clinician_id: str, time_off_id: UUID) -> bool:
-    removed = await conn.fetchval(
-        "DELETE FROM time_off WHERE id = $1 AND clinician_id = $2 RETURNING true", time_off_id, clinician_id
+    return await wrote(
+        conn,
+        "DELETE FROM time_off WHERE id = $1 AND clinician_id = $2 RETURNING true",
+        time_off_id,
+        clinician_id,
     )
-    return bool(removed)
 
 
 async def booked_between(

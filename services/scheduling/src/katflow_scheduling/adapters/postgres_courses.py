@@ -10,6 +10,7 @@ import asyncpg
 
 from katflow_shared import timers
 from katflow_shared.contracts.common import Route
+from katflow_shared.db import wrote
 from katflow_shared.errors import RuleViolation
 
 from ..domain import timer_keys
@@ -87,7 +88,8 @@ async def prepare_course(
     conn: asyncpg.Connection, course_id: UUID, route: Route, protocol: str, now: datetime
 ) -> bool:
     """Record the route and pinned protocol; False when the course was prepared already."""
-    done = await conn.fetchval(
+    return await wrote(
+        conn,
         "UPDATE courses SET route = $2, protocol_version = $3, prepared_at = $4,"
         " status = CASE WHEN status = 'open' THEN 'dosing' ELSE status END"
         " WHERE id = $1 AND prepared_at IS NULL RETURNING true",
@@ -96,7 +98,6 @@ async def prepare_course(
         protocol,
         now,
     )
-    return bool(done)
 
 
 async def set_status(

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from katflow_shared.db import wrote
 from katflow_shared.errors import RuleViolation
 
 from ..domain.integration import Window
@@ -85,13 +86,13 @@ async def integration_held(conn: asyncpg.Connection, session_id: UUID, now: date
 
 async def integration_overdue(conn: asyncpg.Connection, session_id: UUID, now: datetime) -> bool:
     """Mark the session's integration overdue; False if it was held meanwhile."""
-    done = await conn.fetchval(
+    return await wrote(
+        conn,
         "UPDATE sessions SET integration_overdue_at = $2 WHERE id = $1 AND integration_held_at IS NULL"
         " RETURNING true",
         session_id,
         now,
     )
-    return bool(done)
 
 
 async def latest_unintegrated(conn: asyncpg.Connection, course_id: UUID) -> asyncpg.Record | None:

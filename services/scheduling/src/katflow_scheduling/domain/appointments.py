@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+from katflow_shared.contracts.base import CourseEventFields
 from katflow_shared.contracts.common import AppointmentKind
 from katflow_shared.errors import RuleViolation
 
@@ -25,6 +26,13 @@ class Status(StrEnum):
 RESERVING = (Status.SCHEDULED, Status.CHECKED_IN, Status.IN_MONITORING)  # hold clinician and room
 
 
+class AppointmentEventFields(CourseEventFields):
+    """What every event about one appointment says of it: which one, whose, of what kind."""
+
+    appointment_id: UUID
+    kind: AppointmentKind
+
+
 @dataclass(frozen=True)
 class Appointment:
     id: UUID
@@ -40,6 +48,11 @@ class Appointment:
     dose_number: int | None
     follows_session_id: UUID | None
     protocol_version: str | None
+
+    def event_fields(self) -> AppointmentEventFields:
+        return AppointmentEventFields(
+            appointment_id=self.id, course_id=self.course_id, patient_id=self.patient_id, kind=self.kind
+        )
 
 
 def host_role(kind: AppointmentKind) -> str:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
+from katflow_shared.contracts.base import CourseEventFields
 from katflow_shared.contracts.common import Route
 from katflow_shared.errors import RuleViolation
 from katflow_shared.treatment_protocols import Protocol
@@ -35,6 +36,9 @@ class CoursePlan:
     integration_outstanding: bool  # a dose whose integration was not held yet
     last_integration_held: bool
     open_dosing: bool  # a dosing appointment is scheduled or under way
+
+    def event_fields(self) -> CourseEventFields:
+        return CourseEventFields(course_id=self.id, patient_id=self.patient_id)
 
 
 Next = Literal["book_next_dose", "complete_course", "wait"]

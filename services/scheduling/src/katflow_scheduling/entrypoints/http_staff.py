@@ -7,18 +7,14 @@ Who acts is the caller (``Actor``, the credential's subject); no body names them
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Request
-from fastapi.params import Depends as DependsParam
-from fastapi.types import DecoratedCallable
-from pydantic import BaseModel
 
 from katflow_shared import audit, pagination
 from katflow_shared.auth import Actor, admits
-from katflow_shared.http import PoolDep
+from katflow_shared.http import PoolDep, staff_action
 from katflow_shared.roles import CARE_TEAM, Role
 from katflow_shared.runtime import UnitsDep
 
@@ -46,35 +42,12 @@ from .visit_bodies import (
 )
 
 router = APIRouter(prefix="/v1", tags=["visits and changes (staff)"])
-RULES = " Breaking a rule answers 409/422 with the rule's name in `detail[0].type`."
 CARE_TEAM_ONLY = [admits(*CARE_TEAM)]
 CLINICIAN_ONLY = [admits(Role.CLINICIAN)]
 
 
 # No fields: `{}` or no body at all; a body naming the actor (`completed_by`, `marked_by`) is a 422.
 NoBody = Annotated[NoActionBody | None, Body()]
-
-
-def _action(
-    path: str,
-    out: type[BaseModel],
-    summary: str,
-    about: str = "",
-    *,
-    who: list[DependsParam] = CARE_TEAM_ONLY,
-    status_code: int = 200,
-) -> Callable[[DecoratedCallable], DecoratedCallable]:
-    """A staff action's POST route: who may take it, what it answers, what it does (``about``), and
-    that breaking a rule answers 409/422 naming it."""
-    description = (about + RULES).strip()
-    return router.post(
-        path,
-        dependencies=who,
-        status_code=status_code,
-        response_model=out,
-        summary=summary,
-        description=description,
-    )
 
 
 @router.get(
@@ -119,13 +92,15 @@ def _waiting_key(raw: str) -> tuple[UUID, str]:
     return UUID(course_id), kind
 
 
-@_action(
+@staff_action(
+    router,
     "/appointments/{appointment_id}/check-in",
     StatusOut,
     "Check a patient in (dosing: re-checks prerequisites and pre-dose vitals)",
     "Dosing re-checks course_halted, integration_outstanding, one_dose_per_day, dose_spacing, "
     "rems_certified_site, blood_pressure_above_dosing_limit, ride_home_required, fasting_required. Cancels "
     "the no-show timer.",
+    who=CARE_TEAM_ONLY,
 )
 async def check_in(
     appointment_id: UUID, body: CheckInIn, units: UnitsDep, deps: DepsDep, actor: Actor
@@ -133,7 +108,8 @@ async def check_in(
     return await visits.check_in(units, deps, appointment_id, body.dosing, actor)
 
 
-@_action(
+@staff_action(
+    router,
     "/appointments/{appointment_id}/administration",
     AdministrationOut,
     "Record that the dose was given now; monitoring starts",
@@ -148,7 +124,8 @@ async def administer(
     return await visits.administer(units, deps, appointment_id, body, actor)
 
 
-@_action(
+@staff_action(
+    router,
     "/appointments/{appointment_id}/session",
     SessionOut,
     "Discharge: close monitoring and record the session (emits SessionAdministered)",
@@ -164,44 +141,52 @@ async def session(
     return await visits.record_session(units, deps, appointment_id, body, actor)
 
 
-@_action(
+@staff_action(
+    router,
     "/appointments/{appointment_id}/complete",
     StatusOut,
     "Mark a consultation or integration appointment attended (emits AppointmentCompleted)",
     "An integration completes the dose's integration (cancels IntegrationOverdue); the next dose "
     "or CourseCompleted follows on its own.",
+    who=CARE_TEAM_ONLY,
 )
 async def complete(appointment_id: UUID, units: UnitsDep, actor: Actor, body: NoBody = None) -> StatusChanged:
     return await visits.complete(units, appointment_id, actor)
 
 
-@_action(
+@staff_action(
+    router,
     "/appointments/{appointment_id}/cancel",
     StatusOut,
     "Cancel an appointment (emits AppointmentCancelled; frees room and clinician; drops its timers)",
+    who=CARE_TEAM_ONLY,
 )
 async def cancel(appointment_id: UUID, body: CancelIn, units: UnitsDep, actor: Actor) -> StatusChanged:
     return await changes.cancel(units, appointment_id, body.reason, actor)
 
 
-@_action(
+@staff_action(
+    router,
     "/appointments/{appointment_id}/reschedule",
     RescheduledOut,
     "Move an appointment (emits AppointmentRescheduled; moves its no-show timer)",
     "Keeps clinician and room when free, else picks free qualified ones (double_booking "
     "when none). Dosing keeps the cadence (one_dose_per_day, dose_spacing); integration stays in its window "
     "(integration_window).",
+    who=CARE_TEAM_ONLY,
 )
 async def reschedule(appointment_id: UUID, body: RescheduleIn, units: UnitsDep, deps: DepsDep) -> Rescheduled:
     return await changes.reschedule(units, deps, appointment_id, body.starts_at)
 
 
-@_action(
+@staff_action(
+    router,
     "/appointments/{appointment_id}/no-show",
     StatusOut,
     "Mark a no-show after the protocol's grace period (emits AppointmentMissed)",
     "Refused inside the grace period (no_show_grace_period). A durable timer also marks "
     "it on its own when nobody checked in by then.",
+    who=CARE_TEAM_ONLY,
 )
 async def no_show(
     appointment_id: UUID, units: UnitsDep, deps: DepsDep, actor: Actor, body: NoBody = None
@@ -209,7 +194,8 @@ async def no_show(
     return await changes.no_show(units, deps, appointment_id, actor)
 
 
-@_action(
+@staff_action(
+    router,
     "/courses/{course_id}/dosing-appointments",
     BookedOut,
     "Book the course's next dose (after a cancellation, a no-show or a halt)",
@@ -218,17 +204,20 @@ async def no_show(
     "(course_doses_exhausted), an integration is outstanding (integration_outstanding) or the "
     "cadence is broken.",
     status_code=201,
+    who=CARE_TEAM_ONLY,
 )
 async def book_dose(course_id: UUID, body: BookIn, units: UnitsDep, deps: DepsDep) -> Booked:
     return await changes.book_dose(units, deps, course_id, body.starts_at)
 
 
-@_action(
+@staff_action(
+    router,
     "/courses/{course_id}/integration-appointments",
     BookedOut,
     "Book the integration session of the latest dose without one",
     "Inside the integration window (integration_window); after the window closed, a catch-up at any time.",
     status_code=201,
+    who=CARE_TEAM_ONLY,
 )
 async def book_integration(course_id: UUID, body: BookIn, units: UnitsDep, deps: DepsDep) -> Booked:
     return await changes.book_integration(units, deps, course_id, body.starts_at)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
+from typing import TypedDict
 from uuid import UUID
 
 import asyncpg
@@ -31,6 +32,16 @@ from .deps import Deps
 from .resettle import Resettled, resettle, room_capabilities
 
 Affected = Callable[[asyncpg.Connection], Awaitable[list[UUID]]]
+
+
+class ClinicEventFields(TypedDict):
+    clinic_id: str
+    changed_at: datetime
+
+
+class ResettledCounts(TypedDict):
+    moved: int
+    displaced: int
 
 
 @dataclass
@@ -71,14 +82,16 @@ class Change:
                 found = await resettle(self.uow, self.deps, appt.id, cause)
                 self.resettled.append(found)
 
-    @property
-    def moved(self) -> int:
-        """How many appointments the change moved or gave another clinician or room."""
-        return sum(1 for r in self.resettled if r.outcome in ("moved", "reassigned"))
+    def event_fields(self) -> ClinicEventFields:
+        """What every clinic event says of the change: which clinic, and when."""
+        return ClinicEventFields(clinic_id=self.clinic_id, changed_at=self.uow.now)
 
-    @property
-    def displaced(self) -> int:
-        return sum(1 for r in self.resettled if r.outcome == "displaced")
+    def counts(self) -> ResettledCounts:
+        """How many appointments the change moved or gave another clinician or room, and how many it
+        could not move (displaced)."""
+        moved = sum(1 for r in self.resettled if r.outcome in ("moved", "reassigned"))
+        displaced = sum(1 for r in self.resettled if r.outcome == "displaced")
+        return ResettledCounts(moved=moved, displaced=displaced)
 
 
 @contextlib.asynccontextmanager

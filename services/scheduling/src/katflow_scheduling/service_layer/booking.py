@@ -172,8 +172,7 @@ def _scheduled(
 ) -> AppointmentScheduled:
     return AppointmentScheduled(
         appointment_id=appointment_id,
-        course_id=plan.id,
-        patient_id=plan.patient_id,
+        **plan.event_fields(),
         kind=AppointmentKind(kind),
         clinician_id=r.clinician_id,
         room_id=r.room_id,
@@ -222,8 +221,7 @@ def waitlist(uow: UnitOfWork, deps: Deps, plan: CoursePlan, kind: AppointmentKin
     dose = plan.doses_given + 1 if kind is AppointmentKind.DOSING else None
     uow.emit(
         AppointmentWaitlisted(
-            course_id=plan.id,
-            patient_id=plan.patient_id,
+            **plan.event_fields(),
             kind=kind,
             dose_number=dose,
             waitlisted_at=now,

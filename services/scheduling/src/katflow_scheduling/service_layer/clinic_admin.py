@@ -41,11 +41,7 @@ async def save_clinician(units: Units, deps: Deps, clinician: Clinician) -> tupl
         await store.upsert_clinician(uow.conn, change.clinic_id, clinician)
         await change.in_force()
         await change.resettle(from_now(deps, clinician.id), ClinicChange.CLINICIAN_CHANGED)
-        uow.emit(
-            ClinicianUpdated(
-                clinic_id=change.clinic_id, changed_at=uow.now, clinician_id=clinician.id, created=created
-            )
-        )
+        uow.emit(ClinicianUpdated(**change.event_fields(), clinician_id=clinician.id, created=created))
     return created, Changed(change.resettled)
 
 
@@ -58,16 +54,7 @@ async def change_room(units: Units, deps: Deps, room: Room) -> tuple[bool, Chang
         await store.upsert_room(uow.conn, change.clinic_id, room)
         await change.in_force()
         await change.resettle(affected, ClinicChange.ROOM_CHANGED)
-        uow.emit(
-            RoomUpdated(
-                clinic_id=change.clinic_id,
-                changed_at=uow.now,
-                room_id=room.id,
-                created=created,
-                moved=change.moved,
-                displaced=change.displaced,
-            )
-        )
+        uow.emit(RoomUpdated(**change.event_fields(), room_id=room.id, created=created, **change.counts()))
     return created, Changed(change.resettled)
 
 
@@ -76,7 +63,7 @@ async def set_opening_hours(units: Units, deps: Deps, hours: Hours) -> Changed:
         await store.set_opening_hours(uow.conn, change.clinic_id, hours)
         await change.in_force()
         await change.resettle(from_now(deps), ClinicChange.OPENING_HOURS)
-        uow.emit(OpeningHoursChanged(clinic_id=change.clinic_id, changed_at=uow.now))
+        uow.emit(OpeningHoursChanged(**change.event_fields()))
     return Changed(change.resettled)
 
 
@@ -86,15 +73,7 @@ async def add_closure(units: Units, deps: Deps, day: date, label: str) -> Change
             raise RuleViolation(["day"], "already_closed", "the clinic is closed that day already", 409)
         await change.in_force()
         await change.resettle(on_days(deps, day, day), ClinicChange.CLOSURE)
-        uow.emit(
-            ClosureAdded(
-                clinic_id=change.clinic_id,
-                changed_at=uow.now,
-                day=day,
-                moved=change.moved,
-                displaced=change.displaced,
-            )
-        )
+        uow.emit(ClosureAdded(**change.event_fields(), day=day, **change.counts()))
     return Changed(change.resettled)
 
 
@@ -103,7 +82,7 @@ async def remove_closure(units: Units, deps: Deps, day: date) -> None:
         if not await store.remove_closure(uow.conn, change.clinic_id, day):
             raise RuleViolation(["day"], "closure_not_found", "the clinic is not closed that day", 404)
         await change.in_force()
-        uow.emit(ClosureRemoved(clinic_id=change.clinic_id, changed_at=uow.now, day=day))
+        uow.emit(ClosureRemoved(**change.event_fields(), day=day))
 
 
 async def add_time_off(
@@ -118,14 +97,12 @@ async def add_time_off(
         await change.resettle(affected, ClinicChange.TIME_OFF)
         uow.emit(
             TimeOffAdded(
-                clinic_id=change.clinic_id,
-                changed_at=uow.now,
+                **change.event_fields(),
                 time_off_id=off.id,
                 clinician_id=clinician_id,
                 first_day=first_day,
                 last_day=last_day,
-                moved=change.moved,
-                displaced=change.displaced,
+                **change.counts(),
             )
         )
     return off.id, Changed(change.resettled)
@@ -136,14 +113,7 @@ async def remove_time_off(units: Units, deps: Deps, clinician_id: str, time_off_
         if not await store.remove_time_off(uow.conn, clinician_id, time_off_id):
             raise RuleViolation(["time_off_id"], "time_off_not_found", "no such time off", 404)
         await change.in_force()
-        uow.emit(
-            TimeOffRemoved(
-                clinic_id=change.clinic_id,
-                changed_at=uow.now,
-                time_off_id=time_off_id,
-                clinician_id=clinician_id,
-            )
-        )
+        uow.emit(TimeOffRemoved(**change.event_fields(), time_off_id=time_off_id, clinician_id=clinician_id))
 
 
 def _clinician(deps: Deps, clinician_id: str) -> Clinician:

@@ -140,8 +140,7 @@ def _report_stretch(
         return
     uow.emit(
         CadenceStretched(
-            course_id=plan.id,
-            patient_id=plan.patient_id,
+            **plan.event_fields(),
             appointment_id=req.appointment_id,
             dose_number=number,
             planned_day=planned,

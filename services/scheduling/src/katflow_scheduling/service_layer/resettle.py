@@ -130,11 +130,5 @@ def _always(_start: datetime) -> bool:
 
 def _displaced(appt: Appointment, cause: ClinicChange, now: datetime) -> AppointmentDisplaced:
     return AppointmentDisplaced(
-        appointment_id=appt.id,
-        course_id=appt.course_id,
-        patient_id=appt.patient_id,
-        kind=appt.kind,
-        starts_at=appt.starts_at,
-        cause=cause,
-        displaced_at=now,
+        **appt.event_fields(), starts_at=appt.starts_at, cause=cause, displaced_at=now
     )

@@ -37,16 +37,7 @@ async def cancel_appointment(
     await appointments.set_status(conn, appt.id, Status.CANCELLED, now, reason.value, by)
     await timers.cancel(conn, timer_keys.appointment(appt.course_id, appt.id))
     await wake_waiting(conn, appt.kind, now)
-    uow.emit(
-        AppointmentCancelled(
-            appointment_id=appt.id,
-            course_id=appt.course_id,
-            patient_id=appt.patient_id,
-            kind=appt.kind,
-            reason=reason,
-            cancelled_at=now,
-        )
-    )
+    uow.emit(AppointmentCancelled(**appt.event_fields(), reason=reason, cancelled_at=now))
 
 
 async def wake_waiting(conn: asyncpg.Connection, kind: AppointmentKind, now: datetime) -> None:
@@ -57,10 +48,7 @@ async def wake_waiting(conn: asyncpg.Connection, kind: AppointmentKind, now: dat
 
 def rescheduled(appt: Appointment, start: datetime, end: datetime) -> AppointmentRescheduled:
     return AppointmentRescheduled(
-        appointment_id=appt.id,
-        course_id=appt.course_id,
-        patient_id=appt.patient_id,
-        kind=appt.kind,
+        **appt.event_fields(),
         previous_starts_at=appt.starts_at,
         starts_at=start,
         ends_at=end,
@@ -71,16 +59,7 @@ def rescheduled(appt: Appointment, start: datetime, end: datetime) -> Appointmen
 async def mark_missed(uow: UnitOfWork, appt: Appointment, by: str | None) -> None:
     await appointments.set_status(uow.conn, appt.id, Status.MISSED, uow.now, "no_show", by)
     await timers.cancel(uow.conn, timer_keys.appointment(appt.course_id, appt.id))
-    uow.emit(
-        AppointmentMissed(
-            appointment_id=appt.id,
-            course_id=appt.course_id,
-            patient_id=appt.patient_id,
-            kind=appt.kind,
-            starts_at=appt.starts_at,
-            marked_at=uow.now,
-        )
-    )
+    uow.emit(AppointmentMissed(**appt.event_fields(), starts_at=appt.starts_at, marked_at=uow.now))
 
 
 def arm_monitoring(
@@ -116,11 +95,7 @@ def arm_integration(uow: UnitOfWork, course_id: UUID, session_id: UUID, window: 
 
 async def complete_course(uow: UnitOfWork, plan: CoursePlan) -> None:
     await courses.set_status(uow.conn, plan.id, CourseStatus.COMPLETED, uow.now)
-    uow.emit(
-        CourseCompleted(
-            course_id=plan.id, patient_id=plan.patient_id, doses=plan.doses_given, completed_at=uow.now
-        )
-    )
+    uow.emit(CourseCompleted(**plan.event_fields(), doses=plan.doses_given, completed_at=uow.now))
 
 
 async def stop_course(

@@ -61,8 +61,7 @@ class TimerActions:
             return
         plan = await courses.load_plan(uow.conn, session["course_id"])
         event = IntegrationDue(
-            course_id=plan.id,
-            patient_id=plan.patient_id,
+            **plan.event_fields(),
             session_id=session["id"],
             dose_number=session["dose_number"],
             window_opens_at=session["integration_opens_at"],
@@ -76,8 +75,7 @@ class TimerActions:
         if not await sessions.integration_overdue(uow.conn, session["id"], uow.now):
             return
         event = IntegrationOverdue(
-            course_id=plan.id,
-            patient_id=plan.patient_id,
+            **plan.event_fields(),
             session_id=session["id"],
             dose_number=session["dose_number"],
             window_closed_at=timer.due_at,

@@ -173,13 +173,7 @@ def _administered(
 
 
 def _completed(appt: Appointment, now: datetime) -> AppointmentCompleted:
-    return AppointmentCompleted(
-        appointment_id=appt.id,
-        course_id=appt.course_id,
-        patient_id=appt.patient_id,
-        kind=appt.kind,
-        completed_at=now,
-    )
+    return AppointmentCompleted(**appt.event_fields(), completed_at=now)
 
 
 async def complete(units: Units, appointment_id: UUID, by: str) -> StatusChanged:
