@@ -10,28 +10,18 @@ and a colleague's feed is 403 while an admin's read of it is audited.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.treatment_protocols import load_protocols
-from tests.conftest import RUN_ROOT
-from tests.support.course import CourseDriver, course_stack, discharge, dosing_check_in, screening
-from tests.support.infra import Infra
+from tests.support.course import CourseDriver, discharge, dosing_check_in, screening
 
 CLINIC_ZONE = load_clinic(DEFAULT_CLINIC).time_zone
 PROTOCOL = load_protocols().get("iv@1")
-
-
-@pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    async with course_stack(infra, RUN_ROOT) as driver:
-        yield driver
 
 
 def named_actor(resp: httpx.Response, field: str) -> None:

@@ -24,9 +24,8 @@ ZONE = load_clinic(DEFAULT_CLINIC).time_zone
 
 
 @pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    async with course_stack(infra, RUN_ROOT, "intake", "scheduling") as driver:
-        yield driver
+def course_services() -> tuple[str, ...]:
+    return ("intake", "scheduling")
 
 
 def second_scheduling(course: CourseDriver) -> tuple[ServiceProcess, str]:

@@ -3,7 +3,6 @@ and a high-risk screening that halts automation. Each is an event; timers and ho
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,27 +10,23 @@ import pytest
 from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import topics
-from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
 from tests.support.course import (
     CourseDriver,
-    course_stack,
     discharge,
     dose_with_integration_cancelled,
     dosing_check_in,
     names,
     screening,
 )
-from tests.support.infra import Infra
 from tests.support.stack import wait_for
 
 CLINIC_ZONE = load_clinic(DEFAULT_CLINIC).time_zone
 
 
 @pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    async with course_stack(infra, RUN_ROOT, "intake", "scheduling") as driver:
-        yield driver
+def course_services() -> tuple[str, ...]:
+    return ("intake", "scheduling")
 
 
 def at(appt: dict[str, object]) -> datetime:

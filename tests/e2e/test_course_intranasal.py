@@ -7,7 +7,6 @@ clinician's assessment. Twice weekly in weeks 1–4, weekly in weeks 5–8 (prot
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,27 +16,18 @@ from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import topics
 from katflow_shared.treatment_protocols import load_protocols
-from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
 from tests.support.course import (
     CourseDriver,
-    course_stack,
     discharge,
     dose_steps,
     dosing_check_in,
     names,
 )
-from tests.support.infra import Infra
 
 PROTOCOL = load_protocols().get("intranasal@1")
 CHECKS = [(c.check.value, c.offset_minutes) for c in PROTOCOL.dosing.checks]
 CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
-
-
-@pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    async with course_stack(infra, RUN_ROOT) as driver:
-        yield driver
 
 
 async def first_dose_under_rems(course: CourseDriver) -> None:

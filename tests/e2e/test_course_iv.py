@@ -6,7 +6,6 @@ an offset file, so two weeks of treatment run in about a minute without sleeping
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,20 +15,12 @@ from katflow_scheduling.domain.clinic import load_clinic
 from katflow_scheduling.settings import DEFAULT_CLINIC
 from katflow_shared.contracts import topics
 from katflow_shared.treatment_protocols import load_protocols
-from tests.conftest import RUN_ROOT
 from tests.support.conformance import assert_conformant
-from tests.support.course import CourseDriver, course_stack, dose_steps, names
-from tests.support.infra import Infra
+from tests.support.course import CourseDriver, dose_steps, names
 
 PROTOCOL = load_protocols().get("iv@1")
 CHECKS = [(c.check.value, c.offset_minutes) for c in PROTOCOL.dosing.checks]
 CLINIC_ZONE = ZoneInfo(load_clinic(DEFAULT_CLINIC).time_zone)
-
-
-@pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    async with course_stack(infra, RUN_ROOT) as driver:
-        yield driver
 
 
 @pytest.mark.parametrize("start", ["mon", "tue", "thu", "fri"])

@@ -4,22 +4,18 @@ repeated, concurrently. Scheduling then books exactly one first dose."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
 from katflow_shared.treatment_protocols import load_protocols
-from tests.conftest import RUN_ROOT
-from tests.support.course import CourseDriver, course_stack
-from tests.support.infra import Infra
+from tests.support.course import CourseDriver
 
 IV = load_protocols().get("iv@1")
 
 
 @pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    async with course_stack(infra, RUN_ROOT, "intake", "scheduling") as driver:
-        yield driver
+def course_services() -> tuple[str, ...]:
+    return ("intake", "scheduling")
 
 
 async def test_concurrent_and_repeated_checklist_steps_complete_preparation_once(

@@ -4,25 +4,21 @@ nothing changes. Walks one course (a patient in Honolulu: their local hours narr
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from katflow_shared.treatment_protocols import load_protocols
-from tests.conftest import RUN_ROOT
-from tests.support.course import CourseDriver, course_stack, discharge, dosing_check_in, screening
-from tests.support.infra import Infra
+from tests.support.course import CourseDriver, discharge, dosing_check_in, screening
 
 IV = load_protocols().get("iv@1")
 NY = ZoneInfo("America/New_York")
 
 
 @pytest.fixture
-async def course(infra: Infra) -> AsyncIterator[CourseDriver]:
-    async with course_stack(infra, RUN_ROOT, "intake", "scheduling") as driver:
-        yield driver
+def course_services() -> tuple[str, ...]:
+    return ("intake", "scheduling")
 
 
 async def test_intake_rules_are_named(course: CourseDriver) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from katflow_shared.messaging.kafka import ensure_topics
 from katflow_shared.roles import CARE_TEAM, Role, hash_api_key
@@ -30,6 +29,7 @@ from katflow_tools.stack import (
     free_port,
     service_ports,
 )
+from katflow_tools.topic_reader import Records, read_topics
 
 from .infra import Infra
 
@@ -209,30 +209,11 @@ async def post_requests(
         return list(await asyncio.gather(*(one(n) for n in range(count))))
 
 
-Records = list[ConsumerRecord[bytes, bytes]]
-
-
 async def read_topic(
     bootstrap: str, topic: str, until: Callable[[Records], bool], within: float = 60
 ) -> Records:
     """Read a topic from the beginning with an independent consumer until ``until(records)``."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"test-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    deadline = time.monotonic() + within
-    try:
-        while not until(records) and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
+    return await read_topics(bootstrap, [topic], until, within)
 
 
 async def wait_for(predicate: Callable[[], Any], within: float = 60, interval: float = 0.5) -> Any:

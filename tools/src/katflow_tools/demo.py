@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
 from katflow_shared.contracts import topics
 from katflow_shared.messaging.cloudevents import header_map
 from katflow_shared.roles import DEV_API_KEY
 
 from .stack import StackConfig
+from .topic_reader import Records, read_topics
 
 REQUEST: dict[str, Any] = {
     "patient": {
@@ -33,26 +32,14 @@ REQUEST: dict[str, Any] = {
 async def course_events(
     cfg: StackConfig, course_id: str, want: int, wait: float = 20
 ) -> list[dict[str, str]]:
-    consumer = AIOKafkaConsumer(
-        cfg.topic_prefix + topics.INTAKE,
-        cfg.topic_prefix + topics.SCHEDULING,
-        bootstrap_servers=cfg.kafka_bootstrap,
-        group_id=f"katflow-demo-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
+    def mine(records: Records) -> Records:
+        return [r for r in records if r.key and r.key.decode() == course_id]
+
+    names = [cfg.topic_prefix + topics.INTAKE, cfg.topic_prefix + topics.SCHEDULING]
+    records = await read_topics(
+        cfg.kafka_bootstrap, names, lambda rs: len(mine(rs)) >= want, wait, "katflow-demo"
     )
-    await consumer.start()
-    found: list[dict[str, str]] = []
-    deadline = time.monotonic() + wait
-    try:
-        while len(found) < want and time.monotonic() < deadline:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for r in records:
-                    if r.key and r.key.decode() == course_id:
-                        found.append({"topic": r.topic, **header_map(r.headers)})
-    finally:
-        await consumer.stop()
-    return found
+    return [{"topic": r.topic, **header_map(r.headers)} for r in mine(records)]
 
 
 async def run_demo(cfg: StackConfig) -> int:

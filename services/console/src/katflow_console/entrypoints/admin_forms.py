@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import Form, HTTPException, Path, Request
+from fastapi import Form, HTTPException, Path
 from fastapi.responses import Response
 
 from katflow_shared.roles import Role
@@ -15,7 +15,7 @@ from katflow_shared.roles import Role
 from ..adapters.services_api import Answer
 from ..domain import rules
 from ..service_layer.sessions import Staff
-from .web import Console, page
+from .web import Console, Ctx
 
 WEEKDAYS = (
     ("mon", "Monday"),
@@ -113,23 +113,17 @@ async def read_clinic(c: Console, who: Staff) -> dict[str, Any]:
 
 
 async def render(
-    request: Request,
-    name: str,
-    c: Console,
-    who: Staff,
-    status: int = 200,
-    **context: Any,
+    p: Ctx, name: str, status: int = 200, clinic: dict[str, Any] | None = None, **context: Any
 ) -> Response:
-    clinic = await read_clinic(c, who)
+    """An admin page with the clinic (read here unless given), the weekdays and roles its forms
+    offer, no refusal and nothing entered unless given."""
     context.setdefault("refusal", {})
     context.setdefault("entered", {})
-    resp: Response = page(
-        request,
+    resp = p.page(
         name,
-        who,
-        clinic=clinic,
+        clinic=clinic if clinic is not None else await read_clinic(p.c, p.who),
         weekdays=WEEKDAYS,
-        zone=c.zone,
+        zone=p.c.zone,
         booking_roles=BOOKING_ROLES,
         **context,
     )

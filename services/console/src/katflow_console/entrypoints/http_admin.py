@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form
 from fastapi.responses import RedirectResponse, Response
 
 from . import admin_forms as forms
-from .web import ConsoleDep, StaffDep
+from .web import CtxDep, StaffDep
 
 router = APIRouter(prefix="/admin", tags=["clinic administration (admins)"])
 
@@ -29,61 +29,55 @@ async def admin_home(who: StaffDep) -> Response:
 
 
 @router.get("/clinic", summary="Opening hours and closures (admins)")
-async def clinic(request: Request, c: ConsoleDep, who: StaffDep) -> Response:
-    forms.require_admin(who)
-    return await forms.render(request, "admin_clinic.html", c, who)
+async def clinic(p: CtxDep) -> Response:
+    forms.require_admin(p.who)
+    return await forms.render(p, "admin_clinic.html")
 
 
 @router.post("/opening-hours", summary="Set the weekly opening hours (scheduling's PUT)")
-async def opening_hours(request: Request, c: ConsoleDep, who: StaffDep) -> Response:
-    forms.require_admin(who)
-    form = await request.form()
+async def opening_hours(p: CtxDep) -> Response:
+    forms.require_admin(p.who)
+    form = await p.request.form()
     week, refused = forms.week_of(form, "open_", "opening-hours")
     entered = forms.entered_week(form, "open_")
     if refused:
-        return await forms.render(request, "admin_clinic.html", c, who, 422, refusal=refused, entered=entered)
+        return await forms.render(p, "admin_clinic.html", 422, refusal=refused, entered=entered)
     body = {"opening_hours": week}
-    answer = await c.services.call(who.access_token, "PUT", "scheduling", "/admin/opening-hours", body)
+    answer = await p.call("PUT", "scheduling", "/admin/opening-hours", body)
     if not answer.ok:
         refusal = forms.refusal_of(answer, "opening-hours")
-        return await forms.render(
-            request, "admin_clinic.html", c, who, answer.status, refusal=refusal, entered=entered
-        )
+        return await forms.render(p, "admin_clinic.html", answer.status, refusal=refusal, entered=entered)
     affected = forms.affected_of(answer)
     done = forms.outcome_sentence("Opening hours saved", affected)
-    return await forms.render(request, "admin_clinic.html", c, who, done=done, affected=affected)
+    return await forms.render(p, "admin_clinic.html", done=done, affected=affected)
 
 
 @router.post("/closures", summary="Close the clinic on a day (scheduling's POST /closures)")
 async def add_closure(
-    request: Request,
-    c: ConsoleDep,
-    who: StaffDep,
+    p: CtxDep,
     day: Annotated[date, Form()],
     label: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    forms.require_admin(who)
+    forms.require_admin(p.who)
     body = {"day": day.isoformat(), "label": label.strip()}
-    answer = await c.services.call(who.access_token, "POST", "scheduling", "/admin/closures", body)
+    answer = await p.call("POST", "scheduling", "/admin/closures", body)
     entered = {"closure_day": day.isoformat(), "closure_label": label}
     if not answer.ok:
         refusal = forms.refusal_of(answer, "closure")
-        return await forms.render(
-            request, "admin_clinic.html", c, who, answer.status, refusal=refusal, entered=entered
-        )
+        return await forms.render(p, "admin_clinic.html", answer.status, refusal=refusal, entered=entered)
     affected = forms.affected_of(answer)
     named = f" ({label.strip()})" if label.strip() else ""
     done = forms.outcome_sentence(f"Closed {forms.day_words(day)}{named}", affected)
-    return await forms.render(request, "admin_clinic.html", c, who, done=done, affected=affected)
+    return await forms.render(p, "admin_clinic.html", done=done, affected=affected)
 
 
 @router.post("/closures/{day}/remove", summary="Open a closed day again (scheduling's DELETE)")
-async def remove_closure(request: Request, day: date, c: ConsoleDep, who: StaffDep) -> Response:
-    forms.require_admin(who)
+async def remove_closure(day: date, p: CtxDep) -> Response:
+    forms.require_admin(p.who)
     path = f"/admin/closures/{day.isoformat()}"
-    answer = await c.services.call(who.access_token, "DELETE", "scheduling", path)
+    answer = await p.call("DELETE", "scheduling", path)
     if not answer.ok:
         refusal = forms.refusal_of(answer, "closure-remove")
-        return await forms.render(request, "admin_clinic.html", c, who, answer.status, refusal=refusal)
+        return await forms.render(p, "admin_clinic.html", answer.status, refusal=refusal)
     done = f"{forms.day_words(day)} is open again (bookings may use it from now on)."
-    return await forms.render(request, "admin_clinic.html", c, who, done=done)
+    return await forms.render(p, "admin_clinic.html", done=done)

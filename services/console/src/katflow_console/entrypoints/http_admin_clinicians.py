@@ -7,58 +7,39 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException
 from fastapi.responses import Response
 
-from ..service_layer.sessions import Staff
 from . import admin_forms as forms
-from .web import Console, ConsoleDep, StaffDep, page
+from .web import Ctx, CtxDep
 
 router = APIRouter(prefix="/admin", tags=["clinic administration (admins)"])
 
 
 @router.get("/clinicians", summary="Clinicians: roles, qualifications, hours, time off (admins)")
-async def clinicians(request: Request, c: ConsoleDep, who: StaffDep) -> Response:
-    forms.require_admin(who)
-    return await forms.render(request, "admin_clinicians.html", c, who)
+async def clinicians(p: CtxDep) -> Response:
+    forms.require_admin(p.who)
+    return await forms.render(p, "admin_clinicians.html")
 
 
-async def _clinician_page(
-    request: Request, clinician_id: str, c: Console, who: Staff, status: int = 200, **context: Any
-) -> Response:
-    clinic = await forms.read_clinic(c, who)
+async def _clinician_page(p: Ctx, clinician_id: str, status: int = 200, **context: Any) -> Response:
+    clinic = await forms.read_clinic(p.c, p.who)
     found = [x for x in clinic["clinicians"] if x["id"] == clinician_id]
     if not found:
         raise HTTPException(404, "no such clinician")
-    context.setdefault("refusal", {})
-    context.setdefault("entered", {})
-    resp: Response = page(
-        request,
-        "admin_clinician.html",
-        who,
-        clinic=clinic,
-        clinician=found[0],
-        weekdays=forms.WEEKDAYS,
-        booking_roles=forms.BOOKING_ROLES,
-        zone=c.zone,
-        **context,
-    )
-    resp.status_code = status
-    return resp
+    return await forms.render(p, "admin_clinician.html", status, clinic, clinician=found[0], **context)
 
 
 @router.get("/clinicians/{clinician_id}", summary="One clinician: edit, time off (admins)")
-async def clinician(request: Request, clinician_id: forms.PathId, c: ConsoleDep, who: StaffDep) -> Response:
-    forms.require_admin(who)
-    return await _clinician_page(request, clinician_id, c, who)
+async def clinician(clinician_id: forms.PathId, p: CtxDep) -> Response:
+    forms.require_admin(p.who)
+    return await _clinician_page(p, clinician_id)
 
 
 @router.post("/clinicians/{clinician_id}", summary="Change a clinician (scheduling's PUT)")
-async def save_clinician(
-    request: Request, clinician_id: forms.PathId, c: ConsoleDep, who: StaffDep
-) -> Response:
-    forms.require_admin(who)
-    form = await request.form()
+async def save_clinician(clinician_id: forms.PathId, p: CtxDep) -> Response:
+    forms.require_admin(p.who)
+    form = await p.request.form()
     week, refused = forms.week_of(form, "hours_", "clinician")
     entered = forms.entered_week(form, "hours_")
     entered["display_name"] = str(form.get("display_name", ""))
@@ -66,7 +47,7 @@ async def save_clinician(
     roles = [str(r) for r in form.getlist("roles")]
     entered["roles"] = " ".join(roles)
     if refused:
-        return await _clinician_page(request, clinician_id, c, who, 422, refusal=refused, entered=entered)
+        return await _clinician_page(p, clinician_id, 422, refusal=refused, entered=entered)
     qualifications = [q for q in entered["qualifications"].replace(",", " ").split() if q]
     body = {
         "display_name": entered["display_name"].strip(),
@@ -75,36 +56,30 @@ async def save_clinician(
         "hours": week or None,
     }
     path = f"/admin/clinicians/{clinician_id}"
-    answer = await c.services.call(who.access_token, "PUT", "scheduling", path, body)
+    answer = await p.call("PUT", "scheduling", path, body)
     if not answer.ok:
         refusal = forms.refusal_of(answer, "clinician")
-        return await _clinician_page(
-            request, clinician_id, c, who, answer.status, refusal=refusal, entered=entered
-        )
+        return await _clinician_page(p, clinician_id, answer.status, refusal=refusal, entered=entered)
     affected = forms.affected_of(answer)
     done = forms.outcome_sentence(f"{clinician_id} saved", affected)
-    return await _clinician_page(request, clinician_id, c, who, done=done, affected=affected)
+    return await _clinician_page(p, clinician_id, done=done, affected=affected)
 
 
 @router.post("/clinicians/{clinician_id}/time-off", summary="A clinician away for whole days")
 async def add_time_off(
-    request: Request,
     clinician_id: forms.PathId,
-    c: ConsoleDep,
-    who: StaffDep,
+    p: CtxDep,
     first_day: Annotated[date, Form()],
     last_day: Annotated[date, Form()],
 ) -> Response:
-    forms.require_admin(who)
+    forms.require_admin(p.who)
     body = {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()}
     path = f"/admin/clinicians/{clinician_id}/time-off"
-    answer = await c.services.call(who.access_token, "POST", "scheduling", path, body)
+    answer = await p.call("POST", "scheduling", path, body)
     entered = {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()}
     if not answer.ok:
         refusal = forms.refusal_of(answer, "time-off")
-        return await _clinician_page(
-            request, clinician_id, c, who, answer.status, refusal=refusal, entered=entered
-        )
+        return await _clinician_page(p, clinician_id, answer.status, refusal=refusal, entered=entered)
     affected = forms.affected_of(answer)
     days = (
         forms.day_words(first_day)
@@ -112,18 +87,16 @@ async def add_time_off(
         else f"{forms.day_words(first_day)} to {forms.day_words(last_day)}"
     )
     done = forms.outcome_sentence(f"Time off added for {clinician_id}, {days}", affected)
-    return await _clinician_page(request, clinician_id, c, who, done=done, affected=affected)
+    return await _clinician_page(p, clinician_id, done=done, affected=affected)
 
 
 @router.post("/clinicians/{clinician_id}/time-off/{time_off_id}/remove", summary="Withdraw time off")
-async def remove_time_off(
-    request: Request, clinician_id: forms.PathId, time_off_id: UUID, c: ConsoleDep, who: StaffDep
-) -> Response:
-    forms.require_admin(who)
+async def remove_time_off(clinician_id: forms.PathId, time_off_id: UUID, p: CtxDep) -> Response:
+    forms.require_admin(p.who)
     path = f"/admin/clinicians/{clinician_id}/time-off/{time_off_id}"
-    answer = await c.services.call(who.access_token, "DELETE", "scheduling", path)
+    answer = await p.call("DELETE", "scheduling", path)
     if not answer.ok:
         refusal = forms.refusal_of(answer, "time-off-remove")
-        return await _clinician_page(request, clinician_id, c, who, answer.status, refusal=refusal)
+        return await _clinician_page(p, clinician_id, answer.status, refusal=refusal)
     done = f"Time off withdrawn: {clinician_id} may be booked on those days again."
-    return await _clinician_page(request, clinician_id, c, who, done=done)
+    return await _clinician_page(p, clinician_id, done=done)

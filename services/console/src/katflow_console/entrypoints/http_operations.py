@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 from katflow_shared.roles import Role
@@ -13,7 +13,7 @@ from katflow_tools import dlq
 
 from ..adapters.service_metrics import consumer_lag
 from ..service_layer.sessions import Staff
-from .web import ConsoleDep, StaffDep, page
+from .web import CtxDep
 
 router = APIRouter(tags=["operations"])
 SERVICES = ("intake", "scheduling", "notifications", "console")
@@ -25,28 +25,26 @@ def _admin(who: Staff) -> None:
 
 
 @router.get("/operations", summary="Dead letters per service, consumer lag (admins)")
-async def operations(request: Request, c: ConsoleDep, who: StaffDep, replayed: str = "") -> Response:
-    _admin(who)
-    letters = {s: await dlq.read_all(c.settings, s) for s in SERVICES}
-    lag = {s: await consumer_lag(c.service_url(s)) for s in SERVICES}
-    context = {"letters": letters, "lag": lag, "replayed": replayed}
-    return page(request, "operations.html", who, **context)  # type: ignore[no-any-return]
+async def operations(p: CtxDep, replayed: str = "") -> Response:
+    _admin(p.who)
+    letters = {s: await dlq.read_all(p.c.settings, s) for s in SERVICES}
+    lag = {s: await consumer_lag(p.c.service_url(s)) for s in SERVICES}
+    return p.page("operations.html", letters=letters, lag=lag, replayed=replayed)
 
 
 @router.post("/operations/{service}/replay", summary="Replay one dead letter to its source topic")
 async def replay(
     service: str,
-    c: ConsoleDep,
-    who: StaffDep,
+    p: CtxDep,
     partition: Annotated[int, Form()],
     offset: Annotated[int, Form()],
 ) -> Response:
-    _admin(who)
+    _admin(p.who)
     if service not in SERVICES:
         raise HTTPException(404, "no such service")
-    letters = await dlq.read_all(c.settings, service)
+    letters = await dlq.read_all(p.c.settings, service)
     found = [x for x in letters if (x.partition, x.offset) == (partition, offset)]
     if not found:
         raise HTTPException(404, "no such dead letter")
-    topic = await dlq.replay(c.settings, found[0])
+    topic = await dlq.replay(p.c.settings, found[0])
     return RedirectResponse(f"/operations?replayed={service}+{partition}:{offset}+to+{topic}", 303)

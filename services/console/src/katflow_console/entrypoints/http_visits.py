@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 from katflow_shared.roles import Role
@@ -26,8 +26,7 @@ from ..adapters import postgres_read_model as store
 from ..adapters import postgres_rems
 from ..domain import rems as rems_form
 from ..domain import rules
-from ..service_layer.sessions import Staff
-from .web import ClockDep, Console, ConsoleDep, PoolDep, StaffDep, local, page
+from .web import ClockDep, Console, Ctx, CtxDep, PoolDep, StaffDep, local
 
 router = APIRouter(tags=["dosing visit"])
 Severity = Literal["none", "mild", "moderate", "severe"]
@@ -43,15 +42,10 @@ NOTES_MAX = 2000  # concomitant medications: characters
 
 
 @dataclass(frozen=True)
-class Visit:
-    """The visit a route is about, and what every visit route works with."""
+class Visit(Ctx):
+    """The visit a route is about, with what every page route works with (``Ctx``)."""
 
-    request: Request
     appointment_id: UUID
-    c: Console
-    pool: Any
-    clock: Any
-    who: Staff
 
     async def appointment(self) -> Any:
         appt = await store.appointment(self.pool, self.appointment_id)
@@ -60,10 +54,8 @@ class Visit:
         return appt
 
 
-async def _visit(
-    request: Request, appointment_id: UUID, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep
-) -> Visit:
-    return Visit(request, appointment_id, c, pool, clock, who)
+async def _visit(appointment_id: UUID, p: CtxDep) -> Visit:
+    return Visit(p.request, p.c, p.pool, p.clock, p.who, appointment_id)
 
 
 VisitDep = Annotated[Visit, Depends(_visit)]
@@ -77,7 +69,7 @@ async def visit(v: VisitDep) -> Response:
 @router.get("/visits/{appointment_id}/checks", summary="The visit's monitoring prompts (htmx polls it)")
 async def checks(v: VisitDep) -> Response:
     context = await _monitoring(v, await v.appointment())
-    return page(v.request, "_checks.html", v.who, **context)  # type: ignore[no-any-return]
+    return v.page("_checks.html", **context)
 
 
 async def _monitoring(v: Visit, appt: Any) -> dict[str, Any]:
@@ -118,7 +110,7 @@ async def _render(
     context = await _monitoring(v, appt)
     context.update(refusal=refusal, readiness=ready, entered=entered or {})
     context["may_administer"] = v.who.holds(Role.CLINICIAN)
-    resp: Response = page(v.request, "visit.html", v.who, **context)
+    resp = v.page("visit.html", **context)
     resp.status_code = status
     return resp
 
@@ -277,7 +269,7 @@ async def rems(v: VisitDep) -> Response:
     due = rems_form.filing_due(session, days, today, c.zone) if days else None
     filed = await postgres_rems.filing(pool, appointment_id)
     context = {"appt": appt, "rows": rows, "due": due, "session": session, "filed": filed, "zone": c.zone}
-    return page(v.request, "rems.html", v.who, **context)  # type: ignore[no-any-return]
+    return v.page("rems.html", **context)
 
 
 @router.post("/visits/{appointment_id}/rems/filed", summary="The REMS form was filed (who and when kept)")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 from katflow_shared import audit
@@ -24,7 +25,7 @@ from katflow_shared.clock import Clock
 from katflow_shared.roles import Role
 
 from ..adapters.oidc import Idp
-from ..adapters.services_api import Services
+from ..adapters.services_api import Answer, Services
 from ..domain.board import STATUS_WORDS
 from ..service_layer import sessions
 from ..service_layer.sessions import Staff
@@ -90,6 +91,33 @@ ConsoleDep = Annotated[Console, Depends(console)]
 PoolDep = Annotated[asyncpg.Pool, Depends(pool)]
 ClockDep = Annotated[Clock, Depends(clock)]
 StaffDep = Annotated[Staff, Depends(staff)]
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What a page route works with: the request, the console, its pool and clock, the person."""
+
+    request: Request
+    c: Console
+    pool: asyncpg.Pool
+    clock: Clock
+    who: Staff
+
+    def page(self, name: str, **context: Any) -> Response:
+        """``page`` for this request and person."""
+        resp: Response = page(self.request, name, self.who, **context)
+        return resp
+
+    async def call(self, method: str, service: str, path: str, body: Any = None) -> Answer:
+        """A service's API, called as the person (with their access token)."""
+        return await self.c.services.call(self.who.access_token, method, service, path, body)
+
+
+async def _ctx(request: Request, c: ConsoleDep, pool: PoolDep, clock: ClockDep, who: StaffDep) -> Ctx:
+    return Ctx(request, c, pool, clock, who)
+
+
+CtxDep = Annotated[Ctx, Depends(_ctx)]
 
 
 def page(request: Request, name: str, who: Staff, **context: Any) -> Any:
