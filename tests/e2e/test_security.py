@@ -373,10 +373,15 @@ async def test_phi_markers_stay_off_workflow_topics_logs_and_audit(course: Cours
     await course.wait("PreparationCompleted")
     checks = [(c.check.value, c.offset_minutes) for c in load_protocols().get("iv@1").dosing.checks]
     await course.dose(1, checks)
-    history = await course.http.get(
-        f"{stack.url('notifications')}/v1/patients/{course.patient_id}/deliveries"
-    )
-    assert history.status_code == 200 and history.json(), history.text
+
+    async def history() -> list[Any]:  # a staff read of the patient's messages, once notifications has some
+        listed = await course.http.get(
+            f"{stack.url('notifications')}/v1/patients/{course.patient_id}/deliveries"
+        )
+        assert listed.status_code == 200, listed.text
+        return list(listed.json())
+
+    assert await wait_for(history, within=30), "notifications listed no message for the patient"
 
     async def sent() -> int:
         return int(
