@@ -34,13 +34,13 @@ async def h(infra: Infra) -> AsyncIterator[Harness]:
 def counted_statements(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many deliveries each settle statement carried."""
     sizes: list[int] = []
-    settle = store.settle_sent
+    settled = store.settled
 
-    async def counting(pool: asyncpg.Pool, accepted: Sequence[Accepted], relay: Any) -> None:
+    def counting(accepted: Sequence[Accepted]) -> Any:
         sizes.append(len(accepted))
-        await settle(pool, accepted, relay)
+        return settled(accepted)
 
-    monkeypatch.setattr(store, "settle_sent", counting)
+    monkeypatch.setattr(store, "settled", counting)
     return sizes
 
 
@@ -72,7 +72,7 @@ async def test_deliveries_accepted_together_are_settled_in_one_statement_each_wh
     sends = {d.id: await receipt(d) for d in claimed}
     now = h.clock.now()
     await asyncio.gather(
-        *(h.dispatcher.outcomes.sent(h.dispatcher.runtime.queue, d, sends[d.id], now) for d in claimed)
+        *(h.dispatcher.outcomes.sent(h.dispatcher.runtime.queue_units, d, sends[d.id], now) for d in claimed)
     )
     assert sizes == [3]  # one round trip for the three
     rows = {r["id"]: r for r in await h.deliveries()}
@@ -112,10 +112,7 @@ async def test_a_statement_that_fails_on_one_delivery_records_the_others(
     bad = Accepted(claimed[0].id, good[0].receipt, now, tuple(entry), None)
     settler = Settler()
     results = await asyncio.gather(
-        *(
-            settler.settle(h.dispatcher.runtime.queue, a, outcomes.emitter.wake)
-            for a in [good[1], bad, good[2]]
-        ),
+        *(settler.settle(h.dispatcher.runtime.queue_units, a) for a in [good[1], bad, good[2]]),
         return_exceptions=True,
     )
     assert sizes == [3, 1, 1, 1]  # together, then one at a time
@@ -132,7 +129,7 @@ async def test_alone_a_delivery_is_settled_at_once_in_a_statement_of_its_own(
     sizes = counted_statements(monkeypatch)
     claimed = await claimed_staff_deliveries(h)
     for d in claimed:  # one after another: nothing to share a statement with
-        await h.dispatcher.outcomes.sent(h.dispatcher.runtime.queue, d, await receipt(d), h.clock.now())
+        await h.dispatcher.outcomes.sent(h.dispatcher.runtime.queue_units, d, await receipt(d), h.clock.now())
     assert sizes == [1, 1, 1]
     assert {r["status"] for r in await h.deliveries()} <= {"sent", "delivered"}
 
@@ -142,10 +139,15 @@ async def test_claims_and_settles_run_on_generic_plans(h: Harness) -> None:
     (db.GENERIC_PLANS) — the harness's runtime has that pool, as a deployed one does — and every
     other test in this module and test_notifications_delivery claims and settles through it."""
     queue = h.dispatcher.runtime.queue
-    assert queue is not h.pool
+    assert queue is not h.pool and h.dispatcher.runtime.queue_units.pool is queue
     claimed = await claimed_staff_deliveries(h)
     sends = {d.id: await receipt(d) for d in claimed}
-    await asyncio.gather(*(h.dispatcher.outcomes.sent(queue, d, sends[d.id], h.clock.now()) for d in claimed))
+    await asyncio.gather(
+        *(
+            h.dispatcher.outcomes.sent(h.dispatcher.runtime.queue_units, d, sends[d.id], h.clock.now())
+            for d in claimed
+        )
+    )
     assert {r["status"] for r in await h.deliveries()} == {"sent", "delivered"}
     async with queue.acquire() as conn:
         assert await conn.fetchval("SHOW plan_cache_mode") == "force_generic_plan"

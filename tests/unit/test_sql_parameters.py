@@ -10,6 +10,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 from katflow_intake.adapters.postgres_intake import new_request
 from katflow_intake.domain.consultation import ConsultationRequestIn, RequestIds
@@ -18,8 +19,12 @@ from katflow_notifications.adapters.postgres_feed import PostgresFeed
 from katflow_notifications.domain.templates import Rendered
 from katflow_notifications.ports import Outbound, Receipt
 from katflow_shared import audit
+from katflow_shared.contracts import NotificationSent
 from katflow_shared.db import composed, renumbered
 from katflow_shared.messaging import outbox
+from katflow_shared.messaging.emitter import Emitter
+from katflow_shared.settings import ServiceSettings
+from katflow_shared.unit_of_work import UnitOfWork
 from katflow_shared.wakeup import Announcer, resolved
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,16 +91,32 @@ def test_composed_statements_number_their_parameters_without_gaps_or_clashes() -
     assert renumbered("VALUES ($1, $2, $12::jsonb)", 4) == "VALUES ($5, $6, $16::jsonb)"
     delivery_id, now = uuid.uuid4(), datetime.now(UTC)
     audited = audit.entry("notifications", None, "message.sent", resource={"delivery_id": delivery_id})
-    announced = (str(uuid.uuid4()), "topic", "key", "[]", b"{}")
+    emitter = Emitter(ServiceSettings(environment="test"), RELAY)
+    sent = NotificationSent(
+        delivery_id=delivery_id,
+        course_id=None,
+        channel="email",
+        template_id="t",
+        template_version=1,
+        sent_at=now,
+    )
+    announced = emitter.envelope(sent, None)
     feed = asyncio.run(PostgresFeed().send(Outbound(delivery_id, "staff-1", Rendered("subject", "text"))))
     email = deliveries.Accepted(delivery_id, Receipt("<id@katflow>"), now, audited, announced)
     for receipt in (Receipt("<id@katflow>"), feed):  # an email's settle, and one with the feed item
         for event in (None, announced):  # an integrator webhook's has no event
             accepted = deliveries.Accepted(delivery_id, receipt, now, audited, event)
             for batch in ([accepted], [accepted, email]):  # alone, and sharing the statement
-                writes, head = deliveries.settled(batch, RELAY.wake())
+                # what the Settler's unit of work sends (settling._settle), NOTIFY included
+                uow = UnitOfWork(cast(Any, None), now, None, emitter, Announcer("timers"), False)
+                uow.write(*deliveries.settled(batch))
+                for a in batch:
+                    uow.audit(a.audited)
+                    if a.announced is not None:
+                        uow.emit(a.announced)
+                writes = uow.pending()
                 notify, _ = resolved(writes.wakes, in_process=False)
-                statement, args = composed(writes.parts, [*writes.results, *notify], head)
+                statement, args = composed(writes.parts, [*writes.results, *notify], uow._head)
                 assert {int(n) for n in re.findall(r"\$(\d+)", statement)} == set(range(1, len(args) + 1))
 
 

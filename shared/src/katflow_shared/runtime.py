@@ -73,6 +73,11 @@ class Runtime:
         return Units(self.pool, self.clock, self.emitter, self.timing)
 
     @property
+    def queue_units(self) -> Units:
+        """Units on the work queue's sessions (``queue``): a queue's settles."""
+        return Units(self.queue, self.clock, self.emitter, self.timing)
+
+    @property
     def queue(self) -> asyncpg.Pool:
         """Where a work queue's claims and settles run: on their generic plans (``queue_pool``), or
         on the service's pool where there is none (a test's runtime)."""

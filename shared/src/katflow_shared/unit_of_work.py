@@ -59,15 +59,18 @@ class UnitOfWork:
     _audits: list[tuple[object, ...]] = field(default_factory=list)
     _events: list[Envelope] = field(default_factory=list)
     _wakes: list[Wake] = field(default_factory=list)  # of every flush, sent by the last one
+    _head: Part | None = None  # named CTEs of the caller's own in front of the next statement
 
     @property
     def service(self) -> str:
         """This service's name (an audit record's ``service``)."""
         return self.emitter.settings.service_name
 
-    def emit(self, event: Event) -> Envelope:
-        """Publish ``event`` (through the outbox) once the unit commits; events keep their order."""
-        envelope = self.emitter.envelope(event, self.cause)
+    def emit(self, event: Event | Envelope) -> Envelope:
+        """Publish ``event`` (through the outbox) once the unit commits; events keep their order. An
+        envelope built earlier (``Emitter.envelope``, in the context of the work it announces) goes
+        as it is."""
+        envelope = event if isinstance(event, Envelope) else self.emitter.envelope(event, self.cause)
         self._events.append(envelope)
         return envelope
 
@@ -75,10 +78,15 @@ class UnitOfWork:
         """Append an audit record (``audit.entry(...)``'s values) with the unit's writes."""
         self._audits.append(entry)
 
-    def write(self, writes: Writes | Sequence[Part]) -> None:
+    def write(self, writes: Writes | Sequence[Part], head: Part | None = None) -> None:
         """The use case's own writes (an adapter's ``Part``s, or ``Writes`` with the loops they wake),
         sent with the rest. Parts run as CTEs of one statement: none sees another's rows, and no two
-        may change the same row (``db.composed``); write at once on ``conn`` what must be seen."""
+        may change the same row (``db.composed``); write at once on ``conn`` what must be seen.
+        ``head``: named CTEs that refer to each other (``db.composed``'s), one per statement."""
+        if head is not None:
+            if self._head is not None:
+                raise RuntimeError("one head per statement: flush before another")
+            self._head = head
         self._writes.append(writes if isinstance(writes, Writes) else Writes(list(writes)))
 
     def schedule(self, wanted: timer_rows.Wanted) -> None:
@@ -105,14 +113,14 @@ class UnitOfWork:
         """One statement of what is pending. A wake of a loop this process runs waits for the last one
         (each loop woken once, after the commit); a NOTIFY goes with the statement that made its work
         (delivered at commit, once however often it was sent), not in a statement of its own."""
-        writes = self.pending()
-        self._writes, self._audits, self._events = [], [], []
+        writes, head = self.pending(), self._head
+        self._writes, self._audits, self._events, self._head = [], [], [], None
         if last:
             wakes = list(dict.fromkeys([*self._wakes, *writes.wakes]))
         else:
             wakes = [w for w in writes.wakes if not w.announcer.attached]
             self._wakes += [w for w in writes.wakes if w.announcer.attached]
-        await Writes(writes.parts, writes.results, wakes).run(self.conn)
+        await Writes(writes.parts, writes.results, wakes).run(self.conn, head)
 
 
 class Units:

@@ -23,11 +23,6 @@ class Emitter:
         """New outbox rows, for the relay that leads (``Writes.wakes``)."""
         return self.announcer.wake()
 
-    def outbox_values(self, event: Event) -> tuple[object, ...]:
-        """The parameters of ``outbox.INSERT`` for ``event`` (this service's own, no cause), for a
-        statement that writes the outbox row together with its change."""
-        return self.values(self.envelope(event, None))
-
     def values(self, envelope: Envelope) -> tuple[object, ...]:
         """The parameters of ``outbox.INSERT`` for ``envelope`` (on its event's topic here)."""
         return outbox.values(envelope, self.settings.topic(envelope.event.topic))

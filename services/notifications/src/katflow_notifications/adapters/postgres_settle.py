@@ -1,5 +1,6 @@
-"""Settling deliveries a provider accepted: the delivery's state, its attempt, its audit record and
-its NotificationSent, in one statement (``settle_sent``); and whether such a settle committed."""
+"""Settling deliveries a provider accepted: the delivery's state, its attempt and what the channel
+itself writes (``settled``: the writes of one unit of work, with each delivery's audit record and
+NotificationSent); and whether such a settle committed."""
 
 from __future__ import annotations
 
@@ -10,11 +11,8 @@ from uuid import UUID
 
 import asyncpg
 
-from katflow_shared import audit
 from katflow_shared.db import Part
-from katflow_shared.messaging import outbox
-from katflow_shared.wakeup import Wake
-from katflow_shared.writes import Writes
+from katflow_shared.messaging.cloudevents import Envelope
 
 from ..domain import status as st
 from ..ports import Receipt
@@ -23,13 +21,14 @@ from ..ports import Receipt
 @dataclass(frozen=True)
 class Accepted:
     """A delivery a provider accepted, to be settled: the receipt and when, its audit record
-    (``audit.entry`` values) and, unless None, its NotificationSent (``outbox.values``)."""
+    (``audit.entry`` values) and, unless None, its NotificationSent (built where it was sent, so its
+    trace and correlation are that work's)."""
 
     delivery_id: UUID
     receipt: Receipt
     at: datetime
     audited: tuple[object, ...]
-    announced: tuple[object, ...] | None
+    announced: Envelope | None
 
 
 # For each accepted delivery: the attempt counted and logged, sending → sent (or delivered), the
@@ -66,15 +65,9 @@ accepted AS (
 )"""
 
 
-async def settle_sent(pool: asyncpg.Pool, accepted: Sequence[Accepted], relay: Wake) -> None:
-    """Settle ``accepted`` (see ``_SETTLE_SENT``; the ``relay`` woken for their events:
-    ``Emitter.wake``) in one statement and transaction of its own."""
-    writes, head = settled(accepted, relay)
-    await writes.run(pool, head)
-
-
-def settled(accepted: Sequence[Accepted], relay: Wake) -> tuple[Writes, Part]:
-    """``settle_sent``'s statement: (the writes, their head for ``db.composed``)."""
+def settled(accepted: Sequence[Accepted]) -> tuple[list[Part], Part]:
+    """The writes that settle ``accepted`` (see ``_SETTLE_SENT``): (what each channel itself writes,
+    the head for ``db.composed``)."""
     head = (
         _SETTLE_SENT,
         (
@@ -84,11 +77,7 @@ def settled(accepted: Sequence[Accepted], relay: Wake) -> tuple[Writes, Part]:
             [a.at for a in accepted],
         ),
     )
-    parts = [*((audit.INSERT, a.audited) for a in accepted), *(w for a in accepted for w in a.receipt.writes)]
-    writes = Writes(parts)
-    if events := [a.announced for a in accepted if a.announced is not None]:
-        writes += Writes([outbox.rows(events)], wakes=[relay])
-    return writes, head
+    return [w for a in accepted for w in a.receipt.writes], head
 
 
 async def accepted_on_record(pool: asyncpg.Pool, delivery_id: UUID, provider_id: str) -> bool:

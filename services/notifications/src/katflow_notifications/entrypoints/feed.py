@@ -124,7 +124,8 @@ async def stream_feed(
                 return
             rows = await feed.items_after(runtime.pool, staff_id, cursor)
             if rows:
-                await audit.record(runtime.pool, _sent(settings.service_name, principal, staff_id, rows))
+                async with runtime.units.start(one_statement=True) as uow:
+                    uow.audit(_sent(settings.service_name, principal, staff_id, rows))
             for row in rows:
                 cursor = row["id"]
                 item = FeedItem(**dict(row)).model_dump(mode="json")

@@ -237,7 +237,7 @@ class Dispatcher:
         deadline = loop.time() + self.settings.delivery_lease_seconds / 2
         while True:
             try:
-                await self.outcomes.sent(self.runtime.queue, d, receipt, self.runtime.clock.now())
+                await self.outcomes.sent(self.runtime.queue_units, d, receipt, self.runtime.clock.now())
                 return
             except TRANSIENT_TYPES as exc:
                 if loop.time() + delay > deadline:

@@ -2,8 +2,8 @@
 the outbox (same transaction), and the fallback to the next channel or a staff task.
 
 A failed or withheld delivery is settled in the caller's unit of work (``failed``, ``suppressed``).
-A sent one is not: the deliveries accepted meanwhile are settled together, in one statement of
-their own (``Settler``), so ``sent`` builds its outbox row and audit record itself."""
+A sent one is settled together with the deliveries accepted meanwhile, in a unit of work of their
+own (``Settler``): ``sent`` builds its audit record and NotificationSent for it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from katflow_shared import audit
 from katflow_shared.contracts import NotificationFailed, NotificationSent
 from katflow_shared.messaging.emitter import Emitter
-from katflow_shared.unit_of_work import UnitOfWork
+from katflow_shared.unit_of_work import UnitOfWork, Units
 
 from ..adapters import postgres_outcomes as store
 from ..adapters.postgres_settle import Accepted
@@ -35,7 +33,7 @@ class Outcomes:
     emitter: Emitter
     settler: Settler = field(default_factory=Settler)
 
-    async def sent(self, pool: asyncpg.Pool, d: Delivery, receipt: Receipt, now: datetime) -> None:
+    async def sent(self, units: Units, d: Delivery, receipt: Receipt, now: datetime) -> None:
         """The delivery is settled as sent, with the attempt, its audit record, NotificationSent (not
         for integrator webhooks, which are themselves the integrator's copy) and the channel's own
         writes (a staff feed item), in one statement and transaction of its own — shared with the
@@ -50,9 +48,9 @@ class Outcomes:
                 template_version=d.template_version,
                 sent_at=now,
             )
-            announced = self.emitter.outbox_values(event)
+            announced = self.emitter.envelope(event, None)
         audited = self._entry(d, "sent", receipt.provider_id)
-        await self.settler.settle(pool, Accepted(d.id, receipt, now, audited, announced), self.emitter.wake)
+        await self.settler.settle(units, Accepted(d.id, receipt, now, audited, announced))
 
     async def failed(self, uow: UnitOfWork, d: Delivery, code: str) -> bool:
         """The delivery failed (``code``): its chain falls back or is announced as failed. False when

@@ -1,5 +1,7 @@
 """Settling accepted deliveries: every delivery a provider accepted while a settle statement was in
-flight goes in the next statement, together with the others that waited (one round trip for all).
+flight goes in the next statement, together with the others that waited (one round trip for all):
+one unit of work (``Units.start(one_statement=True)``) with each delivery's state, attempt, audit
+record and NotificationSent.
 Nothing waits for company: alone, a delivery is settled at once, as before; under load (~300–400
 settles a second at saturation on two cores) about five share each statement instead of each
 paying its own round trip. The window between a provider's acceptance and the delivery being
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from katflow_shared.messaging.errors import classify
-from katflow_shared.wakeup import Wake
+from katflow_shared.unit_of_work import Units
 
 from ..adapters import postgres_settle as store
 from ..adapters.postgres_settle import Accepted
@@ -30,31 +32,32 @@ class Settler:
         self._waiting: dict[asyncpg.Pool, list[Waiting]] = {}
         self._settling: dict[asyncpg.Pool, asyncio.Task[None]] = {}
 
-    async def settle(self, pool: asyncpg.Pool, accepted: Accepted, relay: Wake) -> None:
-        """Record ``accepted`` (``store.settle_sent``); returns once its statement committed."""
+    async def settle(self, units: Units, accepted: Accepted) -> None:
+        """Record ``accepted``; returns once its statement committed."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        pool = units.pool
         self._waiting.setdefault(pool, []).append((accepted, future))
         if pool not in self._settling:
-            self._settling[pool] = asyncio.create_task(self._run(pool, relay))
+            self._settling[pool] = asyncio.create_task(self._run(units))
         await future
 
-    async def _run(self, pool: asyncpg.Pool, relay: Wake) -> None:
+    async def _run(self, units: Units) -> None:
         """One statement at a time, each for all that waited."""
         try:
-            while batch := self._waiting.pop(pool, []):
-                await self._statement(pool, batch, relay)
+            while batch := self._waiting.pop(units.pool, []):
+                await self._statement(units, batch)
         finally:
-            del self._settling[pool]
+            del self._settling[units.pool]
 
-    async def _statement(self, pool: asyncpg.Pool, batch: Sequence[Waiting], relay: Wake) -> None:
+    async def _statement(self, units: Units, batch: Sequence[Waiting]) -> None:
         try:
-            await store.settle_sent(pool, [accepted for accepted, _ in batch], relay)
+            await _settle(units, [accepted for accepted, _ in batch])
         except Exception as exc:
             if len(batch) == 1 or classify(exc) == "transient":
                 _fail(batch, exc)
                 return
             for one in batch:  # only the one at fault fails
-                await self._statement(pool, [one], relay)
+                await self._statement(units, [one])
         except BaseException as exc:
             _fail(batch, exc)
             raise
@@ -62,6 +65,16 @@ class Settler:
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
+
+
+async def _settle(units: Units, accepted: Sequence[Accepted]) -> None:
+    """``accepted`` settled in one statement and transaction of its own."""
+    async with units.start(one_statement=True) as uow:
+        uow.write(*store.settled(accepted))
+        for a in accepted:
+            uow.audit(a.audited)
+            if a.announced is not None:
+                uow.emit(a.announced)
 
 
 def _fail(batch: Sequence[Waiting], exc: BaseException) -> None:
