@@ -80,6 +80,7 @@ class Dispatcher:
         self.links = links  # patient messages link to the patient's page with a token of their own
         self.runtime = runtime
         self.units = runtime.units  # a failed or withheld delivery is settled in one
+        self.queue_units = runtime.queue_units  # a sent one, with others, on the queue's sessions
         self.settings = settings
         self.channels = channels
         self.policy = policy
@@ -237,7 +238,7 @@ class Dispatcher:
         deadline = loop.time() + self.settings.delivery_lease_seconds / 2
         while True:
             try:
-                await self.outcomes.sent(self.runtime.queue_units, d, receipt, self.runtime.clock.now())
+                await self.outcomes.sent(self.queue_units, d, receipt, self.runtime.clock.now())
                 return
             except TRANSIENT_TYPES as exc:
                 if loop.time() + delay > deadline:
